@@ -1,0 +1,33 @@
+// The IR's arithmetic, stated once: constant folding, the interpreter and the op x dtype
+// tests all call scalar_eval, so they cannot disagree.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "metaltile/core/dtype.hpp"
+#include "metaltile/core/ops.hpp"
+#include "metaltile/core/scalar.hpp"
+
+namespace mt {
+
+// Evaluates a unary, binary, comparison, Select, Cast or Bitcast op.
+//  result:  the op's result dtype (Bool for comparisons; the target for Cast/Bitcast)
+//  operand: the dtype of the value operands (for Select: of operands 1 and 2)
+// Semantics are those documented on mt::Instr. Floats compute in f32 and round to `result`.
+// Integer division or remainder by zero throws mt::Error("division by zero").
+Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scalar> args);
+
+// Value conversion (the Cast op): floats to ints truncate toward zero and saturate (NaN -> 0);
+// ints wrap to narrower ints; floats narrow with round-to-nearest-even (fp8 saturating);
+// to bool is "!= 0".
+Scalar convert(Scalar v, DType from, DType to);
+
+// Canonical form of a value for its type: wraps integers, rounds floats. Literals pass here.
+Scalar normalise(Scalar v, DType t);
+
+// Little-endian element bytes <-> Scalar.
+Scalar read_element(const std::uint8_t* bytes, DType t);
+void write_element(std::uint8_t* bytes, DType t, Scalar v);
+
+}  // namespace mt

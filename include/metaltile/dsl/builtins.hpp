@@ -1,0 +1,66 @@
+// Free functions of the DSL: thread indices, constants, math, selection and conditionals.
+#pragma once
+
+#include <functional>
+
+#include "metaltile/dsl/val.hpp"
+
+namespace mt {
+
+// The kernel mode decides what program_id means (see KernelMode). Result u32.
+Val program_id(int axis);
+
+// Typed constants in the current kernel.
+Val constant(DType t, double value);
+Val u32(std::uint32_t v);
+Val i32(std::int32_t v);
+Val f32(float v);
+
+// Math: min, max (same types, or a literal adopting the other's type); the rest take floats
+// and compute in f32, rounding to the value's type.
+Val min(const Val& a, const Val& b);
+Val max(const Val& a, const Val& b);
+template <Literal N> Val min(const Val& a, N b) { return min(a, a.literal(b)); }
+template <Literal N> Val max(const Val& a, N b) { return max(a, a.literal(b)); }
+template <Literal N> Val min(N a, const Val& b) { return min(b.literal(a), b); }
+template <Literal N> Val max(N a, const Val& b) { return max(b.literal(a), b); }
+Val abs(const Val& a);
+Val floor(const Val& a);
+Val ceil(const Val& a);
+Val round(const Val& a);  // half away from zero
+Val trunc(const Val& a);
+Val exp(const Val& a);
+Val exp2(const Val& a);
+Val log(const Val& a);
+Val log2(const Val& a);
+Val sqrt(const Val& a);
+Val rsqrt(const Val& a);
+Val sin(const Val& a);
+Val cos(const Val& a);
+Val tanh(const Val& a);
+Val erf(const Val& a);
+Val sigmoid(const Val& a);
+Val silu(const Val& a);
+Val gelu(const Val& a);  // exact form: 0.5 x (1 + erf(x / sqrt 2))
+Val clamp(const Val& x, const Val& lo, const Val& hi);
+template <Literal N, Literal M> Val clamp(const Val& x, N lo, M hi) {
+  return clamp(x, x.literal(lo), x.literal(hi));
+}
+
+// cond ? a : b, per thread (both sides are computed).
+Val select(const Val& cond, const Val& a, const Val& b);
+template <Literal N> Val select(const Val& c, const Val& a, N b) { return select(c, a, a.literal(b)); }
+template <Literal N> Val select(const Val& c, N a, const Val& b) { return select(c, b.literal(a), b); }
+
+// if_(cond, [&] { ... }).else_([&] { ... }): records both arms. else_ is optional.
+class IfBuilder {
+ public:
+  explicit IfBuilder(std::size_t instr_index) : instr_index_(instr_index) {}
+  void else_(const std::function<void()>& body);
+
+ private:
+  std::size_t instr_index_;
+};
+IfBuilder if_(const Val& cond, const std::function<void()>& then_body);
+
+}  // namespace mt

@@ -1,0 +1,9 @@
+// The whole tracing DSL in one include.
+#pragma once
+
+#include "metaltile/dsl/builtins.hpp"
+#include "metaltile/dsl/kernel_builder.hpp"
+#include "metaltile/dsl/range.hpp"
+#include "metaltile/dsl/tensor.hpp"
+#include "metaltile/dsl/val.hpp"
+#include "metaltile/dsl/var.hpp"

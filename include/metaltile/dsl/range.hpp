@@ -1,0 +1,53 @@
+// range(lo, hi[, step]): `for (Val i : range(a, b))` records one IR loop whose body is the
+// C++ loop body, traced once. Do not `break` out of it: the loop is closed by the iterator.
+#pragma once
+
+#include "metaltile/dsl/val.hpp"
+
+namespace mt {
+
+class Range {
+ public:
+  class Iterator {
+   public:
+    explicit Iterator(Range* range) : range_(range) {}
+    Val operator*() const;
+    Iterator& operator++();
+    bool operator!=(const Iterator& end) const;
+
+   private:
+    Range* range_;
+  };
+
+  Range(Val lo, Val hi, Val step) : lo_(lo), hi_(hi), step_(step), var_(lo) {}
+  Iterator begin();
+  Iterator end() { return Iterator(nullptr); }
+
+ private:
+  friend class Iterator;
+  Val lo_, hi_, step_, var_;
+  int state_ = 0;  // 0 not opened, 1 body being traced, 2 closed
+};
+
+// The loop variable has hi's type (u32 or i32); literal bounds adopt it.
+Range range(const Val& hi);
+Range range(const Val& lo, const Val& hi);
+Range range(const Val& lo, const Val& hi, const Val& step);
+template <Literal N>
+Range range(N lo, const Val& hi) {
+  return range(hi.literal(lo), hi);
+}
+template <Literal N>
+Range range(const Val& lo, N hi) {
+  return range(lo, lo.literal(hi));
+}
+template <Literal N, Literal M>
+Range range(N lo, const Val& hi, M step) {
+  return range(hi.literal(lo), hi, hi.literal(step));
+}
+template <Literal M>
+Range range(const Val& lo, const Val& hi, M step) {
+  return range(lo, hi, hi.literal(step));
+}
+
+}  // namespace mt

@@ -1,0 +1,45 @@
+// mt::Tensor: a tensor parameter. t[i] reads (as a Val) or writes (by assignment) element i.
+#pragma once
+
+#include "metaltile/core/ids.hpp"
+#include "metaltile/dsl/val.hpp"
+
+namespace mt {
+
+class Tensor;
+
+// The element t[i]: converts to a Val by loading; assigning a Val stores.
+class TensorElement {
+ public:
+  TensorElement(const Tensor& t, Val index) : tensor_(t), index_(index) {}
+  operator Val() const;  // NOLINT: loads read like values
+  Val load() const { return *this; }
+  Val to(DType t) const { return load().to(t); }
+  const TensorElement& operator=(const Val& v) const;
+  const TensorElement& operator=(const TensorElement& other) const { return *this = other.load(); }
+  template <Literal N>
+  const TensorElement& operator=(N n) const;
+
+ private:
+  const Tensor& tensor_;
+  Val index_;
+};
+
+class Tensor {
+ public:
+  Tensor(KernelBuilder& builder, ParamId param, DType dtype) : builder_(&builder), param_(param), dtype_(dtype) {}
+  DType dtype() const { return dtype_; }
+  ParamId param() const { return param_; }
+  KernelBuilder& builder() const { return *builder_; }
+
+  TensorElement operator[](const Val& index) const { return TensorElement(*this, index); }
+  Val load(const Val& index) const;
+  void store(const Val& index, const Val& value) const;
+
+ private:
+  KernelBuilder* builder_;
+  ParamId param_;
+  DType dtype_;
+};
+
+}  // namespace mt

@@ -1,0 +1,124 @@
+// mt::Val: a traced, typed SSA value. C++ operators on Vals record IR ops into the kernel
+// being built. Literals adopt the other operand's type; mixing types needs an explicit .to().
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <type_traits>
+
+#include "metaltile/core/dtype.hpp"
+#include "metaltile/core/ids.hpp"
+#include "metaltile/core/ops.hpp"
+#include "metaltile/core/scalar.hpp"
+
+namespace mt {
+
+class KernelBuilder;
+
+template <class N>
+concept Literal = std::is_arithmetic_v<N> && !std::is_same_v<N, bool>;
+
+class Val {
+ public:
+  Val(KernelBuilder& builder, ValueId id, DType dtype) : builder_(&builder), id_(id), dtype_(dtype) {}
+
+  DType dtype() const { return dtype_; }
+  ValueId id() const { return id_; }
+  KernelBuilder& builder() const { return *builder_; }
+
+  // Value conversion (Cast) and bit reinterpretation (Bitcast, same size).
+  Val to(DType t) const;
+  Val bitcast(DType t) const;
+
+  // A constant of this value's type (an error if n does not fit the type's kind).
+  template <Literal N>
+  Val literal(N n) const;
+
+ private:
+  KernelBuilder* builder_;
+  ValueId id_;
+  DType dtype_;
+};
+
+namespace dsl_detail {
+Val literal_int(const Val& like, std::int64_t n);
+Val literal_float(const Val& like, double x);
+Val binary(OpKind op, const Val& a, const Val& b);
+Val compare(OpKind op, const Val& a, const Val& b);
+Val unary(OpKind op, const Val& a);
+}  // namespace dsl_detail
+
+template <Literal N>
+Val Val::literal(N n) const {
+  if constexpr (std::is_floating_point_v<N>) {
+    return dsl_detail::literal_float(*this, static_cast<double>(n));
+  } else {
+    return dsl_detail::literal_int(*this, static_cast<std::int64_t>(n));
+  }
+}
+
+// Binary operators: Val op Val, Val op literal, literal op Val.
+#define MT_DSL_BINARY(sym, kind)                                                          \
+  inline Val operator sym(const Val& a, const Val& b) { return dsl_detail::kind(a, b); } \
+  template <Literal N>                                                                    \
+  Val operator sym(const Val& a, N b) {                                                   \
+    return dsl_detail::kind(a, a.literal(b));                                             \
+  }                                                                                       \
+  template <Literal N>                                                                    \
+  Val operator sym(N a, const Val& b) {                                                   \
+    return dsl_detail::kind(b.literal(a), b);                                             \
+  }
+
+#define MT_DSL_ARITH(sym, op) MT_DSL_BINARY(sym, binary_##op)
+namespace dsl_detail {
+#define MT_DSL_OP_FN(op) \
+  inline Val binary_##op(const Val& a, const Val& b) { return binary(OpKind::op, a, b); }
+MT_DSL_OP_FN(Add)
+MT_DSL_OP_FN(Sub)
+MT_DSL_OP_FN(Mul)
+MT_DSL_OP_FN(Div)
+MT_DSL_OP_FN(Rem)
+MT_DSL_OP_FN(And)
+MT_DSL_OP_FN(Or)
+MT_DSL_OP_FN(Xor)
+MT_DSL_OP_FN(Shl)
+MT_DSL_OP_FN(Shr)
+#undef MT_DSL_OP_FN
+#define MT_DSL_CMP_FN(op) \
+  inline Val binary_##op(const Val& a, const Val& b) { return compare(OpKind::op, a, b); }
+MT_DSL_CMP_FN(Eq)
+MT_DSL_CMP_FN(Ne)
+MT_DSL_CMP_FN(Lt)
+MT_DSL_CMP_FN(Le)
+MT_DSL_CMP_FN(Gt)
+MT_DSL_CMP_FN(Ge)
+#undef MT_DSL_CMP_FN
+}  // namespace dsl_detail
+
+MT_DSL_ARITH(+, Add)
+MT_DSL_ARITH(-, Sub)
+MT_DSL_ARITH(*, Mul)
+MT_DSL_ARITH(/, Div)
+MT_DSL_ARITH(%, Rem)
+MT_DSL_ARITH(&, And)
+MT_DSL_ARITH(|, Or)
+MT_DSL_ARITH(^, Xor)
+MT_DSL_ARITH(<<, Shl)
+MT_DSL_ARITH(>>, Shr)
+MT_DSL_ARITH(==, Eq)
+MT_DSL_ARITH(!=, Ne)
+MT_DSL_ARITH(<, Lt)
+MT_DSL_ARITH(<=, Le)
+MT_DSL_ARITH(>, Gt)
+MT_DSL_ARITH(>=, Ge)
+#undef MT_DSL_ARITH
+#undef MT_DSL_BINARY
+
+// Logical and/or on bool values (both sides are always evaluated).
+inline Val operator&&(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::And, a, b); }
+inline Val operator||(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::Or, a, b); }
+inline Val operator-(const Val& a) { return dsl_detail::unary(OpKind::Neg, a); }
+inline Val operator~(const Val& a) { return dsl_detail::unary(OpKind::Not, a); }
+inline Val operator!(const Val& a) { return dsl_detail::unary(OpKind::Not, a); }
+
+}  // namespace mt

@@ -1,0 +1,55 @@
+// mt::Context: the entry point for running kernels. dispatch_with_grid takes named byte
+// buffers (tensors and scalars), optional specialisation constants and a grid, and returns
+// the output tensors (see DESIGN.md, "The dispatch contract").
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "metaltile/backends/backend.hpp"
+#include "metaltile/core/kernel.hpp"
+
+namespace mt {
+
+// Tensors and scalar parameters by name, as little-endian bytes.
+using BufferMap = std::map<std::string, std::vector<std::uint8_t>>;
+// Scalar parameters baked into the generated code (and the cache key) instead of passed.
+using ConstValue = std::variant<std::uint32_t, std::int32_t, float>;
+using ConstMap = std::map<std::string, ConstValue>;
+
+struct DispatchResult {
+  BufferMap outputs;        // every Output parameter, exactly as long as the bytes supplied
+  double elapsed_us = 0.0;  // wall time of the launch itself (compile excluded)
+};
+
+class Context {
+ public:
+  // The best available backend: CUDA when a GPU is usable, else the CPU interpreter.
+  // MT_BACKEND=cpu|cuda overrides the choice.
+  static Context create();
+  // Exactly this backend, or an mt::Error saying why it is unavailable.
+  static Context create(Backend backend);
+  // Wraps a backend (tests use this to inject one).
+  explicit Context(std::shared_ptr<KernelBackend> backend);
+
+  Backend backend() const;
+  std::string description() const;
+  DeviceLimits limits() const;
+
+  // Safe to call from several threads at once.
+  DispatchResult dispatch_with_grid(const Kernel& kernel, const BufferMap& buffers,
+                                    const ConstMap& consts, std::array<std::size_t, 3> grid,
+                                    std::array<std::size_t, 3> tpg) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace mt
