@@ -111,6 +111,13 @@ Instr scalar_param(Kernel& k, ParamId p) {
   return in;
 }
 
+Instr tensor_len(Kernel& k, ParamId p) {
+  MT_ASSERT(k.param(p).is_tensor()) << k.param(p).name << " is not a tensor";
+  Instr in = with_result(k, OpKind::TensorLen, DType::U32, {});
+  in.param = p;
+  return in;
+}
+
 Instr load(Kernel& k, ParamId p, ValueId index) {
   MT_ASSERT(k.param(p).is_tensor()) << k.param(p).name << " is not a tensor";
   MT_ASSERT(is_index_type(k.type_of(index))) << "index type " << name_of(k.type_of(index));

@@ -48,6 +48,8 @@ struct Block {
 //  Const        result:dtype = literal
 //  ProgramId    result:u32 = program id on `axis` (0..2), per the kernel mode
 //  ScalarParam  result:param's dtype = value of scalar parameter `param`
+//  TensorLen    result:u32 = element count of tensor parameter `param` as bound at launch
+//               (uniform over the launch, like a scalar; usable in contracts)
 //  Load         result:param's dtype = param[operands[0]]  (index i32 or u32, in elements)
 //  Store        param[operands[0]] = operands[1]            (value of the param's dtype)
 //  LocalRead    result:local's dtype = local
@@ -72,7 +74,7 @@ struct Instr {
   DType dtype = DType::F32;       // result type (meaningless where has_result(op) is false)
   ValueId result;                 // invalid where has_result(op) is false
   std::vector<ValueId> operands;
-  ParamId param;                  // ScalarParam, Load, Store
+  ParamId param;                  // ScalarParam, TensorLen, Load, Store
   LocalId local;                  // LocalRead, LocalWrite
   Scalar literal;                 // Const
   int axis = 0;                   // ProgramId
@@ -105,6 +107,7 @@ namespace make {
 Instr constant(Kernel& k, DType t, Scalar literal);
 Instr program_id(Kernel& k, int axis);
 Instr scalar_param(Kernel& k, ParamId p);
+Instr tensor_len(Kernel& k, ParamId p);
 Instr load(Kernel& k, ParamId p, ValueId index);
 Instr store(const Kernel& k, ParamId p, ValueId index, ValueId value);
 Instr local_read(Kernel& k, LocalId l);

@@ -14,6 +14,7 @@ namespace mt {
   X(Const, "const", Leaf)                \
   X(ProgramId, "program_id", Leaf)       \
   X(ScalarParam, "scalar", Leaf)         \
+  X(TensorLen, "len", Leaf)              \
   /* memory */                           \
   X(Load, "load", Memory)                \
   X(Store, "store", Memory)              \

@@ -8,7 +8,7 @@
 namespace mt {
 
 // Example:
-//   kernel kv_cache_update f16 mode=Grid3D
+//   kernel kv_cache_update mode=Grid3D
 //     param src: input f16
 //     param out: output f16
 //     param head_dim: scalar u32

@@ -55,11 +55,15 @@ template <Literal N> Val select(const Val& c, N a, const Val& b) { return select
 // if_(cond, [&] { ... }).else_([&] { ... }): records both arms. else_ is optional.
 class IfBuilder {
  public:
-  explicit IfBuilder(std::size_t instr_index) : instr_index_(instr_index) {}
+  // `instrs_after` is the size of the current block right after the If was appended: else_
+  // must come before anything else is traced there.
+  IfBuilder(KernelBuilder& builder, std::size_t instrs_after)
+      : builder_(&builder), instrs_after_(instrs_after) {}
   void else_(const std::function<void()>& body);
 
  private:
-  std::size_t instr_index_;
+  KernelBuilder* builder_;
+  std::size_t instrs_after_;
 };
 IfBuilder if_(const Val& cond, const std::function<void()>& then_body);
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "metaltile/core/kernel.hpp"
@@ -49,25 +50,25 @@ class KernelBuilder {
   // Opens a nested block of the instruction just appended; close_block() returns to the parent.
   void open_block(std::size_t block_index);
   void close_block();
+  std::size_t current_block_size() const { return blocks_.back()->instrs.size(); }
   // An mt::Error "kernel 'K': <what>" for a mistake in the kernel's code.
   [[noreturn]] void fail(std::string_view what) const;
   // Describes a value for error messages: "%12 (u32)".
   std::string describe(const Val& v) const;
 
  private:
-  struct Frame {
-    Block* block;
-    std::size_t parent_instr;  // index in the enclosing block of the instr owning `block`
-    std::size_t block_index;
-  };
-  Block& current_block();
+  Block& current_block() { return *blocks_.back(); }
   ParamId add_param(std::string name, ParamKind kind, DType t);
+  // Copies the scalar-only computation of `v` into the contract block (fresh ids).
+  ValueId copy_to_contract(ValueId v, std::unordered_map<std::uint32_t, ValueId>& copied);
 
   Kernel kernel_;
-  std::vector<std::pair<std::size_t, std::size_t>> open_;  // (instr index, block index) path
-  bool in_contract_ = false;
+  // Open blocks, innermost last. Appends go only to the innermost block, so the pointers to
+  // enclosing blocks stay valid while it is open.
+  std::vector<Block*> blocks_;
+  // Definitions of values that a contract may copy: constants, scalars and pure ops.
+  std::unordered_map<std::uint32_t, Instr> pure_defs_;
   KernelBuilder* previous_ = nullptr;
-  friend class ContractScope;
 };
 
 // Runs `body` with a fresh builder and returns the verified kernel.

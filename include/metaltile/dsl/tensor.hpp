@@ -2,37 +2,24 @@
 #pragma once
 
 #include "metaltile/core/ids.hpp"
+#include "metaltile/dsl/builtins.hpp"
 #include "metaltile/dsl/val.hpp"
 
 namespace mt {
 
-class Tensor;
-
-// The element t[i]: converts to a Val by loading; assigning a Val stores.
-class TensorElement {
- public:
-  TensorElement(const Tensor& t, Val index) : tensor_(t), index_(index) {}
-  operator Val() const;  // NOLINT: loads read like values
-  Val load() const { return *this; }
-  Val to(DType t) const { return load().to(t); }
-  const TensorElement& operator=(const Val& v) const;
-  const TensorElement& operator=(const TensorElement& other) const { return *this = other.load(); }
-  template <Literal N>
-  const TensorElement& operator=(N n) const;
-
- private:
-  const Tensor& tensor_;
-  Val index_;
-};
+class TensorElement;
 
 class Tensor {
  public:
-  Tensor(KernelBuilder& builder, ParamId param, DType dtype) : builder_(&builder), param_(param), dtype_(dtype) {}
+  Tensor(KernelBuilder& builder, ParamId param, DType dtype)
+      : builder_(&builder), param_(param), dtype_(dtype) {}
   DType dtype() const { return dtype_; }
   ParamId param() const { return param_; }
   KernelBuilder& builder() const { return *builder_; }
 
-  TensorElement operator[](const Val& index) const { return TensorElement(*this, index); }
+  TensorElement operator[](const Val& index) const;
+  // The element count of the bound buffer (u32), uniform over the launch.
+  Val len() const;
   Val load(const Val& index) const;
   void store(const Val& index, const Val& value) const;
 
@@ -41,5 +28,30 @@ class Tensor {
   ParamId param_;
   DType dtype_;
 };
+
+// The element t[i]: converts to a Val by loading; assigning a Val (or a literal of the
+// tensor's type) stores.
+class TensorElement {
+ public:
+  TensorElement(const Tensor& t, Val index) : tensor_(t), index_(index) {}
+  operator Val() const { return tensor_.load(index_); }  // NOLINT: loads read like values
+  Val load() const { return tensor_.load(index_); }
+  Val to(DType t) const { return load().to(t); }
+  const TensorElement& operator=(const Val& v) const {
+    tensor_.store(index_, v);
+    return *this;
+  }
+  const TensorElement& operator=(const TensorElement& other) const { return *this = other.load(); }
+  template <Literal N>
+  const TensorElement& operator=(N n) const {
+    return *this = constant(tensor_.dtype(), static_cast<double>(n));
+  }
+
+ private:
+  Tensor tensor_;
+  Val index_;
+};
+
+inline TensorElement Tensor::operator[](const Val& index) const { return TensorElement(*this, index); }
 
 }  // namespace mt

@@ -1,0 +1,30 @@
+// The umbrella header: everything a MetalTile user needs, from the IR and the DSL to the
+// runtime Context and the kernel library.
+#pragma once
+
+// core: the IR, its types, arithmetic, verifier, printer and errors
+#include "metaltile/core/dtype.hpp"
+#include "metaltile/core/error.hpp"
+#include "metaltile/core/ids.hpp"
+#include "metaltile/core/kernel.hpp"
+#include "metaltile/core/ops.hpp"
+#include "metaltile/core/print.hpp"
+#include "metaltile/core/scalar.hpp"
+#include "metaltile/core/scalar_eval.hpp"
+#include "metaltile/core/verify.hpp"
+#include "metaltile/core/visitor.hpp"
+
+// dsl: the tracing front end
+#include "metaltile/dsl/dsl.hpp"
+
+// passes: the optimiser (one header a pass) and its order
+#include "metaltile/passes/pipeline.hpp"
+#include "metaltile/passes/specialise_scalars.hpp"
+
+// backends and runtime: compiling and dispatching kernels
+#include "metaltile/backends/backend.hpp"
+#include "metaltile/runtime/context.hpp"
+
+// kernels: the registry and the library families
+#include "metaltile/kernels/ffai/kv_cache.hpp"
+#include "metaltile/kernels/registry.hpp"

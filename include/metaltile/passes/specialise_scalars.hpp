@@ -1,0 +1,17 @@
+// specialise_scalars: bakes values of scalar parameters into the kernel as constants.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "metaltile/core/kernel.hpp"
+
+namespace mt::passes {
+
+// Replaces every ScalarParam read of a named scalar with a Const of its value (normalised to
+// the parameter's dtype) and removes those parameters. An unknown name, or a name that is
+// not a scalar parameter, is an mt::Error naming the kernel and the parameter.
+// Run before optimise(): folding can then use the values.
+Kernel specialise_scalars(Kernel k, const std::map<std::string, Scalar>& values);
+
+}  // namespace mt::passes

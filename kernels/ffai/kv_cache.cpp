@@ -1,0 +1,238 @@
+// KV-cache kernels: raw updates, affine int4/int8 and OCP fp8 quantisation of one decode token,
+// and bulk dequantisation of a whole cache. Layouts and formulas: shared/specs/kv_cache.md.
+//
+// With slot = h*max_seq + pos, vpp = 32/bits codes per u32 word and gph = head_dim/group_size:
+//   raw cache  [n_kv_heads, max_seq, head_dim]            index slot*head_dim + d
+//   codes      [n_kv_heads, max_seq, head_dim/vpp] (u32)  word slot*(head_dim/vpp) + d/vpp,
+//                                                         bit offset (d % vpp)*bits (LSB-first)
+//   scale/bias [n_kv_heads, max_seq, gph]                 index slot*gph + d/group_size
+// n_kv_heads is never passed: each kernel derives it from a bound buffer's length, and guards
+// its thread index against the work, so over-dispatching writes nothing.
+// fp8 quantisation divides by the scale as stored (rounded to T), the same value dequant
+// multiplies by, so a round trip sees one consistent scale.
+#include "metaltile/kernels/ffai/kv_cache.hpp"
+
+#include <cstdint>
+
+#include "metaltile/core/error.hpp"
+#include "metaltile/dsl/dsl.hpp"
+
+namespace mt::kernels::ffai::kv_cache {
+namespace {
+
+constexpr DType F32 = DType::F32;
+constexpr DType U32 = DType::U32;
+
+// Host-side preconditions shared by every quantised layout.
+void require_group_layout(KernelBuilder& k, const Val& head_dim, const Val& group_size,
+                          std::uint32_t codes_per_word) {
+  k.require(group_size > 0u, "group_size > 0");
+  k.require(head_dim % group_size == 0u, "head_dim % group_size == 0");
+  k.require(group_size % codes_per_word == 0u,
+            "group_size % " + std::to_string(codes_per_word) + " == 0 (codes per u32 word)");
+}
+
+void build_update(KernelBuilder& k, DType T) {
+  Tensor src = k.input("src", T);
+  Tensor out = k.output("out", T);
+  Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
+  Val position = k.scalar_u32("position");
+  k.require(position < max_seq, "position < max_seq");
+  k.require(head_dim > 0u, "head_dim > 0");
+
+  Val tid = program_id(0);
+  if_(tid < src.len(), [&] {
+    Val h = tid / head_dim, d = tid % head_dim;
+    out[(h * max_seq + position) * head_dim + d] = src[tid];
+  });
+}
+
+void build_update_many(KernelBuilder& k, DType T) {
+  Tensor src = k.input("src", T);
+  Tensor positions = k.input("positions", U32);
+  Tensor out = k.output("out", T);
+  Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
+  Val row_len = k.scalar_u32("n_kv_heads_x_head_dim");
+  k.require(head_dim > 0u, "head_dim > 0");
+  k.require(row_len % head_dim == 0u, "n_kv_heads_x_head_dim % head_dim == 0");
+  k.require(positions.len() * row_len == src.len(), "len(src) == len(positions) * n_kv_heads_x_head_dim");
+
+  Val tid = program_id(0);
+  if_(tid < src.len(), [&] {
+    Val row = tid / row_len, in_row = tid % row_len;
+    Val h = in_row / head_dim, d = in_row % head_dim;
+    Val pos = positions[row];
+    // A position past the cache would land in the next head's slots: skip it.
+    if_(pos < max_seq, [&] { out[(h * max_seq + pos) * head_dim + d] = src[tid]; });
+  });
+}
+
+// One thread per group: find min/max, store scale and bias, pack codes LSB-first.
+template <std::uint32_t Bits>
+void build_quantize_affine(KernelBuilder& k, DType T) {
+  constexpr std::uint32_t vpp = 32 / Bits, maxq = (1u << Bits) - 1;
+  Tensor src = k.input("src", T);
+  Tensor out_w = k.output("out_w", U32), out_s = k.output("out_s", T), out_b = k.output("out_b", T);
+  Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
+  Val group_size = k.scalar_u32("group_size"), position = k.scalar_u32("position");
+  require_group_layout(k, head_dim, group_size, vpp);
+  k.require(position < max_seq, "position < max_seq");
+
+  Val g = program_id(0);
+  Val gph = head_dim / group_size;
+  if_(g < src.len() / group_size, [&] {
+    Val h = g / gph, group = g % gph;
+    Val base = h * head_dim + group * group_size;
+    Var mn = src[base].to(F32);
+    Var mx = mn;
+    for (Val i : range(1u, group_size)) {
+      Val v = src[base + i].to(F32);
+      mn = min(mn, v);
+      mx = max(mx, v);
+    }
+    Val spread = mx - mn;
+    Val scale = select(spread == 0.0f, 1.0f, spread / float(maxq));
+    Val inv_scale = 1.0f / scale;
+    Val slot = h * max_seq + position;
+    out_s[slot * gph + group] = scale.to(T);
+    out_b[slot * gph + group] = mn.to(T);
+
+    Val first_word = slot * (head_dim / vpp) + group * (group_size / vpp);
+    for (Val w : range(group_size / vpp)) {
+      Var word = u32(0);
+      for (Val j : range(u32(vpp))) {
+        Val v = src[base + w * vpp + j].to(F32);
+        Val q = clamp((v - mn) * inv_scale + 0.5f, 0.0f, float(maxq)).to(U32);
+        word |= q << (j * Bits);
+      }
+      out_w[first_word + w] = word;
+    }
+  });
+}
+
+// One thread per element of positions [0, n_positions).
+template <std::uint32_t Bits>
+void build_dequant_affine(KernelBuilder& k, DType T) {
+  constexpr std::uint32_t vpp = 32 / Bits, maxq = (1u << Bits) - 1;
+  Tensor in_w = k.input("in_w", U32), in_s = k.input("in_s", T), in_b = k.input("in_b", T);
+  Tensor out = k.output("out", T);
+  Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
+  Val group_size = k.scalar_u32("group_size"), n_positions = k.scalar_u32("n_positions");
+  require_group_layout(k, head_dim, group_size, vpp);
+  k.require(n_positions <= max_seq, "n_positions <= max_seq");
+
+  Val tid = program_id(0);
+  Val n_kv_heads = out.len() / (max_seq * head_dim);
+  if_(tid < n_kv_heads * n_positions * head_dim, [&] {
+    Val d = tid % head_dim, rest = tid / head_dim;
+    Val slot = (rest / n_positions) * max_seq + rest % n_positions;
+    Val word = in_w[slot * (head_dim / vpp) + d / vpp];
+    Val q = (word >> ((d % vpp) * Bits)) & maxq;
+    Val group = slot * (head_dim / group_size) + d / group_size;
+    Val v = q.to(F32) * in_s[group].to(F32) + in_b[group].to(F32);
+    out[slot * head_dim + d] = v.to(T);
+  });
+}
+
+// One thread per group: absmax scale, then four fp8 codes per u32 word, LSB-first.
+template <DType Fp8, int Fp8Max>
+void build_quantize_fp8(KernelBuilder& k, DType T) {
+  Tensor src = k.input("src", T);
+  Tensor out_w = k.output("out_w", U32), out_s = k.output("out_s", T);
+  Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
+  Val group_size = k.scalar_u32("group_size"), position = k.scalar_u32("position");
+  require_group_layout(k, head_dim, group_size, 4);
+  k.require(position < max_seq, "position < max_seq");
+
+  Val g = program_id(0);
+  Val gph = head_dim / group_size;
+  if_(g < src.len() / group_size, [&] {
+    Val h = g / gph, group = g % gph;
+    Val base = h * head_dim + group * group_size;
+    Var amax = f32(0.0f);
+    for (Val i : range(group_size)) amax = max(amax, abs(src[base + i].to(F32)));
+    Val scale_t = select(amax > 0.0f, amax / float(Fp8Max), 0.0f).to(T);
+    Val scale = scale_t.to(F32);
+    Val slot = h * max_seq + position;
+    out_s[slot * gph + group] = scale_t;
+
+    Val first_word = slot * (head_dim / 4u) + group * (group_size / 4u);
+    for (Val w : range(group_size / 4u)) {
+      Var word = u32(0);
+      for (Val j : range(u32(4))) {
+        Val v = src[base + w * 4u + j].to(F32);
+        Val code = select(scale > 0.0f, v / scale, 0.0f).to(Fp8).bitcast(DType::U8).to(U32);
+        word |= code << (j * 8u);
+      }
+      out_w[first_word + w] = word;
+    }
+  });
+}
+
+template <DType Fp8>
+void build_dequant_fp8(KernelBuilder& k, DType T) {
+  Tensor in_w = k.input("in_w", U32), in_s = k.input("in_s", T);
+  Tensor out = k.output("out", T);
+  Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
+  Val group_size = k.scalar_u32("group_size"), n_positions = k.scalar_u32("n_positions");
+  require_group_layout(k, head_dim, group_size, 4);
+  k.require(n_positions <= max_seq, "n_positions <= max_seq");
+
+  Val tid = program_id(0);
+  Val n_kv_heads = out.len() / (max_seq * head_dim);
+  if_(tid < n_kv_heads * n_positions * head_dim, [&] {
+    Val d = tid % head_dim, rest = tid / head_dim;
+    Val slot = (rest / n_positions) * max_seq + rest % n_positions;
+    Val word = in_w[slot * (head_dim / 4u) + d / 4u];
+    Val code = ((word >> ((d % 4u) * 8u)) & 0xFFu).to(DType::U8).bitcast(Fp8);
+    Val scale = in_s[slot * (head_dim / group_size) + d / group_size].to(F32);
+    out[slot * head_dim + d] = (code.to(F32) * scale).to(T);
+  });
+}
+
+using Builder = void (*)(KernelBuilder&, DType);
+
+Kernel trace_for(std::string_view name, Builder build, DType t) {
+  if (t != DType::F32 && t != DType::F16 && t != DType::BF16) {
+    throw kernel_error(name, "dtype " + std::string(name_of(t)) + " is not supported (f32, f16, bf16)");
+  }
+  return trace(std::string(name), KernelMode::Grid3D, [&](KernelBuilder& k) { build(k, t); });
+}
+
+}  // namespace
+
+#define MT_KV_CACHE_DEFINE(kernel_name, builder) \
+  Kernel kernel_name::kernel_ir_for(DType t) { return trace_for(name, builder, t); }
+
+MT_KV_CACHE_DEFINE(kv_cache_update, build_update)
+MT_KV_CACHE_DEFINE(kv_cache_update_many, build_update_many)
+MT_KV_CACHE_DEFINE(quantize_kv_int4, build_quantize_affine<4>)
+MT_KV_CACHE_DEFINE(quantize_kv_int8, build_quantize_affine<8>)
+MT_KV_CACHE_DEFINE(bulk_dequant_kv_int4, build_dequant_affine<4>)
+MT_KV_CACHE_DEFINE(bulk_dequant_kv_int8, build_dequant_affine<8>)
+MT_KV_CACHE_DEFINE(quantize_kv_fp8_e4m3, (build_quantize_fp8<DType::F8E4M3, 448>))
+MT_KV_CACHE_DEFINE(quantize_kv_fp8_e5m2, (build_quantize_fp8<DType::F8E5M2, 57344>))
+MT_KV_CACHE_DEFINE(bulk_dequant_kv_fp8_e4m3, build_dequant_fp8<DType::F8E4M3>)
+MT_KV_CACHE_DEFINE(bulk_dequant_kv_fp8_e5m2, build_dequant_fp8<DType::F8E5M2>)
+#undef MT_KV_CACHE_DEFINE
+
+std::vector<KernelInfo> kernel_infos() {
+  const std::vector<DType> floats = {DType::F32, DType::F16, DType::BF16};
+  auto info = [&](std::string_view name, Kernel (*build)(DType)) {
+    return KernelInfo{"ffai::kv_cache", std::string(name), KernelMode::Grid3D, floats, build};
+  };
+  return {
+      info(kv_cache_update::name, kv_cache_update::kernel_ir_for),
+      info(kv_cache_update_many::name, kv_cache_update_many::kernel_ir_for),
+      info(quantize_kv_int4::name, quantize_kv_int4::kernel_ir_for),
+      info(quantize_kv_int8::name, quantize_kv_int8::kernel_ir_for),
+      info(bulk_dequant_kv_int4::name, bulk_dequant_kv_int4::kernel_ir_for),
+      info(bulk_dequant_kv_int8::name, bulk_dequant_kv_int8::kernel_ir_for),
+      info(quantize_kv_fp8_e4m3::name, quantize_kv_fp8_e4m3::kernel_ir_for),
+      info(quantize_kv_fp8_e5m2::name, quantize_kv_fp8_e5m2::kernel_ir_for),
+      info(bulk_dequant_kv_fp8_e4m3::name, bulk_dequant_kv_fp8_e4m3::kernel_ir_for),
+      info(bulk_dequant_kv_fp8_e5m2::name, bulk_dequant_kv_fp8_e5m2::kernel_ir_for),
+  };
+}
+
+}  // namespace mt::kernels::ffai::kv_cache

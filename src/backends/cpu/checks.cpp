@@ -1,0 +1,79 @@
+// The interpreter's run-time checks and the messages they report.
+#include "backends/cpu/checks.hpp"
+
+#include <string>
+
+#include "metaltile/core/print.hpp"
+
+namespace mt::cpu {
+namespace {
+
+// " at thread (..) of threadgroup (..): <op>", the tail every run-time finding shares.
+std::string at(const Kernel& k, const Instr& in, const ThreadLocator& where, Lane lane) {
+  return " at " + where.describe(lane) + ": " + print_instr(k, in);
+}
+
+}  // namespace
+
+Error thread_error(const Kernel& k, const Instr& in, std::string_view detail,
+                   const ThreadLocator& where, Lane lane) {
+  return kernel_error(k.name, std::string(detail) + at(k, in, where, lane));
+}
+
+Error index_error(const Kernel& k, const Instr& in, std::int64_t index, std::size_t elements,
+                  const ThreadLocator& where, Lane lane) {
+  const std::string detail = std::string(op_name(in.op)) + " index " + std::to_string(index) +
+                             " out of bounds (" + std::to_string(elements) + " elements)";
+  return param_error(k.name, k.param(in.param).name, detail + at(k, in, where, lane));
+}
+
+void check_local_written(const Kernel& k, const Instr& in, bool written,
+                         const ThreadLocator& where, Lane lane) {
+  if (written) return;
+  throw thread_error(k, in, "local '" + k.local(in.local).name + "' read before it was written",
+                     where, lane);
+}
+
+void check_loop_step(const Kernel& k, const Instr& in, std::int64_t step,
+                     const ThreadLocator& where, Lane lane) {
+  if (step > 0) return;
+  throw thread_error(k, in, "loop step " + std::to_string(step) + " is not positive", where,
+                     lane);
+}
+
+void check_launch_dims(const Kernel& k, const LaunchDims& dims, const DeviceLimits& limits) {
+  for (int a = 0; a < 3; ++a) {
+    if (dims.grid[a] == 0 || dims.tpg[a] == 0) {
+      throw kernel_error(k.name, "launch with an empty axis: grid " + format_axes(dims.grid) +
+                                     ", tpg " + format_axes(dims.tpg));
+    }
+  }
+  const std::uint64_t group_threads = std::uint64_t{dims.tpg[0]} * dims.tpg[1] * dims.tpg[2];
+  if (group_threads > limits.max_threads_per_threadgroup) {
+    throw kernel_error(k.name, "tpg " + format_axes(dims.tpg) + " has " +
+                                   std::to_string(group_threads) + " threads, over the limit of " +
+                                   std::to_string(limits.max_threads_per_threadgroup));
+  }
+  // Program ids are u32: the global thread index on each axis, and in Elementwise mode the
+  // linear index over the whole grid, must fit.
+  constexpr std::uint64_t kIdLimit = std::uint64_t{1} << 32;
+  std::uint64_t total = 1;
+  for (int a = 0; a < 3; ++a) {
+    const std::uint64_t extent = std::uint64_t{dims.grid[a]} * dims.tpg[a];
+    const bool linear_too_big = k.mode == KernelMode::Elementwise && total > kIdLimit / extent;
+    if (extent > kIdLimit || linear_too_big) {
+      throw kernel_error(k.name, "grid " + format_axes(dims.grid) + " x tpg " + format_axes(dims.tpg) +
+                                     " has more threads than u32 program ids can number");
+    }
+    total *= extent;
+  }
+}
+
+void check_argument_count(const Kernel& k, std::span<const Argument> args) {
+  if (args.size() == k.params.size()) return;
+  throw kernel_error(k.name, "expected " + std::to_string(k.params.size()) +
+                                 " arguments (one per parameter), got " +
+                                 std::to_string(args.size()));
+}
+
+}  // namespace mt::cpu

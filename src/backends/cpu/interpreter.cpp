@@ -1,0 +1,358 @@
+// The lockstep interpreter. A Launch holds what every group shares (bindings, scalars, the
+// value table layout); a GroupRunner holds one worker's per-thread state and runs groups.
+#include "backends/cpu/interpreter.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "backends/cpu/checks.hpp"
+#include "backends/cpu/lanes.hpp"
+#include "metaltile/core/error.hpp"
+#include "metaltile/core/scalar_eval.hpp"
+
+namespace mt::cpu {
+namespace {
+
+constexpr std::uint32_t kNoSlot = ValueId::kInvalid;
+
+// A tensor argument as the runner addresses it.
+struct Binding {
+  std::uint8_t* data = nullptr;
+  std::size_t elements = 0;
+  std::size_t element_size = 0;
+};
+
+// What a launch shares between groups and workers; read-only while groups run.
+struct Launch {
+  const Kernel& kernel;
+  const Block& block;  // the body, or the contract
+  LaunchDims dims;
+  LaneGeometry geometry;
+  std::vector<Binding> bindings;       // by ParamId; unused for scalars
+  std::vector<Scalar> scalars;         // by ParamId, normalised; unused for tensors
+  std::vector<std::uint32_t> slot_of;  // ValueId -> row of the value table
+  std::size_t slots = 0;
+  std::size_t depth = 0;  // nesting levels of For/If, one mask level each
+};
+
+// Gives each value defined in `block` a row (only those: a body never reads contract values),
+// checks that operands are defined first, and returns the nesting depth of control flow.
+std::size_t assign_slots(Launch& l, const Block& block) {
+  std::size_t depth = 0;
+  for (const Instr& in : block.instrs) {
+    for (ValueId v : in.operands) {
+      MT_ASSERT(v.index < l.slot_of.size() && l.slot_of[v.index] != kNoSlot)
+          << "kernel " << l.kernel.name << ": %" << v.index << " used before its definition";
+    }
+    if (has_result(in.op)) {
+      MT_ASSERT(in.result.index < l.slot_of.size()) << "value %" << in.result.index;
+      l.slot_of[in.result.index] = static_cast<std::uint32_t>(l.slots++);
+    }
+    std::size_t inner = 0;
+    for (const Block& b : in.blocks) inner = std::max(inner, assign_slots(l, b));
+    if (!in.blocks.empty()) depth = std::max(depth, inner + 1);
+  }
+  return depth;
+}
+
+Launch prepare(const Kernel& k, const Block& block, std::span<const Argument> args,
+               const LaunchDims& dims) {
+  check_argument_count(k, args);
+  Launch l{k, block, dims, LaneGeometry(dims.tpg), {}, {}, {}, 0, 0};
+  l.bindings.resize(k.params.size());
+  l.scalars.resize(k.params.size());
+  for (std::size_t p = 0; p < k.params.size(); ++p) {
+    const Param& param = k.params[p];
+    if (param.is_tensor()) {
+      const std::size_t size = size_of(param.dtype);
+      l.bindings[p] = Binding{args[p].bytes.data(), args[p].bytes.size() / size, size};
+    } else {
+      l.scalars[p] = normalise(args[p].scalar, param.dtype);
+    }
+  }
+  l.slot_of.assign(k.value_types.size(), kNoSlot);
+  l.depth = assign_slots(l, block);
+  return l;
+}
+
+// One worker's state: value rows, locals and masks for a whole group, reused group to group.
+class GroupRunner {
+ public:
+  explicit GroupRunner(const Launch& launch)
+      : l_(launch), k_(launch.kernel), where_(launch.geometry, {0, 0, 0}) {
+    const std::size_t lanes = l_.geometry.lanes();
+    values_.reset(l_.slots, lanes);
+    locals_.reset(k_.locals.size(), lanes);
+    masks_.reset(l_.depth, lanes);
+  }
+
+  void run(std::array<std::uint32_t, 3> group) {
+    group_ = group;
+    where_ = ThreadLocator(l_.geometry, group);
+    local_written_.assign(k_.locals.size() * l_.geometry.lanes(), 0);
+    exec_block(l_.block, l_.geometry.all(), 0);
+  }
+
+ private:
+  Scalar* row(ValueId v) { return values_.row(l_.slot_of[v.index]); }
+  std::uint8_t& written(LocalId local, Lane lane) {
+    return local_written_[local.index * l_.geometry.lanes() + lane];
+  }
+
+  void exec_block(const Block& block, ActiveLanes active, std::size_t depth) {
+    for (const Instr& in : block.instrs) exec(in, active, depth);
+  }
+
+  template <class F>
+  void fill(const Instr& in, ActiveLanes active, F value_of) {
+    Scalar* out = row(in.result);
+    for (Lane lane : active) out[lane] = value_of(lane);
+  }
+
+  // Applies scalar_eval to the first N operands of each active lane. An mt::Error from the
+  // arithmetic (integer division by zero) is reported with the kernel, op and thread.
+  template <std::size_t N>
+  void eval(const Instr& in, DType operand_type, ActiveLanes active) {
+    Scalar* out = row(in.result);
+    const Scalar* src[N];
+    for (std::size_t i = 0; i < N; ++i) src[i] = row(in.operands[i]);
+    Lane lane = 0;
+    try {
+      for (Lane l : active) {
+        lane = l;
+        Scalar args[N];
+        for (std::size_t i = 0; i < N; ++i) args[i] = src[i][l];
+        out[l] = scalar_eval(in.op, in.dtype, operand_type, args);
+      }
+    } catch (const Error& e) {
+      throw thread_error(k_, in, e.what(), where_, lane);
+    }
+  }
+
+  std::uint32_t program_id(Lane lane, int axis) const {
+    const LaunchDims& d = l_.dims;
+    const auto global = [&](int a) {
+      return std::uint64_t{group_[a]} * d.tpg[a] + l_.geometry.local(lane, a);
+    };
+    switch (k_.mode) {
+      case KernelMode::Grid3D: return static_cast<std::uint32_t>(global(axis));
+      case KernelMode::Reduction: return group_[axis];
+      case KernelMode::Elementwise: {
+        if (axis != 0) return 0;
+        const std::uint64_t width = std::uint64_t{d.grid[0]} * d.tpg[0];
+        const std::uint64_t height = std::uint64_t{d.grid[1]} * d.tpg[1];
+        // check_launch_dims has proved the linear index fits.
+        return static_cast<std::uint32_t>(global(0) + width * (global(1) + height * global(2)));
+      }
+    }
+    MT_ASSERT(false) << "kernel mode " << static_cast<int>(k_.mode);
+    return 0;
+  }
+
+  void load(const Instr& in, ActiveLanes active) {
+    const Binding& b = l_.bindings[in.param.index];
+    const Scalar* index = row(in.operands[0]);
+    Scalar* out = row(in.result);
+    for (Lane lane : active) {
+      check_index(k_, in, index[lane].i, b.elements, where_, lane);
+      out[lane] = read_element(b.data + index[lane].i * b.element_size, in.dtype);
+    }
+  }
+
+  // Checks every lane before writing any, so a failed store writes nothing at all.
+  void store(const Instr& in, ActiveLanes active) {
+    const Binding& b = l_.bindings[in.param.index];
+    const DType t = k_.param(in.param).dtype;
+    const Scalar* index = row(in.operands[0]);
+    const Scalar* value = row(in.operands[1]);
+    for (Lane lane : active) check_index(k_, in, index[lane].i, b.elements, where_, lane);
+    for (Lane lane : active) write_element(b.data + index[lane].i * b.element_size, t, value[lane]);
+  }
+
+  void local_read(const Instr& in, ActiveLanes active) {
+    const Scalar* local = locals_.row(in.local.index);
+    for (Lane lane : active) check_local_written(k_, in, written(in.local, lane) != 0, where_, lane);
+    fill(in, active, [&](Lane lane) { return local[lane]; });
+  }
+
+  void local_write(const Instr& in, ActiveLanes active) {
+    Scalar* local = locals_.row(in.local.index);
+    const Scalar* value = row(in.operands[0]);
+    for (Lane lane : active) {
+      local[lane] = value[lane];
+      written(in.local, lane) = 1;
+    }
+  }
+
+  // Each lane runs its own trip count: the body runs while any lane is still in range, under
+  // the mask of those lanes. Bounds compare as int64, where i32 and u32 values are both exact.
+  void for_loop(const Instr& in, ActiveLanes active, std::size_t depth) {
+    const Scalar* lo = row(in.operands[0]);
+    const Scalar* hi = row(in.operands[1]);
+    const Scalar* step = row(in.operands[2]);
+    Scalar* var = row(in.result);
+    std::vector<Lane>& live = masks_.level(depth);
+    filter_lanes(active, live, [&](Lane lane) {
+      var[lane] = lo[lane];
+      if (lo[lane].i >= hi[lane].i) return false;
+      check_loop_step(k_, in, step[lane].i, where_, lane);
+      return true;
+    });
+    while (!live.empty()) {
+      exec_block(in.blocks[0], live, depth + 1);
+      retain_lanes(live, [&](Lane lane) {
+        const std::int64_t next = var[lane].i + step[lane].i;
+        if (next >= hi[lane].i) return false;
+        var[lane].i = next;
+        return true;
+      });
+    }
+  }
+
+  void if_then_else(const Instr& in, ActiveLanes active, std::size_t depth) {
+    const Scalar* cond = row(in.operands[0]);
+    std::vector<Lane>& taken = masks_.level(depth);
+    filter_lanes(active, taken, [&](Lane lane) { return cond[lane].i != 0; });
+    if (!taken.empty()) exec_block(in.blocks[0], taken, depth + 1);
+    filter_lanes(active, taken, [&](Lane lane) { return cond[lane].i == 0; });
+    if (!taken.empty()) exec_block(in.blocks[1], taken, depth + 1);
+  }
+
+  void require(const Instr& in, ActiveLanes active) {
+    const Scalar* cond = row(in.operands[0]);
+    for (Lane lane : active) {
+      if (cond[lane].i == 0) throw precondition_error(k_, in, l_.scalars);
+    }
+  }
+
+  void exec(const Instr& in, ActiveLanes active, std::size_t depth) {
+    switch (in.op) {
+      case OpKind::Const: fill(in, active, [&](Lane) { return in.literal; }); return;
+      case OpKind::ProgramId:
+        fill(in, active, [&](Lane lane) { return Scalar::of_int(program_id(lane, in.axis)); });
+        return;
+      case OpKind::ScalarParam: {
+        const Scalar value = l_.scalars[in.param.index];
+        fill(in, active, [&](Lane) { return value; });
+        return;
+      }
+      case OpKind::Load: load(in, active); return;
+      case OpKind::Store: store(in, active); return;
+      case OpKind::LocalRead: local_read(in, active); return;
+      case OpKind::LocalWrite: local_write(in, active); return;
+      case OpKind::Neg: case OpKind::Not: case OpKind::Abs: case OpKind::Floor:
+      case OpKind::Ceil: case OpKind::Round: case OpKind::Trunc: case OpKind::Exp:
+      case OpKind::Exp2: case OpKind::Log: case OpKind::Log2: case OpKind::Sqrt:
+      case OpKind::Rsqrt: case OpKind::Sin: case OpKind::Cos: case OpKind::Tanh:
+      case OpKind::Erf: case OpKind::Sigmoid: case OpKind::Silu: case OpKind::Gelu:
+      case OpKind::Cast: case OpKind::Bitcast:
+        eval<1>(in, k_.type_of(in.operands[0]), active);
+        return;
+      case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div: case OpKind::Rem:
+      case OpKind::Min: case OpKind::Max: case OpKind::And: case OpKind::Or: case OpKind::Xor:
+      case OpKind::Shl: case OpKind::Shr: case OpKind::Eq: case OpKind::Ne: case OpKind::Lt:
+      case OpKind::Le: case OpKind::Gt: case OpKind::Ge:
+        eval<2>(in, k_.type_of(in.operands[0]), active);
+        return;
+      case OpKind::Select: eval<3>(in, k_.type_of(in.operands[1]), active); return;
+      case OpKind::For: for_loop(in, active, depth); return;
+      case OpKind::If: if_then_else(in, active, depth); return;
+      case OpKind::Require: require(in, active); return;
+    }
+    MT_ASSERT(false) << "op " << static_cast<int>(in.op);
+  }
+
+  const Launch& l_;
+  const Kernel& k_;
+  std::array<std::uint32_t, 3> group_{};
+  ThreadLocator where_;
+  LaneRows values_;
+  LaneRows locals_;
+  std::vector<std::uint8_t> local_written_;
+  MaskStack masks_;
+};
+
+// Group index g (x fastest) -> its coordinates.
+std::array<std::uint32_t, 3> group_at(const LaunchDims& dims, std::uint64_t g) {
+  const std::uint64_t gx = dims.grid[0], gy = dims.grid[1];
+  return {static_cast<std::uint32_t>(g % gx), static_cast<std::uint32_t>(g / gx % gy),
+          static_cast<std::uint32_t>(g / (gx * gy))};
+}
+
+// Starting a std::thread costs tens of microseconds, so each worker should get at least this
+// many threads of work; the cap keeps concurrent launches from oversubscribing the machine.
+constexpr std::uint64_t kThreadsPerWorker = 1 << 14;
+constexpr unsigned kMaxWorkers = 8;
+
+// Runs every group, spread over workers. Workers take groups in increasing order and stop at
+// the lowest failure so far, so every group below the lowest failing one runs to completion
+// and the error reported is the one an in-order run would report.
+void run_groups(const Launch& l, unsigned max_workers) {
+  const LaunchDims& d = l.dims;
+  const std::uint64_t groups = std::uint64_t{d.grid[0]} * d.grid[1] * d.grid[2];
+  const std::uint64_t threads = groups * l.geometry.lanes();
+  std::uint64_t workers = max_workers != 0 ? max_workers : std::thread::hardware_concurrency();
+  workers = std::min({workers, std::uint64_t{kMaxWorkers}, groups, threads / kThreadsPerWorker});
+  if (workers <= 1) {
+    GroupRunner runner(l);
+    for (std::uint64_t g = 0; g < groups; ++g) runner.run(group_at(d, g));
+    return;
+  }
+  std::atomic<std::uint64_t> next{0};
+  std::atomic<std::uint64_t> first_failure{groups};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  const auto record = [&](std::uint64_t g) {
+    const std::lock_guard<std::mutex> lock(failure_mutex);
+    if (g < first_failure.load()) {
+      first_failure.store(g);
+      failure = std::current_exception();
+    }
+  };
+  const auto work = [&] {
+    std::uint64_t g = next.fetch_add(1);
+    try {
+      GroupRunner runner(l);
+      for (; g < groups && g < first_failure.load(); g = next.fetch_add(1)) {
+        runner.run(group_at(d, g));
+      }
+    } catch (...) {
+      record(g);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::uint64_t w = 1; w < workers; ++w) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: the workers already started share the groups
+    }
+  }
+  work();
+  for (std::thread& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace
+
+void run_contract(const Kernel& k, std::span<const Argument> args) {
+  if (k.contract.instrs.empty()) return;
+  // One group of one thread: the contract is evaluated once, on the host.
+  const Launch l = prepare(k, k.contract, args, LaunchDims{});
+  GroupRunner(l).run({0, 0, 0});
+}
+
+void interpret(const Kernel& k, std::span<Argument> args, const LaunchDims& dims,
+               const DeviceLimits& limits, unsigned max_workers) {
+  check_launch_dims(k, dims, limits);
+  const Launch l = prepare(k, k.body, args, dims);
+  run_groups(l, max_workers);
+}
+
+}  // namespace mt::cpu

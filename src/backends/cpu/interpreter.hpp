@@ -1,0 +1,27 @@
+// The CPU interpreter: the reference semantics of the IR. It runs a kernel's body one
+// threadgroup at a time in lockstep (each op over all active threads), and its contract once.
+#pragma once
+
+#include <span>
+
+#include "metaltile/backends/backend.hpp"
+#include "metaltile/core/kernel.hpp"
+
+namespace mt::cpu {
+
+// Evaluates k's contract block once, as one thread, with the scalar arguments (one argument
+// per parameter, in parameter order). A failed Require throws
+//   "kernel 'K': param 'P': precondition failed: TEXT (P=VALUE, Q=VALUE)"
+// naming every scalar parameter the condition depends on (P is the first of them).
+void run_contract(const Kernel& k, std::span<const Argument> args);
+
+// Runs k's body over dims.grid threadgroups of dims.tpg threads: one group at a time, each op
+// applied to the group's active threads in lockstep. `k` is specialised and optimised (it may
+// read runtime scalars); the contract is not run here. Every access is bounds-checked before
+// memory is touched, and each failed check is an mt::Error naming the kernel, op and thread.
+// Groups may be spread over up to max_workers std::threads (0: as many as the hardware has);
+// the error reported is always that of the lowest failing group, as if run in order.
+void interpret(const Kernel& k, std::span<Argument> args, const LaunchDims& dims,
+               const DeviceLimits& limits, unsigned max_workers = 0);
+
+}  // namespace mt::cpu

@@ -1,0 +1,177 @@
+// The IR's stable text form: one line per instruction, nested blocks indented two spaces.
+// The text is canonical (hashed by the compile cache, compared by pass tests), so every
+// spelling here is deterministic and independent of the locale.
+#include "metaltile/core/print.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+namespace mt {
+namespace {
+
+// Printing must work on broken IR too (MT_DUMP_IR shows what a faulty pass produced), so
+// lookups never assert: an out-of-range id prints as a visible placeholder instead.
+std::string value(ValueId v) {
+  return v.valid() ? "%" + std::to_string(v.index) : std::string("%?");
+}
+
+std::string param_name(const Kernel& k, ParamId p) {
+  if (!p.valid() || p.index >= k.params.size()) return "?param";
+  const std::string& name = k.params[p.index].name;
+  return name.empty() ? "p" + std::to_string(p.index) : name;
+}
+
+std::string local_name(const Kernel& k, LocalId l) {
+  if (!l.valid() || l.index >= k.locals.size()) return "?local";
+  const std::string& name = k.locals[l.index].name;
+  return name.empty() ? "l" + std::to_string(l.index) : name;
+}
+
+std::string operand(const Instr& in, std::size_t i) {
+  return i < in.operands.size() ? value(in.operands[i]) : std::string("%?");
+}
+
+// Shortest text that reads back to the same number: as an f32 when the stored double is an
+// f32 value (every float dtype's literals are), else as a double. to_chars is locale-free.
+std::string float_literal(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  char buf[64];
+  std::to_chars_result r;
+  const bool fits_f32 = std::fabs(v) <= std::numeric_limits<float>::max() &&
+                        static_cast<double>(static_cast<float>(v)) == v;
+  if (fits_f32) {
+    r = std::to_chars(buf, buf + sizeof buf, static_cast<float>(v));
+  } else {
+    r = std::to_chars(buf, buf + sizeof buf, v);
+  }
+  return std::string(buf, r.ptr);
+}
+
+std::string literal(DType t, const Scalar& s) {
+  if (t == DType::Bool && (s.i == 0 || s.i == 1)) return s.i ? "true" : "false";
+  if (is_float(t)) return float_literal(s.f);
+  return std::to_string(s.i);  // integers, and a malformed bool shown as it is
+}
+
+// Require messages are quoted; quotes, backslashes and control characters are escaped so the
+// text stays one line and unambiguous.
+std::string quoted(const std::string& text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// "%1, %2, %3": every operand present, so broken IR shows what it holds.
+std::string operand_list(const Instr& in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.operands.size(); ++i)
+    out += (i ? ", " : "") + value(in.operands[i]);
+  return out;
+}
+
+// The right-hand side of a leaf: "const 128", "program_id 0", "scalar head_dim".
+std::string leaf(const Kernel& k, const Instr& in) {
+  const std::string name(op_name(in.op));
+  if (in.op == OpKind::Const) return name + " " + literal(in.dtype, in.literal);
+  if (in.op == OpKind::ProgramId) return name + " " + std::to_string(in.axis);
+  if (in.op == OpKind::ScalarParam) return name + " " + param_name(k, in.param);
+  return name;
+}
+
+void print_block(const Kernel& k, const Block& block, int depth, std::string& out);
+
+void print_nested(const Kernel& k, const Instr& in, int depth, std::string& out) {
+  const std::string indent(2 * depth, ' ');
+  out += indent + print_instr(k, in) + "\n";
+  if (!in.blocks.empty()) print_block(k, in.blocks[0], depth + 1, out);
+  // An If always has two blocks; the else arm is shown only when it holds something.
+  if (in.op == OpKind::If && in.blocks.size() > 1 && !in.blocks[1].instrs.empty()) {
+    out += indent + "} else {\n";
+    print_block(k, in.blocks[1], depth + 1, out);
+  }
+  out += indent + "}\n";
+}
+
+void print_block(const Kernel& k, const Block& block, int depth, std::string& out) {
+  for (const Instr& in : block.instrs) {
+    if (op_shape(in.op) == OpShape::Control) {
+      print_nested(k, in, depth, out);
+    } else {
+      out += std::string(2 * depth, ' ') + print_instr(k, in) + "\n";
+    }
+  }
+}
+
+}  // namespace
+
+std::string print_instr(const Kernel& k, const Instr& in) {
+  const std::string name(op_name(in.op));
+  const std::string typed = value(in.result) + ": " + std::string(name_of(in.dtype));
+  switch (op_shape(in.op)) {
+    case OpShape::Leaf: return typed + " = " + leaf(k, in);
+    case OpShape::Memory: {
+      const std::string place = param_name(k, in.param) + "[" + operand(in, 0) + "]";
+      if (in.op == OpKind::Store) return name + " " + place + " = " + operand(in, 1);
+      return typed + " = " + name + " " + place;
+    }
+    case OpShape::Local:
+      if (in.op == OpKind::LocalWrite)
+        return name + " " + local_name(k, in.local) + " = " + operand(in, 0);
+      return typed + " = " + name + " " + local_name(k, in.local);
+    case OpShape::Unary:
+    case OpShape::Binary:
+    case OpShape::Compare:
+    case OpShape::Ternary: return typed + " = " + name + " " + operand_list(in);
+    case OpShape::Control:
+      if (in.op == OpKind::For) {
+        return name + " " + typed + " in [" + operand(in, 0) + ", " + operand(in, 1) + ") step " +
+               operand(in, 2) + " {";
+      }
+      return name + " " + operand(in, 0) + " {";
+    case OpShape::Statement: return name + " " + operand(in, 0) + " " + quoted(in.message);
+  }
+  return name;
+}
+
+std::string print(const Kernel& k) {
+  std::string out = "kernel " + k.name + " mode=" + std::string(mode_name(k.mode)) + "\n";
+  for (std::size_t i = 0; i < k.params.size(); ++i) {
+    const Param& p = k.params[i];
+    out += "  param " + param_name(k, ParamId{static_cast<std::uint32_t>(i)}) + ": " +
+           std::string(param_kind_name(p.kind)) + " " + std::string(name_of(p.dtype)) + "\n";
+  }
+  for (std::size_t i = 0; i < k.locals.size(); ++i) {
+    out += "  local " + local_name(k, LocalId{static_cast<std::uint32_t>(i)}) + ": " +
+           std::string(name_of(k.locals[i].dtype)) + "\n";
+  }
+  if (!k.contract.instrs.empty()) {
+    out += "contract {\n";
+    print_block(k, k.contract, 1, out);
+    out += "}\n";
+  }
+  out += "body {\n";
+  print_block(k, k.body, 1, out);
+  out += "}\n";
+  return out;
+}
+
+}  // namespace mt

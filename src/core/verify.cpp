@@ -1,0 +1,369 @@
+// The IR verifier: kernel-level rules, then one walk over contract and body that checks
+// scopes and ids, where each op may appear, its arity, and per-shape type rules.
+// Every failure is an mt::Error "kernel 'K': verify: <op> <operands>: <what is wrong>".
+#include "metaltile/core/verify.hpp"
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "metaltile/core/error.hpp"
+
+namespace mt {
+namespace {
+
+enum class Region { Contract, Body };
+
+// How many value operands and nested blocks an op has.
+struct Arity {
+  std::size_t operands;
+  std::size_t blocks;
+};
+
+Arity arity_of(OpKind op) {
+  switch (op_shape(op)) {
+    case OpShape::Leaf: return {0, 0};
+    case OpShape::Memory: return {op == OpKind::Store ? 2u : 1u, 0};
+    case OpShape::Local: return {op == OpKind::LocalWrite ? 1u : 0u, 0};
+    case OpShape::Unary: return {1, 0};
+    case OpShape::Binary:
+    case OpShape::Compare: return {2, 0};
+    case OpShape::Ternary: return {3, 0};
+    case OpShape::Control: return op == OpKind::For ? Arity{3, 1} : Arity{1, 2};
+    case OpShape::Statement: return {1, 0};
+  }
+  return {0, 0};
+}
+
+// The contract runs once on the host, before any thread exists: it may compute only from
+// constants and scalar parameters. The body runs on every thread and checks nothing.
+bool allowed_in(Region region, OpKind op) {
+  switch (op_shape(op)) {
+    case OpShape::Leaf: return region == Region::Body || op != OpKind::ProgramId;
+    case OpShape::Unary:
+    case OpShape::Binary:
+    case OpShape::Compare:
+    case OpShape::Ternary: return true;
+    case OpShape::Memory:
+    case OpShape::Local:
+    case OpShape::Control: return region == Region::Body;
+    case OpShape::Statement: return region == Region::Contract;
+  }
+  return false;
+}
+
+bool is_index_type(DType t) { return t == DType::U32 || t == DType::I32; }
+
+// A literal is stored normalised to its dtype (core/scalar.hpp); anything else would make
+// two equal constants compare unequal and the printed IR ambiguous.
+bool is_normalised(DType t, const Scalar& s) {
+  if (is_float(t)) {
+    if (s.i != 0) return false;
+    if (std::isnan(s.f)) return true;
+    if (!std::isinf(s.f) && std::fabs(s.f) > std::numeric_limits<float>::max()) return false;
+    const float x = static_cast<float>(s.f);
+    return static_cast<double>(x) == s.f && round_to(t, x) == x;
+  }
+  if (s.f != 0.0) return false;
+  switch (t) {
+    case DType::Bool: return s.i == 0 || s.i == 1;
+    case DType::U8: return s.i >= 0 && s.i <= 0xff;
+    case DType::I8: return s.i >= -128 && s.i <= 127;
+    case DType::U32: return s.i >= 0 && s.i <= 0xffffffffll;
+    case DType::I32:
+      return s.i >= std::numeric_limits<std::int32_t>::min() &&
+             s.i <= std::numeric_limits<std::int32_t>::max();
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::F8E4M3:
+    case DType::F8E5M2: break;
+  }
+  return false;
+}
+
+class Verifier {
+ public:
+  explicit Verifier(const Kernel& k)
+      : k_(k), defined_(k.value_types.size(), false), visible_(k.value_types.size(), false) {}
+
+  void run() {
+    check_params();
+    walk(k_.contract, Region::Contract);
+    walk(k_.body, Region::Body);
+  }
+
+ private:
+  // --- messages --------------------------------------------------------------------------
+  std::string value_text(ValueId v) const {
+    if (!v.valid()) return "%?";
+    std::string s = "%" + std::to_string(v.index) + ": ";
+    return s +
+           (v.index < k_.value_types.size() ? std::string(name_of(k_.value_types[v.index])) : "?");
+  }
+
+  // "store out %7: u32, %5: f16": the op, the param or local it names, its typed operands.
+  std::string describe(const Instr& in) const {
+    std::string s(op_name(in.op));
+    if (in.op == OpKind::Load || in.op == OpKind::Store || in.op == OpKind::ScalarParam) {
+      s += " " + (has_param(in) ? k_.params[in.param.index].name : std::string("?param"));
+    }
+    if (in.op == OpKind::LocalRead || in.op == OpKind::LocalWrite) {
+      s += " " + (has_local(in) ? k_.locals[in.local.index].name : std::string("?local"));
+    }
+    for (std::size_t i = 0; i < in.operands.size(); ++i) {
+      s += (i ? ", " : " ") + value_text(in.operands[i]);
+    }
+    return s;
+  }
+
+  [[noreturn]] void fail(const Instr& in, const std::string& what) const {
+    throw kernel_error(k_.name, "verify: " + describe(in) + ": " + what);
+  }
+  [[noreturn]] void fail_kernel(const std::string& what) const {
+    throw kernel_error(k_.name, "verify: " + what);
+  }
+
+  bool has_param(const Instr& in) const {
+    return in.param.valid() && in.param.index < k_.params.size();
+  }
+  bool has_local(const Instr& in) const {
+    return in.local.valid() && in.local.index < k_.locals.size();
+  }
+  DType type(ValueId v) const { return k_.value_types[v.index]; }  // after check_operands
+  DType operand_type(const Instr& in, std::size_t i) const { return type(in.operands[i]); }
+
+  // --- kernel-level rules ----------------------------------------------------------------
+  // Parameters are bound by name, so names are unique; scalars travel as 32-bit words.
+  void check_params() const {
+    std::set<std::string> seen;
+    for (const Param& p : k_.params) {
+      if (p.name.empty()) fail_kernel("a parameter has no name");
+      if (!seen.insert(p.name).second) fail_kernel("parameter '" + p.name + "' is declared twice");
+      if (p.kind == ParamKind::Scalar && p.dtype != DType::U32 && p.dtype != DType::I32 &&
+          p.dtype != DType::F32) {
+        fail_kernel("scalar parameter '" + p.name + "' has type " + std::string(name_of(p.dtype)) +
+                    "; scalars are u32, i32 or f32");
+      }
+    }
+  }
+
+  // --- the walk ---------------------------------------------------------------------------
+  // Values defined in a block stay visible until the block ends; `scope` collects them.
+  void walk(const Block& block, Region region) {
+    std::vector<ValueId> scope;
+    for (const Instr& in : block.instrs) check(in, region, scope);
+    for (ValueId v : scope) visible_[v.index] = false;
+  }
+
+  void check(const Instr& in, Region region, std::vector<ValueId>& scope) {
+    if (!allowed_in(region, in.op)) {
+      fail(in, region == Region::Contract ? "not allowed in the contract (only constants, "
+                                            "scalars, pure ops and require)"
+                                          : "not allowed in the body (require belongs in the "
+                                            "contract)");
+    }
+    check_arity(in);
+    check_operands(in);
+    check_result(in);
+    check_types(in);
+    if (in.op == OpKind::For) {
+      // The loop variable exists only inside the body.
+      visible_[in.result.index] = true;
+      walk(in.blocks[0], region);
+      visible_[in.result.index] = false;
+      return;
+    }
+    for (const Block& inner : in.blocks) walk(inner, region);
+    if (has_result(in.op)) {
+      visible_[in.result.index] = true;
+      scope.push_back(in.result);
+    }
+  }
+
+  void check_arity(const Instr& in) const {
+    const Arity a = arity_of(in.op);
+    if (in.operands.size() != a.operands) {
+      fail(in, "has " + std::to_string(in.operands.size()) + " operands, expected " +
+                   std::to_string(a.operands));
+    }
+    if (in.blocks.size() != a.blocks) {
+      fail(in, "has " + std::to_string(in.blocks.size()) + " blocks, expected " +
+                   std::to_string(a.blocks));
+    }
+  }
+
+  // Every operand names a value defined earlier in this block or an enclosing one.
+  void check_operands(const Instr& in) const {
+    for (ValueId v : in.operands) {
+      if (!v.valid() || v.index >= k_.value_types.size()) {
+        fail(in, "operand " + value_text(v) + " is out of range (" +
+                     std::to_string(k_.value_types.size()) + " values)");
+      }
+      if (!visible_[v.index]) {
+        fail(in, "operand %" + std::to_string(v.index) +
+                     " is not defined before this use in an enclosing scope");
+      }
+    }
+  }
+
+  void check_result(const Instr& in) {
+    if (!has_result(in.op)) {
+      if (in.result.valid()) fail(in, "has a result %" + std::to_string(in.result.index));
+      return;
+    }
+    const ValueId r = in.result;
+    if (!r.valid() || r.index >= k_.value_types.size()) {
+      fail(in, "result " + value_text(r) + " is out of range (" +
+                   std::to_string(k_.value_types.size()) + " values)");
+    }
+    if (defined_[r.index]) fail(in, "result %" + std::to_string(r.index) + " is defined twice");
+    defined_[r.index] = true;
+    if (in.dtype != type(r)) {
+      fail(in, "result %" + std::to_string(r.index) + " has type " +
+                   std::string(name_of(in.dtype)) + " but the value table says " +
+                   std::string(name_of(type(r))));
+    }
+  }
+
+  // --- per-shape type rules (the rules of make:: in core/kernel.cpp) -----------------------
+  void check_types(const Instr& in) const {
+    switch (op_shape(in.op)) {
+      case OpShape::Leaf: return check_leaf(in);
+      case OpShape::Memory: return check_memory(in);
+      case OpShape::Local: return check_local(in);
+      case OpShape::Unary: return check_unary(in);
+      case OpShape::Binary: return check_binary(in);
+      case OpShape::Compare: return check_compare(in);
+      case OpShape::Ternary: return check_select(in);
+      case OpShape::Control: return check_control(in);
+      case OpShape::Statement: return expect_bool(in, 0, "condition");
+    }
+  }
+
+  void expect_result(const Instr& in, DType t, const std::string& why) const {
+    if (in.dtype != t) {
+      fail(in, "result type " + std::string(name_of(in.dtype)) + " should be " +
+                   std::string(name_of(t)) + " (" + why + ")");
+    }
+  }
+
+  void expect_bool(const Instr& in, std::size_t i, const std::string& what) const {
+    if (operand_type(in, i) != DType::Bool) fail(in, what + " must be bool");
+  }
+
+  void expect_index(const Instr& in, std::size_t i) const {
+    if (!is_index_type(operand_type(in, i))) fail(in, "index must be u32 or i32");
+  }
+
+  void expect_accepted(const Instr& in, DType t) const {
+    if (!accepts_operand_type(in.op, t)) {
+      fail(in, std::string(op_name(in.op)) + " does not accept " + std::string(name_of(t)));
+    }
+  }
+
+  void expect_param(const Instr& in) const {
+    if (!has_param(in)) {
+      fail(in, "param id " + (in.param.valid() ? std::to_string(in.param.index) : "?") +
+                   " is out of range (" + std::to_string(k_.params.size()) + " params)");
+    }
+  }
+
+  void check_leaf(const Instr& in) const {
+    if (in.op == OpKind::ProgramId) {
+      if (in.axis < 0 || in.axis > 2) fail(in, "axis " + std::to_string(in.axis) + " is not 0..2");
+      expect_result(in, DType::U32, "program ids are u32");
+    } else if (in.op == OpKind::ScalarParam) {
+      expect_param(in);
+      const Param& p = k_.params[in.param.index];
+      if (p.kind != ParamKind::Scalar) fail(in, "param '" + p.name + "' is not a scalar");
+      expect_result(in, p.dtype, "the param's dtype");
+    } else if (in.op == OpKind::Const && !is_normalised(in.dtype, in.literal)) {
+      fail(in, "literal is not a normalised " + std::string(name_of(in.dtype)) + " value");
+    }
+  }
+
+  void check_memory(const Instr& in) const {
+    expect_param(in);
+    const Param& p = k_.params[in.param.index];
+    expect_index(in, 0);
+    if (in.op == OpKind::Load) {
+      if (!p.is_tensor()) fail(in, "param '" + p.name + "' is not a tensor");
+      expect_result(in, p.dtype, "the param's dtype");
+      return;
+    }
+    if (p.kind != ParamKind::Output) fail(in, "param '" + p.name + "' is not an output");
+    if (operand_type(in, 1) != p.dtype) {
+      fail(in, "stored value type differs from param '" + p.name + "' (" +
+                   std::string(name_of(p.dtype)) + ")");
+    }
+  }
+
+  void check_local(const Instr& in) const {
+    if (!has_local(in)) {
+      fail(in, "local id " + (in.local.valid() ? std::to_string(in.local.index) : "?") +
+                   " is out of range (" + std::to_string(k_.locals.size()) + " locals)");
+    }
+    const DType t = k_.locals[in.local.index].dtype;
+    if (in.op == OpKind::LocalRead) return expect_result(in, t, "the local's dtype");
+    if (operand_type(in, 0) != t) {
+      fail(in, "written value type differs from the local (" + std::string(name_of(t)) + ")");
+    }
+  }
+
+  void check_unary(const Instr& in) const {
+    const DType a = operand_type(in, 0);
+    if (in.op == OpKind::Cast) return;  // converts any type to any type
+    if (in.op == OpKind::Bitcast) {
+      if (a == DType::Bool || in.dtype == DType::Bool) fail(in, "bitcast of bool");
+      if (size_of(a) != size_of(in.dtype)) {
+        fail(in, "bitcast to " + std::string(name_of(in.dtype)) + " changes the size");
+      }
+      return;
+    }
+    expect_accepted(in, a);
+    expect_result(in, a, "the operand's type");
+  }
+
+  void check_binary(const Instr& in) const {
+    const DType a = operand_type(in, 0);
+    if (operand_type(in, 1) != a) fail(in, "operand types differ");
+    expect_accepted(in, a);
+    expect_result(in, a, "the operands' type");
+  }
+
+  void check_compare(const Instr& in) const {
+    const DType a = operand_type(in, 0);
+    if (operand_type(in, 1) != a) fail(in, "operand types differ");
+    expect_accepted(in, a);
+    expect_result(in, DType::Bool, "comparisons give bool");
+  }
+
+  void check_select(const Instr& in) const {
+    expect_bool(in, 0, "condition");
+    const DType a = operand_type(in, 1);
+    if (operand_type(in, 2) != a) fail(in, "arm types differ");
+    expect_accepted(in, a);
+    expect_result(in, a, "the arms' type");
+  }
+
+  void check_control(const Instr& in) const {
+    if (in.op == OpKind::If) return expect_bool(in, 0, "condition");
+    const DType t = operand_type(in, 0);
+    if (!is_index_type(t)) fail(in, "loop bounds must be u32 or i32");
+    if (operand_type(in, 1) != t || operand_type(in, 2) != t) fail(in, "loop bound types differ");
+    expect_result(in, t, "the loop bounds' type");
+  }
+
+  const Kernel& k_;
+  std::vector<bool> defined_;  // results seen so far: each value is defined once
+  std::vector<bool> visible_;  // values in scope at the current point of the walk
+};
+
+}  // namespace
+
+void verify(const Kernel& k) { Verifier(k).run(); }
+
+}  // namespace mt

@@ -1,0 +1,71 @@
+// DSL free functions: thread indices, math, select and conditionals.
+#include "metaltile/dsl/builtins.hpp"
+
+#include "metaltile/core/kernel.hpp"
+#include "metaltile/dsl/kernel_builder.hpp"
+
+namespace mt {
+
+Val program_id(int axis) {
+  KernelBuilder& k = KernelBuilder::current();
+  if (axis < 0 || axis > 2) k.fail("program_id: axis " + std::to_string(axis) + " is not 0, 1 or 2");
+  return k.append(make::program_id(k.mutable_kernel(), axis));
+}
+
+Val min(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::Min, a, b); }
+Val max(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::Max, a, b); }
+
+#define MT_DSL_UNARY_FN(fn, op) \
+  Val fn(const Val& a) { return dsl_detail::unary(OpKind::op, a); }
+MT_DSL_UNARY_FN(abs, Abs)
+MT_DSL_UNARY_FN(floor, Floor)
+MT_DSL_UNARY_FN(ceil, Ceil)
+MT_DSL_UNARY_FN(round, Round)
+MT_DSL_UNARY_FN(trunc, Trunc)
+MT_DSL_UNARY_FN(exp, Exp)
+MT_DSL_UNARY_FN(exp2, Exp2)
+MT_DSL_UNARY_FN(log, Log)
+MT_DSL_UNARY_FN(log2, Log2)
+MT_DSL_UNARY_FN(sqrt, Sqrt)
+MT_DSL_UNARY_FN(rsqrt, Rsqrt)
+MT_DSL_UNARY_FN(sin, Sin)
+MT_DSL_UNARY_FN(cos, Cos)
+MT_DSL_UNARY_FN(tanh, Tanh)
+MT_DSL_UNARY_FN(erf, Erf)
+MT_DSL_UNARY_FN(sigmoid, Sigmoid)
+MT_DSL_UNARY_FN(silu, Silu)
+MT_DSL_UNARY_FN(gelu, Gelu)
+#undef MT_DSL_UNARY_FN
+
+Val clamp(const Val& x, const Val& lo, const Val& hi) { return min(max(x, lo), hi); }
+
+Val select(const Val& cond, const Val& a, const Val& b) {
+  KernelBuilder& k = cond.builder();
+  if (cond.dtype() != DType::Bool) k.fail("select: condition " + k.describe(cond) + " is not bool");
+  if (a.dtype() != b.dtype()) {
+    k.fail("select: arms " + k.describe(a) + " and " + k.describe(b) + " differ in type");
+  }
+  return k.append(make::select(k.mutable_kernel(), cond.id(), a.id(), b.id()));
+}
+
+IfBuilder if_(const Val& cond, const std::function<void()>& then_body) {
+  KernelBuilder& k = cond.builder();
+  if (cond.dtype() != DType::Bool) k.fail("if_: condition " + k.describe(cond) + " is not bool");
+  k.append_statement(make::if_then_else(k.kernel(), cond.id()));
+  // The If stays the last instruction of the current block while its arms are traced.
+  k.open_block(0);
+  then_body();
+  k.close_block();
+  return IfBuilder(k, k.current_block_size());
+}
+
+void IfBuilder::else_(const std::function<void()>& body) {
+  if (builder_->current_block_size() != instrs_after_) {
+    builder_->fail("else_: must directly follow its if_");
+  }
+  builder_->open_block(1);
+  body();
+  builder_->close_block();
+}
+
+}  // namespace mt

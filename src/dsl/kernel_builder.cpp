@@ -1,0 +1,127 @@
+// KernelBuilder: parameters, the block stack, contracts and trace().
+#include "metaltile/dsl/kernel_builder.hpp"
+
+#include <sstream>
+
+#include "metaltile/core/error.hpp"
+#include "metaltile/core/verify.hpp"
+#include "metaltile/dsl/tensor.hpp"
+
+namespace mt {
+namespace {
+thread_local KernelBuilder* active_builder = nullptr;
+}  // namespace
+
+KernelBuilder::KernelBuilder(std::string name, KernelMode mode) {
+  kernel_.name = std::move(name);
+  kernel_.mode = mode;
+  blocks_.push_back(&kernel_.body);
+  previous_ = active_builder;
+  active_builder = this;
+}
+
+KernelBuilder::~KernelBuilder() { active_builder = previous_; }
+
+KernelBuilder& KernelBuilder::current() {
+  if (active_builder == nullptr) {
+    throw Error("DSL: no kernel is being traced on this thread (call inside mt::trace)");
+  }
+  return *active_builder;
+}
+
+void KernelBuilder::fail(std::string_view what) const { throw kernel_error(kernel_.name, what); }
+
+std::string KernelBuilder::describe(const Val& v) const {
+  std::ostringstream out;
+  out << "%" << v.id().index << " (" << name_of(v.dtype()) << ")";
+  return out.str();
+}
+
+ParamId KernelBuilder::add_param(std::string name, ParamKind kind, DType t) {
+  if (name.empty()) fail("a parameter needs a name");
+  if (kernel_.find_param(name).valid()) {
+    throw param_error(kernel_.name, name, "declared twice");
+  }
+  kernel_.params.push_back(Param{std::move(name), kind, t});
+  return ParamId{static_cast<std::uint32_t>(kernel_.params.size() - 1)};
+}
+
+Tensor KernelBuilder::input(std::string name, DType t) {
+  return Tensor(*this, add_param(std::move(name), ParamKind::Input, t), t);
+}
+
+Tensor KernelBuilder::output(std::string name, DType t) {
+  return Tensor(*this, add_param(std::move(name), ParamKind::Output, t), t);
+}
+
+Val KernelBuilder::scalar(std::string name, DType t) {
+  if (t != DType::U32 && t != DType::I32 && t != DType::F32) {
+    throw param_error(kernel_.name, name,
+                      "a scalar parameter must be u32, i32 or f32, not " + std::string(name_of(t)));
+  }
+  ParamId p = add_param(std::move(name), ParamKind::Scalar, t);
+  return append(make::scalar_param(kernel_, p));
+}
+
+Val KernelBuilder::append(Instr in) {
+  MT_ASSERT(has_result(in.op)) << op_name(in.op) << " has no result";
+  Val v(*this, in.result, in.dtype);
+  if (is_pure(in.op) && in.op != OpKind::ProgramId) pure_defs_.emplace(in.result.index, in);
+  current_block().instrs.push_back(std::move(in));
+  return v;
+}
+
+void KernelBuilder::append_statement(Instr in) { current_block().instrs.push_back(std::move(in)); }
+
+void KernelBuilder::open_block(std::size_t block_index) {
+  Block& parent = current_block();
+  MT_ASSERT(!parent.instrs.empty()) << "no instruction to open";
+  Instr& owner = parent.instrs.back();
+  MT_ASSERT(block_index < owner.blocks.size()) << op_name(owner.op) << " block " << block_index;
+  blocks_.push_back(&owner.blocks[block_index]);
+}
+
+void KernelBuilder::close_block() {
+  MT_ASSERT(blocks_.size() > 1) << "closing the kernel body";
+  blocks_.pop_back();
+}
+
+ValueId KernelBuilder::copy_to_contract(ValueId v,
+                                         std::unordered_map<std::uint32_t, ValueId>& copied) {
+  if (auto it = copied.find(v.index); it != copied.end()) return it->second;
+  auto def = pure_defs_.find(v.index);
+  if (def == pure_defs_.end()) {
+    fail("require: the condition may use only scalar parameters and constants, but %" +
+         std::to_string(v.index) + " depends on a per-thread value");
+  }
+  Instr copy = def->second;
+  for (ValueId& operand : copy.operands) operand = copy_to_contract(operand, copied);
+  copy.result = kernel_.new_value(copy.dtype);
+  ValueId result = copy.result;
+  kernel_.contract.instrs.push_back(std::move(copy));
+  copied.emplace(v.index, result);
+  return result;
+}
+
+void KernelBuilder::require(const Val& cond, std::string text) {
+  if (cond.dtype() != DType::Bool) fail("require: condition " + describe(cond) + " is not bool");
+  std::unordered_map<std::uint32_t, ValueId> copied;
+  ValueId c = copy_to_contract(cond.id(), copied);
+  kernel_.contract.instrs.push_back(make::require(kernel_, c, std::move(text)));
+}
+
+Kernel KernelBuilder::finish() {
+  if (blocks_.size() != 1) {
+    fail("a loop or conditional was left open (a `break` or `return` inside a range loop?)");
+  }
+  verify(kernel_);
+  return std::move(kernel_);
+}
+
+Kernel trace(std::string name, KernelMode mode, const std::function<void(KernelBuilder&)>& body) {
+  KernelBuilder builder(std::move(name), mode);
+  body(builder);
+  return builder.finish();
+}
+
+}  // namespace mt

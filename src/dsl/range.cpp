@@ -1,0 +1,45 @@
+// range(): records an IR For loop around the body of a C++ range-for.
+#include "metaltile/dsl/range.hpp"
+
+#include "metaltile/core/error.hpp"
+#include "metaltile/core/kernel.hpp"
+#include "metaltile/dsl/kernel_builder.hpp"
+
+namespace mt {
+
+Range::Iterator Range::begin() {
+  KernelBuilder& k = hi_.builder();
+  MT_ASSERT(state_ == 0) << "a range is traced once";
+  var_ = k.append(make::for_loop(k.mutable_kernel(), lo_.id(), hi_.id(), step_.id()));
+  k.open_block(0);
+  state_ = 1;
+  return Iterator(this);
+}
+
+Val Range::Iterator::operator*() const { return range_->var_; }
+
+Range::Iterator& Range::Iterator::operator++() {
+  range_->hi_.builder().close_block();
+  range_->state_ = 2;
+  return *this;
+}
+
+bool Range::Iterator::operator!=(const Iterator&) const { return range_->state_ == 1; }
+
+Range range(const Val& hi) { return range(hi.literal(0), hi); }
+
+Range range(const Val& lo, const Val& hi) { return range(lo, hi, hi.literal(1)); }
+
+Range range(const Val& lo, const Val& hi, const Val& step) {
+  KernelBuilder& k = hi.builder();
+  if (hi.dtype() != DType::U32 && hi.dtype() != DType::I32) {
+    k.fail("range: bound " + k.describe(hi) + " must be u32 or i32");
+  }
+  if (lo.dtype() != hi.dtype() || step.dtype() != hi.dtype()) {
+    k.fail("range: bounds " + k.describe(lo) + ", " + k.describe(hi) + " and step " +
+           k.describe(step) + " must share one type");
+  }
+  return Range(lo, hi, step);
+}
+
+}  // namespace mt

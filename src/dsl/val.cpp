@@ -1,0 +1,123 @@
+// Val operations: literals, casts and the typed recording of unary/binary/comparison ops.
+// Every user mistake is reported here, where the kernel and the expression are known.
+#include "metaltile/dsl/val.hpp"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "metaltile/core/kernel.hpp"
+#include "metaltile/core/scalar_eval.hpp"
+#include "metaltile/dsl/kernel_builder.hpp"
+
+namespace mt {
+namespace {
+
+bool literal_fits(DType t, std::int64_t n) {
+  switch (t) {
+    case DType::I32: return n >= std::numeric_limits<std::int32_t>::min() && n <= std::numeric_limits<std::int32_t>::max();
+    case DType::U32: return n >= 0 && n <= std::numeric_limits<std::uint32_t>::max();
+    case DType::I8: return n >= -128 && n <= 127;
+    case DType::U8: return n >= 0 && n <= 255;
+    case DType::Bool: return n == 0 || n == 1;
+    case DType::F32: case DType::F16: case DType::BF16: case DType::F8E4M3: case DType::F8E5M2:
+      return true;
+  }
+  return false;
+}
+
+Val make_constant(KernelBuilder& b, DType t, Scalar literal) {
+  return b.append(make::constant(b.mutable_kernel(), t, normalise(literal, t)));
+}
+
+void require_same_type(std::string_view what, const Val& a, const Val& b) {
+  if (a.dtype() == b.dtype()) return;
+  KernelBuilder& k = a.builder();
+  k.fail(std::string(what) + ": operand types differ: " + k.describe(a) + " and " + k.describe(b) +
+         "; convert one with .to()");
+}
+
+void require_accepts(OpKind op, const Val& a) {
+  if (accepts_operand_type(op, a.dtype())) return;
+  KernelBuilder& k = a.builder();
+  k.fail(std::string(op_name(op)) + ": does not accept " + k.describe(a));
+}
+
+}  // namespace
+
+Val Val::to(DType t) const {
+  if (t == dtype_) return *this;
+  return builder_->append(make::cast(builder_->mutable_kernel(), t, id_));
+}
+
+Val Val::bitcast(DType t) const {
+  if (size_of(t) != size_of(dtype_) || t == DType::Bool || dtype_ == DType::Bool) {
+    builder_->fail("bitcast: " + builder_->describe(*this) + " to " + std::string(name_of(t)) +
+                   " changes the size or involves bool");
+  }
+  if (t == dtype_) return *this;
+  return builder_->append(make::bitcast(builder_->mutable_kernel(), t, id_));
+}
+
+namespace dsl_detail {
+
+Val literal_int(const Val& like, std::int64_t n) {
+  KernelBuilder& k = like.builder();
+  if (is_float(like.dtype())) {
+    if (is_fp8(like.dtype())) k.fail("literal " + std::to_string(n) + " beside " + k.describe(like) + ": fp8 is a storage type");
+    return make_constant(k, like.dtype(), Scalar::of_float(static_cast<double>(n)));
+  }
+  if (!literal_fits(like.dtype(), n)) {
+    k.fail("literal " + std::to_string(n) + " does not fit " + std::string(name_of(like.dtype())) +
+           " (beside " + k.describe(like) + ")");
+  }
+  return make_constant(k, like.dtype(), Scalar::of_int(n));
+}
+
+Val literal_float(const Val& like, double x) {
+  KernelBuilder& k = like.builder();
+  if (!is_float(like.dtype()) || is_fp8(like.dtype())) {
+    std::ostringstream text;
+    text << "float literal " << x << " beside " << k.describe(like)
+         << ": use an integer literal or convert with .to()";
+    k.fail(text.str());
+  }
+  return make_constant(k, like.dtype(), Scalar::of_float(x));
+}
+
+Val binary(OpKind op, const Val& a, const Val& b) {
+  require_same_type(op_name(op), a, b);
+  require_accepts(op, a);
+  return a.builder().append(make::binary(a.builder().mutable_kernel(), op, a.id(), b.id()));
+}
+
+Val compare(OpKind op, const Val& a, const Val& b) {
+  require_same_type(op_name(op), a, b);
+  require_accepts(op, a);
+  return a.builder().append(make::compare(a.builder().mutable_kernel(), op, a.id(), b.id()));
+}
+
+Val unary(OpKind op, const Val& a) {
+  require_accepts(op, a);
+  return a.builder().append(make::unary(a.builder().mutable_kernel(), op, a.id()));
+}
+
+}  // namespace dsl_detail
+
+// Constants in the kernel being traced (builtins.hpp).
+Val constant(DType t, double value) {
+  KernelBuilder& k = KernelBuilder::current();
+  if (is_float(t)) return make_constant(k, t, Scalar::of_float(value));
+  double whole = std::trunc(value);
+  if (whole != value || !literal_fits(t, static_cast<std::int64_t>(whole))) {
+    std::ostringstream text;
+    text << "constant " << value << " does not fit " << name_of(t);
+    k.fail(text.str());
+  }
+  return make_constant(k, t, Scalar::of_int(static_cast<std::int64_t>(whole)));
+}
+Val u32(std::uint32_t v) { return constant(DType::U32, v); }
+Val i32(std::int32_t v) { return constant(DType::I32, v); }
+Val f32(float v) { return constant(DType::F32, v); }
+
+}  // namespace mt

@@ -1,0 +1,209 @@
+// Dispatch-contract checks and argument binding (see bindings.hpp and DESIGN.md, "The dispatch
+// contract").
+#include "runtime/bindings.hpp"
+
+#include <cstdint>
+#include <limits>
+#include <sstream>
+
+#include "metaltile/core/error.hpp"
+#include "metaltile/core/scalar_eval.hpp"
+
+namespace mt {
+namespace {
+
+constexpr std::size_t kU32Max = std::numeric_limits<std::uint32_t>::max();
+
+std::string dims_text(const std::array<std::size_t, 3>& d) {
+  std::ostringstream s;
+  s << "[" << d[0] << ", " << d[1] << ", " << d[2] << "]";
+  return s.str();
+}
+
+// "src (input f32), n (scalar u32)": lets an error show what the kernel does accept.
+std::string params_text(const Kernel& k) {
+  if (k.params.empty()) return "(none)";
+  std::string text;
+  for (const Param& p : k.params) {
+    if (!text.empty()) text += ", ";
+    text.append(p.name).append(" (").append(param_kind_name(p.kind)).append(" ");
+    text.append(name_of(p.dtype)).append(")");
+  }
+  return text;
+}
+
+std::string param_text(const Param& p) {
+  std::string text(param_kind_name(p.kind));
+  text.append(p.is_tensor() ? " tensor of " : " ").append(name_of(p.dtype));
+  return text;
+}
+
+DType const_dtype(const ConstValue& v) {
+  switch (v.index()) {
+    case 0: return DType::U32;
+    case 1: return DType::I32;
+    default: return DType::F32;
+  }
+}
+
+Scalar const_scalar(const ConstValue& v) {
+  if (const auto* u = std::get_if<std::uint32_t>(&v)) return Scalar::of_int(*u);
+  if (const auto* i = std::get_if<std::int32_t>(&v)) return Scalar::of_int(*i);
+  return Scalar::of_float(std::get<float>(v));
+}
+
+// Each axis of `d` is at least 1 and at most max_axis; `limit` names where the maximum comes
+// from ("the device limit", "the u32 range").
+void check_axes(const Kernel& k, const char* what, const std::array<std::size_t, 3>& d,
+                const std::array<std::size_t, 3>& max_axis, const char* limit) {
+  for (int a = 0; a < 3; ++a) {
+    std::ostringstream s;
+    if (d[a] == 0) {
+      s << what << " " << dims_text(d) << ": axis " << a
+        << " is 0; every axis must be at least 1";
+    } else if (d[a] > max_axis[a]) {
+      s << what << " " << dims_text(d) << ": axis " << a << " is " << d[a] << ", over "
+        << limit << " of " << max_axis[a];
+    } else {
+      continue;
+    }
+    throw kernel_error(k.name, s.str());
+  }
+}
+
+std::array<std::size_t, 3> widen(const std::array<std::uint32_t, 3>& d) {
+  return {d[0], d[1], d[2]};
+}
+
+}  // namespace
+
+LaunchDims check_launch_dims(const Kernel& k, const std::array<std::size_t, 3>& grid,
+                             const std::array<std::size_t, 3>& tpg, const DeviceLimits& limits) {
+  const std::array<std::size_t, 3> u32_range{kU32Max, kU32Max, kU32Max};
+  // Zero axes and u32 overflow first (they are mistakes on any device), then device limits.
+  check_axes(k, "grid", grid, u32_range, "the u32 range");
+  check_axes(k, "tpg", tpg, u32_range, "the u32 range");
+  check_axes(k, "tpg", tpg, widen(limits.max_tpg), "the device limit");
+  // Each axis is <= u32 max, so the product may exceed 64 bits: double is exact enough here.
+  const double threads = double(tpg[0]) * double(tpg[1]) * double(tpg[2]);
+  if (threads > double(limits.max_threads_per_threadgroup)) {
+    std::ostringstream s;
+    s << "tpg " << dims_text(tpg) << ": " << threads
+      << " threads per threadgroup, over the device limit of "
+      << limits.max_threads_per_threadgroup;
+    throw kernel_error(k.name, s.str());
+  }
+  check_axes(k, "grid", grid, widen(limits.max_grid), "the device limit");
+  for (int a = 0; a < 3; ++a) {
+    // Both factors are <= u32 max, so the product cannot wrap 64 bits.
+    if (grid[a] * tpg[a] > kU32Max) {
+      std::ostringstream s;
+      s << "grid " << dims_text(grid) << " x tpg " << dims_text(tpg) << ": axis " << a << " has "
+        << grid[a] * tpg[a] << " threads, more than a u32 program_id can index";
+      throw kernel_error(k.name, s.str());
+    }
+  }
+  LaunchDims dims;
+  for (int a = 0; a < 3; ++a) {
+    dims.grid[a] = static_cast<std::uint32_t>(grid[a]);
+    dims.tpg[a] = static_cast<std::uint32_t>(tpg[a]);
+  }
+  return dims;
+}
+
+std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& consts,
+                                           const BufferMap& buffers) {
+  std::map<std::string, Scalar> values;
+  for (const auto& [name, value] : consts) {
+    ParamId id = k.find_param(name);
+    if (!id.valid()) {
+      throw param_error(k.name, name,
+                        "unknown const: the kernel has no parameter of that name; its "
+                        "parameters are " + params_text(k));
+    }
+    const Param& p = k.param(id);
+    if (p.kind != ParamKind::Scalar) {
+      throw param_error(k.name, name,
+                        "a const can only specialise a scalar parameter, but this is an " +
+                            param_text(p));
+    }
+    if (const_dtype(value) != p.dtype) {
+      std::string detail = "const of type ";
+      detail.append(name_of(const_dtype(value))).append(" for a scalar of type ");
+      detail.append(name_of(p.dtype));
+      throw param_error(k.name, name, detail);
+    }
+    if (buffers.count(name) != 0) {
+      throw param_error(k.name, name,
+                        "given both as a const and as a buffer; pass it in one of them");
+    }
+    values.emplace(name, const_scalar(value));
+  }
+  return values;
+}
+
+void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& consts) {
+  for (const auto& entry : buffers) {
+    if (!k.find_param(entry.first).valid()) {
+      throw kernel_error(k.name, "unknown buffer '" + entry.first +
+                                     "': the kernel's parameters are " + params_text(k));
+    }
+  }
+  for (const Param& p : k.params) {
+    if (!p.is_tensor() && consts.count(p.name) != 0) continue;  // specialised
+    auto it = buffers.find(p.name);
+    if (it == buffers.end()) {
+      throw param_error(k.name, p.name, "missing buffer (expected " + param_text(p) + ")");
+    }
+    const std::size_t bytes = it->second.size();
+    const std::size_t element = size_of(p.dtype);
+    std::ostringstream s;
+    if (p.is_tensor() && bytes % element != 0) {
+      s << "buffer of " << bytes << " bytes is not a multiple of the " << name_of(p.dtype)
+        << " element size (" << element << " bytes)";
+    } else if (!p.is_tensor() && bytes != element) {
+      s << "scalar " << name_of(p.dtype) << " needs exactly " << element << " bytes, got "
+        << bytes;
+    } else {
+      continue;
+    }
+    throw param_error(k.name, p.name, s.str());
+  }
+}
+
+BoundArguments bind_arguments(const Kernel& original, const Kernel& compiled,
+                              const BufferMap& buffers) {
+  BoundArguments bound;
+  // Every output of the original comes back, even one the passes found unused.
+  for (const Param& p : original.params) {
+    if (p.kind == ParamKind::Output) bound.outputs.emplace(p.name, buffers.at(p.name));
+  }
+  bound.args.reserve(compiled.params.size());
+  for (const Param& p : compiled.params) {
+    auto it = buffers.find(p.name);
+    MT_ASSERT(it != buffers.end()) << "kernel '" << compiled.name << "': param '" << p.name
+                                   << "' survived the passes but has no checked buffer";
+    Argument arg;
+    switch (p.kind) {
+      case ParamKind::Output: {
+        std::vector<std::uint8_t>& copy = bound.outputs.at(p.name);
+        arg.bytes = std::span<std::uint8_t>(copy.data(), copy.size());
+        break;
+      }
+      case ParamKind::Input: {
+        // Backends never write an input (mt::Argument), so the caller's const bytes are safe.
+        auto& bytes = const_cast<std::vector<std::uint8_t>&>(it->second);
+        arg.bytes = std::span<std::uint8_t>(bytes.data(), bytes.size());
+        break;
+      }
+      case ParamKind::Scalar:
+        MT_ASSERT(it->second.size() == size_of(p.dtype)) << "unchecked scalar " << p.name;
+        arg.scalar = read_element(it->second.data(), p.dtype);
+        break;
+    }
+    bound.args.push_back(arg);
+  }
+  return bound;
+}
+
+}  // namespace mt

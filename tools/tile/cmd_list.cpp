@@ -1,0 +1,22 @@
+// tile list: every registered kernel with its family, default mode and dtypes.
+#include <iomanip>
+#include <iostream>
+
+#include "commands.hpp"
+#include "metaltile/kernels/registry.hpp"
+
+namespace mt::tile {
+
+int cmd_list(const Args&) {
+  for (const KernelInfo& info : registered_kernels()) {
+    std::cout << std::left << std::setw(28) << info.name << std::setw(18) << info.family
+              << std::setw(12) << mode_name(info.default_mode);
+    for (std::size_t i = 0; i < info.dtypes.size(); ++i) {
+      std::cout << (i ? "," : "") << name_of(info.dtypes[i]);
+    }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
+}  // namespace mt::tile
