@@ -18,6 +18,10 @@
 #include "metaltile/dsl/dsl.hpp"
 
 // passes: the optimiser (one header a pass) and its order
+#include "metaltile/passes/eliminate_common_subexpressions.hpp"
+#include "metaltile/passes/eliminate_dead_code.hpp"
+#include "metaltile/passes/fold_constants.hpp"
+#include "metaltile/passes/hoist_invariants.hpp"
 #include "metaltile/passes/pipeline.hpp"
 #include "metaltile/passes/specialise_scalars.hpp"
 

@@ -63,12 +63,18 @@ bool accepts_operand_type(OpKind op, DType t) {
   switch (op) {
     case OpKind::Neg: return is_float(t) || is_integer(t);
     case OpKind::Abs: return is_float(t) || is_integer(t);
-    case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div: case OpKind::Rem:
-    case OpKind::Min: case OpKind::Max: case OpKind::Lt: case OpKind::Le: case OpKind::Gt:
-    case OpKind::Ge:
-      return is_arithmetic(t);
-    default:
-      return true;
+    case OpKind::Add:
+    case OpKind::Sub:
+    case OpKind::Mul:
+    case OpKind::Div:
+    case OpKind::Rem:
+    case OpKind::Min:
+    case OpKind::Max:
+    case OpKind::Lt:
+    case OpKind::Le:
+    case OpKind::Gt:
+    case OpKind::Ge: return is_arithmetic(t);
+    default: return true;
   }
 }
 
@@ -157,7 +163,8 @@ Instr unary(Kernel& k, OpKind op, ValueId a) {
 Instr cast(Kernel& k, DType to, ValueId a) { return with_result(k, OpKind::Cast, to, {a}); }
 
 Instr bitcast(Kernel& k, DType to, ValueId a) {
-  MT_ASSERT(size_of(to) == size_of(k.type_of(a)) && to != DType::Bool && k.type_of(a) != DType::Bool)
+  MT_ASSERT(size_of(to) == size_of(k.type_of(a)) && to != DType::Bool &&
+            k.type_of(a) != DType::Bool)
       << "bitcast " << name_of(k.type_of(a)) << " to " << name_of(to);
   return with_result(k, OpKind::Bitcast, to, {a});
 }

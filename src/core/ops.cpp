@@ -6,8 +6,7 @@ namespace mt {
 std::string_view op_name(OpKind op) {
   switch (op) {
 #define MT_OP_NAME(name, printed, shape) \
-  case OpKind::name:                     \
-    return printed;
+  case OpKind::name: return printed;
     MT_FOR_EACH_OP(MT_OP_NAME)
 #undef MT_OP_NAME
   }
@@ -17,8 +16,7 @@ std::string_view op_name(OpKind op) {
 OpShape op_shape(OpKind op) {
   switch (op) {
 #define MT_OP_SHAPE(name, printed, shape) \
-  case OpKind::name:                      \
-    return OpShape::shape;
+  case OpKind::name: return OpShape::shape;
     MT_FOR_EACH_OP(MT_OP_SHAPE)
 #undef MT_OP_SHAPE
   }
@@ -31,24 +29,39 @@ bool is_comparison(OpKind op) { return op_shape(op) == OpShape::Compare; }
 
 bool is_commutative(OpKind op) {
   switch (op) {
-    case OpKind::Add: case OpKind::Mul: case OpKind::Min: case OpKind::Max:
-    case OpKind::And: case OpKind::Or: case OpKind::Xor: case OpKind::Eq: case OpKind::Ne:
-      return true;
-    default:
-      return false;
+    case OpKind::Add:
+    case OpKind::Mul:
+    case OpKind::Min:
+    case OpKind::Max:
+    case OpKind::And:
+    case OpKind::Or:
+    case OpKind::Xor:
+    case OpKind::Eq:
+    case OpKind::Ne: return true;
+    default: return false;
   }
 }
 
 bool is_float_only(OpKind op) {
   switch (op) {
-    case OpKind::Floor: case OpKind::Ceil: case OpKind::Round: case OpKind::Trunc:
-    case OpKind::Exp: case OpKind::Exp2: case OpKind::Log: case OpKind::Log2:
-    case OpKind::Sqrt: case OpKind::Rsqrt: case OpKind::Sin: case OpKind::Cos:
-    case OpKind::Tanh: case OpKind::Erf: case OpKind::Sigmoid: case OpKind::Silu:
-    case OpKind::Gelu:
-      return true;
-    default:
-      return false;
+    case OpKind::Floor:
+    case OpKind::Ceil:
+    case OpKind::Round:
+    case OpKind::Trunc:
+    case OpKind::Exp:
+    case OpKind::Exp2:
+    case OpKind::Log:
+    case OpKind::Log2:
+    case OpKind::Sqrt:
+    case OpKind::Rsqrt:
+    case OpKind::Sin:
+    case OpKind::Cos:
+    case OpKind::Tanh:
+    case OpKind::Erf:
+    case OpKind::Sigmoid:
+    case OpKind::Silu:
+    case OpKind::Gelu: return true;
+    default: return false;
   }
 }
 
@@ -60,24 +73,29 @@ bool is_bitwise(OpKind op) {
 
 bool is_pure(OpKind op) {
   switch (op_shape(op)) {
-    case OpShape::Unary: case OpShape::Binary: case OpShape::Compare: case OpShape::Ternary:
-      return true;
+    case OpShape::Unary:
+    case OpShape::Binary:
+    case OpShape::Compare:
+    case OpShape::Ternary: return true;
     case OpShape::Leaf:
       // A scalar parameter is uniform over the launch; program_id differs by thread but is
       // still a pure function of the thread, so CSE may merge two reads of it.
       return true;
-    case OpShape::Memory: case OpShape::Local: case OpShape::Control: case OpShape::Statement:
-      return false;
+    case OpShape::Memory:
+    case OpShape::Local:
+    case OpShape::Control:
+    case OpShape::Statement: return false;
   }
   return false;
 }
 
 bool has_result(OpKind op) {
   switch (op) {
-    case OpKind::Store: case OpKind::LocalWrite: case OpKind::If: case OpKind::Require:
-      return false;
-    default:
-      return true;
+    case OpKind::Store:
+    case OpKind::LocalWrite:
+    case OpKind::If:
+    case OpKind::Require: return false;
+    default: return true;
   }
 }
 

@@ -88,12 +88,14 @@ std::string operand_list(const Instr& in) {
   return out;
 }
 
-// The right-hand side of a leaf: "const 128", "program_id 0", "scalar head_dim".
+// The right-hand side of a leaf: "const 128", "program_id 0", "scalar head_dim", "len src".
 std::string leaf(const Kernel& k, const Instr& in) {
   const std::string name(op_name(in.op));
   if (in.op == OpKind::Const) return name + " " + literal(in.dtype, in.literal);
   if (in.op == OpKind::ProgramId) return name + " " + std::to_string(in.axis);
-  if (in.op == OpKind::ScalarParam) return name + " " + param_name(k, in.param);
+  if (in.op == OpKind::ScalarParam || in.op == OpKind::TensorLen) {
+    return name + " " + param_name(k, in.param);
+  }
   return name;
 }
 

@@ -38,7 +38,8 @@ Arity arity_of(OpKind op) {
 }
 
 // The contract runs once on the host, before any thread exists: it may compute only from
-// constants and scalar parameters. The body runs on every thread and checks nothing.
+// constants, scalar parameters and tensor lengths. The body runs on every thread and checks
+// nothing.
 bool allowed_in(Region region, OpKind op) {
   switch (op_shape(op)) {
     case OpShape::Leaf: return region == Region::Body || op != OpKind::ProgramId;
@@ -107,7 +108,8 @@ class Verifier {
   // "store out %7: u32, %5: f16": the op, the param or local it names, its typed operands.
   std::string describe(const Instr& in) const {
     std::string s(op_name(in.op));
-    if (in.op == OpKind::Load || in.op == OpKind::Store || in.op == OpKind::ScalarParam) {
+    if (in.op == OpKind::Load || in.op == OpKind::Store || in.op == OpKind::ScalarParam ||
+        in.op == OpKind::TensorLen) {
       s += " " + (has_param(in) ? k_.params[in.param.index].name : std::string("?param"));
     }
     if (in.op == OpKind::LocalRead || in.op == OpKind::LocalWrite) {
@@ -161,7 +163,7 @@ class Verifier {
   void check(const Instr& in, Region region, std::vector<ValueId>& scope) {
     if (!allowed_in(region, in.op)) {
       fail(in, region == Region::Contract ? "not allowed in the contract (only constants, "
-                                            "scalars, pure ops and require)"
+                                            "scalars, lengths, pure ops and require)"
                                           : "not allowed in the body (require belongs in the "
                                             "contract)");
     }
@@ -280,6 +282,11 @@ class Verifier {
       const Param& p = k_.params[in.param.index];
       if (p.kind != ParamKind::Scalar) fail(in, "param '" + p.name + "' is not a scalar");
       expect_result(in, p.dtype, "the param's dtype");
+    } else if (in.op == OpKind::TensorLen) {
+      expect_param(in);
+      const Param& p = k_.params[in.param.index];
+      if (!p.is_tensor()) fail(in, "param '" + p.name + "' is not a tensor");
+      expect_result(in, DType::U32, "lengths are u32");
     } else if (in.op == OpKind::Const && !is_normalised(in.dtype, in.literal)) {
       fail(in, "literal is not a normalised " + std::string(name_of(in.dtype)) + " value");
     }

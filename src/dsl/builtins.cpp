@@ -48,6 +48,10 @@ Val select(const Val& cond, const Val& a, const Val& b) {
   return k.append(make::select(k.mutable_kernel(), cond.id(), a.id(), b.id()));
 }
 
+namespace {
+constexpr std::size_t kElseTaken = static_cast<std::size_t>(-1);  // no block is ever this long
+}  // namespace
+
 IfBuilder if_(const Val& cond, const std::function<void()>& then_body) {
   KernelBuilder& k = cond.builder();
   if (cond.dtype() != DType::Bool) k.fail("if_: condition " + k.describe(cond) + " is not bool");
@@ -60,12 +64,14 @@ IfBuilder if_(const Val& cond, const std::function<void()>& then_body) {
 }
 
 void IfBuilder::else_(const std::function<void()>& body) {
+  if (instrs_after_ == kElseTaken) builder_->fail("else_: this if_ already has an else_");
   if (builder_->current_block_size() != instrs_after_) {
     builder_->fail("else_: must directly follow its if_");
   }
   builder_->open_block(1);
   body();
   builder_->close_block();
+  instrs_after_ = kElseTaken;
 }
 
 }  // namespace mt

@@ -105,6 +105,11 @@ ValueId KernelBuilder::copy_to_contract(ValueId v,
 
 void KernelBuilder::require(const Val& cond, std::string text) {
   if (cond.dtype() != DType::Bool) fail("require: condition " + describe(cond) + " is not bool");
+  // The contract runs before the launch, unconditionally: inside a loop or an if_ it would
+  // look conditional but is not.
+  if (blocks_.size() != 1) {
+    fail("require: call it at the top level of the kernel, not inside a loop or if_");
+  }
   std::unordered_map<std::uint32_t, ValueId> copied;
   ValueId c = copy_to_contract(cond.id(), copied);
   kernel_.contract.instrs.push_back(make::require(kernel_, c, std::move(text)));

@@ -9,7 +9,8 @@ namespace mt {
 
 Range::Iterator Range::begin() {
   KernelBuilder& k = hi_.builder();
-  MT_ASSERT(state_ == 0) << "a range is traced once";
+  // The loop is recorded when iteration starts; a second iteration would record it again.
+  if (state_ != 0) k.fail("range: a range can be iterated only once; call range() again");
   var_ = k.append(make::for_loop(k.mutable_kernel(), lo_.id(), hi_.id(), step_.id()));
   k.open_block(0);
   state_ = 1;

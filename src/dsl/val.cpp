@@ -43,6 +43,14 @@ void require_accepts(OpKind op, const Val& a) {
   k.fail(std::string(op_name(op)) + ": does not accept " + k.describe(a));
 }
 
+// Logical operators take bool only; bitwise ones (&, |, ~) are for integers.
+void require_bool(std::string_view symbol, const Val& a) {
+  if (a.dtype() == DType::Bool) return;
+  KernelBuilder& k = a.builder();
+  k.fail(std::string(symbol) + ": operand " + k.describe(a) +
+         " is not bool; compare it (x != 0) or use the bitwise operator");
+}
+
 }  // namespace
 
 Val Val::to(DType t) const {
@@ -74,6 +82,18 @@ Val literal_int(const Val& like, std::int64_t n) {
   return make_constant(k, like.dtype(), Scalar::of_int(n));
 }
 
+Val literal_uint(const Val& like, std::uint64_t n) {
+  if (n <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return literal_int(like, static_cast<std::int64_t>(n));
+  }
+  KernelBuilder& k = like.builder();
+  if (is_float(like.dtype()) && !is_fp8(like.dtype())) {
+    return make_constant(k, like.dtype(), Scalar::of_float(static_cast<double>(n)));
+  }
+  k.fail("literal " + std::to_string(n) + " does not fit " + std::string(name_of(like.dtype())) +
+         " (beside " + k.describe(like) + ")");
+}
+
 Val literal_float(const Val& like, double x) {
   KernelBuilder& k = like.builder();
   if (!is_float(like.dtype()) || is_fp8(like.dtype())) {
@@ -102,6 +122,18 @@ Val unary(OpKind op, const Val& a) {
   return a.builder().append(make::unary(a.builder().mutable_kernel(), op, a.id()));
 }
 
+Val logical(OpKind op, const Val& a, const Val& b) {
+  const char* symbol = op == OpKind::And ? "&&" : "||";
+  require_bool(symbol, a);
+  require_bool(symbol, b);
+  return binary(op, a, b);
+}
+
+Val logical_not(const Val& a) {
+  require_bool("!", a);
+  return unary(OpKind::Not, a);
+}
+
 }  // namespace dsl_detail
 
 // Constants in the kernel being traced (builtins.hpp).
@@ -109,7 +141,9 @@ Val constant(DType t, double value) {
   KernelBuilder& k = KernelBuilder::current();
   if (is_float(t)) return make_constant(k, t, Scalar::of_float(value));
   double whole = std::trunc(value);
-  if (whole != value || !literal_fits(t, static_cast<std::int64_t>(whole))) {
+  // Range first: converting a double outside int64 (or NaN) to an integer is undefined.
+  const bool in_int64 = whole >= -0x1p63 && whole < 0x1p63;
+  if (whole != value || !in_int64 || !literal_fits(t, static_cast<std::int64_t>(whole))) {
     std::ostringstream text;
     text << "constant " << value << " does not fit " << name_of(t);
     k.fail(text.str());

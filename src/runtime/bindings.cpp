@@ -39,11 +39,9 @@ std::string param_text(const Param& p) {
 }
 
 DType const_dtype(const ConstValue& v) {
-  switch (v.index()) {
-    case 0: return DType::U32;
-    case 1: return DType::I32;
-    default: return DType::F32;
-  }
+  if (std::holds_alternative<std::uint32_t>(v)) return DType::U32;
+  if (std::holds_alternative<std::int32_t>(v)) return DType::I32;
+  return DType::F32;
 }
 
 Scalar const_scalar(const ConstValue& v) {
@@ -169,6 +167,23 @@ void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& co
     }
     throw param_error(k.name, p.name, s.str());
   }
+}
+
+std::vector<Argument> contract_arguments(const Kernel& k, const BufferMap& buffers,
+                                         const std::map<std::string, Scalar>& consts) {
+  std::vector<Argument> args(k.params.size());
+  for (std::size_t p = 0; p < k.params.size(); ++p) {
+    const Param& param = k.params[p];
+    if (param.is_tensor()) continue;
+    if (auto c = consts.find(param.name); c != consts.end()) {
+      args[p].scalar = c->second;
+      continue;
+    }
+    const std::vector<std::uint8_t>& bytes = buffers.at(param.name);
+    MT_ASSERT(bytes.size() == size_of(param.dtype)) << "unchecked scalar " << param.name;
+    args[p].scalar = read_element(bytes.data(), param.dtype);
+  }
+  return args;
 }
 
 BoundArguments bind_arguments(const Kernel& original, const Kernel& compiled,

@@ -31,6 +31,13 @@ std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& cons
 // element's bytes (4: scalars are 32-bit).
 void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& consts);
 
+// Arguments for evaluating k's contract before anything is compiled: one per parameter of k,
+// scalars from `buffers` or, when specialised, from `consts`; tensors are left empty (a
+// contract reads only scalars). Running the contract on the kernel as given means a failed
+// precondition names its parameters even when they are specialised, and costs no compile.
+std::vector<Argument> contract_arguments(const Kernel& k, const BufferMap& buffers,
+                                         const std::map<std::string, Scalar>& consts);
+
 struct BoundArguments {
   std::vector<Argument> args;  // one per parameter of the compiled kernel, in its order
   BufferMap outputs;           // copies of the caller's output buffers; args point into them

@@ -206,7 +206,8 @@ TEST(Print, DistinctF32LiteralsPrintDistinctly) {
   // Neighbouring f32 values must not collapse to one text (the printed IR is hashed).
   const float a = 1.0f / 3.0f;
   const float b = std::nextafter(a, 1.0f);
-  EXPECT_NE(const_text(DType::F32, Scalar::of_float(a)), const_text(DType::F32, Scalar::of_float(b)));
+  EXPECT_NE(const_text(DType::F32, Scalar::of_float(a)),
+            const_text(DType::F32, Scalar::of_float(b)));
   EXPECT_EQ(const_text(DType::F32, Scalar::of_float(a)), "%0: f32 = const 0.33333334");
   EXPECT_EQ(const_text(DType::F32, Scalar::of_float(b)), "%0: f32 = const 0.33333337");
 }
@@ -224,8 +225,9 @@ TEST(Print, PrintInstrMatchesTheLineInPrint) {
   const Kernel k = sample_kernel();
   const std::string text = print(k);
   const Instr& branch = k.body.instrs.back();
-  for (const Instr* in : {&k.contract.instrs[3], &k.body.instrs[0], &branch, &branch.blocks[0].instrs[0],
-                          &branch.blocks[0].instrs[4], &branch.blocks[0].instrs[8]}) {
+  for (const Instr* in :
+       {&k.contract.instrs[3], &k.body.instrs[0], &branch, &branch.blocks[0].instrs[0],
+        &branch.blocks[0].instrs[4], &branch.blocks[0].instrs[8]}) {
     const std::string line = print_instr(k, *in);
     EXPECT_NE(text.find(line + "\n"), std::string::npos) << line << "\nnot in:\n" << text;
   }
@@ -238,6 +240,7 @@ TEST(Print, EveryOpKindPrintsItsName) {
   // Unary, binary and comparison ops share one layout; check each one's spelling.
   Kernel k;
   k.name = "ops";
+  k.params = {{"src", ParamKind::Input, DType::F16}};
   const ValueId f = emit(k.body, make::constant(k, DType::F32, Scalar::of_float(1)));
   const ValueId u = emit(k.body, make::constant(k, DType::U32, Scalar::of_int(1)));
   EXPECT_EQ(print_instr(k, make::unary(k, OpKind::Rsqrt, f)), "%2: f32 = rsqrt %0");
@@ -247,6 +250,7 @@ TEST(Print, EveryOpKindPrintsItsName) {
   EXPECT_EQ(print_instr(k, make::binary(k, OpKind::Rem, u, u)), "%6: u32 = rem %1, %1");
   EXPECT_EQ(print_instr(k, make::compare(k, OpKind::Ne, f, f)), "%7: bool = ne %0, %0");
   EXPECT_EQ(print_instr(k, make::compare(k, OpKind::Ge, u, u)), "%8: bool = ge %1, %1");
+  EXPECT_EQ(print_instr(k, make::tensor_len(k, ParamId{0})), "%9: u32 = len src");
 }
 
 TEST(Print, BrokenIrStillPrints) {

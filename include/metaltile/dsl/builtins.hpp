@@ -44,7 +44,8 @@ Val silu(const Val& a);
 Val gelu(const Val& a);  // exact form: 0.5 x (1 + erf(x / sqrt 2))
 Val clamp(const Val& x, const Val& lo, const Val& hi);
 template <Literal N, Literal M> Val clamp(const Val& x, N lo, M hi) {
-  return clamp(x, x.literal(lo), x.literal(hi));
+  const Val low = x.literal(lo);  // sequenced: argument order would vary by compiler
+  return clamp(x, low, x.literal(hi));
 }
 
 // cond ? a : b, per thread (both sides are computed).

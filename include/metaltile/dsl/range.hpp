@@ -43,7 +43,8 @@ Range range(const Val& lo, N hi) {
 }
 template <Literal N, Literal M>
 Range range(N lo, const Val& hi, M step) {
-  return range(hi.literal(lo), hi, hi.literal(step));
+  const Val first = hi.literal(lo);  // sequenced: argument order would vary by compiler
+  return range(first, hi, hi.literal(step));
 }
 template <Literal M>
 Range range(const Val& lo, const Val& hi, M step) {

@@ -42,16 +42,24 @@ class Val {
 
 namespace dsl_detail {
 Val literal_int(const Val& like, std::int64_t n);
+// An unsigned literal above int64's range: an error beside an integer, never a wrapped value.
+Val literal_uint(const Val& like, std::uint64_t n);
 Val literal_float(const Val& like, double x);
 Val binary(OpKind op, const Val& a, const Val& b);
 Val compare(OpKind op, const Val& a, const Val& b);
 Val unary(OpKind op, const Val& a);
+// &&, || and ! take bool operands only: on integers And/Or/Not are bitwise, and !x would not
+// mean x == 0.
+Val logical(OpKind op, const Val& a, const Val& b);
+Val logical_not(const Val& a);
 }  // namespace dsl_detail
 
 template <Literal N>
 Val Val::literal(N n) const {
   if constexpr (std::is_floating_point_v<N>) {
     return dsl_detail::literal_float(*this, static_cast<double>(n));
+  } else if constexpr (std::is_unsigned_v<N>) {
+    return dsl_detail::literal_uint(*this, static_cast<std::uint64_t>(n));
   } else {
     return dsl_detail::literal_int(*this, static_cast<std::int64_t>(n));
   }
@@ -115,10 +123,10 @@ MT_DSL_ARITH(>=, Ge)
 #undef MT_DSL_BINARY
 
 // Logical and/or on bool values (both sides are always evaluated).
-inline Val operator&&(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::And, a, b); }
-inline Val operator||(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::Or, a, b); }
+inline Val operator&&(const Val& a, const Val& b) { return dsl_detail::logical(OpKind::And, a, b); }
+inline Val operator||(const Val& a, const Val& b) { return dsl_detail::logical(OpKind::Or, a, b); }
 inline Val operator-(const Val& a) { return dsl_detail::unary(OpKind::Neg, a); }
 inline Val operator~(const Val& a) { return dsl_detail::unary(OpKind::Not, a); }
-inline Val operator!(const Val& a) { return dsl_detail::unary(OpKind::Not, a); }
+inline Val operator!(const Val& a) { return dsl_detail::logical_not(a); }
 
 }  // namespace mt

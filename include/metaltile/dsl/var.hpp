@@ -42,6 +42,8 @@ class Var {
   template <Literal N> Var& operator-=(N n) { return *this = read() - n; }
   template <Literal N> Var& operator*=(N n) { return *this = read() * n; }
   template <Literal N> Var& operator/=(N n) { return *this = read() / n; }
+  template <Literal N> Var& operator%=(N n) { return *this = read() % n; }
+  template <Literal N> Var& operator^=(N n) { return *this = read() ^ n; }
   template <Literal N> Var& operator|=(N n) { return *this = read() | n; }
   template <Literal N> Var& operator&=(N n) { return *this = read() & n; }
   template <Literal N> Var& operator<<=(N n) { return *this = read() << n; }

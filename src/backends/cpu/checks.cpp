@@ -1,9 +1,14 @@
 // The interpreter's run-time checks and the messages they report.
 #include "backends/cpu/checks.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "metaltile/core/print.hpp"
+#include "metaltile/core/visitor.hpp"
 
 namespace mt::cpu {
 namespace {
@@ -11,6 +16,43 @@ namespace {
 // " at thread (..) of threadgroup (..): <op>", the tail every run-time finding shares.
 std::string at(const Kernel& k, const Instr& in, const ThreadLocator& where, Lane lane) {
   return " at " + where.describe(lane) + ": " + print_instr(k, in);
+}
+
+// A value as a precondition message shows it: integers as integers, bool as true/false, floats
+// as the shortest text that reads back the same (to_chars: locale-independent).
+std::string format_value(Scalar v, DType t) {
+  if (t == DType::Bool) return v.i != 0 ? "true" : "false";
+  if (!is_float(t)) return std::to_string(v.i);
+  char buf[64];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, static_cast<float>(v.f));
+  return std::string(buf, r.ptr);
+}
+
+// The parameters (scalars first, then tensors by their lengths, each in parameter order) that
+// `root` depends on through the contract's definitions.
+std::vector<ParamId> params_behind(const Kernel& k, ValueId root) {
+  std::vector<const Instr*> def(k.value_types.size(), nullptr);
+  for_each_instr(k.contract, [&](const Instr& in) {
+    if (has_result(in.op)) def[in.result.index] = &in;
+  });
+  std::vector<bool> seen(k.value_types.size(), false);
+  std::vector<ValueId> pending{root};
+  std::vector<ParamId> params;
+  while (!pending.empty()) {
+    const ValueId v = pending.back();
+    pending.pop_back();
+    if (seen[v.index] || def[v.index] == nullptr) continue;
+    seen[v.index] = true;
+    const Instr& in = *def[v.index];
+    if (in.op == OpKind::ScalarParam || in.op == OpKind::TensorLen) params.push_back(in.param);
+    for (ValueId operand : in.operands) pending.push_back(operand);
+  }
+  std::sort(params.begin(), params.end(), [&](ParamId a, ParamId b) {
+    const bool a_tensor = k.param(a).is_tensor(), b_tensor = k.param(b).is_tensor();
+    return a_tensor != b_tensor ? b_tensor : a < b;
+  });
+  params.erase(std::unique(params.begin(), params.end()), params.end());
+  return params;
 }
 
 }  // namespace
@@ -27,8 +69,8 @@ Error index_error(const Kernel& k, const Instr& in, std::int64_t index, std::siz
   return param_error(k.name, k.param(in.param).name, detail + at(k, in, where, lane));
 }
 
-void check_local_written(const Kernel& k, const Instr& in, bool written,
-                         const ThreadLocator& where, Lane lane) {
+void check_local_written(const Kernel& k, const Instr& in, bool written, const ThreadLocator& where,
+                         Lane lane) {
   if (written) return;
   throw thread_error(k, in, "local '" + k.local(in.local).name + "' read before it was written",
                      where, lane);
@@ -37,8 +79,7 @@ void check_local_written(const Kernel& k, const Instr& in, bool written,
 void check_loop_step(const Kernel& k, const Instr& in, std::int64_t step,
                      const ThreadLocator& where, Lane lane) {
   if (step > 0) return;
-  throw thread_error(k, in, "loop step " + std::to_string(step) + " is not positive", where,
-                     lane);
+  throw thread_error(k, in, "loop step " + std::to_string(step) + " is not positive", where, lane);
 }
 
 void check_launch_dims(const Kernel& k, const LaunchDims& dims, const DeviceLimits& limits) {
@@ -62,11 +103,33 @@ void check_launch_dims(const Kernel& k, const LaunchDims& dims, const DeviceLimi
     const std::uint64_t extent = std::uint64_t{dims.grid[a]} * dims.tpg[a];
     const bool linear_too_big = k.mode == KernelMode::Elementwise && total > kIdLimit / extent;
     if (extent > kIdLimit || linear_too_big) {
-      throw kernel_error(k.name, "grid " + format_axes(dims.grid) + " x tpg " + format_axes(dims.tpg) +
+      throw kernel_error(k.name, "grid " + format_axes(dims.grid) + " x tpg " +
+                                     format_axes(dims.tpg) +
                                      " has more threads than u32 program ids can number");
     }
     total *= extent;
   }
+}
+
+void check_tensor_len(const Kernel& k, const Instr& in, std::int64_t elements) {
+  if (elements <= std::int64_t{UINT32_MAX}) return;
+  throw param_error(k.name, k.param(in.param).name,
+                    std::to_string(elements) +
+                        " elements are more than a u32 length counts: " + print_instr(k, in));
+}
+
+Error precondition_error(const Kernel& k, const Instr& require, std::span<const Scalar> uniforms) {
+  const std::vector<ParamId> params = params_behind(k, require.operands[0]);
+  std::string detail = "precondition failed: " + require.message;
+  if (params.empty()) return kernel_error(k.name, detail);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Param& p = k.param(params[i]);
+    const Scalar value = uniforms[params[i].index];
+    detail += i == 0 ? " (" : ", ";
+    detail += p.is_tensor() ? "len(" + p.name + ")=" + std::to_string(value.i)
+                            : p.name + "=" + format_value(value, p.dtype);
+  }
+  return param_error(k.name, k.param(params[0]).name, detail + ")");
 }
 
 void check_argument_count(const Kernel& k, std::span<const Argument> args) {

@@ -34,8 +34,10 @@ struct Launch {
   const Block& block;  // the body, or the contract
   LaunchDims dims;
   LaneGeometry geometry;
-  std::vector<Binding> bindings;       // by ParamId; unused for scalars
-  std::vector<Scalar> scalars;         // by ParamId, normalised; unused for tensors
+  std::vector<Binding> bindings;  // by ParamId; unused for scalars
+  // By ParamId: a scalar's value (normalised), a tensor's element count. Both are uniform over
+  // the launch, and a failed Require reports them.
+  std::vector<Scalar> uniforms;
   std::vector<std::uint32_t> slot_of;  // ValueId -> row of the value table
   std::size_t slots = 0;
   std::size_t depth = 0;  // nesting levels of For/If, one mask level each
@@ -66,14 +68,15 @@ Launch prepare(const Kernel& k, const Block& block, std::span<const Argument> ar
   check_argument_count(k, args);
   Launch l{k, block, dims, LaneGeometry(dims.tpg), {}, {}, {}, 0, 0};
   l.bindings.resize(k.params.size());
-  l.scalars.resize(k.params.size());
+  l.uniforms.resize(k.params.size());
   for (std::size_t p = 0; p < k.params.size(); ++p) {
     const Param& param = k.params[p];
     if (param.is_tensor()) {
       const std::size_t size = size_of(param.dtype);
       l.bindings[p] = Binding{args[p].bytes.data(), args[p].bytes.size() / size, size};
+      l.uniforms[p] = Scalar::of_int(static_cast<std::int64_t>(l.bindings[p].elements));
     } else {
-      l.scalars[p] = normalise(args[p].scalar, param.dtype);
+      l.uniforms[p] = normalise(args[p].scalar, param.dtype);
     }
   }
   l.slot_of.assign(k.value_types.size(), kNoSlot);
@@ -93,7 +96,6 @@ class GroupRunner {
   }
 
   void run(std::array<std::uint32_t, 3> group) {
-    group_ = group;
     where_ = ThreadLocator(l_.geometry, group);
     local_written_.assign(k_.locals.size() * l_.geometry.lanes(), 0);
     exec_block(l_.block, l_.geometry.all(), 0);
@@ -137,12 +139,13 @@ class GroupRunner {
 
   std::uint32_t program_id(Lane lane, int axis) const {
     const LaunchDims& d = l_.dims;
+    const std::array<std::uint32_t, 3> group = where_.group();
     const auto global = [&](int a) {
-      return std::uint64_t{group_[a]} * d.tpg[a] + l_.geometry.local(lane, a);
+      return std::uint64_t{group[a]} * d.tpg[a] + l_.geometry.local(lane, a);
     };
     switch (k_.mode) {
       case KernelMode::Grid3D: return static_cast<std::uint32_t>(global(axis));
-      case KernelMode::Reduction: return group_[axis];
+      case KernelMode::Reduction: return group[axis];
       case KernelMode::Elementwise: {
         if (axis != 0) return 0;
         const std::uint64_t width = std::uint64_t{d.grid[0]} * d.tpg[0];
@@ -177,7 +180,9 @@ class GroupRunner {
 
   void local_read(const Instr& in, ActiveLanes active) {
     const Scalar* local = locals_.row(in.local.index);
-    for (Lane lane : active) check_local_written(k_, in, written(in.local, lane) != 0, where_, lane);
+    for (Lane lane : active) {
+      check_local_written(k_, in, written(in.local, lane) != 0, where_, lane);
+    }
     fill(in, active, [&](Lane lane) { return local[lane]; });
   }
 
@@ -227,7 +232,7 @@ class GroupRunner {
   void require(const Instr& in, ActiveLanes active) {
     const Scalar* cond = row(in.operands[0]);
     for (Lane lane : active) {
-      if (cond[lane].i == 0) throw precondition_error(k_, in, l_.scalars);
+      if (cond[lane].i == 0) throw precondition_error(k_, in, l_.uniforms);
     }
   }
 
@@ -237,8 +242,9 @@ class GroupRunner {
       case OpKind::ProgramId:
         fill(in, active, [&](Lane lane) { return Scalar::of_int(program_id(lane, in.axis)); });
         return;
-      case OpKind::ScalarParam: {
-        const Scalar value = l_.scalars[in.param.index];
+      case OpKind::ScalarParam: case OpKind::TensorLen: {
+        const Scalar value = l_.uniforms[in.param.index];
+        if (in.op == OpKind::TensorLen) check_tensor_len(k_, in, value.i);
         fill(in, active, [&](Lane) { return value; });
         return;
       }
@@ -270,8 +276,7 @@ class GroupRunner {
 
   const Launch& l_;
   const Kernel& k_;
-  std::array<std::uint32_t, 3> group_{};
-  ThreadLocator where_;
+  ThreadLocator where_;  // the group being run
   LaneRows values_;
   LaneRows locals_;
   std::vector<std::uint8_t> local_written_;

@@ -1,6 +1,8 @@
 // Lane tables, thread coordinates and mask storage for the lockstep interpreter.
 #include "backends/cpu/lanes.hpp"
 
+#include <sstream>
+
 #include "metaltile/core/error.hpp"
 
 namespace mt::cpu {
@@ -30,8 +32,10 @@ std::array<std::uint32_t, 3> ThreadLocator::global_thread(Lane lane) const {
 }
 
 std::string format_axes(std::array<std::uint32_t, 3> v) {
-  return "(" + std::to_string(v[0]) + "," + std::to_string(v[1]) + "," + std::to_string(v[2]) +
-         ")";
+  // A stream, not "(" + ...: g++ 12 at -O3 misreports string concatenation (-Wrestrict).
+  std::ostringstream os;
+  os << "(" << v[0] << "," << v[1] << "," << v[2] << ")";
+  return os.str();
 }
 
 std::string ThreadLocator::describe(Lane lane) const {

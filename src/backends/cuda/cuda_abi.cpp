@@ -1,0 +1,122 @@
+// The kernel ABI: entry name, launch slots, and decoding the device error record.
+#include "backends/cuda/cuda_abi.hpp"
+
+#include <string_view>
+
+#include "metaltile/core/print.hpp"
+#include "metaltile/core/visitor.hpp"
+
+namespace mt::cuda {
+namespace {
+
+bool is_identifier_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+std::string axes(std::array<std::uint32_t, 3> v) {
+  return "(" + std::to_string(v[0]) + "," + std::to_string(v[1]) + "," + std::to_string(v[2]) + ")";
+}
+
+std::string_view kind_text(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::None: return "none";
+    case ErrorKind::LoadOutOfBounds: return "load";
+    case ErrorKind::StoreOutOfBounds: return "store";
+    case ErrorKind::LoopStep: return "loop step";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+std::string entry_name(const Kernel& k) {
+  std::string name = "mt_";
+  for (char c : k.name) name += is_identifier_char(c) ? c : '_';
+  return name;
+}
+
+std::vector<Slot> kernel_slots(const Kernel& k) {
+  std::vector<Slot> slots;
+  for (std::size_t i = 0; i < k.params.size(); ++i) {
+    const Param& p = k.params[i];
+    const ParamId id{static_cast<std::uint32_t>(i)};
+    if (p.is_tensor()) {
+      slots.push_back(Slot{SlotKind::Tensor, id, sizeof(void*)});
+    } else {
+      slots.push_back(Slot{SlotKind::Scalar, id, size_of(p.dtype)});
+    }
+  }
+  for (std::size_t i = 0; i < k.params.size(); ++i) {
+    if (!k.params[i].is_tensor()) continue;
+    slots.push_back(Slot{SlotKind::ElementCount, ParamId{static_cast<std::uint32_t>(i)},
+                         sizeof(std::uint64_t)});
+  }
+  slots.push_back(Slot{SlotKind::ErrorRecord, ParamId{}, sizeof(void*)});
+  return slots;
+}
+
+ErrorRecord decode_error_record(std::span<const std::uint32_t, kErrorRecordWords> words) {
+  ErrorRecord r;
+  r.kind = static_cast<ErrorKind>(words[kErrorKind]);
+  r.site = words[kErrorSite];
+  const std::uint64_t bits =
+      (std::uint64_t{words[kErrorValueHi]} << 32) | std::uint64_t{words[kErrorValueLo]};
+  r.value = static_cast<std::int64_t>(bits);
+  r.group = {words[kErrorGroupX], words[kErrorGroupY], words[kErrorGroupZ]};
+  r.thread = {words[kErrorThreadX], words[kErrorThreadY], words[kErrorThreadZ]};
+  return r;
+}
+
+const Instr* instr_at_site(const Kernel& k, std::uint32_t site) {
+  const Instr* found = nullptr;
+  std::uint32_t position = 0;
+  for_each_instr(k.body, [&](const Instr& in) {
+    if (position++ == site) found = &in;
+  });
+  return found;
+}
+
+Error error_from_record(const Kernel& k, const ErrorRecord& record,
+                        std::span<const std::uint64_t> elements, const LaunchDims& dims) {
+  MT_ASSERT(record.kind != ErrorKind::None) << "no error recorded";
+  std::array<std::uint32_t, 3> global{};
+  for (int a = 0; a < 3; ++a) global[a] = record.group[a] * dims.tpg[a] + record.thread[a];
+  const Instr* in = instr_at_site(k, record.site);
+  std::string where = " at thread " + axes(global) + " of threadgroup " + axes(record.group);
+  if (in == nullptr) {
+    return kernel_error(k.name, std::string(kind_text(record.kind)) + " error (value " +
+                                    std::to_string(record.value) + ") at unknown site " +
+                                    std::to_string(record.site) + where);
+  }
+  where += ": " + print_instr(k, *in);
+  if (record.kind == ErrorKind::LoopStep) {
+    return kernel_error(k.name,
+                        "loop step " + std::to_string(record.value) + " is not positive" + where);
+  }
+  const std::string elements_text =
+      in->param.index < elements.size() ? std::to_string(elements[in->param.index]) : "?";
+  return param_error(k.name, k.param(in->param).name,
+                     std::string(kind_text(record.kind)) + " index " +
+                         std::to_string(record.value) + " out of bounds (" + elements_text +
+                         " elements)" + where);
+}
+
+std::string device_abi_constants() {
+  // An enum, not constexpr variables: unused enumerators draw no "never referenced" warning.
+  std::string out = "// Error record layout (backends/cuda/cuda_abi.hpp).\nenum : unsigned int {\n";
+  const auto line = [&](std::string_view name, std::uint32_t value) {
+    out.append("  ").append(name).append(" = ").append(std::to_string(value)).append("u,\n");
+  };
+  line("mt_error_load", static_cast<std::uint32_t>(ErrorKind::LoadOutOfBounds));
+  line("mt_error_store", static_cast<std::uint32_t>(ErrorKind::StoreOutOfBounds));
+  line("mt_error_loop_step", static_cast<std::uint32_t>(ErrorKind::LoopStep));
+  line("mt_error_word_kind", kErrorKind);
+  line("mt_error_word_site", kErrorSite);
+  line("mt_error_word_value_lo", kErrorValueLo);
+  line("mt_error_word_value_hi", kErrorValueHi);
+  line("mt_error_word_group", kErrorGroupX);
+  line("mt_error_word_thread", kErrorThreadX);
+  return out + "};\n";
+}
+
+}  // namespace mt::cuda

@@ -1,0 +1,79 @@
+// eliminate_common_subexpressions: a scoped table of pure ops, one scope per open block.
+#include "metaltile/passes/eliminate_common_subexpressions.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "passes/substitution.hpp"
+
+namespace mt::passes {
+namespace {
+
+// Everything that decides a pure op's value. Literals compare by bits, so 0.0 and -0.0 (and
+// NaNs with different payloads) stay apart.
+struct Key {
+  OpKind op;
+  DType dtype;
+  std::vector<ValueId> operands;
+  std::uint64_t literal_bits;
+  std::int64_t literal_int;
+  std::uint32_t param;
+  int axis;
+  friend auto operator<=>(const Key&, const Key&) = default;
+};
+
+Key key_of(const Instr& in) {
+  Key key{in.op,  in.dtype, in.operands, std::bit_cast<std::uint64_t>(in.literal.f),
+          in.literal.i, in.param.index, in.axis};
+  if (is_commutative(in.op)) std::sort(key.operands.begin(), key.operands.end());
+  return key;
+}
+
+class Merger {
+ public:
+  void merge(Block& block) {
+    scopes_.emplace_back();
+    std::vector<Instr> kept;
+    kept.reserve(block.instrs.size());
+    for (Instr& in : block.instrs) {
+      subst_.apply(in);
+      if (is_pure(in.op)) {
+        Key key = key_of(in);
+        if (std::optional<ValueId> earlier = find(key)) {
+          subst_.replace(in.result, *earlier);
+          continue;
+        }
+        scopes_.back().emplace(std::move(key), in.result);
+      }
+      for (Block& inner : in.blocks) merge(inner);
+      kept.push_back(std::move(in));
+    }
+    block.instrs = std::move(kept);
+    scopes_.pop_back();  // what this block defined is not visible after it
+  }
+
+ private:
+  std::optional<ValueId> find(const Key& key) const {
+    for (auto scope = scopes_.rbegin(); scope != scopes_.rend(); ++scope) {
+      if (auto it = scope->find(key); it != scope->end()) return it->second;
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::map<Key, ValueId>> scopes_;  // innermost block last
+  Substitution subst_;
+};
+
+}  // namespace
+
+Kernel eliminate_common_subexpressions(Kernel k) {
+  Merger merger;
+  merger.merge(k.contract);  // the contract's values are not visible in the body
+  merger.merge(k.body);
+  return k;
+}
+
+}  // namespace mt::passes

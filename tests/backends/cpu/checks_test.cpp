@@ -1,0 +1,186 @@
+// Each run-time check of the interpreter: passes in range, and its exact message when not.
+#include "backends/cpu/checks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "backends/cpu/ir_builder.hpp"
+
+namespace mt::cpu {
+namespace {
+
+using test::IrBuilder;
+
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an mt::Error";
+  return "";
+}
+
+LaunchDims dims_of(std::array<std::uint32_t, 3> grid, std::array<std::uint32_t, 3> tpg) {
+  LaunchDims d;
+  d.grid = grid;
+  d.tpg = tpg;
+  return d;
+}
+
+// A kernel "k" with out: f16 and `%1: f16 = load out[%0]` as its last instruction.
+struct LoadKernel {
+  LoadKernel() : b("k", KernelMode::Grid3D) {
+    out = b.output("out", DType::F16);
+    b.load(out, b.pid(0));
+  }
+  const Instr& load() const { return b.k.body.instrs.back(); }
+  IrBuilder b;
+  ParamId out;
+};
+
+const LaneGeometry kGeometry({16, 1, 1});
+const ThreadLocator kWhere(kGeometry, {3, 0, 0});
+
+TEST(Checks, IndexInBoundsPasses) {
+  const LoadKernel k;
+  EXPECT_NO_THROW(check_index(k.b.k, k.load(), 0, 4096, kWhere, 12));
+  EXPECT_NO_THROW(check_index(k.b.k, k.load(), 4095, 4096, kWhere, 12));
+}
+
+TEST(Checks, IndexOutOfBoundsNamesEverything) {
+  const LoadKernel k;
+  EXPECT_EQ(error_of([&] { check_index(k.b.k, k.load(), 4096, 4096, kWhere, 12); }),
+            "kernel 'k': param 'out': load index 4096 out of bounds (4096 elements) at thread "
+            "(60,0,0) of threadgroup (3,0,0): %1: f16 = load out[%0]");
+  EXPECT_EQ(error_of([&] { check_index(k.b.k, k.load(), -5, 4096, kWhere, 0); }),
+            "kernel 'k': param 'out': load index -5 out of bounds (4096 elements) at thread "
+            "(48,0,0) of threadgroup (3,0,0): %1: f16 = load out[%0]");
+  EXPECT_NE(error_of([&] {
+              check_index(k.b.k, k.load(), 0, 0, kWhere, 0);
+            }).find("load index 0 out of bounds (0 elements)"),
+            std::string::npos);
+}
+
+TEST(Checks, ThreadErrorAddsThreadAndOp) {
+  const LoadKernel k;
+  EXPECT_EQ(thread_error(k.b.k, k.load(), "something broke", kWhere, 1).what(),
+            std::string("kernel 'k': something broke at thread (49,0,0) of threadgroup (3,0,0): "
+                        "%1: f16 = load out[%0]"));
+}
+
+TEST(Checks, LocalMustBeWrittenFirst) {
+  IrBuilder b("k", KernelMode::Grid3D);
+  b.read(b.local("acc", DType::F32));
+  const Instr& read = b.k.body.instrs.back();
+  EXPECT_NO_THROW(check_local_written(b.k, read, true, kWhere, 2));
+  EXPECT_EQ(error_of([&] { check_local_written(b.k, read, false, kWhere, 2); }),
+            "kernel 'k': local 'acc' read before it was written at thread (50,0,0) of "
+            "threadgroup (3,0,0): %0: f32 = read acc");
+}
+
+TEST(Checks, LoopStepMustBePositive) {
+  IrBuilder b("k", KernelMode::Grid3D);
+  const ValueId zero = b.i32(0);
+  b.loop(zero, zero, zero, [](ValueId) {});
+  const Instr& loop = b.k.body.instrs.back();
+  EXPECT_NO_THROW(check_loop_step(b.k, loop, 1, kWhere, 0));
+  const std::string message = error_of([&] { check_loop_step(b.k, loop, -2, kWhere, 0); });
+  EXPECT_EQ(message.rfind("kernel 'k': loop step -2 is not positive at thread (48,0,0) of "
+                          "threadgroup (3,0,0): for %1: i32",
+                          0),
+            0u)
+      << message;
+}
+
+TEST(Checks, TensorLenMustFitU32) {
+  IrBuilder b("k", KernelMode::Grid3D);
+  b.len(b.input("src", DType::U8));
+  const Instr& len = b.k.body.instrs.back();
+  EXPECT_NO_THROW(check_tensor_len(b.k, len, 4294967295LL));
+  EXPECT_EQ(error_of([&] { check_tensor_len(b.k, len, 4294967296LL); }),
+            "kernel 'k': param 'src': 4294967296 elements are more than a u32 length counts: "
+            "%0: u32 = len src");
+}
+
+TEST(Checks, LaunchDimsMustBeNonEmpty) {
+  const Kernel k = IrBuilder("k", KernelMode::Grid3D).k;
+  EXPECT_NO_THROW(check_launch_dims(k, dims_of({1, 1, 1}, {1, 1, 1}), DeviceLimits{}));
+  EXPECT_EQ(error_of([&] {
+              check_launch_dims(k, dims_of({2, 0, 1}, {32, 1, 1}), DeviceLimits{});
+            }),
+            "kernel 'k': launch with an empty axis: grid (2,0,1), tpg (32,1,1)");
+  EXPECT_EQ(error_of([&] {
+              check_launch_dims(k, dims_of({2, 1, 1}, {32, 1, 0}), DeviceLimits{});
+            }),
+            "kernel 'k': launch with an empty axis: grid (2,1,1), tpg (32,1,0)");
+}
+
+TEST(Checks, LaunchDimsRespectTheThreadLimit) {
+  const Kernel k = IrBuilder("k", KernelMode::Grid3D).k;
+  DeviceLimits limits;
+  limits.max_threads_per_threadgroup = 256;
+  EXPECT_NO_THROW(check_launch_dims(k, dims_of({1, 1, 1}, {16, 16, 1}), limits));
+  EXPECT_EQ(error_of([&] {
+              check_launch_dims(k, dims_of({1, 1, 1}, {16, 16, 2}), limits);
+            }),
+            "kernel 'k': tpg (16,16,2) has 512 threads, over the limit of 256");
+}
+
+TEST(Checks, LaunchDimsKeepProgramIdsInU32) {
+  const Kernel grid = IrBuilder("k", KernelMode::Grid3D).k;
+  const Kernel elementwise = IrBuilder("k", KernelMode::Elementwise).k;
+  // 2^22 groups of 2^10 threads: 2^32 threads on axis 0 number 0 .. 2^32-1, which fits.
+  EXPECT_NO_THROW(check_launch_dims(grid, dims_of({1u << 22, 1, 1}, {1024, 1, 1}), DeviceLimits{}));
+  EXPECT_EQ(
+      error_of([&] {
+        check_launch_dims(grid, dims_of({(1u << 22) + 1, 1, 1}, {1024, 1, 1}), DeviceLimits{});
+      }),
+      "kernel 'k': grid (4194305,1,1) x tpg (1024,1,1) has more threads than u32 program "
+      "ids can number");
+  // 2^17 x 2^16 threads: each axis fits, the linear index of Elementwise mode does not.
+  const LaunchDims wide = dims_of({1u << 7, 1u << 16, 1}, {1024, 1, 1});
+  EXPECT_NO_THROW(check_launch_dims(grid, wide, DeviceLimits{}));
+  EXPECT_NE(error_of([&] {
+              check_launch_dims(elementwise, wide, DeviceLimits{});
+            }).find("more threads than u32 program ids can number"),
+            std::string::npos);
+}
+
+TEST(Checks, ArgumentCountMatchesParams) {
+  IrBuilder b("k", KernelMode::Grid3D);
+  b.input("a", DType::F32);
+  b.scalar("n", DType::U32);
+  std::vector<Argument> args(2);
+  EXPECT_NO_THROW(check_argument_count(b.k, args));
+  args.resize(3);
+  EXPECT_EQ(error_of([&] { check_argument_count(b.k, args); }),
+            "kernel 'k': expected 2 arguments (one per parameter), got 3");
+}
+
+// The condition reaches `n` through two ops and `limit` through one; `unused` is not named.
+TEST(Checks, PreconditionNamesTheScalarsItDependsOn) {
+  IrBuilder b("k", KernelMode::Grid3D);
+  const ParamId src = b.input("src", DType::F32);
+  const ParamId unused = b.scalar("unused", DType::I32);
+  const ParamId limit = b.scalar("limit", DType::I32);
+  const ParamId n = b.scalar("n", DType::I32);
+  b.in_contract([&] {
+    b.read_scalar(unused);
+    const ValueId twice = b.bin(OpKind::Mul, b.read_scalar(n), b.i32(2));
+    const ValueId len = b.cast(DType::I32, b.len(src));
+    const ValueId ok = b.cmp(OpKind::Le, b.bin(OpKind::Add, twice, len), b.read_scalar(limit));
+    b.require(ok, "2*n + len(src) <= limit");
+  });
+  const std::vector<Scalar> uniforms{Scalar::of_int(10), Scalar::of_int(1), Scalar::of_int(-4),
+                                     Scalar::of_int(7)};
+  EXPECT_EQ(precondition_error(b.k, b.k.contract.instrs.back(), uniforms).what(),
+            std::string("kernel 'k': param 'limit': precondition failed: 2*n + len(src) <= limit "
+                        "(limit=-4, n=7, len(src)=10)"));
+}
+
+}  // namespace
+}  // namespace mt::cpu

@@ -1,0 +1,355 @@
+// NVRTC (no GPU needed): emitted kernels covering every op kind on every dtype it accepts,
+// every cast and bitcast, control flow, each kernel mode and awkward names compile for sm_90
+// in checked and unchecked mode with zero warnings; a broken source is an mt::Error with the
+// log and the offending lines. Without NVRTC these tests FAIL, unless MT_ALLOW_NO_NVRTC=1.
+#include "backends/cuda/nvrtc.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backends/cuda/cuda_compile.hpp"
+#include "metaltile/core/error.hpp"
+#include "metaltile/core/verify.hpp"
+#include "metaltile/core/visitor.hpp"
+#include "metaltile/kernels/registry.hpp"
+#include "metaltile/passes/pipeline.hpp"
+
+namespace mt::cuda {
+namespace {
+
+constexpr std::string_view kArch = "sm_90";
+
+class NvrtcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    try {
+      Nvrtc::get();
+      cuda_include_dir();
+    } catch (const Error& e) {
+      const char* allow = std::getenv("MT_ALLOW_NO_NVRTC");
+      if (allow != nullptr && std::string(allow) == "1") {
+        std::cerr << "\n*** SKIPPED: NVRTC is unavailable and MT_ALLOW_NO_NVRTC=1: " << e.what()
+                  << " ***\n\n";
+        GTEST_SKIP() << "NVRTC unavailable (MT_ALLOW_NO_NVRTC=1): " << e.what();
+      }
+      GTEST_FAIL() << "NVRTC is unavailable (set MT_ALLOW_NO_NVRTC=1 to skip): " << e.what();
+    }
+  }
+};
+
+ValueId push(Block& block, Instr in) {
+  const ValueId result = in.result;
+  block.instrs.push_back(std::move(in));
+  return result;
+}
+
+// Builds kernels whose every result is stored, each at its own index, so nothing is dead.
+class KernelMaker {
+ public:
+  explicit KernelMaker(std::string name, KernelMode mode = KernelMode::Grid3D) {
+    k_.name = std::move(name);
+    k_.mode = mode;
+    pid_ = push(k_.body, make::program_id(k_, 0));
+  }
+  Kernel& kernel() { return k_; }
+  Block& body() { return k_.body; }
+
+  ParamId param(const std::string& name, ParamKind kind, DType t) {
+    k_.params.push_back({name, kind, t});
+    return ParamId{static_cast<std::uint32_t>(k_.params.size() - 1)};
+  }
+
+  // out_<t>[pid + n] = v, with a fresh n per store and an output per dtype.
+  void keep(Block& block, ValueId v) {
+    const DType t = k_.type_of(v);
+    const std::string name = "out_" + std::string(name_of(t));
+    ParamId out = k_.find_param(name);
+    if (!out.valid()) out = param(name, ParamKind::Output, t);
+    const ValueId offset =
+        push(block,
+             make::constant(k_, DType::U32, Scalar::of_int(static_cast<std::int64_t>(stores_++))));
+    const ValueId index = push(block, make::binary(k_, OpKind::Add, pid_, offset));
+    push(block, make::store(k_, out, index, v));
+  }
+
+  ValueId pid() const { return pid_; }
+
+ private:
+  Kernel k_;
+  ValueId pid_;
+  std::uint32_t stores_ = 0;
+};
+
+// Compiles each kernel in checked mode and, if `unchecked_too`, in unchecked mode, and expects
+// a cubin and an empty log.
+// The compilations run on a few threads at once: faster, and NVRTC must allow it, since one
+// Context compiles for several threads.
+void expect_compile_cleanly(const std::vector<Kernel>& kernels, bool unchecked_too = true) {
+  struct Job {
+    const Kernel* kernel;
+    bool checked;
+    std::string failure;  // "" when it compiled with no warnings
+  };
+  std::vector<Job> jobs;
+  for (const Kernel& k : kernels) {
+    verify(k);
+    jobs.push_back(Job{&k, true, ""});
+    if (unchecked_too) jobs.push_back(Job{&k, false, ""});
+  }
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < jobs.size(); i = next++) {
+      Job& job = jobs[i];
+      try {
+        const CompiledKernel c = compile_kernel(*job.kernel, {.checked = job.checked}, kArch);
+        if (c.cubin.empty()) job.failure = "empty cubin";
+        if (!c.log.empty()) job.failure = "warnings:\n" + c.log + "\nsource:\n" + c.source.code;
+      } catch (const Error& e) {
+        job.failure = std::string(e.what()) + "\nsource:\n" +
+                      emit_cuda(*job.kernel, {.checked = job.checked}).code;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  for (const Job& job : jobs) {
+    EXPECT_EQ(job.failure, "") << job.kernel->name << (job.checked ? " (checked)" : " (unchecked)");
+  }
+}
+
+// One kernel per operand dtype: every unary, binary, comparison and Select op the dtype
+// accepts, and every Cast and Bitcast from it, on values loaded from inputs of that dtype.
+Kernel every_op_on(DType t) {
+  KernelMaker m("ops_" + std::string(name_of(t)));
+  Kernel& k = m.kernel();
+  const ParamId a = m.param("a", ParamKind::Input, t);
+  const ParamId b = m.param("b", ParamKind::Input, t);
+  const ParamId cond = m.param("cond", ParamKind::Input, DType::Bool);
+  const ValueId pid = m.pid();
+  const ValueId va = push(m.body(), make::load(k, a, pid));
+  const ValueId vb = push(m.body(), make::load(k, b, pid));
+  const ValueId vc = push(m.body(), make::load(k, cond, pid));
+  const auto each_op = [&](auto f) {
+#define MT_EACH_OP(name, printed, shape) f(OpKind::name);
+    MT_FOR_EACH_OP(MT_EACH_OP)
+#undef MT_EACH_OP
+  };
+  each_op([&](OpKind op) {
+    if (!accepts_operand_type(op, t)) return;
+    Block& body = m.body();
+    if (op == OpKind::Cast) {
+      for (DType to : kAllDTypes) m.keep(body, push(body, make::cast(k, to, va)));
+    } else if (op == OpKind::Bitcast) {
+      for (DType to : kAllDTypes) {
+        if (size_of(to) != size_of(t) || to == DType::Bool || t == DType::Bool) continue;
+        m.keep(body, push(body, make::bitcast(k, to, va)));
+      }
+    } else if (op == OpKind::Select) {
+      m.keep(body, push(body, make::select(k, vc, va, vb)));
+    } else if (is_unary(op)) {
+      m.keep(body, push(body, make::unary(k, op, va)));
+    } else if (is_binary(op)) {
+      m.keep(body, push(body, make::binary(k, op, va, vb)));
+    } else if (is_comparison(op)) {
+      m.keep(body, push(body, make::compare(k, op, va, vb)));
+    }
+  });
+  // A literal and a local of this dtype, and a scalar parameter where the dtype may be one.
+  const LocalId local = k.new_local("x", t);
+  push(m.body(), make::local_write(k, local, push(m.body(), make::constant(k, t, Scalar{}))));
+  m.keep(m.body(), push(m.body(), make::local_read(k, local)));
+  if (t == DType::U32 || t == DType::I32 || t == DType::F32) {
+    const ParamId s = m.param("s", ParamKind::Scalar, t);
+    m.keep(m.body(), push(m.body(), make::scalar_param(k, s)));
+  }
+  return k;
+}
+
+TEST_F(NvrtcTest, EveryOpOnEveryDTypeItAcceptsCompilesWithoutWarnings) {
+  std::vector<Kernel> kernels;
+  for (DType t : kAllDTypes) kernels.push_back(every_op_on(t));
+  expect_compile_cleanly(kernels);
+}
+
+// Loops (u32 and i32 bounds) with locals, if/else nested in them, tensor lengths and program
+// ids on every axis, in each kernel mode.
+Kernel control_flow(KernelMode mode) {
+  KernelMaker m("control_" + std::string(mode_name(mode)), mode);
+  Kernel& k = m.kernel();
+  const ParamId src = m.param("src", ParamKind::Input, DType::F32);
+  const ParamId n = m.param("n", ParamKind::Scalar, DType::I32);
+  const LocalId acc = k.new_local("acc", DType::F32);
+  Block& body = m.body();
+  for (int axis = 0; axis < 3; ++axis) m.keep(body, push(body, make::program_id(k, axis)));
+  m.keep(body, push(body, make::tensor_len(k, src)));
+  push(body, make::local_write(k, acc, push(body, make::constant(k, DType::F32, Scalar{}))));
+  const ValueId lo = push(body, make::constant(k, DType::I32, Scalar::of_int(-3)));
+  const ValueId hi = push(body, make::scalar_param(k, n));
+  const ValueId step = push(body, make::constant(k, DType::I32, Scalar::of_int(2)));
+  Instr loop = make::for_loop(k, lo, hi, step);
+  {
+    Block& inner = loop.blocks[0];
+    const ValueId zero = push(inner, make::constant(k, DType::I32, Scalar::of_int(0)));
+    const ValueId positive = push(inner, make::compare(k, OpKind::Ge, loop.result, zero));
+    Instr branch = make::if_then_else(k, positive);
+    const ValueId x = push(branch.blocks[0], make::load(k, src, loop.result));
+    const ValueId a = push(branch.blocks[0], make::local_read(k, acc));
+    push(branch.blocks[0],
+         make::local_write(k, acc, push(branch.blocks[0], make::binary(k, OpKind::Add, a, x))));
+    const ValueId one =
+        push(branch.blocks[1], make::constant(k, DType::F32, Scalar::of_float(1.0)));
+    const ValueId b = push(branch.blocks[1], make::local_read(k, acc));
+    push(branch.blocks[1],
+         make::local_write(k, acc, push(branch.blocks[1], make::binary(k, OpKind::Sub, b, one))));
+    inner.instrs.push_back(std::move(branch));
+  }
+  body.instrs.push_back(std::move(loop));
+  // A u32 loop, and an if without else.
+  const ValueId ulo = push(body, make::constant(k, DType::U32, Scalar::of_int(0)));
+  const ValueId uhi = push(body, make::tensor_len(k, src));
+  const ValueId ustep = push(body, make::constant(k, DType::U32, Scalar::of_int(1)));
+  Instr uloop = make::for_loop(k, ulo, uhi, ustep);
+  {
+    Block& inner = uloop.blocks[0];
+    const ValueId x = push(inner, make::load(k, src, uloop.result));
+    const ValueId big = push(inner, make::constant(k, DType::F32, Scalar::of_float(1048576.0)));
+    const ValueId over = push(inner, make::compare(k, OpKind::Gt, x, big));
+    Instr branch = make::if_then_else(k, over);
+    push(branch.blocks[0], make::local_write(k, acc, x));
+    inner.instrs.push_back(std::move(branch));
+  }
+  body.instrs.push_back(std::move(uloop));
+  m.keep(body, push(body, make::local_read(k, acc)));
+  return k;
+}
+
+TEST_F(NvrtcTest, ControlFlowInEveryModeCompilesWithoutWarnings) {
+  expect_compile_cleanly({control_flow(KernelMode::Grid3D), control_flow(KernelMode::Elementwise),
+                          control_flow(KernelMode::Reduction)});
+}
+
+// What CI checks without a GPU: every registered kernel, for every dtype it supports, as the
+// backend will emit it (after the standard passes, checked mode; the kernels above cover
+// unchecked mode).
+TEST_F(NvrtcTest, EveryRegisteredKernelCompilesWithoutWarnings) {
+  std::vector<Kernel> kernels;
+  for (const KernelInfo& info : registered_kernels()) {
+    for (DType t : info.dtypes) kernels.push_back(passes::optimise(info.build(t)));
+  }
+  ASSERT_FALSE(kernels.empty());
+  expect_compile_cleanly(kernels, /*unchecked_too=*/false);
+}
+
+TEST_F(NvrtcTest, AwkwardNamesCompile) {
+  KernelMaker m("odd name-1");
+  Kernel& k = m.kernel();
+  const ParamId f = m.param("float", ParamKind::Input, DType::F32);
+  const ParamId v1 = m.param("v1", ParamKind::Scalar, DType::F32);
+  const ParamId expf = m.param("expf", ParamKind::Scalar, DType::F32);
+  const ParamId tid = m.param("threadIdx", ParamKind::Scalar, DType::U32);
+  const ValueId x = push(m.body(), make::load(k, f, push(m.body(), make::scalar_param(k, tid))));
+  const ValueId y = push(m.body(), make::unary(k, OpKind::Exp, x));
+  const ValueId z =
+      push(m.body(), make::binary(k, OpKind::Add, y, push(m.body(), make::scalar_param(k, v1))));
+  m.keep(m.body(), push(m.body(), make::binary(k, OpKind::Mul, z,
+                                               push(m.body(), make::scalar_param(k, expf)))));
+  expect_compile_cleanly({k});
+}
+
+// The op-kind and control-flow kernels above, between them, use every op kind the body may
+// hold: a new op kind fails here until the kernels above compile it.
+TEST(NvrtcKernels, CoverEveryOpKind) {
+  std::set<OpKind> used;
+  const auto collect = [&](const Kernel& k) {
+    for_each_instr(k.body, [&](const Instr& in) { used.insert(in.op); });
+  };
+  for (DType t : kAllDTypes) collect(every_op_on(t));
+  collect(control_flow(KernelMode::Grid3D));
+  std::vector<std::string> missing;
+#define MT_CHECK_OP(name, printed, shape) \
+  if (OpKind::name != OpKind::Require && used.count(OpKind::name) == 0) missing.push_back(printed);
+  MT_FOR_EACH_OP(MT_CHECK_OP)
+#undef MT_CHECK_OP
+  EXPECT_TRUE(missing.empty()) << "op kinds no compiled kernel uses: "
+                               << ::testing::PrintToString(missing);
+}
+
+TEST_F(NvrtcTest, CubinIsAnElfImage) {
+  const CompiledKernel c = compile_kernel(control_flow(KernelMode::Grid3D), {}, kArch);
+  ASSERT_GE(c.cubin.size(), 4u);
+  EXPECT_EQ(c.cubin[0], 0x7F);
+  EXPECT_EQ(c.cubin[1], 'E');
+  EXPECT_EQ(c.cubin[2], 'L');
+  EXPECT_EQ(c.cubin[3], 'F');
+}
+
+TEST_F(NvrtcTest, VersionAndArchitectures) {
+  const NvrtcVersion v = Nvrtc::get().version();
+  EXPECT_GE(v.major, 12) << v.major << "." << v.minor;
+  const std::vector<std::string> archs = Nvrtc::get().supported_archs();
+  EXPECT_NE(std::find(archs.begin(), archs.end(), "sm_90"), archs.end())
+      << ::testing::PrintToString(archs);
+  EXPECT_FALSE(Nvrtc::get().library_file().empty());
+  std::cout << "NVRTC " << v.major << "." << v.minor << " from " << Nvrtc::get().library_file()
+            << ", headers from " << cuda_include_dir() << "\n";
+}
+
+TEST_F(NvrtcTest, ACompileErrorShowsTheLogAndTheOffendingLine) {
+  const std::string source =
+      "extern \"C\" __global__ void broken(float* out) {\n"
+      "  out[0] = 1.0f;\n"
+      "  out[1] = undefined_name;\n"
+      "}\n";
+  try {
+    Nvrtc::get().compile("broken", source, kArch, {});
+    FAIL() << "expected mt::Error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const std::string piece :
+         {"kernel 'broken': nvrtcCompileProgram failed (NVRTC_ERROR_COMPILATION)",
+          "broken.cu(3): error", "\"undefined_name\" is undefined", "broken.cu around line 3:",
+          "        2 |   out[0] = 1.0f;\n  >     3 |   out[1] = undefined_name;\n"}) {
+      EXPECT_NE(message.find(piece), std::string::npos) << "missing: " << piece << "\nin:\n"
+                                                        << message;
+    }
+  }
+}
+
+TEST_F(NvrtcTest, AnErrorInAHeaderShowsTheHeaderLine) {
+  const NvrtcHeader header{
+      "helpers.cuh", "// helpers\n__device__ float twice(float x) {\n  return x * nope;\n}\n"};
+  const std::string source =
+      "#include \"helpers.cuh\"\n"
+      "extern \"C\" __global__ void k(float* out) { out[0] = twice(out[0]); }\n";
+  try {
+    Nvrtc::get().compile("with_header", source, kArch, {}, {&header, 1});
+    FAIL() << "expected mt::Error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("helpers.cuh around line 3:"), std::string::npos) << message;
+    EXPECT_NE(message.find("  >     3 |   return x * nope;"), std::string::npos) << message;
+  }
+}
+
+TEST_F(NvrtcTest, WarningsReachTheLog) {
+  const std::string source =
+      "extern \"C\" __global__ void k(float* out) {\n  int unused;\n  out[0] = 1.0f;\n}\n";
+  const NvrtcOutput out = Nvrtc::get().compile("warns", source, kArch,
+                                               std::vector<std::string>{"--display-error-number"});
+  EXPECT_FALSE(out.cubin.empty());
+  EXPECT_NE(out.log.find("warning #177-D"), std::string::npos) << out.log;
+}
+
+}  // namespace
+}  // namespace mt::cuda

@@ -1,0 +1,87 @@
+// The op list: every op has a distinct printed name and a shape, and each op set holds exactly
+// the ops its comment names (the passes and the verifier rely on these answers).
+#include "metaltile/core/ops.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mt {
+namespace {
+
+struct OpEntry {
+  OpKind op;
+  std::string_view name;
+  OpShape shape;
+};
+
+const std::vector<OpEntry>& all_ops() {
+  static const std::vector<OpEntry> ops = {
+#define MT_OP_ENTRY(name, printed, shape) {OpKind::name, printed, OpShape::shape},
+      MT_FOR_EACH_OP(MT_OP_ENTRY)
+#undef MT_OP_ENTRY
+  };
+  return ops;
+}
+
+// The ops for which pred holds, by printed name.
+std::set<std::string> where(bool (*pred)(OpKind)) {
+  std::set<std::string> names;
+  for (const OpEntry& e : all_ops()) {
+    if (pred(e.op)) names.insert(std::string(e.name));
+  }
+  return names;
+}
+
+TEST(Ops, NamesAndShapesComeFromTheList) {
+  std::set<std::string_view> seen;
+  for (const OpEntry& e : all_ops()) {
+    EXPECT_EQ(op_name(e.op), e.name);
+    EXPECT_EQ(op_shape(e.op), e.shape) << e.name;
+    EXPECT_FALSE(e.name.empty());
+    EXPECT_TRUE(seen.insert(e.name).second) << "printed name '" << e.name << "' twice";
+  }
+  EXPECT_EQ(op_name(OpKind::ScalarParam), "scalar");
+  EXPECT_EQ(op_name(OpKind::LocalRead), "read");
+  EXPECT_EQ(op_name(OpKind::LocalWrite), "write");
+  EXPECT_EQ(op_name(OpKind::TensorLen), "len");
+}
+
+TEST(Ops, ShapePredicates) {
+  EXPECT_EQ(where(is_unary),
+            (std::set<std::string>{"neg", "not", "abs", "floor", "ceil", "round", "trunc", "exp",
+                                   "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh",
+                                   "erf", "sigmoid", "silu", "gelu", "cast", "bitcast"}));
+  EXPECT_EQ(where(is_binary), (std::set<std::string>{"add", "sub", "mul", "div", "rem", "min",
+                                                      "max", "and", "or", "xor", "shl", "shr"}));
+  EXPECT_EQ(where(is_comparison), (std::set<std::string>{"eq", "ne", "lt", "le", "gt", "ge"}));
+}
+
+TEST(Ops, OpSets) {
+  EXPECT_EQ(where(is_commutative), (std::set<std::string>{"add", "mul", "min", "max", "and", "or",
+                                                           "xor", "eq", "ne"}));
+  EXPECT_EQ(where(is_float_only),
+            (std::set<std::string>{"floor", "ceil", "round", "trunc", "exp", "exp2", "log", "log2",
+                                   "sqrt", "rsqrt", "sin", "cos", "tanh", "erf", "sigmoid", "silu",
+                                   "gelu"}));
+  EXPECT_EQ(where(is_integer_only), (std::set<std::string>{"shl", "shr"}));
+  EXPECT_EQ(where(is_bitwise), (std::set<std::string>{"not", "and", "or", "xor"}));
+}
+
+TEST(Ops, PurityAndResults) {
+  // Pure: a function of the operands (and of the thread or launch, for leaves); never memory,
+  // locals, control flow or the contract's require.
+  const std::set<std::string> impure = {"load", "store", "read", "write", "for", "if", "require"};
+  for (const OpEntry& e : all_ops()) {
+    EXPECT_EQ(is_pure(e.op), !impure.contains(std::string(e.name))) << e.name;
+  }
+  const std::set<std::string> no_result = {"store", "write", "if", "require"};
+  for (const OpEntry& e : all_ops()) {
+    EXPECT_EQ(has_result(e.op), !no_result.contains(std::string(e.name))) << e.name;
+  }
+}
+
+}  // namespace
+}  // namespace mt

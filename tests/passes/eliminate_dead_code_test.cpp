@@ -1,0 +1,141 @@
+// eliminate_dead_code: unused pure ops and local reads go, to a fixed point; unread locals go
+// with their writes; empty loops and ifs go; loads, stores and requires always stay.
+#include "metaltile/passes/eliminate_dead_code.hpp"
+
+#include <gtest/gtest.h>
+
+#include "metaltile/dsl/dsl.hpp"
+#include "passes/expect_pass.hpp"
+
+namespace mt {
+namespace {
+
+using passes::eliminate_dead_code;
+using test::expect_pass;
+using test::expect_unchanged;
+
+TEST(EliminateDeadCode, EverythingUsedLeavesTheKernelUnchanged) {
+  Kernel k = trace("live", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor in = b.input("in", DType::F32);
+    Tensor out = b.output("out", DType::F32);
+    Val n = b.scalar_u32("n");
+    Val ok = n > 0;
+    b.require(ok, "n > 0");
+    Val i = program_id(0);
+    Var acc(f32(0.0f), "acc");
+    for (Val j : range(n)) acc += in[j];
+    if_(ok, [&] { out[i] = acc; });
+  });
+  expect_unchanged(eliminate_dead_code, k);
+}
+
+TEST(EliminateDeadCode, RemovesUnusedChainsButKeepsLoads) {
+  Kernel k = trace("chains", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor in = b.input("in", DType::U32);
+    Tensor out = b.output("out", DType::U32);
+    Val i = program_id(0);
+    Val a = i * 3;
+    Val c = a + 1;
+    static_cast<void>(c.to(DType::F32));
+    Val x = in[i];  // unused, but a checked launch must still see the access
+    static_cast<void>(x + 1);
+    out[i] = i;
+  });
+  expect_pass(eliminate_dead_code, k,
+              "kernel chains mode=Grid3D\n"
+              "  param in: input u32\n"
+              "  param out: output u32\n"
+              "body {\n"
+              "  %0: u32 = program_id 0\n"
+              "  %6: u32 = load in[%0]\n"
+              "  store out[%0] = %0\n"
+              "}\n");
+}
+
+TEST(EliminateDeadCode, RemovesUnreadLocalsAndRenumbersTheRest) {
+  Kernel k = trace("locals", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::U32);
+    Val i = program_id(0);
+    Var dead(u32(0), "dead");
+    Var live(u32(1), "live");
+    dead = i * 2;  // written, never read: the write and then its operands go
+    live += i;
+    out[i] = live;
+  });
+  expect_pass(eliminate_dead_code, k,
+              "kernel locals mode=Grid3D\n"
+              "  param out: output u32\n"
+              "  local live: u32\n"
+              "body {\n"
+              "  %0: u32 = program_id 0\n"
+              "  %2: u32 = const 1\n"
+              "  write live = %2\n"
+              "  %5: u32 = read live\n"
+              "  %6: u32 = add %5, %0\n"
+              "  write live = %6\n"
+              "  %7: u32 = read live\n"
+              "  store out[%0] = %7\n"
+              "}\n");
+}
+
+TEST(EliminateDeadCode, RemovesEmptyLoopsAndIfs) {
+  Kernel k = trace("empty", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor in = b.input("in", DType::U32);
+    Tensor out = b.output("out", DType::U32);
+    Val n = b.scalar_u32("n");
+    Val i = program_id(0);
+    for (Val j : range(n)) static_cast<void>(j * 2);  // body empties, then the loop goes
+    Val c = i < n;
+    if_(c, [&] { static_cast<void>(i + 1); }).else_([&] { static_cast<void>(i + 2); });
+    for (Val j : range(n)) static_cast<void>(in[j].load());  // a load: stays
+    if_(c, [&] { out[i] = i; });                      // a store: stays
+  });
+  expect_pass(eliminate_dead_code, k,
+              "kernel empty mode=Grid3D\n"
+              "  param in: input u32\n"
+              "  param out: output u32\n"
+              "  param n: scalar u32\n"
+              "body {\n"
+              "  %0: u32 = scalar n\n"
+              "  %1: u32 = program_id 0\n"
+              "  %7: bool = lt %1, %0\n"
+              "  %12: u32 = const 0\n"
+              "  %13: u32 = const 1\n"
+              "  for %14: u32 in [%12, %0) step %13 {\n"
+              "    %15: u32 = load in[%14]\n"
+              "  }\n"
+              "  if %7 {\n"
+              "    store out[%1] = %1\n"
+              "  }\n"
+              "}\n");
+}
+
+TEST(EliminateDeadCode, CleansTheContractButKeepsRequires) {
+  Kernel k = trace("contract", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::U32);
+    Val n = b.scalar_u32("n");
+    b.require(n < 64, "n < 64");
+    out[program_id(0)] = n;
+  });
+  // An unused constant at the top of the contract, as folding leaves them.
+  Instr unused = make::constant(k, DType::U32, Scalar::of_int(7));
+  k.contract.instrs.insert(k.contract.instrs.begin(), unused);
+  expect_pass(eliminate_dead_code, k,
+              "kernel contract mode=Grid3D\n"
+              "  param out: output u32\n"
+              "  param n: scalar u32\n"
+              "contract {\n"
+              "  %3: u32 = scalar n\n"
+              "  %4: u32 = const 64\n"
+              "  %5: bool = lt %3, %4\n"
+              "  require %5 \"n < 64\"\n"
+              "}\n"
+              "body {\n"
+              "  %0: u32 = scalar n\n"
+              "  %6: u32 = program_id 0\n"
+              "  store out[%6] = %0\n"
+              "}\n");
+}
+
+}  // namespace
+}  // namespace mt

@@ -1,0 +1,222 @@
+// Every misuse the dispatch contract lists is an mt::Error naming the kernel and the parameter
+// (or grid/tpg), and the same Context dispatches correctly right afterwards.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "metaltile/core/error.hpp"
+#include "metaltile/dsl/dsl.hpp"
+#include "metaltile/runtime/context.hpp"
+#include "support/backends.hpp"
+#include "support/bytes.hpp"
+
+namespace mt {
+namespace {
+
+constexpr std::size_t kLen = 48;
+
+// out[i] = src[i] * 2 for i < n, with the precondition n >= 1.
+Kernel doubler() {
+  return trace("doubler", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor src = b.input("src", DType::F32);
+    Tensor out = b.output("out", DType::F32);
+    Val n = b.scalar_u32("n");
+    b.require(n >= 1u, "n >= 1");
+    Val i = program_id(0);
+    if_(i < n, [&] { out[i] = src[i] * 2.0f; });
+  });
+}
+
+std::vector<float> source() {
+  std::vector<float> v(kLen);
+  for (std::size_t i = 0; i < kLen; ++i) v[i] = 0.5f * float(i) - 7.25f;
+  return v;
+}
+
+BufferMap good_buffers() {
+  BufferMap b;
+  b["src"] = test::pack(source(), DType::F32);
+  b["out"] = test::poisoned(kLen, DType::F32);
+  b["n"] = test::le_bytes(std::uint32_t{kLen});
+  return b;
+}
+
+constexpr std::array<std::size_t, 3> kGrid{3, 1, 1}, kTpg{16, 1, 1};
+
+// The message of the mt::Error `dispatch` throws; fails the test if it throws nothing or
+// anything else (an InternalError would be our bug, not the user's).
+std::string error_of(const std::function<void()>& dispatch) {
+  try {
+    dispatch();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected mt::Error, got another exception: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "expected mt::Error, but the dispatch succeeded";
+  return {};
+}
+
+void expect_mentions(const std::string& message, const std::vector<std::string>& parts) {
+  for (const std::string& part : parts) {
+    EXPECT_NE(message.find(part), std::string::npos)
+        << "message does not mention " << part << ": " << message;
+  }
+}
+
+// The context still works after an error: a correct dispatch gives the right result.
+void expect_still_works(Context& ctx) {
+  const DispatchResult r = ctx.dispatch_with_grid(doubler(), good_buffers(), {}, kGrid, kTpg);
+  const std::vector<float> src = source();
+  std::vector<float> expected(kLen);
+  for (std::size_t i = 0; i < kLen; ++i) expected[i] = src[i] * 2.0f;
+  test::expect_close(test::unpack(r.outputs.at("out"), DType::F32), expected, 0.0, 0.0,
+                     "dispatch after the error");
+}
+
+// Dispatches `buffers`/`consts` with the given dims, expects an mt::Error mentioning the
+// kernel and `parts`, then a good dispatch on the same context.
+void expect_error(const BufferMap& buffers, const ConstMap& consts,
+                  std::array<std::size_t, 3> grid, std::array<std::size_t, 3> tpg,
+                  const std::vector<std::string>& parts) {
+  test::for_each_backend([&](Context& ctx) {
+    const std::string message =
+        error_of([&] { (void)ctx.dispatch_with_grid(doubler(), buffers, consts, grid, tpg); });
+    std::cout << "  error: " << message << std::endl;  // what the user would read
+    std::vector<std::string> all{"kernel 'doubler'"};
+    all.insert(all.end(), parts.begin(), parts.end());
+    expect_mentions(message, all);
+    expect_still_works(ctx);
+  });
+}
+
+TEST(DispatchErrors, MissingBuffer) {
+  BufferMap b = good_buffers();
+  b.erase("src");
+  expect_error(b, {}, kGrid, kTpg, {"param 'src'", "missing buffer"});
+  b = good_buffers();
+  b.erase("n");
+  expect_error(b, {}, kGrid, kTpg, {"param 'n'", "missing buffer"});
+}
+
+TEST(DispatchErrors, LengthNotAMultipleOfTheElementSize) {
+  BufferMap b = good_buffers();
+  b["src"].resize(kLen * 4 - 2);
+  expect_error(b, {}, kGrid, kTpg, {"param 'src'", "multiple"});
+}
+
+TEST(DispatchErrors, InputShorterThanTheKernelReads) {
+  BufferMap b = good_buffers();
+  b["src"].resize(40 * 4);  // n = 48 threads read 48 elements
+  expect_error(b, {}, kGrid, kTpg, {"param 'src'", "out of bounds"});
+}
+
+TEST(DispatchErrors, OutputShorterThanTheKernelWrites) {
+  BufferMap b = good_buffers();
+  b["out"].resize(47 * 4);
+  expect_error(b, {}, kGrid, kTpg, {"param 'out'", "out of bounds"});
+}
+
+TEST(DispatchErrors, ZeroGridAxis) {
+  for (int axis = 0; axis < 3; ++axis) {
+    std::array<std::size_t, 3> grid = kGrid;
+    grid[axis] = 0;
+    expect_error(good_buffers(), {}, grid, kTpg, {"grid", "axis " + std::to_string(axis)});
+  }
+}
+
+TEST(DispatchErrors, ZeroTpgAxis) {
+  for (int axis = 0; axis < 3; ++axis) {
+    std::array<std::size_t, 3> tpg = kTpg;
+    tpg[axis] = 0;
+    expect_error(good_buffers(), {}, kGrid, tpg, {"tpg", "axis " + std::to_string(axis)});
+  }
+}
+
+TEST(DispatchErrors, TpgOverTheDeviceLimit) {
+  const DeviceLimits limits = test::available_contexts().front().limits();
+  // Each axis within its own limit, but the product over the total.
+  const std::size_t x = limits.max_tpg[0];
+  const std::size_t y = limits.max_threads_per_threadgroup / x + 1;
+  ASSERT_LE(y, limits.max_tpg[1]);
+  expect_error(good_buffers(), {}, kGrid, {x, y, 1},
+               {"tpg", std::to_string(limits.max_threads_per_threadgroup)});
+  // One axis over its own limit.
+  expect_error(good_buffers(), {}, kGrid, {1, 1, std::size_t{limits.max_tpg[2]} + 1},
+               {"tpg", "axis 2", std::to_string(limits.max_tpg[2])});
+}
+
+TEST(DispatchErrors, OversizedGrid) {
+  const DeviceLimits limits = test::available_contexts().front().limits();
+  expect_error(good_buffers(), {}, {1, std::size_t{limits.max_grid[1]} + 1, 1}, kTpg,
+               {"grid", "axis 1"});
+  // Beyond the u32 range, which no device accepts.
+  expect_error(good_buffers(), {}, {std::size_t{1} << 33, 1, 1}, kTpg, {"grid", "axis 0"});
+  // Within the device's grid, but more threads on an axis than a u32 program_id can index.
+  expect_error(good_buffers(), {}, {limits.max_grid[0], 1, 1}, {64, 1, 1},
+               {"grid", "program_id"});
+}
+
+TEST(DispatchErrors, UnknownBufferName) {
+  BufferMap b = good_buffers();
+  b["scr"] = test::pack(source(), DType::F32);  // a typo: reported, not ignored
+  // The message lists what the kernel does take.
+  expect_error(b, {}, kGrid, kTpg, {"unknown buffer 'scr'", "src", "out", "n"});
+}
+
+TEST(DispatchErrors, ScalarWithWrongByteLength) {
+  BufferMap b = good_buffers();
+  b["n"] = test::pack_u32(std::vector<std::uint32_t>{kLen, 0});  // 8 bytes
+  expect_error(b, {}, kGrid, kTpg, {"param 'n'", "4 bytes", "got 8"});
+  b["n"] = {48, 0};  // 2 bytes
+  expect_error(b, {}, kGrid, kTpg, {"param 'n'", "4 bytes", "got 2"});
+}
+
+TEST(DispatchErrors, ConstOfUnknownName) {
+  expect_error(good_buffers(), {{"m", std::uint32_t{3}}}, kGrid, kTpg,
+               {"param 'm'", "unknown const"});
+}
+
+TEST(DispatchErrors, ConstForATensor) {
+  BufferMap b = good_buffers();
+  b.erase("src");
+  expect_error(b, {{"src", 1.0f}}, kGrid, kTpg, {"param 'src'", "scalar"});
+}
+
+TEST(DispatchErrors, ConstOfWrongType) {
+  BufferMap b = good_buffers();
+  b.erase("n");
+  expect_error(b, {{"n", std::int32_t{48}}}, kGrid, kTpg, {"param 'n'", "i32", "u32"});
+  expect_error(b, {{"n", 48.0f}}, kGrid, kTpg, {"param 'n'", "f32", "u32"});
+}
+
+TEST(DispatchErrors, ConstGivenTwice) {
+  expect_error(good_buffers(), {{"n", std::uint32_t{48}}}, kGrid, kTpg,
+               {"param 'n'", "both"});
+}
+
+TEST(DispatchErrors, FailedPrecondition) {
+  BufferMap b = good_buffers();
+  b["n"] = test::le_bytes(std::uint32_t{0});
+  expect_error(b, {}, kGrid, kTpg, {"param 'n'", "n >= 1"});
+}
+
+TEST(DispatchErrors, FailedPreconditionOnASpecialisedScalar) {
+  BufferMap b = good_buffers();
+  b.erase("n");
+  // The contract runs on the kernel as given, so the message names the specialised scalar.
+  test::for_each_backend([&](Context& ctx) {
+    const std::string message = error_of([&] {
+      (void)ctx.dispatch_with_grid(doubler(), b, {{"n", std::uint32_t{0}}}, kGrid, kTpg);
+    });
+    expect_mentions(message, {"kernel 'doubler'", "param 'n'", "n >= 1"});
+    expect_still_works(ctx);
+  });
+}
+
+}  // namespace
+}  // namespace mt

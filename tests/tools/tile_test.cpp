@@ -1,0 +1,151 @@
+// The tile CLI as a user runs it: the built binary (path in MT_TILE, set by
+// tests/CMakeLists.txt) for list, inspect, demo and the error paths.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct TileRun {
+  int status = -1;  // exit code
+  std::string output;  // stdout and stderr together
+};
+
+TileRun tile(const std::string& args) {
+  const char* path = std::getenv("MT_TILE");
+  TileRun r;
+  if (path == nullptr || *path == '\0') {
+    ADD_FAILURE() << "MT_TILE is not set: run this test through ctest, or set it to the tile binary";
+    return r;
+  }
+  const std::string command = "'" + std::string(path) + "' " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "cannot run " << command;
+    return r;
+  }
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return r;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(TileCli, ListShowsEveryKvCacheKernelWithDtypes) {
+  const TileRun r = tile("list");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* name :
+       {"kv_cache_update", "kv_cache_update_many", "quantize_kv_int4", "quantize_kv_int8",
+        "bulk_dequant_kv_int4", "bulk_dequant_kv_int8", "quantize_kv_fp8_e4m3",
+        "quantize_kv_fp8_e5m2", "bulk_dequant_kv_fp8_e4m3", "bulk_dequant_kv_fp8_e5m2"}) {
+    EXPECT_TRUE(contains(r.output, std::string(name) + " ")) << name << " missing:\n" << r.output;
+  }
+  EXPECT_TRUE(contains(r.output, "f32,f16,bf16")) << r.output;
+}
+
+TEST(TileCli, InspectPrintsTheOptimisedIr) {
+  const TileRun r = tile("inspect quantize_kv_int4 --dtype f16");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("kernel quantize_kv_int4", 0), 0u) << r.output;
+  EXPECT_TRUE(contains(r.output, "out_w")) << r.output;
+  EXPECT_TRUE(contains(r.output, "f16")) << r.output;
+  EXPECT_TRUE(contains(r.output, "group_size")) << r.output;
+}
+
+struct DemoRow {
+  double max_err = NAN, mean_err = NAN, bytes = NAN, write_us = NAN;
+  std::string read_us;
+};
+
+// The table rows, by variant; a row whose numbers do not parse fails the test.
+std::map<std::string, DemoRow> demo_rows(const std::string& output) {
+  const std::vector<std::string> variants = {"raw update", "raw update_many", "int4", "int8",
+                                             "fp8_e4m3", "fp8_e5m2"};
+  std::map<std::string, DemoRow> rows;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    for (const std::string& v : variants) {
+      if (line.rfind(v + " ", 0) != 0) continue;
+      // "raw update" is a prefix of "raw update_many": the longer name must not match it.
+      if (v == "raw update" && line.rfind("raw update_many", 0) == 0) continue;
+      std::istringstream fields(line.substr(v.size()));
+      DemoRow row;
+      if (!(fields >> row.max_err >> row.mean_err >> row.bytes >> row.write_us >> row.read_us)) {
+        ADD_FAILURE() << "unparsable row: " << line;
+      }
+      EXPECT_EQ(rows.count(v), 0u) << "row " << v << " twice";
+      rows[v] = row;
+    }
+  }
+  return rows;
+}
+
+TEST(TileCli, DemoPrintsSixVariantsWithSaneErrors) {
+  const TileRun r = tile("demo");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "backend ")) << r.output;
+  EXPECT_TRUE(contains(r.output, "dtype f16")) << r.output;
+  const std::map<std::string, DemoRow> rows = demo_rows(r.output);
+  ASSERT_EQ(rows.size(), 6u) << r.output;
+  // Bounds on data in about [-2, 2] with group_size 32: half an int step of the widest group
+  // plus f16 rounding (as the seed), and fp8's relative rounding of the largest values.
+  const std::map<std::string, double> max_bound = {
+      {"raw update", 0.0},    {"raw update_many", 0.0}, {"int4", 1.5 * 4 / 15 + 1e-3},
+      {"int8", 1.5 * 4 / 255 + 1e-3}, {"fp8_e4m3", 2.0 / 16 + 1e-2}, {"fp8_e5m2", 2.0 / 8 + 1e-2}};
+  // f16 footprint: codes plus an f16 scale (and bias) per 32 elements.
+  const std::map<std::string, double> bytes = {
+      {"raw update", 2.0}, {"raw update_many", 2.0}, {"int4", 0.5 + 4.0 / 32},
+      {"int8", 1.0 + 4.0 / 32}, {"fp8_e4m3", 1.0 + 2.0 / 32}, {"fp8_e5m2", 1.0 + 2.0 / 32}};
+  for (const auto& [variant, row] : rows) {
+    SCOPED_TRACE(variant);
+    EXPECT_TRUE(std::isfinite(row.max_err) && std::isfinite(row.mean_err)) << r.output;
+    EXPECT_LE(row.max_err, max_bound.at(variant)) << r.output;
+    EXPECT_LE(row.mean_err, row.max_err) << r.output;
+    EXPECT_GE(row.mean_err, 0.0);
+    EXPECT_NEAR(row.bytes, bytes.at(variant), 1e-3) << r.output;
+    EXPECT_GE(row.write_us, 0.0);
+    EXPECT_EQ(row.read_us == "-", variant.starts_with("raw")) << r.output;
+    if (!variant.starts_with("raw")) {
+      EXPECT_GT(row.max_err, 0.0) << "quantisation is lossy";
+    }
+  }
+}
+
+TEST(TileCli, DemoTakesMaxSeqAndDtype) {
+  const TileRun r = tile("demo --max-seq 8 --dtype bf16");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "dtype bf16")) << r.output;
+  EXPECT_TRUE(contains(r.output, "x 8 positions")) << r.output;
+  EXPECT_EQ(demo_rows(r.output).size(), 6u) << r.output;
+}
+
+TEST(TileCli, ErrorsExitNonZeroWithAMessage) {
+  struct Case {
+    const char* args;
+    const char* message;
+  };
+  for (const Case& c : {Case{"frobnicate", "unknown verb 'frobnicate'"},
+                        Case{"inspect no_such_kernel", "no_such_kernel"},
+                        Case{"inspect quantize_kv_int4 --dtype i32", "i32"},
+                        Case{"demo --dtype i32", "--dtype"},
+                        Case{"demo --max-seq zero", "--max-seq"}}) {
+    const TileRun r = tile(c.args);
+    EXPECT_NE(r.status, 0) << c.args << ":\n" << r.output;
+    EXPECT_TRUE(contains(r.output, c.message)) << c.args << ":\n" << r.output;
+  }
+}
+
+}  // namespace
