@@ -28,6 +28,7 @@
 // backends and runtime: compiling and dispatching kernels
 #include "metaltile/backends/backend.hpp"
 #include "metaltile/runtime/context.hpp"
+#include "metaltile/runtime/device.hpp"
 
 // kernels: the registry and the library families
 #include "metaltile/kernels/ffai/kv_cache.hpp"

@@ -81,6 +81,17 @@ float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 constexpr float kSqrt2 = 1.41421356f;  // sqrtf(2), correctly rounded
 
+// IEEE minNum/maxNum with -0 ordered below +0 (as CUDA's fminf/fmaxf do; libm's fmin
+// leaves the choice between zeros to the platform): the non-NaN operand when one is NaN.
+float float_min(float x, float y) {
+  if (x == 0.0f && y == 0.0f) return std::signbit(x) ? x : y;
+  return std::fmin(x, y);
+}
+float float_max(float x, float y) {
+  if (x == 0.0f && y == 0.0f) return std::signbit(x) ? y : x;
+  return std::fmax(x, y);
+}
+
 }  // namespace
 
 Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scalar> args) {
@@ -146,9 +157,9 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
       divisor_checked();
       return integer(static_cast<std::uint64_t>(x.i % y.i));
     case OpKind::Min:
-      return fl ? real(std::fmin(fx, fy)) : integer(static_cast<std::uint64_t>(std::min(x.i, y.i)));
+      return fl ? real(float_min(fx, fy)) : integer(static_cast<std::uint64_t>(std::min(x.i, y.i)));
     case OpKind::Max:
-      return fl ? real(std::fmax(fx, fy)) : integer(static_cast<std::uint64_t>(std::max(x.i, y.i)));
+      return fl ? real(float_max(fx, fy)) : integer(static_cast<std::uint64_t>(std::max(x.i, y.i)));
     // On bool (0 or 1) the bitwise forms are the logical ones.
     case OpKind::And: return integer(ux & uy);
     case OpKind::Or: return integer(ux | uy);

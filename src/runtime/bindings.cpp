@@ -1,11 +1,12 @@
-// Dispatch-contract checks and argument binding (see bindings.hpp and DESIGN.md, "The dispatch
-// contract").
+// Dispatch-contract checks and argument binding for the byte-map dispatch and the device-resident
+// launch (see bindings.hpp and DESIGN.md, "The dispatch contract").
 #include "runtime/bindings.hpp"
 
 #include <cstdint>
 #include <limits>
 #include <sstream>
 
+#include "backends/cpu/interpreter.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 
@@ -48,6 +49,40 @@ Scalar const_scalar(const ConstValue& v) {
   if (const auto* u = std::get_if<std::uint32_t>(&v)) return Scalar::of_int(*u);
   if (const auto* i = std::get_if<std::int32_t>(&v)) return Scalar::of_int(*i);
   return Scalar::of_float(std::get<float>(v));
+}
+
+// "buffer of 10 bytes is not a multiple of the f32 element size (4 bytes)", or empty when the
+// length is a whole number of elements: the same words for byte maps and device buffers.
+std::string partial_element_text(std::size_t bytes, DType t) {
+  const std::size_t element = size_of(t);
+  if (bytes % element == 0) return {};
+  std::ostringstream s;
+  s << "buffer of " << bytes << " bytes is not a multiple of the " << name_of(t)
+    << " element size (" << element << " bytes)";
+  return s.str();
+}
+
+// What a device binding holds: "a DeviceBuffer" or the dtype of its value.
+std::string binding_text(const DeviceArg& arg) {
+  switch (arg.index()) {
+    case 0: return "a DeviceBuffer";
+    case 1: return "a value of type u32";
+    case 2: return "a value of type i32";
+    default: return "a value of type f32";
+  }
+}
+
+bool holds_dtype(const DeviceArg& arg, DType t) {
+  return (t == DType::U32 && std::holds_alternative<std::uint32_t>(arg)) ||
+         (t == DType::I32 && std::holds_alternative<std::int32_t>(arg)) ||
+         (t == DType::F32 && std::holds_alternative<float>(arg));
+}
+
+Scalar binding_scalar(const DeviceArg& arg) {
+  if (const auto* u = std::get_if<std::uint32_t>(&arg)) return Scalar::of_int(*u);
+  if (const auto* i = std::get_if<std::int32_t>(&arg)) return Scalar::of_int(*i);
+  MT_ASSERT(std::holds_alternative<float>(arg)) << "a DeviceBuffer bound as a scalar";
+  return Scalar::of_float(std::get<float>(arg));
 }
 
 // Each axis of `d` is at least 1 and at most max_axis; `limit` names where the maximum comes
@@ -109,8 +144,7 @@ LaunchDims check_launch_dims(const Kernel& k, const std::array<std::size_t, 3>& 
   return dims;
 }
 
-std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& consts,
-                                           const BufferMap& buffers) {
+std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& consts) {
   std::map<std::string, Scalar> values;
   for (const auto& [name, value] : consts) {
     ParamId id = k.find_param(name);
@@ -131,13 +165,14 @@ std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& cons
       detail.append(name_of(p.dtype));
       throw param_error(k.name, name, detail);
     }
-    if (buffers.count(name) != 0) {
-      throw param_error(k.name, name,
-                        "given both as a const and as a buffer; pass it in one of them");
-    }
     values.emplace(name, const_scalar(value));
   }
   return values;
+}
+
+void check_contract(const Kernel& k, std::span<const Scalar> uniforms) {
+  // The interpreter is the reference semantics of the contract, whichever backend launches.
+  cpu::run_contract(k, uniforms);
 }
 
 void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& consts) {
@@ -148,42 +183,47 @@ void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& co
     }
   }
   for (const Param& p : k.params) {
-    if (!p.is_tensor() && consts.count(p.name) != 0) continue;  // specialised
     auto it = buffers.find(p.name);
+    if (!p.is_tensor() && consts.count(p.name) != 0) {  // specialised
+      if (it == buffers.end()) continue;
+      throw param_error(k.name, p.name,
+                        "given both as a const and as a buffer; pass it in one of them");
+    }
     if (it == buffers.end()) {
       throw param_error(k.name, p.name, "missing buffer (expected " + param_text(p) + ")");
     }
     const std::size_t bytes = it->second.size();
-    const std::size_t element = size_of(p.dtype);
-    std::ostringstream s;
-    if (p.is_tensor() && bytes % element != 0) {
-      s << "buffer of " << bytes << " bytes is not a multiple of the " << name_of(p.dtype)
-        << " element size (" << element << " bytes)";
-    } else if (!p.is_tensor() && bytes != element) {
-      s << "scalar " << name_of(p.dtype) << " needs exactly " << element << " bytes, got "
-        << bytes;
-    } else {
-      continue;
+    std::string detail;
+    if (p.is_tensor()) {
+      detail = partial_element_text(bytes, p.dtype);
+    } else if (bytes != size_of(p.dtype)) {
+      std::ostringstream s;
+      s << "scalar " << name_of(p.dtype) << " needs exactly " << size_of(p.dtype)
+        << " bytes, got " << bytes;
+      detail = s.str();
     }
-    throw param_error(k.name, p.name, s.str());
+    if (!detail.empty()) throw param_error(k.name, p.name, detail);
   }
 }
 
-std::vector<Argument> contract_arguments(const Kernel& k, const BufferMap& buffers,
-                                         const std::map<std::string, Scalar>& consts) {
-  std::vector<Argument> args(k.params.size());
+std::vector<Scalar> buffer_uniforms(const Kernel& k, const BufferMap& buffers,
+                                    const std::map<std::string, Scalar>& specialised) {
+  std::vector<Scalar> uniforms(k.params.size());
   for (std::size_t p = 0; p < k.params.size(); ++p) {
     const Param& param = k.params[p];
-    if (param.is_tensor()) continue;
-    if (auto c = consts.find(param.name); c != consts.end()) {
-      args[p].scalar = c->second;
+    if (auto c = specialised.find(param.name); c != specialised.end()) {
+      uniforms[p] = c->second;
       continue;
     }
     const std::vector<std::uint8_t>& bytes = buffers.at(param.name);
-    MT_ASSERT(bytes.size() == size_of(param.dtype)) << "unchecked scalar " << param.name;
-    args[p].scalar = read_element(bytes.data(), param.dtype);
+    if (param.is_tensor()) {
+      uniforms[p] = Scalar::of_int(static_cast<std::int64_t>(bytes.size() / size_of(param.dtype)));
+    } else {
+      MT_ASSERT(bytes.size() == size_of(param.dtype)) << "unchecked scalar " << param.name;
+      uniforms[p] = read_element(bytes.data(), param.dtype);
+    }
   }
-  return args;
+  return uniforms;
 }
 
 BoundArguments bind_arguments(const Kernel& original, const Kernel& compiled,
@@ -219,6 +259,83 @@ BoundArguments bind_arguments(const Kernel& original, const Kernel& compiled,
     bound.args.push_back(arg);
   }
   return bound;
+}
+
+void check_device_bindings(const Kernel& k, const DeviceBindings& bindings,
+                           const std::map<std::string, Scalar>& specialised) {
+  for (const auto& entry : bindings) {
+    if (!k.find_param(entry.first).valid()) {
+      throw kernel_error(k.name, "unknown binding '" + entry.first +
+                                     "': the kernel's parameters are " + params_text(k));
+    }
+  }
+  for (const Param& p : k.params) {
+    auto it = bindings.find(p.name);
+    if (specialised.count(p.name) != 0) {
+      if (it == bindings.end()) continue;
+      throw param_error(k.name, p.name,
+                        "specialised when the kernel was prepared; it cannot also be bound");
+    }
+    if (it == bindings.end()) {
+      throw param_error(k.name, p.name, "missing binding (expected " + param_text(p) + ")");
+    }
+    const DeviceArg& arg = it->second;
+    std::string detail;
+    if (p.is_tensor()) {
+      const auto* buffer = std::get_if<DeviceBuffer>(&arg);
+      if (buffer == nullptr) {
+        detail = "bound to " + binding_text(arg) + ", but this is an " + param_text(p) +
+                 "; bind a DeviceBuffer";
+      } else if (!buffer->valid()) {
+        detail = "bound to an empty DeviceBuffer; allocate one with Context::allocate";
+      } else {
+        detail = partial_element_text(buffer->size(), p.dtype);
+      }
+    } else if (!holds_dtype(arg, p.dtype)) {
+      detail = "bound to " + binding_text(arg) + " for a scalar of type " +
+               std::string(name_of(p.dtype));
+    }
+    if (!detail.empty()) throw param_error(k.name, p.name, detail);
+  }
+}
+
+std::vector<Scalar> device_uniforms(const Kernel& k, const DeviceBindings& bindings,
+                                    const std::map<std::string, Scalar>& specialised) {
+  std::vector<Scalar> uniforms(k.params.size());
+  for (std::size_t p = 0; p < k.params.size(); ++p) {
+    const Param& param = k.params[p];
+    if (auto c = specialised.find(param.name); c != specialised.end()) {
+      uniforms[p] = c->second;
+      continue;
+    }
+    const DeviceArg& arg = bindings.at(param.name);
+    if (param.is_tensor()) {
+      const std::size_t elements = std::get<DeviceBuffer>(arg).size() / size_of(param.dtype);
+      uniforms[p] = Scalar::of_int(static_cast<std::int64_t>(elements));
+    } else {
+      uniforms[p] = binding_scalar(arg);
+    }
+  }
+  return uniforms;
+}
+
+std::vector<DeviceArgument> bind_device_arguments(const Kernel& compiled,
+                                                  const DeviceBindings& bindings) {
+  std::vector<DeviceArgument> args;
+  args.reserve(compiled.params.size());
+  for (const Param& p : compiled.params) {
+    auto it = bindings.find(p.name);
+    MT_ASSERT(it != bindings.end()) << "kernel '" << compiled.name << "': param '" << p.name
+                                    << "' survived the passes but has no checked binding";
+    DeviceArgument arg;
+    if (p.is_tensor()) {
+      arg.memory = &std::get<DeviceBuffer>(it->second).memory();
+    } else {
+      arg.scalar = binding_scalar(it->second);
+    }
+    args.push_back(arg);
+  }
+  return args;
 }
 
 }  // namespace mt

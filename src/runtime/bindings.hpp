@@ -1,17 +1,20 @@
-// The checks of the dispatch contract (launch dims, consts, buffers) and the binding of named
-// byte buffers to the backend's Argument vector. Every check throws mt::Error naming the kernel
-// and the parameter, before anything is compiled or launched.
+// The checks of the dispatch contract (launch dims, consts, bindings, the kernel's contract) and
+// the binding of named arguments to the backend's argument vectors, for both the byte-map
+// dispatch and the device-resident launch. Every check throws mt::Error naming the kernel and
+// the parameter, before anything is compiled or launched.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "metaltile/backends/backend.hpp"
 #include "metaltile/core/kernel.hpp"
 #include "metaltile/runtime/context.hpp"
+#include "metaltile/runtime/device.hpp"
 
 namespace mt {
 
@@ -21,22 +24,26 @@ namespace mt {
 LaunchDims check_launch_dims(const Kernel& k, const std::array<std::size_t, 3>& grid,
                              const std::array<std::size_t, 3>& tpg, const DeviceLimits& limits);
 
-// Each const names a scalar parameter of k, has that parameter's dtype and is not also given in
-// `buffers`. Returns the values as Scalars, ready for passes::specialise_scalars.
-std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& consts,
-                                           const BufferMap& buffers);
+// Each const names a scalar parameter of k and has that parameter's dtype. Returns the values
+// as Scalars, ready for passes::specialise_scalars (dispatch_with_grid and prepare).
+std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& consts);
 
-// Every buffer name is a parameter; every tensor parameter has a buffer whose length is a
-// multiple of its element size; every scalar parameter not in `consts` has exactly one
-// element's bytes (4: scalars are 32-bit).
+// Runs k's contract once on the host with `uniforms`, by ParamId of k: a scalar's value (bound
+// or specialised), a tensor's element count. Run on the kernel as given, for every backend and
+// before a compile or launch, so a failed precondition costs nothing and names its parameters
+// even when they are specialised. The one contract check of dispatch_with_grid and launch.
+void check_contract(const Kernel& k, std::span<const Scalar> uniforms);
+
+// --- byte-map dispatch (dispatch_with_grid) ------------------------------------------------
+
+// Every buffer name is a parameter; no specialised scalar is also a buffer; every tensor
+// parameter has a buffer whose length is a multiple of its element size; every scalar parameter
+// not in `consts` has exactly one element's bytes (4: scalars are 32-bit).
 void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& consts);
 
-// Arguments for evaluating k's contract before anything is compiled: one per parameter of k,
-// scalars from `buffers` or, when specialised, from `consts`; tensors are left empty (a
-// contract reads only scalars). Running the contract on the kernel as given means a failed
-// precondition names its parameters even when they are specialised, and costs no compile.
-std::vector<Argument> contract_arguments(const Kernel& k, const BufferMap& buffers,
-                                         const std::map<std::string, Scalar>& consts);
+// The uniforms of check_contract from checked buffers and the specialised scalars.
+std::vector<Scalar> buffer_uniforms(const Kernel& k, const BufferMap& buffers,
+                                    const std::map<std::string, Scalar>& specialised);
 
 struct BoundArguments {
   std::vector<Argument> args;  // one per parameter of the compiled kernel, in its order
@@ -50,5 +57,23 @@ struct BoundArguments {
 // The returned args point into `buffers` and into `outputs`: keep both alive while they are used.
 BoundArguments bind_arguments(const Kernel& original, const Kernel& compiled,
                               const BufferMap& buffers);
+
+// --- device-resident launch (Context::launch) ----------------------------------------------
+
+// Every binding name is a parameter; no specialised scalar is bound again; every tensor
+// parameter is bound to a valid DeviceBuffer whose size is a multiple of its element size; every
+// other scalar parameter is bound to a value of its dtype (u32, i32 or f32).
+void check_device_bindings(const Kernel& k, const DeviceBindings& bindings,
+                           const std::map<std::string, Scalar>& specialised);
+
+// The uniforms of check_contract from checked bindings and the specialised scalars.
+std::vector<Scalar> device_uniforms(const Kernel& k, const DeviceBindings& bindings,
+                                    const std::map<std::string, Scalar>& specialised);
+
+// One DeviceArgument per parameter of `compiled` (the kernel after specialisation and passes),
+// from bindings already checked against the kernel as traced. The arguments point at the
+// bindings' memory: keep `bindings` alive while they are used.
+std::vector<DeviceArgument> bind_device_arguments(const Kernel& compiled,
+                                                  const DeviceBindings& bindings);
 
 }  // namespace mt

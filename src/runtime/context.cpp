@@ -1,26 +1,29 @@
 // mt::Context: backend choice and dispatch_with_grid, the byte-map dispatch contract of
-// DESIGN.md. Checks run before anything is compiled or launched, so an error changes nothing.
+// DESIGN.md (the device-resident methods are in device.cpp). Checks run before anything is
+// compiled or launched, so an error changes nothing.
 #include "metaltile/runtime/context.hpp"
 
 #include <chrono>
 #include <cstdlib>
 #include <utility>
 
-#include "backends/cpu/interpreter.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/passes/pipeline.hpp"
 #include "metaltile/passes/specialise_scalars.hpp"
 #include "runtime/backend_choice.hpp"
 #include "runtime/bindings.hpp"
 #include "runtime/compile_cache.hpp"
+#include "runtime/context_state.hpp"
 
 namespace mt {
 
-struct Context::State {
-  explicit State(std::shared_ptr<KernelBackend> b) : backend(std::move(b)) {}
-  std::shared_ptr<KernelBackend> backend;
-  CompileCache cache;
-};
+std::shared_ptr<const Executable> Context::State::compile(
+    const Kernel& kernel, const std::map<std::string, Scalar>& specialised) {
+  return cache.get_or_compile(compile_cache_key(kernel, specialised), [&] {
+    Kernel k = passes::specialise_scalars(kernel, specialised);
+    return backend->compile(passes::optimise(std::move(k)));
+  });
+}
 
 Context::Context(std::shared_ptr<KernelBackend> backend) {
   MT_ASSERT(backend != nullptr) << "Context needs a backend";
@@ -68,19 +71,13 @@ DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap
   KernelBackend& backend = *state_->backend;
   // 1-3: every check of the contract that needs no compile, in the order DESIGN.md lists them.
   const LaunchDims dims = check_launch_dims(kernel, grid, tpg, backend.limits());
-  std::map<std::string, Scalar> specialised = check_consts(kernel, consts, buffers);
+  const std::map<std::string, Scalar> specialised = check_consts(kernel, consts);
   check_buffers(kernel, buffers, consts);
 
-  // 4: host-side preconditions on the scalars, on the kernel as given and for every backend,
-  // before a compile: a bad value costs nothing and is reported by its parameter's name.
-  cpu::run_contract(kernel, contract_arguments(kernel, buffers, specialised));
+  // 4: host-side preconditions, before a compile (shared with launch, see bindings.hpp).
+  check_contract(kernel, buffer_uniforms(kernel, buffers, specialised));
 
-  // Same IR and same specialisation: same executable, without re-running passes or compiling.
-  const std::string key = compile_cache_key(kernel, specialised);
-  std::shared_ptr<const Executable> exe = state_->cache.get_or_compile(key, [&] {
-    Kernel k = passes::specialise_scalars(kernel, specialised);
-    return backend.compile(passes::optimise(std::move(k)));
-  });
+  std::shared_ptr<const Executable> exe = state_->compile(kernel, specialised);
   BoundArguments bound = bind_arguments(kernel, exe->kernel(), buffers);
 
   // 5: the launch alone is timed; compile and binding are not part of elapsed_us.

@@ -607,4 +607,16 @@ TEST(ScalarEval, TablesCoverEveryAcceptedPair) {
 }
 
 }  // namespace
+// -0 orders below +0 in Min/Max whatever the argument order, as on the GPU.
+TEST(ScalarEval, MinMaxOrderSignedZeros) {
+  for (DType t : {F32, F16, BF16}) {
+    const Scalar pos = Scalar::of_float(0.0), neg = Scalar::of_float(-0.0);
+    for (const auto& args : {std::array<Scalar, 2>{pos, neg}, std::array<Scalar, 2>{neg, pos}}) {
+      EXPECT_TRUE(std::signbit(scalar_eval(Min, t, t, args).f)) << name_of(t);
+      EXPECT_FALSE(std::signbit(scalar_eval(Max, t, t, args).f)) << name_of(t);
+    }
+  }
+}
+
 }  // namespace mt
+

@@ -76,9 +76,9 @@ TEST(Registry, ListsEveryKvCacheKernelWithItsDtypes) {
     EXPECT_EQ(info->default_mode, mt::KernelMode::Grid3D);
     EXPECT_EQ(info->dtypes, floats) << name;
   }
-  const std::size_t in_family = std::count_if(
-      mt::registered_kernels().begin(), mt::registered_kernels().end(),
-      [](const mt::KernelInfo& i) { return i.family == "ffai::kv_cache"; });
+  const std::size_t in_family =
+      std::count_if(mt::registered_kernels().begin(), mt::registered_kernels().end(),
+                    [](const mt::KernelInfo& i) { return i.family == "ffai::kv_cache"; });
   EXPECT_EQ(in_family, names.size());
   // The typed entry point and the registry trace the same kernel.
   EXPECT_EQ(mt::print(kv::quantize_kv_int4::kernel_ir_for(DType::F16)),
@@ -106,8 +106,10 @@ TEST(Registry, UnsupportedDtypeIsAnErrorNamingKernelAndDtype) {
       // Through the registry and through the family's builder directly.
       for (int path = 0; path < 2; ++path) {
         try {
-          if (path == 0) mt::build_kernel(info.name, t);
-          else info.build(t);
+          if (path == 0)
+            mt::build_kernel(info.name, t);
+          else
+            info.build(t);
           ADD_FAILURE() << "no error for dtype " << dtype << (path ? " (build)" : " (registry)");
         } catch (const mt::Error& e) {
           EXPECT_TRUE(contains(e.what(), "kernel '" + info.name + "'")) << e.what();

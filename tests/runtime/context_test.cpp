@@ -84,6 +84,34 @@ class CountingBackend : public KernelBackend {
     ++launches;
     inner_->launch(exe, args, dims);
   }
+  // The device-resident API is passed through unchanged.
+  std::shared_ptr<DeviceMemory> allocate(std::size_t bytes) override { return inner_->allocate(bytes); }
+  void write(DeviceMemory& dst, std::size_t offset, std::span<const std::uint8_t> src) override {
+    inner_->write(dst, offset, src);
+  }
+  void read(const DeviceMemory& src, std::size_t offset, std::span<std::uint8_t> dst) override {
+    inner_->read(src, offset, dst);
+  }
+  std::shared_ptr<StreamHandle> create_stream() override { return inner_->create_stream(); }
+  void enqueue(const Executable& exe, std::span<const DeviceArgument> args, const LaunchDims& dims,
+               StreamHandle& stream) override {
+    ++launches;
+    inner_->enqueue(exe, args, dims, stream);
+  }
+  void synchronize(StreamHandle& stream) override { inner_->synchronize(stream); }
+  void begin_capture(StreamHandle& stream) override { inner_->begin_capture(stream); }
+  std::shared_ptr<GraphHandle> end_capture(StreamHandle& stream) override {
+    return inner_->end_capture(stream);
+  }
+  void replay(GraphHandle& graph, StreamHandle& stream) override { inner_->replay(graph, stream); }
+  void copy(DeviceMemory& dst, const DeviceMemory& src, std::size_t bytes, StreamHandle& stream) override {
+    inner_->copy(dst, src, bytes, stream);
+  }
+  std::shared_ptr<EventHandle> record_event(StreamHandle& stream) override {
+    return inner_->record_event(stream);
+  }
+  double elapsed_ms(EventHandle& start, EventHandle& end) override { return inner_->elapsed_ms(start, end); }
+
   Kernel last_compiled() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return last_compiled_;

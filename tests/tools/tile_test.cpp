@@ -14,7 +14,7 @@
 namespace {
 
 struct TileRun {
-  int status = -1;  // exit code
+  int status = -1;     // exit code
   std::string output;  // stdout and stderr together
 };
 
@@ -22,7 +22,8 @@ TileRun tile(const std::string& args) {
   const char* path = std::getenv("MT_TILE");
   TileRun r;
   if (path == nullptr || *path == '\0') {
-    ADD_FAILURE() << "MT_TILE is not set: run this test through ctest, or set it to the tile binary";
+    ADD_FAILURE()
+        << "MT_TILE is not set: run this test through ctest, or set it to the tile binary";
     return r;
   }
   const std::string command = "'" + std::string(path) + "' " + args + " 2>&1";
@@ -71,8 +72,8 @@ struct DemoRow {
 
 // The table rows, by variant; a row whose numbers do not parse fails the test.
 std::map<std::string, DemoRow> demo_rows(const std::string& output) {
-  const std::vector<std::string> variants = {"raw update", "raw update_many", "int4", "int8",
-                                             "fp8_e4m3", "fp8_e5m2"};
+  const std::vector<std::string> variants = {"raw update", "raw update_many", "int4",
+                                             "int8",       "fp8_e4m3",        "fp8_e5m2"};
   std::map<std::string, DemoRow> rows;
   std::istringstream lines(output);
   std::string line;
@@ -94,7 +95,9 @@ std::map<std::string, DemoRow> demo_rows(const std::string& output) {
 }
 
 TEST(TileCli, DemoPrintsSixVariantsWithSaneErrors) {
-  const TileRun r = tile("demo");
+  // 64 positions instead of the default 256 keep this fast in Debug builds (the default
+  // takes about 1.5 s optimised, 7 s in Debug, on the interpreter).
+  const TileRun r = tile("demo --max-seq 64");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "backend ")) << r.output;
   EXPECT_TRUE(contains(r.output, "dtype f16")) << r.output;
@@ -103,11 +106,12 @@ TEST(TileCli, DemoPrintsSixVariantsWithSaneErrors) {
   // Bounds on data in about [-2, 2] with group_size 32: half an int step of the widest group
   // plus f16 rounding (as the seed), and fp8's relative rounding of the largest values.
   const std::map<std::string, double> max_bound = {
-      {"raw update", 0.0},    {"raw update_many", 0.0}, {"int4", 1.5 * 4 / 15 + 1e-3},
-      {"int8", 1.5 * 4 / 255 + 1e-3}, {"fp8_e4m3", 2.0 / 16 + 1e-2}, {"fp8_e5m2", 2.0 / 8 + 1e-2}};
+      {"raw update", 0.0},           {"raw update_many", 0.0},
+      {"int4", 1.5 * 4 / 15 + 1e-3}, {"int8", 1.5 * 4 / 255 + 1e-3},
+      {"fp8_e4m3", 2.0 / 16 + 1e-2}, {"fp8_e5m2", 2.0 / 8 + 1e-2}};
   // f16 footprint: codes plus an f16 scale (and bias) per 32 elements.
   const std::map<std::string, double> bytes = {
-      {"raw update", 2.0}, {"raw update_many", 2.0}, {"int4", 0.5 + 4.0 / 32},
+      {"raw update", 2.0},      {"raw update_many", 2.0},     {"int4", 0.5 + 4.0 / 32},
       {"int8", 1.0 + 4.0 / 32}, {"fp8_e4m3", 1.0 + 2.0 / 32}, {"fp8_e5m2", 1.0 + 2.0 / 32}};
   for (const auto& [variant, row] : rows) {
     SCOPED_TRACE(variant);
@@ -137,11 +141,11 @@ TEST(TileCli, ErrorsExitNonZeroWithAMessage) {
     const char* args;
     const char* message;
   };
-  for (const Case& c : {Case{"frobnicate", "unknown verb 'frobnicate'"},
-                        Case{"inspect no_such_kernel", "no_such_kernel"},
-                        Case{"inspect quantize_kv_int4 --dtype i32", "i32"},
-                        Case{"demo --dtype i32", "--dtype"},
-                        Case{"demo --max-seq zero", "--max-seq"}}) {
+  for (const Case& c :
+       {Case{"frobnicate", "unknown verb 'frobnicate'"},
+        Case{"inspect no_such_kernel", "no_such_kernel"},
+        Case{"inspect quantize_kv_int4 --dtype i32", "i32"}, Case{"demo --dtype i32", "--dtype"},
+        Case{"demo --max-seq zero", "--max-seq"}}) {
     const TileRun r = tile(c.args);
     EXPECT_NE(r.status, 0) << c.args << ":\n" << r.output;
     EXPECT_TRUE(contains(r.output, c.message)) << c.args << ":\n" << r.output;

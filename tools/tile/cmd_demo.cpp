@@ -216,7 +216,7 @@ std::uint32_t parse_max_seq(const std::string& text) {
     used = 0;
   }
   if (used != text.size() || text.empty() || text[0] == '-' || n == 0 || n > 65536) {
-    throw Error("demo: --max-seq expects an integer in [1, 65536], got '" + text + "'");
+    throw Error("--max-seq expects an integer in [1, 65536], got '" + text + "'");
   }
   return static_cast<std::uint32_t>(n);
 }
@@ -233,19 +233,19 @@ std::string number(double v, int precision, bool fixed = true) {
 int cmd_demo(const Args& args) {
   for (std::size_t i = 0; i < args.size(); i += 2) {
     if (args[i] != "--max-seq" && args[i] != "--dtype") {
-      throw Error("demo: unknown argument '" + args[i] + "' (usage: tile demo [--max-seq N] [--dtype D])");
+      throw Error("unknown argument '" + args[i] +
+                  "' (usage: tile demo [--max-seq N] [--dtype D])");
     }
   }
   const std::uint32_t max_seq = parse_max_seq(option_value(args, "--max-seq", "256"));
   const std::string dtype_name = option_value(args, "--dtype", "f16");
   const std::optional<DType> t = parse_dtype(dtype_name);
   if (!t || (*t != DType::F32 && *t != DType::F16 && *t != DType::BF16)) {
-    throw Error("demo: --dtype must be f32, f16 or bf16, got '" + dtype_name + "'");
+    throw Error("--dtype must be f32, f16 or bf16, got '" + dtype_name + "'");
   }
 
   const Demo d{Context::create(), *t, max_seq, make_tokens(max_seq, *t)};
-  std::cout << "tile demo: backend " << d.ctx.description() << ", dtype " << name_of(d.t)
-            << "\n"
+  std::cout << "tile demo: backend " << d.ctx.description() << ", dtype " << name_of(d.t) << "\n"
             << "KV cache of " << kHeads << " kv heads x " << max_seq << " positions x head_dim "
             << kHeadDim << " (" << d.cache_elements() << " elements), group_size " << kGroupSize
             << "; one write dispatch per position (update_many: one for all), summed launch "
@@ -262,15 +262,14 @@ int cmd_demo(const Args& args) {
 
   const int w[] = {16, 12, 13, 11, 14, 12};
   std::cout << std::left << std::setw(w[0]) << "variant" << std::right << std::setw(w[1])
-            << "max abs err" << std::setw(w[2]) << "mean abs err" << std::setw(w[3])
-            << "bytes/elem" << std::setw(w[4]) << "quantise us" << std::setw(w[5])
-            << "dequant us" << "\n";
+            << "max abs err" << std::setw(w[2]) << "mean abs err" << std::setw(w[3]) << "bytes/elem"
+            << std::setw(w[4]) << "quantise us" << std::setw(w[5]) << "dequant us"
+            << "\n";
   for (const Row& r : rows) {
     std::cout << std::left << std::setw(w[0]) << r.variant << std::right << std::setw(w[1])
-              << number(r.max_err, 6) << std::setw(w[2]) << number(r.mean_err, 6)
-              << std::setw(w[3]) << number(r.bytes_per_element, 3) << std::setw(w[4])
-              << number(r.write_us, 1) << std::setw(w[5])
-              << (r.read_us ? number(*r.read_us, 1) : std::string("-")) << "\n";
+              << number(r.max_err, 6) << std::setw(w[2]) << number(r.mean_err, 6) << std::setw(w[3])
+              << number(r.bytes_per_element, 3) << std::setw(w[4]) << number(r.write_us, 1)
+              << std::setw(w[5]) << (r.read_us ? number(*r.read_us, 1) : std::string("-")) << "\n";
   }
   return 0;
 }

@@ -16,7 +16,7 @@ struct Verb {
 constexpr Verb kVerbs[] = {
     {"list", mt::tile::cmd_list, "list                         registered kernels and their dtypes"},
     {"inspect", mt::tile::cmd_inspect, "inspect NAME [--dtype D] [--raw]  the IR after passes (--raw: as traced)"},
-    {"demo", mt::tile::cmd_demo, "demo [--max-seq N]           quantise/dequantise a KV cache with every variant"},
+    {"demo", mt::tile::cmd_demo, "demo [--max-seq N] [--dtype D]  quantise/dequantise a KV cache with every variant"},
 };
 
 int usage(std::ostream& out) {

@@ -44,6 +44,33 @@ class Executable {
   virtual const Kernel& kernel() const = 0;
 };
 
+// Backend-owned memory, streams and captured graphs for the device-resident API. Each
+// backend defines its own subclasses; the runtime only passes them back to that backend.
+class DeviceMemory {
+ public:
+  virtual ~DeviceMemory() = default;
+  virtual std::size_t size() const = 0;  // bytes
+};
+class StreamHandle {
+ public:
+  virtual ~StreamHandle() = default;
+};
+class GraphHandle {
+ public:
+  virtual ~GraphHandle() = default;
+};
+class EventHandle {
+ public:
+  virtual ~EventHandle() = default;
+};
+
+// One argument of a device-resident launch, in parameter order: a tensor's memory (its
+// element count is size() / size_of(dtype)) or a scalar value.
+struct DeviceArgument {
+  const DeviceMemory* memory = nullptr;
+  Scalar scalar;
+};
+
 class KernelBackend {
  public:
   virtual ~KernelBackend() = default;
@@ -56,6 +83,33 @@ class KernelBackend {
   // Runs the kernel; throws mt::Error (naming kernel, op, thread or param) on a failed access.
   // Must be safe to call from several threads at once.
   virtual void launch(const Executable& exe, std::span<Argument> args, const LaunchDims& dims) = 0;
+
+  // --- device-resident API ---------------------------------------------------------------
+  virtual std::shared_ptr<DeviceMemory> allocate(std::size_t bytes) = 0;
+  // Synchronous copies between host bytes and device memory at a byte offset.
+  virtual void write(DeviceMemory& dst, std::size_t offset, std::span<const std::uint8_t> src) = 0;
+  virtual void read(const DeviceMemory& src, std::size_t offset, std::span<std::uint8_t> dst) = 0;
+  virtual std::shared_ptr<StreamHandle> create_stream() = 0;
+  // Enqueues a launch on the stream and returns at once (the CPU backend may run it
+  // immediately). A failed checked access in any launch enqueued since the last
+  // synchronize is reported by synchronize() as an mt::Error naming kernel, param and index.
+  virtual void enqueue(const Executable& exe, std::span<const DeviceArgument> args,
+                       const LaunchDims& dims, StreamHandle& stream) = 0;
+  virtual void synchronize(StreamHandle& stream) = 0;
+  // Between begin_capture and end_capture, enqueue records launches instead of running
+  // them; replay runs the recorded sequence on a stream (asynchronously).
+  virtual void begin_capture(StreamHandle& stream) = 0;
+  virtual std::shared_ptr<GraphHandle> end_capture(StreamHandle& stream) = 0;
+  virtual void replay(GraphHandle& graph, StreamHandle& stream) = 0;
+
+  // --- measurement (benchmarks) ----------------------------------------------------------
+  // Device-to-device copy of `bytes` bytes queued on the stream.
+  virtual void copy(DeviceMemory& dst, const DeviceMemory& src, std::size_t bytes,
+                    StreamHandle& stream) = 0;
+  // A timestamp taken when the stream reaches this point; elapsed_ms between two of them
+  // (waits for the later one).
+  virtual std::shared_ptr<EventHandle> record_event(StreamHandle& stream) = 0;
+  virtual double elapsed_ms(EventHandle& start, EventHandle& end) = 0;
 };
 
 // The reference interpreter; always available.

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +16,7 @@
 
 #include "metaltile/backends/backend.hpp"
 #include "metaltile/core/kernel.hpp"
+#include "metaltile/runtime/device.hpp"
 
 namespace mt {
 
@@ -46,6 +49,20 @@ class Context {
   DispatchResult dispatch_with_grid(const Kernel& kernel, const BufferMap& buffers,
                                     const ConstMap& consts, std::array<std::size_t, 3> grid,
                                     std::array<std::size_t, 3> tpg) const;
+
+  // --- device-resident API (runtime/device.hpp) -------------------------------------------
+  DeviceBuffer allocate(std::size_t bytes) const;
+  DeviceBuffer upload(std::span<const std::uint8_t> bytes) const;
+  Stream create_stream() const;
+  // Specialises, optimises and compiles once (cached like dispatch_with_grid).
+  PreparedKernel prepare(const Kernel& kernel, const ConstMap& consts = {}) const;
+  // Checks the bindings (names, sizes, scalar types) and the kernel's contract, then queues
+  // the launch on `stream` and returns without waiting.
+  void launch(const PreparedKernel& kernel, const DeviceBindings& bindings,
+              std::array<std::size_t, 3> grid, std::array<std::size_t, 3> tpg,
+              const Stream& stream) const;
+  // Records the launches `record` makes on `stream` into a graph instead of running them.
+  Graph capture(const Stream& stream, const std::function<void()>& record) const;
 
  private:
   struct State;

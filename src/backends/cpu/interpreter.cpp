@@ -353,6 +353,21 @@ void run_contract(const Kernel& k, std::span<const Argument> args) {
   GroupRunner(l).run({0, 0, 0});
 }
 
+void run_contract(const Kernel& k, std::span<const Scalar> uniforms) {
+  MT_ASSERT(uniforms.size() == k.params.size())
+      << "kernel '" << k.name << "': " << uniforms.size() << " uniforms for "
+      << k.params.size() << " params";
+  if (k.contract.instrs.empty()) return;
+  // A contract reads no tensor memory (the verifier allows no Load there), only lengths.
+  std::vector<Argument> args(k.params.size());
+  Launch l = prepare(k, k.contract, args, LaunchDims{});
+  for (std::size_t p = 0; p < k.params.size(); ++p) {
+    const Param& param = k.params[p];
+    l.uniforms[p] = param.is_tensor() ? uniforms[p] : normalise(uniforms[p], param.dtype);
+  }
+  GroupRunner(l).run({0, 0, 0});
+}
+
 void interpret(const Kernel& k, std::span<Argument> args, const LaunchDims& dims,
                const DeviceLimits& limits, unsigned max_workers) {
   check_launch_dims(k, dims, limits);

@@ -14,6 +14,9 @@ namespace mt::cpu {
 //   "kernel 'K': param 'P': precondition failed: TEXT (P=VALUE, Q=VALUE)"
 // naming every scalar parameter the condition depends on (P is the first of them).
 void run_contract(const Kernel& k, std::span<const Argument> args);
+// The same, from each parameter's uniform value by ParamId: a scalar's value, a tensor's element
+// count. For callers that know the tensors' sizes but hold no host bytes (device buffers).
+void run_contract(const Kernel& k, std::span<const Scalar> uniforms);
 
 // Runs k's body over dims.grid threadgroups of dims.tpg threads: one group at a time, each op
 // applied to the group's active threads in lockstep. `k` is specialised and optimised (it may

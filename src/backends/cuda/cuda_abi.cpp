@@ -3,15 +3,12 @@
 
 #include <string_view>
 
+#include "backends/cuda/cuda_dialect.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/core/visitor.hpp"
 
 namespace mt::cuda {
 namespace {
-
-bool is_identifier_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
 
 std::string axes(std::array<std::uint32_t, 3> v) {
   return "(" + std::to_string(v[0]) + "," + std::to_string(v[1]) + "," + std::to_string(v[2]) + ")";
@@ -29,11 +26,7 @@ std::string_view kind_text(ErrorKind kind) {
 
 }  // namespace
 
-std::string entry_name(const Kernel& k) {
-  std::string name = "mt_";
-  for (char c : k.name) name += is_identifier_char(c) ? c : '_';
-  return name;
-}
+std::string entry_name(const Kernel& k) { return "mt_" + identifier(k.name); }
 
 std::vector<Slot> kernel_slots(const Kernel& k) {
   std::vector<Slot> slots;

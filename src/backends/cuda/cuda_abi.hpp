@@ -16,8 +16,8 @@
 
 namespace mt::cuda {
 
-// The kernel's entry point: "mt_" + the kernel name with every character outside [A-Za-z0-9_]
-// replaced by '_'. The prefix keeps it clear of CUDA and C library names.
+// The kernel's entry point: "mt_" + the kernel name as an identifier (cuda_dialect.hpp:
+// identifier). The prefix keeps it clear of CUDA and C library names.
 std::string entry_name(const Kernel& k);
 
 // What one launch argument is. The parameter list of every emitted kernel is, in order:

@@ -303,6 +303,19 @@ std::string bitcast_expression(DType from, DType to, std::string_view operand) {
   return "(" + type + ")" + x;
 }
 
+std::string identifier(std::string_view wanted) {
+  std::string name;
+  for (char c : wanted) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (ok) {
+      name += c;
+    } else if (!name.empty() && name.back() != '_') {
+      name += '_';
+    }
+  }
+  return name;
+}
+
 bool is_reserved_name(std::string_view name) {
   if (name.starts_with("mt_") || name.starts_with("MT_") || name.starts_with("_")) return true;
   if (name.find("__") != std::string_view::npos) return true;

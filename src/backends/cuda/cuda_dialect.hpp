@@ -67,6 +67,10 @@ std::string cast_expression(DType from, DType to, std::string_view operand);
 // "" when there is none (the emitter reports it).
 std::string bitcast_expression(DType from, DType to, std::string_view operand);
 
+// `wanted` as a C identifier: each character outside [A-Za-z0-9] becomes '_', with no '_'
+// leading and none doubled (C++ reserves "__"). May be empty or start with a digit.
+std::string identifier(std::string_view wanted);
+
 // True for names generated code must not give a parameter or local: C++ and CUDA keywords,
 // built-in variables, the functions the dialect's patterns call, and the reserved shapes
 // (a leading "mt_" or "__", and "v<digits>", which name values).

@@ -29,10 +29,17 @@ std::string_view prelude_source();
 
 // Emits `k` (verified, contract already evaluated on the host: the contract block is not
 // emitted). The body's semantics are those of core/kernel.hpp and mt::scalar_eval, bit for
-// bit for every non-math op, with two documented exceptions: integer division or remainder by
-// zero yields 0 (the interpreter reports an error), and NaN payloads may differ. Math
-// functions use CUDA's accurate f32 functions (expf, not __expf) and round to the dtype.
-// An op the emitter cannot render is an mt::Error naming the kernel, op and dtype.
+// bit for every non-math op (checked on an H100 for every op x dtype and cast), except:
+//  - integer division or remainder by zero yields 0 (the interpreter reports an error);
+//  - NaN payloads and signs may differ (only "is NaN" is kept);
+//  - float Min/Max of -0 and +0: fminf/fmaxf order -0 below +0, while std::fmin/fmax on x86
+//    return the second operand;
+//  - a For loop whose last step overflows the loop variable's type (hi near its maximum)
+//    wraps (u32) or is undefined (i32), where the interpreter stops.
+// Math functions use CUDA's accurate f32 functions (expf, not __expf), in the forms
+// mt::scalar_eval uses, and round to the dtype. Addresses are computed in 64 bits (p[i] with
+// a 32-bit i); the IR's 32-bit arithmetic wraps at 32 bits. An op the emitter cannot render
+// is an mt::Error naming the kernel, op and dtype.
 CudaSource emit_cuda(const Kernel& k, const EmitOptions& options = {});
 
 }  // namespace mt::cuda

@@ -50,24 +50,39 @@ std::vector<std::string> split_lines(std::string_view text) {
   return lines;
 }
 
-// Every "<file>(<N>)" the log cites, for the files we handed NVRTC, in order of first mention.
+// The number at log[at...], or 0 if there is none; `at` moves past it.
+int number_at(std::string_view log, std::size_t& at) {
+  int n = 0;
+  while (at < log.size() && log[at] >= '0' && log[at] <= '9') n = n * 10 + (log[at++] - '0');
+  return n;
+}
+
+// Every line of the files we handed NVRTC that the log cites, as "<file>(<N>)" or (in
+// template instantiation notes) "line <N> of <file>": the source first, then each header, each
+// in order of first mention.
 std::vector<std::pair<std::string, int>> cited_lines(std::string_view log,
                                                      std::span<const NvrtcHeader> files) {
   std::vector<std::pair<std::string, int>> cited;
   std::set<std::pair<std::string, int>> seen;
+  const auto cite = [&](std::string_view file, int line) {
+    if (line > 0 && seen.insert({std::string(file), line}).second) {
+      cited.emplace_back(std::string(file), line);
+    }
+  };
   for (const NvrtcHeader& file : files) {
     const std::string prefix = std::string(file.name) + "(";
     for (std::size_t at = log.find(prefix); at != std::string_view::npos;
          at = log.find(prefix, at + 1)) {
-      std::size_t digit = at + prefix.size();
-      int line = 0;
-      while (digit < log.size() && log[digit] >= '0' && log[digit] <= '9') {
-        line = line * 10 + (log[digit++] - '0');
-      }
-      if (digit < log.size() && log[digit] == ')' && line > 0 &&
-          seen.insert({std::string(file.name), line}).second) {
-        cited.emplace_back(std::string(file.name), line);
-      }
+      std::size_t end = at + prefix.size();
+      const int line = number_at(log, end);
+      if (end < log.size() && log[end] == ')') cite(file.name, line);
+    }
+    const std::string suffix = " of " + std::string(file.name);
+    for (std::size_t at = log.find("line "); at != std::string_view::npos;
+         at = log.find("line ", at + 1)) {
+      std::size_t end = at + 5;
+      const int line = number_at(log, end);
+      if (log.substr(end).starts_with(suffix)) cite(file.name, line);
     }
   }
   return cited;

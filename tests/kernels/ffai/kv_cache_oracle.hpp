@@ -125,7 +125,8 @@ inline bool expect_same_bits(std::span<const std::uint8_t> actual,
     if (a == e) continue;
     if (++mismatches > 10) continue;
     shown << "\n  [" << i << "] expected 0x" << std::hex << e << ", actual 0x" << a << std::dec;
-    if (is_float(t)) shown << " (" << element(expected, i, t) << " vs " << element(actual, i, t) << ")";
+    if (is_float(t))
+      shown << " (" << element(expected, i, t) << " vs " << element(actual, i, t) << ")";
   }
   if (mismatches == 0) return true;
   ADD_FAILURE() << label << ": " << mismatches << " of " << n << " " << name_of(t)
@@ -270,7 +271,8 @@ inline void dequant_affine(const CacheShape& s, std::uint32_t bits, DType t,
         const std::uint32_t word = words[slot * s.words_per_slot(bits) + d / vpp];
         const std::uint32_t q = (word >> ((d % vpp) * bits)) & maxq;
         const std::size_t group = slot * gph + d / s.group_size;
-        const float v = static_cast<float>(q) * element(scales, group, t) + element(biases, group, t);
+        const float v =
+            static_cast<float>(q) * element(scales, group, t) + element(biases, group, t);
         set_element(out, slot * s.head_dim + d, round_to(t, v), t);
       }
     }
@@ -301,9 +303,9 @@ inline void quantize_fp8(const CacheShape& s, const Fp8Format& f, DType t,
   }
 }
 
-inline void dequant_fp8(const CacheShape& s, const Fp8Format& f, DType t,
-                        std::uint32_t n_positions, std::span<const std::uint32_t> words,
-                        std::span<const std::uint8_t> scales, Bytes& out) {
+inline void dequant_fp8(const CacheShape& s, const Fp8Format& f, DType t, std::uint32_t n_positions,
+                        std::span<const std::uint32_t> words, std::span<const std::uint8_t> scales,
+                        Bytes& out) {
   const std::uint32_t gph = s.groups_per_slot();
   for (std::size_t h = 0; h < s.n_kv_heads; ++h) {
     for (std::size_t pos = 0; pos < n_positions; ++pos) {

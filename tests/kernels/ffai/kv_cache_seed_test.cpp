@@ -138,8 +138,9 @@ void assert_roundtrip(const Shape& shape, DType dt, const std::vector<float>& so
           h * shape.max_seq * shape.head_dim + shape.position * shape.head_dim + d;
       const float err = std::fabs(source[src_idx] - recon[cache_idx]);
       if (!std::isfinite(err)) {
-        if (finite) ADD_FAILURE() << label << ": non-finite reconstruction " << recon[cache_idx]
-                                  << " at (h=" << h << ", d=" << d << ")";
+        if (finite)
+          ADD_FAILURE() << label << ": non-finite reconstruction " << recon[cache_idx]
+                        << " at (h=" << h << ", d=" << d << ")";
         finite = false;
       } else if (err > max_abs_err) {
         max_abs_err = err;

@@ -117,10 +117,12 @@ TEST(KvCacheUpdate, CopiesOneTokenBitExactAndNothingElse) {
     const mt::Kernel k = kv::kv_cache_update::kernel_ir_for(c.t);
     std::vector<float> values = oracle::random_values(s.token_elements(), c.seed, c.t);
     // Values a copy through f32 could alter: -0, the smallest subnormal, the largest finite.
-    const float tiny = c.t == DType::F32 ? std::numeric_limits<float>::denorm_min()
-                       : c.t == DType::F16 ? std::ldexp(1.0f, -24) : std::ldexp(1.0f, -133);
+    const float tiny = c.t == DType::F32   ? std::numeric_limits<float>::denorm_min()
+                       : c.t == DType::F16 ? std::ldexp(1.0f, -24)
+                                           : std::ldexp(1.0f, -133);
     const float huge = c.t == DType::F32   ? std::numeric_limits<float>::max()
-                       : c.t == DType::F16 ? 65504.0f : std::bit_cast<float>(0x7F7F0000u);
+                       : c.t == DType::F16 ? 65504.0f
+                                           : std::bit_cast<float>(0x7F7F0000u);
     values[1] = -0.0f;
     values[2] = tiny;
     values[3] = -huge;
@@ -147,8 +149,7 @@ TEST(KvCacheUpdateMany, CopiesRowsToTheirPositionsAndSkipsPastTheCache) {
     const CacheShape& s = c.shape;
     const mt::Kernel k = kv::kv_cache_update_many::kernel_ir_for(c.t);
     // Distinct in-range positions in no particular order, plus two past the cache (skipped).
-    const std::vector<std::uint32_t> positions = {s.max_seq - 1, 0u, s.max_seq, 2u,
-                                                  0xFFFFFFFFu};
+    const std::vector<std::uint32_t> positions = {s.max_seq - 1, 0u, s.max_seq, 2u, 0xFFFFFFFFu};
     const std::vector<float> values =
         oracle::random_values(positions.size() * s.token_elements(), c.seed, c.t);
     mt::BufferMap b;
@@ -213,8 +214,8 @@ void check_dequant_affine(const Case& c) {
   oracle::Rng rng(c.seed);
   std::vector<std::uint32_t> words(s.word_elements(Bits));
   for (std::uint32_t& w : words) w = rng.next_u32();
-  const Bytes scales = mt::test::pack(
-      oracle::random_values(s.param_elements(), c.seed + 1, c.t, 0.001f, 0.3f), c.t);
+  const Bytes scales =
+      mt::test::pack(oracle::random_values(s.param_elements(), c.seed + 1, c.t, 0.001f, 0.3f), c.t);
   const Bytes biases =
       mt::test::pack(oracle::random_values(s.param_elements(), c.seed + 2, c.t), c.t);
   const std::uint32_t n_positions = s.max_seq - 1;
@@ -252,12 +253,12 @@ TEST(KvCacheFp8Reference, EncodesKnownValues) {
   const Fp8Format& e4 = oracle::kE4M3;
   const Fp8Format& e5 = oracle::kE5M2;
   const std::vector<std::pair<float, int>> e4m3 = {
-      {0.0f, 0x00},   {-0.0f, 0x80},  {1.0f, 0x38},     {448.0f, 0x7E},  {-448.0f, 0xFE},
-      {464.0f, 0x7E}, {1e30f, 0x7E},  {0x1p-9f, 0x01},  {0x1p-10f, 0x00}, {0x3p-10f, 0x02},
+      {0.0f, 0x00},    {-0.0f, 0x80},   {1.0f, 0x38},    {448.0f, 0x7E},    {-448.0f, 0xFE},
+      {464.0f, 0x7E},  {1e30f, 0x7E},   {0x1p-9f, 0x01}, {0x1p-10f, 0x00},  {0x3p-10f, 0x02},
       {1.0625f, 0x38}, {1.1875f, 0x3A}, {0x1p-6f, 0x08}, {-0x1p-11f, 0x80}, {240.0f, 0x77}};
   for (const auto& [x, code] : e4m3) EXPECT_EQ(int(e4.encode(x)), code) << "e4m3 of " << x;
   const std::vector<std::pair<float, int>> e5m2 = {
-      {0.0f, 0x00},    {1.0f, 0x3C},    {57344.0f, 0x7B}, {1e30f, 0x7B},  {-1e30f, 0xFB},
+      {0.0f, 0x00},     {1.0f, 0x3C},     {57344.0f, 0x7B}, {1e30f, 0x7B},  {-1e30f, 0xFB},
       {0x1p-16f, 0x01}, {0x1p-17f, 0x00}, {1.125f, 0x3C},   {1.375f, 0x3E}, {0x1p-14f, 0x04}};
   for (const auto& [x, code] : e5m2) EXPECT_EQ(int(e5.encode(x)), code) << "e5m2 of " << x;
   EXPECT_TRUE(std::isnan(e4.decode(0x7F)));
@@ -281,17 +282,18 @@ std::vector<float> fp8_source(const Case& c, const Fp8Format& f) {
   std::vector<float> src = oracle::random_values(s.token_elements(), c.seed, c.t);
   const bool e4 = f.mantissa_bits == 3;
   const float k = e4 ? 1.0f : 0x1p-12f;
-  const std::vector<float> ties_e4 = {448.0f,   1.0625f, 1.1875f, -1.0625f, -1.1875f, 0x1p-10f,
-                                      0x3p-10f, -0x3p-10f, 0x5p-10f, 17.0f,  19.0f,    232.0f};
-  const std::vector<float> ties_e5 = {57344.0f, 1.125f, 1.375f, -1.125f, 0x1p-17f, 0x3p-17f,
-                                      -0x3p-17f, 0x5p-17f, 18.0f,  22.0f,  -22.0f,   40960.0f};
+  const std::vector<float> ties_e4 = {448.0f,   1.0625f,   1.1875f,  -1.0625f, -1.1875f, 0x1p-10f,
+                                      0x3p-10f, -0x3p-10f, 0x5p-10f, 17.0f,    19.0f,    232.0f};
+  const std::vector<float> ties_e5 = {57344.0f,  1.125f,   1.375f, -1.125f, 0x1p-17f, 0x3p-17f,
+                                      -0x3p-17f, 0x5p-17f, 18.0f,  22.0f,   -22.0f,   40960.0f};
   std::vector<float> ties = e4 ? ties_e4 : ties_e5;
   for (float& v : ties) v *= k;
   set_group(src, s, 0, ties, c.t);
   set_group(src, s, 1, std::vector<float>(s.group_size, 0.0f), c.t);
   oracle::Rng rng(c.seed ^ 0xABCDu);
   std::vector<float> tiny(s.group_size);
-  for (float& v : tiny) v = (rng.next() & 1 ? -1.0f : 1.0f) * std::pow(10.0f, rng.uniform(-11.0f, -3.0f));
+  for (float& v : tiny)
+    v = (rng.next() & 1 ? -1.0f : 1.0f) * std::pow(10.0f, rng.uniform(-11.0f, -3.0f));
   tiny[3] = 1.5f;
   set_group(src, s, 2, tiny, c.t);
   if (s.token_groups() > 3) src[3 * s.group_size + 5] = -0.0f;
@@ -324,11 +326,13 @@ void check_quantize_fp8(const Case& c, const Fp8Format& f) {
 }
 
 TEST(KvCacheQuantizeFp8E4M3, CodesMatchOcpReferenceAndScalesExact) {
-  for_each_case([](const Case& c) { check_quantize_fp8<kv::quantize_kv_fp8_e4m3>(c, oracle::kE4M3); });
+  for_each_case(
+      [](const Case& c) { check_quantize_fp8<kv::quantize_kv_fp8_e4m3>(c, oracle::kE4M3); });
 }
 
 TEST(KvCacheQuantizeFp8E5M2, CodesMatchOcpReferenceAndScalesExact) {
-  for_each_case([](const Case& c) { check_quantize_fp8<kv::quantize_kv_fp8_e5m2>(c, oracle::kE5M2); });
+  for_each_case(
+      [](const Case& c) { check_quantize_fp8<kv::quantize_kv_fp8_e5m2>(c, oracle::kE5M2); });
 }
 
 template <class Dequant>
@@ -370,11 +374,13 @@ void check_dequant_fp8(const Case& c, const Fp8Format& f) {
 }
 
 TEST(KvCacheDequantFp8E4M3, MatchesOracleExactly) {
-  for_each_case([](const Case& c) { check_dequant_fp8<kv::bulk_dequant_kv_fp8_e4m3>(c, oracle::kE4M3); });
+  for_each_case(
+      [](const Case& c) { check_dequant_fp8<kv::bulk_dequant_kv_fp8_e4m3>(c, oracle::kE4M3); });
 }
 
 TEST(KvCacheDequantFp8E5M2, MatchesOracleExactly) {
-  for_each_case([](const Case& c) { check_dequant_fp8<kv::bulk_dequant_kv_fp8_e5m2>(c, oracle::kE5M2); });
+  for_each_case(
+      [](const Case& c) { check_dequant_fp8<kv::bulk_dequant_kv_fp8_e5m2>(c, oracle::kE5M2); });
 }
 
 // Quantise one token with the kernel, dequantise with the kernel, and bound the error per
@@ -414,7 +420,8 @@ void check_fp8_roundtrip(const Case& c, const Fp8Format& f) {
     for (std::size_t g = 0; g < s.groups_per_slot(); ++g) {
       const std::size_t first = h * s.head_dim + g * s.group_size;
       float amax = 0.0f;
-      for (std::size_t i = 0; i < s.group_size; ++i) amax = std::max(amax, std::fabs(src[first + i]));
+      for (std::size_t i = 0; i < s.group_size; ++i)
+        amax = std::max(amax, std::fabs(src[first + i]));
       const double scale = amax / f.max_finite;
       const double stored = mt::round_to(c.t, static_cast<float>(scale));
       for (std::size_t i = 0; i < s.group_size; ++i) {
@@ -433,8 +440,8 @@ void check_fp8_roundtrip(const Case& c, const Fp8Format& f) {
     const double err = std::fabs(double(actual[i]) - double(expected[i]));
     if (std::isfinite(actual[i]) && err <= tolerance[i]) continue;
     if (++bad <= 10) {
-      ADD_FAILURE() << f.name << " round trip [" << i << "] expected " << expected[i]
-                    << ", actual " << actual[i] << ", tolerance " << tolerance[i];
+      ADD_FAILURE() << f.name << " round trip [" << i << "] expected " << expected[i] << ", actual "
+                    << actual[i] << ", tolerance " << tolerance[i];
     }
   }
   EXPECT_EQ(bad, 0u) << "elements outside the fp8 round-trip bound";
@@ -499,11 +506,15 @@ std::vector<Misuse> misuses(const std::string& name) {
   auto set = [](const char* key, std::uint32_t v) {
     return [key, v](mt::BufferMap& b) { b[key] = le_bytes(v); };
   };
-  if (name == "kv_cache_update") return {{"position", set("position", 4)}, {"position", set("position", 99)}};
-  if (name == "kv_cache_update_many") return {{"n_kv_heads_x_head_dim", set("n_kv_heads_x_head_dim", 96)}};
+  if (name == "kv_cache_update")
+    return {{"position", set("position", 4)}, {"position", set("position", 99)}};
+  if (name == "kv_cache_update_many")
+    return {{"n_kv_heads_x_head_dim", set("n_kv_heads_x_head_dim", 96)}};
   std::vector<Misuse> m = {{"group_size", set("group_size", 48)}};  // 64 % 48 != 0
-  if (name.starts_with("quantize")) m.push_back({"position", set("position", 4)});
-  else m.push_back({"n_positions", set("n_positions", 5)});
+  if (name.starts_with("quantize"))
+    m.push_back({"position", set("position", 4)});
+  else
+    m.push_back({"n_positions", set("n_positions", 5)});
   return m;
 }
 
