@@ -1,12 +1,21 @@
-// try_make_cuda_backend: the CUDA engineer replaces this body with the real probe
-// (dlopen libcuda/libnvrtc, pick a device) once src/backends/cuda/ exists.
+// try_make_cuda_backend: the CUDA backend if the driver, a device and NVRTC are usable, else the
+// reason it is not.
 #include "runtime/backend_choice.hpp"
+
+#include "metaltile/backends/cuda.hpp"
+#include "metaltile/core/error.hpp"
 
 namespace mt {
 
 std::unique_ptr<KernelBackend> try_make_cuda_backend(std::string* why) {
-  if (why != nullptr) *why = "the CUDA backend is not built yet";
-  return nullptr;
+  // A malformed MT_CUDA_CHECKED is the user's mistake, reported even where CUDA is missing.
+  const CudaOptions options = cuda_options_from_env();
+  try {
+    return make_cuda_backend(options);
+  } catch (const Error& e) {
+    if (why != nullptr) *why = e.what();
+    return nullptr;
+  }
 }
 
 }  // namespace mt

@@ -11,6 +11,7 @@ using Args = std::vector<std::string>;
 int cmd_list(const Args& args);
 int cmd_inspect(const Args& args);
 int cmd_demo(const Args& args);
+int cmd_device(const Args& args);
 
 // The value after `flag` in args ("--dtype f16"), or `fallback` when absent.
 std::string option_value(const Args& args, const std::string& flag, const std::string& fallback);

@@ -1,0 +1,61 @@
+// One launch of a compiled kernel, shared by the byte-map launch and the device-resident
+// enqueue: the executable (module, ABI slots, mode), the kernelParams array the kernel ABI
+// (cuda_abi.hpp) prescribes, and the check of the threadgroup size against the kernel's limit.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "backends/cuda/cuda_abi.hpp"
+#include "backends/cuda/driver.hpp"
+#include "metaltile/backends/backend.hpp"
+#include "metaltile/core/kernel.hpp"
+
+namespace mt::cuda {
+
+// A compiled kernel: its module (loaded in the backend's context, which it keeps alive) and the
+// argument slots of its entry point.
+class CudaExecutable final : public Executable,
+                             public std::enable_shared_from_this<CudaExecutable> {
+ public:
+  CudaExecutable(std::shared_ptr<const PrimaryContext> ctx, Kernel k,
+                 std::unique_ptr<const Module> module, bool checked);
+  const Kernel& kernel() const override { return kernel_; }
+  const Module& module() const { return *module_; }
+  bool checked() const { return checked_; }
+  const std::vector<Slot>& slots() const { return slots_; }
+
+ private:
+  std::shared_ptr<const PrimaryContext> ctx_;  // first: released after the module
+  Kernel kernel_;
+  std::unique_ptr<const Module> module_;
+  bool checked_;
+  std::vector<Slot> slots_;
+};
+
+// The runtime hands a backend only its own executables; anything else is our bug.
+const CudaExecutable& cuda_executable(const Executable& exe);
+
+// The values of one launch, by ParamId: a tensor's device pointer and element count, a scalar's
+// value (entries of the other kind are ignored).
+struct KernelArgs {
+  std::vector<CuDevicePtr> pointers;
+  std::vector<std::uint64_t> elements;
+  std::vector<Scalar> scalars;
+  explicit KernelArgs(std::size_t params) : pointers(params), elements(params), scalars(params) {}
+};
+
+// The bytes a scalar of dtype `t` is passed as (its value type, cuda_dialect.hpp), zero-extended.
+std::uint64_t scalar_bits(DType t, const Scalar& value);
+
+// mt::Error if dims.tpg has more threads than the compiled kernel allows on this device (its
+// register use can make that fewer than the device limit the runtime checked).
+void check_threadgroup_size(const CudaExecutable& exe, const LaunchDims& dims);
+
+// cuLaunchKernel of `exe` on `stream` with `args` and the error record at `error_record`.
+void launch_kernel(const CudaExecutable& exe, const KernelArgs& args, CuDevicePtr error_record,
+                   const LaunchDims& dims, CuStream stream);
+
+}  // namespace mt::cuda

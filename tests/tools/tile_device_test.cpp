@@ -1,0 +1,80 @@
+// `tile device` as a user runs it (the binary in MT_TILE, set by tests/CMakeLists.txt): the
+// backend line, then the GPU's properties or why CUDA is unavailable, NVRTC, checked mode and
+// the compile cache; exit 0 with or without a GPU.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+struct TileRun {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+
+TileRun tile(const std::string& env, const std::string& args) {
+  const char* path = std::getenv("MT_TILE");
+  TileRun r;
+  if (path == nullptr || *path == '\0') {
+    ADD_FAILURE()
+        << "MT_TILE is not set: run this test through ctest, or set it to the tile binary";
+    return r;
+  }
+  const std::string command = env + " '" + std::string(path) + "' " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "cannot run " << command;
+    return r;
+  }
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return r;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(TileDevice, ReportsTheBackendAndTheGpuOrWhyThereIsNone) {
+  const TileRun r = tile("", "device");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::cout << r.output;
+  EXPECT_TRUE(contains(r.output, "backend: ")) << r.output;
+  const bool gpu = contains(r.output, "compute capability: ");
+  const bool reason = contains(r.output, "cuda: unavailable: ");
+  EXPECT_NE(gpu, reason) << "either the device or why CUDA is unavailable:\n" << r.output;
+  if (gpu) {
+    for (const char* line : {"device: ", "SMs: ", "memory: ", "driver: CUDA "}) {
+      EXPECT_TRUE(contains(r.output, line)) << line << " missing:\n" << r.output;
+    }
+  } else {
+    EXPECT_TRUE(contains(r.output, "backend: cpu")) << r.output;
+  }
+  EXPECT_TRUE(contains(r.output, "NVRTC: ")) << r.output;
+  EXPECT_TRUE(contains(r.output, "checked: ")) << r.output;
+  EXPECT_TRUE(contains(r.output, "compile cache: ")) << r.output;
+}
+
+TEST(TileDevice, ShowsCheckedModeAndTheCacheDirectory) {
+  const TileRun r = tile("MT_CUDA_CHECKED=0 MT_CACHE_DIR=/tmp/mt_tile_device_probe", "device");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "checked: no (MT_CUDA_CHECKED=0)")) << r.output;
+  EXPECT_TRUE(contains(r.output, "compile cache: /tmp/mt_tile_device_probe")) << r.output;
+  const TileRun bad = tile("MT_CUDA_CHECKED=maybe MT_BACKEND=cpu", "device");
+  EXPECT_EQ(bad.status, 0) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "MT_CUDA_CHECKED='maybe'")) << bad.output;
+}
+
+TEST(TileDevice, IsListedInHelp) {
+  const TileRun r = tile("", "help");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "tile device")) << r.output;
+}
+
+}  // namespace
