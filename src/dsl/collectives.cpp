@@ -81,6 +81,19 @@ void require_vector(KernelBuilder& k, const Tensor& t, const Val& index, std::ui
   }
 }
 
+// "src_vec", or "src_vec_1", "src_vec_2", ... when taken: each vector load gets its own array.
+std::string fresh_array_name(const Kernel& k, const std::string& base) {
+  auto taken = [&](const std::string& name) {
+    for (const Array& a : k.arrays) {
+      if (a.name == name) return true;
+    }
+    return false;
+  };
+  std::string name = base;
+  for (int n = 1; taken(name); ++n) name = base + "_" + std::to_string(n);
+  return name;
+}
+
 }  // namespace
 
 Val thread_id(int axis) { return identity(OpKind::ThreadId, axis); }
@@ -135,7 +148,8 @@ MT_DSL_ATOMIC(atomic_xor, Xor)
 ArrayRef load_vector(const Tensor& t, const Val& index, std::uint32_t lanes) {
   KernelBuilder& k = t.builder();
   require_vector(k, t, index, lanes);
-  ArrayRef dst = k.thread_array(k.kernel().param(t.param()).name + "_vec", t.dtype(), lanes);
+  const std::string name = fresh_array_name(k.kernel(), k.kernel().param(t.param()).name + "_vec");
+  ArrayRef dst = k.thread_array(name, t.dtype(), lanes);
   k.append_statement(make::load_vector(k.kernel(), t.param(), index.id(), dst.id(), lanes));
   return dst;
 }

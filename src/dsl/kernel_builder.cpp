@@ -10,6 +10,14 @@
 namespace mt {
 namespace {
 thread_local KernelBuilder* active_builder = nullptr;
+
+// Arrays are named in printed IR and emitted code, so a name is given once.
+void check_array_name(const KernelBuilder& b, const std::string& what, const std::string& name) {
+  if (name.empty()) b.fail(what + ": an array needs a name");
+  for (const Array& a : b.kernel().arrays) {
+    if (a.name == name) b.fail(what + " '" + name + "': an array of that name already exists");
+  }
+}
 }  // namespace
 
 KernelBuilder::KernelBuilder(std::string name, KernelMode mode) {
@@ -64,6 +72,7 @@ Val KernelBuilder::scalar(std::string name, DType t) {
 }
 
 ArrayRef KernelBuilder::threadgroup_array(std::string name, DType t, std::uint32_t size) {
+  check_array_name(*this, "threadgroup_array", name);
   if (size == 0) fail("threadgroup_array '" + name + "': size must be at least 1");
   if (is_fp8(t) || t == DType::Bool) fail("threadgroup_array '" + name + "': element type " + std::string(name_of(t)) + " is not supported");
   ArrayId id = kernel_.new_array(Array{std::move(name), t, MemorySpace::Threadgroup, size, ParamId{}});
@@ -71,6 +80,7 @@ ArrayRef KernelBuilder::threadgroup_array(std::string name, DType t, std::uint32
 }
 
 ArrayRef KernelBuilder::threadgroup_array(std::string name, DType t, const Val& specialised_size) {
+  check_array_name(*this, "threadgroup_array", name);
   auto def = pure_defs_.find(specialised_size.id().index);
   if (def == pure_defs_.end() || def->second.op != OpKind::ScalarParam ||
       specialised_size.dtype() != DType::U32) {
@@ -82,6 +92,7 @@ ArrayRef KernelBuilder::threadgroup_array(std::string name, DType t, const Val& 
 }
 
 ArrayRef KernelBuilder::thread_array(std::string name, DType t, std::uint32_t size) {
+  check_array_name(*this, "thread_array", name);
   if (size == 0) fail("thread_array '" + name + "': size must be at least 1");
   ArrayId id = kernel_.new_array(Array{std::move(name), t, MemorySpace::Thread, size, ParamId{}});
   return ArrayRef(*this, id, t, MemorySpace::Thread);

@@ -113,8 +113,9 @@ struct Block {
 //  ThreadgroupArgmax  result:u32 = operands[1] (an index, u32) of the thread holding the
 //                     largest operands[0]; the lowest index wins ties; NaN values never win
 //                     unless every value is NaN
-// Collectives compute in the operand's type with the rounding of a pairwise tree whose
-// order is unspecified, so float sums are compared with a tolerance.
+// Collectives on f16/bf16 accumulate in f32 and round the final result to the type; integer
+// sums wrap. The combining order of float sums is unspecified (the interpreter uses a
+// pairwise tree), so float sums are compared with a tolerance; max, min and argmax are exact.
 struct Instr {
   OpKind op = OpKind::Const;
   DType dtype = DType::F32;       // result type (meaningless where has_result(op) is false)
