@@ -5,6 +5,7 @@
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/kernels/ffai/kv_cache.hpp"
+#include "metaltile/kernels/mlx/rows.hpp"
 
 namespace mt {
 namespace {
@@ -15,6 +16,7 @@ std::vector<KernelInfo> gather() {
     for (KernelInfo& info : family) all.push_back(std::move(info));
   };
   add(kernels::ffai::kv_cache::kernel_infos());
+  add(kernels::mlx::kernel_infos());
   std::sort(all.begin(), all.end(), [](const KernelInfo& a, const KernelInfo& b) { return a.name < b.name; });
   for (std::size_t i = 1; i < all.size(); ++i) {
     MT_ASSERT(all[i - 1].name != all[i].name) << "kernel " << all[i].name << " registered twice";

@@ -55,6 +55,36 @@ ParamId Kernel::find_param(std::string_view param_name) const {
   return ParamId{};
 }
 
+std::string_view memory_space_name(MemorySpace space) {
+  switch (space) {
+    case MemorySpace::Threadgroup: return "threadgroup";
+    case MemorySpace::Thread: return "thread";
+  }
+  return "?";
+}
+
+ArrayId Kernel::new_array(Array a) {
+  arrays.push_back(std::move(a));
+  return ArrayId{static_cast<std::uint32_t>(arrays.size() - 1)};
+}
+
+const Array& Kernel::array(ArrayId a) const {
+  MT_ASSERT(a.valid() && a.index < arrays.size()) << "array " << a.index << " in " << name;
+  return arrays[a.index];
+}
+
+bool accepts_combine(OpKind op, CombineOp combine, DType t) {
+  const bool integer32 = t == DType::I32 || t == DType::U32;
+  const bool bitwise = combine == CombineOp::And || combine == CombineOp::Or || combine == CombineOp::Xor;
+  if (op == OpKind::AtomicGlobal || op == OpKind::AtomicArray) {
+    if (combine == CombineOp::Mul) return false;
+    return integer32 || (t == DType::F32 && combine == CombineOp::Add);
+  }
+  if (bitwise) return false;
+  if (op == OpKind::ThreadgroupReduce && combine == CombineOp::Mul) return false;
+  return integer32 || t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
 bool accepts_operand_type(OpKind op, DType t) {
   if (is_fp8(t)) return op == OpKind::Cast || op == OpKind::Bitcast || op == OpKind::Select;
   if (is_float_only(op)) return is_float(t);
@@ -209,6 +239,128 @@ Instr require(const Kernel& k, ValueId cond, std::string message) {
   Instr in = statement(OpKind::Require, {cond});
   in.message = std::move(message);
   return in;
+}
+
+Instr thread_index(Kernel& k, OpKind op, int axis) {
+  MT_ASSERT(op == OpKind::ThreadId || op == OpKind::ThreadgroupId ||
+            op == OpKind::ThreadsPerThreadgroup || op == OpKind::ThreadgroupsPerGrid ||
+            op == OpKind::LaneId || op == OpKind::WarpId)
+      << op_name(op) << " is not a thread index";
+  MT_ASSERT(axis >= 0 && axis < 3) << op_name(op) << " axis " << axis;
+  Instr in = with_result(k, op, DType::U32, {});
+  in.axis = (op == OpKind::LaneId || op == OpKind::WarpId) ? 0 : axis;
+  return in;
+}
+
+namespace {
+Instr vector_access(const Kernel& k, OpKind op, ParamId p, ValueId index, ArrayId a,
+                    std::uint32_t lanes) {
+  const Param& param = k.param(p);
+  const Array& array = k.array(a);
+  MT_ASSERT(param.is_tensor() && array.space == MemorySpace::Thread && array.dtype == param.dtype)
+      << op_name(op) << " " << param.name << " / " << array.name;
+  MT_ASSERT(lanes * size_of(param.dtype) == 8 || lanes * size_of(param.dtype) == 16)
+      << op_name(op) << " of " << lanes << " " << name_of(param.dtype);
+  MT_ASSERT(array.size >= lanes || array.size_param.valid()) << op_name(op) << " array too small";
+  MT_ASSERT(is_index_type(k.type_of(index))) << "index type " << name_of(k.type_of(index));
+  Instr in = statement(op, {index});
+  in.param = p;
+  in.array = a;
+  in.lanes = lanes;
+  return in;
+}
+}  // namespace
+
+Instr load_vector(const Kernel& k, ParamId p, ValueId index, ArrayId dst, std::uint32_t lanes) {
+  return vector_access(k, OpKind::LoadVector, p, index, dst, lanes);
+}
+
+Instr store_vector(const Kernel& k, ParamId p, ValueId index, ArrayId src, std::uint32_t lanes) {
+  MT_ASSERT(k.param(p).kind == ParamKind::Output) << k.param(p).name << " is not an output";
+  return vector_access(k, OpKind::StoreVector, p, index, src, lanes);
+}
+
+Instr atomic_global(Kernel& k, CombineOp combine, ParamId p, ValueId index, ValueId value) {
+  MT_ASSERT(k.param(p).kind == ParamKind::Output) << k.param(p).name << " is not an output";
+  MT_ASSERT(is_index_type(k.type_of(index))) << "index type " << name_of(k.type_of(index));
+  MT_ASSERT(k.type_of(value) == k.param(p).dtype) << "atomic value " << name_of(k.type_of(value));
+  MT_ASSERT(accepts_combine(OpKind::AtomicGlobal, combine, k.type_of(value)))
+      << "atomic " << combine_name(combine) << " on " << name_of(k.type_of(value));
+  Instr in = with_result(k, OpKind::AtomicGlobal, k.type_of(value), {index, value});
+  in.param = p;
+  in.combine = combine;
+  return in;
+}
+
+Instr array_load(Kernel& k, ArrayId a, ValueId index) {
+  MT_ASSERT(is_index_type(k.type_of(index))) << "index type " << name_of(k.type_of(index));
+  Instr in = with_result(k, OpKind::ArrayLoad, k.array(a).dtype, {index});
+  in.array = a;
+  return in;
+}
+
+Instr array_store(const Kernel& k, ArrayId a, ValueId index, ValueId value) {
+  MT_ASSERT(is_index_type(k.type_of(index))) << "index type " << name_of(k.type_of(index));
+  MT_ASSERT(k.type_of(value) == k.array(a).dtype) << "stored " << name_of(k.type_of(value));
+  Instr in = statement(OpKind::ArrayStore, {index, value});
+  in.array = a;
+  return in;
+}
+
+Instr atomic_array(Kernel& k, CombineOp combine, ArrayId a, ValueId index, ValueId value) {
+  MT_ASSERT(k.array(a).space == MemorySpace::Threadgroup) << "atomic on a per-thread array";
+  MT_ASSERT(is_index_type(k.type_of(index))) << "index type " << name_of(k.type_of(index));
+  MT_ASSERT(k.type_of(value) == k.array(a).dtype) << "atomic value " << name_of(k.type_of(value));
+  MT_ASSERT(accepts_combine(OpKind::AtomicArray, combine, k.type_of(value)))
+      << "atomic " << combine_name(combine) << " on " << name_of(k.type_of(value));
+  Instr in = with_result(k, OpKind::AtomicArray, k.type_of(value), {index, value});
+  in.array = a;
+  in.combine = combine;
+  return in;
+}
+
+Instr barrier(OpKind op) {
+  MT_ASSERT(op == OpKind::Barrier || op == OpKind::WarpBarrier) << op_name(op);
+  return statement(op, {});
+}
+
+Instr warp_reduce(Kernel& k, CombineOp combine, ValueId value) {
+  MT_ASSERT(accepts_combine(OpKind::WarpReduce, combine, k.type_of(value)))
+      << "warp_reduce " << combine_name(combine) << " on " << name_of(k.type_of(value));
+  Instr in = with_result(k, OpKind::WarpReduce, k.type_of(value), {value});
+  in.combine = combine;
+  return in;
+}
+
+Instr warp_shuffle(Kernel& k, ShuffleKind kind, ValueId value, ValueId lane) {
+  MT_ASSERT(k.type_of(lane) == DType::U32) << "shuffle lane " << name_of(k.type_of(lane));
+  MT_ASSERT(!is_fp8(k.type_of(value))) << "shuffle of fp8";
+  Instr in = with_result(k, OpKind::WarpShuffle, k.type_of(value), {value, lane});
+  in.shuffle = kind;
+  return in;
+}
+
+Instr warp_prefix_sum(Kernel& k, bool inclusive, ValueId value) {
+  MT_ASSERT(accepts_combine(OpKind::WarpPrefixSum, CombineOp::Add, k.type_of(value)))
+      << "warp_prefix_sum on " << name_of(k.type_of(value));
+  Instr in = with_result(k, OpKind::WarpPrefixSum, k.type_of(value), {value});
+  in.inclusive = inclusive;
+  return in;
+}
+
+Instr threadgroup_reduce(Kernel& k, CombineOp combine, ValueId value) {
+  MT_ASSERT(accepts_combine(OpKind::ThreadgroupReduce, combine, k.type_of(value)))
+      << "threadgroup_reduce " << combine_name(combine) << " on " << name_of(k.type_of(value));
+  Instr in = with_result(k, OpKind::ThreadgroupReduce, k.type_of(value), {value});
+  in.combine = combine;
+  return in;
+}
+
+Instr threadgroup_argmax(Kernel& k, ValueId value, ValueId index) {
+  MT_ASSERT(accepts_combine(OpKind::ThreadgroupArgmax, CombineOp::Max, k.type_of(value)))
+      << "threadgroup_argmax on " << name_of(k.type_of(value));
+  MT_ASSERT(k.type_of(index) == DType::U32) << "argmax index " << name_of(k.type_of(index));
+  return with_result(k, OpKind::ThreadgroupArgmax, DType::U32, {value, index});
 }
 
 }  // namespace make

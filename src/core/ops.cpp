@@ -83,10 +83,44 @@ bool is_pure(OpKind op) {
       return true;
     case OpShape::Memory:
     case OpShape::Local:
+    case OpShape::Array:
     case OpShape::Control:
+    case OpShape::Sync:
+    case OpShape::Collective:
     case OpShape::Statement: return false;
   }
   return false;
+}
+
+bool is_launch_uniform(OpKind op) {
+  return op == OpKind::Const || op == OpKind::ScalarParam || op == OpKind::TensorLen;
+}
+
+bool is_collective(OpKind op) {
+  return op_shape(op) == OpShape::Collective || op == OpKind::Barrier || op == OpKind::WarpBarrier;
+}
+
+std::string_view combine_name(CombineOp c) {
+  switch (c) {
+    case CombineOp::Add: return "add";
+    case CombineOp::Mul: return "mul";
+    case CombineOp::Max: return "max";
+    case CombineOp::Min: return "min";
+    case CombineOp::And: return "and";
+    case CombineOp::Or: return "or";
+    case CombineOp::Xor: return "xor";
+  }
+  return "?";
+}
+
+std::string_view shuffle_name(ShuffleKind s) {
+  switch (s) {
+    case ShuffleKind::Index: return "index";
+    case ShuffleKind::Xor: return "xor";
+    case ShuffleKind::Up: return "up";
+    case ShuffleKind::Down: return "down";
+  }
+  return "?";
 }
 
 bool has_result(OpKind op) {
@@ -94,7 +128,12 @@ bool has_result(OpKind op) {
     case OpKind::Store:
     case OpKind::LocalWrite:
     case OpKind::If:
-    case OpKind::Require: return false;
+    case OpKind::Require:
+    case OpKind::LoadVector:
+    case OpKind::StoreVector:
+    case OpKind::ArrayStore:
+    case OpKind::Barrier:
+    case OpKind::WarpBarrier: return false;
     default: return true;
   }
 }

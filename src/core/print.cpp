@@ -28,6 +28,15 @@ std::string local_name(const Kernel& k, LocalId l) {
   return name.empty() ? "l" + std::to_string(l.index) : name;
 }
 
+std::string array_name(const Kernel& k, ArrayId a) {
+  if (!a.valid() || a.index >= k.arrays.size()) return "?array";
+  const std::string& name = k.arrays[a.index].name;
+  return name.empty() ? "a" + std::to_string(a.index) : name;
+}
+
+// "add ": how a reduction or atomic combines, with the space that follows it.
+std::string combine(const Instr& in) { return std::string(combine_name(in.combine)) + " "; }
+
 std::string operand(const Instr& in, std::size_t i) {
   return i < in.operands.size() ? value(in.operands[i]) : std::string("%?");
 }
@@ -92,7 +101,10 @@ std::string operand_list(const Instr& in) {
 std::string leaf(const Kernel& k, const Instr& in) {
   const std::string name(op_name(in.op));
   if (in.op == OpKind::Const) return name + " " + literal(in.dtype, in.literal);
-  if (in.op == OpKind::ProgramId) return name + " " + std::to_string(in.axis);
+  if (in.op == OpKind::ProgramId || in.op == OpKind::ThreadId || in.op == OpKind::ThreadgroupId ||
+      in.op == OpKind::ThreadsPerThreadgroup || in.op == OpKind::ThreadgroupsPerGrid) {
+    return name + " " + std::to_string(in.axis);
+  }
   if (in.op == OpKind::ScalarParam || in.op == OpKind::TensorLen) {
     return name + " " + param_name(k, in.param);
   }
@@ -132,8 +144,30 @@ std::string print_instr(const Kernel& k, const Instr& in) {
     case OpShape::Leaf: return typed + " = " + leaf(k, in);
     case OpShape::Memory: {
       const std::string place = param_name(k, in.param) + "[" + operand(in, 0) + "]";
+      const std::string lanes = " x" + std::to_string(in.lanes);
       if (in.op == OpKind::Store) return name + " " + place + " = " + operand(in, 1);
+      if (in.op == OpKind::LoadVector)
+        return name + " " + place + " -> " + array_name(k, in.array) + lanes;
+      if (in.op == OpKind::StoreVector)
+        return name + " " + place + " <- " + array_name(k, in.array) + lanes;
+      if (in.op == OpKind::AtomicGlobal)
+        return typed + " = " + name + " " + combine(in) + place + ", " + operand(in, 1);
       return typed + " = " + name + " " + place;
+    }
+    case OpShape::Array: {
+      const std::string place = array_name(k, in.array) + "[" + operand(in, 0) + "]";
+      if (in.op == OpKind::ArrayStore) return name + " " + place + " = " + operand(in, 1);
+      if (in.op == OpKind::AtomicArray)
+        return typed + " = " + name + " " + combine(in) + place + ", " + operand(in, 1);
+      return typed + " = " + name + " " + place;
+    }
+    case OpShape::Sync: return name;
+    case OpShape::Collective: {
+      std::string how;  // the variant, where the op has one
+      if (in.op == OpKind::WarpReduce || in.op == OpKind::ThreadgroupReduce) how = combine(in);
+      if (in.op == OpKind::WarpShuffle) how = std::string(shuffle_name(in.shuffle)) + " ";
+      if (in.op == OpKind::WarpPrefixSum) how = in.inclusive ? "inclusive " : "exclusive ";
+      return typed + " = " + name + " " + how + operand_list(in);
     }
     case OpShape::Local:
       if (in.op == OpKind::LocalWrite)
@@ -164,6 +198,15 @@ std::string print(const Kernel& k) {
   for (std::size_t i = 0; i < k.locals.size(); ++i) {
     out += "  local " + local_name(k, LocalId{static_cast<std::uint32_t>(i)}) + ": " +
            std::string(name_of(k.locals[i].dtype)) + "\n";
+  }
+  for (std::size_t i = 0; i < k.arrays.size(); ++i) {
+    const Array& a = k.arrays[i];
+    // A size still taken from a scalar shows the scalar; specialise_scalars replaces it.
+    const std::string size =
+        a.size_param.valid() ? "size=" + param_name(k, a.size_param) : std::to_string(a.size);
+    out += "  array " + array_name(k, ArrayId{static_cast<std::uint32_t>(i)}) + ": " +
+           std::string(memory_space_name(a.space)) + " " + std::string(name_of(a.dtype)) + "[" +
+           size + "]\n";
   }
   if (!k.contract.instrs.empty()) {
     out += "contract {\n";

@@ -69,8 +69,8 @@ std::size_t arity(OpKind op) {
     case OpShape::Unary: return 1;
     case OpShape::Binary: case OpShape::Compare: return 2;
     case OpShape::Ternary: return 3;
-    case OpShape::Leaf: case OpShape::Memory: case OpShape::Local: case OpShape::Control:
-    case OpShape::Statement:
+    case OpShape::Leaf: case OpShape::Memory: case OpShape::Local: case OpShape::Array:
+    case OpShape::Control: case OpShape::Sync: case OpShape::Collective: case OpShape::Statement:
       break;
   }
   MT_ASSERT(false) << op_name(op) << " is not a scalar op";
@@ -183,6 +183,14 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::Const: case OpKind::ProgramId: case OpKind::ScalarParam:
     case OpKind::TensorLen: case OpKind::Load: case OpKind::Store: case OpKind::LocalRead:
     case OpKind::LocalWrite: case OpKind::For: case OpKind::If: case OpKind::Require:
+    // Thread identity, memory, synchronisation and collectives depend on more than operands.
+    case OpKind::ThreadId: case OpKind::ThreadgroupId: case OpKind::ThreadsPerThreadgroup:
+    case OpKind::ThreadgroupsPerGrid: case OpKind::LaneId: case OpKind::WarpId:
+    case OpKind::LoadVector: case OpKind::StoreVector: case OpKind::AtomicGlobal:
+    case OpKind::ArrayLoad: case OpKind::ArrayStore: case OpKind::AtomicArray:
+    case OpKind::Barrier: case OpKind::WarpBarrier: case OpKind::WarpReduce:
+    case OpKind::WarpShuffle: case OpKind::WarpPrefixSum: case OpKind::ThreadgroupReduce:
+    case OpKind::ThreadgroupArgmax:
       break;
   }
   MT_ASSERT(false) << op_name(op) << " is not a scalar op";

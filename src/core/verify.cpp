@@ -25,7 +25,11 @@ struct Arity {
 Arity arity_of(OpKind op) {
   switch (op_shape(op)) {
     case OpShape::Leaf: return {0, 0};
-    case OpShape::Memory: return {op == OpKind::Store ? 2u : 1u, 0};
+    case OpShape::Memory: return {op == OpKind::Store || op == OpKind::AtomicGlobal ? 2u : 1u, 0};
+    case OpShape::Array: return {op == OpKind::ArrayLoad ? 1u : 2u, 0};
+    case OpShape::Sync: return {0, 0};
+    case OpShape::Collective:
+      return {op == OpKind::WarpShuffle || op == OpKind::ThreadgroupArgmax ? 2u : 1u, 0};
     case OpShape::Local: return {op == OpKind::LocalWrite ? 1u : 0u, 0};
     case OpShape::Unary: return {1, 0};
     case OpShape::Binary:
@@ -38,24 +42,33 @@ Arity arity_of(OpKind op) {
 }
 
 // The contract runs once on the host, before any thread exists: it may compute only from
-// constants, scalar parameters and tensor lengths. The body runs on every thread and checks
-// nothing.
+// constants, scalar parameters and tensor lengths (no thread identity, memory, arrays,
+// barriers or collectives). The body runs on every thread and checks nothing.
 bool allowed_in(Region region, OpKind op) {
   switch (op_shape(op)) {
-    case OpShape::Leaf: return region == Region::Body || op != OpKind::ProgramId;
+    case OpShape::Leaf: return region == Region::Body || is_launch_uniform(op);
     case OpShape::Unary:
     case OpShape::Binary:
     case OpShape::Compare:
     case OpShape::Ternary: return true;
     case OpShape::Memory:
     case OpShape::Local:
-    case OpShape::Control: return region == Region::Body;
+    case OpShape::Array:
+    case OpShape::Control:
+    case OpShape::Sync:
+    case OpShape::Collective: return region == Region::Body;
     case OpShape::Statement: return region == Region::Contract;
   }
   return false;
 }
 
 bool is_index_type(DType t) { return t == DType::U32 || t == DType::I32; }
+
+bool is_thread_index(OpKind op) {
+  return op == OpKind::ThreadId || op == OpKind::ThreadgroupId ||
+         op == OpKind::ThreadsPerThreadgroup || op == OpKind::ThreadgroupsPerGrid ||
+         op == OpKind::LaneId || op == OpKind::WarpId;
+}
 
 // A literal is stored normalised to its dtype (core/scalar.hpp); anything else would make
 // two equal constants compare unequal and the printed IR ambiguous.
@@ -92,6 +105,7 @@ class Verifier {
 
   void run() {
     check_params();
+    check_arrays();
     walk(k_.contract, Region::Contract);
     walk(k_.body, Region::Body);
   }
@@ -108,9 +122,13 @@ class Verifier {
   // "store out %7: u32, %5: f16": the op, the param or local it names, its typed operands.
   std::string describe(const Instr& in) const {
     std::string s(op_name(in.op));
-    if (in.op == OpKind::Load || in.op == OpKind::Store || in.op == OpKind::ScalarParam ||
+    if (op_shape(in.op) == OpShape::Memory || in.op == OpKind::ScalarParam ||
         in.op == OpKind::TensorLen) {
       s += " " + (has_param(in) ? k_.params[in.param.index].name : std::string("?param"));
+    }
+    if (op_shape(in.op) == OpShape::Array || in.op == OpKind::LoadVector ||
+        in.op == OpKind::StoreVector) {
+      s += " " + (has_array(in) ? k_.arrays[in.array.index].name : std::string("?array"));
     }
     if (in.op == OpKind::LocalRead || in.op == OpKind::LocalWrite) {
       s += " " + (has_local(in) ? k_.locals[in.local.index].name : std::string("?local"));
@@ -134,6 +152,9 @@ class Verifier {
   bool has_local(const Instr& in) const {
     return in.local.valid() && in.local.index < k_.locals.size();
   }
+  bool has_array(const Instr& in) const {
+    return in.array.valid() && in.array.index < k_.arrays.size();
+  }
   DType type(ValueId v) const { return k_.value_types[v.index]; }  // after check_operands
   DType operand_type(const Instr& in, std::size_t i) const { return type(in.operands[i]); }
 
@@ -148,6 +169,32 @@ class Verifier {
           p.dtype != DType::F32) {
         fail_kernel("scalar parameter '" + p.name + "' has type " + std::string(name_of(p.dtype)) +
                     "; scalars are u32, i32 or f32");
+      }
+    }
+  }
+
+  // Arrays are declared by name (emitted code names them); the size is fixed at compile time,
+  // directly or by a u32 scalar that specialisation bakes in.
+  void check_arrays() const {
+    std::set<std::string> seen;
+    for (const Array& a : k_.arrays) {
+      if (a.name.empty()) fail_kernel("an array has no name");
+      const std::string what = "array '" + a.name + "'";
+      if (!seen.insert(a.name).second) fail_kernel(what + " is declared twice");
+      if (a.size_param.valid()) {
+        if (a.size_param.index >= k_.params.size())
+          fail_kernel(what + ": size param is out of range");
+        const Param& p = k_.params[a.size_param.index];
+        if (p.kind != ParamKind::Scalar || p.dtype != DType::U32) {
+          fail_kernel(what + ": size param '" + p.name + "' is not a u32 scalar");
+        }
+        if (a.size != 0) fail_kernel(what + " has both a size and a size param");
+      } else if (a.size == 0) {
+        fail_kernel(what + " has size 0");
+      }
+      if (a.space == MemorySpace::Threadgroup && (is_fp8(a.dtype) || a.dtype == DType::Bool)) {
+        fail_kernel(what + ": threadgroup arrays of " + std::string(name_of(a.dtype)) +
+                    " are not supported");
       }
     }
   }
@@ -235,6 +282,9 @@ class Verifier {
     switch (op_shape(in.op)) {
       case OpShape::Leaf: return check_leaf(in);
       case OpShape::Memory: return check_memory(in);
+      case OpShape::Array: return check_array(in);
+      case OpShape::Sync: return;
+      case OpShape::Collective: return check_collective(in);
       case OpShape::Local: return check_local(in);
       case OpShape::Unary: return check_unary(in);
       case OpShape::Binary: return check_binary(in);
@@ -274,9 +324,12 @@ class Verifier {
   }
 
   void check_leaf(const Instr& in) const {
-    if (in.op == OpKind::ProgramId) {
+    if (in.op == OpKind::ProgramId || is_thread_index(in.op)) {
       if (in.axis < 0 || in.axis > 2) fail(in, "axis " + std::to_string(in.axis) + " is not 0..2");
-      expect_result(in, DType::U32, "program ids are u32");
+      if ((in.op == OpKind::LaneId || in.op == OpKind::WarpId) && in.axis != 0) {
+        fail(in, "has axis " + std::to_string(in.axis) + "; lanes and warps have none (0)");
+      }
+      expect_result(in, DType::U32, "thread indices are u32");
     } else if (in.op == OpKind::ScalarParam) {
       expect_param(in);
       const Param& p = k_.params[in.param.index];
@@ -296,16 +349,97 @@ class Verifier {
     expect_param(in);
     const Param& p = k_.params[in.param.index];
     expect_index(in, 0);
-    if (in.op == OpKind::Load) {
+    if (in.op == OpKind::Load || in.op == OpKind::LoadVector) {
       if (!p.is_tensor()) fail(in, "param '" + p.name + "' is not a tensor");
-      expect_result(in, p.dtype, "the param's dtype");
-      return;
+      if (in.op == OpKind::LoadVector) return check_vector(in, p);
+      return expect_result(in, p.dtype, "the param's dtype");
     }
+    // Store, StoreVector and AtomicGlobal write: outputs only.
     if (p.kind != ParamKind::Output) fail(in, "param '" + p.name + "' is not an output");
+    if (in.op == OpKind::StoreVector) return check_vector(in, p);
+    if (in.op == OpKind::AtomicGlobal) {
+      if (operand_type(in, 1) != p.dtype) {
+        fail(in, "atomic value type differs from param '" + p.name + "' (" +
+                     std::string(name_of(p.dtype)) + ")");
+      }
+      expect_combine(in, p.dtype);
+      return expect_result(in, p.dtype, "the old element");
+    }
     if (operand_type(in, 1) != p.dtype) {
       fail(in, "stored value type differs from param '" + p.name + "' (" +
                    std::string(name_of(p.dtype)) + ")");
     }
+  }
+
+  // lanes elements of the tensor, 8 or 16 bytes, to or from a per-thread array of its type.
+  void check_vector(const Instr& in, const Param& p) const {
+    const std::size_t bytes = std::size_t{in.lanes} * size_of(p.dtype);
+    if (bytes != 8 && bytes != 16) {
+      fail(in, std::to_string(in.lanes) + " lanes of " + std::string(name_of(p.dtype)) + " are " +
+                   std::to_string(bytes) + " bytes, not 8 or 16");
+    }
+    const Array& a = expect_array(in);
+    if (a.space != MemorySpace::Thread) fail(in, "array '" + a.name + "' is not per-thread");
+    if (a.dtype != p.dtype) {
+      fail(in, "array '" + a.name + "' holds " + std::string(name_of(a.dtype)) + ", param '" +
+                   p.name + "' " + std::string(name_of(p.dtype)));
+    }
+    if (!a.size_param.valid() && a.size < in.lanes) {
+      fail(in, "array '" + a.name + "' has " + std::to_string(a.size) + " elements, fewer than " +
+                   std::to_string(in.lanes) + " lanes");
+    }
+  }
+
+  const Array& expect_array(const Instr& in) const {
+    if (!has_array(in)) {
+      fail(in, "array id " + (in.array.valid() ? std::to_string(in.array.index) : "?") +
+                   " is out of range (" + std::to_string(k_.arrays.size()) + " arrays)");
+    }
+    return k_.arrays[in.array.index];
+  }
+
+  void expect_combine(const Instr& in, DType t) const {
+    if (!accepts_combine(in.op, in.combine, t)) {
+      fail(in, std::string(op_name(in.op)) + " " + std::string(combine_name(in.combine)) +
+                   " does not accept " + std::string(name_of(t)));
+    }
+  }
+
+  void check_array(const Instr& in) const {
+    const Array& a = expect_array(in);
+    expect_index(in, 0);
+    if (in.op == OpKind::ArrayLoad) return expect_result(in, a.dtype, "the array's dtype");
+    if (operand_type(in, 1) != a.dtype) {
+      fail(in, "value type differs from array '" + a.name + "' (" + std::string(name_of(a.dtype)) +
+                   ")");
+    }
+    if (in.op == OpKind::ArrayStore) return;
+    if (a.space != MemorySpace::Threadgroup) {
+      fail(in, "array '" + a.name + "' is per-thread; atomics need threadgroup memory");
+    }
+    expect_combine(in, a.dtype);
+    expect_result(in, a.dtype, "the old element");
+  }
+
+  void check_collective(const Instr& in) const {
+    const DType t = operand_type(in, 0);
+    if (in.op == OpKind::WarpShuffle) {
+      if (is_fp8(t)) fail(in, "fp8 values cannot be shuffled (storage only)");
+      if (operand_type(in, 1) != DType::U32) fail(in, "lane must be u32");
+    } else if (in.op == OpKind::WarpPrefixSum) {
+      if (!accepts_combine(in.op, CombineOp::Add, t)) {
+        fail(in, "warp_prefix_sum does not accept " + std::string(name_of(t)));
+      }
+    } else if (in.op == OpKind::ThreadgroupArgmax) {
+      if (!accepts_combine(in.op, CombineOp::Max, t)) {
+        fail(in, "threadgroup_argmax does not accept " + std::string(name_of(t)));
+      }
+      if (operand_type(in, 1) != DType::U32) fail(in, "index must be u32");
+      return expect_result(in, DType::U32, "the index of the largest value");
+    } else {
+      expect_combine(in, t);  // WarpReduce, ThreadgroupReduce
+    }
+    expect_result(in, t, "the operand's type");
   }
 
   void check_local(const Instr& in) const {

@@ -10,6 +10,14 @@
 namespace mt {
 namespace {
 thread_local KernelBuilder* active_builder = nullptr;
+
+// Arrays are named in printed IR and emitted code, so a name is given once.
+void check_array_name(const KernelBuilder& b, const std::string& what, const std::string& name) {
+  if (name.empty()) b.fail(what + ": an array needs a name");
+  for (const Array& a : b.kernel().arrays) {
+    if (a.name == name) b.fail(what + " '" + name + "': an array of that name already exists");
+  }
+}
 }  // namespace
 
 KernelBuilder::KernelBuilder(std::string name, KernelMode mode) {
@@ -63,10 +71,40 @@ Val KernelBuilder::scalar(std::string name, DType t) {
   return append(make::scalar_param(kernel_, p));
 }
 
+ArrayRef KernelBuilder::threadgroup_array(std::string name, DType t, std::uint32_t size) {
+  check_array_name(*this, "threadgroup_array", name);
+  if (size == 0) fail("threadgroup_array '" + name + "': size must be at least 1");
+  if (is_fp8(t) || t == DType::Bool) fail("threadgroup_array '" + name + "': element type " + std::string(name_of(t)) + " is not supported");
+  ArrayId id = kernel_.new_array(Array{std::move(name), t, MemorySpace::Threadgroup, size, ParamId{}});
+  return ArrayRef(*this, id, t, MemorySpace::Threadgroup);
+}
+
+ArrayRef KernelBuilder::threadgroup_array(std::string name, DType t, const Val& specialised_size) {
+  check_array_name(*this, "threadgroup_array", name);
+  auto def = pure_defs_.find(specialised_size.id().index);
+  if (def == pure_defs_.end() || def->second.op != OpKind::ScalarParam ||
+      specialised_size.dtype() != DType::U32) {
+    fail("threadgroup_array '" + name + "': the size must be a u32 scalar parameter (specialised at dispatch), not " + describe(specialised_size));
+  }
+  if (is_fp8(t) || t == DType::Bool) fail("threadgroup_array '" + name + "': element type " + std::string(name_of(t)) + " is not supported");
+  ArrayId id = kernel_.new_array(Array{std::move(name), t, MemorySpace::Threadgroup, 0, def->second.param});
+  return ArrayRef(*this, id, t, MemorySpace::Threadgroup);
+}
+
+ArrayRef KernelBuilder::thread_array(std::string name, DType t, std::uint32_t size) {
+  check_array_name(*this, "thread_array", name);
+  if (size == 0) fail("thread_array '" + name + "': size must be at least 1");
+  ArrayId id = kernel_.new_array(Array{std::move(name), t, MemorySpace::Thread, size, ParamId{}});
+  return ArrayRef(*this, id, t, MemorySpace::Thread);
+}
+
 Val KernelBuilder::append(Instr in) {
   MT_ASSERT(has_result(in.op)) << op_name(in.op) << " has no result";
   Val v(*this, in.result, in.dtype);
-  if (is_pure(in.op) && in.op != OpKind::ProgramId) pure_defs_.emplace(in.result.index, in);
+  // Only launch-uniform leaves and pure ops on them may be copied into a contract.
+  if (is_pure(in.op) && (op_shape(in.op) != OpShape::Leaf || is_launch_uniform(in.op))) {
+    pure_defs_.emplace(in.result.index, in);
+  }
   current_block().instrs.push_back(std::move(in));
   return v;
 }

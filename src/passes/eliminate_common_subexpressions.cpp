@@ -22,12 +22,19 @@ struct Key {
   std::int64_t literal_int;
   std::uint32_t param;
   int axis;
+  // Fields no pure op uses today; in the key so a future pure op cannot merge by accident.
+  std::uint32_t array;
+  CombineOp combine;
+  ShuffleKind shuffle;
+  bool inclusive;
+  std::uint32_t lanes;
   friend auto operator<=>(const Key&, const Key&) = default;
 };
 
 Key key_of(const Instr& in) {
-  Key key{in.op,  in.dtype, in.operands, std::bit_cast<std::uint64_t>(in.literal.f),
-          in.literal.i, in.param.index, in.axis};
+  Key key{in.op,        in.dtype,       in.operands,  std::bit_cast<std::uint64_t>(in.literal.f),
+          in.literal.i, in.param.index, in.axis,      in.array.index,
+          in.combine,   in.shuffle,     in.inclusive, in.lanes};
   if (is_commutative(in.op)) std::sort(key.operands.begin(), key.operands.end());
   return key;
 }

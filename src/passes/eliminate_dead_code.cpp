@@ -1,5 +1,5 @@
 // eliminate_dead_code: use counts, a backward sweep per block, repeated to a fixed point, then
-// the locals nothing reads are dropped and the rest renumbered.
+// the locals nothing reads and the arrays nothing names are dropped and the rest renumbered.
 #include "metaltile/passes/eliminate_dead_code.hpp"
 
 #include <algorithm>
@@ -23,6 +23,7 @@ class Sweeper {
       sweep(k_.body);
     } while (changed_);  // a removed local write can free the value it wrote
     drop_unread_locals();
+    drop_unnamed_arrays();
   }
 
  private:
@@ -43,8 +44,10 @@ class Sweeper {
       case OpKind::If: return in.blocks[0].instrs.empty() && in.blocks[1].instrs.empty();
       case OpKind::LocalWrite: return !read_[in.local.index];
       case OpKind::LocalRead: return uses_[in.result.index] == 0;
-      // A load stays even unused: a checked launch must still report a bad index.
-      case OpKind::Load: return false;
+      // A load stays even unused: a checked launch must still report a bad index, and the
+      // interpreter a read of threadgroup memory that nothing wrote.
+      case OpKind::Load:
+      case OpKind::ArrayLoad: return false;
       default: return is_pure(in.op) && uses_[in.result.index] == 0;
     }
   }
@@ -82,6 +85,29 @@ class Sweeper {
     };
     for_each_instr(k_.body, rewrite);
     k_.locals = std::move(kept);
+  }
+
+  // Array accesses are never removed, so an array no instruction names was never used: it
+  // would only take threadgroup memory or registers.
+  void drop_unnamed_arrays() {
+    std::vector<bool> named(k_.arrays.size(), false);
+    auto mark = [&](const Instr& in) {
+      if (in.array.valid()) named[in.array.index] = true;
+    };
+    for_each_instr(std::as_const(k_.body), mark);
+    if (std::find(named.begin(), named.end(), false) == named.end()) return;
+    std::vector<ArrayId> renumbered(k_.arrays.size());
+    std::vector<Array> kept;
+    for (std::size_t i = 0; i < k_.arrays.size(); ++i) {
+      if (!named[i]) continue;
+      renumbered[i] = ArrayId{static_cast<std::uint32_t>(kept.size())};
+      kept.push_back(std::move(k_.arrays[i]));
+    }
+    auto rewrite = [&](Instr& in) {
+      if (in.array.valid()) in.array = renumbered[in.array.index];
+    };
+    for_each_instr(k_.body, rewrite);
+    k_.arrays = std::move(kept);
   }
 
   Kernel& k_;

@@ -50,6 +50,23 @@ Kernel specialise_scalars(Kernel k, const std::map<std::string, Scalar>& values)
   };
   for_each_instr(k.contract, rewrite);
   for_each_instr(k.body, rewrite);
+  // An array sized by a baked scalar gets its size now; one sized by a kept scalar follows the
+  // renumbering (and still needs specialising before a compile).
+  for (Array& a : k.arrays) {
+    if (!a.size_param.valid()) continue;
+    const std::optional<Scalar>& value = baked[a.size_param.index];
+    if (!value) {
+      a.size_param = renumbered[a.size_param.index];
+      continue;
+    }
+    if (value->i < 1) {
+      throw param_error(k.name, k.params[a.size_param.index].name,
+                        "specialised to " + std::to_string(value->i) + ", but array '" + a.name +
+                            "' takes its size from it; an array size must be at least 1");
+    }
+    a.size = static_cast<std::uint32_t>(value->i);
+    a.size_param = ParamId{};
+  }
   k.params = std::move(kept);
   return k;
 }

@@ -167,6 +167,24 @@ std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& cons
     }
     values.emplace(name, const_scalar(value));
   }
+  // An array's size is fixed at compile time, so the scalar that gives it must be specialised;
+  // reported here, before any compile, as a const that is missing or too small.
+  for (const Array& a : k.arrays) {
+    if (!a.size_param.valid()) continue;
+    const std::string& name = k.param(a.size_param).name;
+    auto it = values.find(name);
+    if (it == values.end()) {
+      throw param_error(k.name, name,
+                        "array '" + a.name +
+                            "' takes its size from this scalar, which must be "
+                            "specialised (pass it in consts)");
+    }
+    if (it->second.i < 1) {
+      throw param_error(k.name, name,
+                        "specialised to " + std::to_string(it->second.i) + ", but array '" +
+                            a.name + "' takes its size from it; an array size must be at least 1");
+    }
+  }
   return values;
 }
 

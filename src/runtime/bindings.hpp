@@ -24,8 +24,9 @@ namespace mt {
 LaunchDims check_launch_dims(const Kernel& k, const std::array<std::size_t, 3>& grid,
                              const std::array<std::size_t, 3>& tpg, const DeviceLimits& limits);
 
-// Each const names a scalar parameter of k and has that parameter's dtype. Returns the values
-// as Scalars, ready for passes::specialise_scalars (dispatch_with_grid and prepare).
+// Each const names a scalar parameter of k and has that parameter's dtype, and every scalar an
+// array takes its size from is among them, with a value of at least 1. Returns the values as
+// Scalars, ready for passes::specialise_scalars (dispatch_with_grid and prepare).
 std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& consts);
 
 // Runs k's contract once on the host with `uniforms`, by ParamId of k: a scalar's value (bound

@@ -71,16 +71,45 @@ TEST(Ops, OpSets) {
 }
 
 TEST(Ops, PurityAndResults) {
-  // Pure: a function of the operands (and of the thread or launch, for leaves); never memory,
-  // locals, control flow or the contract's require.
-  const std::set<std::string> impure = {"load", "store", "read", "write", "for", "if", "require"};
+  // Pure: a function of the operands (and of the thread or launch, for leaves: thread identity
+  // included); never memory, arrays, atomics, locals, control flow, barriers, collectives or the
+  // contract's require.
+  const std::set<std::string> impure = {
+      "load",          "store",        "load_vector",     "store_vector",       "atomic",
+      "array_load",    "array_store",  "array_atomic",    "read",               "write",
+      "for",           "if",           "barrier",         "warp_barrier",       "warp_reduce",
+      "warp_shuffle",  "require",      "warp_prefix_sum", "threadgroup_reduce", "threadgroup_argmax"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(is_pure(e.op), !impure.contains(std::string(e.name))) << e.name;
   }
-  const std::set<std::string> no_result = {"store", "write", "if", "require"};
+  const std::set<std::string> no_result = {"store",       "write",        "if",
+                                           "require",     "load_vector",  "store_vector",
+                                           "array_store", "barrier",      "warp_barrier"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(has_result(e.op), !no_result.contains(std::string(e.name))) << e.name;
   }
+}
+
+TEST(Ops, LaunchUniformLeavesAndCollectives) {
+  EXPECT_EQ(where(is_launch_uniform), (std::set<std::string>{"const", "scalar", "len"}));
+  EXPECT_EQ(where(is_collective),
+            (std::set<std::string>{"barrier", "warp_barrier", "warp_reduce", "warp_shuffle",
+                                   "warp_prefix_sum", "threadgroup_reduce",
+                                   "threadgroup_argmax"}));
+}
+
+TEST(Ops, CombineAndShuffleNames) {
+  EXPECT_EQ(combine_name(CombineOp::Add), "add");
+  EXPECT_EQ(combine_name(CombineOp::Mul), "mul");
+  EXPECT_EQ(combine_name(CombineOp::Max), "max");
+  EXPECT_EQ(combine_name(CombineOp::Min), "min");
+  EXPECT_EQ(combine_name(CombineOp::And), "and");
+  EXPECT_EQ(combine_name(CombineOp::Or), "or");
+  EXPECT_EQ(combine_name(CombineOp::Xor), "xor");
+  EXPECT_EQ(shuffle_name(ShuffleKind::Index), "index");
+  EXPECT_EQ(shuffle_name(ShuffleKind::Xor), "xor");
+  EXPECT_EQ(shuffle_name(ShuffleKind::Up), "up");
+  EXPECT_EQ(shuffle_name(ShuffleKind::Down), "down");
 }
 
 }  // namespace

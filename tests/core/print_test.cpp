@@ -270,5 +270,123 @@ TEST(Print, BrokenIrStillPrints) {
   EXPECT_EQ(print_instr(k, add), "%?: u32 = add %1");
 }
 
+// Every threadgroup-programming op and each kind of array, with their variants.
+Kernel threadgroup_kernel() {
+  Kernel k;
+  k.name = "tg";
+  k.mode = KernelMode::Reduction;
+  k.params = {{"src", ParamKind::Input, DType::F32},
+              {"out", ParamKind::Output, DType::F32},
+              {"counts", ParamKind::Output, DType::U32},
+              {"n", ParamKind::Scalar, DType::U32}};
+  const ParamId src{0}, out{1}, counts{2}, n{3};
+  k.new_local("best", DType::U32);
+  const ArrayId tile = k.new_array({"tile", DType::F32, MemorySpace::Threadgroup, 256, {}});
+  const ArrayId acc = k.new_array({"acc", DType::F32, MemorySpace::Thread, 4, {}});
+  k.new_array({"buf", DType::F16, MemorySpace::Threadgroup, 0, n});
+  const ArrayId hist = k.new_array({"hist", DType::U32, MemorySpace::Threadgroup, 8, {}});
+
+  const ValueId tid = emit(k.body, make::thread_index(k, OpKind::ThreadId, 0));
+  emit(k.body, make::thread_index(k, OpKind::ThreadgroupId, 1));
+  emit(k.body, make::thread_index(k, OpKind::ThreadsPerThreadgroup, 2));
+  emit(k.body, make::thread_index(k, OpKind::ThreadgroupsPerGrid, 1));
+  const ValueId lane = emit(k.body, make::thread_index(k, OpKind::LaneId, 0));
+  emit(k.body, make::thread_index(k, OpKind::WarpId, 0));
+  const ValueId x = emit(k.body, make::load(k, src, tid));
+  emit(k.body, make::array_store(k, tile, tid, x));
+  emit(k.body, make::barrier(OpKind::Barrier));
+  const ValueId y = emit(k.body, make::array_load(k, tile, lane));
+  emit(k.body, make::load_vector(k, src, tid, acc, 4));
+  emit(k.body, make::store_vector(k, out, tid, acc, 4));
+  const ValueId one = emit(k.body, make::constant(k, DType::U32, Scalar::of_int(1)));
+  emit(k.body, make::atomic_global(k, CombineOp::Add, counts, tid, one));
+  emit(k.body, make::atomic_array(k, CombineOp::Max, hist, lane, one));
+  emit(k.body, make::atomic_array(k, CombineOp::Xor, hist, lane, one));
+  emit(k.body, make::barrier(OpKind::WarpBarrier));
+  emit(k.body, make::warp_reduce(k, CombineOp::Add, y));
+  emit(k.body, make::warp_reduce(k, CombineOp::Mul, y));
+  emit(k.body, make::warp_shuffle(k, ShuffleKind::Xor, y, lane));
+  emit(k.body, make::warp_shuffle(k, ShuffleKind::Index, y, one));
+  emit(k.body, make::warp_shuffle(k, ShuffleKind::Up, y, one));
+  emit(k.body, make::warp_shuffle(k, ShuffleKind::Down, y, one));
+  emit(k.body, make::warp_prefix_sum(k, false, y));
+  emit(k.body, make::warp_prefix_sum(k, true, y));
+  emit(k.body, make::threadgroup_reduce(k, CombineOp::Max, y));
+  emit(k.body, make::threadgroup_reduce(k, CombineOp::Min, y));
+  const ValueId arg = emit(k.body, make::threadgroup_argmax(k, y, tid));
+  emit(k.body, make::local_write(k, LocalId{0}, arg));
+  return k;
+}
+
+TEST(Print, ThreadgroupOpsAndArrays) {
+  expect_text(print(threadgroup_kernel()),
+              "kernel tg mode=Reduction\n"
+              "  param src: input f32\n"
+              "  param out: output f32\n"
+              "  param counts: output u32\n"
+              "  param n: scalar u32\n"
+              "  local best: u32\n"
+              "  array tile: threadgroup f32[256]\n"
+              "  array acc: thread f32[4]\n"
+              "  array buf: threadgroup f16[size=n]\n"
+              "  array hist: threadgroup u32[8]\n"
+              "body {\n"
+              "  %0: u32 = thread_id 0\n"
+              "  %1: u32 = threadgroup_id 1\n"
+              "  %2: u32 = threads_per_threadgroup 2\n"
+              "  %3: u32 = threadgroups_per_grid 1\n"
+              "  %4: u32 = lane_id\n"
+              "  %5: u32 = warp_id\n"
+              "  %6: f32 = load src[%0]\n"
+              "  array_store tile[%0] = %6\n"
+              "  barrier\n"
+              "  %7: f32 = array_load tile[%4]\n"
+              "  load_vector src[%0] -> acc x4\n"
+              "  store_vector out[%0] <- acc x4\n"
+              "  %8: u32 = const 1\n"
+              "  %9: u32 = atomic add counts[%0], %8\n"
+              "  %10: u32 = array_atomic max hist[%4], %8\n"
+              "  %11: u32 = array_atomic xor hist[%4], %8\n"
+              "  warp_barrier\n"
+              "  %12: f32 = warp_reduce add %7\n"
+              "  %13: f32 = warp_reduce mul %7\n"
+              "  %14: f32 = warp_shuffle xor %7, %4\n"
+              "  %15: f32 = warp_shuffle index %7, %8\n"
+              "  %16: f32 = warp_shuffle up %7, %8\n"
+              "  %17: f32 = warp_shuffle down %7, %8\n"
+              "  %18: f32 = warp_prefix_sum exclusive %7\n"
+              "  %19: f32 = warp_prefix_sum inclusive %7\n"
+              "  %20: f32 = threadgroup_reduce max %7\n"
+              "  %21: f32 = threadgroup_reduce min %7\n"
+              "  %22: u32 = threadgroup_argmax %7, %0\n"
+              "  write best = %22\n"
+              "}\n");
+}
+
+TEST(Print, ThreadgroupLinesAreTheirInstrs) {
+  const Kernel k = threadgroup_kernel();
+  const std::string text = print(k);
+  for (const Instr& in : k.body.instrs) {
+    const std::string line = "  " + print_instr(k, in) + "\n";
+    EXPECT_NE(text.find(line), std::string::npos) << line << "not in:\n" << text;
+  }
+}
+
+TEST(Print, ArraysOutOfRangeOrUnnamedStillPrint) {
+  Kernel k;
+  k.name = "arrays";
+  k.params = {{"src", ParamKind::Input, DType::F32}};
+  const ArrayId unnamed = k.new_array({"", DType::I32, MemorySpace::Thread, 2, {}});
+  const ValueId i = emit(k.body, make::constant(k, DType::U32, Scalar::of_int(1)));
+  Instr load = make::array_load(k, unnamed, i);
+  EXPECT_EQ(print_instr(k, load), "%1: i32 = array_load a0[%0]");
+  load.array = ArrayId{7};
+  EXPECT_EQ(print_instr(k, load), "%1: i32 = array_load ?array[%0]");
+  // A size param out of range shows as such in the header.
+  k.arrays[0].size_param = ParamId{5};
+  EXPECT_NE(print(k).find("  array a0: thread i32[size=?param]\n"), std::string::npos)
+      << print(k);
+}
+
 }  // namespace
 }  // namespace mt

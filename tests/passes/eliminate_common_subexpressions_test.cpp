@@ -173,5 +173,68 @@ TEST(EliminateCommonSubexpressions, MergesInTheContractButKeepsEveryRequire) {
               "}\n");
 }
 
+TEST(EliminateCommonSubexpressions, MergesThreadIdentityPerAxis) {
+  Kernel k = trace("ids", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::U32);
+    Val t = thread_id(0);
+    Val t2 = thread_id(0);  // the same thread, the same index
+    Val y = thread_id(1);   // another axis
+    Val lane = lane_id();
+    Val lane2 = lane_id();
+    Val g = threadgroup_id(0);
+    Val g2 = threadgroup_id(0);
+    out[t] = t2 + y;
+    out[lane] = lane2 + g + g2;
+  });
+  expect_pass(eliminate_common_subexpressions, k,
+              "kernel ids mode=Reduction\n"
+              "  param out: output u32\n"
+              "body {\n"
+              "  %0: u32 = thread_id 0\n"
+              "  %2: u32 = thread_id 1\n"
+              "  %3: u32 = lane_id\n"
+              "  %5: u32 = threadgroup_id 0\n"
+              "  %7: u32 = add %0, %2\n"
+              "  store out[%0] = %7\n"
+              "  %8: u32 = add %3, %5\n"
+              "  %9: u32 = add %8, %5\n"
+              "  store out[%3] = %9\n"
+              "}\n");
+}
+
+TEST(EliminateCommonSubexpressions, NeverMergesCooperationOrArrayMemory) {
+  // Each collective is its own act of cooperation; array contents change between loads (here
+  // across a barrier); atomics change memory.
+  Kernel k = trace("coop", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::F32);
+    Tensor counts = b.output("counts", DType::U32);
+    ArrayRef tile = b.threadgroup_array("tile", DType::F32, 32);
+    Val t = thread_id(0);
+    Val x = b.scalar_f32("x");
+    tile[t] = x;
+    barrier();
+    Val a = tile[t];
+    barrier();
+    Val a2 = tile[t];
+    barrier();
+    Val s = warp_sum(a);
+    Val s2 = warp_sum(a);
+    Val m = threadgroup_max(a);
+    Val m2 = threadgroup_max(a);
+    Val sh = warp_shuffle_xor(a, t);
+    Val sh2 = warp_shuffle_xor(a, t);
+    Val p = warp_prefix_sum(a);
+    Val p2 = warp_prefix_sum(a);
+    ArgMax best = threadgroup_argmax(a, t);
+    ArgMax best2 = threadgroup_argmax(a, t);
+    Val one = u32(1);
+    Val c = atomic_add(counts, t, one);
+    Val c2 = atomic_add(counts, t, one);
+    out[t] = a + a2 + s + s2 + m + m2 + sh + sh2 + p + p2;
+    counts[t] = best.index + best2.index + c + c2;
+  });
+  expect_unchanged(eliminate_common_subexpressions, k);
+}
+
 }  // namespace
 }  // namespace mt

@@ -137,5 +137,69 @@ TEST(EliminateDeadCode, CleansTheContractButKeepsRequires) {
               "}\n");
 }
 
+TEST(EliminateDeadCode, KeepsEffectsCooperationAndArrayLoads) {
+  // Unused results of barriers' kin stay: a collective is cooperation (removing one changes
+  // which threads take part), an atomic writes, an array load may read what nothing wrote.
+  Kernel k = trace("coop", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor counts = b.output("counts", DType::U32);
+    ArrayRef tile = b.threadgroup_array("tile", DType::F32, 32);
+    ArrayRef hist = b.threadgroup_array("hist", DType::U32, 32);
+    Val t = thread_id(0);
+    Val x = b.scalar_f32("x");
+    tile[t] = x;
+    barrier();
+    Val a = tile[t];
+    warp_barrier();
+    warp_sum(a);
+    warp_shuffle_down(a, 1);
+    warp_exclusive_prefix_sum(a);
+    threadgroup_min(a);
+    threadgroup_argmax(a, t);
+    atomic_or(counts, t, t);
+    atomic_max(hist, t, t);
+    Tensor src = b.input("src", DType::F32);
+    ArrayRef v = load_vector(src, t, 4);
+    Tensor out = b.output("out", DType::F32);
+    store_vector(out, t, v, 4);
+  });
+  expect_unchanged(eliminate_dead_code, k);
+}
+
+TEST(EliminateDeadCode, RemovesUnusedThreadIdentityAndUnnamedArrays) {
+  Kernel k = trace("unused", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::F32);
+    b.threadgroup_array("spare", DType::F32, 1024);  // never used: no memory for it
+    ArrayRef acc = b.thread_array("acc", DType::F32, 2);
+    b.thread_array("unused", DType::U32, 8);
+    ArrayRef tile = b.threadgroup_array("tile", DType::F32, 32);
+    lane_id();
+    warp_id();
+    threads_per_threadgroup(1);
+    threadgroups_per_grid(2);
+    Val t = thread_id(0);
+    acc[0] = f32(1);
+    tile[t] = acc[0];
+    barrier();
+    out[t] = tile[t];
+  });
+  expect_pass(eliminate_dead_code, k,
+              "kernel unused mode=Reduction\n"
+              "  param out: output f32\n"
+              "  array acc: thread f32[2]\n"
+              "  array tile: threadgroup f32[32]\n"
+              "body {\n"
+              "  %4: u32 = thread_id 0\n"
+              "  %5: f32 = const 1\n"
+              "  %6: u32 = const 0\n"
+              "  array_store acc[%6] = %5\n"
+              "  %7: u32 = const 0\n"
+              "  %8: f32 = array_load acc[%7]\n"
+              "  array_store tile[%4] = %8\n"
+              "  barrier\n"
+              "  %9: f32 = array_load tile[%4]\n"
+              "  store out[%4] = %9\n"
+              "}\n");
+}
+
 }  // namespace
 }  // namespace mt

@@ -336,5 +336,74 @@ TEST(FoldConstants, FoldsTheContractAndDropsRequiresThatHold) {
               "}\n");
 }
 
+TEST(FoldConstants, ThreadIdentityAndCollectivesAreNotConstants) {
+  // threads_per_threadgroup is a launch value, not a compile-time one; a collective of a
+  // constant is still cooperation, and atomics and array loads are memory.
+  Kernel k = trace("tg", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::U32);
+    ArrayRef tile = b.threadgroup_array("tile", DType::U32, 32);
+    Val tpg = threads_per_threadgroup(0);
+    Val t = thread_id(0);
+    Val two = u32(2);
+    Val s = warp_sum(two);
+    Val m = threadgroup_max(two);
+    Val sh = warp_shuffle(two, t);
+    tile[two] = two;
+    barrier();
+    Val a = tile[two];
+    Val old = atomic_add(out, two, two);
+    Val all = tpg + t + s + m + sh + a + old;
+    out[t] = all;
+  });
+  expect_unchanged(fold_constants, k);
+}
+
+TEST(FoldConstants, IdentitiesApplyToThreadIndices) {
+  Kernel k = trace("ids", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::U32);
+    Val t = thread_id(1);
+    Val scaled = t * 1u;
+    Val shifted = lane_id() + 0u;
+    out[scaled] = shifted;
+  });
+  expect_pass(fold_constants, k,
+              "kernel ids mode=Reduction\n"
+              "  param out: output u32\n"
+              "body {\n"
+              "  %0: u32 = thread_id 1\n"
+              "  %1: u32 = const 1\n"
+              "  %3: u32 = lane_id\n"
+              "  %4: u32 = const 0\n"
+              "  store out[%0] = %3\n"
+              "}\n");
+}
+
+TEST(FoldConstants, AnIfWithAConstantConditionInlinesItsBarrier) {
+  Kernel k = trace("arm", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::F32);
+    ArrayRef tile = b.threadgroup_array("tile", DType::F32, 32);
+    Val t = thread_id(0);
+    tile[t] = f32(1);
+    Val yes = u32(1) == 1u;
+    if_(yes, [&] { barrier(); }).else_([&] { warp_barrier(); });
+    out[t] = tile[t];
+  });
+  expect_pass(fold_constants, k,
+              "kernel arm mode=Reduction\n"
+              "  param out: output f32\n"
+              "  array tile: threadgroup f32[32]\n"
+              "body {\n"
+              "  %0: u32 = thread_id 0\n"
+              "  %1: f32 = const 1\n"
+              "  array_store tile[%0] = %1\n"
+              "  %2: u32 = const 1\n"
+              "  %3: u32 = const 1\n"
+              "  %4: bool = const true\n"
+              "  barrier\n"
+              "  %5: f32 = array_load tile[%0]\n"
+              "  store out[%0] = %5\n"
+              "}\n");
+}
+
 }  // namespace
 }  // namespace mt

@@ -184,5 +184,61 @@ TEST(HoistInvariants, IntegerDivisionMovesOnlyWhenItCannotTrap) {
               "}\n");
 }
 
+TEST(HoistInvariants, PureOpsLeaveLoopsWithBarriersAndCooperationStays) {
+  // Pure ops touch no memory: moving them across a barrier changes nothing another thread
+  // sees. Array loads, atomics, barriers and collectives stay in the loop even when invariant.
+  Kernel k = trace("sync", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::F32);
+    Tensor counts = b.output("counts", DType::U32);
+    ArrayRef tile = b.threadgroup_array("tile", DType::F32, 64);
+    Val n = b.scalar_u32("n");
+    Val x = b.scalar_f32("x");
+    for (Val j : range(n)) {
+      Val t = thread_id(0);     // invariant and pure
+      Val lane = lane_id();     // invariant and pure
+      Val dbl = x * 2.0f;       // invariant and pure
+      tile[t] = dbl;
+      barrier();
+      Val a = tile[lane];       // invariant operands, but memory
+      Val s = warp_sum(dbl);    // invariant operand, but cooperation
+      Val m = threadgroup_max(dbl);
+      Val c = atomic_add(counts, t, j);
+      barrier();
+      out[t] = a + s + m;
+      counts[lane] = c;
+    }
+  });
+  expect_pass(hoist_invariants, k,
+              "kernel sync mode=Reduction\n"
+              "  param out: output f32\n"
+              "  param counts: output u32\n"
+              "  param n: scalar u32\n"
+              "  param x: scalar f32\n"
+              "  array tile: threadgroup f32[64]\n"
+              "body {\n"
+              "  %0: u32 = scalar n\n"
+              "  %1: f32 = scalar x\n"
+              "  %2: u32 = const 0\n"
+              "  %3: u32 = const 1\n"
+              "  %5: u32 = thread_id 0\n"
+              "  %6: u32 = lane_id\n"
+              "  %7: f32 = const 2\n"
+              "  %8: f32 = mul %1, %7\n"
+              "  for %4: u32 in [%2, %0) step %3 {\n"
+              "    array_store tile[%5] = %8\n"
+              "    barrier\n"
+              "    %9: f32 = array_load tile[%6]\n"
+              "    %10: f32 = warp_reduce add %8\n"
+              "    %11: f32 = threadgroup_reduce max %8\n"
+              "    %12: u32 = atomic add counts[%5], %4\n"
+              "    barrier\n"
+              "    %13: f32 = add %9, %10\n"
+              "    %14: f32 = add %13, %11\n"
+              "    store out[%5] = %14\n"
+              "    store counts[%6] = %12\n"
+              "  }\n"
+              "}\n");
+}
+
 }  // namespace
 }  // namespace mt

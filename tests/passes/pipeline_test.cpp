@@ -16,6 +16,7 @@
 #include "metaltile/backends/backend.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/passes/specialise_scalars.hpp"
 #include "support/bytes.hpp"
 
 namespace mt {
@@ -193,6 +194,87 @@ TEST(Optimise, KeepsTheInterpretersResults) {
               std::bit_cast<std::uint32_t>(before.out[t]))
         << "out[" << t << "]: traced " << before.out[t] << ", optimised " << after.out[t];
     EXPECT_EQ(after.counts[t], before.counts[t]) << "counts[" << t << "]";
+  }
+}
+
+// Per threadgroup (one row of `cols`): each thread sums a strided slice; warp sums meet in a
+// threadgroup array sized by the specialised `warps`, which thread 0 adds up after a barrier;
+// the threadgroup sum is stored beside it. Invariants sit inside the loop and beside barriers
+// and collectives, so the passes have work to do around them.
+Kernel staged_row_sum() {
+  return trace("staged_row_sum", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor in = b.input("in", DType::F32);
+    Tensor out = b.output("out", DType::F32);
+    Val cols = b.scalar_u32("cols");
+    Val warps = b.scalar_u32("warps");
+    ArrayRef partial = b.threadgroup_array("partial", DType::F32, warps);
+    Val row = program_id(0);
+    Val t = thread_id(0);
+    Var acc(f32(0.0f), "acc");
+    for (Val j : range(t, cols, threads_per_threadgroup(0))) {
+      Val base = row * cols;  // invariant
+      acc += in[base + j];
+    }
+    Val mine = acc;
+    Val s = warp_sum(mine);
+    Val lane = lane_id();
+    if_(lane == 0u, [&] { partial[warp_id()] = s; });
+    barrier();
+    Val total = threadgroup_sum(mine);
+    Val t2 = thread_id(0);  // merges with t
+    if_(t2 == 0u, [&] {
+      Var sum(f32(0.0f), "sum");
+      for (Val w : range(warps)) sum += partial[w];
+      Val two = u32(2) * 1u;
+      out[row * two] = sum;
+      out[row * two + 1u] = total;
+    });
+  });
+}
+
+TEST(Optimise, KeepsResultsAroundBarriersAndCollectives) {
+  constexpr std::uint32_t kRows = 3, kCols = 100, kThreads = 40;  // a partial second warp
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> in(kRows * kCols);
+  for (float& x : in) x = dist(rng);
+
+  const Kernel traced = passes::specialise_scalars(staged_row_sum(), {{"warps", Scalar::of_int(2)}});
+  const Kernel optimised = passes::optimise(traced);
+  const std::string text = print(optimised);
+  ASSERT_NE(print(traced), text) << "the pipeline changed nothing";
+  for (const char* kept : {"  array partial: threadgroup f32[2]\n", "warp_reduce add",
+                           "  barrier\n", "threadgroup_reduce add"}) {
+    EXPECT_NE(text.find(kept), std::string::npos) << kept << " missing from:\n" << text;
+  }
+
+  auto run = [&](const Kernel& k) {
+    std::unique_ptr<KernelBackend> cpu = make_cpu_backend();
+    test::Bytes in_bytes = test::pack(in, DType::F32);
+    test::Bytes out_bytes = test::poisoned(2 * kRows, DType::F32);
+    std::vector<Argument> args(3);
+    args[0].bytes = in_bytes;
+    args[1].bytes = out_bytes;
+    args[2].scalar = Scalar::of_int(kCols);
+    LaunchDims dims;
+    dims.grid = {kRows, 1, 1};
+    dims.tpg = {kThreads, 1, 1};
+    cpu->launch(*cpu->compile(k), args, dims);
+    return test::unpack(out_bytes, DType::F32);
+  };
+  const std::vector<float> before = run(traced);
+  const std::vector<float> after = run(optimised);
+  std::vector<float> expected(2 * kRows);
+  for (std::uint32_t r = 0; r < kRows; ++r) {
+    double sum = 0;
+    for (std::uint32_t c = 0; c < kCols; ++c) sum += in[r * kCols + c];
+    expected[2 * r] = expected[2 * r + 1] = static_cast<float>(sum);
+  }
+  test::expect_close(before, expected, 1e-5, 1e-5, "traced kernel vs oracle");
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(after[i]), std::bit_cast<std::uint32_t>(before[i]))
+        << "out[" << i << "]: traced " << before[i] << ", optimised " << after[i];
   }
 }
 

@@ -93,5 +93,77 @@ TEST(SpecialiseScalars, UnknownNamesAndTensorsAreErrors) {
   expect_error({{"n", Scalar::of_int(1)}, {"out", Scalar::of_int(1)}}, "out", "tensor");
 }
 
+// A kernel whose arrays take their size from scalars; `m` comes before `n`.
+Kernel sized_arrays() {
+  return trace("sized", KernelMode::Reduction, [](KernelBuilder& b) {
+    Val m = b.scalar_u32("m");
+    Tensor out = b.output("out", DType::F32);
+    Val n = b.scalar_u32("n");
+    ArrayRef rows = b.threadgroup_array("rows", DType::F32, m);
+    ArrayRef cols = b.threadgroup_array("cols", DType::F16, n);
+    b.threadgroup_array("fixed", DType::U32, 4);
+    Val t = thread_id(0);
+    rows[t] = f32(1);
+    cols[t] = f32(2).to(DType::F16);
+    barrier();
+    Val i = t % n;
+    Val r = rows[t];
+    Val c = cols[i].to(DType::F32);
+    out[t] = r + c;
+  });
+}
+
+TEST(SpecialiseScalars, ArraySizesComeFromTheirScalars) {
+  test::expect_pass(specialise({{"n", Scalar::of_int(48)}, {"m", Scalar::of_int(256)}}),
+                    sized_arrays(),
+                    "kernel sized mode=Reduction\n"
+                    "  param out: output f32\n"
+                    "  array rows: threadgroup f32[256]\n"
+                    "  array cols: threadgroup f16[48]\n"
+                    "  array fixed: threadgroup u32[4]\n"
+                    "body {\n"
+                    "  %0: u32 = const 256\n"
+                    "  %1: u32 = const 48\n"
+                    "  %2: u32 = thread_id 0\n"
+                    "  %3: f32 = const 1\n"
+                    "  array_store rows[%2] = %3\n"
+                    "  %4: f32 = const 2\n"
+                    "  %5: f16 = cast %4\n"
+                    "  array_store cols[%2] = %5\n"
+                    "  barrier\n"
+                    "  %6: u32 = rem %2, %1\n"
+                    "  %7: f32 = array_load rows[%2]\n"
+                    "  %8: f16 = array_load cols[%6]\n"
+                    "  %9: f32 = cast %8\n"
+                    "  %10: f32 = add %7, %9\n"
+                    "  store out[%2] = %10\n"
+                    "}\n");
+}
+
+TEST(SpecialiseScalars, AnArraySizedByAKeptScalarFollowsItsNewId) {
+  // m goes, so n moves from param 2 to param 1; cols must still name n.
+  const Kernel k = specialise_scalars(sized_arrays(), {{"m", Scalar::of_int(8)}});
+  ASSERT_EQ(k.arrays.size(), 3u);
+  EXPECT_EQ(k.arrays[0].size, 8u);
+  EXPECT_FALSE(k.arrays[0].size_param.valid());
+  ASSERT_TRUE(k.arrays[1].size_param.valid());
+  EXPECT_EQ(k.param(k.arrays[1].size_param).name, "n");
+  EXPECT_EQ(k.arrays[1].size, 0u);
+  EXPECT_NE(print(k).find("  array cols: threadgroup f16[size=n]\n"), std::string::npos)
+      << print(k);
+  EXPECT_NO_THROW(verify(k));
+}
+
+TEST(SpecialiseScalars, AnArraySizeBelowOneIsAnError) {
+  try {
+    specialise_scalars(sized_arrays(), {{"n", Scalar::of_int(0)}, {"m", Scalar::of_int(4)}});
+    ADD_FAILURE() << "an array of size 0 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "kernel 'sized': param 'n': specialised to 0, but array 'cols' takes its size from "
+              "it; an array size must be at least 1");
+  }
+}
+
 }  // namespace
 }  // namespace mt

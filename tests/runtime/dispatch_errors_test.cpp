@@ -218,5 +218,44 @@ TEST(DispatchErrors, FailedPreconditionOnASpecialisedScalar) {
   });
 }
 
+// A threadgroup array sized by `n`: the size is fixed at compile time, so n must be a const.
+Kernel staged() {
+  return trace("staged", KernelMode::Reduction, [](KernelBuilder& b) {
+    Tensor src = b.input("src", DType::F32);
+    Tensor out = b.output("out", DType::F32);
+    Val n = b.scalar_u32("n");
+    ArrayRef buf = b.threadgroup_array("buf", DType::F32, n);
+    Val t = thread_id(0);
+    buf[t] = src[t];
+    barrier();
+    out[t] = buf[t];
+  });
+}
+
+TEST(DispatchErrors, ArraySizedByAnUnspecialisedScalar) {
+  BufferMap b;
+  b["src"] = test::pack(source(), DType::F32);
+  b["out"] = test::poisoned(kLen, DType::F32);
+  b["n"] = test::le_bytes(std::uint32_t{kLen});
+  const std::string expected =
+      "kernel 'staged': param 'n': array 'buf' takes its size from this scalar, which must be "
+      "specialised (pass it in consts)";
+  test::for_each_backend([&](Context& ctx) {
+    // Passed as a buffer, not a const: reported before any compile, by dispatch and prepare.
+    EXPECT_EQ(error_of([&] { (void)ctx.dispatch_with_grid(staged(), b, {}, {1, 1, 1}, {48, 1, 1}); }),
+              expected);
+    EXPECT_EQ(error_of([&] { (void)ctx.prepare(staged()); }), expected);
+    // Specialised to 0: no array can have that size.
+    BufferMap without_n = b;
+    without_n.erase("n");
+    expect_mentions(error_of([&] {
+                      (void)ctx.dispatch_with_grid(staged(), without_n, {{"n", std::uint32_t{0}}},
+                                                   {1, 1, 1}, {48, 1, 1});
+                    }),
+                    {"kernel 'staged'", "param 'n'", "specialised to 0", "array 'buf'"});
+    expect_still_works(ctx);
+  });
+}
+
 }  // namespace
 }  // namespace mt

@@ -21,6 +21,7 @@ struct Id {
 using ValueId = Id<struct ValueTag>;  // an SSA value: the result of one instruction
 using LocalId = Id<struct LocalTag>;  // a named mutable local (a DSL Var)
 using ParamId = Id<struct ParamTag>;  // a kernel parameter (tensor or scalar)
+using ArrayId = Id<struct ArrayTag>;  // a threadgroup-memory or per-thread array
 
 }  // namespace mt
 

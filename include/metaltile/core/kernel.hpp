@@ -39,6 +39,23 @@ struct Local {
   DType dtype = DType::F32;
 };
 
+enum class MemorySpace : std::uint8_t {
+  Threadgroup,  // shared by the threads of one threadgroup (CUDA __shared__)
+  Thread,       // private to each thread (registers or local memory)
+};
+std::string_view memory_space_name(MemorySpace space);
+
+// An array in threadgroup memory or per thread. Its element count is fixed at compile time:
+// either `size` directly, or the value of the scalar parameter `size_param`, which must be
+// specialised (specialise_scalars then sets `size` and clears `size_param`).
+struct Array {
+  std::string name;  // for printing and emitted code only
+  DType dtype = DType::F32;
+  MemorySpace space = MemorySpace::Threadgroup;
+  std::uint32_t size = 0;
+  ParamId size_param;
+};
+
 struct Instr;
 struct Block {
   std::vector<Instr> instrs;
@@ -69,6 +86,36 @@ struct Block {
 //               operands[2] (> 0); blocks[0] is the body; the variable is visible only there
 //  If           operands[0] (bool); blocks[0] runs when true, blocks[1] when false
 //  Require      host-side contract: operands[0] (bool) must hold, else `message` is reported
+//
+// Thread identity (u32, `axis` 0..2 where it has one; threads are linearised x fastest):
+//  ThreadId                the thread's index in its threadgroup on `axis`
+//  ThreadgroupId           the threadgroup's index in the grid on `axis`
+//  ThreadsPerThreadgroup   tpg on `axis`;  ThreadgroupsPerGrid: grid on `axis`
+//  LaneId, WarpId          linear thread index % 32 and / 32 (32-lane warps)
+// Vector access and atomics on tensor parameters:
+//  LoadVector   array[0..lanes) = param[operands[0] .. + lanes)   (per-thread `array`;
+//               operands[0] must be a multiple of `lanes`; lanes*size_of(dtype) is 8 or 16)
+//  StoreVector  param[operands[0] .. + lanes) = array[0..lanes)
+//  AtomicGlobal result = old param[operands[0]]; param[operands[0]] = old `combine` operands[1]
+// Arrays:
+//  ArrayLoad    result = array[operands[0]];  ArrayStore: array[operands[0]] = operands[1]
+//  AtomicArray  like AtomicGlobal on a threadgroup array
+// Synchronisation (every thread of the threadgroup / warp must reach it):
+//  Barrier      threadgroup barrier: threadgroup-memory writes before it are visible after it
+//  WarpBarrier  the same within one warp
+// Collectives (results of the operand's type unless stated):
+//  WarpReduce         `combine` (Add, Mul, Max, Min) of operands[0] over the warp's threads
+//  WarpShuffle        operands[0] of the lane chosen by `shuffle` and operands[1] (u32); a
+//                     lane outside the warp (or an absent thread) yields the thread's own value
+//  WarpPrefixSum      sum of operands[0] over lanes <= own (inclusive) or < own (exclusive,
+//                     0 for lane 0)
+//  ThreadgroupReduce  `combine` (Add, Max, Min) of operands[0] over the threadgroup
+//  ThreadgroupArgmax  result:u32 = operands[1] (an index, u32) of the thread holding the
+//                     largest operands[0]; the lowest index wins ties; NaN values never win
+//                     unless every value is NaN
+// Collectives on f16/bf16 accumulate in f32 and round the final result to the type; integer
+// sums wrap. The combining order of float sums is unspecified (the interpreter uses a
+// pairwise tree), so float sums are compared with a tolerance; max, min and argmax are exact.
 struct Instr {
   OpKind op = OpKind::Const;
   DType dtype = DType::F32;       // result type (meaningless where has_result(op) is false)
@@ -77,7 +124,12 @@ struct Instr {
   ParamId param;                  // ScalarParam, TensorLen, Load, Store
   LocalId local;                  // LocalRead, LocalWrite
   Scalar literal;                 // Const
-  int axis = 0;                   // ProgramId
+  int axis = 0;                   // ProgramId and the per-axis thread identity ops
+  ArrayId array;                  // ArrayLoad, ArrayStore, AtomicArray, LoadVector, StoreVector
+  CombineOp combine = CombineOp::Add;    // WarpReduce, ThreadgroupReduce, atomics
+  ShuffleKind shuffle = ShuffleKind::Index;  // WarpShuffle
+  bool inclusive = true;          // WarpPrefixSum
+  std::uint32_t lanes = 0;        // LoadVector, StoreVector
   std::string message;            // Require
   std::vector<Block> blocks;      // For: {body}; If: {then, else}
 };
@@ -88,15 +140,18 @@ struct Kernel {
   KernelMode mode = KernelMode::Grid3D;
   std::vector<Param> params;
   std::vector<Local> locals;
+  std::vector<Array> arrays;
   std::vector<DType> value_types;
   Block contract;  // evaluated once on the host before a launch: scalars, consts, Require
   Block body;      // run by every thread
 
   ValueId new_value(DType t);
   LocalId new_local(std::string name, DType t);
+  ArrayId new_array(Array a);
   DType type_of(ValueId v) const;
   const Param& param(ParamId p) const;
   const Local& local(LocalId l) const;
+  const Array& array(ArrayId a) const;
   // The parameter with this name, or an invalid id.
   ParamId find_param(std::string_view name) const;
 };
@@ -122,9 +177,28 @@ Instr select(Kernel& k, ValueId cond, ValueId a, ValueId b);
 Instr for_loop(Kernel& k, ValueId lo, ValueId hi, ValueId step);
 Instr if_then_else(const Kernel& k, ValueId cond);
 Instr require(const Kernel& k, ValueId cond, std::string message);
+// Thread identity: ThreadId, ThreadgroupId, ThreadsPerThreadgroup, ThreadgroupsPerGrid take
+// an axis; LaneId and WarpId ignore it.
+Instr thread_index(Kernel& k, OpKind op, int axis);
+Instr load_vector(const Kernel& k, ParamId p, ValueId index, ArrayId dst, std::uint32_t lanes);
+Instr store_vector(const Kernel& k, ParamId p, ValueId index, ArrayId src, std::uint32_t lanes);
+Instr atomic_global(Kernel& k, CombineOp combine, ParamId p, ValueId index, ValueId value);
+Instr array_load(Kernel& k, ArrayId a, ValueId index);
+Instr array_store(const Kernel& k, ArrayId a, ValueId index, ValueId value);
+Instr atomic_array(Kernel& k, CombineOp combine, ArrayId a, ValueId index, ValueId value);
+Instr barrier(OpKind op);  // Barrier or WarpBarrier
+Instr warp_reduce(Kernel& k, CombineOp combine, ValueId value);
+Instr warp_shuffle(Kernel& k, ShuffleKind kind, ValueId value, ValueId lane);
+Instr warp_prefix_sum(Kernel& k, bool inclusive, ValueId value);
+Instr threadgroup_reduce(Kernel& k, CombineOp combine, ValueId value);
+Instr threadgroup_argmax(Kernel& k, ValueId value, ValueId index);
 }  // namespace make
 
 // Which dtypes an op accepts for its operands (the verifier and the DSL both ask this).
 bool accepts_operand_type(OpKind op, DType t);
+// Which value types a combine accepts in a collective or atomic: reductions take i32, u32
+// and floats (not fp8; And/Or/Xor only integers); atomics take i32 and u32 for every combine
+// but Mul, and f32 for Add.
+bool accepts_combine(OpKind op, CombineOp combine, DType t);
 
 }  // namespace mt

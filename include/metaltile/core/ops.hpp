@@ -2,12 +2,14 @@
 // op sets that passes ask about (is_binary, is_comparison, ...).
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 namespace mt {
 
 // X(Name, printed_name, Shape). Shapes: Leaf (no value operands), Unary, Binary, Compare,
-// Ternary, Memory, Local, Control, Statement. Semantics of each op are documented in
+// Ternary, Memory (tensor parameters), Local, Array (threadgroup / per-thread arrays),
+// Control, Sync (barriers), Collective (warp / threadgroup cooperation), Statement. Semantics of each op are documented in
 // core/kernel.hpp beside Instr and stated once, as arithmetic, in core/scalar_eval.cpp.
 #define MT_FOR_EACH_OP(X)                \
   /* leaves */                           \
@@ -15,9 +17,22 @@ namespace mt {
   X(ProgramId, "program_id", Leaf)       \
   X(ScalarParam, "scalar", Leaf)         \
   X(TensorLen, "len", Leaf)              \
+  X(ThreadId, "thread_id", Leaf)         \
+  X(ThreadgroupId, "threadgroup_id", Leaf) \
+  X(ThreadsPerThreadgroup, "threads_per_threadgroup", Leaf) \
+  X(ThreadgroupsPerGrid, "threadgroups_per_grid", Leaf) \
+  X(LaneId, "lane_id", Leaf)             \
+  X(WarpId, "warp_id", Leaf)             \
   /* memory */                           \
   X(Load, "load", Memory)                \
   X(Store, "store", Memory)              \
+  X(LoadVector, "load_vector", Memory)   \
+  X(StoreVector, "store_vector", Memory) \
+  X(AtomicGlobal, "atomic", Memory)      \
+  /* arrays: threadgroup memory and per-thread arrays */ \
+  X(ArrayLoad, "array_load", Array)      \
+  X(ArrayStore, "array_store", Array)    \
+  X(AtomicArray, "array_atomic", Array)  \
   /* mutable locals */                   \
   X(LocalRead, "read", Local)            \
   X(LocalWrite, "write", Local)          \
@@ -69,6 +84,14 @@ namespace mt {
   /* structured control flow */          \
   X(For, "for", Control)                 \
   X(If, "if", Control)                   \
+  /* synchronisation and collectives */  \
+  X(Barrier, "barrier", Sync)            \
+  X(WarpBarrier, "warp_barrier", Sync)   \
+  X(WarpReduce, "warp_reduce", Collective) \
+  X(WarpShuffle, "warp_shuffle", Collective) \
+  X(WarpPrefixSum, "warp_prefix_sum", Collective) \
+  X(ThreadgroupReduce, "threadgroup_reduce", Collective) \
+  X(ThreadgroupArgmax, "threadgroup_argmax", Collective) \
   /* host-side contract */               \
   X(Require, "require", Statement)
 
@@ -78,7 +101,17 @@ enum class OpKind {
 #undef MT_OP_ENUM
 };
 
-enum class OpShape { Leaf, Unary, Binary, Compare, Ternary, Memory, Local, Control, Statement };
+enum class OpShape {
+  Leaf, Unary, Binary, Compare, Ternary, Memory, Local, Array, Control, Sync, Collective, Statement
+};
+
+// How a reduction, scan or atomic combines values.
+enum class CombineOp : std::uint8_t { Add, Mul, Max, Min, And, Or, Xor };
+std::string_view combine_name(CombineOp c);
+// Which lane a warp shuffle reads: lane `operand`, lane ^ operand, lane - operand (up),
+// lane + operand (down).
+enum class ShuffleKind : std::uint8_t { Index, Xor, Up, Down };
+std::string_view shuffle_name(ShuffleKind s);
 
 std::string_view op_name(OpKind op);
 OpShape op_shape(OpKind op);
@@ -90,8 +123,15 @@ bool is_commutative(OpKind op);  // Add Mul Min Max And Or Xor Eq Ne
 bool is_float_only(OpKind op);   // math functions: Floor..Gelu
 bool is_integer_only(OpKind op); // Shl Shr
 bool is_bitwise(OpKind op);      // Not And Or Xor (integers and bool)
-// Ops whose result depends only on their operands: no memory, no thread identity, no effects.
+// Ops whose result depends only on their operands and the thread's identity: no memory, no
+// effects, no cooperation with other threads (collectives are not pure).
 bool is_pure(OpKind op);
+// Leaves whose value is the same for every thread of a launch and known on the host before
+// it: Const, ScalarParam, TensorLen (a contract may use only these and pure ops on them).
+bool is_launch_uniform(OpKind op);
+// Ops every thread of a threadgroup (Barrier, ThreadgroupReduce, ThreadgroupArgmax) or of a
+// warp (the warp ops) must reach together.
+bool is_collective(OpKind op);
 // False for Store, LocalWrite, If and Require. For's result is its loop variable.
 bool has_result(OpKind op);
 

@@ -1,7 +1,9 @@
 // The whole tracing DSL in one include.
 #pragma once
 
+#include "metaltile/dsl/array.hpp"
 #include "metaltile/dsl/builtins.hpp"
+#include "metaltile/dsl/collectives.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
 #include "metaltile/dsl/range.hpp"
 #include "metaltile/dsl/tensor.hpp"

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "metaltile/core/kernel.hpp"
+#include "metaltile/dsl/array.hpp"
 #include "metaltile/dsl/val.hpp"
 
 namespace mt {
@@ -30,6 +31,13 @@ class KernelBuilder {
   Val scalar_u32(std::string name) { return scalar(std::move(name), DType::U32); }
   Val scalar_i32(std::string name) { return scalar(std::move(name), DType::I32); }
   Val scalar_f32(std::string name) { return scalar(std::move(name), DType::F32); }
+
+  // Threadgroup memory shared by the threads of a threadgroup, of a fixed element count or of
+  // the count held by a scalar parameter that is specialised at dispatch (ConstMap).
+  ArrayRef threadgroup_array(std::string name, DType t, std::uint32_t size);
+  ArrayRef threadgroup_array(std::string name, DType t, const Val& specialised_size);
+  // A per-thread array (registers when indexed with constants, else local memory).
+  ArrayRef thread_array(std::string name, DType t, std::uint32_t size);
 
   // A host-side precondition on scalar parameters, checked before every launch; `text` is
   // reported when it fails. cond may use only scalars and constants.

@@ -12,7 +12,9 @@ namespace mt::passes {
 // integer div and rem: those move only when the divisor is a nonzero constant or the loop's
 // bounds are constants proving at least one trip.
 // Refuses: ops inside an if within the loop (they stay where they are), and anything that is
-// not pure (loads, local reads and writes, stores, nested control flow).
+// not pure (loads, array loads and stores, atomics, local reads and writes, stores, barriers,
+// collectives, nested control flow). Pure ops touch no memory, so moving one across a
+// barrier or out of a loop that holds one changes nothing another thread can see.
 // Needs a verified kernel; best after eliminate_common_subexpressions.
 Kernel hoist_invariants(Kernel k);
 

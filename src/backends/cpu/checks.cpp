@@ -139,4 +139,101 @@ void check_argument_count(const Kernel& k, std::span<const Argument> args) {
                                  std::to_string(args.size()));
 }
 
+// --- threadgroup programming ---------------------------------------------------------------
+
+namespace {
+std::string array_prefix(const Kernel& k, ArrayId a) { return "array '" + k.array(a).name + "': "; }
+}  // namespace
+
+void check_array_sizes(const Kernel& k) {
+  for (const Array& a : k.arrays) {
+    if (!a.size_param.valid()) continue;
+    throw kernel_error(k.name, "array '" + a.name + "': size comes from scalar '" +
+                                   k.param(a.size_param).name +
+                                   "', which must be specialised (pass it in consts)");
+  }
+}
+
+Error array_index_error(const Kernel& k, const Instr& in, std::int64_t index, std::uint32_t size,
+                        const ThreadLocator& where, Lane lane) {
+  return kernel_error(k.name, array_prefix(k, in.array) + std::string(op_name(in.op)) + " index " +
+                                  std::to_string(index) + " out of bounds (" +
+                                  std::to_string(size) + " elements)" + at(k, in, where, lane));
+}
+
+Error unwritten_error(const Kernel& k, const Instr& in, ArrayId array, std::int64_t element,
+                      const ThreadLocator& where, Lane lane) {
+  const bool shared = k.array(array).space == MemorySpace::Threadgroup;
+  return thread_error(
+      k, in,
+      array_prefix(k, array) + "element " + std::to_string(element) +
+          (shared ? " read before anything wrote it" : " read before this thread wrote it"),
+      where, lane);
+}
+
+Error race_error(const Kernel& k, const Instr& in, std::int64_t element, bool write, Lane other,
+                 const ThreadLocator& where, Lane lane) {
+  const std::string thread = "thread " + format_axes(where.global_thread(other));
+  const std::string what =
+      write ? " written by two threads with no barrier between (first by " + thread + ")"
+            : " read with no barrier after " + thread + " wrote it";
+  return thread_error(
+      k, in, array_prefix(k, in.array) + "element " + std::to_string(element) + what, where, lane);
+}
+
+void check_threadgroup_converged(const Kernel& k, const Instr& in, ActiveLanes active,
+                                 std::size_t group_lanes, const ThreadLocator& where) {
+  if (active.size() == group_lanes) return;
+  // Active lanes are sorted and distinct: the first lane not at its own position is missing.
+  Lane missing = 0;
+  while (missing < active.size() && active[missing] == missing) ++missing;
+  throw thread_error(k, in,
+                     "reached by only part of the threadgroup (" + std::to_string(active.size()) +
+                         " of " + std::to_string(group_lanes) + " threads; thread " +
+                         format_axes(where.global_thread(missing)) + " is missing)",
+                     where, active.front());
+}
+
+void check_warp_converged(const Kernel& k, const Instr& in, ActiveLanes active,
+                          std::size_t group_lanes, const ThreadLocator& where) {
+  std::size_t i = 0;
+  while (i < active.size()) {
+    const Lane first = active[i] / kWarpSize * kWarpSize;
+    const Lane end = static_cast<Lane>(std::min<std::size_t>(first + kWarpSize, group_lanes));
+    // A complete warp occupies active[i .. i + (end - first)) as first, first + 1, ..., end - 1.
+    const std::size_t last = i + (end - first) - 1;
+    if (active[i] == first && last < active.size() && active[last] == end - 1) {
+      i = last + 1;
+      continue;
+    }
+    std::size_t present = 0;
+    Lane missing = first;
+    for (std::size_t j = i; j < active.size() && active[j] < end; ++j, ++present) {
+      if (active[j] == missing) ++missing;
+    }
+    throw thread_error(k, in,
+                       "reached by only part of warp " + std::to_string(first / kWarpSize) + " (" +
+                           std::to_string(present) + " of " + std::to_string(end - first) +
+                           " threads; thread " + format_axes(where.global_thread(missing)) +
+                           " is missing)",
+                       where, active[i]);
+  }
+}
+
+void check_vector_access(const Kernel& k, const Instr& in, std::int64_t index, std::size_t elements,
+                         const ThreadLocator& where, Lane lane) {
+  const std::int64_t lanes = in.lanes;
+  const std::string& param = k.param(in.param).name;
+  if (index % lanes != 0) {
+    throw param_error(k.name, param,
+                      "vector access at index " + std::to_string(index) + " is not a multiple of " +
+                          std::to_string(lanes) + at(k, in, where, lane));
+  }
+  if (index >= 0 && static_cast<std::uint64_t>(index + lanes) <= elements) return;
+  throw param_error(k.name, param,
+                    std::string(op_name(in.op)) + " of " + std::to_string(lanes) +
+                        " elements at index " + std::to_string(index) + " out of bounds (" +
+                        std::to_string(elements) + " elements)" + at(k, in, where, lane));
+}
+
 }  // namespace mt::cpu

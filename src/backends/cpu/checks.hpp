@@ -57,4 +57,78 @@ Error precondition_error(const Kernel& k, const Instr& require, std::span<const 
 // One argument per parameter, in parameter order.
 void check_argument_count(const Kernel& k, std::span<const Argument> args);
 
+// --- threadgroup programming ---------------------------------------------------------------
+
+// Every array's size must be known when the body runs: one taken from a scalar parameter
+// needs that scalar specialised ("kernel 'K': array 'x': size comes from scalar 'n', which
+// must be specialised (pass it in consts)").
+void check_array_sizes(const Kernel& k);
+
+// "kernel 'K': array 'A': array_load index 9 out of bounds (8 elements) at thread ...: <op>"
+Error array_index_error(const Kernel& k, const Instr& in, std::int64_t index, std::uint32_t size,
+                        const ThreadLocator& where, Lane lane);
+
+// An ArrayLoad, ArrayStore or AtomicArray index must lie in [0, size) of its array.
+inline void check_array_index(const Kernel& k, const Instr& in, std::int64_t index,
+                              std::uint32_t size, const ThreadLocator& where, Lane lane) {
+  if (index >= 0 && index < std::int64_t{size}) [[likely]]
+    return;
+  throw array_index_error(k, in, index, size, where, lane);
+}
+
+// "kernel 'K': array 'A': element 3 read before anything wrote it at thread ...: <op>" (or
+// "before this thread wrote it" for a per-thread array).
+Error unwritten_error(const Kernel& k, const Instr& in, ArrayId array, std::int64_t element,
+                      const ThreadLocator& where, Lane lane);
+
+// A read (ArrayLoad, AtomicArray, StoreVector's source) of an array element that nothing
+// wrote: threadgroup memory since the group started, a per-thread array by this thread.
+// A GPU would read garbage.
+inline void check_array_written(const Kernel& k, const Instr& in, ArrayId array,
+                                std::int64_t element, bool written, const ThreadLocator& where,
+                                Lane lane) {
+  if (written) [[likely]]
+    return;
+  throw unwritten_error(k, in, array, element, where, lane);
+}
+
+// Races on a threadgroup array element between `lane` and `other`, the thread that wrote it
+// since the last barrier: write-write ("written by two threads with no barrier between") or
+// read-after-write ("read with no barrier after thread (..) wrote it").
+Error race_error(const Kernel& k, const Instr& in, std::int64_t element, bool write, Lane other,
+                 const ThreadLocator& where, Lane lane);
+
+// Two threads writing one threadgroup array element with no barrier between (atomics by
+// both are exempt): `lane` writes `element`, which `other` wrote since the last barrier.
+inline void check_no_write_race(const Kernel& k, const Instr& in, std::int64_t element, bool race,
+                                Lane other, const ThreadLocator& where, Lane lane) {
+  if (!race) [[likely]]
+    return;
+  throw race_error(k, in, element, true, other, where, lane);
+}
+
+// A thread reading a threadgroup array element another thread wrote since the last barrier:
+// `lane` reads `element`, which `other` wrote.
+inline void check_no_read_race(const Kernel& k, const Instr& in, std::int64_t element, bool race,
+                               Lane other, const ThreadLocator& where, Lane lane) {
+  if (!race) [[likely]]
+    return;
+  throw race_error(k, in, element, false, other, where, lane);
+}
+
+// A Barrier, ThreadgroupReduce or ThreadgroupArgmax must be reached by every thread of the
+// group together: `active` (the lanes at the op) must be all `group_lanes` of them.
+void check_threadgroup_converged(const Kernel& k, const Instr& in, ActiveLanes active,
+                                 std::size_t group_lanes, const ThreadLocator& where);
+
+// A warp op must be reached together by every existing thread of each warp in `active`
+// (a partial last warp has fewer threads; an absent warp takes no part).
+void check_warp_converged(const Kernel& k, const Instr& in, ActiveLanes active,
+                          std::size_t group_lanes, const ThreadLocator& where);
+
+// A LoadVector or StoreVector index must be a multiple of its lane count, and the whole
+// vector [index, index + lanes) must lie inside the tensor's `elements`.
+void check_vector_access(const Kernel& k, const Instr& in, std::int64_t index, std::size_t elements,
+                         const ThreadLocator& where, Lane lane);
+
 }  // namespace mt::cpu

@@ -1,17 +1,21 @@
 // The lockstep interpreter. A Launch holds what every group shares (bindings, scalars, the
-// value table layout); a GroupRunner holds one worker's per-thread state and runs groups.
+// value table layout); a GroupRunner holds one worker's per-thread state (values, locals,
+// arrays) and runs groups. Collectives live in collectives.cpp, arrays in arrays.cpp.
 #include "backends/cpu/interpreter.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#include "backends/cpu/arrays.hpp"
 #include "backends/cpu/checks.hpp"
+#include "backends/cpu/collectives.hpp"
 #include "backends/cpu/lanes.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
@@ -34,13 +38,16 @@ struct Launch {
   const Block& block;  // the body, or the contract
   LaunchDims dims;
   LaneGeometry geometry;
-  std::vector<Binding> bindings;  // by ParamId; unused for scalars
+  std::vector<Binding> bindings{};  // by ParamId; unused for scalars
   // By ParamId: a scalar's value (normalised), a tensor's element count. Both are uniform over
   // the launch, and a failed Require reports them.
-  std::vector<Scalar> uniforms;
-  std::vector<std::uint32_t> slot_of;  // ValueId -> row of the value table
+  std::vector<Scalar> uniforms{};
+  std::vector<std::uint32_t> slot_of{};  // ValueId -> row of the value table
   std::size_t slots = 0;
-  std::size_t depth = 0;  // nesting levels of For/If, one mask level each
+  std::size_t depth = 0;    // nesting levels of For/If, one mask level each
+  bool has_arrays = false;  // the body's arrays are laid out (the contract uses none)
+  // Serialises global atomics between workers running different groups at once.
+  std::unique_ptr<std::mutex> atomics = std::make_unique<std::mutex>();
 };
 
 // Gives each value defined in `block` a row (only those: a body never reads contract values),
@@ -66,7 +73,11 @@ std::size_t assign_slots(Launch& l, const Block& block) {
 Launch prepare(const Kernel& k, const Block& block, std::span<const Argument> args,
                const LaunchDims& dims) {
   check_argument_count(k, args);
-  Launch l{k, block, dims, LaneGeometry(dims.tpg), {}, {}, {}, 0, 0};
+  Launch l{.kernel = k,
+           .block = block,
+           .dims = dims,
+           .geometry = LaneGeometry(dims.tpg),
+           .has_arrays = &block == &k.body};
   l.bindings.resize(k.params.size());
   l.uniforms.resize(k.params.size());
   for (std::size_t p = 0; p < k.params.size(); ++p) {
@@ -93,11 +104,14 @@ class GroupRunner {
     values_.reset(l_.slots, lanes);
     locals_.reset(k_.locals.size(), lanes);
     masks_.reset(l_.depth, lanes);
+    if (l_.has_arrays) arrays_.reset(k_, lanes);
+    scratch_.reserve(lanes);
   }
 
   void run(std::array<std::uint32_t, 3> group) {
     where_ = ThreadLocator(l_.geometry, group);
     local_written_.assign(k_.locals.size() * l_.geometry.lanes(), 0);
+    arrays_.begin_group();
     exec_block(l_.block, l_.geometry.all(), 0);
   }
 
@@ -236,6 +250,116 @@ class GroupRunner {
     }
   }
 
+  // The per-axis and warp identity of each thread, and the launch shape.
+  void thread_identity(const Instr& in, ActiveLanes active) {
+    const int a = in.axis;
+    if (in.op == OpKind::ThreadId) {
+      fill(in, active, [&](Lane lane) { return Scalar::of_int(l_.geometry.local(lane, a)); });
+      return;
+    }
+    if (in.op == OpKind::LaneId || in.op == OpKind::WarpId) {
+      const bool lane_id = in.op == OpKind::LaneId;
+      fill(in, active, [&](Lane lane) {
+        return Scalar::of_int(lane_id ? lane % kWarpSize : lane / kWarpSize);
+      });
+      return;
+    }
+    std::uint32_t value = 0;  // the same for every thread of the group
+    if (in.op == OpKind::ThreadgroupId) {
+      value = where_.group()[a];
+    } else if (in.op == OpKind::ThreadsPerThreadgroup) {
+      value = l_.dims.tpg[a];
+    } else {
+      MT_ASSERT(in.op == OpKind::ThreadgroupsPerGrid) << op_name(in.op) << " is not an identity";
+      value = l_.dims.grid[a];
+    }
+    fill(in, active, [&](Lane) { return Scalar::of_int(value); });
+  }
+
+  // param[index .. + lanes) -> the per-thread array, for each lane; every lane's access is
+  // checked before any is made.
+  void load_vector(const Instr& in, ActiveLanes active) {
+    const Binding& b = l_.bindings[in.param.index];
+    const Scalar* index = row(in.operands[0]);
+    const DType t = k_.param(in.param).dtype;
+    for (Lane lane : active) check_vector_access(k_, in, index[lane].i, b.elements, where_, lane);
+    for (Lane lane : active) {
+      const std::uint8_t* from = b.data + index[lane].i * b.element_size;
+      for (std::uint32_t e = 0; e < in.lanes; ++e) {
+        arrays_.write_thread(in.array, e, lane, read_element(from + e * b.element_size, t));
+      }
+    }
+  }
+
+  // The per-thread array -> param[index .. + lanes). Reads (and checks) every element of every
+  // lane before writing any, so a failed check writes nothing.
+  void store_vector(const Instr& in, ActiveLanes active) {
+    const Binding& b = l_.bindings[in.param.index];
+    const Scalar* index = row(in.operands[0]);
+    for (Lane lane : active) {
+      check_vector_access(k_, in, index[lane].i, b.elements, where_, lane);
+      for (std::uint32_t e = 0; e < in.lanes; ++e) arrays_.read_thread(in, e, lane, where_);
+    }
+    const DType t = k_.param(in.param).dtype;
+    for (Lane lane : active) {
+      std::uint8_t* to = b.data + index[lane].i * b.element_size;
+      for (std::uint32_t e = 0; e < in.lanes; ++e) {
+        write_element(to + e * b.element_size, t, arrays_.read_thread(in, e, lane, where_));
+      }
+    }
+  }
+
+  // Applies the lanes' atomics in lane order, under the launch's lock (other workers may run
+  // groups that touch the same elements); each lane gets the value before its own update.
+  void atomic_global(const Instr& in, ActiveLanes active) {
+    const Binding& b = l_.bindings[in.param.index];
+    const Scalar* index = row(in.operands[0]);
+    const Scalar* value = row(in.operands[1]);
+    Scalar* out = row(in.result);
+    for (Lane lane : active) check_index(k_, in, index[lane].i, b.elements, where_, lane);
+    const std::lock_guard<std::mutex> lock(*l_.atomics);
+    for (Lane lane : active) {
+      std::uint8_t* element = b.data + index[lane].i * b.element_size;
+      const Scalar old = read_element(element, in.dtype);
+      write_element(element, in.dtype, combine(in.combine, in.dtype, old, value[lane]));
+      out[lane] = old;
+    }
+  }
+
+  // Barriers and collectives: each first checks that its whole group (or warp) is here.
+  void cooperate(const Instr& in, ActiveLanes active) {
+    const std::size_t n = l_.geometry.lanes();
+    if (is_warp_op(in.op)) {
+      check_warp_converged(k_, in, active, n, where_);
+    } else {
+      check_threadgroup_converged(k_, in, active, n, where_);
+    }
+    if (in.op == OpKind::Barrier) {
+      arrays_.barrier();
+    } else if (in.op == OpKind::WarpBarrier) {
+      arrays_.warp_barrier(active);
+    } else if (in.op == OpKind::WarpReduce) {
+      warp_reduce(in.combine, in.dtype, active, row(in.operands[0]), row(in.result), scratch_);
+    } else if (in.op == OpKind::WarpShuffle) {
+      warp_shuffle(in.shuffle, active, n, row(in.operands[0]), row(in.operands[1]), row(in.result));
+    } else if (in.op == OpKind::WarpPrefixSum) {
+      warp_prefix_sum(in.inclusive, in.dtype, active, row(in.operands[0]), row(in.result));
+    } else if (in.op == OpKind::ThreadgroupReduce) {
+      const Scalar r =
+          threadgroup_reduce(in.combine, in.dtype, active, row(in.operands[0]), scratch_);
+      fill(in, active, [&](Lane) { return r; });
+    } else {
+      MT_ASSERT(in.op == OpKind::ThreadgroupArgmax) << op_name(in.op) << " is not a collective";
+      const Scalar r = threadgroup_argmax(k_.type_of(in.operands[0]), active, row(in.operands[0]),
+                                          row(in.operands[1]));
+      fill(in, active, [&](Lane) { return r; });
+    }
+  }
+  static bool is_warp_op(OpKind op) {
+    return op == OpKind::WarpBarrier || op == OpKind::WarpReduce || op == OpKind::WarpShuffle ||
+           op == OpKind::WarpPrefixSum;
+  }
+
   void exec(const Instr& in, ActiveLanes active, std::size_t depth) {
     switch (in.op) {
       case OpKind::Const: fill(in, active, [&](Lane) { return in.literal; }); return;
@@ -248,7 +372,29 @@ class GroupRunner {
         fill(in, active, [&](Lane) { return value; });
         return;
       }
+      case OpKind::ThreadId: case OpKind::ThreadgroupId: case OpKind::ThreadsPerThreadgroup:
+      case OpKind::ThreadgroupsPerGrid: case OpKind::LaneId: case OpKind::WarpId:
+        thread_identity(in, active);
+        return;
       case OpKind::Load: load(in, active); return;
+      case OpKind::LoadVector: load_vector(in, active); return;
+      case OpKind::StoreVector: store_vector(in, active); return;
+      case OpKind::AtomicGlobal: atomic_global(in, active); return;
+      case OpKind::ArrayLoad:
+        arrays_.load(in, active, row(in.operands[0]), row(in.result), where_);
+        return;
+      case OpKind::ArrayStore:
+        arrays_.store(in, active, row(in.operands[0]), row(in.operands[1]), where_);
+        return;
+      case OpKind::AtomicArray:
+        arrays_.atomic(in, active, row(in.operands[0]), row(in.operands[1]), row(in.result),
+                       where_);
+        return;
+      case OpKind::Barrier: case OpKind::WarpBarrier: case OpKind::WarpReduce:
+      case OpKind::WarpShuffle: case OpKind::WarpPrefixSum: case OpKind::ThreadgroupReduce:
+      case OpKind::ThreadgroupArgmax:
+        cooperate(in, active);
+        return;
       case OpKind::Store: store(in, active); return;
       case OpKind::LocalRead: local_read(in, active); return;
       case OpKind::LocalWrite: local_write(in, active); return;
@@ -281,6 +427,8 @@ class GroupRunner {
   LaneRows locals_;
   std::vector<std::uint8_t> local_written_;
   MaskStack masks_;
+  ArrayMemory arrays_;
+  std::vector<Scalar> scratch_;  // for reductions; capacity for a whole group
 };
 
 // Group index g (x fastest) -> its coordinates.
@@ -371,6 +519,7 @@ void run_contract(const Kernel& k, std::span<const Scalar> uniforms) {
 void interpret(const Kernel& k, std::span<Argument> args, const LaunchDims& dims,
                const DeviceLimits& limits, unsigned max_workers) {
   check_launch_dims(k, dims, limits);
+  check_array_sizes(k);
   const Launch l = prepare(k, k.body, args, dims);
   run_groups(l, max_workers);
 }

@@ -16,6 +16,10 @@ namespace mt::cpu {
 // A lane is one thread of the group, numbered x fastest: lane = x + tpg.x * (y + tpg.y * z).
 using Lane = std::uint32_t;
 
+// Warps are runs of 32 consecutive lanes: lane_id = lane % 32, warp_id = lane / 32. The last
+// warp of a group whose size is not a multiple of 32 has fewer threads.
+constexpr Lane kWarpSize = 32;
+
 // The active-thread mask: the lanes that execute the current block, in increasing order.
 // A list rather than a bitmap so that a sparse mask costs only its active lanes.
 using ActiveLanes = std::span<const Lane>;

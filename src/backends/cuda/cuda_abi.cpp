@@ -20,6 +20,8 @@ std::string_view kind_text(ErrorKind kind) {
     case ErrorKind::LoadOutOfBounds: return "load";
     case ErrorKind::StoreOutOfBounds: return "store";
     case ErrorKind::LoopStep: return "loop step";
+    case ErrorKind::ArrayOutOfBounds: return "array";
+    case ErrorKind::VectorMisaligned: return "vector alignment";
   }
   return "unknown";
 }
@@ -86,12 +88,28 @@ Error error_from_record(const Kernel& k, const ErrorRecord& record,
     return kernel_error(k.name,
                         "loop step " + std::to_string(record.value) + " is not positive" + where);
   }
+  const std::string index_text =
+      std::string(op_name(in->op)) + " index " + std::to_string(record.value);
+  if (record.kind == ErrorKind::ArrayOutOfBounds) {
+    const Array& a = k.array(in->array);
+    return kernel_error(k.name, "array '" + a.name + "': " + index_text + " out of bounds (" +
+                                    std::to_string(a.size) + " elements)" + where);
+  }
+  if (record.kind == ErrorKind::VectorMisaligned) {
+    return param_error(k.name, k.param(in->param).name,
+                       "vector access at index " + std::to_string(record.value) +
+                           " is not a multiple of " + std::to_string(in->lanes) + where);
+  }
   const std::string elements_text =
       in->param.index < elements.size() ? std::to_string(elements[in->param.index]) : "?";
+  if (in->op == OpKind::LoadVector || in->op == OpKind::StoreVector) {
+    return param_error(k.name, k.param(in->param).name,
+                       std::string(op_name(in->op)) + " of " + std::to_string(in->lanes) +
+                           " elements at index " + std::to_string(record.value) +
+                           " out of bounds (" + elements_text + " elements)" + where);
+  }
   return param_error(k.name, k.param(in->param).name,
-                     std::string(kind_text(record.kind)) + " index " +
-                         std::to_string(record.value) + " out of bounds (" + elements_text +
-                         " elements)" + where);
+                     index_text + " out of bounds (" + elements_text + " elements)" + where);
 }
 
 std::string device_abi_constants() {
@@ -103,6 +121,8 @@ std::string device_abi_constants() {
   line("mt_error_load", static_cast<std::uint32_t>(ErrorKind::LoadOutOfBounds));
   line("mt_error_store", static_cast<std::uint32_t>(ErrorKind::StoreOutOfBounds));
   line("mt_error_loop_step", static_cast<std::uint32_t>(ErrorKind::LoopStep));
+  line("mt_error_array", static_cast<std::uint32_t>(ErrorKind::ArrayOutOfBounds));
+  line("mt_error_vector_align", static_cast<std::uint32_t>(ErrorKind::VectorMisaligned));
   line("mt_error_word_kind", kErrorKind);
   line("mt_error_word_site", kErrorSite);
   line("mt_error_word_value_lo", kErrorValueLo);

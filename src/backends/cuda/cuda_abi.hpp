@@ -43,9 +43,11 @@ std::vector<Slot> kernel_slots(const Kernel& k);
 // failures leave it alone, so the record holds one complete, consistent report.
 enum class ErrorKind : std::uint32_t {
   None = 0,
-  LoadOutOfBounds = 1,   // value: the index
-  StoreOutOfBounds = 2,  // value: the index
+  LoadOutOfBounds = 1,   // value: the index (Load, LoadVector: its first element)
+  StoreOutOfBounds = 2,  // value: the index (Store, StoreVector, AtomicGlobal)
   LoopStep = 3,          // value: the step (a For with lo < hi and step <= 0)
+  ArrayOutOfBounds = 4,  // value: the index (ArrayLoad, ArrayStore, AtomicArray)
+  VectorMisaligned = 5,  // value: the index, not a multiple of the access's lanes
 };
 
 enum ErrorWord : std::uint32_t {
@@ -78,7 +80,11 @@ const Instr* instr_at_site(const Kernel& k, std::uint32_t site);
 
 // The mt::Error for a filled-in record, in the interpreter's words:
 // "kernel 'K': param 'P': load index 4096 out of bounds (4096 elements) at thread (..) of
-// threadgroup (..): <op>". `elements` holds each parameter's element count by ParamId (what
+// threadgroup (..): <op>" (the op's printed name: load, store, atomic, load_vector, ...),
+// "kernel 'K': array 'A': array_load index 9 out of bounds (8 elements) at thread ...",
+// "kernel 'K': param 'P': vector access at index 5 is not a multiple of 4 at thread ...",
+// "kernel 'K': param 'P': load_vector of 4 elements at index 4094 out of bounds (4096
+// elements) at thread ...". `elements` holds each parameter's element count by ParamId (what
 // the launch passed); `dims` gives the global thread index. MT_ASSERTs that kind != None.
 Error error_from_record(const Kernel& k, const ErrorRecord& record,
                         std::span<const std::uint64_t> elements, const LaunchDims& dims);

@@ -83,7 +83,9 @@ constexpr std::string_view kReservedNames[] = {
     // functions the patterns and conversions call
     "fabsf", "floorf", "ceilf", "roundf", "truncf", "expf", "exp2f", "logf", "log2f", "sqrtf",
     "sinf", "cosf", "tanhf", "erff", "fmodf", "fminf", "fmaxf", "rintf", "isnan", "min", "max",
-    "atomicCAS", "half", "nv_bfloat16"};
+    "atomicCAS", "half", "nv_bfloat16", "memcpy",
+    // atomics and vector types the emitted code spells
+    "atomicAdd", "atomicMax", "atomicMin", "atomicAnd", "atomicOr", "atomicXor", "uint2", "uint4"};
 
 std::string hex(std::uint32_t bits) {
   char buffer[16];
@@ -217,6 +219,44 @@ std::string_view op_pattern(OpKind op, Compute c) {
     case Compute::Bool: return row->boolean;
     case Compute::None: return "";
   }
+  return "";
+}
+
+std::string_view combine_type(CombineOp c) {
+  switch (c) {
+    case CombineOp::Add: return "mt_combine_add";
+    case CombineOp::Mul: return "mt_combine_mul";
+    case CombineOp::Max: return "mt_combine_max";
+    case CombineOp::Min: return "mt_combine_min";
+    case CombineOp::And: return "mt_combine_and";
+    case CombineOp::Or: return "mt_combine_or";
+    case CombineOp::Xor: return "mt_combine_xor";
+  }
+  MT_ASSERT(false) << "combine " << static_cast<int>(c);
+  return "";
+}
+
+std::string_view atomic_function(CombineOp c) {
+  switch (c) {
+    case CombineOp::Add: return "atomicAdd";
+    case CombineOp::Max: return "atomicMax";
+    case CombineOp::Min: return "atomicMin";
+    case CombineOp::And: return "atomicAnd";
+    case CombineOp::Or: return "atomicOr";
+    case CombineOp::Xor: return "atomicXor";
+    case CombineOp::Mul: return "";
+  }
+  return "";
+}
+
+std::string_view shuffle_function(ShuffleKind s) {
+  switch (s) {
+    case ShuffleKind::Index: return "mt_shuffle";
+    case ShuffleKind::Xor: return "mt_shuffle_xor";
+    case ShuffleKind::Up: return "mt_shuffle_up";
+    case ShuffleKind::Down: return "mt_shuffle_down";
+  }
+  MT_ASSERT(false) << "shuffle " << static_cast<int>(s);
   return "";
 }
 

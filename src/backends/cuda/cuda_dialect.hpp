@@ -22,6 +22,17 @@ inline constexpr std::string_view kThreadIndex[3] = {"threadIdx.x", "threadIdx.y
 inline constexpr std::string_view kGroupIndex[3] = {"blockIdx.x", "blockIdx.y", "blockIdx.z"};
 inline constexpr std::string_view kGroupSize[3] = {"blockDim.x", "blockDim.y", "blockDim.z"};
 inline constexpr std::string_view kGridSize[3] = {"gridDim.x", "gridDim.y", "gridDim.z"};
+// Thread identity, synchronisation and threadgroup memory (helpers from prelude.cuh).
+inline constexpr std::string_view kLaneId = "mt_lane_id()";
+inline constexpr std::string_view kWarpId = "mt_warp_id()";
+inline constexpr std::string_view kWarpBarrier = "__syncwarp(mt_warp_mask())";
+inline constexpr std::string_view kShared = "__shared__ __align__(16)";
+// The scratch of threadgroup collectives: its name and size (prelude.cuh states the layout).
+inline constexpr std::string_view kScratch = "mt_scratch";
+inline constexpr std::string_view kScratchSize = "mt_scratch_bytes";
+// Checked mode: each thread's first failure (prelude.cuh: mt_fault), reported at the end.
+inline constexpr std::string_view kFaultType = "mt_fault";
+inline constexpr std::string_view kFirstFault = "mt_first_fault";
 // The index type of element counts and 64-bit address arithmetic.
 inline constexpr std::string_view kCountType = "unsigned long long";
 inline constexpr std::string_view kErrorRecordType = "unsigned int*";
@@ -56,6 +67,14 @@ std::string_view op_pattern(OpKind op, Compute c);
 
 // Replaces {0}, {1}, {2} in pattern with the operands.
 std::string fill_pattern(std::string_view pattern, std::span<const std::string> operands);
+
+// The prelude's combine for c ("mt_combine_add", ...): C::apply(a, b) for reductions,
+// C::atomic(p, v) for atomics (where CUDA has that atomic).
+std::string_view combine_type(CombineOp c);
+// The CUDA atomic for c ("atomicAdd", ...), or "" (Mul).
+std::string_view atomic_function(CombineOp c);
+// The prelude's shuffle for kind s: mt_shuffle, mt_shuffle_xor, mt_shuffle_up, mt_shuffle_down.
+std::string_view shuffle_function(ShuffleKind s);
 
 // A C expression of dtype t holding literal v exactly: "1.0f", "-3", "7u", "true",
 // "__float2half_rn(0.5f)", "(unsigned char)0x38u", "__int_as_float(0x7f800000)" (inf/NaN).

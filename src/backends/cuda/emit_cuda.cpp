@@ -2,6 +2,7 @@
 // dialect's tables.
 #include "backends/cuda/emit_cuda.hpp"
 
+#include <optional>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "backends/cuda/cuda_abi.hpp"
 #include "backends/cuda/cuda_dialect.hpp"
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/visitor.hpp"
 
 extern const char* const kEmbedded_prelude_cuh;
 
@@ -37,7 +39,7 @@ class Namer {
 class Emitter {
  public:
   Emitter(const Kernel& k, const EmitOptions& options)
-      : k_(k), options_(options), values_(k.value_types.size()) {}
+      : k_(k), options_(options), values_(k.value_types.size()), constants_(k.value_types.size()) {}
 
   CudaSource run() {
     Namer namer;
@@ -46,6 +48,9 @@ class Emitter {
     }
     for (std::size_t i = 0; i < k_.locals.size(); ++i) {
       local_names_.push_back(namer.claim(k_.locals[i].name, "l" + std::to_string(i)));
+    }
+    for (std::size_t i = 0; i < k_.arrays.size(); ++i) {
+      array_names_.push_back(namer.claim(k_.arrays[i].name, "a" + std::to_string(i)));
     }
 
     out_ << "// kernel '" << identifier(k_.name) << "', mode " << mode_name(k_.mode) << ", "
@@ -59,13 +64,42 @@ class Emitter {
       const DType t = k_.locals[i].dtype;
       line() << value_type(t) << " " << local_names_[i] << " = " << literal(t, Scalar{}) << ";\n";
     }
+    emit_arrays();
+    if (options_.checked) line() << kFaultType << " " << kFirstFault << " = {};\n";
     emit_block(k_.body);
+    if (options_.checked) line() << "mt_report(" << kFirstFault << ", mt_error);\n";
     out_ << "}\n";
     return CudaSource{entry_name(k_), out_.str()};
   }
 
  private:
   std::string count_name(ParamId p) const { return "mt_count_" + param_names_[p.index]; }
+
+  // Arrays are declared at the top of the kernel: threadgroup arrays as __shared__, aligned
+  // to 16 bytes; per-thread arrays as plain arrays, which stay in registers when every index
+  // is a constant after unrolling. Elements use the storage type (Bool as a byte), like
+  // tensors. The scratch of threadgroup collectives follows when the kernel has any.
+  void emit_arrays() {
+    for (std::size_t i = 0; i < k_.arrays.size(); ++i) {
+      const Array& a = k_.arrays[i];
+      if (a.size_param.valid()) {
+        throw kernel_error(k_.name, "array '" + a.name + "': size comes from scalar '" +
+                                        k_.param(a.size_param).name +
+                                        "', which must be specialised (pass it in consts)");
+      }
+      if (a.size == 0) throw kernel_error(k_.name, "array '" + a.name + "' has no elements");
+      line() << (a.space == MemorySpace::Threadgroup ? std::string(kShared) + " " : "")
+             << storage_type(a.dtype) << " " << array_names_[i] << "[" << a.size << "];\n";
+    }
+    bool collectives = false;
+    for_each_instr(k_.body, [&](const Instr& in) {
+      collectives =
+          collectives || in.op == OpKind::ThreadgroupReduce || in.op == OpKind::ThreadgroupArgmax;
+    });
+    if (collectives) {
+      line() << kShared << " unsigned char " << kScratch << "[" << kScratchSize << "];\n";
+    }
+  }
 
   void emit_signature() {
     std::vector<std::string> decls;
@@ -169,12 +203,14 @@ class Emitter {
   }
 
   std::string site() const { return std::to_string(site_) + "u"; }
+  // The arguments that end every checked helper call: the thread's fault record and the site.
+  std::string check_args() const { return std::string(kFirstFault) + ", " + site(); }
 
   void emit_load(const Instr& in) {
     const std::string& p = param_names_[in.param.index];
     const std::string& index = value(in.operands[0]);
     std::string expr = options_.checked ? "mt_load(" + p + ", " + index + ", " +
-                                              count_name(in.param) + ", mt_error, " + site() + ")"
+                                              count_name(in.param) + ", " + check_args() + ")"
                                         : p + "[" + index + "]";
     if (in.dtype == DType::Bool) expr += " != 0";  // stored as a byte
     emit_assign(in, expr);
@@ -187,10 +223,111 @@ class Emitter {
     if (k_.param(in.param).dtype == DType::Bool) stored = "(unsigned char)" + stored;
     if (options_.checked) {
       line() << "mt_store(" << p << ", " << index << ", " << stored << ", " << count_name(in.param)
-             << ", mt_error, " << site() << ");\n";
+             << ", " << check_args() << ");\n";
     } else {
       line() << p << "[" << index << "] = " << stored << ";\n";
     }
+  }
+
+  // Vector access: one 8- or 16-byte access between the tensor and a per-thread array.
+  void emit_vector_access(const Instr& in) {
+    const std::string& p = param_names_[in.param.index];
+    const std::string& a = array_names_[in.array.index];
+    const std::string& index = value(in.operands[0]);
+    const std::string lanes = "<" + std::to_string(in.lanes) + "u>";
+    const bool load = in.op == OpKind::LoadVector;
+    if (options_.checked) {
+      line() << (load ? "mt_load_vector" : "mt_store_vector") << lanes << "("
+             << (load ? a + ", " + p : p) << ", " << index << (load ? "" : ", " + a) << ", "
+             << count_name(in.param) << ", " << check_args() << ");\n";
+    } else if (load) {
+      line() << "mt_vector_copy_in" << lanes << "(" << a << ", " << p << " + " << index << ");\n";
+    } else {
+      line() << "mt_vector_copy_out" << lanes << "(" << p << " + " << index << ", " << a << ");\n";
+    }
+  }
+
+  // Atomics on a tensor or a threadgroup array; the result is the old value.
+  void emit_atomic(const Instr& in) {
+    const DType t = k_.type_of(in.operands[1]);
+    if (!accepts_combine(in.op, in.combine, t) || atomic_function(in.combine).empty()) {
+      cannot_render(in, t);
+    }
+    const bool global = in.op == OpKind::AtomicGlobal;
+    const std::string& target =
+        global ? param_names_[in.param.index] : array_names_[in.array.index];
+    const std::string& index = value(in.operands[0]);
+    const std::string& operand = value(in.operands[1]);
+    if (!options_.checked) {
+      emit_assign(in, std::string(atomic_function(in.combine)) + "(&" + target + "[" + index +
+                          "], " + operand + ")");
+      return;
+    }
+    const std::string bound = global ? count_name(in.param) : array_size(in.array);
+    emit_assign(in, std::string(global ? "mt_atomic<" : "mt_array_atomic<") +
+                        std::string(combine_type(in.combine)) + ">(" + target + ", " + index +
+                        ", " + operand + ", " + bound + ", " + check_args() + ")");
+  }
+
+  std::string array_size(ArrayId a) const { return std::to_string(k_.array(a).size) + "ull"; }
+
+  void emit_array_load(const Instr& in) {
+    const std::string& a = array_names_[in.array.index];
+    const std::string& index = value(in.operands[0]);
+    std::string expr = options_.checked ? "mt_array_load(" + a + ", " + index + ", " +
+                                              array_size(in.array) + ", " + check_args() + ")"
+                                        : a + "[" + index + "]";
+    if (in.dtype == DType::Bool) expr += " != 0";  // stored as a byte
+    emit_assign(in, expr);
+  }
+
+  void emit_array_store(const Instr& in) {
+    const std::string& a = array_names_[in.array.index];
+    const std::string& index = value(in.operands[0]);
+    std::string stored = value(in.operands[1]);
+    if (k_.array(in.array).dtype == DType::Bool) stored = "(unsigned char)" + stored;
+    if (options_.checked) {
+      line() << "mt_array_store(" << a << ", " << index << ", " << stored << ", "
+             << array_size(in.array) << ", " << check_args() << ");\n";
+    } else {
+      line() << a << "[" << index << "] = " << stored << ";\n";
+    }
+  }
+
+  // Warp and threadgroup collectives, through the prelude's helpers. Reductions and scans of
+  // f16 and bf16 run on the widened floats and round once at the end; a shuffle moves the
+  // value unchanged.
+  void emit_collective(const Instr& in) {
+    const DType t = k_.type_of(in.operands[0]);
+    const std::string& x = value(in.operands[0]);
+    if (in.op == OpKind::WarpShuffle) {
+      if (is_fp8(t)) cannot_render(in, t);
+      emit_assign(in, std::string(shuffle_function(in.shuffle)) + "(" + x + ", " +
+                          value(in.operands[1]) + ")");
+      return;
+    }
+    const CombineOp combine = in.op == OpKind::ThreadgroupArgmax ? CombineOp::Max
+                              : in.op == OpKind::WarpPrefixSum   ? CombineOp::Add
+                                                                 : in.combine;
+    if (!accepts_combine(in.op, combine, t)) cannot_render(in, t);
+    const std::string wide = call(widen_function(t), x);
+    const std::string helper = std::string(combine_type(combine));
+    if (in.op == OpKind::ThreadgroupArgmax) {
+      // The index is the result: nothing to round back.
+      emit_assign(in, "mt_threadgroup_argmax(" + wide + ", " + value(in.operands[1]) + ", " +
+                          std::string(kScratch) + ")");
+      return;
+    }
+    std::string expr;
+    if (in.op == OpKind::WarpReduce) {
+      expr = "mt_warp_reduce<" + helper + ">(" + wide + ")";
+    } else if (in.op == OpKind::WarpPrefixSum) {
+      expr = "mt_warp_prefix_sum(" + wide + (in.inclusive ? ", true)" : ", false)");
+    } else {
+      MT_ASSERT(in.op == OpKind::ThreadgroupReduce) << op_name(in.op);
+      expr = "mt_threadgroup_reduce<" + helper + ">(" + wide + ", " + std::string(kScratch) + ")";
+    }
+    emit_assign(in, call(narrow_function(t), expr));
   }
 
   void emit_for(const Instr& in) {
@@ -198,13 +335,29 @@ class Emitter {
     const std::string& hi = value(in.operands[1]);
     const std::string& step = value(in.operands[2]);
     const std::string start = options_.checked ? "mt_loop_start(" + lo + ", " + hi + ", " + step +
-                                                     ", mt_error, " + site() + ")"
+                                                     ", " + check_args() + ")"
                                                : lo;
     const std::string var = define(in.result);
+    if (is_short_constant_loop(in)) line() << "#pragma unroll\n";
     line() << "for (" << value_type(in.dtype) << " " << var << " = " << start << "; " << var
            << " < " << hi << "; " << var << " += " << step << ") {\n";
     emit_nested(in.blocks[0]);
     line() << "}\n";
+  }
+
+  // A loop whose bounds are constants and that runs at most kUnrollTrips times is unrolled
+  // by the compiler, so per-thread arrays indexed by its variable can live in registers.
+  bool is_short_constant_loop(const Instr& in) const {
+    static constexpr std::int64_t kUnrollTrips = 64;
+    std::int64_t bounds[3];
+    for (int i = 0; i < 3; ++i) {
+      const ValueId v = in.operands[static_cast<std::size_t>(i)];
+      if (!constants_[v.index].has_value()) return false;
+      bounds[i] = constants_[v.index]->i;
+    }
+    const auto [lo, hi, step] = bounds;
+    if (step <= 0) return false;
+    return lo >= hi || (hi - lo + step - 1) / step <= kUnrollTrips;
   }
 
   void emit_if(const Instr& in) {
@@ -227,7 +380,10 @@ class Emitter {
     // Numbered in pre-order like mt::for_each_instr, so the host finds a failing site again.
     site_ = next_site_++;
     switch (in.op) {
-      case OpKind::Const: emit_assign(in, literal(in.dtype, in.literal)); return;
+      case OpKind::Const:
+        constants_[in.result.index] = in.literal;
+        emit_assign(in, literal(in.dtype, in.literal));
+        return;
       case OpKind::ProgramId: emit_assign(in, program_id(in.axis)); return;
       case OpKind::ScalarParam: emit_assign(in, param_names_[in.param.index]); return;
       case OpKind::TensorLen: emit_assign(in, "(unsigned int)" + count_name(in.param)); return;
@@ -295,15 +451,36 @@ class Emitter {
       case OpKind::Require:
         // Contracts run on the host; the verifier keeps Require out of the body.
         cannot_render(in, DType::Bool);
+      case OpKind::ThreadId: emit_assign(in, std::string(kThreadIndex[in.axis])); return;
+      case OpKind::ThreadgroupId: emit_assign(in, std::string(kGroupIndex[in.axis])); return;
+      case OpKind::ThreadsPerThreadgroup: emit_assign(in, std::string(kGroupSize[in.axis])); return;
+      case OpKind::ThreadgroupsPerGrid: emit_assign(in, std::string(kGridSize[in.axis])); return;
+      case OpKind::LaneId: emit_assign(in, std::string(kLaneId)); return;
+      case OpKind::WarpId: emit_assign(in, std::string(kWarpId)); return;
+      case OpKind::LoadVector:
+      case OpKind::StoreVector: emit_vector_access(in); return;
+      case OpKind::AtomicGlobal:
+      case OpKind::AtomicArray: emit_atomic(in); return;
+      case OpKind::ArrayLoad: emit_array_load(in); return;
+      case OpKind::ArrayStore: emit_array_store(in); return;
+      case OpKind::Barrier: line() << kBarrier << ";\n"; return;
+      case OpKind::WarpBarrier: line() << kWarpBarrier << ";\n"; return;
+      case OpKind::WarpReduce:
+      case OpKind::WarpShuffle:
+      case OpKind::WarpPrefixSum:
+      case OpKind::ThreadgroupReduce:
+      case OpKind::ThreadgroupArgmax: emit_collective(in); return;
     }
     MT_ASSERT(false) << "op " << static_cast<int>(in.op);
   }
 
   const Kernel& k_;
   const EmitOptions& options_;
-  std::vector<std::string> values_;  // by ValueId: the C name once defined
+  std::vector<std::string> values_;               // by ValueId: the C name once defined
+  std::vector<std::optional<Scalar>> constants_;  // by ValueId: the literal of a Const
   std::vector<std::string> param_names_;
   std::vector<std::string> local_names_;
+  std::vector<std::string> array_names_;
   std::ostringstream out_;
   int indent_ = 0;
   std::uint32_t site_ = 0;  // pre-order position of the instruction being emitted

@@ -11,9 +11,12 @@
 namespace mt::cuda {
 
 struct EmitOptions {
-  // Guard every Load and Store against the tensor's element count and every For against a
-  // non-positive step: a violation is recorded in the error record (cuda_abi.hpp) and the
-  // access is skipped (a load yields 0), the loop not run. Off: plain accesses.
+  // Guard every tensor access (Load, Store, LoadVector, StoreVector, AtomicGlobal) against the
+  // tensor's element count, every array access against the array's size, each vector index
+  // against its alignment, and every For against a non-positive step. A violation skips the
+  // access (a load or atomic yields 0, a vector load leaves its array as it was) or the loop;
+  // each thread keeps its first violation in registers and, when the body ends, records it in
+  // the error record (cuda_abi.hpp) unless another thread's came first. Off: plain accesses.
   bool checked = true;
 };
 
@@ -32,10 +35,13 @@ std::string_view prelude_source();
 // bit for every non-math op (checked on an H100 for every op x dtype and cast), except:
 //  - integer division or remainder by zero yields 0 (the interpreter reports an error);
 //  - NaN payloads and signs may differ (only "is NaN" is kept);
-//  - float Min/Max of -0 and +0: fminf/fmaxf order -0 below +0, while std::fmin/fmax on x86
-//    return the second operand;
 //  - a For loop whose last step overflows the loop variable's type (hi near its maximum)
-//    wraps (u32) or is undefined (i32), where the interpreter stops.
+//    wraps (u32) or is undefined (i32), where the interpreter stops;
+//  - float warp prefix sums associate differently (a Hillis-Steele scan, not lane order), and
+//    float atomic adds apply in the GPU's order. Warp and threadgroup reductions use the
+//    interpreter's pairwise tree, so even their float results are bit-exact;
+//  - what only the interpreter checks (a barrier or collective reached by part of a group or
+//    warp, threadgroup-memory races, reads of array elements nothing wrote) is undefined here.
 // Math functions use CUDA's accurate f32 functions (expf, not __expf), in the forms
 // mt::scalar_eval uses, and round to the dtype. Addresses are computed in 64 bits (p[i] with
 // a 32-bit i); the IR's 32-bit arithmetic wraps at 32 bits. An op the emitter cannot render

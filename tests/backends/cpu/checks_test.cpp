@@ -182,5 +182,134 @@ TEST(Checks, PreconditionNamesTheScalarsItDependsOn) {
                         "(limit=-4, n=7, len(src)=10)"));
 }
 
+// --- threadgroup programming ---------------------------------------------------------------
+
+// A kernel "k" with a threadgroup array s: u32[8], a per-thread array p: f32[4] and a tensor
+// out: f32, whose body ends with the op a test asks for.
+struct ArrayKernel {
+  ArrayKernel() : b("k", KernelMode::Grid3D) {
+    out = b.output("out", DType::F32);
+    s = b.k.new_array(Array{"s", DType::U32, MemorySpace::Threadgroup, 8, ParamId{}});
+    p = b.k.new_array(Array{"p", DType::F32, MemorySpace::Thread, 4, ParamId{}});
+    index = b.pid(0);  // %0
+  }
+  const Instr& last() const { return b.k.body.instrs.back(); }
+  IrBuilder b;
+  ParamId out;
+  ArrayId s, p;
+  ValueId index;
+};
+
+TEST(Checks, ArraySizesMustBeSpecialised) {
+  ArrayKernel k;
+  EXPECT_NO_THROW(check_array_sizes(k.b.k));
+  const ParamId n = k.b.scalar("n", DType::U32);
+  k.b.k.new_array(Array{"tile", DType::F16, MemorySpace::Threadgroup, 0, n});
+  EXPECT_EQ(error_of([&] { check_array_sizes(k.b.k); }),
+            "kernel 'k': array 'tile': size comes from scalar 'n', which must be specialised "
+            "(pass it in consts)");
+}
+
+TEST(Checks, ArrayIndexMustBeInBounds) {
+  ArrayKernel k;
+  k.b.emit(make::array_load(k.b.k, k.s, k.index));
+  EXPECT_NO_THROW(check_array_index(k.b.k, k.last(), 0, 8, kWhere, 0));
+  EXPECT_NO_THROW(check_array_index(k.b.k, k.last(), 7, 8, kWhere, 0));
+  EXPECT_EQ(error_of([&] { check_array_index(k.b.k, k.last(), 8, 8, kWhere, 2); }),
+            "kernel 'k': array 's': array_load index 8 out of bounds (8 elements) at thread "
+            "(50,0,0) of threadgroup (3,0,0): %1: u32 = array_load s[%0]");
+  EXPECT_NE(error_of([&] {
+              check_array_index(k.b.k, k.last(), -1, 8, kWhere, 2);
+            }).find("array_load index -1 out of bounds"),
+            std::string::npos);
+}
+
+TEST(Checks, ArrayElementsMustBeWrittenBeforeTheyAreRead) {
+  ArrayKernel k;
+  k.b.emit(make::array_load(k.b.k, k.s, k.index));
+  const Instr shared = k.last();
+  k.b.emit(make::array_load(k.b.k, k.p, k.index));
+  EXPECT_NO_THROW(check_array_written(k.b.k, shared, k.s, 3, true, kWhere, 1));
+  EXPECT_EQ(error_of([&] { check_array_written(k.b.k, shared, k.s, 3, false, kWhere, 1); }),
+            "kernel 'k': array 's': element 3 read before anything wrote it at thread (49,0,0) "
+            "of threadgroup (3,0,0): %1: u32 = array_load s[%0]");
+  EXPECT_EQ(error_of([&] { check_array_written(k.b.k, k.last(), k.p, 2, false, kWhere, 1); }),
+            "kernel 'k': array 'p': element 2 read before this thread wrote it at thread "
+            "(49,0,0) of threadgroup (3,0,0): %2: f32 = array_load p[%0]");
+}
+
+TEST(Checks, RacesNameBothThreads) {
+  ArrayKernel k;
+  k.b.emit(make::array_store(k.b.k, k.s, k.index, k.index));
+  const Instr store = k.last();
+  k.b.emit(make::array_load(k.b.k, k.s, k.index));
+  EXPECT_NO_THROW(check_no_write_race(k.b.k, store, 5, false, 4, kWhere, 6));
+  EXPECT_EQ(error_of([&] { check_no_write_race(k.b.k, store, 5, true, 4, kWhere, 6); }),
+            "kernel 'k': array 's': element 5 written by two threads with no barrier between "
+            "(first by thread (52,0,0)) at thread (54,0,0) of threadgroup (3,0,0): "
+            "array_store s[%0] = %0");
+  EXPECT_NO_THROW(check_no_read_race(k.b.k, k.last(), 5, false, 4, kWhere, 6));
+  EXPECT_EQ(error_of([&] { check_no_read_race(k.b.k, k.last(), 5, true, 4, kWhere, 6); }),
+            "kernel 'k': array 's': element 5 read with no barrier after thread (52,0,0) wrote "
+            "it at thread (54,0,0) of threadgroup (3,0,0): %1: u32 = array_load s[%0]");
+}
+
+std::vector<Lane> lanes_from(Lane lo, Lane hi) {
+  std::vector<Lane> v;
+  for (Lane l = lo; l < hi; ++l) v.push_back(l);
+  return v;
+}
+
+TEST(Checks, BarrierNeedsTheWholeThreadgroup) {
+  IrBuilder b("k", KernelMode::Grid3D);
+  b.emit(make::barrier(OpKind::Barrier));
+  const Instr& barrier = b.k.body.instrs.back();
+  const std::vector<Lane> all = lanes_from(0, 16);
+  EXPECT_NO_THROW(check_threadgroup_converged(b.k, barrier, all, 16, kWhere));
+  std::vector<Lane> some = all;
+  some.erase(some.begin() + 5);
+  EXPECT_EQ(error_of([&] { check_threadgroup_converged(b.k, barrier, some, 16, kWhere); }),
+            "kernel 'k': reached by only part of the threadgroup (15 of 16 threads; thread "
+            "(53,0,0) is missing) at thread (48,0,0) of threadgroup (3,0,0): barrier");
+}
+
+TEST(Checks, WarpOpsNeedEveryThreadOfTheirWarp) {
+  IrBuilder b("k", KernelMode::Grid3D);
+  const ValueId v = b.pid(0);
+  b.emit(make::warp_reduce(b.k, CombineOp::Add, v));
+  const Instr& sum = b.k.body.instrs.back();
+  const LaneGeometry geometry({40, 1, 1});
+  const ThreadLocator where(geometry, {0, 0, 0});
+  // Whole warps, the partial last warp (8 threads) included; an absent warp takes no part.
+  EXPECT_NO_THROW(check_warp_converged(b.k, sum, lanes_from(0, 40), 40, where));
+  EXPECT_NO_THROW(check_warp_converged(b.k, sum, lanes_from(0, 32), 40, where));
+  EXPECT_NO_THROW(check_warp_converged(b.k, sum, lanes_from(32, 40), 40, where));
+  EXPECT_EQ(error_of([&] { check_warp_converged(b.k, sum, lanes_from(0, 31), 40, where); }),
+            "kernel 'k': reached by only part of warp 0 (31 of 32 threads; thread (31,0,0) is "
+            "missing) at thread (0,0,0) of threadgroup (0,0,0): %1: u32 = warp_reduce add %0");
+  std::vector<Lane> gap = lanes_from(0, 40);
+  gap.erase(gap.begin() + 33);
+  EXPECT_EQ(error_of([&] { check_warp_converged(b.k, sum, gap, 40, where); }),
+            "kernel 'k': reached by only part of warp 1 (7 of 8 threads; thread (33,0,0) is "
+            "missing) at thread (32,0,0) of threadgroup (0,0,0): %1: u32 = warp_reduce add %0");
+}
+
+TEST(Checks, VectorAccessMustBeAlignedAndInBounds) {
+  ArrayKernel k;
+  k.b.emit(make::load_vector(k.b.k, k.out, k.index, k.p, 4));
+  EXPECT_NO_THROW(check_vector_access(k.b.k, k.last(), 0, 8, kWhere, 0));
+  EXPECT_NO_THROW(check_vector_access(k.b.k, k.last(), 4, 8, kWhere, 0));
+  EXPECT_EQ(error_of([&] { check_vector_access(k.b.k, k.last(), 5, 16, kWhere, 0); }),
+            "kernel 'k': param 'out': vector access at index 5 is not a multiple of 4 at thread "
+            "(48,0,0) of threadgroup (3,0,0): load_vector out[%0] -> p x4");
+  EXPECT_EQ(error_of([&] { check_vector_access(k.b.k, k.last(), 8, 10, kWhere, 0); }),
+            "kernel 'k': param 'out': load_vector of 4 elements at index 8 out of bounds (10 "
+            "elements) at thread (48,0,0) of threadgroup (3,0,0): load_vector out[%0] -> p x4");
+  EXPECT_NE(error_of([&] {
+              check_vector_access(k.b.k, k.last(), -4, 10, kWhere, 0);
+            }).find("at index -4 out of bounds"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace mt::cpu

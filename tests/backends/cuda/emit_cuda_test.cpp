@@ -1,6 +1,7 @@
-// The CUDA emitter's text: explicit types and no `auto`, checked guards present or absent per
-// option, program_id per kernel mode, names, literals, conversions, the ABI's parameter list
-// and error-record sites. Kernels are built with mt::make directly (no DSL).
+// The CUDA emitter's text: explicit types and no `auto`, checked guards (and the per-thread
+// fault record) present or absent per option, program_id per kernel mode, names, literals,
+// conversions, the ABI's parameter list and error-record sites. Kernels are built with
+// mt::make directly (no DSL).
 #include "backends/cuda/emit_cuda.hpp"
 
 #include <gtest/gtest.h>
@@ -147,13 +148,18 @@ TEST(EmitCuda, EveryValueHasAnExplicitTypeAndNoAuto) {
 TEST(EmitCuda, CheckedModeGuardsEveryAccessAndLoop) {
   const Kernel k = sum_kernel();
   const std::string checked = emit_cuda(k, EmitOptions{.checked = true}).code;
-  EXPECT_CONTAINS(checked, "const __half v10 = mt_load(src, v9, mt_count_src, mt_error, 9u);");
-  EXPECT_CONTAINS(checked, "mt_store(out, v3, v14, mt_count_out, mt_error, 15u);");
   EXPECT_CONTAINS(checked,
-                  "for (unsigned int v9 = mt_loop_start(v7, v4, v8, mt_error, 8u); "
+                  "const __half v10 = mt_load(src, v9, mt_count_src, mt_first_fault, 9u);");
+  EXPECT_CONTAINS(checked, "mt_store(out, v3, v14, mt_count_out, mt_first_fault, 15u);");
+  EXPECT_CONTAINS(checked,
+                  "for (unsigned int v9 = mt_loop_start(v7, v4, v8, mt_first_fault, 8u); "
                   "v9 < v4; v9 += v8) {");
   EXPECT_LACKS(checked, "src[");
   EXPECT_LACKS(checked, "out[");
+  // Each thread keeps its first failure in registers and reports it when the body ends.
+  EXPECT_CONTAINS(checked, "  float acc = 0.0f;\n  mt_fault mt_first_fault = {};\n");
+  const std::string tail = "  mt_report(mt_first_fault, mt_error);\n}\n";
+  EXPECT_EQ(checked.substr(checked.size() - tail.size()), tail) << checked;
 
   const std::string unchecked = emit_cuda(k, EmitOptions{.checked = false}).code;
   EXPECT_CONTAINS(unchecked, "const __half v10 = src[v9];");
@@ -161,6 +167,7 @@ TEST(EmitCuda, CheckedModeGuardsEveryAccessAndLoop) {
   EXPECT_LACKS(unchecked, "mt_load(");
   EXPECT_LACKS(unchecked, "mt_store(");
   EXPECT_LACKS(unchecked, "mt_loop_start(");
+  EXPECT_LACKS(unchecked, "mt_first_fault");
 }
 
 TEST(EmitCuda, SitesNameTheInstructionsTheHostFindsAgain) {

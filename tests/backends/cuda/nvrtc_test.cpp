@@ -1,7 +1,9 @@
 // NVRTC (no GPU needed): emitted kernels covering every op kind on every dtype it accepts,
-// every cast and bitcast, control flow, each kernel mode and awkward names compile for sm_90
-// in checked and unchecked mode with zero warnings; a broken source is an mt::Error with the
-// log and the offending lines. Without NVRTC these tests FAIL, unless MT_ALLOW_NO_NVRTC=1.
+// every cast and bitcast, control flow, each kernel mode, threadgroup programming (arrays,
+// vector access, atomics, barriers, warp and threadgroup collectives; built with the DSL) and
+// awkward names compile for sm_90 in checked and unchecked mode with zero warnings; a broken
+// source is an mt::Error with the log and the offending lines. Without NVRTC these tests FAIL,
+// unless MT_ALLOW_NO_NVRTC=1.
 #include "backends/cuda/nvrtc.hpp"
 
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,8 +22,10 @@
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/verify.hpp"
 #include "metaltile/core/visitor.hpp"
+#include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/registry.hpp"
 #include "metaltile/passes/pipeline.hpp"
+#include "metaltile/passes/specialise_scalars.hpp"
 
 namespace mt::cuda {
 namespace {
@@ -239,6 +244,130 @@ TEST_F(NvrtcTest, ControlFlowInEveryModeCompilesWithoutWarnings) {
                           control_flow(KernelMode::Reduction)});
 }
 
+// Keeps DSL values alive: out_<dtype>[base + n] = v, with a fresh n per value and one output
+// tensor per dtype, so no pass or compiler can drop the op that made v.
+class Keeper {
+ public:
+  Keeper(KernelBuilder& b, Val base) : b_(b), base_(base) {}
+  void operator()(const Val& v) {
+    auto it = outs_.find(v.dtype());
+    if (it == outs_.end()) {
+      it = outs_.emplace(v.dtype(), b_.output("out_" + std::string(name_of(v.dtype())), v.dtype()))
+               .first;
+    }
+    it->second[base_ + u32(next_++)] = v;
+  }
+
+ private:
+  KernelBuilder& b_;
+  Val base_;
+  std::map<DType, Tensor> outs_;
+  std::uint32_t next_ = 0;
+};
+
+// Thread identity on every axis, barriers and a threadgroup array sized by a specialised scalar.
+Kernel thread_identity() {
+  Kernel k = trace("thread_identity", KernelMode::Reduction, [](KernelBuilder& b) {
+    const Val n = b.scalar_u32("n");
+    const ArrayRef row = b.threadgroup_array("row", DType::U32, n);
+    Keeper keep(b, threadgroup_id(0) * threads_per_threadgroup(0) + thread_id(0));
+    for (int axis = 0; axis < 3; ++axis) {
+      keep(thread_id(axis));
+      keep(threadgroup_id(axis));
+      keep(threads_per_threadgroup(axis));
+      keep(threadgroups_per_grid(axis));
+    }
+    keep(lane_id());
+    keep(warp_id());
+    row[thread_id(0)] = lane_id();
+    barrier();
+    keep(row[warp_id()]);
+    warp_barrier();
+  });
+  return passes::specialise_scalars(std::move(k), {{"n", Scalar::of_int(96)}});
+}
+
+// Every threadgroup-programming op that dtype t accepts, on values loaded from an input of t:
+// threadgroup and per-thread arrays (a per-thread array filled and read in short constant
+// loops), 8- and 16-byte vector access, warp shuffles, reductions and scans, threadgroup
+// reductions and argmax, and atomics on a tensor and on threadgroup memory.
+Kernel threadgroup_ops_on(DType t) {
+  return trace("threadgroup_ops_" + std::string(name_of(t)), KernelMode::Reduction,
+               [t](KernelBuilder& b) {
+                 const Tensor a = b.input("a", t);
+                 const Val tid = thread_id(0);
+                 const Val i = threadgroup_id(0) * threads_per_threadgroup(0) + tid;
+                 Keeper keep(b, i);
+                 const Val x = a[i];
+
+                 const ArrayRef mine = b.thread_array("mine", t, 8);
+                 for (Val j : range(u32(0), u32(8))) mine[j] = x;
+                 for (Val j : range(u32(0), u32(8), u32(3))) keep(mine[j]);
+                 if (t != DType::Bool && !is_fp8(t)) {
+                   const ArrayRef tile = b.threadgroup_array("tile", t, 256);
+                   tile[tid] = x;
+                   barrier();
+                   keep(tile[(tid + 1u) % 256u]);
+                   barrier();
+                 }
+                 for (std::uint32_t bytes : {8u, 16u}) {
+                   const std::uint32_t lanes = bytes / static_cast<std::uint32_t>(size_of(t));
+                   const Tensor out = b.output("vec" + std::to_string(bytes), t);
+                   const ArrayRef v = load_vector(a, i * lanes, lanes);
+                   store_vector(out, i * lanes, v, lanes);
+                 }
+                 if (!is_fp8(t)) {
+                   const Val lane = lane_id();
+                   keep(warp_shuffle(x, 31u - lane));
+                   keep(warp_shuffle_xor(x, 5u));
+                   keep(warp_shuffle_up(x, lane % 3u));
+                   keep(warp_shuffle_down(x, 2u));
+                   keep(warp_broadcast(x, 0u));
+                 }
+                 if (accepts_combine(OpKind::WarpReduce, CombineOp::Add, t)) {
+                   keep(warp_sum(x));
+                   keep(warp_product(x));
+                   keep(warp_max(x));
+                   keep(warp_min(x));
+                   keep(warp_prefix_sum(x));
+                   keep(warp_exclusive_prefix_sum(x));
+                   keep(threadgroup_sum(x));
+                   keep(threadgroup_max(x));
+                   keep(threadgroup_min(x));
+                   const ArgMax best = threadgroup_argmax(x, tid);
+                   keep(best.value);
+                   keep(best.index);
+                 }
+                 if (accepts_combine(OpKind::AtomicGlobal, CombineOp::Add, t)) {
+                   const Tensor counts = b.output("counts", t);
+                   const ArrayRef bins = b.threadgroup_array("bins", t, 64);
+                   bins[tid % 64u] = x;
+                   barrier();
+                   const Val slot = tid % 7u;
+                   keep(atomic_add(counts, slot, x));
+                   keep(atomic_add(bins, slot, x));
+                   if (t != DType::F32) {
+                     keep(atomic_max(counts, slot, x));
+                     keep(atomic_min(counts, slot, x));
+                     keep(atomic_and(counts, slot, x));
+                     keep(atomic_or(counts, slot, x));
+                     keep(atomic_xor(counts, slot, x));
+                     keep(atomic_max(bins, slot, x));
+                     keep(atomic_min(bins, slot, x));
+                     keep(atomic_and(bins, slot, x));
+                     keep(atomic_or(bins, slot, x));
+                     keep(atomic_xor(bins, slot, x));
+                   }
+                 }
+               });
+}
+
+TEST_F(NvrtcTest, ThreadgroupOpsOnEveryDTypeTheyAcceptCompileWithoutWarnings) {
+  std::vector<Kernel> kernels{thread_identity()};
+  for (DType t : kAllDTypes) kernels.push_back(threadgroup_ops_on(t));
+  expect_compile_cleanly(kernels);
+}
+
 // What CI checks without a GPU: every registered kernel, for every dtype it supports, as the
 // backend will emit it (after the standard passes, checked mode; the kernels above cover
 // unchecked mode).
@@ -274,8 +403,12 @@ TEST(NvrtcKernels, CoverEveryOpKind) {
   const auto collect = [&](const Kernel& k) {
     for_each_instr(k.body, [&](const Instr& in) { used.insert(in.op); });
   };
-  for (DType t : kAllDTypes) collect(every_op_on(t));
+  for (DType t : kAllDTypes) {
+    collect(every_op_on(t));
+    collect(threadgroup_ops_on(t));
+  }
   collect(control_flow(KernelMode::Grid3D));
+  collect(thread_identity());
   std::vector<std::string> missing;
 #define MT_CHECK_OP(name, printed, shape) \
   if (OpKind::name != OpKind::Require && used.count(OpKind::name) == 0) missing.push_back(printed);
@@ -344,7 +477,7 @@ TEST_F(NvrtcTest, AnErrorInAHeaderShowsTheHeaderAndTheInstantiatingLine) {
          {"helpers.cuh around line 3:", "  >     3 |   return x * T::nope;",
           "with_header.cu around line 2:", "  >     2 | extern \"C\" __global__ void k("}) {
       EXPECT_NE(message.find(piece), std::string::npos) << "missing: " << piece << "\nin:\n"
-                                                         << message;
+                                                        << message;
     }
   }
 }

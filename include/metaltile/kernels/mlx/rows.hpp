@@ -1,0 +1,38 @@
+// Row-wise kernels in the MLX style: one threadgroup per row of a [rows, n] tensor
+// (KernelMode::Reduction, grid = rows threadgroups), threads striding over the row and
+// combining through threadgroup collectives. Generic over T in {f32, f16, bf16}; they
+// accumulate in f32 and work for any row length n and any threadgroup size up to 1024.
+//
+//  softmax     x -> out           out = exp(x - max) / sum(exp(x - max))         scalar n
+//  rms_norm    x, w -> out        out = x * rsqrt(mean(x^2) + eps) * w           n, eps (f32)
+//  layer_norm  x, w, b -> out     out = (x - mean) * rsqrt(var + eps) * w + b    n, eps (f32)
+//  argmax      x -> out (u32)     index of the largest element, lowest on ties   n
+//  row_sum     x -> out (T)       sum of the row                                 n
+//  row_max     x -> out (T)       largest element of the row                     n
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "metaltile/core/kernel.hpp"
+#include "metaltile/kernels/registry.hpp"
+
+namespace mt::kernels::mlx {
+
+#define MT_MLX_KERNEL(kernel_name)                          \
+  struct kernel_name {                                      \
+    static constexpr std::string_view name = #kernel_name;  \
+    static Kernel kernel_ir_for(DType t);                   \
+  };
+
+MT_MLX_KERNEL(softmax)
+MT_MLX_KERNEL(rms_norm)
+MT_MLX_KERNEL(layer_norm)
+MT_MLX_KERNEL(argmax)
+MT_MLX_KERNEL(row_sum)
+MT_MLX_KERNEL(row_max)
+#undef MT_MLX_KERNEL
+
+std::vector<KernelInfo> kernel_infos();
+
+}  // namespace mt::kernels::mlx

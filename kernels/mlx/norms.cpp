@@ -1,0 +1,57 @@
+// RMS norm and layer norm over rows, with a weight vector (and bias for layer norm).
+// Layer norm takes the variance as the mean of squared deviations (a second pass), which
+// stays accurate when the mean is large.
+#include "metaltile/kernels/mlx/rows.hpp"
+#include "row_loop.hpp"
+
+namespace mt::kernels::mlx {
+namespace {
+
+constexpr DType F32 = DType::F32;
+
+void build_rms_norm(KernelBuilder& k, DType T) {
+  Tensor x = k.input("x", T), w = k.input("w", T);
+  Tensor out = k.output("out", T);
+  RowLoop r = row_loop(k, x);
+  Val eps = k.scalar_f32("eps");
+  k.require(w.len() == r.n, "len(w) == n");
+  if_(r.in_range, [&] {
+    Var sum_sq = f32(0.0f);
+    for_each_element(r, x, [&](const Val& v, const Val&) { sum_sq += v * v; });
+    Val scale = rsqrt(threadgroup_sum(sum_sq) / r.n.to(F32) + eps);
+    map_elements(r, x, out, [&](const Val& v, const Val& i) { return v * scale * w[i].to(F32); });
+  });
+}
+
+void build_layer_norm(KernelBuilder& k, DType T) {
+  Tensor x = k.input("x", T), w = k.input("w", T), b = k.input("b", T);
+  Tensor out = k.output("out", T);
+  RowLoop r = row_loop(k, x);
+  Val eps = k.scalar_f32("eps");
+  k.require(w.len() == r.n, "len(w) == n");
+  k.require(b.len() == r.n, "len(b) == n");
+  if_(r.in_range, [&] {
+    Val n = r.n.to(F32);
+    Var sum = f32(0.0f);
+    for_each_element(r, x, [&](const Val& v, const Val&) { sum += v; });
+    Val mean = threadgroup_sum(sum) / n;
+
+    Var sum_sq = f32(0.0f);
+    for_each_element(r, x, [&](const Val& v, const Val&) {
+      Val d = v - mean;
+      sum_sq += d * d;
+    });
+    Val inv_std = rsqrt(threadgroup_sum(sum_sq) / n + eps);
+
+    map_elements(r, x, out, [&](const Val& v, const Val& i) {
+      return (v - mean) * inv_std * w[i].to(F32) + b[i].to(F32);
+    });
+  });
+}
+
+}  // namespace
+
+Kernel rms_norm::kernel_ir_for(DType t) { return trace_row_kernel(name, build_rms_norm, t); }
+Kernel layer_norm::kernel_ir_for(DType t) { return trace_row_kernel(name, build_layer_norm, t); }
+
+}  // namespace mt::kernels::mlx

@@ -1,0 +1,80 @@
+// Shared shape of the row kernels: which row this threadgroup owns, where it starts, and the
+// strided loop of this thread over the row's elements.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "metaltile/core/error.hpp"
+#include "metaltile/dsl/dsl.hpp"
+
+namespace mt::kernels::mlx {
+
+inline constexpr float kInfinity = std::numeric_limits<float>::infinity();
+
+struct RowLoop {
+  Val row;     // the row of this threadgroup
+  Val base;    // index of the row's first element
+  Val first;   // this thread's first element in the row
+  Val stride;  // threads per threadgroup
+  Val n;       // row length
+  Val in_range;  // row < rows (threadgroups past the last row do nothing)
+
+  // for (Val i : loop.elements()) visits first, first + stride, ... < n.
+  Range elements() const { return range(first, n, stride); }
+};
+
+// Declares the row-length scalar `n`, requires len(x) to be a whole number of rows, and
+// places this threadgroup on its row.
+inline RowLoop row_loop(KernelBuilder& k, const Tensor& x) {
+  Val n = k.scalar_u32("n");
+  k.require(n > 0u, "n > 0");
+  k.require(x.len() % n == 0u, "len(x) % n == 0");
+  Val row = program_id(0);
+  return RowLoop{row, row * n, thread_id(0), threads_per_threadgroup(0), n, row < x.len() / n};
+}
+
+// Calls visit(value as f32, index in the row) once for each element this thread owns. When n
+// is a multiple of the 16-byte lane count the row is read with 16-byte vector loads (the
+// lanes unrolled at trace time); otherwise one element at a time.
+template <class Visit>
+void for_each_element(const RowLoop& r, const Tensor& x, Visit visit) {
+  const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(x.dtype()));
+  if_(r.n % lanes == 0u, [&] {
+    for (Val chunk : range(r.first, r.n / lanes, r.stride)) {
+      ArrayRef v = load_vector(x, r.base + chunk * lanes, lanes);
+      for (std::uint32_t j = 0; j < lanes; ++j) visit(v[j].to(DType::F32), chunk * lanes + j);
+    }
+  }).else_([&] {
+    for (Val i : r.elements()) visit(x[r.base + i].to(DType::F32), i);
+  });
+}
+
+// out[row, i] = f(x[row, i] as f32, i), converted to out's type, for each element this thread
+// owns; vectorised like for_each_element.
+template <class F>
+void map_elements(const RowLoop& r, const Tensor& x, const Tensor& out, F f) {
+  const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(x.dtype()));
+  KernelBuilder& k = x.builder();
+  if_(r.n % lanes == 0u, [&] {
+    for (Val chunk : range(r.first, r.n / lanes, r.stride)) {
+      ArrayRef v = load_vector(x, r.base + chunk * lanes, lanes);
+      ArrayRef o = k.thread_array("out_vec", out.dtype(), lanes);
+      for (std::uint32_t j = 0; j < lanes; ++j) o[j] = f(v[j].to(DType::F32), chunk * lanes + j).to(out.dtype());
+      store_vector(out, r.base + chunk * lanes, o, lanes);
+    }
+  }).else_([&] {
+    for (Val i : r.elements()) out[r.base + i] = f(x[r.base + i].to(DType::F32), i).to(out.dtype());
+  });
+}
+
+// The dtypes every row kernel supports, and the tracing entry point they share.
+inline Kernel trace_row_kernel(std::string_view name, void (*build)(KernelBuilder&, DType), DType t) {
+  if (t != DType::F32 && t != DType::F16 && t != DType::BF16) {
+    throw kernel_error(name, "dtype " + std::string(name_of(t)) + " is not supported (f32, f16, bf16)");
+  }
+  return trace(std::string(name), KernelMode::Reduction, [&](KernelBuilder& k) { build(k, t); });
+}
+
+}  // namespace mt::kernels::mlx

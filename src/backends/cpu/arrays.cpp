@@ -1,0 +1,149 @@
+// Threadgroup and per-thread arrays of the lockstep interpreter, with the written and race
+// tracking behind the threadgroup-memory checks (see arrays.hpp for the epoch model).
+#include "backends/cpu/arrays.hpp"
+
+#include "backends/cpu/checks.hpp"
+#include "backends/cpu/collectives.hpp"
+#include "metaltile/core/error.hpp"
+
+namespace mt::cpu {
+
+void ArrayMemory::reset(const Kernel& k, std::size_t lanes) {
+  k_ = &k;
+  lanes_ = lanes;
+  layout_.assign(k.arrays.size(), Layout{});
+  std::size_t shared = 0, thread = 0;
+  for (std::size_t a = 0; a < k.arrays.size(); ++a) {
+    const Array& array = k.arrays[a];
+    MT_ASSERT(!array.size_param.valid()) << "array '" << array.name << "' has no fixed size";
+    Layout& l = layout_[a];
+    l.space = array.space;
+    l.size = array.size;
+    std::size_t& next = array.space == MemorySpace::Threadgroup ? shared : thread;
+    l.offset = next;
+    next += array.space == MemorySpace::Threadgroup ? array.size : std::size_t{array.size} * lanes;
+  }
+  shared_.assign(shared, Scalar{});
+  cells_.assign(shared, Cell{});
+  thread_.assign(thread, Scalar{});
+  thread_written_.assign(thread, 0);
+  warp_epochs_.assign((lanes + kWarpSize - 1) / kWarpSize, 0);
+  epoch_ = 0;
+  group_start_ = 0;
+}
+
+void ArrayMemory::begin_group() { group_start_ = ++epoch_; }
+
+void ArrayMemory::barrier() { ++epoch_; }
+
+void ArrayMemory::warp_barrier(ActiveLanes active) {
+  for_each_warp(active, [&](ActiveLanes warp) { ++warp_epochs_[warp.front() / kWarpSize]; });
+}
+
+bool ArrayMemory::conflicts(const Cell& c, Lane lane, bool atomic) const {
+  if (c.epoch != epoch_) return false;  // a barrier lies between (or it is unwritten)
+  if (atomic && c.atomic) return false;
+  if (c.many) return true;
+  if (c.writer == lane) return false;
+  const bool same_warp = c.writer / kWarpSize == lane / kWarpSize;
+  return !(same_warp && warp_epochs_[lane / kWarpSize] != c.warp_epoch);
+}
+
+void ArrayMemory::record_write(Cell& c, Lane lane, bool atomic) {
+  const bool same_epoch = c.epoch == epoch_;
+  if (same_epoch && atomic && c.atomic && (c.many || c.writer != lane)) {
+    c.many = true;  // another thread's atomic: both stay in the epoch
+    return;
+  }
+  // A rewrite by the same thread keeps whether all of its writes were atomic.
+  const bool earlier_atomic = same_epoch && !c.many && c.writer == lane ? c.atomic : true;
+  c = Cell{epoch_, warp_epochs_[lane / kWarpSize], lane, atomic && earlier_atomic, false};
+}
+
+void ArrayMemory::check_indices(const Instr& in, ActiveLanes active, const Scalar* index,
+                                const ThreadLocator& where) const {
+  const std::uint32_t size = layout_[in.array.index].size;
+  for (Lane lane : active) check_array_index(*k_, in, index[lane].i, size, where, lane);
+}
+
+void ArrayMemory::load(const Instr& in, ActiveLanes active, const Scalar* index, Scalar* out,
+                       const ThreadLocator& where) {
+  const Layout& a = layout_[in.array.index];
+  if (a.space == MemorySpace::Thread) {
+    for (Lane lane : active) {
+      check_array_index(*k_, in, index[lane].i, a.size, where, lane);
+      const std::size_t slot = thread_slot(a, index[lane].i, lane);
+      check_array_written(*k_, in, in.array, index[lane].i, thread_written_[slot] >= group_start_,
+                          where, lane);
+      out[lane] = thread_[slot];
+    }
+    return;
+  }
+  for (Lane lane : active) {
+    const std::int64_t e = index[lane].i;
+    check_array_index(*k_, in, e, a.size, where, lane);
+    const Cell& c = cells_[a.offset + e];
+    check_array_written(*k_, in, in.array, e, c.epoch >= group_start_, where, lane);
+    check_no_read_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
+    out[lane] = shared_[a.offset + e];
+  }
+}
+
+void ArrayMemory::store(const Instr& in, ActiveLanes active, const Scalar* index,
+                        const Scalar* value, const ThreadLocator& where) {
+  const Layout& a = layout_[in.array.index];
+  check_indices(in, active, index, where);
+  if (a.space == MemorySpace::Thread) {
+    for (Lane lane : active) {
+      const std::size_t slot = thread_slot(a, index[lane].i, lane);
+      thread_[slot] = value[lane];
+      thread_written_[slot] = epoch_;
+    }
+    return;
+  }
+  for (Lane lane : active) {
+    const std::int64_t e = index[lane].i;
+    Cell& c = cells_[a.offset + e];
+    check_no_write_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
+    record_write(c, lane, false);
+    shared_[a.offset + e] = value[lane];
+  }
+}
+
+void ArrayMemory::atomic(const Instr& in, ActiveLanes active, const Scalar* index,
+                         const Scalar* value, Scalar* out, const ThreadLocator& where) {
+  const Layout& a = layout_[in.array.index];
+  MT_ASSERT(a.space == MemorySpace::Threadgroup) << "atomic on a per-thread array";
+  check_indices(in, active, index, where);
+  for (Lane lane : active) {
+    const std::int64_t e = index[lane].i;
+    Cell& c = cells_[a.offset + e];
+    // An atomic reads the element: it must hold a value, written with no race.
+    check_array_written(*k_, in, in.array, e, c.epoch >= group_start_, where, lane);
+    check_no_write_race(*k_, in, e, conflicts(c, lane, true), c.writer, where, lane);
+    record_write(c, lane, true);
+    Scalar& element = shared_[a.offset + e];
+    out[lane] = element;
+    element = combine(in.combine, in.dtype, element, value[lane]);
+  }
+}
+
+Scalar ArrayMemory::read_thread(const Instr& in, std::uint32_t element, Lane lane,
+                                const ThreadLocator& where) {
+  const Layout& a = layout_[in.array.index];
+  MT_ASSERT(a.space == MemorySpace::Thread && element < a.size) << "per-thread element " << element;
+  const std::size_t slot = thread_slot(a, element, lane);
+  check_array_written(*k_, in, in.array, element, thread_written_[slot] >= group_start_, where,
+                      lane);
+  return thread_[slot];
+}
+
+void ArrayMemory::write_thread(ArrayId array, std::uint32_t element, Lane lane, Scalar value) {
+  const Layout& a = layout_[array.index];
+  MT_ASSERT(a.space == MemorySpace::Thread && element < a.size) << "per-thread element " << element;
+  const std::size_t slot = thread_slot(a, element, lane);
+  thread_[slot] = value;
+  thread_written_[slot] = epoch_;
+}
+
+}  // namespace mt::cpu

@@ -1,0 +1,88 @@
+// Array memory of the lockstep interpreter: threadgroup arrays (one storage per group) and
+// per-thread arrays (one per thread), with what the checks need to know about each element:
+// whether it was written, and for threadgroup memory by whom and since which barrier.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "backends/cpu/lanes.hpp"
+#include "metaltile/core/kernel.hpp"
+#include "metaltile/core/scalar.hpp"
+
+namespace mt::cpu {
+
+// Time is counted in epochs: each group starts a new one, and so does each barrier. An element
+// is written if its last write falls in the group's epochs; two accesses race if they fall in
+// one epoch (no barrier between) unless one thread made both, both are atomic, or the threads
+// share a warp and a warp barrier lies between.
+class ArrayMemory {
+ public:
+  // Lays out k's arrays for groups of `lanes` threads. Sizes must be fixed (check_array_sizes).
+  // Storage is zero-initialised, and kept from group to group: reading an element that nothing
+  // wrote in the current group is an error, so a value left by an earlier group is never seen.
+  void reset(const Kernel& k, std::size_t lanes);
+
+  // A new group: nothing is written yet.
+  void begin_group();
+  // A threadgroup barrier: every earlier write is visible to every thread.
+  void barrier();
+  // A warp barrier in each warp of `active`: earlier writes by its threads are visible to them.
+  void warp_barrier(ActiveLanes active);
+
+  // ArrayLoad, ArrayStore, AtomicArray over the active lanes (bounds, written and race checks;
+  // a failed check throws the error of the first failing lane, in lane order). A store checks
+  // every index before it writes. Atomics apply in lane order and return the old values.
+  void load(const Instr& in, ActiveLanes active, const Scalar* index, Scalar* out,
+            const ThreadLocator& where);
+  void store(const Instr& in, ActiveLanes active, const Scalar* index, const Scalar* value,
+             const ThreadLocator& where);
+  void atomic(const Instr& in, ActiveLanes active, const Scalar* index, const Scalar* value,
+              Scalar* out, const ThreadLocator& where);
+
+  // Element `element` of lane's per-thread array in.array (element < the array's size), for
+  // vector access: read checks that the thread wrote it, write records that it did.
+  Scalar read_thread(const Instr& in, std::uint32_t element, Lane lane, const ThreadLocator& where);
+  void write_thread(ArrayId array, std::uint32_t element, Lane lane, Scalar value);
+
+ private:
+  struct Layout {
+    MemorySpace space = MemorySpace::Threadgroup;
+    std::uint32_t size = 0;
+    std::size_t offset = 0;  // into shared_ (elements) or thread_ (elements x lanes)
+  };
+  // What the race and written checks know about one threadgroup element.
+  struct Cell {
+    std::uint64_t epoch = 0;       // of the last write; before the group's first: unwritten
+    std::uint64_t warp_epoch = 0;  // the writer's warp epoch at that write
+    Lane writer = 0;               // the last thread to write it
+    bool atomic = false;           // every write in `epoch` was atomic
+    bool many = false;             // several threads wrote it atomically in `epoch`
+  };
+
+  // Whether `lane` accessing cell c conflicts with a write by another thread since the last
+  // barrier. `atomic`: the access is an atomic (which conflicts only with plain writes).
+  bool conflicts(const Cell& c, Lane lane, bool atomic) const;
+  // Records a write by `lane` (which does not conflict).
+  void record_write(Cell& c, Lane lane, bool atomic);
+  std::size_t thread_slot(const Layout& a, std::int64_t element, Lane lane) const {
+    return a.offset + static_cast<std::size_t>(element) * lanes_ + lane;
+  }
+  // Bounds-checks every active lane's index.
+  void check_indices(const Instr& in, ActiveLanes active, const Scalar* index,
+                     const ThreadLocator& where) const;
+
+  const Kernel* k_ = nullptr;
+  std::size_t lanes_ = 0;
+  std::vector<Layout> layout_;                 // by ArrayId
+  std::vector<Scalar> shared_;                 // threadgroup arrays, one after another
+  std::vector<Cell> cells_;                    // beside shared_
+  std::vector<Scalar> thread_;                 // per-thread arrays, element-major: [element][lane]
+  std::vector<std::uint64_t> thread_written_;  // epoch of each thread_ element's last write
+  std::vector<std::uint64_t> warp_epochs_;     // by warp; bumped by warp barriers
+  std::uint64_t epoch_ = 0;
+  std::uint64_t group_start_ = 0;  // the current group's first epoch
+};
+
+}  // namespace mt::cpu
