@@ -1,6 +1,6 @@
 // RMS norm and layer norm over rows, with a weight vector (and bias for layer norm).
-// Layer norm takes the variance as the mean of squared deviations (a second pass), which
-// stays accurate when the mean is large.
+// Layer norm takes both moments in one pass over values shifted by the row's first element,
+// which stays accurate when the mean is large.
 #include "metaltile/kernels/mlx/rows.hpp"
 #include "row_loop.hpp"
 
@@ -31,17 +31,20 @@ void build_layer_norm(KernelBuilder& k, DType T) {
   k.require(w.len() == r.n, "len(w) == n");
   k.require(b.len() == r.n, "len(b) == n");
   if_(r.in_range, [&] {
+    // One pass for both moments, on values shifted by the row's first element: with the
+    // shift near the mean, sum_sq - sum^2/n does not cancel catastrophically.
     Val n = r.n.to(F32);
-    Var sum = f32(0.0f);
-    for_each_element(r, x, [&](const Val& v, const Val&) { sum += v; });
-    Val mean = threadgroup_sum(sum) / n;
-
-    Var sum_sq = f32(0.0f);
+    Val shift = x[r.base].to(F32);
+    Var sum = f32(0.0f), sum_sq = f32(0.0f);
     for_each_element(r, x, [&](const Val& v, const Val&) {
-      Val d = v - mean;
+      Val d = v - shift;
+      sum += d;
       sum_sq += d * d;
     });
-    Val inv_std = rsqrt(threadgroup_sum(sum_sq) / n + eps);
+    Val total = threadgroup_sum(sum), total_sq = threadgroup_sum(sum_sq);
+    Val mean = shift + total / n;
+    Val variance = max((total_sq - total * total / n) / n, 0.0f);
+    Val inv_std = rsqrt(variance + eps);
 
     map_elements(r, x, out, [&](const Val& v, const Val& i) {
       return (v - mean) * inv_std * w[i].to(F32) + b[i].to(F32);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
@@ -35,19 +36,33 @@ inline RowLoop row_loop(KernelBuilder& k, const Tensor& x) {
   return RowLoop{row, row * n, thread_id(0), threads_per_threadgroup(0), n, row < x.len() / n};
 }
 
-// Calls visit(value as f32, index in the row) once for each element this thread owns. When n
-// is a multiple of the 16-byte lane count the row is read with 16-byte vector loads (the
-// lanes unrolled at trace time); otherwise one element at a time.
+// Calls visit(values, first) for each run of consecutive elements this thread owns: `values`
+// are x[row, first + j] as f32. When n is a multiple of the 16-byte lane count the row is read
+// with 16-byte vector loads, a run being one vector (its lanes unrolled at trace time);
+// otherwise one element at a time.
 template <class Visit>
-void for_each_element(const RowLoop& r, const Tensor& x, Visit visit) {
+void for_each_chunk(const RowLoop& r, const Tensor& x, Visit visit) {
   const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(x.dtype()));
   if_(r.n % lanes == 0u, [&] {
     for (Val chunk : range(r.first, r.n / lanes, r.stride)) {
       ArrayRef v = load_vector(x, r.base + chunk * lanes, lanes);
-      for (std::uint32_t j = 0; j < lanes; ++j) visit(v[j].to(DType::F32), chunk * lanes + j);
+      std::vector<Val> values;
+      for (std::uint32_t j = 0; j < lanes; ++j) values.push_back(v[j].to(DType::F32));
+      visit(values, chunk * lanes);
     }
   }).else_([&] {
-    for (Val i : r.elements()) visit(x[r.base + i].to(DType::F32), i);
+    for (Val i : r.elements()) visit(std::vector<Val>{x[r.base + i].to(DType::F32)}, i);
+  });
+}
+
+// Calls visit(value as f32, index in the row) once for each element this thread owns, in
+// increasing index order; vectorised like for_each_chunk.
+template <class Visit>
+void for_each_element(const RowLoop& r, const Tensor& x, Visit visit) {
+  for_each_chunk(r, x, [&](const std::vector<Val>& values, const Val& first) {
+    for (std::size_t j = 0; j < values.size(); ++j) {
+      visit(values[j], j == 0 ? first : first + static_cast<std::uint32_t>(j));
+    }
   });
 }
 

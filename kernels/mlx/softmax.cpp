@@ -1,6 +1,6 @@
-// Row softmax in two passes over the row: an online pass keeps a running max and the sum of
-// exponentials rescaled to it; the threadgroup combines the (max, sum) pairs; a second pass
-// writes the normalised exponentials.
+// Row softmax in two passes over the row. The first keeps a running max and the sum of
+// exponentials rescaled to it, one rescale per vector of elements; the threadgroup combines
+// the (max, sum) pairs; the second pass writes the normalised exponentials.
 #include "metaltile/kernels/mlx/rows.hpp"
 #include "row_loop.hpp"
 
@@ -17,10 +17,14 @@ void build_softmax(KernelBuilder& k, DType T) {
   if_(r.in_range, [&] {
     Var run_max = f32(-kInfinity);
     Var run_sum = f32(0.0f);
-    for_each_element(r, x, [&](const Val& v, const Val&) {
-      Val new_max = max(run_max, v);
-      Val term = select(v == -kInfinity, 0.0f, exp_diff(v, new_max));
-      run_sum = run_sum * exp_diff(run_max, new_max) + term;
+    for_each_chunk(r, x, [&](const std::vector<Val>& values, const Val&) {
+      Val chunk_max = values[0];
+      for (std::size_t j = 1; j < values.size(); ++j) chunk_max = max(chunk_max, values[j]);
+      Val new_max = max(run_max, chunk_max);
+      Val sum = run_sum * exp_diff(run_max, new_max);
+      // An element of -inf adds exactly 0, also while the running max is still -inf.
+      for (const Val& v : values) sum = sum + select(v == -kInfinity, 0.0f, exp(v - new_max));
+      run_sum = sum;
       run_max = new_max;
     });
     Val row_max = threadgroup_max(run_max);
