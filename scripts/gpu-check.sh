@@ -66,6 +66,22 @@ bench_start=$SECONDS
 bench_rc=$?
 bench_s=$((SECONDS - bench_start))
 
+# --- row kernels against the copy roofline and PyTorch -----------------------------------------
+log "running metaltile_rows_bench (unchecked and checked) and bench/torch_rows.py"
+rows_start=$SECONDS
+MT_CUDA_CHECKED=0 "$build/bench/metaltile_rows_bench" --tpg 128,256,512,1024 \
+  --out "$out/rows_unchecked.json" >"$out/rows.log" 2>&1
+rows_rc=$?
+MT_CUDA_CHECKED=1 "$build/bench/metaltile_rows_bench" --tpg 256,512 \
+  --out "$out/rows_checked.json" >>"$out/rows.log" 2>&1 || rows_rc=$?
+if command -v python3 >/dev/null && python3 -c "import torch" 2>/dev/null; then
+  PYTHONUNBUFFERED=1 python3 "$root/bench/torch_rows.py" --out "$out/torch_rows.json" \
+    >"$out/torch_rows.log" 2>&1 || rows_rc=$?
+else
+  echo "torch not importable: PyTorch comparison not run" >"$out/torch_rows.log"
+fi
+rows_s=$((SECONDS - rows_start))
+
 # --- summary -----------------------------------------------------------------------------------
 echo
 echo "=== gpu-check summary ==="
@@ -81,7 +97,10 @@ echo "tests that printed SKIPPED: ${skipped:-0} (see $out/ctest-full.log)"
 grep -h 'SKIPPED:' "$out/ctest-full.log" 2>/dev/null | sort | uniq -c | head -n 5
 echo "bench (${bench_s}s): $([ "$bench_rc" -eq 0 ] && echo ok || echo "FAILED (exit $bench_rc)")"
 grep -E '^(copy|dequant|launch) ' "$out/bench.log" || tail -n 20 "$out/bench.log"
+echo "row kernels (${rows_s}s): $([ "$rows_rc" -eq 0 ] && echo ok || echo "FAILED (exit $rows_rc)")"
+tail -n 30 "$out/rows.log"
+tail -n 12 "$out/torch_rows.log"
 echo "logs: $out"
 
-if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ]; then exit 1; fi
+if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$rows_rc" -ne 0 ]; then exit 1; fi
 exit 0
