@@ -19,7 +19,7 @@ void build_rms_norm(KernelBuilder& k, DType T) {
     Var sum_sq = f32(0.0f);
     for_each_element(r, x, [&](const Val& v, const Val&) { sum_sq += v * v; });
     Val scale = rsqrt(threadgroup_sum(sum_sq) / r.n.to(F32) + eps);
-    map_elements(r, x, out, [&](const Val& v, const Val& i) { return v * scale * w[i].to(F32); });
+    map_elements(r, x, {w}, out, [&](const Val& v, const std::vector<Val>& wi) { return v * scale * wi[0]; });
   });
 }
 
@@ -46,8 +46,8 @@ void build_layer_norm(KernelBuilder& k, DType T) {
     Val variance = max((total_sq - total * total / n) / n, 0.0f);
     Val inv_std = rsqrt(variance + eps);
 
-    map_elements(r, x, out, [&](const Val& v, const Val& i) {
-      return (v - mean) * inv_std * w[i].to(F32) + b[i].to(F32);
+    map_elements(r, x, {w, b}, out, [&](const Val& v, const std::vector<Val>& wb) {
+      return (v - mean) * inv_std * wb[0] + wb[1];
     });
   });
 }

@@ -66,21 +66,34 @@ void for_each_element(const RowLoop& r, const Tensor& x, Visit visit) {
   });
 }
 
-// out[row, i] = f(x[row, i] as f32, i), converted to out's type, for each element this thread
-// owns; vectorised like for_each_element.
+// out[row, i] = f(x[row, i], {p[i] for p in per_column}) for each element this thread owns:
+// x and the per-column vectors (weights, biases: one value per column, shared by every row)
+// are read as f32, and the result is converted to out's type. Vectorised like
+// for_each_chunk, the per-column vectors too.
 template <class F>
-void map_elements(const RowLoop& r, const Tensor& x, const Tensor& out, F f) {
+void map_elements(const RowLoop& r, const Tensor& x, const std::vector<Tensor>& per_column,
+                  const Tensor& out, F f) {
   const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(x.dtype()));
   KernelBuilder& k = x.builder();
   if_(r.n % lanes == 0u, [&] {
     for (Val chunk : range(r.first, r.n / lanes, r.stride)) {
       ArrayRef v = load_vector(x, r.base + chunk * lanes, lanes);
+      std::vector<ArrayRef> columns;
+      for (const Tensor& c : per_column) columns.push_back(load_vector(c, chunk * lanes, lanes));
       ArrayRef o = k.thread_array("out_vec", out.dtype(), lanes);
-      for (std::uint32_t j = 0; j < lanes; ++j) o[j] = f(v[j].to(DType::F32), chunk * lanes + j).to(out.dtype());
+      for (std::uint32_t j = 0; j < lanes; ++j) {
+        std::vector<Val> column_values;
+        for (const ArrayRef& c : columns) column_values.push_back(c[j].to(DType::F32));
+        o[j] = f(v[j].to(DType::F32), column_values).to(out.dtype());
+      }
       store_vector(out, r.base + chunk * lanes, o, lanes);
     }
   }).else_([&] {
-    for (Val i : r.elements()) out[r.base + i] = f(x[r.base + i].to(DType::F32), i).to(out.dtype());
+    for (Val i : r.elements()) {
+      std::vector<Val> column_values;
+      for (const Tensor& c : per_column) column_values.push_back(c[i].to(DType::F32));
+      out[r.base + i] = f(x[r.base + i].to(DType::F32), column_values).to(out.dtype());
+    }
   });
 }
 

@@ -30,7 +30,8 @@ void build_softmax(KernelBuilder& k, DType T) {
     Val row_max = threadgroup_max(run_max);
     Val inv_sum = 1.0f / threadgroup_sum(run_sum * exp_diff(run_max, row_max));
 
-    map_elements(r, x, out, [&](const Val& v, const Val&) { return exp(v - row_max) * inv_sum; });
+    map_elements(r, x, {}, out,
+                 [&](const Val& v, const std::vector<Val>&) { return exp(v - row_max) * inv_sum; });
   });
 }
 
