@@ -27,9 +27,11 @@
 
 // backends and runtime: compiling and dispatching kernels
 #include "metaltile/backends/backend.hpp"
+#include "metaltile/backends/cuda.hpp"
 #include "metaltile/runtime/context.hpp"
 #include "metaltile/runtime/device.hpp"
 
 // kernels: the registry and the library families
 #include "metaltile/kernels/ffai/kv_cache.hpp"
+#include "metaltile/kernels/mlx/rows.hpp"
 #include "metaltile/kernels/registry.hpp"
