@@ -110,6 +110,23 @@ void build_quantize_affine(KernelBuilder& k, DType T) {
   });
 }
 
+// One thread per dequantised element, head-major over positions [0, n_positions): calls
+// body(e) with the element's raw-cache index e = slot*head_dim + d. Because head_dim is a
+// multiple of the codes per word and of group_size, e alone locates the code word
+// (e / vpp), the bit offset ((e % vpp) * bits) and the group (e / group_size): one division
+// by a runtime value per element instead of splitting e into (h, p, d).
+template <class Body>
+void for_each_dequant_element(const Tensor& out, const Val& head_dim, const Val& max_seq,
+                              const Val& n_positions, Body body) {
+  Val tid = program_id(0);
+  Val per_head = n_positions * head_dim;  // elements dequantised per head
+  Val head_stride = max_seq * head_dim;   // elements per head in the cache
+  if_(tid < out.len() / head_stride * per_head, [&] {
+    Val h = tid / per_head;
+    body(h * head_stride + (tid - h * per_head));
+  });
+}
+
 // One thread per element of positions [0, n_positions).
 template <std::uint32_t Bits>
 void build_dequant_affine(KernelBuilder& k, DType T) {
@@ -121,16 +138,10 @@ void build_dequant_affine(KernelBuilder& k, DType T) {
   require_group_layout(k, head_dim, group_size, vpp);
   k.require(n_positions <= max_seq, "n_positions <= max_seq");
 
-  Val tid = program_id(0);
-  Val n_kv_heads = out.len() / (max_seq * head_dim);
-  if_(tid < n_kv_heads * n_positions * head_dim, [&] {
-    Val d = tid % head_dim, rest = tid / head_dim;
-    Val slot = (rest / n_positions) * max_seq + rest % n_positions;
-    Val word = in_w[slot * (head_dim / vpp) + d / vpp];
-    Val q = (word >> ((d % vpp) * Bits)) & maxq;
-    Val group = slot * (head_dim / group_size) + d / group_size;
-    Val v = q.to(F32) * in_s[group].to(F32) + in_b[group].to(F32);
-    out[slot * head_dim + d] = v.to(T);
+  for_each_dequant_element(out, head_dim, max_seq, n_positions, [&](const Val& e) {
+    Val q = (in_w[e / vpp] >> ((e % vpp) * Bits)) & maxq;
+    Val group = e / group_size;
+    out[e] = (q.to(F32) * in_s[group].to(F32) + in_b[group].to(F32)).to(T);
   });
 }
 
@@ -178,15 +189,9 @@ void build_dequant_fp8(KernelBuilder& k, DType T) {
   require_group_layout(k, head_dim, group_size, 4);
   k.require(n_positions <= max_seq, "n_positions <= max_seq");
 
-  Val tid = program_id(0);
-  Val n_kv_heads = out.len() / (max_seq * head_dim);
-  if_(tid < n_kv_heads * n_positions * head_dim, [&] {
-    Val d = tid % head_dim, rest = tid / head_dim;
-    Val slot = (rest / n_positions) * max_seq + rest % n_positions;
-    Val word = in_w[slot * (head_dim / 4u) + d / 4u];
-    Val code = ((word >> ((d % 4u) * 8u)) & 0xFFu).to(DType::U8).bitcast(Fp8);
-    Val scale = in_s[slot * (head_dim / group_size) + d / group_size].to(F32);
-    out[slot * head_dim + d] = (code.to(F32) * scale).to(T);
+  for_each_dequant_element(out, head_dim, max_seq, n_positions, [&](const Val& e) {
+    Val code = ((in_w[e / 4u] >> ((e % 4u) * 8u)) & 0xFFu).to(DType::U8).bitcast(Fp8);
+    out[e] = (code.to(F32) * in_s[e / group_size].to(F32)).to(T);
   });
 }
 

@@ -2,39 +2,21 @@
 // backend line, then the GPU's properties or why CUDA is unavailable, NVRTC, checked mode and
 // the compile cache; exit 0 with or without a GPU.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include <iostream>
 #include <string>
+
+#include "support/process.hpp"
 
 namespace {
 
-struct TileRun {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
+using mt::test::CommandResult;
 
-TileRun tile(const std::string& env, const std::string& args) {
-  const char* path = std::getenv("MT_TILE");
-  TileRun r;
-  if (path == nullptr || *path == '\0') {
-    ADD_FAILURE()
-        << "MT_TILE is not set: run this test through ctest, or set it to the tile binary";
-    return r;
-  }
-  const std::string command = env + " '" + std::string(path) + "' " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "cannot run " << command;
-    return r;
-  }
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
+// `env` is prefixed to the command line ("NAME=value ..." or "").
+CommandResult tile(const std::string& env, const std::string& args) {
+  const std::string path = mt::test::tile_binary();
+  if (path.empty()) return {};
+  return mt::test::run_command(env + " '" + path + "' " + args + " 2>&1");
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -42,7 +24,7 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 TEST(TileDevice, ReportsTheBackendAndTheGpuOrWhyThereIsNone) {
-  const TileRun r = tile("", "device");
+  const CommandResult r = tile("", "device");
   ASSERT_EQ(r.status, 0) << r.output;
   std::cout << r.output;
   EXPECT_TRUE(contains(r.output, "backend: ")) << r.output;
@@ -62,17 +44,18 @@ TEST(TileDevice, ReportsTheBackendAndTheGpuOrWhyThereIsNone) {
 }
 
 TEST(TileDevice, ShowsCheckedModeAndTheCacheDirectory) {
-  const TileRun r = tile("MT_CUDA_CHECKED=0 MT_CACHE_DIR=/tmp/mt_tile_device_probe", "device");
+  const CommandResult r =
+      tile("MT_CUDA_CHECKED=0 MT_CACHE_DIR=/tmp/mt_tile_device_probe", "device");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "checked: no (MT_CUDA_CHECKED=0)")) << r.output;
   EXPECT_TRUE(contains(r.output, "compile cache: /tmp/mt_tile_device_probe")) << r.output;
-  const TileRun bad = tile("MT_CUDA_CHECKED=maybe MT_BACKEND=cpu", "device");
+  const CommandResult bad = tile("MT_CUDA_CHECKED=maybe MT_BACKEND=cpu", "device");
   EXPECT_EQ(bad.status, 0) << bad.output;
   EXPECT_TRUE(contains(bad.output, "MT_CUDA_CHECKED='maybe'")) << bad.output;
 }
 
 TEST(TileDevice, IsListedInHelp) {
-  const TileRun r = tile("", "help");
+  const CommandResult r = tile("", "help");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "tile device")) << r.output;
 }

@@ -1,43 +1,23 @@
 // The tile CLI as a user runs it: the built binary (path in MT_TILE, set by
 // tests/CMakeLists.txt) for list, inspect, demo and the error paths.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "support/process.hpp"
+
 namespace {
 
-struct TileRun {
-  int status = -1;     // exit code
-  std::string output;  // stdout and stderr together
-};
+using mt::test::CommandResult;
 
-TileRun tile(const std::string& args) {
-  const char* path = std::getenv("MT_TILE");
-  TileRun r;
-  if (path == nullptr || *path == '\0') {
-    ADD_FAILURE()
-        << "MT_TILE is not set: run this test through ctest, or set it to the tile binary";
-    return r;
-  }
-  const std::string command = "'" + std::string(path) + "' " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "cannot run " << command;
-    return r;
-  }
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
+CommandResult tile(const std::string& args) {
+  const std::string path = mt::test::tile_binary();
+  if (path.empty()) return {};
+  return mt::test::run_command("'" + path + "' " + args + " 2>&1");
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -45,7 +25,7 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 TEST(TileCli, ListShowsEveryKvCacheKernelWithDtypes) {
-  const TileRun r = tile("list");
+  const CommandResult r = tile("list");
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* name :
        {"kv_cache_update", "kv_cache_update_many", "quantize_kv_int4", "quantize_kv_int8",
@@ -57,7 +37,7 @@ TEST(TileCli, ListShowsEveryKvCacheKernelWithDtypes) {
 }
 
 TEST(TileCli, InspectPrintsTheOptimisedIr) {
-  const TileRun r = tile("inspect quantize_kv_int4 --dtype f16");
+  const CommandResult r = tile("inspect quantize_kv_int4 --dtype f16");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output.rfind("kernel quantize_kv_int4", 0), 0u) << r.output;
   EXPECT_TRUE(contains(r.output, "out_w")) << r.output;
@@ -97,7 +77,7 @@ std::map<std::string, DemoRow> demo_rows(const std::string& output) {
 TEST(TileCli, DemoPrintsSixVariantsWithSaneErrors) {
   // 64 positions instead of the default 256 keep this fast in Debug builds (the default
   // takes about 1.5 s optimised, 7 s in Debug, on the interpreter).
-  const TileRun r = tile("demo --max-seq 64");
+  const CommandResult r = tile("demo --max-seq 64");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "backend ")) << r.output;
   EXPECT_TRUE(contains(r.output, "dtype f16")) << r.output;
@@ -129,7 +109,7 @@ TEST(TileCli, DemoPrintsSixVariantsWithSaneErrors) {
 }
 
 TEST(TileCli, DemoTakesMaxSeqAndDtype) {
-  const TileRun r = tile("demo --max-seq 8 --dtype bf16");
+  const CommandResult r = tile("demo --max-seq 8 --dtype bf16");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "dtype bf16")) << r.output;
   EXPECT_TRUE(contains(r.output, "x 8 positions")) << r.output;
@@ -146,7 +126,7 @@ TEST(TileCli, ErrorsExitNonZeroWithAMessage) {
         Case{"inspect no_such_kernel", "no_such_kernel"},
         Case{"inspect quantize_kv_int4 --dtype i32", "i32"}, Case{"demo --dtype i32", "--dtype"},
         Case{"demo --max-seq zero", "--max-seq"}}) {
-    const TileRun r = tile(c.args);
+    const CommandResult r = tile(c.args);
     EXPECT_NE(r.status, 0) << c.args << ":\n" << r.output;
     EXPECT_TRUE(contains(r.output, c.message)) << c.args << ":\n" << r.output;
   }

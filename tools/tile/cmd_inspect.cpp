@@ -1,7 +1,9 @@
-// tile inspect NAME [--dtype D] [--raw]: prints a kernel's IR after passes (or as traced).
+// tile inspect NAME [--dtype D] [--raw | --cuda [--unchecked]]: prints a kernel's IR after
+// passes, as traced (--raw), or the CUDA C++ generated from it (--cuda).
 #include <iostream>
 
 #include "commands.hpp"
+#include "metaltile/backends/cuda.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/kernels/registry.hpp"
@@ -17,7 +19,13 @@ int cmd_inspect(const Args& args) {
   std::optional<DType> dtype = parse_dtype(dtype_name);
   if (!dtype) throw Error("unknown dtype '" + dtype_name + "'");
   Kernel k = build_kernel(info->name, *dtype);
-  std::cout << print(has_flag(args, "--raw") ? k : passes::optimise(std::move(k)));
+  if (has_flag(args, "--raw")) {
+    std::cout << print(k);
+  } else if (has_flag(args, "--cuda")) {
+    std::cout << cuda_source(passes::optimise(std::move(k)), !has_flag(args, "--unchecked"));
+  } else {
+    std::cout << print(passes::optimise(std::move(k)));
+  }
   return 0;
 }
 

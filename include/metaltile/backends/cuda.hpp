@@ -60,6 +60,10 @@ struct CudaCompileStats {
 };
 
 CudaCompileStats cuda_compile_stats();
+
+// The CUDA C++ the backend would compile for `optimised` (a kernel after specialisation and
+// passes), checked or not. Needs neither a GPU nor NVRTC: `tile inspect --cuda` shows it.
+std::string cuda_source(const Kernel& optimised, bool checked = true);
 // Forgets the cubins this process holds in memory, so the next compile of each comes from the
 // disk cache (benchmarks use it to time a disk hit; a Context keeps its own executables).
 void clear_cuda_memory_cache();

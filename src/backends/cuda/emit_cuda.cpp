@@ -496,3 +496,11 @@ CudaSource emit_cuda(const Kernel& k, const EmitOptions& options) {
 }
 
 }  // namespace mt::cuda
+
+namespace mt {
+
+std::string cuda_source(const Kernel& optimised, bool checked) {
+  return cuda::emit_cuda(optimised, cuda::EmitOptions{checked}).code;
+}
+
+}  // namespace mt

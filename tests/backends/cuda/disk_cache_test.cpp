@@ -27,6 +27,8 @@
 #include "metaltile/core/error.hpp"
 #include "metaltile/kernels/registry.hpp"
 #include "metaltile/passes/pipeline.hpp"
+#include "support/nvrtc.hpp"
+#include "support/process.hpp"
 
 namespace mt::cuda {
 namespace {
@@ -374,27 +376,9 @@ const bool kIsChild = [] {
   }
 }();
 
-struct ChildRun {
-  int status = -1;
-  std::string output;
-};
-
-ChildRun run_child(const std::string& mode, const fs::path& cache_dir) {
-  const std::string command = "MT_CUBIN_CACHE_CHILD=" + mode + " MT_CACHE_DIR='" +
-                              cache_dir.string() + "' /proc/" + std::to_string(getpid()) +
-                              "/exe 2>&1";
-  ChildRun r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "cannot run " << command;
-    return r;
-  }
-  char buffer[512];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
+test::CommandResult run_child(const std::string& mode, const fs::path& cache_dir) {
+  return test::run_command("MT_CUBIN_CACHE_CHILD=" + mode + " MT_CACHE_DIR='" + cache_dir.string() +
+                           "' /proc/" + std::to_string(getpid()) + "/exe 2>&1");
 }
 
 std::string field(const std::string& output, const std::string& name) {
@@ -407,13 +391,13 @@ std::string field(const std::string& output, const std::string& name) {
 void expect_second_process_reads_disk(const std::string& mode) {
   ASSERT_FALSE(kIsChild);
   const TempDir dir;
-  const ChildRun first = run_child(mode, dir.path());
+  const test::CommandResult first = run_child(mode, dir.path());
   ASSERT_EQ(first.status, 0) << first.output;
   std::cout << "  first process:  " << first.output;
   EXPECT_EQ(field(first.output, "compiles"), "1") << first.output;
   EXPECT_EQ(field(first.output, "disk_hits"), "0") << first.output;
 
-  const ChildRun second = run_child(mode, dir.path());
+  const test::CommandResult second = run_child(mode, dir.path());
   ASSERT_EQ(second.status, 0) << second.output;
   std::cout << "  second process: " << second.output;
   EXPECT_EQ(field(second.output, "compiles"), "0")
@@ -428,18 +412,7 @@ TEST(CubinCacheProcesses, ASecondProcessLoadsFromDiskWithoutCompiling) {
 }
 
 TEST(CubinCacheProcesses, ASecondProcessLoadsAnNvrtcCubinFromDisk) {
-  try {
-    Nvrtc::get();
-    cuda_include_dir();
-  } catch (const Error& e) {
-    const char* allow = std::getenv("MT_ALLOW_NO_NVRTC");
-    if (allow != nullptr && std::string(allow) == "1") {
-      std::cout << "\n*** SKIPPED: NVRTC is unavailable and MT_ALLOW_NO_NVRTC=1: " << e.what()
-                << " ***\n\n";
-      GTEST_SKIP() << "NVRTC unavailable (MT_ALLOW_NO_NVRTC=1): " << e.what();
-    }
-    GTEST_FAIL() << "NVRTC is unavailable (set MT_ALLOW_NO_NVRTC=1 to skip): " << e.what();
-  }
+  MT_REQUIRE_NVRTC();
   expect_second_process_reads_disk("nvrtc");
 }
 

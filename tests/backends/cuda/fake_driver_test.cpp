@@ -8,12 +8,12 @@
 
 #include <gtest/gtest.h>
 
-#include <iostream>
 #include <string>
 
 #include "backend_scenarios.hpp"
 #include "backends/cuda/nvrtc.hpp"
 #include "registering_backend.hpp"
+#include "support/nvrtc.hpp"
 
 namespace mt::cuda {
 namespace {
@@ -34,18 +34,7 @@ class FakeDriver : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(kInstalled) << "the driver was loaded before the fake could be installed";
-    try {
-      Nvrtc::get();
-      cuda_include_dir();
-    } catch (const Error& e) {
-      const char* allow = std::getenv("MT_ALLOW_NO_NVRTC");
-      if (allow != nullptr && std::string(allow) == "1") {
-        std::cout << "\n*** SKIPPED: NVRTC is unavailable and MT_ALLOW_NO_NVRTC=1: " << e.what()
-                  << " ***\n\n";
-        GTEST_SKIP() << "NVRTC unavailable (MT_ALLOW_NO_NVRTC=1): " << e.what();
-      }
-      GTEST_FAIL() << "NVRTC is unavailable (set MT_ALLOW_NO_NVRTC=1 to skip): " << e.what();
-    }
+    MT_REQUIRE_NVRTC();
     rejected_before_ = rejected();
   }
   // No test may make a call a real driver would refuse (a range outside every allocation, no

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <set>
@@ -26,6 +25,7 @@
 #include "metaltile/kernels/registry.hpp"
 #include "metaltile/passes/pipeline.hpp"
 #include "metaltile/passes/specialise_scalars.hpp"
+#include "support/nvrtc.hpp"
 
 namespace mt::cuda {
 namespace {
@@ -34,20 +34,7 @@ constexpr std::string_view kArch = "sm_90";
 
 class NvrtcTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    try {
-      Nvrtc::get();
-      cuda_include_dir();
-    } catch (const Error& e) {
-      const char* allow = std::getenv("MT_ALLOW_NO_NVRTC");
-      if (allow != nullptr && std::string(allow) == "1") {
-        std::cerr << "\n*** SKIPPED: NVRTC is unavailable and MT_ALLOW_NO_NVRTC=1: " << e.what()
-                  << " ***\n\n";
-        GTEST_SKIP() << "NVRTC unavailable (MT_ALLOW_NO_NVRTC=1): " << e.what();
-      }
-      GTEST_FAIL() << "NVRTC is unavailable (set MT_ALLOW_NO_NVRTC=1 to skip): " << e.what();
-    }
-  }
+  void SetUp() override { MT_REQUIRE_NVRTC(); }
 };
 
 ValueId push(Block& block, Instr in) {
