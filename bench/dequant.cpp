@@ -117,72 +117,76 @@ bool measure_dequant(const Setup& setup, Report& report) {
                   b_bytes = halves_to_bytes(bi);
       const std::size_t out_bytes = s.elements() * 2;
       const double moved = double(w_bytes.size() + s_bytes.size() + b_bytes.size() + out_bytes);
-      const std::string kernel_name = "bulk_dequant_kv_int" + std::to_string(bits);
-      const Kernel k = build_kernel(kernel_name, DType::F16);
-      const std::size_t threads = std::size_t{s.heads} * s.n_positions * s.head_dim;
-      const std::array<std::size_t, 3> grid{(threads + 255) / 256, 1, 1}, tpg{256, 1, 1};
+      // The spec's kernel (one element per thread) and its eight-elements-per-thread variant.
+      for (const std::uint32_t per_thread : {1u, 8u}) {
+        const std::string kernel_name =
+            "bulk_dequant_kv_int" + std::to_string(bits) + (per_thread == 8 ? "_x8" : "");
+        const Kernel k = build_kernel(kernel_name, DType::F16);
+        const std::size_t threads = std::size_t{s.heads} * s.n_positions * s.head_dim / per_thread;
+        const std::array<std::size_t, 3> grid{(threads + 255) / 256, 1, 1}, tpg{256, 1, 1};
 
-      // Each backend, with the shape passed at run time and specialised (baked into the code).
-      for (const Target& t : setup.targets) {
-        for (const bool specialised : {false, true}) {
-          const Context& ctx = t.ctx;
-          const ConstMap consts = specialised ? ConstMap{{"head_dim", s.head_dim},
-                                                         {"max_seq", s.max_seq},
-                                                         {"group_size", s.group},
-                                                         {"n_positions", s.n_positions}}
-                                              : ConstMap{};
-          const PreparedKernel prepared = ctx.prepare(k, consts);
-          const Stream stream = ctx.create_stream();
-          const DeviceBuffer in_w = ctx.upload(w_bytes), in_s = ctx.upload(s_bytes),
-                             in_b = ctx.upload(b_bytes);
-          const DeviceBuffer out = ctx.allocate(out_bytes);
-          DeviceBindings bindings{{"in_w", in_w}, {"in_s", in_s}, {"in_b", in_b}, {"out", out}};
-          if (!specialised) {
-            bindings.insert({{"head_dim", s.head_dim},
-                             {"max_seq", s.max_seq},
-                             {"group_size", s.group},
-                             {"n_positions", s.n_positions}});
-          }
-          ctx.launch(prepared, bindings, grid, tpg, stream);
-          stream.synchronize();
+        // Each backend, with the shape passed at run time and specialised (baked into the code).
+        for (const Target& t : setup.targets) {
+          for (const bool specialised : {false, true}) {
+            const Context& ctx = t.ctx;
+            const ConstMap consts = specialised ? ConstMap{{"head_dim", s.head_dim},
+                                                           {"max_seq", s.max_seq},
+                                                           {"group_size", s.group},
+                                                           {"n_positions", s.n_positions}}
+                                                : ConstMap{};
+            const PreparedKernel prepared = ctx.prepare(k, consts);
+            const Stream stream = ctx.create_stream();
+            const DeviceBuffer in_w = ctx.upload(w_bytes), in_s = ctx.upload(s_bytes),
+                               in_b = ctx.upload(b_bytes);
+            const DeviceBuffer out = ctx.allocate(out_bytes);
+            DeviceBindings bindings{{"in_w", in_w}, {"in_s", in_s}, {"in_b", in_b}, {"out", out}};
+            if (!specialised) {
+              bindings.insert({{"head_dim", s.head_dim},
+                               {"max_seq", s.max_seq},
+                               {"group_size", s.group},
+                               {"n_positions", s.n_positions}});
+            }
+            ctx.launch(prepared, bindings, grid, tpg, stream);
+            stream.synchronize();
 
-          // Validate a sample against the formula, bit for bit (f32 multiply and add, then f16).
-          const Bytes got = out.download();
-          std::size_t bad = 0, checked_count = 0;
-          std::string first_bad;
-          for (std::size_t e = 0; e < s.elements(); e += quick ? 97 : 997) {
-            const std::size_t d = e % s.head_dim, slot = e / s.head_dim;
-            const std::uint32_t word = w[slot * (s.head_dim / vpp) + d / vpp];
-            const std::uint32_t q = (word >> ((d % vpp) * bits)) & maxq;
-            const std::size_t g = slot * (s.head_dim / group) + d / group;
-            const float v = float(q) * f16_bits_to_f32(sc[g]) + f16_bits_to_f32(bi[g]);
-            ++checked_count;
-            if (half_at(got, e) != f32_to_f16_bits(v)) {
-              if (bad++ == 0) {
-                first_bad = "element " + std::to_string(e) + ": expected " +
-                            std::to_string(f16_bits_to_f32(f32_to_f16_bits(v))) + ", got " +
-                            std::to_string(f16_bits_to_f32(half_at(got, e)));
+            // Validate a sample against the formula, bit for bit (f32 multiply and add, then f16).
+            const Bytes got = out.download();
+            std::size_t bad = 0, checked_count = 0;
+            std::string first_bad;
+            for (std::size_t e = 0; e < s.elements(); e += quick ? 97 : 997) {
+              const std::size_t d = e % s.head_dim, slot = e / s.head_dim;
+              const std::uint32_t word = w[slot * (s.head_dim / vpp) + d / vpp];
+              const std::uint32_t q = (word >> ((d % vpp) * bits)) & maxq;
+              const std::size_t g = slot * (s.head_dim / group) + d / group;
+              const float v = float(q) * f16_bits_to_f32(sc[g]) + f16_bits_to_f32(bi[g]);
+              ++checked_count;
+              if (half_at(got, e) != f32_to_f16_bits(v)) {
+                if (bad++ == 0) {
+                  first_bad = "element " + std::to_string(e) + ": expected " +
+                              std::to_string(f16_bits_to_f32(f32_to_f16_bits(v))) + ", got " +
+                              std::to_string(f16_bits_to_f32(half_at(got, e)));
+                }
               }
             }
+            const std::string name = kernel_name + " f16 " + s.text() +
+                                     (specialised ? ", specialised" : ", runtime shape");
+            if (bad > 0) {
+              all_valid = false;
+              report.add({"dequant", name, t.variant, 0.0, "GB/s",
+                          "VALIDATION FAILED: " + std::to_string(bad) + " of " +
+                              std::to_string(checked_count) + " sampled elements differ; " +
+                              first_bad});
+              continue;
+            }
+            const double ms = time_ms(t, stream, warm_up, runs,
+                                      [&] { ctx.launch(prepared, bindings, grid, tpg, stream); });
+            const double gbs = moved / (ms * 1e6);
+            report.add({"dequant", name, t.variant, gbs, "GB/s",
+                        fixed(100.0 * gbs / copy_gbs, 1) + "% of copy; median " + fixed(ms, 4) +
+                            " ms of " + std::to_string(runs) + "; " +
+                            fixed(moved / 1e6, quick ? 3 : 1) + " MB moved; validated " +
+                            std::to_string(checked_count) + " samples"});
           }
-          const std::string name = kernel_name + " f16 " + s.text() +
-                                   (specialised ? ", specialised" : ", runtime shape");
-          if (bad > 0) {
-            all_valid = false;
-            report.add({"dequant", name, t.variant, 0.0, "GB/s",
-                        "VALIDATION FAILED: " + std::to_string(bad) + " of " +
-                            std::to_string(checked_count) + " sampled elements differ; " +
-                            first_bad});
-            continue;
-          }
-          const double ms = time_ms(t, stream, warm_up, runs,
-                                    [&] { ctx.launch(prepared, bindings, grid, tpg, stream); });
-          const double gbs = moved / (ms * 1e6);
-          report.add({"dequant", name, t.variant, gbs, "GB/s",
-                      fixed(100.0 * gbs / copy_gbs, 1) + "% of copy; median " + fixed(ms, 4) +
-                          " ms of " + std::to_string(runs) + "; " +
-                          fixed(moved / 1e6, quick ? 3 : 1) + " MB moved; validated " +
-                          std::to_string(checked_count) + " samples"});
         }
       }
     }

@@ -67,7 +67,8 @@ TEST(Registry, ListsEveryKvCacheKernelWithItsDtypes) {
       kv::quantize_kv_int4::name,         kv::quantize_kv_int8::name,
       kv::bulk_dequant_kv_int4::name,     kv::bulk_dequant_kv_int8::name,
       kv::quantize_kv_fp8_e4m3::name,     kv::quantize_kv_fp8_e5m2::name,
-      kv::bulk_dequant_kv_fp8_e4m3::name, kv::bulk_dequant_kv_fp8_e5m2::name};
+      kv::bulk_dequant_kv_fp8_e4m3::name, kv::bulk_dequant_kv_fp8_e5m2::name,
+      kv::bulk_dequant_kv_int4_x8::name,  kv::bulk_dequant_kv_int8_x8::name};
   const std::vector<DType> floats = {DType::F32, DType::F16, DType::BF16};
   for (std::string_view name : names) {
     const mt::KernelInfo* info = mt::find_kernel(name);

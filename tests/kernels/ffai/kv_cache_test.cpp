@@ -206,7 +206,8 @@ TEST(KvCacheQuantizeInt8, CodesScalesBiasesMatchOracle) {
   for_each_case(check_quantize_affine<kv::quantize_kv_int8, 8>);
 }
 
-template <class Dequant, std::uint32_t Bits>
+// PerThread: elements each thread dequantises (1, or 8 for the _x8 variants).
+template <class Dequant, std::uint32_t Bits, std::uint32_t PerThread = 1>
 void check_dequant_affine(const Case& c) {
   const CacheShape& s = c.shape;
   const mt::Kernel k = Dequant::kernel_ir_for(c.t);
@@ -229,7 +230,7 @@ void check_dequant_affine(const Case& c) {
   Bytes expected = b["out"];
   oracle::dequant_affine(s, Bits, c.t, n_positions, words, scales, biases, expected);
 
-  const mt::DispatchResult r = c.run(k, b, s.n_kv_heads * n_positions * s.head_dim);
+  const mt::DispatchResult r = c.run(k, b, s.n_kv_heads * n_positions * s.head_dim / PerThread);
   expect_length(r, "out", expected.size());
   // Positions >= n_positions keep their NaN poison; everything else must be finite and exact.
   oracle::expect_same_bits(r.outputs.at("out"), expected, c.t, "out");
@@ -245,6 +246,14 @@ TEST(KvCacheDequantInt4, MatchesOracleExactly) {
 
 TEST(KvCacheDequantInt8, MatchesOracleExactly) {
   for_each_case(check_dequant_affine<kv::bulk_dequant_kv_int8, 8>);
+}
+
+TEST(KvCacheDequantInt4x8, MatchesOracleExactly) {
+  for_each_case(check_dequant_affine<kv::bulk_dequant_kv_int4_x8, 4, 8>);
+}
+
+TEST(KvCacheDequantInt8x8, MatchesOracleExactly) {
+  for_each_case(check_dequant_affine<kv::bulk_dequant_kv_int8_x8, 8, 8>);
 }
 
 // ---- fp8 ------------------------------------------------------------------------------------
@@ -546,7 +555,8 @@ TEST(KvCachePreconditions, ViolationsRaiseErrorsNamingKernelAndParam) {
         EXPECT_NO_THROW(ctx.dispatch_with_grid(k, good, {}, grid, tpg));
       }
     }
-    EXPECT_EQ(checked, 3u * (2 + 1 + 8 * 2));
+    // update: 2 misuses, update_many: 1, and 2 each for the ten quantise/dequant kernels.
+    EXPECT_EQ(checked, 3u * (2 + 1 + 10 * 2));
   });
 }
 

@@ -24,6 +24,10 @@ MT_KV_CACHE_KERNEL(quantize_kv_int4)
 MT_KV_CACHE_KERNEL(quantize_kv_int8)
 MT_KV_CACHE_KERNEL(bulk_dequant_kv_int4)
 MT_KV_CACHE_KERNEL(bulk_dequant_kv_int8)
+// The same results, eight elements per thread (n_kv_heads*n_positions*head_dim / 8 threads):
+// the bandwidth variants; they also need group_size % 8 == 0.
+MT_KV_CACHE_KERNEL(bulk_dequant_kv_int4_x8)
+MT_KV_CACHE_KERNEL(bulk_dequant_kv_int8_x8)
 MT_KV_CACHE_KERNEL(quantize_kv_fp8_e4m3)
 MT_KV_CACHE_KERNEL(quantize_kv_fp8_e5m2)
 MT_KV_CACHE_KERNEL(bulk_dequant_kv_fp8_e4m3)
