@@ -48,6 +48,8 @@ fi
     --format=csv 2>&1 || echo "nvidia-smi unavailable"
   echo
   "$build/tools/tile/tile" device 2>&1
+  echo
+  "$build/tools/tile/tile" demo 2>&1
 } >"$out/device.log"
 
 # --- tests -------------------------------------------------------------------------------------
@@ -100,6 +102,7 @@ grep -E '^(copy|dequant|launch) ' "$out/bench.log" || tail -n 20 "$out/bench.log
 echo "row kernels (${rows_s}s): $([ "$rows_rc" -eq 0 ] && echo ok || echo "FAILED (exit $rows_rc)")"
 tail -n 30 "$out/rows.log"
 tail -n 12 "$out/torch_rows.log"
+sed -n '/^tile demo/,$p' "$out/device.log"
 echo "logs: $out"
 
 if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$rows_rc" -ne 0 ]; then exit 1; fi
