@@ -45,6 +45,22 @@ TEST(TileCli, InspectPrintsTheOptimisedIr) {
   EXPECT_TRUE(contains(r.output, "group_size")) << r.output;
 }
 
+TEST(TileCli, InspectCudaPrintsTheGeneratedSourceCheckedOrNot) {
+  const CommandResult checked = tile("inspect bulk_dequant_kv_int4 --dtype bf16 --cuda");
+  ASSERT_EQ(checked.status, 0) << checked.output;
+  EXPECT_TRUE(contains(checked.output, "__global__")) << checked.output;
+  EXPECT_TRUE(contains(checked.output, "__nv_bfloat16* __restrict__ out")) << checked.output;
+  EXPECT_FALSE(contains(checked.output, "auto ")) << "explicit types only";
+  const CommandResult unchecked =
+      tile("inspect bulk_dequant_kv_int4 --dtype bf16 --cuda --unchecked");
+  ASSERT_EQ(unchecked.status, 0) << unchecked.output;
+  // The guards are the difference: checked loads and stores go through mt_load / mt_store.
+  EXPECT_TRUE(contains(checked.output, "mt_load(in_w")) << checked.output;
+  EXPECT_TRUE(contains(checked.output, "mt_store(out")) << checked.output;
+  EXPECT_FALSE(contains(unchecked.output, "mt_load(")) << unchecked.output;
+  EXPECT_TRUE(contains(unchecked.output, "= in_w[")) << unchecked.output;
+}
+
 struct DemoRow {
   double max_err = NAN, mean_err = NAN, bytes = NAN, write_us = NAN;
   std::string read_us;
