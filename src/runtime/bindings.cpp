@@ -136,6 +136,14 @@ LaunchDims check_launch_dims(const Kernel& k, const std::array<std::size_t, 3>& 
       throw kernel_error(k.name, s.str());
     }
   }
+  // Elementwise program_id(0) is the linear index over the whole launch.
+  const double total = threads * double(grid[0]) * double(grid[1]) * double(grid[2]);
+  if (k.mode == KernelMode::Elementwise && total > double(kU32Max)) {
+    std::ostringstream s;
+    s << "grid " << dims_text(grid) << " x tpg " << dims_text(tpg) << ": " << total
+      << " threads, more than an Elementwise kernel's u32 program_id can index";
+    throw kernel_error(k.name, s.str());
+  }
   LaunchDims dims;
   for (int a = 0; a < 3; ++a) {
     dims.grid[a] = static_cast<std::uint32_t>(grid[a]);

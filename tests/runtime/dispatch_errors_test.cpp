@@ -161,6 +161,18 @@ TEST(DispatchErrors, OversizedGrid) {
                {"grid", "program_id"});
 }
 
+// Elementwise program_id(0) indexes the whole launch, so the total must fit a u32 too.
+TEST(DispatchErrors, ElementwiseLaunchLargerThanAU32Index) {
+  Kernel k = doubler();
+  k.mode = KernelMode::Elementwise;
+  test::for_each_backend([&](Context& ctx) {
+    const std::string message = error_of(
+        [&] { (void)ctx.dispatch_with_grid(k, good_buffers(), {}, {65536, 4096, 1}, {1024, 1, 1}); });
+    expect_mentions(message, {"kernel 'doubler'", "Elementwise", "u32 program_id"});
+    expect_still_works(ctx);
+  });
+}
+
 TEST(DispatchErrors, UnknownBufferName) {
   BufferMap b = good_buffers();
   b["scr"] = test::pack(source(), DType::F32);  // a typo: reported, not ignored
