@@ -1,4 +1,4 @@
-// Stable text form of the IR, shown by `tile inspect --ir` and compared by pass tests.
+// Stable text form of the IR, shown by `tile inspect` and compared by pass tests.
 #pragma once
 
 #include <string>
@@ -13,6 +13,8 @@ namespace mt {
 //     param out: output f16
 //     param head_dim: scalar u32
 //     local acc: f32
+//     array tile: threadgroup f32[256]
+//     array buf: threadgroup f16[size=n]      (size from a scalar still to be specialised)
 //   contract {
 //     %0: u32 = scalar head_dim
 //     require %3 "position < max_seq"
@@ -26,6 +28,10 @@ namespace mt {
 //     if %9 {
 //     } else {
 //     }
+//     array_store tile[%10] = %11
+//     barrier
+//     %12: f32 = threadgroup_reduce max %11
+//     load_vector src[%13] -> src_vec x8
 //   }
 std::string print(const Kernel& k);
 // One instruction (without nested blocks), as it appears in print(k).

@@ -7,9 +7,12 @@
 namespace mt {
 
 // Checks: every operand is defined before use in an enclosing scope (loop variables only in
-// their body); value types match the table and Instr::make_* rules; stores only to outputs;
-// loads only from tensors; the contract block holds only Const, ScalarParam, pure ops and
-// Require; the body holds no Require; For/If have their blocks; ids are in range.
+// their body; contract and body are separate scopes); value types match the table and
+// Instr::make_* rules (accepts_operand_type, accepts_combine); stores and atomics only to
+// outputs; loads only from tensors; vector accesses of 8 or 16 bytes through a per-thread
+// array of the tensor's type; arrays with unique names and a size or a u32 size parameter;
+// the contract block holds only launch-uniform leaves (Const, ScalarParam, TensorLen), pure
+// ops and Require; the body holds no Require; For/If have their blocks; ids are in range.
 void verify(const Kernel& k);
 
 }  // namespace mt
