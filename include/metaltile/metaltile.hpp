@@ -24,6 +24,7 @@
 #include "metaltile/passes/hoist_invariants.hpp"
 #include "metaltile/passes/pipeline.hpp"
 #include "metaltile/passes/specialise_scalars.hpp"
+#include "metaltile/passes/unroll_loops.hpp"
 
 // backends and runtime: compiling and dispatching kernels
 #include "metaltile/backends/backend.hpp"

@@ -11,6 +11,7 @@
 #include "metaltile/passes/eliminate_dead_code.hpp"
 #include "metaltile/passes/fold_constants.hpp"
 #include "metaltile/passes/hoist_invariants.hpp"
+#include "metaltile/passes/unroll_loops.hpp"
 
 namespace mt::passes {
 
@@ -23,6 +24,9 @@ Kernel optimise(Kernel k) {
     if (dump) std::cerr << "== after " << name << " ==\n" << print(k);
   };
   step("fold_constants", fold_constants);
+  // After folding, so bounds computed from constants are Consts; before merging and the second
+  // fold, which simplify the copies.
+  step("unroll_loops", unroll_loops);
   // Merging before hoisting: one copy of a repeated invariant moves, not several.
   step("eliminate_common_subexpressions", eliminate_common_subexpressions);
   step("hoist_invariants", hoist_invariants);

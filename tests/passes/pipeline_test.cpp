@@ -284,8 +284,9 @@ TEST(Optimise, DumpsTheIrAfterEachPassWhenAsked) {
   const Kernel optimised = passes::optimise(clipped_row_sum());
   const std::string dump = testing::internal::GetCapturedStderr();
   unsetenv("MT_DUMP_IR");
-  const char* passes_in_order[] = {"fold_constants", "eliminate_common_subexpressions",
-                                   "hoist_invariants", "fold_constants", "eliminate_dead_code"};
+  const char* passes_in_order[] = {"fold_constants", "unroll_loops",
+                                   "eliminate_common_subexpressions", "hoist_invariants",
+                                   "fold_constants", "eliminate_dead_code"};
   std::size_t at = 0;
   for (const char* pass : passes_in_order) {
     const std::string header = "== after " + std::string(pass) + " ==\nkernel clipped_row_sum";
