@@ -57,7 +57,45 @@ void ArrayMemory::record_write(Cell& c, Lane lane, bool atomic) {
   }
   // A rewrite by the same thread keeps whether all of its writes were atomic.
   const bool earlier_atomic = same_epoch && !c.many && c.writer == lane ? c.atomic : true;
-  c = Cell{epoch_, warp_epochs_[lane / kWarpSize], lane, atomic && earlier_atomic, false};
+  // Field by field: the reads of the epoch stay recorded.
+  c.epoch = epoch_;
+  c.warp_epoch = warp_epochs_[lane / kWarpSize];
+  c.writer = lane;
+  c.atomic = atomic && earlier_atomic;
+  c.many = false;
+}
+
+Lane ArrayMemory::racing_reader(const Cell& c, Lane lane) const {
+  if (c.read_epoch != epoch_) return lane;  // no read since the last barrier
+  const Lane warp = lane / kWarpSize;
+  if (c.reader / kWarpSize != c.other_reader / kWarpSize) {
+    // Readers in two warps: at least one is in another warp than lane's, which no warp
+    // barrier orders.
+    return c.reader / kWarpSize != warp ? c.reader : c.other_reader;
+  }
+  // Every read is in one warp, at read_warp_epoch: a warp barrier since orders them before
+  // a write of that warp.
+  if (c.reader / kWarpSize == warp && warp_epochs_[warp] != c.read_warp_epoch) return lane;
+  // Reading then writing one's own element is fine: name another reader if there is one.
+  return c.reader != lane ? c.reader : c.other_reader;
+}
+
+void ArrayMemory::record_read(Cell& c, Lane lane) const {
+  const Lane warp = lane / kWarpSize;
+  const std::uint64_t warp_epoch = warp_epochs_[warp];
+  const bool one_warp = c.reader / kWarpSize == c.other_reader / kWarpSize;
+  // First read since the barrier; or every earlier read was in lane's warp before a warp
+  // barrier: ordered before any write of that warp, and a write from another warp races
+  // with this read too, so lane alone stands for them all.
+  if (c.read_epoch != epoch_ ||
+      (one_warp && c.reader / kWarpSize == warp && c.read_warp_epoch != warp_epoch)) {
+    c.read_epoch = epoch_;
+    c.read_warp_epoch = warp_epoch;
+    c.reader = c.other_reader = lane;
+    return;
+  }
+  if (!one_warp) return;  // readers in two warps already: every writer races with one of them
+  if (c.reader / kWarpSize != warp || c.other_reader == c.reader) c.other_reader = lane;
 }
 
 void ArrayMemory::check_indices(const Instr& in, ActiveLanes active, const Scalar* index,
@@ -82,9 +120,10 @@ void ArrayMemory::load(const Instr& in, ActiveLanes active, const Scalar* index,
   for (Lane lane : active) {
     const std::int64_t e = index[lane].i;
     check_array_index(*k_, in, e, a.size, where, lane);
-    const Cell& c = cells_[a.offset + e];
+    Cell& c = cells_[a.offset + e];
     check_array_written(*k_, in, in.array, e, c.epoch >= group_start_, where, lane);
     check_no_read_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
+    record_read(c, lane);
     out[lane] = shared_[a.offset + e];
   }
 }
@@ -105,6 +144,8 @@ void ArrayMemory::store(const Instr& in, ActiveLanes active, const Scalar* index
     const std::int64_t e = index[lane].i;
     Cell& c = cells_[a.offset + e];
     check_no_write_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
+    const Lane reader = racing_reader(c, lane);
+    check_no_write_after_read(*k_, in, e, reader != lane, reader, where, lane);
     record_write(c, lane, false);
     shared_[a.offset + e] = value[lane];
   }
@@ -121,6 +162,8 @@ void ArrayMemory::atomic(const Instr& in, ActiveLanes active, const Scalar* inde
     // An atomic reads the element: it must hold a value, written with no race.
     check_array_written(*k_, in, in.array, e, c.epoch >= group_start_, where, lane);
     check_no_write_race(*k_, in, e, conflicts(c, lane, true), c.writer, where, lane);
+    const Lane reader = racing_reader(c, lane);
+    check_no_write_after_read(*k_, in, e, reader != lane, reader, where, lane);
     record_write(c, lane, true);
     Scalar& element = shared_[a.offset + e];
     out[lane] = element;

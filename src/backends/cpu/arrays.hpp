@@ -16,7 +16,9 @@ namespace mt::cpu {
 // Time is counted in epochs: each group starts a new one, and so does each barrier. An element
 // is written if its last write falls in the group's epochs; two accesses race if they fall in
 // one epoch (no barrier between) unless one thread made both, both are atomic, or the threads
-// share a warp and a warp barrier lies between.
+// share a warp and a warp barrier lies between. Write-write, read-after-write and
+// write-after-read (a plain read, then another thread's write) are all races; an atomic's own
+// read is not tracked as a read, so atomics do not race among themselves.
 class ArrayMemory {
  public:
   // Lays out k's arrays for groups of `lanes` threads. Sizes must be fixed (check_array_sizes).
@@ -59,6 +61,14 @@ class ArrayMemory {
     Lane writer = 0;               // the last thread to write it
     bool atomic = false;           // every write in `epoch` was atomic
     bool many = false;             // several threads wrote it atomically in `epoch`
+    // Plain reads in `read_epoch` (none since the last barrier unless it is the current one).
+    // Enough to name, for any writer, a reader it races with: `reader` and `other_reader` are
+    // equal when one thread read it, two distinct readers of one warp when several of that
+    // warp did, and readers in two warps when threads of several warps did.
+    Lane reader = 0;
+    Lane other_reader = 0;
+    std::uint64_t read_epoch = 0;
+    std::uint64_t read_warp_epoch = 0;  // one warp's readers: its warp epoch at their reads
   };
 
   // Whether `lane` accessing cell c conflicts with a write by another thread since the last
@@ -66,6 +76,11 @@ class ArrayMemory {
   bool conflicts(const Cell& c, Lane lane, bool atomic) const;
   // Records a write by `lane` (which does not conflict).
   void record_write(Cell& c, Lane lane, bool atomic);
+  // A thread whose plain read of cell c since the last barrier a write by `lane` races with;
+  // `lane` itself when there is none.
+  Lane racing_reader(const Cell& c, Lane lane) const;
+  // Records a plain read by `lane`.
+  void record_read(Cell& c, Lane lane) const;
   std::size_t thread_slot(const Layout& a, std::int64_t element, Lane lane) const {
     return a.offset + static_cast<std::size_t>(element) * lanes_ + lane;
   }

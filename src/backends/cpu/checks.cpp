@@ -171,12 +171,19 @@ Error unwritten_error(const Kernel& k, const Instr& in, ArrayId array, std::int6
       where, lane);
 }
 
-Error race_error(const Kernel& k, const Instr& in, std::int64_t element, bool write, Lane other,
+Error race_error(const Kernel& k, const Instr& in, std::int64_t element, Race race, Lane other,
                  const ThreadLocator& where, Lane lane) {
   const std::string thread = "thread " + format_axes(where.global_thread(other));
-  const std::string what =
-      write ? " written by two threads with no barrier between (first by " + thread + ")"
-            : " read with no barrier after " + thread + " wrote it";
+  std::string what;
+  switch (race) {
+    case Race::WriteWrite:
+      what = " written by two threads with no barrier between (first by " + thread + ")";
+      break;
+    case Race::ReadAfterWrite: what = " read with no barrier after " + thread + " wrote it"; break;
+    case Race::WriteAfterRead:
+      what = " written with no barrier after " + thread + " read it";
+      break;
+  }
   return thread_error(
       k, in, array_prefix(k, in.array) + "element " + std::to_string(element) + what, where, lane);
 }

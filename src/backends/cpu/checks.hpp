@@ -92,10 +92,16 @@ inline void check_array_written(const Kernel& k, const Instr& in, ArrayId array,
   throw unwritten_error(k, in, array, element, where, lane);
 }
 
-// Races on a threadgroup array element between `lane` and `other`, the thread that wrote it
-// since the last barrier: write-write ("written by two threads with no barrier between") or
-// read-after-write ("read with no barrier after thread (..) wrote it").
-Error race_error(const Kernel& k, const Instr& in, std::int64_t element, bool write, Lane other,
+// The kinds of race on a threadgroup array element, each between `lane` and `other`, another
+// thread, with no barrier between their accesses.
+enum class Race {
+  WriteWrite,      // both wrote it: "written by two threads with no barrier between (first by
+                   // thread (..))"
+  ReadAfterWrite,  // lane reads other's write: "read with no barrier after thread (..) wrote it"
+  WriteAfterRead,  // lane overwrites what other read: "written with no barrier after thread (..)
+                   // read it"
+};
+Error race_error(const Kernel& k, const Instr& in, std::int64_t element, Race race, Lane other,
                  const ThreadLocator& where, Lane lane);
 
 // Two threads writing one threadgroup array element with no barrier between (atomics by
@@ -104,7 +110,7 @@ inline void check_no_write_race(const Kernel& k, const Instr& in, std::int64_t e
                                 Lane other, const ThreadLocator& where, Lane lane) {
   if (!race) [[likely]]
     return;
-  throw race_error(k, in, element, true, other, where, lane);
+  throw race_error(k, in, element, Race::WriteWrite, other, where, lane);
 }
 
 // A thread reading a threadgroup array element another thread wrote since the last barrier:
@@ -113,7 +119,18 @@ inline void check_no_read_race(const Kernel& k, const Instr& in, std::int64_t el
                                Lane other, const ThreadLocator& where, Lane lane) {
   if (!race) [[likely]]
     return;
-  throw race_error(k, in, element, false, other, where, lane);
+  throw race_error(k, in, element, Race::ReadAfterWrite, other, where, lane);
+}
+
+// A thread writing (plainly or atomically) a threadgroup array element another thread read
+// (plainly) since the last barrier: `lane` writes `element`, which `other` read. The reader
+// may see the new value or the old one.
+inline void check_no_write_after_read(const Kernel& k, const Instr& in, std::int64_t element,
+                                      bool race, Lane other, const ThreadLocator& where,
+                                      Lane lane) {
+  if (!race) [[likely]]
+    return;
+  throw race_error(k, in, element, Race::WriteAfterRead, other, where, lane);
 }
 
 // A Barrier, ThreadgroupReduce or ThreadgroupArgmax must be reached by every thread of the

@@ -1,7 +1,7 @@
 // Threadgroup and per-thread arrays on the interpreter, traced with the DSL: loads and stores
 // across barriers, per-thread privacy, threadgroup atomics (results and old values), and each
-// check on them firing: bounds, unwritten reads, write-write and read-after-write races, and an
-// array size that was never specialised.
+// check on them firing: bounds, unwritten reads, write-write, read-after-write and
+// write-after-read races, and an array size that was never specialised.
 #include "backends/cpu/arrays.hpp"
 
 #include <gtest/gtest.h>
@@ -358,6 +358,130 @@ TEST(Arrays, WarpBarrierOrdersOnlyItsOwnWarp) {
     std::vector<double> expected(64);
     for (std::uint32_t t = 0; t < 64; ++t) expected[t] = (t ^ 1u) * 3.0;
     expect_exact(from_bytes(l.buffer("out"), DType::U32), expected, "out");
+  }
+}
+
+// An in-place Hillis-Steele scan: each round reads the element d to the left, then adds it to
+// its own. The read and the write need a barrier between, or thread t overwrites s[t] while
+// thread t + d may still have to read it.
+TEST(Arrays, OverwritingWhatAnotherThreadReadWithoutABarrierIsARace) {
+  constexpr std::uint32_t n = 8;
+  for (bool with_barrier : {false, true}) {
+    SCOPED_TRACE(with_barrier ? "barrier between read and write" : "no barrier");
+    const Kernel k = trace("scan", KernelMode::Reduction, [&](KernelBuilder& b) {
+      const Tensor in = b.input("in", DType::U32);
+      const Tensor out = b.output("out", DType::U32);
+      const ArrayRef s = b.threadgroup_array("s", DType::U32, n);
+      const Val t = thread_id(0);
+      s[t] = in[t];
+      barrier();
+      for (std::uint32_t d = 1; d < n; d *= 2) {
+        const Val left = s[(t + (n - d)) % n];
+        if (with_barrier) barrier();
+        s[t] = s[t] + select(t >= d, left, u32(0));
+        barrier();
+      }
+      out[t] = s[t];
+    });
+    const std::vector<double> src{3, 1, 4, 1, 5, 9, 2, 6};
+    Launcher l(k);
+    l.bind("in", to_bytes(src, DType::U32));
+    l.bind("out", poisoned(n, DType::U32));
+    if (!with_barrier) {
+      // Thread 1 read s[0] (and thread 0 its own) before thread 0 wrote it.
+      expect_contains(error_of([&] {
+                        l.run(launch({1, 1, 1}, {n, 1, 1}));
+                      }),
+                      "kernel 'scan': array 's': element 0 written with no barrier after thread "
+                      "(1,0,0) read it at thread (0,0,0) of threadgroup (0,0,0): array_store s[");
+      continue;
+    }
+    l.run(launch({1, 1, 1}, {n, 1, 1}));
+    std::vector<double> expected(n);
+    double sum = 0;
+    for (std::uint32_t i = 0; i < n; ++i) expected[i] = sum += src[i];
+    expect_exact(from_bytes(l.buffer("out"), DType::U32), expected, "out");
+  }
+}
+
+// Read s[index], then (maybe after a warp barrier) overwrite s[t]: a warp barrier orders a read
+// before a write only when reader and writer share a warp, also when many threads read.
+TEST(Arrays, WarpBarrierOrdersAReadBeforeAWriteOnlyInItsWarp) {
+  struct Case {
+    const char* name;
+    std::uint32_t threads;
+    bool warp_sync;
+    std::function<Val(const Val&)> index;
+    const char* error;  // "" when the kernel is race-free
+  };
+  const std::vector<Case> cases{
+      {"partner", 64, true, [](const Val& t) { return t ^ 1u; }, ""},
+      {"partner unsynced", 64, false, [](const Val& t) { return t ^ 1u; },
+       "element 0 written with no barrier after thread (1,0,0) read it at thread (0,0,0)"},
+      {"other warp", 64, true, [](const Val& t) { return (t + 32u) % 64u; },
+       "element 0 written with no barrier after thread (32,0,0) read it at thread (0,0,0)"},
+      {"broadcast in a warp", 32, true, [](const Val&) { return u32(0); }, ""},
+      {"broadcast unsynced", 32, false, [](const Val&) { return u32(0); },
+       "element 0 written with no barrier after thread (1,0,0) read it at thread (0,0,0)"},
+      {"broadcast to two warps", 64, true, [](const Val&) { return u32(0); },
+       "element 0 written with no barrier after thread (32,0,0) read it at thread (0,0,0)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Kernel k = trace("war_warp", KernelMode::Grid3D, [&](KernelBuilder& b) {
+      const Tensor out = b.output("out", DType::U32);
+      const ArrayRef s = b.threadgroup_array("s", DType::U32, 64);
+      const Val t = thread_id(0);
+      s[t] = t * 3u;
+      barrier();
+      const Val v = s[c.index(t)];
+      if (c.warp_sync) warp_barrier();
+      s[t] = v + 1u;
+      barrier();
+      out[t] = s[t];
+    });
+    Launcher l(k);
+    l.bind("out", poisoned(c.threads, DType::U32));
+    const LaunchDims dims = launch({1, 1, 1}, {c.threads, 1, 1});
+    if (*c.error != '\0') {
+      expect_contains(error_of([&] { l.run(dims); }), c.error);
+      continue;
+    }
+    l.run(dims);
+    std::vector<double> expected(c.threads);
+    for (std::uint32_t t = 0; t < c.threads; ++t) {
+      expected[t] = std::string(c.name) == "partner" ? (t ^ 1u) * 3.0 + 1 : 1.0;
+    }
+    expect_exact(from_bytes(l.buffer("out"), DType::U32), expected, "out");
+  }
+}
+
+// A plain read is not exempt from an atomic that follows it in another thread: the reader may
+// see the value before or after the update.
+TEST(Arrays, AnAtomicAfterAnotherThreadsPlainReadIsARace) {
+  for (bool with_barrier : {false, true}) {
+    const Kernel k = trace("peek", KernelMode::Grid3D, [&](KernelBuilder& b) {
+      const Tensor out = b.output("out", DType::U32);
+      const ArrayRef s = b.threadgroup_array("s", DType::U32, 1);
+      const Val t = thread_id(0);
+      if_(t == 0u, [&] { s[0u] = u32(100); });
+      barrier();
+      const Val seen = s[0u];
+      if (with_barrier) barrier();
+      out[t] = seen + atomic_add(s, u32(0), u32(1));
+    });
+    Launcher l(k);
+    l.bind("out", poisoned(4, DType::U32));
+    const LaunchDims dims = launch({1, 1, 1}, {4, 1, 1});
+    if (!with_barrier) {
+      expect_contains(error_of([&] { l.run(dims); }),
+                      "kernel 'peek': array 's': element 0 written with no barrier after thread "
+                      "(1,0,0) read it at thread (0,0,0) of threadgroup (0,0,0): %");
+      continue;
+    }
+    l.run(dims);
+    // Atomics apply in thread order: thread t sees 100 + t as the old value.
+    EXPECT_EQ(from_bytes(l.buffer("out"), DType::U32), (std::vector<double>{200, 201, 202, 203}));
   }
 }
 

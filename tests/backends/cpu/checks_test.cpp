@@ -252,6 +252,10 @@ TEST(Checks, RacesNameBothThreads) {
   EXPECT_EQ(error_of([&] { check_no_read_race(k.b.k, k.last(), 5, true, 4, kWhere, 6); }),
             "kernel 'k': array 's': element 5 read with no barrier after thread (52,0,0) wrote "
             "it at thread (54,0,0) of threadgroup (3,0,0): %1: u32 = array_load s[%0]");
+  EXPECT_NO_THROW(check_no_write_after_read(k.b.k, store, 5, false, 4, kWhere, 6));
+  EXPECT_EQ(error_of([&] { check_no_write_after_read(k.b.k, store, 5, true, 4, kWhere, 6); }),
+            "kernel 'k': array 's': element 5 written with no barrier after thread (52,0,0) read "
+            "it at thread (54,0,0) of threadgroup (3,0,0): array_store s[%0] = %0");
 }
 
 std::vector<Lane> lanes_from(Lane lo, Lane hi) {
