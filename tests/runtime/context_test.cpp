@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "support/forwarding_backend.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
 
@@ -63,11 +64,9 @@ BufferMap scale_buffers(DType t, const std::vector<float>& src, std::size_t out_
 
 // A backend that counts compiles and launches around the CPU interpreter, records what it was
 // asked to compile, and can fail the next compiles on request.
-class CountingBackend : public KernelBackend {
+class CountingBackend : public test::ForwardingBackend {
  public:
-  Backend kind() const override { return inner_->kind(); }
-  std::string description() const override { return "counting " + inner_->description(); }
-  DeviceLimits limits() const override { return inner_->limits(); }
+  CountingBackend() : ForwardingBackend(make_cpu_backend()) {}
   std::shared_ptr<const Executable> compile(const Kernel& k) override {
     ++compiles;
     {
@@ -78,40 +77,17 @@ class CountingBackend : public KernelBackend {
       --fail_compiles;
       throw Error("injected compile failure");
     }
-    return inner_->compile(k);
+    return ForwardingBackend::compile(k);
   }
   void launch(const Executable& exe, std::span<Argument> args, const LaunchDims& dims) override {
     ++launches;
-    inner_->launch(exe, args, dims);
+    ForwardingBackend::launch(exe, args, dims);
   }
-  // The device-resident API is passed through unchanged.
-  std::shared_ptr<DeviceMemory> allocate(std::size_t bytes) override { return inner_->allocate(bytes); }
-  void write(DeviceMemory& dst, std::size_t offset, std::span<const std::uint8_t> src) override {
-    inner_->write(dst, offset, src);
-  }
-  void read(const DeviceMemory& src, std::size_t offset, std::span<std::uint8_t> dst) override {
-    inner_->read(src, offset, dst);
-  }
-  std::shared_ptr<StreamHandle> create_stream() override { return inner_->create_stream(); }
   void enqueue(const Executable& exe, std::span<const DeviceArgument> args, const LaunchDims& dims,
                StreamHandle& stream) override {
     ++launches;
-    inner_->enqueue(exe, args, dims, stream);
+    ForwardingBackend::enqueue(exe, args, dims, stream);
   }
-  void synchronize(StreamHandle& stream) override { inner_->synchronize(stream); }
-  void begin_capture(StreamHandle& stream) override { inner_->begin_capture(stream); }
-  std::shared_ptr<GraphHandle> end_capture(StreamHandle& stream) override {
-    return inner_->end_capture(stream);
-  }
-  void replay(GraphHandle& graph, StreamHandle& stream) override { inner_->replay(graph, stream); }
-  void copy(DeviceMemory& dst, const DeviceMemory& src, std::size_t bytes, StreamHandle& stream) override {
-    inner_->copy(dst, src, bytes, stream);
-  }
-  std::shared_ptr<EventHandle> record_event(StreamHandle& stream) override {
-    return inner_->record_event(stream);
-  }
-  double elapsed_ms(EventHandle& start, EventHandle& end) override { return inner_->elapsed_ms(start, end); }
-
   Kernel last_compiled() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return last_compiled_;
@@ -122,7 +98,6 @@ class CountingBackend : public KernelBackend {
   std::atomic<int> fail_compiles{0};
 
  private:
-  std::unique_ptr<KernelBackend> inner_ = make_cpu_backend();
   mutable std::mutex mutex_;
   Kernel last_compiled_;
 };

@@ -6,25 +6,21 @@
 
 #include <memory>
 #include <mutex>
-#include <span>
-#include <string>
 
 #include "backends/cuda/cuda_abi.hpp"
 #include "backends/cuda/cuda_launch.hpp"
 #include "fake_driver.hpp"
 #include "metaltile/backends/backend.hpp"
+#include "support/forwarding_backend.hpp"
 
 namespace mt::cuda::fake {
 
 // Gives the fake the IR behind each compiled function; forwards everything else.
-class RegisteringBackend final : public KernelBackend {
+class RegisteringBackend final : public test::ForwardingBackend {
  public:
-  explicit RegisteringBackend(std::shared_ptr<KernelBackend> inner) : inner_(std::move(inner)) {}
-  Backend kind() const override { return inner_->kind(); }
-  std::string description() const override { return inner_->description(); }
-  DeviceLimits limits() const override { return inner_->limits(); }
+  using ForwardingBackend::ForwardingBackend;
   std::shared_ptr<const Executable> compile(const Kernel& k) override {
-    std::shared_ptr<const Executable> exe = inner_->compile(k);
+    std::shared_ptr<const Executable> exe = ForwardingBackend::compile(k);
     const CudaExecutable& cx = cuda_executable(*exe);
     const std::lock_guard<std::mutex> lock(state().mutex);
     FakeFunction& fn = *state().functions.at(cx.module().function());
@@ -36,37 +32,6 @@ class RegisteringBackend final : public KernelBackend {
     fn.registered = true;
     return exe;
   }
-  void launch(const Executable& e, std::span<Argument> a, const LaunchDims& d) override {
-    inner_->launch(e, a, d);
-  }
-  std::shared_ptr<DeviceMemory> allocate(std::size_t b) override { return inner_->allocate(b); }
-  void write(DeviceMemory& d, std::size_t o, std::span<const std::uint8_t> s) override {
-    inner_->write(d, o, s);
-  }
-  void read(const DeviceMemory& s, std::size_t o, std::span<std::uint8_t> d) override {
-    inner_->read(s, o, d);
-  }
-  std::shared_ptr<StreamHandle> create_stream() override { return inner_->create_stream(); }
-  void enqueue(const Executable& e, std::span<const DeviceArgument> a, const LaunchDims& d,
-               StreamHandle& s) override {
-    inner_->enqueue(e, a, d, s);
-  }
-  void synchronize(StreamHandle& s) override { inner_->synchronize(s); }
-  void begin_capture(StreamHandle& s) override { inner_->begin_capture(s); }
-  std::shared_ptr<GraphHandle> end_capture(StreamHandle& s) override {
-    return inner_->end_capture(s);
-  }
-  void replay(GraphHandle& g, StreamHandle& s) override { inner_->replay(g, s); }
-  void copy(DeviceMemory& d, const DeviceMemory& s, std::size_t b, StreamHandle& st) override {
-    inner_->copy(d, s, b, st);
-  }
-  std::shared_ptr<EventHandle> record_event(StreamHandle& s) override {
-    return inner_->record_event(s);
-  }
-  double elapsed_ms(EventHandle& a, EventHandle& b) override { return inner_->elapsed_ms(a, b); }
-
- private:
-  std::shared_ptr<KernelBackend> inner_;
 };
 
 }  // namespace mt::cuda::fake
