@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "support/errors.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/runtime/context.hpp"
@@ -122,17 +123,6 @@ inline void expect_exact(const DispatchResult& r, const std::string& name,
   expect_exact(r.outputs.at(name), name, expected, t);
 }
 
-// The message of the mt::Error that f throws; a test failure if it throws none.
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an mt::Error";
-  return "";
-}
 inline void expect_contains(const std::string& message, const std::string& part) {
   EXPECT_NE(message.find(part), std::string::npos) << message << "\n  lacks: " << part;
 }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/errors.hpp"
 #include "metaltile/metaltile.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
@@ -20,6 +21,8 @@ namespace mt {
 namespace {
 
 using test::Bytes;
+using test::error_of;
+using test::expect_mentions;
 
 constexpr std::size_t kLen = 100;
 constexpr std::array<std::size_t, 3> kGrid{4, 1, 1}, kTpg{32, 1, 1};  // 128 threads >= kLen
@@ -59,27 +62,6 @@ std::vector<float> source(std::size_t n, float offset) {
 
 std::vector<float> download_f32(const DeviceBuffer& b) {
   return test::unpack(b.download(), DType::F32);
-}
-
-// The message of the mt::Error `f` throws; a test failure if it throws nothing or anything else.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected mt::Error, got another exception: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected mt::Error, but nothing was thrown";
-  return {};
-}
-
-void expect_mentions(const std::string& message, const std::vector<std::string>& parts) {
-  for (const std::string& part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos)
-        << "message does not mention '" << part << "': " << message;
-  }
 }
 
 // Buffers for scaler(): src = source(kLen, 0), out poisoned, both of kLen f32 elements.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/errors.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/runtime/context.hpp"
@@ -15,6 +16,9 @@
 
 namespace mt {
 namespace {
+
+using test::error_of;
+using test::expect_mentions;
 
 constexpr std::size_t kLen = 48;
 
@@ -45,28 +49,6 @@ BufferMap good_buffers() {
 }
 
 constexpr std::array<std::size_t, 3> kGrid{3, 1, 1}, kTpg{16, 1, 1};
-
-// The message of the mt::Error `dispatch` throws; fails the test if it throws nothing or
-// anything else (an InternalError would be our bug, not the user's).
-std::string error_of(const std::function<void()>& dispatch) {
-  try {
-    dispatch();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected mt::Error, got another exception: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected mt::Error, but the dispatch succeeded";
-  return {};
-}
-
-void expect_mentions(const std::string& message, const std::vector<std::string>& parts) {
-  for (const std::string& part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos)
-        << "message does not mention " << part << ": " << message;
-  }
-}
 
 // The context still works after an error: a correct dispatch gives the right result.
 void expect_still_works(Context& ctx) {

@@ -1,4 +1,5 @@
 // Each run-time check of the interpreter: passes in range, and its exact message when not.
+#include "support/errors.hpp"
 #include "backends/cpu/checks.hpp"
 
 #include <gtest/gtest.h>
@@ -12,17 +13,7 @@ namespace mt::cpu {
 namespace {
 
 using test::IrBuilder;
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an mt::Error";
-  return "";
-}
+using test::error_of;
 
 LaunchDims dims_of(std::array<std::uint32_t, 3> grid, std::array<std::uint32_t, 3> tpg) {
   LaunchDims d;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "support/errors.hpp"
 #include "backends/cpu/ir_builder.hpp"
 #include "metaltile/backends/backend.hpp"
 #include "metaltile/core/error.hpp"
@@ -15,6 +16,7 @@ namespace mt {
 namespace {
 
 using test::IrBuilder;
+using test::error_of;
 
 // out[i] = in[i] + add, one thread per element.
 Kernel add_kernel() {
@@ -25,17 +27,6 @@ Kernel add_kernel() {
   const ValueId i = b.pid(0);
   b.store(out, i, b.bin(OpKind::Add, b.load(in, i), b.read_scalar(add)));
   return b.k;
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an mt::Error";
-  return "";
 }
 
 LaunchDims threads(std::uint32_t n) {

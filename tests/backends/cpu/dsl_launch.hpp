@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/errors.hpp"
 #include "backends/cpu/interpreter.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
@@ -84,18 +85,6 @@ inline void expect_exact(const std::vector<double>& actual, const std::vector<do
     }
   }
   EXPECT_EQ(mismatches, 0) << label << ": mismatches";
-}
-
-// The message of the mt::Error that f throws; a test failure if it throws none.
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an mt::Error";
-  return "";
 }
 
 // Binds tensors by name to test-owned bytes and runs a kernel on the interpreter.

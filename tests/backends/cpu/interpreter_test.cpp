@@ -1,5 +1,6 @@
 // The lockstep interpreter on hand-built kernels: per-thread loops and branches under masks,
 // locals, program_id in every mode, loads and stores, the checks' errors and the contract.
+#include "support/errors.hpp"
 #include "backends/cpu/interpreter.hpp"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@ namespace {
 
 using test::ArgList;
 using test::IrBuilder;
+using test::error_of;
 
 constexpr std::uint32_t kPoison = 0xDEADBEEFu;
 
@@ -29,18 +31,6 @@ LaunchDims dims_of(std::array<std::uint32_t, 3> grid, std::array<std::uint32_t, 
 
 void run(const Kernel& k, ArgList& args, const LaunchDims& dims, unsigned workers = 1) {
   interpret(k, args.args(), dims, DeviceLimits{}, workers);
-}
-
-// The message of the mt::Error that f throws; a test failure if it throws none.
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an mt::Error";
-  return "";
 }
 
 std::vector<std::uint32_t> poisoned_u32(std::size_t n) {

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/errors.hpp"
 #include "metaltile/backends/cuda.hpp"
 #include "metaltile/metaltile.hpp"
 #include "support/bytes.hpp"
@@ -28,6 +29,7 @@
 namespace mt::cuda_scenarios {
 
 using test::Bytes;
+using test::error_of;
 using Dims = std::array<std::size_t, 3>;
 
 struct Made {
@@ -108,20 +110,6 @@ inline std::vector<float> f32_of(const Bytes& b) { return test::unpack(b, DType:
 
 inline bool mentions(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-// The message of the mt::Error `f` throws; a test failure if it throws nothing or another type.
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected mt::Error, got: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected mt::Error, but nothing was thrown";
-  return {};
 }
 
 // Byte-exact comparison; a failure shows the first mismatching 32-bit words.
