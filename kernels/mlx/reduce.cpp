@@ -6,8 +6,6 @@
 namespace mt::kernels::mlx {
 namespace {
 
-constexpr DType F32 = DType::F32;
-
 void build_row_sum(KernelBuilder& k, DType T) {
   Tensor x = k.input("x", T);
   Tensor out = k.output("out", T);

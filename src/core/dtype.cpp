@@ -64,6 +64,8 @@ bool is_arithmetic(DType t) { return (is_float(t) && !is_fp8(t)) || is_integer(t
 
 // Bool is one bit of meaning; every other type answers with its storage width, so a caller
 // asking about a float gets a true statement rather than an exception.
+bool is_index_type(DType t) { return t == DType::U32 || t == DType::I32; }
+
 int bit_width(DType t) { return t == DType::Bool ? 1 : static_cast<int>(8 * size_of(t)); }
 
 namespace {

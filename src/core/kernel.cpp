@@ -124,7 +124,6 @@ Instr statement(OpKind op, std::vector<ValueId> operands) {
   in.operands = std::move(operands);
   return in;
 }
-bool is_index_type(DType t) { return t == DType::U32 || t == DType::I32; }
 }  // namespace
 
 Instr constant(Kernel& k, DType t, Scalar literal) {

@@ -62,7 +62,6 @@ bool allowed_in(Region region, OpKind op) {
   return false;
 }
 
-bool is_index_type(DType t) { return t == DType::U32 || t == DType::I32; }
 
 bool is_thread_index(OpKind op) {
   return op == OpKind::ThreadId || op == OpKind::ThreadgroupId ||

@@ -6,7 +6,7 @@
 namespace mt {
 namespace {
 void require_index(const ArrayRef& a, const Val& index) {
-  if (index.dtype() == DType::U32 || index.dtype() == DType::I32) return;
+  if (is_index_type(index.dtype())) return;
   KernelBuilder& k = a.builder();
   k.fail("array '" + k.kernel().array(a.id()).name + "': index " + k.describe(index) + " must be u32 or i32");
 }

@@ -43,7 +43,7 @@ Val threadgroup_reduce(CombineOp c, const Val& v) {
 }
 
 void require_atomic_index(KernelBuilder& k, const Val& index, const Val& v, DType element) {
-  if (index.dtype() != DType::U32 && index.dtype() != DType::I32) {
+  if (!is_index_type(index.dtype())) {
     k.fail("atomic: index " + k.describe(index) + " must be u32 or i32");
   }
   if (v.dtype() != element) {
@@ -76,7 +76,7 @@ void require_vector(KernelBuilder& k, const Tensor& t, const Val& index, std::ui
     k.fail("vector access to '" + k.kernel().param(t.param()).name + "': " + std::to_string(lanes) + " x " +
            std::string(name_of(t.dtype())) + " is " + std::to_string(bytes) + " bytes, not 8 or 16");
   }
-  if (index.dtype() != DType::U32 && index.dtype() != DType::I32) {
+  if (!is_index_type(index.dtype())) {
     k.fail("vector access: index " + k.describe(index) + " must be u32 or i32");
   }
 }

@@ -33,7 +33,7 @@ Range range(const Val& lo, const Val& hi) { return range(lo, hi, hi.literal(1));
 
 Range range(const Val& lo, const Val& hi, const Val& step) {
   KernelBuilder& k = hi.builder();
-  if (hi.dtype() != DType::U32 && hi.dtype() != DType::I32) {
+  if (!is_index_type(hi.dtype())) {
     k.fail("range: bound " + k.describe(hi) + " must be u32 or i32");
   }
   if (lo.dtype() != hi.dtype() || step.dtype() != hi.dtype()) {

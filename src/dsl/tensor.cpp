@@ -7,7 +7,7 @@
 namespace mt {
 namespace {
 void require_index(const Tensor& t, const Val& index) {
-  if (index.dtype() == DType::U32 || index.dtype() == DType::I32) return;
+  if (is_index_type(index.dtype())) return;
   KernelBuilder& k = t.builder();
   k.fail("param '" + k.kernel().param(t.param()).name + "': index " + k.describe(index) +
          " must be u32 or i32");

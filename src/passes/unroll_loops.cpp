@@ -66,7 +66,7 @@ class Unroller {
   // The loop's exact trip count when it may be unrolled. Scalar::i holds u32 and i32 values
   // exactly, so the count is exact in 64 bits, as the interpreter steps (without wrapping).
   std::optional<std::int64_t> trip_count(const Instr& loop) const {
-    if (loop.dtype != DType::U32 && loop.dtype != DType::I32) return std::nullopt;
+    if (!is_index_type(loop.dtype)) return std::nullopt;
     const std::optional<std::vector<std::int64_t>> b = bounds(loop);
     if (!b) return std::nullopt;
     const std::int64_t lo = (*b)[0], hi = (*b)[1], step = (*b)[2];

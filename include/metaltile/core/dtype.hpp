@@ -29,6 +29,8 @@ bool is_integer(DType t);      // i32, u32, i8, u8 (not bool)
 bool is_signed_integer(DType t);
 // Types arithmetic can be done in: f32, f16, bf16, i32, u32, i8, u8.
 bool is_arithmetic(DType t);
+// Types a tensor or array index and a loop variable may have: u32 and i32.
+bool is_index_type(DType t);
 // Bits of an integer type (8 or 32); 1 for bool.
 int bit_width(DType t);
 
