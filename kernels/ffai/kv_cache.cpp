@@ -17,6 +17,7 @@
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "../activation_kernel.hpp"
 
 namespace mt::kernels::ffai::kv_cache {
 namespace {
@@ -240,19 +241,12 @@ void build_dequant_fp8(KernelBuilder& k, DType T) {
   });
 }
 
-using Builder = void (*)(KernelBuilder&, DType);
-
-Kernel trace_for(std::string_view name, Builder build, DType t) {
-  if (t != DType::F32 && t != DType::F16 && t != DType::BF16) {
-    throw kernel_error(name, "dtype " + std::string(name_of(t)) + " is not supported (f32, f16, bf16)");
-  }
-  return trace(std::string(name), KernelMode::Grid3D, [&](KernelBuilder& k) { build(k, t); });
-}
-
 }  // namespace
 
-#define MT_KV_CACHE_DEFINE(kernel_name, builder) \
-  Kernel kernel_name::kernel_ir_for(DType t) { return trace_for(name, builder, t); }
+#define MT_KV_CACHE_DEFINE(kernel_name, builder)                                \
+  Kernel kernel_name::kernel_ir_for(DType t) {                                  \
+    return trace_activation_kernel(name, KernelMode::Grid3D, builder, t);       \
+  }
 
 MT_KV_CACHE_DEFINE(kv_cache_update, build_update)
 MT_KV_CACHE_DEFINE(kv_cache_update_many, build_update_many)
@@ -269,9 +263,8 @@ MT_KV_CACHE_DEFINE(bulk_dequant_kv_fp8_e5m2, build_dequant_fp8<DType::F8E5M2>)
 #undef MT_KV_CACHE_DEFINE
 
 std::vector<KernelInfo> kernel_infos() {
-  const std::vector<DType> floats = {DType::F32, DType::F16, DType::BF16};
-  auto info = [&](std::string_view name, Kernel (*build)(DType)) {
-    return KernelInfo{"ffai::kv_cache", std::string(name), KernelMode::Grid3D, floats, build};
+  auto info = [](std::string_view name, Kernel (*build)(DType)) {
+    return KernelInfo{"ffai::kv_cache", std::string(name), KernelMode::Grid3D, activation_dtypes(), build};
   };
   return {
       info(kv_cache_update::name, kv_cache_update::kernel_ir_for),

@@ -56,9 +56,8 @@ Kernel row_max::kernel_ir_for(DType t) { return trace_row_kernel(name, build_row
 Kernel argmax::kernel_ir_for(DType t) { return trace_row_kernel(name, build_argmax, t); }
 
 std::vector<KernelInfo> kernel_infos() {
-  const std::vector<DType> floats = {DType::F32, DType::F16, DType::BF16};
-  auto info = [&](std::string_view name, Kernel (*build)(DType)) {
-    return KernelInfo{"mlx::rows", std::string(name), KernelMode::Reduction, floats, build};
+  auto info = [](std::string_view name, Kernel (*build)(DType)) {
+    return KernelInfo{"mlx::rows", std::string(name), KernelMode::Reduction, activation_dtypes(), build};
   };
   return {info(softmax::name, softmax::kernel_ir_for), info(rms_norm::name, rms_norm::kernel_ir_for),
           info(layer_norm::name, layer_norm::kernel_ir_for), info(argmax::name, argmax::kernel_ir_for),

@@ -9,6 +9,7 @@
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "../activation_kernel.hpp"
 
 namespace mt::kernels::mlx {
 
@@ -97,12 +98,9 @@ void map_elements(const RowLoop& r, const Tensor& x, const std::vector<Tensor>& 
   });
 }
 
-// The dtypes every row kernel supports, and the tracing entry point they share.
+// The tracing entry point every row kernel shares: one threadgroup per row.
 inline Kernel trace_row_kernel(std::string_view name, void (*build)(KernelBuilder&, DType), DType t) {
-  if (t != DType::F32 && t != DType::F16 && t != DType::BF16) {
-    throw kernel_error(name, "dtype " + std::string(name_of(t)) + " is not supported (f32, f16, bf16)");
-  }
-  return trace(std::string(name), KernelMode::Reduction, [&](KernelBuilder& k) { build(k, t); });
+  return trace_activation_kernel(name, KernelMode::Reduction, build, t);
 }
 
 }  // namespace mt::kernels::mlx
