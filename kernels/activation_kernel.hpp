@@ -2,6 +2,7 @@
 // tracing one kernel for one of them (any other dtype is an error naming the kernel).
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,8 @@ inline const std::vector<DType>& activation_dtypes() {
 
 inline Kernel trace_activation_kernel(std::string_view name, KernelMode mode,
                                       void (*build)(KernelBuilder&, DType), DType t) {
-  if (t != DType::F32 && t != DType::F16 && t != DType::BF16) {
+  const std::vector<DType>& supported = activation_dtypes();
+  if (std::find(supported.begin(), supported.end(), t) == supported.end()) {
     throw kernel_error(name, "dtype " + std::string(name_of(t)) + " is not supported (f32, f16, bf16)");
   }
   return trace(std::string(name), mode, [&](KernelBuilder& k) { build(k, t); });
