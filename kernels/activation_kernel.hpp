@@ -22,7 +22,8 @@ inline Kernel trace_activation_kernel(std::string_view name, KernelMode mode,
                                       void (*build)(KernelBuilder&, DType), DType t) {
   const std::vector<DType>& supported = activation_dtypes();
   if (std::find(supported.begin(), supported.end(), t) == supported.end()) {
-    throw kernel_error(name, "dtype " + std::string(name_of(t)) + " is not supported (f32, f16, bf16)");
+    throw kernel_error(name,
+                       "dtype " + std::string(name_of(t)) + " is not supported (f32, f16, bf16)");
   }
   return trace(std::string(name), mode, [&](KernelBuilder& k) { build(k, t); });
 }

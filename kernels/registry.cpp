@@ -17,7 +17,8 @@ std::vector<KernelInfo> gather() {
   };
   add(kernels::ffai::kv_cache::kernel_infos());
   add(kernels::mlx::kernel_infos());
-  std::sort(all.begin(), all.end(), [](const KernelInfo& a, const KernelInfo& b) { return a.name < b.name; });
+  std::sort(all.begin(), all.end(),
+            [](const KernelInfo& a, const KernelInfo& b) { return a.name < b.name; });
   for (std::size_t i = 1; i < all.size(); ++i) {
     MT_ASSERT(all[i - 1].name != all[i].name) << "kernel " << all[i].name << " registered twice";
   }

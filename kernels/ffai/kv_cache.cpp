@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "../activation_kernel.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
-#include "../activation_kernel.hpp"
 
 namespace mt::kernels::ffai::kv_cache {
 namespace {
@@ -57,7 +57,8 @@ void build_update_many(KernelBuilder& k, DType T) {
   Val row_len = k.scalar_u32("n_kv_heads_x_head_dim");
   k.require(head_dim > 0u, "head_dim > 0");
   k.require(row_len % head_dim == 0u, "n_kv_heads_x_head_dim % head_dim == 0");
-  k.require(positions.len() * row_len == src.len(), "len(src) == len(positions) * n_kv_heads_x_head_dim");
+  k.require(positions.len() * row_len == src.len(),
+            "len(src) == len(positions) * n_kv_heads_x_head_dim");
 
   Val tid = program_id(0);
   if_(tid < src.len(), [&] {
@@ -243,9 +244,9 @@ void build_dequant_fp8(KernelBuilder& k, DType T) {
 
 }  // namespace
 
-#define MT_KV_CACHE_DEFINE(kernel_name, builder)                                \
-  Kernel kernel_name::kernel_ir_for(DType t) {                                  \
-    return trace_activation_kernel(name, KernelMode::Grid3D, builder, t);       \
+#define MT_KV_CACHE_DEFINE(kernel_name, builder)                          \
+  Kernel kernel_name::kernel_ir_for(DType t) {                            \
+    return trace_activation_kernel(name, KernelMode::Grid3D, builder, t); \
   }
 
 MT_KV_CACHE_DEFINE(kv_cache_update, build_update)
@@ -264,7 +265,8 @@ MT_KV_CACHE_DEFINE(bulk_dequant_kv_fp8_e5m2, build_dequant_fp8<DType::F8E5M2>)
 
 std::vector<KernelInfo> kernel_infos() {
   auto info = [](std::string_view name, Kernel (*build)(DType)) {
-    return KernelInfo{"ffai::kv_cache", std::string(name), KernelMode::Grid3D, activation_dtypes(), build};
+    return KernelInfo{"ffai::kv_cache", std::string(name), KernelMode::Grid3D, activation_dtypes(),
+                      build};
   };
   return {
       info(kv_cache_update::name, kv_cache_update::kernel_ir_for),

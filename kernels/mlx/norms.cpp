@@ -19,7 +19,8 @@ void build_rms_norm(KernelBuilder& k, DType T) {
     Var sum_sq = f32(0.0f);
     for_each_element(r, x, [&](const Val& v, const Val&) { sum_sq += v * v; });
     Val scale = rsqrt(threadgroup_sum(sum_sq) / r.n.to(F32) + eps);
-    map_elements(r, x, {w}, out, [&](const Val& v, const std::vector<Val>& wi) { return v * scale * wi[0]; });
+    map_elements(r, x, {w}, out,
+                 [&](const Val& v, const std::vector<Val>& wi) { return v * scale * wi[0]; });
   });
 }
 

@@ -57,11 +57,15 @@ Kernel argmax::kernel_ir_for(DType t) { return trace_row_kernel(name, build_argm
 
 std::vector<KernelInfo> kernel_infos() {
   auto info = [](std::string_view name, Kernel (*build)(DType)) {
-    return KernelInfo{"mlx::rows", std::string(name), KernelMode::Reduction, activation_dtypes(), build};
+    return KernelInfo{"mlx::rows", std::string(name), KernelMode::Reduction, activation_dtypes(),
+                      build};
   };
-  return {info(softmax::name, softmax::kernel_ir_for), info(rms_norm::name, rms_norm::kernel_ir_for),
-          info(layer_norm::name, layer_norm::kernel_ir_for), info(argmax::name, argmax::kernel_ir_for),
-          info(row_sum::name, row_sum::kernel_ir_for), info(row_max::name, row_max::kernel_ir_for)};
+  return {info(softmax::name, softmax::kernel_ir_for),
+          info(rms_norm::name, rms_norm::kernel_ir_for),
+          info(layer_norm::name, layer_norm::kernel_ir_for),
+          info(argmax::name, argmax::kernel_ir_for),
+          info(row_sum::name, row_sum::kernel_ir_for),
+          info(row_max::name, row_max::kernel_ir_for)};
 }
 
 }  // namespace mt::kernels::mlx

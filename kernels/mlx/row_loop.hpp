@@ -7,20 +7,20 @@
 #include <string>
 #include <vector>
 
+#include "../activation_kernel.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
-#include "../activation_kernel.hpp"
 
 namespace mt::kernels::mlx {
 
 inline constexpr float kInfinity = std::numeric_limits<float>::infinity();
 
 struct RowLoop {
-  Val row;     // the row of this threadgroup
-  Val base;    // index of the row's first element
-  Val first;   // this thread's first element in the row
-  Val stride;  // threads per threadgroup
-  Val n;       // row length
+  Val row;       // the row of this threadgroup
+  Val base;      // index of the row's first element
+  Val first;     // this thread's first element in the row
+  Val stride;    // threads per threadgroup
+  Val n;         // row length
   Val in_range;  // row < rows (threadgroups past the last row do nothing)
 
   // for (Val i : loop.elements()) visits first, first + stride, ... < n.
@@ -99,7 +99,8 @@ void map_elements(const RowLoop& r, const Tensor& x, const std::vector<Tensor>& 
 }
 
 // The tracing entry point every row kernel shares: one threadgroup per row.
-inline Kernel trace_row_kernel(std::string_view name, void (*build)(KernelBuilder&, DType), DType t) {
+inline Kernel trace_row_kernel(std::string_view name, void (*build)(KernelBuilder&, DType),
+                               DType t) {
   return trace_activation_kernel(name, KernelMode::Reduction, build, t);
 }
 

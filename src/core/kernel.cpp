@@ -75,7 +75,8 @@ const Array& Kernel::array(ArrayId a) const {
 
 bool accepts_combine(OpKind op, CombineOp combine, DType t) {
   const bool integer32 = t == DType::I32 || t == DType::U32;
-  const bool bitwise = combine == CombineOp::And || combine == CombineOp::Or || combine == CombineOp::Xor;
+  const bool bitwise =
+      combine == CombineOp::And || combine == CombineOp::Or || combine == CombineOp::Xor;
   if (op == OpKind::AtomicGlobal || op == OpKind::AtomicArray) {
     if (combine == CombineOp::Mul) return false;
     return integer32 || (t == DType::F32 && combine == CombineOp::Add);

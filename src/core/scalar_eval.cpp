@@ -21,8 +21,11 @@ std::int64_t wrap(std::uint64_t v, DType t) {
     case DType::I8: return static_cast<std::int8_t>(static_cast<std::uint8_t>(v));
     case DType::U8: return static_cast<std::uint8_t>(v);
     case DType::Bool: return v != 0 ? 1 : 0;
-    case DType::F32: case DType::F16: case DType::BF16: case DType::F8E4M3: case DType::F8E5M2:
-      break;
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::F8E4M3:
+    case DType::F8E5M2: break;
   }
   MT_ASSERT(false) << "wrap: " << name_of(t) << " is not an integer type";
   return 0;
@@ -49,7 +52,11 @@ std::int64_t float_to_int(double v, DType to) {
     case DType::U32: lo = 0, hi = 4294967295.0; break;
     case DType::I8: lo = -128, hi = 127; break;
     case DType::U8: lo = 0, hi = 255; break;
-    case DType::Bool: case DType::F32: case DType::F16: case DType::BF16: case DType::F8E4M3:
+    case DType::Bool:
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::F8E4M3:
     case DType::F8E5M2:
       MT_ASSERT(false) << "float_to_int: " << name_of(to) << " is not an integer type";
   }
@@ -67,11 +74,17 @@ Scalar bitcast(Scalar v, DType from, DType to) {
 std::size_t arity(OpKind op) {
   switch (op_shape(op)) {
     case OpShape::Unary: return 1;
-    case OpShape::Binary: case OpShape::Compare: return 2;
+    case OpShape::Binary:
+    case OpShape::Compare: return 2;
     case OpShape::Ternary: return 3;
-    case OpShape::Leaf: case OpShape::Memory: case OpShape::Local: case OpShape::Array:
-    case OpShape::Control: case OpShape::Sync: case OpShape::Collective: case OpShape::Statement:
-      break;
+    case OpShape::Leaf:
+    case OpShape::Memory:
+    case OpShape::Local:
+    case OpShape::Array:
+    case OpShape::Control:
+    case OpShape::Sync:
+    case OpShape::Collective:
+    case OpShape::Statement: break;
   }
   MT_ASSERT(false) << op_name(op) << " is not a scalar op";
   return 0;
@@ -95,8 +108,8 @@ float float_max(float x, float y) {
 }  // namespace
 
 Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scalar> args) {
-  MT_ASSERT(args.size() == arity(op)) << op_name(op) << " takes " << arity(op) << " operands, got "
-                                      << args.size();
+  MT_ASSERT(args.size() == arity(op))
+      << op_name(op) << " takes " << arity(op) << " operands, got " << args.size();
   MT_ASSERT(accepts_operand_type(op, operand)) << op_name(op) << " on " << name_of(operand);
   if (is_comparison(op)) {
     MT_ASSERT(result == DType::Bool) << op_name(op) << " gives bool, not " << name_of(result);
@@ -180,18 +193,37 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
 
     case OpKind::Select: return x.i != 0 ? args[1] : args[2];
 
-    case OpKind::Const: case OpKind::ProgramId: case OpKind::ScalarParam:
-    case OpKind::TensorLen: case OpKind::Load: case OpKind::Store: case OpKind::LocalRead:
-    case OpKind::LocalWrite: case OpKind::For: case OpKind::If: case OpKind::Require:
+    case OpKind::Const:
+    case OpKind::ProgramId:
+    case OpKind::ScalarParam:
+    case OpKind::TensorLen:
+    case OpKind::Load:
+    case OpKind::Store:
+    case OpKind::LocalRead:
+    case OpKind::LocalWrite:
+    case OpKind::For:
+    case OpKind::If:
+    case OpKind::Require:
     // Thread identity, memory, synchronisation and collectives depend on more than operands.
-    case OpKind::ThreadId: case OpKind::ThreadgroupId: case OpKind::ThreadsPerThreadgroup:
-    case OpKind::ThreadgroupsPerGrid: case OpKind::LaneId: case OpKind::WarpId:
-    case OpKind::LoadVector: case OpKind::StoreVector: case OpKind::AtomicGlobal:
-    case OpKind::ArrayLoad: case OpKind::ArrayStore: case OpKind::AtomicArray:
-    case OpKind::Barrier: case OpKind::WarpBarrier: case OpKind::WarpReduce:
-    case OpKind::WarpShuffle: case OpKind::WarpPrefixSum: case OpKind::ThreadgroupReduce:
-    case OpKind::ThreadgroupArgmax:
-      break;
+    case OpKind::ThreadId:
+    case OpKind::ThreadgroupId:
+    case OpKind::ThreadsPerThreadgroup:
+    case OpKind::ThreadgroupsPerGrid:
+    case OpKind::LaneId:
+    case OpKind::WarpId:
+    case OpKind::LoadVector:
+    case OpKind::StoreVector:
+    case OpKind::AtomicGlobal:
+    case OpKind::ArrayLoad:
+    case OpKind::ArrayStore:
+    case OpKind::AtomicArray:
+    case OpKind::Barrier:
+    case OpKind::WarpBarrier:
+    case OpKind::WarpReduce:
+    case OpKind::WarpShuffle:
+    case OpKind::WarpPrefixSum:
+    case OpKind::ThreadgroupReduce:
+    case OpKind::ThreadgroupArgmax: break;
   }
   MT_ASSERT(false) << op_name(op) << " is not a scalar op";
   return Scalar{};
@@ -233,8 +265,11 @@ Scalar read_element(const std::uint8_t* bytes, DType t) {
     case DType::BF16: return Scalar::of_float(bf16_bits_to_f32(static_cast<std::uint16_t>(u)));
     case DType::F8E4M3: return Scalar::of_float(e4m3_bits_to_f32(static_cast<std::uint8_t>(u)));
     case DType::F8E5M2: return Scalar::of_float(e5m2_bits_to_f32(static_cast<std::uint8_t>(u)));
-    case DType::I32: case DType::U32: case DType::I8: case DType::U8: case DType::Bool:
-      return Scalar::of_int(wrap(u, t));
+    case DType::I32:
+    case DType::U32:
+    case DType::I8:
+    case DType::U8:
+    case DType::Bool: return Scalar::of_int(wrap(u, t));
   }
   MT_ASSERT(false) << "read_element: unknown dtype " << static_cast<int>(t);
   return Scalar{};
@@ -251,13 +286,17 @@ void write_element(std::uint8_t* bytes, DType t, Scalar v) {
     case DType::F8E4M3: u = std::isnan(f) ? nan_fp8 : f32_to_e4m3_bits(f); break;
     case DType::F8E5M2:
       // An E5M2 value may be inf (loaded or cast from E5M2); store it as inf, not saturated.
-      if (std::isnan(f)) u = nan_fp8;
-      else if (std::isinf(f)) u = std::signbit(f) ? 0xFCu : 0x7Cu;
-      else u = f32_to_e5m2_bits(f);
+      if (std::isnan(f))
+        u = nan_fp8;
+      else if (std::isinf(f))
+        u = std::signbit(f) ? 0xFCu : 0x7Cu;
+      else
+        u = f32_to_e5m2_bits(f);
       break;
-    case DType::I32: case DType::U32: case DType::I8: case DType::U8:
-      u = static_cast<std::uint32_t>(v.i);
-      break;
+    case DType::I32:
+    case DType::U32:
+    case DType::I8:
+    case DType::U8: u = static_cast<std::uint32_t>(v.i); break;
     case DType::Bool: u = v.i != 0 ? 1 : 0; break;
   }
   for (std::size_t k = 0; k < size_of(t); ++k) bytes[k] = static_cast<std::uint8_t>(u >> (8 * k));

@@ -62,7 +62,6 @@ bool allowed_in(Region region, OpKind op) {
   return false;
 }
 
-
 bool is_thread_index(OpKind op) {
   return op == OpKind::ThreadId || op == OpKind::ThreadgroupId ||
          op == OpKind::ThreadsPerThreadgroup || op == OpKind::ThreadgroupsPerGrid ||

@@ -8,7 +8,8 @@ namespace mt {
 
 Val program_id(int axis) {
   KernelBuilder& k = KernelBuilder::current();
-  if (axis < 0 || axis > 2) k.fail("program_id: axis " + std::to_string(axis) + " is not 0, 1 or 2");
+  if (axis < 0 || axis > 2)
+    k.fail("program_id: axis " + std::to_string(axis) + " is not 0, 1 or 2");
   return k.append(make::program_id(k.mutable_kernel(), axis));
 }
 

@@ -74,8 +74,11 @@ Val KernelBuilder::scalar(std::string name, DType t) {
 ArrayRef KernelBuilder::threadgroup_array(std::string name, DType t, std::uint32_t size) {
   check_array_name(*this, "threadgroup_array", name);
   if (size == 0) fail("threadgroup_array '" + name + "': size must be at least 1");
-  if (is_fp8(t) || t == DType::Bool) fail("threadgroup_array '" + name + "': element type " + std::string(name_of(t)) + " is not supported");
-  ArrayId id = kernel_.new_array(Array{std::move(name), t, MemorySpace::Threadgroup, size, ParamId{}});
+  if (is_fp8(t) || t == DType::Bool)
+    fail("threadgroup_array '" + name + "': element type " + std::string(name_of(t)) +
+         " is not supported");
+  ArrayId id =
+      kernel_.new_array(Array{std::move(name), t, MemorySpace::Threadgroup, size, ParamId{}});
   return ArrayRef(*this, id, t, MemorySpace::Threadgroup);
 }
 
@@ -84,10 +87,15 @@ ArrayRef KernelBuilder::threadgroup_array(std::string name, DType t, const Val& 
   auto def = pure_defs_.find(specialised_size.id().index);
   if (def == pure_defs_.end() || def->second.op != OpKind::ScalarParam ||
       specialised_size.dtype() != DType::U32) {
-    fail("threadgroup_array '" + name + "': the size must be a u32 scalar parameter (specialised at dispatch), not " + describe(specialised_size));
+    fail("threadgroup_array '" + name +
+         "': the size must be a u32 scalar parameter (specialised at dispatch), not " +
+         describe(specialised_size));
   }
-  if (is_fp8(t) || t == DType::Bool) fail("threadgroup_array '" + name + "': element type " + std::string(name_of(t)) + " is not supported");
-  ArrayId id = kernel_.new_array(Array{std::move(name), t, MemorySpace::Threadgroup, 0, def->second.param});
+  if (is_fp8(t) || t == DType::Bool)
+    fail("threadgroup_array '" + name + "': element type " + std::string(name_of(t)) +
+         " is not supported");
+  ArrayId id =
+      kernel_.new_array(Array{std::move(name), t, MemorySpace::Threadgroup, 0, def->second.param});
   return ArrayRef(*this, id, t, MemorySpace::Threadgroup);
 }
 
@@ -125,7 +133,7 @@ void KernelBuilder::close_block() {
 }
 
 ValueId KernelBuilder::copy_to_contract(ValueId v,
-                                         std::unordered_map<std::uint32_t, ValueId>& copied) {
+                                        std::unordered_map<std::uint32_t, ValueId>& copied) {
   if (auto it = copied.find(v.index); it != copied.end()) return it->second;
   auto def = pure_defs_.find(v.index);
   if (def == pure_defs_.end()) {

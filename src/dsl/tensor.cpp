@@ -14,7 +14,9 @@ void require_index(const Tensor& t, const Val& index) {
 }
 }  // namespace
 
-Val Tensor::len() const { return builder_->append(make::tensor_len(builder_->mutable_kernel(), param_)); }
+Val Tensor::len() const {
+  return builder_->append(make::tensor_len(builder_->mutable_kernel(), param_));
+}
 
 Val Tensor::load(const Val& index) const {
   require_index(*this, index);

@@ -15,13 +15,18 @@ namespace {
 
 bool literal_fits(DType t, std::int64_t n) {
   switch (t) {
-    case DType::I32: return n >= std::numeric_limits<std::int32_t>::min() && n <= std::numeric_limits<std::int32_t>::max();
+    case DType::I32:
+      return n >= std::numeric_limits<std::int32_t>::min() &&
+             n <= std::numeric_limits<std::int32_t>::max();
     case DType::U32: return n >= 0 && n <= std::numeric_limits<std::uint32_t>::max();
     case DType::I8: return n >= -128 && n <= 127;
     case DType::U8: return n >= 0 && n <= 255;
     case DType::Bool: return n == 0 || n == 1;
-    case DType::F32: case DType::F16: case DType::BF16: case DType::F8E4M3: case DType::F8E5M2:
-      return true;
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::F8E4M3:
+    case DType::F8E5M2: return true;
   }
   return false;
 }
@@ -72,7 +77,9 @@ namespace dsl_detail {
 Val literal_int(const Val& like, std::int64_t n) {
   KernelBuilder& k = like.builder();
   if (is_float(like.dtype())) {
-    if (is_fp8(like.dtype())) k.fail("literal " + std::to_string(n) + " beside " + k.describe(like) + ": fp8 is a storage type");
+    if (is_fp8(like.dtype()))
+      k.fail("literal " + std::to_string(n) + " beside " + k.describe(like) +
+             ": fp8 is a storage type");
     return make_constant(k, like.dtype(), Scalar::of_float(static_cast<double>(n)));
   }
   if (!literal_fits(like.dtype(), n)) {

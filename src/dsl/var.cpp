@@ -8,8 +8,7 @@ namespace mt {
 
 Var::Var(const Val& init) : Var(init, std::string()) {}
 
-Var::Var(const Val& init, std::string name)
-    : builder_(&init.builder()), dtype_(init.dtype()) {
+Var::Var(const Val& init, std::string name) : builder_(&init.builder()), dtype_(init.dtype()) {
   local_ = builder_->mutable_kernel().new_local(std::move(name), dtype_);
   *this = init;
 }
@@ -27,6 +26,8 @@ Var& Var::operator=(const Val& v) {
 
 Var& Var::operator=(const Var& other) { return *this = other.read(); }
 
-Val Var::read() const { return builder_->append(make::local_read(builder_->mutable_kernel(), local_)); }
+Val Var::read() const {
+  return builder_->append(make::local_read(builder_->mutable_kernel(), local_));
+}
 
 }  // namespace mt

@@ -95,11 +95,15 @@ class Folder {
     const ValueId a = in.operands[0], b = in.operands[1];
     const std::optional<Scalar> ca = constant(a), cb = constant(b);
     switch (in.op) {
-      case OpKind::Add: case OpKind::Or: case OpKind::Xor:
+      case OpKind::Add:
+      case OpKind::Or:
+      case OpKind::Xor:
         if (is_zero(cb)) return a;
         if (is_zero(ca)) return b;
         break;
-      case OpKind::Sub: case OpKind::Shl: case OpKind::Shr:
+      case OpKind::Sub:
+      case OpKind::Shl:
+      case OpKind::Shr:
         if (is_zero(cb)) return a;
         break;
       case OpKind::Mul:
@@ -115,8 +119,7 @@ class Folder {
         if (is_all_ones(in.dtype, ca)) return b;
         if (is_zero(ca) || is_zero(cb)) make_constant(in, Scalar::of_int(0));
         break;
-      default:
-        break;
+      default: break;
     }
     return std::nullopt;
   }

@@ -40,7 +40,7 @@ class Hoister {
   // Moves the invariant pure ops at the top level of the loop's body to `out`, in order.
   void hoist_out_of(Instr& loop, std::vector<Instr>& out) {
     const bool runs = constants_.has_trips(loop) == true;  // known to run at least once
-    std::unordered_set<ValueId> inside{loop.result};  // values that differ between trips
+    std::unordered_set<ValueId> inside{loop.result};       // values that differ between trips
     std::vector<Instr> stay;
     for (Instr& in : loop.blocks[0].instrs) {
       bool invariant = is_pure(in.op) && (runs || !may_trap(in));

@@ -92,11 +92,10 @@ void check_axes(const Kernel& k, const char* what, const std::array<std::size_t,
   for (int a = 0; a < 3; ++a) {
     std::ostringstream s;
     if (d[a] == 0) {
-      s << what << " " << dims_text(d) << ": axis " << a
-        << " is 0; every axis must be at least 1";
+      s << what << " " << dims_text(d) << ": axis " << a << " is 0; every axis must be at least 1";
     } else if (d[a] > max_axis[a]) {
-      s << what << " " << dims_text(d) << ": axis " << a << " is " << d[a] << ", over "
-        << limit << " of " << max_axis[a];
+      s << what << " " << dims_text(d) << ": axis " << a << " is " << d[a] << ", over " << limit
+        << " of " << max_axis[a];
     } else {
       continue;
     }
@@ -159,13 +158,14 @@ std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& cons
     if (!id.valid()) {
       throw param_error(k.name, name,
                         "unknown const: the kernel has no parameter of that name; its "
-                        "parameters are " + params_text(k));
+                        "parameters are " +
+                            params_text(k));
     }
     const Param& p = k.param(id);
     if (p.kind != ParamKind::Scalar) {
-      throw param_error(k.name, name,
-                        "a const can only specialise a scalar parameter, but this is an " +
-                            param_text(p));
+      throw param_error(
+          k.name, name,
+          "a const can only specialise a scalar parameter, but this is an " + param_text(p));
     }
     if (const_dtype(value) != p.dtype) {
       std::string detail = "const of type ";
@@ -224,8 +224,8 @@ void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& co
       detail = partial_element_text(bytes, p.dtype);
     } else if (bytes != size_of(p.dtype)) {
       std::ostringstream s;
-      s << "scalar " << name_of(p.dtype) << " needs exactly " << size_of(p.dtype)
-        << " bytes, got " << bytes;
+      s << "scalar " << name_of(p.dtype) << " needs exactly " << size_of(p.dtype) << " bytes, got "
+        << bytes;
       detail = s.str();
     }
     if (!detail.empty()) throw param_error(k.name, p.name, detail);

@@ -65,8 +65,7 @@ std::string Context::description() const { return state_->backend->description()
 DeviceLimits Context::limits() const { return state_->backend->limits(); }
 
 DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap& buffers,
-                                           const ConstMap& consts,
-                                           std::array<std::size_t, 3> grid,
+                                           const ConstMap& consts, std::array<std::size_t, 3> grid,
                                            std::array<std::size_t, 3> tpg) const {
   KernelBackend& backend = *state_->backend;
   // 1-3: every check of the contract that needs no compile, in the order DESIGN.md lists them.

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "support/errors.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/runtime/context.hpp"
 #include "support/bytes.hpp"
+#include "support/errors.hpp"
 
 namespace mt::test::tg {
 

@@ -49,10 +49,10 @@ TEST(DTypeTables, SizesNamesAndParsing) {
     const char* name;
     int bits;
   };
-  const Row rows[] = {{DType::F32, 4, "f32", 32},   {DType::F16, 2, "f16", 16},
-                      {DType::BF16, 2, "bf16", 16}, {DType::I32, 4, "i32", 32},
-                      {DType::U32, 4, "u32", 32},   {DType::I8, 1, "i8", 8},
-                      {DType::U8, 1, "u8", 8},      {DType::Bool, 1, "bool", 1},
+  const Row rows[] = {{DType::F32, 4, "f32", 32},      {DType::F16, 2, "f16", 16},
+                      {DType::BF16, 2, "bf16", 16},    {DType::I32, 4, "i32", 32},
+                      {DType::U32, 4, "u32", 32},      {DType::I8, 1, "i8", 8},
+                      {DType::U8, 1, "u8", 8},         {DType::Bool, 1, "bool", 1},
                       {DType::F8E4M3, 1, "f8e4m3", 8}, {DType::F8E5M2, 1, "f8e5m2", 8}};
   ASSERT_EQ(std::size(rows), std::size(kAllDTypes));
   for (std::size_t k = 0; k < std::size(rows); ++k) {
@@ -76,17 +76,16 @@ TEST(DTypeTables, Predicates) {
     DType t;
     bool fl, f8, in, sg, ar;
   };
-  const Row rows[] = {
-      {DType::F32, true, false, false, false, true},
-      {DType::F16, true, false, false, false, true},
-      {DType::BF16, true, false, false, false, true},
-      {DType::I32, false, false, true, true, true},
-      {DType::U32, false, false, true, false, true},
-      {DType::I8, false, false, true, true, true},
-      {DType::U8, false, false, true, false, true},
-      {DType::Bool, false, false, false, false, false},
-      {DType::F8E4M3, true, true, false, false, false},
-      {DType::F8E5M2, true, true, false, false, false}};
+  const Row rows[] = {{DType::F32, true, false, false, false, true},
+                      {DType::F16, true, false, false, false, true},
+                      {DType::BF16, true, false, false, false, true},
+                      {DType::I32, false, false, true, true, true},
+                      {DType::U32, false, false, true, false, true},
+                      {DType::I8, false, false, true, true, true},
+                      {DType::U8, false, false, true, false, true},
+                      {DType::Bool, false, false, false, false, false},
+                      {DType::F8E4M3, true, true, false, false, false},
+                      {DType::F8E5M2, true, true, false, false, false}};
   ASSERT_EQ(std::size(rows), std::size(kAllDTypes));
   for (const Row& r : rows) {
     SCOPED_TRACE(std::string(name_of(r.t)));
@@ -102,12 +101,12 @@ TEST(DTypeTables, Predicates) {
 struct Format {
   const char* name;
   DType t;
-  int bits;               // storage bits
-  int mant;               // explicit mantissa bits
+  int bits;  // storage bits
+  int mant;  // explicit mantissa bits
   int bias;
-  std::uint32_t max_code; // largest finite magnitude code
-  bool has_inf;           // the code after max_code is inf (else NaN)
-  bool saturates;         // narrowing clamps to max finite (else overflows to inf)
+  std::uint32_t max_code;  // largest finite magnitude code
+  bool has_inf;            // the code after max_code is inf (else NaN)
+  bool saturates;          // narrowing clamps to max finite (else overflows to inf)
   std::uint32_t (*encode)(float);
   float (*decode)(std::uint32_t);
 };
@@ -174,33 +173,59 @@ TEST(NarrowFloats, KnownBitPatternsDecodeAndEncode) {
     float value;
   };
   const Row rows[] = {
-      {DType::F16, 0x0000, 0.0f}, {DType::F16, 0x8000, -0.0f}, {DType::F16, 0x3C00, 1.0f},
-      {DType::F16, 0xBC00, -1.0f}, {DType::F16, 0x0001, 0x1p-24f},     // smallest subnormal
-      {DType::F16, 0x03FF, 1023 * 0x1p-24f},                           // largest subnormal
-      {DType::F16, 0x0400, 0x1p-14f},                                  // smallest normal
-      {DType::F16, 0x7BFF, 65504.0f}, {DType::F16, 0xFBFF, -65504.0f}, // max finite
-      {DType::F16, 0x7C00, kInf}, {DType::F16, 0xFC00, -kInf},
+      {DType::F16, 0x0000, 0.0f},
+      {DType::F16, 0x8000, -0.0f},
+      {DType::F16, 0x3C00, 1.0f},
+      {DType::F16, 0xBC00, -1.0f},
+      {DType::F16, 0x0001, 0x1p-24f},         // smallest subnormal
+      {DType::F16, 0x03FF, 1023 * 0x1p-24f},  // largest subnormal
+      {DType::F16, 0x0400, 0x1p-14f},         // smallest normal
+      {DType::F16, 0x7BFF, 65504.0f},
+      {DType::F16, 0xFBFF, -65504.0f},  // max finite
+      {DType::F16, 0x7C00, kInf},
+      {DType::F16, 0xFC00, -kInf},
       {DType::F16, 0x3555, 0.333251953125f},
-      {DType::F16, 0x4248, 3.140625f}, {DType::F16, 0x3BFF, 0.99951171875f},
+      {DType::F16, 0x4248, 3.140625f},
+      {DType::F16, 0x3BFF, 0.99951171875f},
 
-      {DType::BF16, 0x0000, 0.0f}, {DType::BF16, 0x8000, -0.0f}, {DType::BF16, 0x3F80, 1.0f},
-      {DType::BF16, 0x0001, 0x1p-133f}, {DType::BF16, 0x007F, 127 * 0x1p-133f},
-      {DType::BF16, 0x0080, 0x1p-126f}, {DType::BF16, 0x7F7F, 0x1.FEp127f},
-      {DType::BF16, 0xFF7F, -0x1.FEp127f}, {DType::BF16, 0x7F80, kInf},
+      {DType::BF16, 0x0000, 0.0f},
+      {DType::BF16, 0x8000, -0.0f},
+      {DType::BF16, 0x3F80, 1.0f},
+      {DType::BF16, 0x0001, 0x1p-133f},
+      {DType::BF16, 0x007F, 127 * 0x1p-133f},
+      {DType::BF16, 0x0080, 0x1p-126f},
+      {DType::BF16, 0x7F7F, 0x1.FEp127f},
+      {DType::BF16, 0xFF7F, -0x1.FEp127f},
+      {DType::BF16, 0x7F80, kInf},
       {DType::BF16, 0xFF80, -kInf},
-      {DType::BF16, 0x4049, 3.140625f}, {DType::BF16, 0x3EAB, 0.333984375f},
+      {DType::BF16, 0x4049, 3.140625f},
+      {DType::BF16, 0x3EAB, 0.333984375f},
 
-      {DType::F8E4M3, 0x00, 0.0f}, {DType::F8E4M3, 0x80, -0.0f}, {DType::F8E4M3, 0x38, 1.0f},
-      {DType::F8E4M3, 0x01, 0x1p-9f}, {DType::F8E4M3, 0x07, 7 * 0x1p-9f},
-      {DType::F8E4M3, 0x08, 0x1p-6f}, {DType::F8E4M3, 0x7E, 448.0f}, {DType::F8E4M3, 0xFE, -448.0f},
-      {DType::F8E4M3, 0x77, 240.0f}, {DType::F8E4M3, 0x40, 2.0f}, {DType::F8E4M3, 0x3F, 1.875f},
+      {DType::F8E4M3, 0x00, 0.0f},
+      {DType::F8E4M3, 0x80, -0.0f},
+      {DType::F8E4M3, 0x38, 1.0f},
+      {DType::F8E4M3, 0x01, 0x1p-9f},
+      {DType::F8E4M3, 0x07, 7 * 0x1p-9f},
+      {DType::F8E4M3, 0x08, 0x1p-6f},
+      {DType::F8E4M3, 0x7E, 448.0f},
+      {DType::F8E4M3, 0xFE, -448.0f},
+      {DType::F8E4M3, 0x77, 240.0f},
+      {DType::F8E4M3, 0x40, 2.0f},
+      {DType::F8E4M3, 0x3F, 1.875f},
       {DType::F8E4M3, 0x39, 1.125f},
 
-      {DType::F8E5M2, 0x00, 0.0f}, {DType::F8E5M2, 0x80, -0.0f}, {DType::F8E5M2, 0x3C, 1.0f},
-      {DType::F8E5M2, 0x01, 0x1p-16f}, {DType::F8E5M2, 0x03, 3 * 0x1p-16f},
-      {DType::F8E5M2, 0x04, 0x1p-14f}, {DType::F8E5M2, 0x7B, 57344.0f},
-      {DType::F8E5M2, 0xFB, -57344.0f}, {DType::F8E5M2, 0x7C, kInf}, {DType::F8E5M2, 0xFC, -kInf},
-      {DType::F8E5M2, 0x40, 2.0f}, {DType::F8E5M2, 0x3D, 1.25f},
+      {DType::F8E5M2, 0x00, 0.0f},
+      {DType::F8E5M2, 0x80, -0.0f},
+      {DType::F8E5M2, 0x3C, 1.0f},
+      {DType::F8E5M2, 0x01, 0x1p-16f},
+      {DType::F8E5M2, 0x03, 3 * 0x1p-16f},
+      {DType::F8E5M2, 0x04, 0x1p-14f},
+      {DType::F8E5M2, 0x7B, 57344.0f},
+      {DType::F8E5M2, 0xFB, -57344.0f},
+      {DType::F8E5M2, 0x7C, kInf},
+      {DType::F8E5M2, 0xFC, -kInf},
+      {DType::F8E5M2, 0x40, 2.0f},
+      {DType::F8E5M2, 0x3D, 1.25f},
   };
   for (const Row& r : rows) {
     const Format& f = format(r.t);

@@ -50,18 +50,19 @@ TEST(Ops, NamesAndShapesComeFromTheList) {
 }
 
 TEST(Ops, ShapePredicates) {
-  EXPECT_EQ(where(is_unary),
-            (std::set<std::string>{"neg", "not", "abs", "floor", "ceil", "round", "trunc", "exp",
-                                   "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh",
-                                   "erf", "sigmoid", "silu", "gelu", "cast", "bitcast"}));
+  EXPECT_EQ(
+      where(is_unary),
+      (std::set<std::string>{"neg",  "not",     "abs",  "floor", "ceil",  "round",  "trunc", "exp",
+                             "exp2", "log",     "log2", "sqrt",  "rsqrt", "sin",    "cos",   "tanh",
+                             "erf",  "sigmoid", "silu", "gelu",  "cast",  "bitcast"}));
   EXPECT_EQ(where(is_binary), (std::set<std::string>{"add", "sub", "mul", "div", "rem", "min",
-                                                      "max", "and", "or", "xor", "shl", "shr"}));
+                                                     "max", "and", "or", "xor", "shl", "shr"}));
   EXPECT_EQ(where(is_comparison), (std::set<std::string>{"eq", "ne", "lt", "le", "gt", "ge"}));
 }
 
 TEST(Ops, OpSets) {
-  EXPECT_EQ(where(is_commutative), (std::set<std::string>{"add", "mul", "min", "max", "and", "or",
-                                                           "xor", "eq", "ne"}));
+  EXPECT_EQ(where(is_commutative),
+            (std::set<std::string>{"add", "mul", "min", "max", "and", "or", "xor", "eq", "ne"}));
   EXPECT_EQ(where(is_float_only),
             (std::set<std::string>{"floor", "ceil", "round", "trunc", "exp", "exp2", "log", "log2",
                                    "sqrt", "rsqrt", "sin", "cos", "tanh", "erf", "sigmoid", "silu",
@@ -74,17 +75,32 @@ TEST(Ops, PurityAndResults) {
   // Pure: a function of the operands (and of the thread or launch, for leaves: thread identity
   // included); never memory, arrays, atomics, locals, control flow, barriers, collectives or the
   // contract's require.
-  const std::set<std::string> impure = {
-      "load",          "store",        "load_vector",     "store_vector",       "atomic",
-      "array_load",    "array_store",  "array_atomic",    "read",               "write",
-      "for",           "if",           "barrier",         "warp_barrier",       "warp_reduce",
-      "warp_shuffle",  "require",      "warp_prefix_sum", "threadgroup_reduce", "threadgroup_argmax"};
+  const std::set<std::string> impure = {"load",
+                                        "store",
+                                        "load_vector",
+                                        "store_vector",
+                                        "atomic",
+                                        "array_load",
+                                        "array_store",
+                                        "array_atomic",
+                                        "read",
+                                        "write",
+                                        "for",
+                                        "if",
+                                        "barrier",
+                                        "warp_barrier",
+                                        "warp_reduce",
+                                        "warp_shuffle",
+                                        "require",
+                                        "warp_prefix_sum",
+                                        "threadgroup_reduce",
+                                        "threadgroup_argmax"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(is_pure(e.op), !impure.contains(std::string(e.name))) << e.name;
   }
-  const std::set<std::string> no_result = {"store",       "write",        "if",
-                                           "require",     "load_vector",  "store_vector",
-                                           "array_store", "barrier",      "warp_barrier"};
+  const std::set<std::string> no_result = {"store",       "write",       "if",
+                                           "require",     "load_vector", "store_vector",
+                                           "array_store", "barrier",     "warp_barrier"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(has_result(e.op), !no_result.contains(std::string(e.name))) << e.name;
   }
@@ -94,8 +110,7 @@ TEST(Ops, LaunchUniformLeavesAndCollectives) {
   EXPECT_EQ(where(is_launch_uniform), (std::set<std::string>{"const", "scalar", "len"}));
   EXPECT_EQ(where(is_collective),
             (std::set<std::string>{"barrier", "warp_barrier", "warp_reduce", "warp_shuffle",
-                                   "warp_prefix_sum", "threadgroup_reduce",
-                                   "threadgroup_argmax"}));
+                                   "warp_prefix_sum", "threadgroup_reduce", "threadgroup_argmax"}));
 }
 
 TEST(Ops, CombineAndShuffleNames) {

@@ -384,8 +384,7 @@ TEST(Print, ArraysOutOfRangeOrUnnamedStillPrint) {
   EXPECT_EQ(print_instr(k, load), "%1: i32 = array_load ?array[%0]");
   // A size param out of range shows as such in the header.
   k.arrays[0].size_param = ParamId{5};
-  EXPECT_NE(print(k).find("  array a0: thread i32[size=?param]\n"), std::string::npos)
-      << print(k);
+  EXPECT_NE(print(k).find("  array a0: thread i32[size=?param]\n"), std::string::npos) << print(k);
 }
 
 }  // namespace

@@ -119,12 +119,11 @@ TEST(VerifyThreadgroup, ArraysAreNamedOnceAndSizedAtCompileTime) {
 
 TEST(VerifyThreadgroup, ContractHasNoThreadsMemoryOrCooperation) {
   for (OpKind op : {OpKind::ThreadId, OpKind::ThreadgroupId, OpKind::ThreadsPerThreadgroup,
-                    OpKind::ThreadgroupsPerGrid, OpKind::LaneId, OpKind::WarpId,
-                    OpKind::LoadVector, OpKind::StoreVector, OpKind::AtomicGlobal,
-                    OpKind::ArrayLoad, OpKind::ArrayStore, OpKind::AtomicArray, OpKind::Barrier,
-                    OpKind::WarpBarrier, OpKind::WarpReduce, OpKind::WarpShuffle,
-                    OpKind::WarpPrefixSum, OpKind::ThreadgroupReduce,
-                    OpKind::ThreadgroupArgmax}) {
+                    OpKind::ThreadgroupsPerGrid, OpKind::LaneId, OpKind::WarpId, OpKind::LoadVector,
+                    OpKind::StoreVector, OpKind::AtomicGlobal, OpKind::ArrayLoad,
+                    OpKind::ArrayStore, OpKind::AtomicArray, OpKind::Barrier, OpKind::WarpBarrier,
+                    OpKind::WarpReduce, OpKind::WarpShuffle, OpKind::WarpPrefixSum,
+                    OpKind::ThreadgroupReduce, OpKind::ThreadgroupArgmax}) {
     // A copy of the op in the contract, its operands constants defined there.
     Kernel k = sample();
     Instr in = find(k, op);
@@ -303,8 +302,8 @@ TEST(VerifyThreadgroup, AcceptedCombines) {
     EXPECT_FALSE(accepts_combine(OpKind::AtomicGlobal, CombineOp::Add, t)) << name_of(t);
   }
   // Atomics: every combine but Mul on i32 and u32; only Add on f32; nothing on f16.
-  for (CombineOp c : {CombineOp::Add, CombineOp::Max, CombineOp::Min, CombineOp::And,
-                      CombineOp::Or, CombineOp::Xor}) {
+  for (CombineOp c : {CombineOp::Add, CombineOp::Max, CombineOp::Min, CombineOp::And, CombineOp::Or,
+                      CombineOp::Xor}) {
     EXPECT_TRUE(accepts_combine(OpKind::AtomicArray, c, DType::I32)) << combine_name(c);
     EXPECT_TRUE(accepts_combine(OpKind::AtomicGlobal, c, DType::U32)) << combine_name(c);
     EXPECT_EQ(accepts_combine(OpKind::AtomicGlobal, c, DType::F32), c == CombineOp::Add)

@@ -86,78 +86,100 @@ TEST(Array, SizesMustBeKnownAtCompileTime) {
                      {"threadgroup_array 'tile': size must be at least 1"});
   expect_trace_error("zero_thread", [](KernelBuilder& b) { b.thread_array("acc", DType::F32, 0); },
                      {"thread_array 'acc': size must be at least 1"});
-  expect_trace_error("computed", [](KernelBuilder& b) {
-    Val n = b.scalar_u32("n");
-    b.threadgroup_array("tile", DType::F32, n * 2u);
-  }, {"threadgroup_array 'tile': the size must be a u32 scalar parameter", "%2 (u32)"});
-  expect_trace_error("constant", [](KernelBuilder& b) {
-    b.threadgroup_array("tile", DType::F32, u32(8));
-  }, {"threadgroup_array 'tile': the size must be a u32 scalar parameter"});
-  expect_trace_error("per_thread", [](KernelBuilder& b) {
-    b.threadgroup_array("tile", DType::F32, thread_id(0));
-  }, {"threadgroup_array 'tile': the size must be a u32 scalar parameter", "%0 (u32)"});
-  expect_trace_error("i32_scalar", [](KernelBuilder& b) {
-    b.threadgroup_array("tile", DType::F32, b.scalar_i32("n"));
-  }, {"the size must be a u32 scalar parameter", "%0 (i32)"});
+  expect_trace_error(
+      "computed",
+      [](KernelBuilder& b) {
+        Val n = b.scalar_u32("n");
+        b.threadgroup_array("tile", DType::F32, n * 2u);
+      },
+      {"threadgroup_array 'tile': the size must be a u32 scalar parameter", "%2 (u32)"});
+  expect_trace_error("constant",
+                     [](KernelBuilder& b) { b.threadgroup_array("tile", DType::F32, u32(8)); },
+                     {"threadgroup_array 'tile': the size must be a u32 scalar parameter"});
+  expect_trace_error(
+      "per_thread", [](KernelBuilder& b) { b.threadgroup_array("tile", DType::F32, thread_id(0)); },
+      {"threadgroup_array 'tile': the size must be a u32 scalar parameter", "%0 (u32)"});
+  expect_trace_error(
+      "i32_scalar",
+      [](KernelBuilder& b) { b.threadgroup_array("tile", DType::F32, b.scalar_i32("n")); },
+      {"the size must be a u32 scalar parameter", "%0 (i32)"});
 }
 
 TEST(Array, ElementTypesAndNames) {
   expect_trace_error("bool", [](KernelBuilder& b) { b.threadgroup_array("flags", DType::Bool, 4); },
                      {"threadgroup_array 'flags': element type bool is not supported"});
-  expect_trace_error("fp8", [](KernelBuilder& b) {
-    Val n = b.scalar_u32("n");
-    b.threadgroup_array("bytes", DType::F8E5M2, n);
-  }, {"threadgroup_array 'bytes': element type f8e5m2 is not supported"});
-  expect_trace_error("twice", [](KernelBuilder& b) {
-    b.threadgroup_array("tile", DType::F32, 4);
-    b.thread_array("tile", DType::F32, 4);
-  }, {"thread_array 'tile': an array of that name already exists"});
+  expect_trace_error("fp8",
+                     [](KernelBuilder& b) {
+                       Val n = b.scalar_u32("n");
+                       b.threadgroup_array("bytes", DType::F8E5M2, n);
+                     },
+                     {"threadgroup_array 'bytes': element type f8e5m2 is not supported"});
+  expect_trace_error("twice",
+                     [](KernelBuilder& b) {
+                       b.threadgroup_array("tile", DType::F32, 4);
+                       b.thread_array("tile", DType::F32, 4);
+                     },
+                     {"thread_array 'tile': an array of that name already exists"});
   expect_trace_error("unnamed", [](KernelBuilder& b) { b.threadgroup_array("", DType::F32, 4); },
                      {"threadgroup_array: an array needs a name"});
 }
 
 TEST(Array, ElementMisusesAreErrors) {
-  expect_trace_error("index_f32", [](KernelBuilder& b) {
-    ArrayRef tile = b.threadgroup_array("tile", DType::F32, 4);
-    Val x = tile[f32(1)];
-    (void)x;
-  }, {"array 'tile': index %0 (f32) must be u32 or i32"});
-  expect_trace_error("store_index", [](KernelBuilder& b) {
-    ArrayRef acc = b.thread_array("acc", DType::U32, 4);
-    Val i = i32(1).to(DType::U8);
-    acc[i] = u32(3);
-  }, {"array 'acc': index", "(u8) must be u32 or i32"});
-  expect_trace_error("store_type", [](KernelBuilder& b) {
-    ArrayRef tile = b.threadgroup_array("tile", DType::F16, 4);
-    tile[0] = f32(1);
-  }, {"array 'tile': storing %0 (f32) into f16 elements; convert it with .to()"});
-  expect_trace_error("negative", [](KernelBuilder& b) {
-    ArrayRef acc = b.thread_array("acc", DType::F32, 4);
-    Val x = acc[-1];
-    (void)x;
-  }, {"array index -1 is out of range"});
+  expect_trace_error("index_f32",
+                     [](KernelBuilder& b) {
+                       ArrayRef tile = b.threadgroup_array("tile", DType::F32, 4);
+                       Val x = tile[f32(1)];
+                       (void)x;
+                     },
+                     {"array 'tile': index %0 (f32) must be u32 or i32"});
+  expect_trace_error("store_index",
+                     [](KernelBuilder& b) {
+                       ArrayRef acc = b.thread_array("acc", DType::U32, 4);
+                       Val i = i32(1).to(DType::U8);
+                       acc[i] = u32(3);
+                     },
+                     {"array 'acc': index", "(u8) must be u32 or i32"});
+  expect_trace_error("store_type",
+                     [](KernelBuilder& b) {
+                       ArrayRef tile = b.threadgroup_array("tile", DType::F16, 4);
+                       tile[0] = f32(1);
+                     },
+                     {"array 'tile': storing %0 (f32) into f16 elements; convert it with .to()"});
+  expect_trace_error("negative",
+                     [](KernelBuilder& b) {
+                       ArrayRef acc = b.thread_array("acc", DType::F32, 4);
+                       Val x = acc[-1];
+                       (void)x;
+                     },
+                     {"array index -1 is out of range"});
 }
 
 TEST(Array, RequireMayNotUseThreadsOrArrays) {
-  expect_trace_error("tid", [](KernelBuilder& b) {
-    Val n = b.scalar_u32("n");
-    b.require(thread_id(0) < n, "thread < n");
-  }, {"require: the condition may use only scalar parameters and constants",
-      "depends on a per-thread value"});
+  expect_trace_error("tid",
+                     [](KernelBuilder& b) {
+                       Val n = b.scalar_u32("n");
+                       b.require(thread_id(0) < n, "thread < n");
+                     },
+                     {"require: the condition may use only scalar parameters and constants",
+                      "depends on a per-thread value"});
   expect_trace_error("lane", [](KernelBuilder& b) { b.require(lane_id() == 0u, "lane 0"); },
                      {"depends on a per-thread value"});
-  expect_trace_error("tpg", [](KernelBuilder& b) {
-    b.require(threads_per_threadgroup(0) <= 1024u, "tpg");
-  }, {"depends on a per-thread value"});
-  expect_trace_error("array", [](KernelBuilder& b) {
-    ArrayRef acc = b.thread_array("acc", DType::U32, 1);
-    Val x = acc[0];
-    b.require(x == 0u, "zero");
-  }, {"depends on a per-thread value"});
-  expect_trace_error("collective", [](KernelBuilder& b) {
-    Val n = b.scalar_u32("n");
-    b.require(warp_sum(n) > 0u, "sum");
-  }, {"depends on a per-thread value"});
+  expect_trace_error(
+      "tpg", [](KernelBuilder& b) { b.require(threads_per_threadgroup(0) <= 1024u, "tpg"); },
+      {"depends on a per-thread value"});
+  expect_trace_error("array",
+                     [](KernelBuilder& b) {
+                       ArrayRef acc = b.thread_array("acc", DType::U32, 1);
+                       Val x = acc[0];
+                       b.require(x == 0u, "zero");
+                     },
+                     {"depends on a per-thread value"});
+  expect_trace_error("collective",
+                     [](KernelBuilder& b) {
+                       Val n = b.scalar_u32("n");
+                       b.require(warp_sum(n) > 0u, "sum");
+                     },
+                     {"depends on a per-thread value"});
 }
 
 }  // namespace

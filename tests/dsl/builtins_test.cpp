@@ -244,10 +244,7 @@ TEST(Builtins, IfAndElseRecordBothArms) {
 }
 
 TEST(Builtins, IfMistakesAreErrors) {
-  expect_trace_error("if_cond",
-                     [](KernelBuilder& b) {
-                       if_(b.scalar_u32("n"), [] {});
-                     },
+  expect_trace_error("if_cond", [](KernelBuilder& b) { if_(b.scalar_u32("n"), [] {}); },
                      {"if_: condition %0 (u32) is not bool"});
   expect_trace_error("else_late",
                      [](KernelBuilder& b) {

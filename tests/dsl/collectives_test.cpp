@@ -101,34 +101,40 @@ TEST(Collectives, WarpOpsOnEachType) {
     warp_shuffle(u < 3u, u);
   });
   const std::string text = print(k);
-  for (const char* line : {"%3: i32 = warp_reduce add %0", "%4: u32 = warp_reduce max %1",
-                           "%5: bf16 = warp_prefix_sum inclusive %2",
-                           "%8: bool = warp_shuffle index %7, %1"}) {
+  for (const char* line :
+       {"%3: i32 = warp_reduce add %0", "%4: u32 = warp_reduce max %1",
+        "%5: bf16 = warp_prefix_sum inclusive %2", "%8: bool = warp_shuffle index %7, %1"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << " not in:\n" << text;
   }
 }
 
 TEST(Collectives, WarpMisusesAreErrors) {
-  expect_trace_error("lane_i32", [](KernelBuilder& b) {
-    Val x = b.scalar_f32("x");
-    warp_shuffle(x, b.scalar_i32("l"));
-  }, {"warp_shuffle: lane %1 (i32) must be u32"});
-  expect_trace_error("lane_f32", [](KernelBuilder& b) {
-    Val x = b.scalar_f32("x");
-    warp_shuffle_down(x, x);
-  }, {"warp_shuffle: lane %0 (f32) must be u32"});
-  expect_trace_error("fp8", [](KernelBuilder& b) {
-    Val x = b.scalar_f32("x").to(DType::F8E4M3);
-    warp_shuffle_xor(x, 1);
-  }, {"warp_shuffle: fp8 values are storage only", "(f8e4m3)"});
-  expect_trace_error("fp8_sum", [](KernelBuilder& b) {
-    warp_sum(b.scalar_f32("x").to(DType::F8E5M2));
-  }, {"warp_reduce add: does not accept", "(f8e5m2)"});
+  expect_trace_error("lane_i32",
+                     [](KernelBuilder& b) {
+                       Val x = b.scalar_f32("x");
+                       warp_shuffle(x, b.scalar_i32("l"));
+                     },
+                     {"warp_shuffle: lane %1 (i32) must be u32"});
+  expect_trace_error("lane_f32",
+                     [](KernelBuilder& b) {
+                       Val x = b.scalar_f32("x");
+                       warp_shuffle_down(x, x);
+                     },
+                     {"warp_shuffle: lane %0 (f32) must be u32"});
+  expect_trace_error("fp8",
+                     [](KernelBuilder& b) {
+                       Val x = b.scalar_f32("x").to(DType::F8E4M3);
+                       warp_shuffle_xor(x, 1);
+                     },
+                     {"warp_shuffle: fp8 values are storage only", "(f8e4m3)"});
+  expect_trace_error("fp8_sum",
+                     [](KernelBuilder& b) { warp_sum(b.scalar_f32("x").to(DType::F8E5M2)); },
+                     {"warp_reduce add: does not accept", "(f8e5m2)"});
   expect_trace_error("bool_max", [](KernelBuilder&) { warp_max(lane_id() < 4u); },
                      {"warp_reduce max: does not accept", "(bool)"});
-  expect_trace_error("u8_scan", [](KernelBuilder& b) {
-    warp_prefix_sum(b.scalar_u32("x").to(DType::U8));
-  }, {"warp_prefix_sum add: does not accept", "(u8)"});
+  expect_trace_error("u8_scan",
+                     [](KernelBuilder& b) { warp_prefix_sum(b.scalar_u32("x").to(DType::U8)); },
+                     {"warp_prefix_sum add: does not accept", "(u8)"});
 }
 
 TEST(Collectives, ThreadgroupReductionsAndArgmax) {
@@ -155,13 +161,17 @@ TEST(Collectives, ThreadgroupReductionsAndArgmax) {
 }
 
 TEST(Collectives, ThreadgroupMisusesAreErrors) {
-  expect_trace_error("argmax_index", [](KernelBuilder& b) {
-    Val x = b.scalar_f32("x");
-    threadgroup_argmax(x, b.scalar_i32("i"));
-  }, {"threadgroup_argmax: index %1 (i32) must be u32"});
-  expect_trace_error("argmax_fp8", [](KernelBuilder& b) {
-    threadgroup_argmax(b.scalar_f32("x").to(DType::F8E4M3), thread_id(0));
-  }, {"threadgroup_argmax max: does not accept", "(f8e4m3)"});
+  expect_trace_error("argmax_index",
+                     [](KernelBuilder& b) {
+                       Val x = b.scalar_f32("x");
+                       threadgroup_argmax(x, b.scalar_i32("i"));
+                     },
+                     {"threadgroup_argmax: index %1 (i32) must be u32"});
+  expect_trace_error("argmax_fp8",
+                     [](KernelBuilder& b) {
+                       threadgroup_argmax(b.scalar_f32("x").to(DType::F8E4M3), thread_id(0));
+                     },
+                     {"threadgroup_argmax max: does not accept", "(f8e4m3)"});
   expect_trace_error("sum_bool", [](KernelBuilder&) { threadgroup_sum(thread_id(0) < 3u); },
                      {"threadgroup_reduce add: does not accept", "(bool)"});
 }
@@ -219,43 +229,59 @@ TEST(Collectives, AtomicsOnTensorsAndThreadgroupArrays) {
 }
 
 TEST(Collectives, AtomicMisusesAreErrors) {
-  expect_trace_error("on_input", [](KernelBuilder& b) {
-    Tensor in = b.input("in", DType::U32);
-    atomic_add(in, thread_id(0), u32(1));
-  }, {"atomic: param 'in' is an input; atomics need an output"});
-  expect_trace_error("per_thread", [](KernelBuilder& b) {
-    ArrayRef a = b.thread_array("mine", DType::U32, 4);
-    atomic_or(a, u32(0), u32(1));
-  }, {"atomic: array 'mine' is per-thread; atomics need threadgroup memory"});
-  expect_trace_error("wrong_type", [](KernelBuilder& b) {
-    Tensor out = b.output("out", DType::U32);
-    Val t = thread_id(0);
-    atomic_add(out, t, i32(1));
-  }, {"atomic: value %1 (i32) differs from the element type u32"});
-  expect_trace_error("array_type", [](KernelBuilder& b) {
-    ArrayRef a = b.threadgroup_array("tile", DType::F32, 4);
-    Val i = u32(0);
-    atomic_add(a, i, u32(1));
-  }, {"atomic: value %1 (u32) differs from the element type f32"});
-  expect_trace_error("f32_max", [](KernelBuilder& b) {
-    Tensor out = b.output("out", DType::F32);
-    Val t = thread_id(0);
-    atomic_max(out, t, f32(1));
-  }, {"atomic max: does not accept %1 (f32)"});
-  expect_trace_error("f32_xor_array", [](KernelBuilder& b) {
-    ArrayRef a = b.threadgroup_array("tile", DType::F32, 4);
-    Val i = u32(0);
-    atomic_xor(a, i, f32(1));
-  }, {"array_atomic xor: does not accept %1 (f32)"});
-  expect_trace_error("f16_add", [](KernelBuilder& b) {
-    Tensor out = b.output("out", DType::F16);
-    atomic_add(out, thread_id(0), f32(1).to(DType::F16));
-  }, {"atomic add: does not accept", "(f16)"});
-  expect_trace_error("index_f32", [](KernelBuilder& b) {
-    Tensor out = b.output("out", DType::U32);
-    Val i = f32(0);
-    atomic_add(out, i, u32(1));
-  }, {"atomic: index %0 (f32) must be u32 or i32"});
+  expect_trace_error("on_input",
+                     [](KernelBuilder& b) {
+                       Tensor in = b.input("in", DType::U32);
+                       atomic_add(in, thread_id(0), u32(1));
+                     },
+                     {"atomic: param 'in' is an input; atomics need an output"});
+  expect_trace_error("per_thread",
+                     [](KernelBuilder& b) {
+                       ArrayRef a = b.thread_array("mine", DType::U32, 4);
+                       atomic_or(a, u32(0), u32(1));
+                     },
+                     {"atomic: array 'mine' is per-thread; atomics need threadgroup memory"});
+  expect_trace_error("wrong_type",
+                     [](KernelBuilder& b) {
+                       Tensor out = b.output("out", DType::U32);
+                       Val t = thread_id(0);
+                       atomic_add(out, t, i32(1));
+                     },
+                     {"atomic: value %1 (i32) differs from the element type u32"});
+  expect_trace_error("array_type",
+                     [](KernelBuilder& b) {
+                       ArrayRef a = b.threadgroup_array("tile", DType::F32, 4);
+                       Val i = u32(0);
+                       atomic_add(a, i, u32(1));
+                     },
+                     {"atomic: value %1 (u32) differs from the element type f32"});
+  expect_trace_error("f32_max",
+                     [](KernelBuilder& b) {
+                       Tensor out = b.output("out", DType::F32);
+                       Val t = thread_id(0);
+                       atomic_max(out, t, f32(1));
+                     },
+                     {"atomic max: does not accept %1 (f32)"});
+  expect_trace_error("f32_xor_array",
+                     [](KernelBuilder& b) {
+                       ArrayRef a = b.threadgroup_array("tile", DType::F32, 4);
+                       Val i = u32(0);
+                       atomic_xor(a, i, f32(1));
+                     },
+                     {"array_atomic xor: does not accept %1 (f32)"});
+  expect_trace_error("f16_add",
+                     [](KernelBuilder& b) {
+                       Tensor out = b.output("out", DType::F16);
+                       atomic_add(out, thread_id(0), f32(1).to(DType::F16));
+                     },
+                     {"atomic add: does not accept", "(f16)"});
+  expect_trace_error("index_f32",
+                     [](KernelBuilder& b) {
+                       Tensor out = b.output("out", DType::U32);
+                       Val i = f32(0);
+                       atomic_add(out, i, u32(1));
+                     },
+                     {"atomic: index %0 (f32) must be u32 or i32"});
 }
 
 TEST(Collectives, VectorLoadsAndStores) {
@@ -263,8 +289,8 @@ TEST(Collectives, VectorLoadsAndStores) {
     Tensor src = b.input("src", DType::F16);
     Tensor out = b.output("out", DType::F16);
     Val i = program_id(0) * 8u;
-    ArrayRef v = load_vector(src, i, 8);    // 16 bytes
-    ArrayRef w = load_vector(src, i, 4);    // 8 bytes, into a second array
+    ArrayRef v = load_vector(src, i, 8);  // 16 bytes
+    ArrayRef w = load_vector(src, i, 4);  // 8 bytes, into a second array
     Val a = v[1];
     Val c = w[3];
     v[0] = a + c;
@@ -296,32 +322,43 @@ TEST(Collectives, VectorLoadsAndStores) {
 }
 
 TEST(Collectives, VectorMisusesAreErrors) {
-  expect_trace_error("bytes12", [](KernelBuilder& b) {
-    load_vector(b.input("src", DType::F32), u32(0), 3);
-  }, {"vector access to 'src': 3 x f32 is 12 bytes, not 8 or 16"});
-  expect_trace_error("bytes32", [](KernelBuilder& b) {
-    Tensor out = b.output("out", DType::F32);
-    store_vector(out, u32(0), b.thread_array("acc", DType::F32, 8), 8);
-  }, {"vector access to 'out': 8 x f32 is 32 bytes, not 8 or 16"});
-  expect_trace_error("index_f32", [](KernelBuilder& b) {
-    load_vector(b.input("src", DType::U8), f32(0), 8);
-  }, {"vector access: index %0 (f32) must be u32 or i32"});
-  expect_trace_error("to_input", [](KernelBuilder& b) {
-    Tensor src = b.input("src", DType::F32);
-    store_vector(src, u32(0), b.thread_array("acc", DType::F32, 4), 4);
-  }, {"store_vector: param 'src' is an input"});
-  expect_trace_error("short", [](KernelBuilder& b) {
-    Tensor out = b.output("out", DType::F32);
-    store_vector(out, u32(0), b.thread_array("acc", DType::F32, 2), 4);
-  }, {"store_vector: array 'acc' must be a per-thread f32 array of at least 4 elements"});
-  expect_trace_error("wrong_type", [](KernelBuilder& b) {
-    Tensor out = b.output("out", DType::F32);
-    store_vector(out, u32(0), b.thread_array("acc", DType::I32, 4), 4);
-  }, {"store_vector: array 'acc' must be a per-thread f32 array"});
-  expect_trace_error("shared", [](KernelBuilder& b) {
-    Tensor out = b.output("out", DType::F32);
-    store_vector(out, u32(0), b.threadgroup_array("tile", DType::F32, 4), 4);
-  }, {"store_vector: array 'tile' must be a per-thread f32 array"});
+  expect_trace_error("bytes12",
+                     [](KernelBuilder& b) { load_vector(b.input("src", DType::F32), u32(0), 3); },
+                     {"vector access to 'src': 3 x f32 is 12 bytes, not 8 or 16"});
+  expect_trace_error("bytes32",
+                     [](KernelBuilder& b) {
+                       Tensor out = b.output("out", DType::F32);
+                       store_vector(out, u32(0), b.thread_array("acc", DType::F32, 8), 8);
+                     },
+                     {"vector access to 'out': 8 x f32 is 32 bytes, not 8 or 16"});
+  expect_trace_error("index_f32",
+                     [](KernelBuilder& b) { load_vector(b.input("src", DType::U8), f32(0), 8); },
+                     {"vector access: index %0 (f32) must be u32 or i32"});
+  expect_trace_error("to_input",
+                     [](KernelBuilder& b) {
+                       Tensor src = b.input("src", DType::F32);
+                       store_vector(src, u32(0), b.thread_array("acc", DType::F32, 4), 4);
+                     },
+                     {"store_vector: param 'src' is an input"});
+  expect_trace_error(
+      "short",
+      [](KernelBuilder& b) {
+        Tensor out = b.output("out", DType::F32);
+        store_vector(out, u32(0), b.thread_array("acc", DType::F32, 2), 4);
+      },
+      {"store_vector: array 'acc' must be a per-thread f32 array of at least 4 elements"});
+  expect_trace_error("wrong_type",
+                     [](KernelBuilder& b) {
+                       Tensor out = b.output("out", DType::F32);
+                       store_vector(out, u32(0), b.thread_array("acc", DType::I32, 4), 4);
+                     },
+                     {"store_vector: array 'acc' must be a per-thread f32 array"});
+  expect_trace_error("shared",
+                     [](KernelBuilder& b) {
+                       Tensor out = b.output("out", DType::F32);
+                       store_vector(out, u32(0), b.threadgroup_array("tile", DType::F32, 4), 4);
+                     },
+                     {"store_vector: array 'tile' must be a per-thread f32 array"});
 }
 
 }  // namespace

@@ -167,8 +167,7 @@ TEST(KernelBuilder, RequireRejectsPerThreadConditions) {
                        b.require(r > 0, "v > 0");
                      },
                      {"require", "%1 depends on a per-thread value"});
-  expect_trace_error("require_bool",
-                     [](KernelBuilder& b) { b.require(b.scalar_u32("n"), "n"); },
+  expect_trace_error("require_bool", [](KernelBuilder& b) { b.require(b.scalar_u32("n"), "n"); },
                      {"require: condition %0 (u32) is not bool"});
   expect_trace_error("require_nested",
                      [](KernelBuilder& b) {

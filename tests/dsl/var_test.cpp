@@ -83,9 +83,11 @@ TEST(Var, CompoundAssignmentsReadApplyAndWrite) {
                 "  %0: u32 = scalar n\n"
                 "  write v = %0\n"
                 "  %1: u32 = read v\n"
-                "  %2: u32 = " + op + " %1, %0\n"
-                "  write v = %2\n"
-                "}\n");
+                "  %2: u32 = " +
+                    op +
+                    " %1, %0\n"
+                    "  write v = %2\n"
+                    "}\n");
   }
 }
 
@@ -111,9 +113,11 @@ TEST(Var, CompoundAssignmentsWithLiterals) {
                 "  write v = %0\n"
                 "  %1: i32 = read v\n"
                 "  %2: i32 = const 3\n"
-                "  %3: i32 = " + op + " %1, %2\n"
-                "  write v = %3\n"
-                "}\n");
+                "  %3: i32 = " +
+                    op +
+                    " %1, %2\n"
+                    "  write v = %3\n"
+                    "}\n");
   }
 }
 

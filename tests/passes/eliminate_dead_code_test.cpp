@@ -88,7 +88,7 @@ TEST(EliminateDeadCode, RemovesEmptyLoopsAndIfs) {
     Val c = i < n;
     if_(c, [&] { static_cast<void>(i + 1); }).else_([&] { static_cast<void>(i + 2); });
     for (Val j : range(n)) static_cast<void>(in[j].load());  // a load: stays
-    if_(c, [&] { out[i] = i; });                      // a store: stays
+    if_(c, [&] { out[i] = i; });                             // a store: stays
   });
   expect_pass(eliminate_dead_code, k,
               "kernel empty mode=Grid3D\n"

@@ -19,7 +19,9 @@ inline void expect_pass(const Pass& pass, const Kernel& input, const std::string
   const std::string before = print(input);
   const Kernel result = pass(input);
   const std::string actual = print(result);
-  EXPECT_EQ(actual, expected) << "input:\n" << before << "actual:\n" << actual << "expected:\n"
+  EXPECT_EQ(actual, expected) << "input:\n"
+                              << before << "actual:\n"
+                              << actual << "expected:\n"
                               << expected;
   EXPECT_NO_THROW(verify(result)) << "the pass produced IR the verifier rejects:\n" << actual;
 }

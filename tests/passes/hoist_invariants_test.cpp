@@ -194,13 +194,13 @@ TEST(HoistInvariants, PureOpsLeaveLoopsWithBarriersAndCooperationStays) {
     Val n = b.scalar_u32("n");
     Val x = b.scalar_f32("x");
     for (Val j : range(n)) {
-      Val t = thread_id(0);     // invariant and pure
-      Val lane = lane_id();     // invariant and pure
-      Val dbl = x * 2.0f;       // invariant and pure
+      Val t = thread_id(0);  // invariant and pure
+      Val lane = lane_id();  // invariant and pure
+      Val dbl = x * 2.0f;    // invariant and pure
       tile[t] = dbl;
       barrier();
-      Val a = tile[lane];       // invariant operands, but memory
-      Val s = warp_sum(dbl);    // invariant operand, but cooperation
+      Val a = tile[lane];     // invariant operands, but memory
+      Val s = warp_sum(dbl);  // invariant operand, but cooperation
       Val m = threadgroup_max(dbl);
       Val c = atomic_add(counts, t, j);
       barrier();

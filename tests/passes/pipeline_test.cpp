@@ -239,7 +239,8 @@ TEST(Optimise, KeepsResultsAroundBarriersAndCollectives) {
   std::vector<float> in(kRows * kCols);
   for (float& x : in) x = dist(rng);
 
-  const Kernel traced = passes::specialise_scalars(staged_row_sum(), {{"warps", Scalar::of_int(2)}});
+  const Kernel traced =
+      passes::specialise_scalars(staged_row_sum(), {{"warps", Scalar::of_int(2)}});
   const Kernel optimised = passes::optimise(traced);
   const std::string text = print(optimised);
   ASSERT_NE(print(traced), text) << "the pipeline changed nothing";
@@ -284,15 +285,16 @@ TEST(Optimise, DumpsTheIrAfterEachPassWhenAsked) {
   const Kernel optimised = passes::optimise(clipped_row_sum());
   const std::string dump = testing::internal::GetCapturedStderr();
   unsetenv("MT_DUMP_IR");
-  const char* passes_in_order[] = {"fold_constants", "unroll_loops",
-                                   "eliminate_common_subexpressions", "hoist_invariants",
-                                   "fold_constants", "eliminate_dead_code"};
+  const char* passes_in_order[] = {
+      "fold_constants",   "unroll_loops",   "eliminate_common_subexpressions",
+      "hoist_invariants", "fold_constants", "eliminate_dead_code"};
   std::size_t at = 0;
   for (const char* pass : passes_in_order) {
     const std::string header = "== after " + std::string(pass) + " ==\nkernel clipped_row_sum";
     const std::size_t found = dump.find(header, at);
-    ASSERT_NE(found, std::string::npos) << "no dump for " << pass << " after offset " << at
-                                        << " in:\n" << dump;
+    ASSERT_NE(found, std::string::npos)
+        << "no dump for " << pass << " after offset " << at << " in:\n"
+        << dump;
     at = found + header.size();
   }
   // The last dump is the result.

@@ -136,7 +136,8 @@ TEST(UnrollLoops, TripAndSizeLimits) {
   EXPECT_EQ(count_of(most, "store out"), 16u * 15u) << most;
   for (std::uint32_t j = 0; j < 16; ++j) {  // each trip's constant, before its copy
     EXPECT_EQ(count_of(most, "u32 = const " + std::to_string(j) + "\n  store out[%"), 1u)
-        << "the const for trip " << j << " in:\n" << most;
+        << "the const for trip " << j << " in:\n"
+        << most;
   }
 }
 
@@ -327,7 +328,8 @@ TEST(UnrollLoops, OptimiseKeepsTheInterpretersResults) {
   ASSERT_EQ(after_out.size(), kRows);
   ASSERT_EQ(after_counts.size(), kRows);
   for (std::uint32_t i = 0; i < kRows; ++i) {
-    EXPECT_EQ(std::bit_cast<std::uint32_t>(after_out[i]), std::bit_cast<std::uint32_t>(before_out[i]))
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(after_out[i]),
+              std::bit_cast<std::uint32_t>(before_out[i]))
         << "out[" << i << "]: traced " << before_out[i] << ", optimised " << after_out[i];
     EXPECT_EQ(after_counts[i], before_counts[i]) << "counts[" << i << "]";
   }

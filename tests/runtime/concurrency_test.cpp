@@ -93,8 +93,8 @@ std::string run_axpy(const Context& ctx, const Kernel& k, DType t, Rng& rng, boo
     const float want = round_to(t, a[i] + x[i] * c);
     if (got[i] != want) {
       std::ostringstream s;
-      s << "axpy " << name_of(t) << " n=" << n << ": [" << i << "] expected " << want
-        << ", actual " << got[i];
+      s << "axpy " << name_of(t) << " n=" << n << ": [" << i << "] expected " << want << ", actual "
+        << got[i];
       return s.str();
     }
   }
@@ -110,8 +110,8 @@ std::string run_prefix(const Context& ctx, const Kernel& k, Rng& rng) {
   buffers["out"] = test::poisoned(cols * rows, DType::U32);
   buffers["cols"] = test::le_bytes(cols);
   buffers["rows"] = test::le_bytes(rows);
-  const DispatchResult r = ctx.dispatch_with_grid(k, buffers, {}, {(cols + 7) / 8, rows, 1},
-                                                  {8, 1, 1});
+  const DispatchResult r =
+      ctx.dispatch_with_grid(k, buffers, {}, {(cols + 7) / 8, rows, 1}, {8, 1, 1});
   const std::vector<std::uint32_t> got = test::unpack_u32(r.outputs.at("out"));
   for (std::uint32_t row = 0; row < rows; ++row) {
     std::uint32_t sum = 0;
@@ -119,8 +119,8 @@ std::string run_prefix(const Context& ctx, const Kernel& k, Rng& rng) {
       sum += src[row * cols + col];
       if (got[row * cols + col] != sum) {
         std::ostringstream s;
-        s << "prefix " << rows << "x" << cols << ": [" << row << "," << col << "] expected "
-          << sum << ", actual " << got[row * cols + col];
+        s << "prefix " << rows << "x" << cols << ": [" << row << "," << col << "] expected " << sum
+          << ", actual " << got[row * cols + col];
         return s.str();
       }
     }

@@ -2,8 +2,6 @@
 // semantics, outputs returned as copies, specialisation) and the compile cache.
 
 // The umbrella header, as a user includes it (this also proves it compiles on its own).
-#include "metaltile/metaltile.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,9 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "support/forwarding_backend.hpp"
+#include "metaltile/metaltile.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
+#include "support/forwarding_backend.hpp"
 
 namespace mt {
 namespace {
@@ -303,8 +302,7 @@ TEST(CompileCache, FailedCompileIsNotCached) {
   Context ctx(backend);
   const BufferMap buffers = scale_buffers(DType::F32, ramp(8, 1.0f), 8, 8, 2.0f);
   backend->fail_compiles = 1;
-  EXPECT_THROW(ctx.dispatch_with_grid(scale_kernel(DType::F32), buffers, {}, {1, 1, 1},
-                                      {8, 1, 1}),
+  EXPECT_THROW(ctx.dispatch_with_grid(scale_kernel(DType::F32), buffers, {}, {1, 1, 1}, {8, 1, 1}),
                Error);
   const DispatchResult r =
       ctx.dispatch_with_grid(scale_kernel(DType::F32), buffers, {}, {1, 1, 1}, {8, 1, 1});
@@ -321,8 +319,7 @@ TEST(CompileCache, RejectedDispatchCompilesNothing) {
   Context ctx(backend);
   BufferMap buffers = scale_buffers(DType::F32, ramp(8, 1.0f), 8, 8, 2.0f);
   buffers.erase("src");
-  EXPECT_THROW(ctx.dispatch_with_grid(scale_kernel(DType::F32), buffers, {}, {1, 1, 1},
-                                      {8, 1, 1}),
+  EXPECT_THROW(ctx.dispatch_with_grid(scale_kernel(DType::F32), buffers, {}, {1, 1, 1}, {8, 1, 1}),
                Error);
   EXPECT_EQ(backend->compiles, 0);
   EXPECT_EQ(backend->launches, 0);

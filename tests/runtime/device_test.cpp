@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "support/errors.hpp"
 #include "metaltile/metaltile.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
+#include "support/errors.hpp"
 
 namespace mt {
 namespace {

@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "support/errors.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/runtime/context.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
+#include "support/errors.hpp"
 
 namespace mt {
 namespace {
@@ -62,9 +62,8 @@ void expect_still_works(Context& ctx) {
 
 // Dispatches `buffers`/`consts` with the given dims, expects an mt::Error mentioning the
 // kernel and `parts`, then a good dispatch on the same context.
-void expect_error(const BufferMap& buffers, const ConstMap& consts,
-                  std::array<std::size_t, 3> grid, std::array<std::size_t, 3> tpg,
-                  const std::vector<std::string>& parts) {
+void expect_error(const BufferMap& buffers, const ConstMap& consts, std::array<std::size_t, 3> grid,
+                  std::array<std::size_t, 3> tpg, const std::vector<std::string>& parts) {
   test::for_each_backend([&](Context& ctx) {
     const std::string message =
         error_of([&] { (void)ctx.dispatch_with_grid(doubler(), buffers, consts, grid, tpg); });
@@ -139,8 +138,7 @@ TEST(DispatchErrors, OversizedGrid) {
   // Beyond the u32 range, which no device accepts.
   expect_error(good_buffers(), {}, {std::size_t{1} << 33, 1, 1}, kTpg, {"grid", "axis 0"});
   // Within the device's grid, but more threads on an axis than a u32 program_id can index.
-  expect_error(good_buffers(), {}, {limits.max_grid[0], 1, 1}, {64, 1, 1},
-               {"grid", "program_id"});
+  expect_error(good_buffers(), {}, {limits.max_grid[0], 1, 1}, {64, 1, 1}, {"grid", "program_id"});
 }
 
 // Elementwise program_id(0) indexes the whole launch, so the total must fit a u32 too.
@@ -148,8 +146,9 @@ TEST(DispatchErrors, ElementwiseLaunchLargerThanAU32Index) {
   Kernel k = doubler();
   k.mode = KernelMode::Elementwise;
   test::for_each_backend([&](Context& ctx) {
-    const std::string message = error_of(
-        [&] { (void)ctx.dispatch_with_grid(k, good_buffers(), {}, {65536, 4096, 1}, {1024, 1, 1}); });
+    const std::string message = error_of([&] {
+      (void)ctx.dispatch_with_grid(k, good_buffers(), {}, {65536, 4096, 1}, {1024, 1, 1});
+    });
     expect_mentions(message, {"kernel 'doubler'", "Elementwise", "u32 program_id"});
     expect_still_works(ctx);
   });
@@ -189,8 +188,7 @@ TEST(DispatchErrors, ConstOfWrongType) {
 }
 
 TEST(DispatchErrors, ConstGivenTwice) {
-  expect_error(good_buffers(), {{"n", std::uint32_t{48}}}, kGrid, kTpg,
-               {"param 'n'", "both"});
+  expect_error(good_buffers(), {{"n", std::uint32_t{48}}}, kGrid, kTpg, {"param 'n'", "both"});
 }
 
 TEST(DispatchErrors, FailedPrecondition) {
@@ -236,7 +234,9 @@ TEST(DispatchErrors, ArraySizedByAnUnspecialisedScalar) {
       "specialised (pass it in consts)";
   test::for_each_backend([&](Context& ctx) {
     // Passed as a buffer, not a const: reported before any compile, by dispatch and prepare.
-    EXPECT_EQ(error_of([&] { (void)ctx.dispatch_with_grid(staged(), b, {}, {1, 1, 1}, {48, 1, 1}); }),
+    EXPECT_EQ(error_of([&] {
+                (void)ctx.dispatch_with_grid(staged(), b, {}, {1, 1, 1}, {48, 1, 1});
+              }),
               expected);
     EXPECT_EQ(error_of([&] { (void)ctx.prepare(staged()); }), expected);
     // Specialised to 0: no array can have that size.

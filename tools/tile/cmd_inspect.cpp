@@ -15,7 +15,8 @@ int cmd_inspect(const Args& args) {
   if (args.empty() || args[0].starts_with("--")) throw Error("expected a kernel name");
   const KernelInfo* info = find_kernel(args[0]);
   if (info == nullptr) throw Error("no kernel named '" + args[0] + "' (see tile list)");
-  std::string dtype_name = option_value(args, "--dtype", std::string(name_of(info->dtypes.front())));
+  std::string dtype_name =
+      option_value(args, "--dtype", std::string(name_of(info->dtypes.front())));
   std::optional<DType> dtype = parse_dtype(dtype_name);
   if (!dtype) throw Error("unknown dtype '" + dtype_name + "'");
   Kernel k = build_kernel(info->name, *dtype);

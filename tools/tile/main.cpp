@@ -14,10 +14,15 @@ struct Verb {
 };
 
 constexpr Verb kVerbs[] = {
-    {"list", mt::tile::cmd_list, "list                         registered kernels and their dtypes"},
-    {"inspect", mt::tile::cmd_inspect, "inspect NAME [--dtype D] [--raw|--cuda [--unchecked]]  the IR after passes, as traced, or as CUDA C++"},
-    {"demo", mt::tile::cmd_demo, "demo [--max-seq N] [--dtype D]  quantise/dequantise a KV cache with every variant"},
-    {"device", mt::tile::cmd_device, "device                       the backend, the GPU, driver, NVRTC and compile cache"},
+    {"list", mt::tile::cmd_list,
+     "list                         registered kernels and their dtypes"},
+    {"inspect", mt::tile::cmd_inspect,
+     "inspect NAME [--dtype D] [--raw|--cuda [--unchecked]]  the IR after passes, as traced, or as "
+     "CUDA C++"},
+    {"demo", mt::tile::cmd_demo,
+     "demo [--max-seq N] [--dtype D]  quantise/dequantise a KV cache with every variant"},
+    {"device", mt::tile::cmd_device,
+     "device                       the backend, the GPU, driver, NVRTC and compile cache"},
 };
 
 int usage(std::ostream& out) {

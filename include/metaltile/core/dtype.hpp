@@ -12,8 +12,8 @@ namespace mt {
 // fp8 types are storage types: they can be loaded, stored and cast, but not computed with.
 enum class DType : std::uint8_t { F32, F16, BF16, I32, U32, I8, U8, Bool, F8E4M3, F8E5M2 };
 
-inline constexpr DType kAllDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::I32,
-                                       DType::U32, DType::I8,  DType::U8,   DType::Bool,
+inline constexpr DType kAllDTypes[] = {DType::F32,    DType::F16,   DType::BF16, DType::I32,
+                                       DType::U32,    DType::I8,    DType::U8,   DType::Bool,
                                        DType::F8E4M3, DType::F8E5M2};
 
 // Bytes one element occupies in a buffer (Bool is one byte).
@@ -23,9 +23,9 @@ std::size_t size_of(DType t);
 std::string_view name_of(DType t);
 std::optional<DType> parse_dtype(std::string_view name);
 
-bool is_float(DType t);        // f32, f16, bf16, f8e4m3, f8e5m2
-bool is_fp8(DType t);          // f8e4m3, f8e5m2
-bool is_integer(DType t);      // i32, u32, i8, u8 (not bool)
+bool is_float(DType t);    // f32, f16, bf16, f8e4m3, f8e5m2
+bool is_fp8(DType t);      // f8e4m3, f8e5m2
+bool is_integer(DType t);  // i32, u32, i8, u8 (not bool)
 bool is_signed_integer(DType t);
 // Types arithmetic can be done in: f32, f16, bf16, i32, u32, i8, u8.
 bool is_arithmetic(DType t);

@@ -27,5 +27,7 @@ using ArrayId = Id<struct ArrayTag>;  // a threadgroup-memory or per-thread arra
 
 template <class Tag>
 struct std::hash<mt::Id<Tag>> {
-  std::size_t operator()(mt::Id<Tag> id) const noexcept { return std::hash<std::uint32_t>{}(id.index); }
+  std::size_t operator()(mt::Id<Tag> id) const noexcept {
+    return std::hash<std::uint32_t>{}(id.index);
+  }
 };

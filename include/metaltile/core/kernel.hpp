@@ -118,20 +118,20 @@ struct Block {
 // pairwise tree), so float sums are compared with a tolerance; max, min and argmax are exact.
 struct Instr {
   OpKind op = OpKind::Const;
-  DType dtype = DType::F32;       // result type (meaningless where has_result(op) is false)
-  ValueId result;                 // invalid where has_result(op) is false
+  DType dtype = DType::F32;  // result type (meaningless where has_result(op) is false)
+  ValueId result;            // invalid where has_result(op) is false
   std::vector<ValueId> operands;
-  ParamId param;                  // ScalarParam, TensorLen, Load, Store
-  LocalId local;                  // LocalRead, LocalWrite
-  Scalar literal;                 // Const
-  int axis = 0;                   // ProgramId and the per-axis thread identity ops
-  ArrayId array;                  // ArrayLoad, ArrayStore, AtomicArray, LoadVector, StoreVector
-  CombineOp combine = CombineOp::Add;    // WarpReduce, ThreadgroupReduce, atomics
+  ParamId param;   // ScalarParam, TensorLen, Load, Store
+  LocalId local;   // LocalRead, LocalWrite
+  Scalar literal;  // Const
+  int axis = 0;    // ProgramId and the per-axis thread identity ops
+  ArrayId array;   // ArrayLoad, ArrayStore, AtomicArray, LoadVector, StoreVector
+  CombineOp combine = CombineOp::Add;        // WarpReduce, ThreadgroupReduce, atomics
   ShuffleKind shuffle = ShuffleKind::Index;  // WarpShuffle
-  bool inclusive = true;          // WarpPrefixSum
-  std::uint32_t lanes = 0;        // LoadVector, StoreVector
-  std::string message;            // Require
-  std::vector<Block> blocks;      // For: {body}; If: {then, else}
+  bool inclusive = true;                     // WarpPrefixSum
+  std::uint32_t lanes = 0;                   // LoadVector, StoreVector
+  std::string message;                       // Require
+  std::vector<Block> blocks;                 // For: {body}; If: {then, else}
 };
 
 // A traced kernel. Value types are a table indexed by ValueId; fresh ids come from it.

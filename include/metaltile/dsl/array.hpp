@@ -51,7 +51,9 @@ class ArrayElement {
   Val index_;
 };
 
-inline ArrayElement ArrayRef::operator[](const Val& index) const { return ArrayElement(*this, index); }
+inline ArrayElement ArrayRef::operator[](const Val& index) const {
+  return ArrayElement(*this, index);
+}
 
 // Per-thread arrays are indexed with literals when unrolled (a[0], a[j] for a constant j).
 Val array_index_literal(KernelBuilder& k, std::int64_t index);

@@ -20,10 +20,22 @@ Val f32(float v);
 // and compute in f32, rounding to the value's type.
 Val min(const Val& a, const Val& b);
 Val max(const Val& a, const Val& b);
-template <Literal N> Val min(const Val& a, N b) { return min(a, a.literal(b)); }
-template <Literal N> Val max(const Val& a, N b) { return max(a, a.literal(b)); }
-template <Literal N> Val min(N a, const Val& b) { return min(b.literal(a), b); }
-template <Literal N> Val max(N a, const Val& b) { return max(b.literal(a), b); }
+template <Literal N>
+Val min(const Val& a, N b) {
+  return min(a, a.literal(b));
+}
+template <Literal N>
+Val max(const Val& a, N b) {
+  return max(a, a.literal(b));
+}
+template <Literal N>
+Val min(N a, const Val& b) {
+  return min(b.literal(a), b);
+}
+template <Literal N>
+Val max(N a, const Val& b) {
+  return max(b.literal(a), b);
+}
 Val abs(const Val& a);
 Val floor(const Val& a);
 Val ceil(const Val& a);
@@ -43,15 +55,22 @@ Val sigmoid(const Val& a);
 Val silu(const Val& a);
 Val gelu(const Val& a);  // exact form: 0.5 x (1 + erf(x / sqrt 2))
 Val clamp(const Val& x, const Val& lo, const Val& hi);
-template <Literal N, Literal M> Val clamp(const Val& x, N lo, M hi) {
+template <Literal N, Literal M>
+Val clamp(const Val& x, N lo, M hi) {
   const Val low = x.literal(lo);  // sequenced: argument order would vary by compiler
   return clamp(x, low, x.literal(hi));
 }
 
 // cond ? a : b, per thread (both sides are computed).
 Val select(const Val& cond, const Val& a, const Val& b);
-template <Literal N> Val select(const Val& c, const Val& a, N b) { return select(c, a, a.literal(b)); }
-template <Literal N> Val select(const Val& c, N a, const Val& b) { return select(c, b.literal(a), b); }
+template <Literal N>
+Val select(const Val& c, const Val& a, N b) {
+  return select(c, a, a.literal(b));
+}
+template <Literal N>
+Val select(const Val& c, N a, const Val& b) {
+  return select(c, b.literal(a), b);
+}
 
 // if_(cond, [&] { ... }).else_([&] { ... }): records both arms. else_ is optional.
 class IfBuilder {

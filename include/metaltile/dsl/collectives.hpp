@@ -26,18 +26,33 @@ Val warp_sum(const Val& v);
 Val warp_product(const Val& v);
 Val warp_max(const Val& v);
 Val warp_min(const Val& v);
-Val warp_shuffle(const Val& v, const Val& lane);      // v of lane `lane`
-Val warp_shuffle_xor(const Val& v, const Val& mask);  // v of lane ^ mask
-Val warp_shuffle_up(const Val& v, const Val& delta);  // v of lane - delta (own v if < 0)
+Val warp_shuffle(const Val& v, const Val& lane);        // v of lane `lane`
+Val warp_shuffle_xor(const Val& v, const Val& mask);    // v of lane ^ mask
+Val warp_shuffle_up(const Val& v, const Val& delta);    // v of lane - delta (own v if < 0)
 Val warp_shuffle_down(const Val& v, const Val& delta);  // v of lane + delta (own v if >= 32)
 Val warp_broadcast(const Val& v, const Val& lane);
 Val warp_prefix_sum(const Val& v);            // inclusive
 Val warp_exclusive_prefix_sum(const Val& v);  // 0 for lane 0
-template <Literal N> Val warp_shuffle(const Val& v, N lane) { return warp_shuffle(v, u32(static_cast<std::uint32_t>(lane))); }
-template <Literal N> Val warp_shuffle_xor(const Val& v, N m) { return warp_shuffle_xor(v, u32(static_cast<std::uint32_t>(m))); }
-template <Literal N> Val warp_shuffle_up(const Val& v, N d) { return warp_shuffle_up(v, u32(static_cast<std::uint32_t>(d))); }
-template <Literal N> Val warp_shuffle_down(const Val& v, N d) { return warp_shuffle_down(v, u32(static_cast<std::uint32_t>(d))); }
-template <Literal N> Val warp_broadcast(const Val& v, N lane) { return warp_broadcast(v, u32(static_cast<std::uint32_t>(lane))); }
+template <Literal N>
+Val warp_shuffle(const Val& v, N lane) {
+  return warp_shuffle(v, u32(static_cast<std::uint32_t>(lane)));
+}
+template <Literal N>
+Val warp_shuffle_xor(const Val& v, N m) {
+  return warp_shuffle_xor(v, u32(static_cast<std::uint32_t>(m)));
+}
+template <Literal N>
+Val warp_shuffle_up(const Val& v, N d) {
+  return warp_shuffle_up(v, u32(static_cast<std::uint32_t>(d)));
+}
+template <Literal N>
+Val warp_shuffle_down(const Val& v, N d) {
+  return warp_shuffle_down(v, u32(static_cast<std::uint32_t>(d)));
+}
+template <Literal N>
+Val warp_broadcast(const Val& v, N lane) {
+  return warp_broadcast(v, u32(static_cast<std::uint32_t>(lane)));
+}
 
 // Threadgroup collectives, returned to every thread (any group size up to 1024).
 Val threadgroup_sum(const Val& v);

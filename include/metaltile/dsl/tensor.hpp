@@ -52,6 +52,8 @@ class TensorElement {
   Val index_;
 };
 
-inline TensorElement Tensor::operator[](const Val& index) const { return TensorElement(*this, index); }
+inline TensorElement Tensor::operator[](const Val& index) const {
+  return TensorElement(*this, index);
+}
 
 }  // namespace mt

@@ -20,7 +20,8 @@ concept Literal = std::is_arithmetic_v<N> && !std::is_same_v<N, bool>;
 
 class Val {
  public:
-  Val(KernelBuilder& builder, ValueId id, DType dtype) : builder_(&builder), id_(id), dtype_(dtype) {}
+  Val(KernelBuilder& builder, ValueId id, DType dtype)
+      : builder_(&builder), id_(id), dtype_(dtype) {}
 
   DType dtype() const { return dtype_; }
   ValueId id() const { return id_; }
@@ -66,15 +67,15 @@ Val Val::literal(N n) const {
 }
 
 // Binary operators: Val op Val, Val op literal, literal op Val.
-#define MT_DSL_BINARY(sym, kind)                                                          \
+#define MT_DSL_BINARY(sym, kind)                                                         \
   inline Val operator sym(const Val& a, const Val& b) { return dsl_detail::kind(a, b); } \
-  template <Literal N>                                                                    \
-  Val operator sym(const Val& a, N b) {                                                   \
-    return dsl_detail::kind(a, a.literal(b));                                             \
-  }                                                                                       \
-  template <Literal N>                                                                    \
-  Val operator sym(N a, const Val& b) {                                                   \
-    return dsl_detail::kind(b.literal(a), b);                                             \
+  template <Literal N>                                                                   \
+  Val operator sym(const Val& a, N b) {                                                  \
+    return dsl_detail::kind(a, a.literal(b));                                            \
+  }                                                                                      \
+  template <Literal N>                                                                   \
+  Val operator sym(N a, const Val& b) {                                                  \
+    return dsl_detail::kind(b.literal(a), b);                                            \
   }
 
 #define MT_DSL_ARITH(sym, op) MT_DSL_BINARY(sym, binary_##op)

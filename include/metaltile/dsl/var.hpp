@@ -38,16 +38,46 @@ class Var {
   Var& operator^=(const Val& v) { return *this = read() ^ v; }
   Var& operator<<=(const Val& v) { return *this = read() << v; }
   Var& operator>>=(const Val& v) { return *this = read() >> v; }
-  template <Literal N> Var& operator+=(N n) { return *this = read() + n; }
-  template <Literal N> Var& operator-=(N n) { return *this = read() - n; }
-  template <Literal N> Var& operator*=(N n) { return *this = read() * n; }
-  template <Literal N> Var& operator/=(N n) { return *this = read() / n; }
-  template <Literal N> Var& operator%=(N n) { return *this = read() % n; }
-  template <Literal N> Var& operator^=(N n) { return *this = read() ^ n; }
-  template <Literal N> Var& operator|=(N n) { return *this = read() | n; }
-  template <Literal N> Var& operator&=(N n) { return *this = read() & n; }
-  template <Literal N> Var& operator<<=(N n) { return *this = read() << n; }
-  template <Literal N> Var& operator>>=(N n) { return *this = read() >> n; }
+  template <Literal N>
+  Var& operator+=(N n) {
+    return *this = read() + n;
+  }
+  template <Literal N>
+  Var& operator-=(N n) {
+    return *this = read() - n;
+  }
+  template <Literal N>
+  Var& operator*=(N n) {
+    return *this = read() * n;
+  }
+  template <Literal N>
+  Var& operator/=(N n) {
+    return *this = read() / n;
+  }
+  template <Literal N>
+  Var& operator%=(N n) {
+    return *this = read() % n;
+  }
+  template <Literal N>
+  Var& operator^=(N n) {
+    return *this = read() ^ n;
+  }
+  template <Literal N>
+  Var& operator|=(N n) {
+    return *this = read() | n;
+  }
+  template <Literal N>
+  Var& operator&=(N n) {
+    return *this = read() & n;
+  }
+  template <Literal N>
+  Var& operator<<=(N n) {
+    return *this = read() << n;
+  }
+  template <Literal N>
+  Var& operator>>=(N n) {
+    return *this = read() >> n;
+  }
 
  private:
   KernelBuilder* builder_;

@@ -366,16 +366,19 @@ class GroupRunner {
       case OpKind::ProgramId:
         fill(in, active, [&](Lane lane) { return Scalar::of_int(program_id(lane, in.axis)); });
         return;
-      case OpKind::ScalarParam: case OpKind::TensorLen: {
+      case OpKind::ScalarParam:
+      case OpKind::TensorLen: {
         const Scalar value = l_.uniforms[in.param.index];
         if (in.op == OpKind::TensorLen) check_tensor_len(k_, in, value.i);
         fill(in, active, [&](Lane) { return value; });
         return;
       }
-      case OpKind::ThreadId: case OpKind::ThreadgroupId: case OpKind::ThreadsPerThreadgroup:
-      case OpKind::ThreadgroupsPerGrid: case OpKind::LaneId: case OpKind::WarpId:
-        thread_identity(in, active);
-        return;
+      case OpKind::ThreadId:
+      case OpKind::ThreadgroupId:
+      case OpKind::ThreadsPerThreadgroup:
+      case OpKind::ThreadgroupsPerGrid:
+      case OpKind::LaneId:
+      case OpKind::WarpId: thread_identity(in, active); return;
       case OpKind::Load: load(in, active); return;
       case OpKind::LoadVector: load_vector(in, active); return;
       case OpKind::StoreVector: store_vector(in, active); return;
@@ -390,28 +393,56 @@ class GroupRunner {
         arrays_.atomic(in, active, row(in.operands[0]), row(in.operands[1]), row(in.result),
                        where_);
         return;
-      case OpKind::Barrier: case OpKind::WarpBarrier: case OpKind::WarpReduce:
-      case OpKind::WarpShuffle: case OpKind::WarpPrefixSum: case OpKind::ThreadgroupReduce:
-      case OpKind::ThreadgroupArgmax:
-        cooperate(in, active);
-        return;
+      case OpKind::Barrier:
+      case OpKind::WarpBarrier:
+      case OpKind::WarpReduce:
+      case OpKind::WarpShuffle:
+      case OpKind::WarpPrefixSum:
+      case OpKind::ThreadgroupReduce:
+      case OpKind::ThreadgroupArgmax: cooperate(in, active); return;
       case OpKind::Store: store(in, active); return;
       case OpKind::LocalRead: local_read(in, active); return;
       case OpKind::LocalWrite: local_write(in, active); return;
-      case OpKind::Neg: case OpKind::Not: case OpKind::Abs: case OpKind::Floor:
-      case OpKind::Ceil: case OpKind::Round: case OpKind::Trunc: case OpKind::Exp:
-      case OpKind::Exp2: case OpKind::Log: case OpKind::Log2: case OpKind::Sqrt:
-      case OpKind::Rsqrt: case OpKind::Sin: case OpKind::Cos: case OpKind::Tanh:
-      case OpKind::Erf: case OpKind::Sigmoid: case OpKind::Silu: case OpKind::Gelu:
-      case OpKind::Cast: case OpKind::Bitcast:
-        eval<1>(in, k_.type_of(in.operands[0]), active);
-        return;
-      case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div: case OpKind::Rem:
-      case OpKind::Min: case OpKind::Max: case OpKind::And: case OpKind::Or: case OpKind::Xor:
-      case OpKind::Shl: case OpKind::Shr: case OpKind::Eq: case OpKind::Ne: case OpKind::Lt:
-      case OpKind::Le: case OpKind::Gt: case OpKind::Ge:
-        eval<2>(in, k_.type_of(in.operands[0]), active);
-        return;
+      case OpKind::Neg:
+      case OpKind::Not:
+      case OpKind::Abs:
+      case OpKind::Floor:
+      case OpKind::Ceil:
+      case OpKind::Round:
+      case OpKind::Trunc:
+      case OpKind::Exp:
+      case OpKind::Exp2:
+      case OpKind::Log:
+      case OpKind::Log2:
+      case OpKind::Sqrt:
+      case OpKind::Rsqrt:
+      case OpKind::Sin:
+      case OpKind::Cos:
+      case OpKind::Tanh:
+      case OpKind::Erf:
+      case OpKind::Sigmoid:
+      case OpKind::Silu:
+      case OpKind::Gelu:
+      case OpKind::Cast:
+      case OpKind::Bitcast: eval<1>(in, k_.type_of(in.operands[0]), active); return;
+      case OpKind::Add:
+      case OpKind::Sub:
+      case OpKind::Mul:
+      case OpKind::Div:
+      case OpKind::Rem:
+      case OpKind::Min:
+      case OpKind::Max:
+      case OpKind::And:
+      case OpKind::Or:
+      case OpKind::Xor:
+      case OpKind::Shl:
+      case OpKind::Shr:
+      case OpKind::Eq:
+      case OpKind::Ne:
+      case OpKind::Lt:
+      case OpKind::Le:
+      case OpKind::Gt:
+      case OpKind::Ge: eval<2>(in, k_.type_of(in.operands[0]), active); return;
       case OpKind::Select: eval<3>(in, k_.type_of(in.operands[1]), active); return;
       case OpKind::For: for_loop(in, active, depth); return;
       case OpKind::If: if_then_else(in, active, depth); return;
@@ -502,9 +533,8 @@ void run_contract(const Kernel& k, std::span<const Argument> args) {
 }
 
 void run_contract(const Kernel& k, std::span<const Scalar> uniforms) {
-  MT_ASSERT(uniforms.size() == k.params.size())
-      << "kernel '" << k.name << "': " << uniforms.size() << " uniforms for "
-      << k.params.size() << " params";
+  MT_ASSERT(uniforms.size() == k.params.size()) << "kernel '" << k.name << "': " << uniforms.size()
+                                                << " uniforms for " << k.params.size() << " params";
   if (k.contract.instrs.empty()) return;
   // A contract reads no tensor memory (the verifier allows no Load there), only lengths.
   std::vector<Argument> args(k.params.size());

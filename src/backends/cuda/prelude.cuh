@@ -17,8 +17,7 @@
 // The code of the finite or infinite f32 magnitude `a` (bits, sign clear) in a format with
 // `mant` mantissa bits and exponent bias `bias`, unclamped above. `subnormal_scale` is
 // 2^(bias + mant - 1): one unit of the smallest subnormal.
-MT_DEVICE unsigned int mt_fp8_magnitude(unsigned int a, int mant, int bias,
-                                        float subnormal_scale) {
+MT_DEVICE unsigned int mt_fp8_magnitude(unsigned int a, int mant, int bias, float subnormal_scale) {
   if ((int)(a >> 23) >= 128 - bias) {
     // Normal in the target: a round-half-even add on the dropped bits; a carry out of the
     // mantissa bumps the exponent, as it should.
@@ -85,35 +84,57 @@ MT_DEVICE unsigned char mt_f32_to_u8(float x) { return (unsigned char)min(255u, 
 // Results wrap to the type's width: the arithmetic runs in unsigned int, whose overflow is
 // defined, and converts back (a modular conversion). Shift amounts are taken modulo the width.
 template <class T>
-MT_DEVICE T mt_add(T a, T b) { return (T)((unsigned int)a + (unsigned int)b); }
+MT_DEVICE T mt_add(T a, T b) {
+  return (T)((unsigned int)a + (unsigned int)b);
+}
 template <class T>
-MT_DEVICE T mt_sub(T a, T b) { return (T)((unsigned int)a - (unsigned int)b); }
+MT_DEVICE T mt_sub(T a, T b) {
+  return (T)((unsigned int)a - (unsigned int)b);
+}
 template <class T>
-MT_DEVICE T mt_mul(T a, T b) { return (T)((unsigned int)a * (unsigned int)b); }
+MT_DEVICE T mt_mul(T a, T b) {
+  return (T)((unsigned int)a * (unsigned int)b);
+}
 template <class T>
-MT_DEVICE T mt_neg(T a) { return (T)(0u - (unsigned int)a); }
+MT_DEVICE T mt_neg(T a) {
+  return (T)(0u - (unsigned int)a);
+}
 MT_DEVICE int mt_abs(int a) { return a < 0 ? mt_neg(a) : a; }
 MT_DEVICE signed char mt_abs(signed char a) { return a < 0 ? mt_neg(a) : a; }
 MT_DEVICE unsigned char mt_abs(unsigned char a) { return a; }
 template <class T>
-MT_DEVICE T mt_not(T a) { return (T)~a; }
+MT_DEVICE T mt_not(T a) {
+  return (T)~a;
+}
 template <class T>
-MT_DEVICE T mt_and(T a, T b) { return (T)(a & b); }
+MT_DEVICE T mt_and(T a, T b) {
+  return (T)(a & b);
+}
 template <class T>
-MT_DEVICE T mt_or(T a, T b) { return (T)(a | b); }
+MT_DEVICE T mt_or(T a, T b) {
+  return (T)(a | b);
+}
 template <class T>
-MT_DEVICE T mt_xor(T a, T b) { return (T)(a ^ b); }
+MT_DEVICE T mt_xor(T a, T b) {
+  return (T)(a ^ b);
+}
 template <class T>
-MT_DEVICE T mt_min(T a, T b) { return b < a ? b : a; }
+MT_DEVICE T mt_min(T a, T b) {
+  return b < a ? b : a;
+}
 template <class T>
-MT_DEVICE T mt_max(T a, T b) { return a < b ? b : a; }
+MT_DEVICE T mt_max(T a, T b) {
+  return a < b ? b : a;
+}
 template <class T>
 MT_DEVICE T mt_shl(T a, T b) {
   return (T)((unsigned int)a << ((unsigned int)b & (8u * sizeof(T) - 1u)));
 }
 // Arithmetic on signed types: `a` promotes to int with its sign.
 template <class T>
-MT_DEVICE T mt_shr(T a, T b) { return (T)(a >> ((unsigned int)b & (8u * sizeof(T) - 1u))); }
+MT_DEVICE T mt_shr(T a, T b) {
+  return (T)(a >> ((unsigned int)b & (8u * sizeof(T) - 1u)));
+}
 
 // Division truncates toward zero. The interpreter reports division by zero as an error; on the
 // GPU x / 0 and x % 0 give 0, and INT_MIN / -1 wraps to INT_MIN (INT_MIN % -1 is 0).
@@ -163,8 +184,7 @@ MT_DEVICE void mt_note(mt_fault& fault, unsigned int kind, unsigned int site, lo
 }
 
 // Records a failure in the error record unless another thread's came first.
-MT_DEVICE void mt_fail(unsigned int* error, unsigned int kind, unsigned int site,
-                       long long value) {
+MT_DEVICE void mt_fail(unsigned int* error, unsigned int kind, unsigned int site, long long value) {
   if (atomicCAS(&error[mt_error_word_kind], 0u, kind) != 0u) return;
   error[mt_error_word_site] = site;
   error[mt_error_word_value_lo] = (unsigned int)((unsigned long long)value & 0xFFFFFFFFull);
@@ -265,7 +285,9 @@ MT_DEVICE T mt_shuffle_from(T v, unsigned int src) {
   return src < 32u && ((mask >> src) & 1u) != 0u ? other : v;
 }
 template <class T>
-MT_DEVICE T mt_shuffle(T v, unsigned int lane) { return mt_shuffle_from(v, lane); }
+MT_DEVICE T mt_shuffle(T v, unsigned int lane) {
+  return mt_shuffle_from(v, lane);
+}
 template <class T>
 MT_DEVICE T mt_shuffle_xor(T v, unsigned int bits) {
   return mt_shuffle_from(v, mt_lane_id() ^ bits);
@@ -293,7 +315,9 @@ struct mt_combine_add {
   MT_DEVICE int apply(int a, int b) { return mt_add(a, b); }
   MT_DEVICE unsigned int apply(unsigned int a, unsigned int b) { return a + b; }
   template <class T>
-  MT_DEVICE T atomic(T* p, T v) { return atomicAdd(p, v); }
+  MT_DEVICE T atomic(T* p, T v) {
+    return atomicAdd(p, v);
+  }
 };
 struct mt_combine_mul {
   MT_DEVICE float apply(float a, float b) { return a * b; }
@@ -305,27 +329,37 @@ struct mt_combine_max {
   MT_DEVICE int apply(int a, int b) { return mt_max(a, b); }
   MT_DEVICE unsigned int apply(unsigned int a, unsigned int b) { return mt_max(a, b); }
   template <class T>
-  MT_DEVICE T atomic(T* p, T v) { return atomicMax(p, v); }
+  MT_DEVICE T atomic(T* p, T v) {
+    return atomicMax(p, v);
+  }
 };
 struct mt_combine_min {
   MT_DEVICE float apply(float a, float b) { return fminf(a, b); }
   MT_DEVICE int apply(int a, int b) { return mt_min(a, b); }
   MT_DEVICE unsigned int apply(unsigned int a, unsigned int b) { return mt_min(a, b); }
   template <class T>
-  MT_DEVICE T atomic(T* p, T v) { return atomicMin(p, v); }
+  MT_DEVICE T atomic(T* p, T v) {
+    return atomicMin(p, v);
+  }
 };
 // Bitwise combines exist for atomics only.
 struct mt_combine_and {
   template <class T>
-  MT_DEVICE T atomic(T* p, T v) { return atomicAnd(p, v); }
+  MT_DEVICE T atomic(T* p, T v) {
+    return atomicAnd(p, v);
+  }
 };
 struct mt_combine_or {
   template <class T>
-  MT_DEVICE T atomic(T* p, T v) { return atomicOr(p, v); }
+  MT_DEVICE T atomic(T* p, T v) {
+    return atomicOr(p, v);
+  }
 };
 struct mt_combine_xor {
   template <class T>
-  MT_DEVICE T atomic(T* p, T v) { return atomicXor(p, v); }
+  MT_DEVICE T atomic(T* p, T v) {
+    return atomicXor(p, v);
+  }
 };
 
 // Argmax candidates: a value and the index that came with it. The largest value wins, the
@@ -349,7 +383,9 @@ MT_DEVICE bool mt_arg_wins(mt_arg<V> a, mt_arg<V> b) {
 }
 struct mt_combine_argmax {
   template <class V>
-  MT_DEVICE mt_arg<V> apply(mt_arg<V> a, mt_arg<V> b) { return mt_arg_wins(a, b) ? a : b; }
+  MT_DEVICE mt_arg<V> apply(mt_arg<V> a, mt_arg<V> b) {
+    return mt_arg_wins(a, b) ? a : b;
+  }
 };
 
 // ---- warp collectives -----------------------------------------------------------------------
@@ -439,8 +475,7 @@ MT_DEVICE T mt_threadgroup_reduce(T v, unsigned char* scratch) {
 
 // The index of the group's largest value (see mt_arg_wins), returned to every thread.
 template <class V>
-MT_DEVICE unsigned int mt_threadgroup_argmax(V value, unsigned int index,
-                                             unsigned char* scratch) {
+MT_DEVICE unsigned int mt_threadgroup_argmax(V value, unsigned int index, unsigned char* scratch) {
   return mt_threadgroup_reduce<mt_combine_argmax>(mt_arg<V>{value, index}, scratch).index;
 }
 
@@ -485,8 +520,8 @@ MT_DEVICE T mt_array_load(const T* a, I index, unsigned long long size, mt_fault
 }
 
 template <class T, class I>
-MT_DEVICE void mt_array_store(T* a, I index, T value, unsigned long long size,
-                              mt_fault& fault, unsigned int site) {
+MT_DEVICE void mt_array_store(T* a, I index, T value, unsigned long long size, mt_fault& fault,
+                              unsigned int site) {
   if (mt_in_bounds(index, size)) {
     a[index] = value;
   } else {
@@ -495,8 +530,8 @@ MT_DEVICE void mt_array_store(T* a, I index, T value, unsigned long long size,
 }
 
 template <class C, class T, class I>
-MT_DEVICE T mt_array_atomic(T* a, I index, T value, unsigned long long size,
-                            mt_fault& fault, unsigned int site) {
+MT_DEVICE T mt_array_atomic(T* a, I index, T value, unsigned long long size, mt_fault& fault,
+                            unsigned int site) {
   if (mt_in_bounds(index, size)) return C::atomic(a + index, value);
   mt_note(fault, mt_error_array, site, (long long)index);
   return T();
@@ -514,8 +549,8 @@ MT_DEVICE T mt_atomic(T* p, I index, T value, unsigned long long count, mt_fault
 // A vector access needs an index that is a multiple of N (so the access is aligned) and N
 // elements in bounds; otherwise it fails and is skipped (the per-thread array keeps its values).
 template <unsigned int N, class I>
-MT_DEVICE bool mt_vector_ok(I index, unsigned long long count, unsigned int kind,
-                            mt_fault& fault, unsigned int site) {
+MT_DEVICE bool mt_vector_ok(I index, unsigned long long count, unsigned int kind, mt_fault& fault,
+                            unsigned int site) {
   const long long i = (long long)index;
   if (i % (long long)N != 0) {
     mt_note(fault, mt_error_vector_align, site, i);

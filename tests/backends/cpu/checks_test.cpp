@@ -1,5 +1,4 @@
 // Each run-time check of the interpreter: passes in range, and its exact message when not.
-#include "support/errors.hpp"
 #include "backends/cpu/checks.hpp"
 
 #include <gtest/gtest.h>
@@ -8,12 +7,13 @@
 #include <vector>
 
 #include "backends/cpu/ir_builder.hpp"
+#include "support/errors.hpp"
 
 namespace mt::cpu {
 namespace {
 
-using test::IrBuilder;
 using test::error_of;
+using test::IrBuilder;
 
 LaunchDims dims_of(std::array<std::uint32_t, 3> grid, std::array<std::uint32_t, 3> tpg) {
   LaunchDims d;

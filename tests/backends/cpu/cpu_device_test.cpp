@@ -6,17 +6,17 @@
 #include <string>
 #include <vector>
 
-#include "support/errors.hpp"
 #include "backends/cpu/ir_builder.hpp"
 #include "metaltile/backends/backend.hpp"
 #include "metaltile/core/error.hpp"
 #include "support/bytes.hpp"
+#include "support/errors.hpp"
 
 namespace mt {
 namespace {
 
-using test::IrBuilder;
 using test::error_of;
+using test::IrBuilder;
 
 // out[i] = in[i] + add, one thread per element.
 Kernel add_kernel() {

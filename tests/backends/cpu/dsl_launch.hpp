@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "support/errors.hpp"
 #include "backends/cpu/interpreter.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "support/bytes.hpp"
+#include "support/errors.hpp"
 
 namespace mt::test {
 

@@ -1,6 +1,5 @@
 // The lockstep interpreter on hand-built kernels: per-thread loops and branches under masks,
 // locals, program_id in every mode, loads and stores, the checks' errors and the contract.
-#include "support/errors.hpp"
 #include "backends/cpu/interpreter.hpp"
 
 #include <gtest/gtest.h>
@@ -12,13 +11,14 @@
 #include "backends/cpu/ir_builder.hpp"
 #include "metaltile/core/error.hpp"
 #include "support/bytes.hpp"
+#include "support/errors.hpp"
 
 namespace mt::cpu {
 namespace {
 
 using test::ArgList;
-using test::IrBuilder;
 using test::error_of;
+using test::IrBuilder;
 
 constexpr std::uint32_t kPoison = 0xDEADBEEFu;
 

@@ -21,10 +21,10 @@
 #include <thread>
 #include <vector>
 
-#include "support/errors.hpp"
 #include "metaltile/backends/cuda.hpp"
 #include "metaltile/metaltile.hpp"
 #include "support/bytes.hpp"
+#include "support/errors.hpp"
 
 namespace mt::cuda_scenarios {
 

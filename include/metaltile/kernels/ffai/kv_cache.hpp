@@ -12,10 +12,10 @@
 
 namespace mt::kernels::ffai::kv_cache {
 
-#define MT_KV_CACHE_KERNEL(kernel_name)                          \
-  struct kernel_name {                                           \
-    static constexpr std::string_view name = #kernel_name;       \
-    static Kernel kernel_ir_for(DType t);                        \
+#define MT_KV_CACHE_KERNEL(kernel_name)                    \
+  struct kernel_name {                                     \
+    static constexpr std::string_view name = #kernel_name; \
+    static Kernel kernel_ir_for(DType t);                  \
   };
 
 MT_KV_CACHE_KERNEL(kv_cache_update)

@@ -19,10 +19,10 @@
 
 namespace mt::kernels::mlx {
 
-#define MT_MLX_KERNEL(kernel_name)                          \
-  struct kernel_name {                                      \
-    static constexpr std::string_view name = #kernel_name;  \
-    static Kernel kernel_ir_for(DType t);                   \
+#define MT_MLX_KERNEL(kernel_name)                         \
+  struct kernel_name {                                     \
+    static constexpr std::string_view name = #kernel_name; \
+    static Kernel kernel_ir_for(DType t);                  \
   };
 
 MT_MLX_KERNEL(softmax)
