@@ -27,7 +27,7 @@
 
 namespace {
 
-namespace mlx = mt::kernels::mlx;
+namespace mlx = mt::kernels::mlx::rows;
 
 struct Options {
   std::uint32_t rows = 32768;

@@ -36,3 +36,4 @@
 #include "metaltile/kernels/ffai/kv_cache.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
 #include "metaltile/kernels/registry.hpp"
+#include "metaltile/kernels/run.hpp"

@@ -244,44 +244,256 @@ void build_dequant_fp8(KernelBuilder& k, DType T) {
 
 }  // namespace
 
-#define MT_KV_CACHE_DEFINE(kernel_name, builder)                          \
-  Kernel kernel_name::kernel_ir_for(DType t) {                            \
-    return trace_activation_kernel(name, KernelMode::Grid3D, builder, t); \
+// --- registration: docs, geometry rules and benchmark shapes ------------------------------
+
+namespace {
+
+// Buffer and scalar docs every layout shares.
+const ParamDoc kHeadDim{"head_dim", "u32: channels per head"};
+const ParamDoc kMaxSeq{"max_seq", "u32: positions per head in the cache"};
+const ParamDoc kGroupSize{"group_size", "u32: channels per quantisation group (divides head_dim)"};
+const ParamDoc kPosition{"position", "u32: the position the token is written at (< max_seq)"};
+const ParamDoc kNPositions{"n_positions", "u32: positions [0, n_positions) are dequantised"};
+const ParamDoc kSrcToken{"src", "[n_kv_heads, head_dim] T: one token"};
+
+// The shapes of the family's spec: 8 KV heads, 32768 positions, head_dim 128, f16, group 32
+// (smoke: 2 heads, 64 positions, head_dim 64).
+struct CacheShape {
+  std::size_t heads, max_seq, head_dim, group;
+  std::string label() const {
+    return "H" + std::to_string(heads) + " S" + std::to_string(max_seq) + " D" +
+           std::to_string(head_dim) + " g" + std::to_string(group);
   }
+  std::size_t cache() const { return heads * max_seq * head_dim; }
+  std::size_t token() const { return heads * head_dim; }
+};
+CacheShape bench_shape(BenchScale scale) {
+  return scale == BenchScale::Full ? CacheShape{8, 32768, 128, 32} : CacheShape{2, 64, 64, 32};
+}
+constexpr std::size_t kHalf = 2;  // bytes of an f16 element (the benchmark dtype)
 
-MT_KV_CACHE_DEFINE(kv_cache_update, build_update)
-MT_KV_CACHE_DEFINE(kv_cache_update_many, build_update_many)
-MT_KV_CACHE_DEFINE(quantize_kv_int4, build_quantize_affine<4>)
-MT_KV_CACHE_DEFINE(quantize_kv_int8, build_quantize_affine<8>)
-MT_KV_CACHE_DEFINE(bulk_dequant_kv_int4, build_dequant_affine<4>)
-MT_KV_CACHE_DEFINE(bulk_dequant_kv_int8, build_dequant_affine<8>)
-MT_KV_CACHE_DEFINE(bulk_dequant_kv_int4_x8, build_dequant_affine_x8<4>)
-MT_KV_CACHE_DEFINE(bulk_dequant_kv_int8_x8, build_dequant_affine_x8<8>)
-MT_KV_CACHE_DEFINE(quantize_kv_fp8_e4m3, (build_quantize_fp8<DType::F8E4M3, 448>))
-MT_KV_CACHE_DEFINE(quantize_kv_fp8_e5m2, (build_quantize_fp8<DType::F8E5M2, 57344>))
-MT_KV_CACHE_DEFINE(bulk_dequant_kv_fp8_e4m3, build_dequant_fp8<DType::F8E4M3>)
-MT_KV_CACHE_DEFINE(bulk_dequant_kv_fp8_e5m2, build_dequant_fp8<DType::F8E5M2>)
-#undef MT_KV_CACHE_DEFINE
+// n_kv_heads from a cache-layout tensor of `per_position` elements per (head, position).
+std::size_t cache_heads(const LaunchShape& s, std::string_view tensor, std::size_t per_position) {
+  const std::size_t per_head = std::size_t{s.u32("max_seq")} * per_position;
+  return per_head == 0 ? 0 : s.elements(tensor) / per_head;
+}
 
-std::vector<KernelInfo> kernel_infos() {
-  auto info = [](std::string_view name, Kernel (*build)(DType)) {
-    return KernelInfo{"ffai::kv_cache", std::string(name), KernelMode::Grid3D, activation_dtypes(),
-                      build};
+// One thread per group of the one-token source.
+LaunchPlan per_group(const LaunchShape& s) {
+  const std::uint32_t group = s.u32("group_size");
+  return geometry::threads_1d(group == 0 ? 0 : s.elements("src") / group, 64);
+}
+
+// One thread per dequantised element (or per run of `per_thread`).
+GeometryRule per_dequantised_element(std::size_t per_thread) {
+  return [per_thread](const LaunchShape& s) {
+    const std::size_t head_dim = s.u32("head_dim");
+    const std::size_t heads = cache_heads(s, "out", head_dim);
+    return geometry::threads_1d(heads * s.u32("n_positions") * head_dim / per_thread, 256);
   };
-  return {
-      info(kv_cache_update::name, kv_cache_update::kernel_ir_for),
-      info(kv_cache_update_many::name, kv_cache_update_many::kernel_ir_for),
-      info(quantize_kv_int4::name, quantize_kv_int4::kernel_ir_for),
-      info(quantize_kv_int8::name, quantize_kv_int8::kernel_ir_for),
-      info(bulk_dequant_kv_int4::name, bulk_dequant_kv_int4::kernel_ir_for),
-      info(bulk_dequant_kv_int8::name, bulk_dequant_kv_int8::kernel_ir_for),
-      info(bulk_dequant_kv_int4_x8::name, bulk_dequant_kv_int4_x8::kernel_ir_for),
-      info(bulk_dequant_kv_int8_x8::name, bulk_dequant_kv_int8_x8::kernel_ir_for),
-      info(quantize_kv_fp8_e4m3::name, quantize_kv_fp8_e4m3::kernel_ir_for),
-      info(quantize_kv_fp8_e5m2::name, quantize_kv_fp8_e5m2::kernel_ir_for),
-      info(bulk_dequant_kv_fp8_e4m3::name, bulk_dequant_kv_fp8_e4m3::kernel_ir_for),
-      info(bulk_dequant_kv_fp8_e5m2::name, bulk_dequant_kv_fp8_e5m2::kernel_ir_for),
+}
+
+// Quantising one token: read the token, write its codes and group parameters.
+template <std::uint32_t Bits, bool HasBias>
+std::vector<BenchCase> quantize_cases(BenchScale scale) {
+  const CacheShape c = bench_shape(scale);
+  BenchCase b{c.label() + " one token", DType::F16, {}, {}, {}, 0.0, 0.0};
+  b.elements = {
+      {"src", c.token()}, {"out_w", c.cache() * Bits / 32}, {"out_s", c.cache() / c.group}};
+  if (HasBias) b.elements["out_b"] = c.cache() / c.group;
+  b.scalars = {{"head_dim", std::uint32_t(c.head_dim)},
+               {"max_seq", std::uint32_t(c.max_seq)},
+               {"group_size", std::uint32_t(c.group)},
+               {"position", std::uint32_t(c.max_seq / 2)}};
+  const double groups = double(c.token()) / double(c.group);
+  b.bytes = c.token() * kHalf + c.token() * Bits / 8.0 + groups * kHalf * (HasBias ? 2 : 1);
+  return {b};
+}
+
+// Dequantising the whole cache.
+template <std::uint32_t Bits, bool HasBias>
+std::vector<BenchCase> dequant_cases(BenchScale scale) {
+  const CacheShape c = bench_shape(scale);
+  BenchCase b{c.label() + " whole cache", DType::F16, {}, {}, {}, 0.0, 0.0};
+  b.elements = {{"in_w", c.cache() * Bits / 32}, {"in_s", c.cache() / c.group}, {"out", c.cache()}};
+  if (HasBias) b.elements["in_b"] = c.cache() / c.group;
+  b.scalars = {{"head_dim", std::uint32_t(c.head_dim)},
+               {"max_seq", std::uint32_t(c.max_seq)},
+               {"group_size", std::uint32_t(c.group)},
+               {"n_positions", std::uint32_t(c.max_seq)}};
+  return {b};
+}
+
+KernelInfo quantize_affine_info(void (*body)(KernelBuilder&, DType), std::uint32_t bits) {
+  const std::string vpp = std::to_string(32 / bits);
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = body,
+      .doc = {.summary = "quantise one token into an affine int" + std::to_string(bits) +
+                         " cache: codes, scale and bias per group",
+              .formula = "per group: mn, mx = min, max; scale = mx == mn ? 1 : (mx - mn) / " +
+                         std::to_string((1u << bits) - 1) +
+                         "; q = clamp((v - mn) / scale + 0.5, 0, maxq); bias = mn",
+              .buffers = {kSrcToken,
+                          {"out_w", "[n_kv_heads, max_seq, head_dim / " + vpp + "] u32: codes"},
+                          {"out_s", "[n_kv_heads, max_seq, head_dim / group_size] T: scales"},
+                          {"out_b", "[n_kv_heads, max_seq, head_dim / group_size] T: biases"}},
+              .scalars = {kHeadDim, kMaxSeq, kGroupSize, kPosition},
+              .geometry = "one thread per group of src (len(src) / group_size), 64 a group"},
+      .geometry = per_group,
+      .bench = bits == 4 ? quantize_cases<4, true> : quantize_cases<8, true>,
   };
+}
+
+KernelInfo dequant_affine_info(void (*body)(KernelBuilder&, DType), std::uint32_t bits,
+                               std::size_t per_thread) {
+  const std::string vpp = std::to_string(32 / bits);
+  const std::string threads =
+      per_thread == 1 ? "one thread per element" : "one thread per 8 elements";
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = body,
+      .doc = {.summary = "dequantise positions [0, n_positions) of an affine int" +
+                         std::to_string(bits) + " cache into a raw cache",
+              .formula = "out[h, p, d] = f32(q) * f32(scale) + f32(bias), rounded to T",
+              .buffers = {{"in_w", "[n_kv_heads, max_seq, head_dim / " + vpp + "] u32: codes"},
+                          {"in_s", "[n_kv_heads, max_seq, head_dim / group_size] T: scales"},
+                          {"in_b", "[n_kv_heads, max_seq, head_dim / group_size] T: biases"},
+                          {"out", "[n_kv_heads, max_seq, head_dim] T: the raw cache"}},
+              .scalars = {kHeadDim, kMaxSeq, kGroupSize, kNPositions},
+              .geometry = threads + " of n_kv_heads * n_positions * head_dim, 256 a group"},
+      .geometry = per_dequantised_element(per_thread),
+      .bench = bits == 4 ? dequant_cases<4, true> : dequant_cases<8, true>,
+  };
+}
+
+KernelInfo quantize_fp8_info(void (*body)(KernelBuilder&, DType), std::string_view format,
+                             int fp8_max) {
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = body,
+      .doc = {.summary = "quantise one token into an fp8 " + std::string(format) +
+                         " cache: four codes a word and one scale per group",
+              .formula = "per group: scale = amax > 0 ? amax / " + std::to_string(fp8_max) +
+                         " : 0 (stored as T); code = fp8(v / scale), round to nearest even, "
+                         "saturating",
+              .buffers = {kSrcToken,
+                          {"out_w", "[n_kv_heads, max_seq, head_dim / 4] u32: codes"},
+                          {"out_s", "[n_kv_heads, max_seq, head_dim / group_size] T: scales"}},
+              .scalars = {kHeadDim, kMaxSeq, kGroupSize, kPosition},
+              .geometry = "one thread per group of src (len(src) / group_size), 64 a group"},
+      .geometry = per_group,
+      .bench = quantize_cases<8, false>,
+  };
+}
+
+KernelInfo dequant_fp8_info(void (*body)(KernelBuilder&, DType), std::string_view format) {
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = body,
+      .doc = {.summary = "dequantise positions [0, n_positions) of an fp8 " + std::string(format) +
+                         " cache into a raw cache",
+              .formula = "out[h, p, d] = f32(code) * f32(scale), rounded to T",
+              .buffers = {{"in_w", "[n_kv_heads, max_seq, head_dim / 4] u32: codes"},
+                          {"in_s", "[n_kv_heads, max_seq, head_dim / group_size] T: scales"},
+                          {"out", "[n_kv_heads, max_seq, head_dim] T: the raw cache"}},
+              .scalars = {kHeadDim, kMaxSeq, kGroupSize, kNPositions},
+              .geometry = "one thread per element of n_kv_heads * n_positions * head_dim, 256 a "
+                          "group"},
+      .geometry = per_dequantised_element(1),
+      .bench = dequant_cases<8, false>,
+  };
+}
+
+}  // namespace
+
+KernelInfo kv_cache_update::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = build_update,
+      .doc = {.summary = "write one token into a raw cache at `position`",
+              .formula = "out[h, position, d] = src[h, d] (bit-exact)",
+              .buffers = {kSrcToken, {"out", "[n_kv_heads, max_seq, head_dim] T: the cache"}},
+              .scalars = {kHeadDim, kMaxSeq, kPosition},
+              .geometry = "one thread per element of src, 256 a group"},
+      .geometry = [](const LaunchShape& s) { return geometry::threads_1d(s.elements("src")); },
+      .bench =
+          [](BenchScale scale) {
+            const CacheShape c = bench_shape(scale);
+            BenchCase b{c.label() + " one token", DType::F16, {}, {}, {}, 0.0, 0.0};
+            b.elements = {{"src", c.token()}, {"out", c.cache()}};
+            b.scalars = {{"head_dim", std::uint32_t(c.head_dim)},
+                         {"max_seq", std::uint32_t(c.max_seq)},
+                         {"position", std::uint32_t(c.max_seq / 2)}};
+            b.bytes = 2.0 * c.token() * kHalf;
+            return std::vector<BenchCase>{b};
+          },
+  };
+}
+
+KernelInfo kv_cache_update_many::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = build_update_many,
+      .doc = {.summary = "write many tokens into a raw cache, each at its own position",
+              .formula = "out[h, positions[r], d] = src[r, h, d]; rows whose position is >= "
+                         "max_seq are skipped",
+              .buffers = {{"src", "[n_tok, n_kv_heads, head_dim] T: the tokens"},
+                          {"positions", "[n_tok] u32: distinct positions"},
+                          {"out", "[n_kv_heads, max_seq, head_dim] T: the cache"}},
+              .scalars = {kHeadDim,
+                          kMaxSeq,
+                          {"n_kv_heads_x_head_dim", "u32: elements per token row of src"}},
+              .geometry = "one thread per element of src, 256 a group"},
+      .geometry = [](const LaunchShape& s) { return geometry::threads_1d(s.elements("src")); },
+      .bench =
+          [](BenchScale scale) {
+            const CacheShape c = bench_shape(scale);
+            const std::size_t tokens = scale == BenchScale::Full ? 512 : 8;
+            BenchCase b{
+                c.label() + " T" + std::to_string(tokens), DType::F16, {}, {}, {}, 0.0, 0.0};
+            b.elements = {{"src", tokens * c.token()}, {"positions", tokens}, {"out", c.cache()}};
+            b.scalars = {{"head_dim", std::uint32_t(c.head_dim)},
+                         {"max_seq", std::uint32_t(c.max_seq)},
+                         {"n_kv_heads_x_head_dim", std::uint32_t(c.token())}};
+            b.fills = {{"positions", BenchFill::iota(std::uint32_t(c.max_seq))}};
+            b.bytes = 2.0 * tokens * c.token() * kHalf + tokens * 4.0;
+            return std::vector<BenchCase>{b};
+          },
+  };
+}
+
+KernelInfo quantize_kv_int4::info() { return quantize_affine_info(build_quantize_affine<4>, 4); }
+KernelInfo quantize_kv_int8::info() { return quantize_affine_info(build_quantize_affine<8>, 8); }
+KernelInfo bulk_dequant_kv_int4::info() {
+  return dequant_affine_info(build_dequant_affine<4>, 4, 1);
+}
+KernelInfo bulk_dequant_kv_int8::info() {
+  return dequant_affine_info(build_dequant_affine<8>, 8, 1);
+}
+KernelInfo bulk_dequant_kv_int4_x8::info() {
+  return dequant_affine_info(build_dequant_affine_x8<4>, 4, 8);
+}
+KernelInfo bulk_dequant_kv_int8_x8::info() {
+  return dequant_affine_info(build_dequant_affine_x8<8>, 8, 8);
+}
+KernelInfo quantize_kv_fp8_e4m3::info() {
+  return quantize_fp8_info(build_quantize_fp8<DType::F8E4M3, 448>, "e4m3", 448);
+}
+KernelInfo quantize_kv_fp8_e5m2::info() {
+  return quantize_fp8_info(build_quantize_fp8<DType::F8E5M2, 57344>, "e5m2", 57344);
+}
+KernelInfo bulk_dequant_kv_fp8_e4m3::info() {
+  return dequant_fp8_info(build_dequant_fp8<DType::F8E4M3>, "e4m3");
+}
+KernelInfo bulk_dequant_kv_fp8_e5m2::info() {
+  return dequant_fp8_info(build_dequant_fp8<DType::F8E5M2>, "e5m2");
 }
 
 }  // namespace mt::kernels::ffai::kv_cache

@@ -2,9 +2,10 @@
 // Layer norm takes both moments in one pass over values shifted by the row's first element,
 // which stays accurate when the mean is large.
 #include "metaltile/kernels/mlx/rows.hpp"
+#include "row_entry.hpp"
 #include "row_loop.hpp"
 
-namespace mt::kernels::mlx {
+namespace mt::kernels::mlx::rows {
 namespace {
 
 constexpr DType F32 = DType::F32;
@@ -55,7 +56,26 @@ void build_layer_norm(KernelBuilder& k, DType T) {
 
 }  // namespace
 
-Kernel rms_norm::kernel_ir_for(DType t) { return trace_row_kernel(name, build_rms_norm, t); }
-Kernel layer_norm::kernel_ir_for(DType t) { return trace_row_kernel(name, build_layer_norm, t); }
+KernelInfo rms_norm::info() {
+  return row_kernel_info(
+      build_rms_norm,
+      {.summary = "RMS norm of each row, times a weight vector",
+       .formula = "out = x * rsqrt(mean(x^2) + eps) * w, per row, in f32",
+       .buffers = {kRowX, {"w", "[n] T: weight"}, {"out", "[rows, n] T"}},
+       .scalars = {kRowN, kRowEps}},
+      [](BenchScale s) { return row_cases(s, {"w"}, false, true, DType::Bool); });
+}
 
-}  // namespace mt::kernels::mlx
+KernelInfo layer_norm::info() {
+  return row_kernel_info(
+      build_layer_norm,
+      {.summary = "layer norm of each row, with weight and bias vectors",
+       .formula = "out = (x - mean) * rsqrt(var + eps) * w + b, per row, in f32 (biased var)",
+       .buffers = {kRowX, {"w", "[n] T: weight"}, {"b", "[n] T: bias"}, {"out", "[rows, n] T"}},
+       .scalars = {kRowN, kRowEps}},
+      [](BenchScale s) {
+        return row_cases(s, {"w", "b"}, false, true, DType::Bool);
+      });
+}
+
+}  // namespace mt::kernels::mlx::rows

@@ -1,9 +1,10 @@
 // Row reductions: sum and max (as T, accumulated in f32) and argmax (u32 index, lowest on
 // ties). Each thread reduces its strided elements, then the threadgroup combines.
 #include "metaltile/kernels/mlx/rows.hpp"
+#include "row_entry.hpp"
 #include "row_loop.hpp"
 
-namespace mt::kernels::mlx {
+namespace mt::kernels::mlx::rows {
 namespace {
 
 void build_row_sum(KernelBuilder& k, DType T) {
@@ -51,21 +52,31 @@ void build_argmax(KernelBuilder& k, DType T) {
 
 }  // namespace
 
-Kernel row_sum::kernel_ir_for(DType t) { return trace_row_kernel(name, build_row_sum, t); }
-Kernel row_max::kernel_ir_for(DType t) { return trace_row_kernel(name, build_row_max, t); }
-Kernel argmax::kernel_ir_for(DType t) { return trace_row_kernel(name, build_argmax, t); }
-
-std::vector<KernelInfo> kernel_infos() {
-  auto info = [](std::string_view name, Kernel (*build)(DType)) {
-    return KernelInfo{"mlx::rows", std::string(name), KernelMode::Reduction, activation_dtypes(),
-                      build};
-  };
-  return {info(softmax::name, softmax::kernel_ir_for),
-          info(rms_norm::name, rms_norm::kernel_ir_for),
-          info(layer_norm::name, layer_norm::kernel_ir_for),
-          info(argmax::name, argmax::kernel_ir_for),
-          info(row_sum::name, row_sum::kernel_ir_for),
-          info(row_max::name, row_max::kernel_ir_for)};
+KernelInfo row_sum::info() {
+  return row_kernel_info(build_row_sum,
+                         {.summary = "sum of each row",
+                          .formula = "out[r] = sum(x[r, :]), accumulated in f32",
+                          .buffers = {kRowX, {"out", "[rows] T"}},
+                          .scalars = {kRowN}},
+                         [](BenchScale s) { return row_cases(s, {}, true, false, DType::Bool); });
 }
 
-}  // namespace mt::kernels::mlx
+KernelInfo row_max::info() {
+  return row_kernel_info(build_row_max,
+                         {.summary = "largest element of each row",
+                          .formula = "out[r] = max(x[r, :])",
+                          .buffers = {kRowX, {"out", "[rows] T"}},
+                          .scalars = {kRowN}},
+                         [](BenchScale s) { return row_cases(s, {}, true, false, DType::Bool); });
+}
+
+KernelInfo argmax::info() {
+  return row_kernel_info(build_argmax,
+                         {.summary = "index of the largest element of each row",
+                          .formula = "out[r] = argmax(x[r, :]), the lowest index on ties",
+                          .buffers = {kRowX, {"out", "[rows] u32"}},
+                          .scalars = {kRowN}},
+                         [](BenchScale s) { return row_cases(s, {}, true, false, DType::U32); });
+}
+
+}  // namespace mt::kernels::mlx::rows

@@ -98,10 +98,4 @@ void map_elements(const RowLoop& r, const Tensor& x, const std::vector<Tensor>& 
   });
 }
 
-// The tracing entry point every row kernel shares: one threadgroup per row.
-inline Kernel trace_row_kernel(std::string_view name, void (*build)(KernelBuilder&, DType),
-                               DType t) {
-  return trace_activation_kernel(name, KernelMode::Reduction, build, t);
-}
-
 }  // namespace mt::kernels::mlx

@@ -2,9 +2,10 @@
 // exponentials rescaled to it, one rescale per vector of elements; the threadgroup combines
 // the (max, sum) pairs; the second pass writes the normalised exponentials.
 #include "metaltile/kernels/mlx/rows.hpp"
+#include "row_entry.hpp"
 #include "row_loop.hpp"
 
-namespace mt::kernels::mlx {
+namespace mt::kernels::mlx::rows {
 namespace {
 
 // exp(a - b), taken as 1 when a == b so that two -inf give 1 rather than NaN.
@@ -37,6 +38,14 @@ void build_softmax(KernelBuilder& k, DType T) {
 
 }  // namespace
 
-Kernel softmax::kernel_ir_for(DType t) { return trace_row_kernel(name, build_softmax, t); }
+KernelInfo softmax::info() {
+  return row_kernel_info(
+      build_softmax,
+      {.summary = "softmax of each row",
+       .formula = "out = exp(x - max(x)) / sum(exp(x - max(x))), per row, in f32",
+       .buffers = {kRowX, {"out", "[rows, n] T"}},
+       .scalars = {kRowN}},
+      [](BenchScale s) { return row_cases(s, {}, false, false, DType::Bool); });
+}
 
-}  // namespace mt::kernels::mlx
+}  // namespace mt::kernels::mlx::rows

@@ -201,6 +201,13 @@ void check_contract(const Kernel& k, std::span<const Scalar> uniforms) {
   cpu::run_contract(k, uniforms);
 }
 
+std::map<std::string, Scalar> uniforms_by_name(const Kernel& k, std::span<const Scalar> uniforms) {
+  MT_ASSERT(uniforms.size() == k.params.size()) << "kernel '" << k.name << "': uniforms";
+  std::map<std::string, Scalar> by_name;
+  for (std::size_t p = 0; p < k.params.size(); ++p) by_name.emplace(k.params[p].name, uniforms[p]);
+  return by_name;
+}
+
 void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& consts) {
   for (const auto& entry : buffers) {
     if (!k.find_param(entry.first).valid()) {

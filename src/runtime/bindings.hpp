@@ -35,6 +35,9 @@ std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& cons
 // even when they are specialised. The one contract check of dispatch_with_grid and launch.
 void check_contract(const Kernel& k, std::span<const Scalar> uniforms);
 
+// The uniforms of check_contract by parameter name (Context::check returns them).
+std::map<std::string, Scalar> uniforms_by_name(const Kernel& k, std::span<const Scalar> uniforms);
+
 // --- byte-map dispatch (dispatch_with_grid) ------------------------------------------------
 
 // Every buffer name is a parameter; no specialised scalar is also a buffer; every tensor

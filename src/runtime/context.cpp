@@ -64,6 +64,15 @@ Backend Context::backend() const { return state_->backend->kind(); }
 std::string Context::description() const { return state_->backend->description(); }
 DeviceLimits Context::limits() const { return state_->backend->limits(); }
 
+std::map<std::string, Scalar> Context::check(const Kernel& kernel, const BufferMap& buffers,
+                                             const ConstMap& consts) const {
+  const std::map<std::string, Scalar> specialised = check_consts(kernel, consts);
+  check_buffers(kernel, buffers, consts);
+  const std::vector<Scalar> uniforms = buffer_uniforms(kernel, buffers, specialised);
+  check_contract(kernel, uniforms);
+  return uniforms_by_name(kernel, uniforms);
+}
+
 DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap& buffers,
                                            const ConstMap& consts, std::array<std::size_t, 3> grid,
                                            std::array<std::size_t, 3> tpg) const {

@@ -141,6 +141,15 @@ void Context::launch(const PreparedKernel& kernel, const DeviceBindings& binding
   backend.enqueue(kernel.executable(), args, dims, *stream.handle_);
 }
 
+std::map<std::string, Scalar> Context::check(const PreparedKernel& kernel,
+                                             const DeviceBindings& bindings) const {
+  const Kernel& k = kernel.kernel();
+  check_device_bindings(k, bindings, kernel.specialised_);
+  const std::vector<Scalar> uniforms = device_uniforms(k, bindings, kernel.specialised_);
+  check_contract(k, uniforms);
+  return uniforms_by_name(k, uniforms);
+}
+
 Graph Context::capture(const Stream& stream, const std::function<void()>& record) const {
   KernelBackend& backend = *state_->backend;
   check_made(stream.handle_, "Stream", "Context::create_stream");

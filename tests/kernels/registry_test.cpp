@@ -19,7 +19,7 @@ bool contains(const std::string& text, const std::string& part) {
 TEST(Registry, EveryKernelAndDtypeTracesVerifiesAndOptimises) {
   std::size_t built = 0;
   for (const mt::KernelInfo& info : mt::registered_kernels()) {
-    ASSERT_NE(info.build, nullptr) << info.name;
+    ASSERT_NE(info.body, nullptr) << info.name;
     EXPECT_FALSE(info.dtypes.empty()) << info.name;
     for (DType t : info.dtypes) {
       SCOPED_TRACE(info.name + " " + std::string(mt::name_of(t)));

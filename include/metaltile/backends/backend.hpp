@@ -28,6 +28,9 @@ struct DeviceLimits {
   std::uint32_t max_threads_per_threadgroup = 1024;
   std::array<std::uint32_t, 3> max_tpg{1024, 1024, 64};
   std::array<std::uint32_t, 3> max_grid{2147483647u, 65535u, 65535u};
+  // Threadgroups that run at once are spread over this many units (CUDA: SMs; the CPU
+  // interpreter reports 1). Geometry rules size split work with it.
+  std::uint32_t multiprocessors = 1;
 };
 
 // One argument per kernel parameter, in parameter order. Tensors are host bytes (an input's

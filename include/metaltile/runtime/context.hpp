@@ -50,6 +50,12 @@ class Context {
                                     const ConstMap& consts, std::array<std::size_t, 3> grid,
                                     std::array<std::size_t, 3> tpg) const;
 
+  // Checks a byte-map request as dispatch_with_grid does (consts, buffers, the kernel's
+  // contract) without compiling or launching. Returns each parameter's launch-uniform value by
+  // name: a tensor's element count, a scalar's value (bound or specialised).
+  std::map<std::string, Scalar> check(const Kernel& kernel, const BufferMap& buffers,
+                                      const ConstMap& consts = {}) const;
+
   // --- device-resident API (runtime/device.hpp) -------------------------------------------
   DeviceBuffer allocate(std::size_t bytes) const;
   DeviceBuffer upload(std::span<const std::uint8_t> bytes) const;
@@ -61,6 +67,10 @@ class Context {
   void launch(const PreparedKernel& kernel, const DeviceBindings& bindings,
               std::array<std::size_t, 3> grid, std::array<std::size_t, 3> tpg,
               const Stream& stream) const;
+  // Checks device bindings as launch does (bindings, the kernel's contract) without launching;
+  // returns the launch-uniform values as check() above does.
+  std::map<std::string, Scalar> check(const PreparedKernel& kernel,
+                                      const DeviceBindings& bindings) const;
   // Records the launches `record` makes on `stream` into a graph instead of running them.
   Graph capture(const Stream& stream, const std::function<void()>& record) const;
 

@@ -18,7 +18,7 @@ namespace {
 using mt::DType;
 using mt::test::le_bytes;
 namespace rows = mt::test::rows;
-namespace mlx = mt::kernels::mlx;
+namespace mlx = mt::kernels::mlx::rows;
 
 constexpr float kEps = 1e-5f;
 

@@ -17,7 +17,7 @@ namespace {
 using mt::DType;
 using mt::test::le_bytes;
 namespace rows = mt::test::rows;
-namespace mlx = mt::kernels::mlx;
+namespace mlx = mt::kernels::mlx::rows;
 
 constexpr float kPlanted = 5.0f;  // above every random value, exact in every dtype
 

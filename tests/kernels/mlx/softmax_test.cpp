@@ -17,7 +17,7 @@ namespace {
 using mt::DType;
 using mt::test::le_bytes;
 namespace rows = mt::test::rows;
-namespace mlx = mt::kernels::mlx;
+namespace mlx = mt::kernels::mlx::rows;
 
 // Dispatches softmax over x (rows of s.n) and returns the output rows, checking the length
 // and that idle threadgroups left the poisoned tail alone.

@@ -1,40 +1,36 @@
-// KV-cache kernels (specs: shared/specs/kv_cache.md): raw updates, affine int4/int8 and
-// OCP fp8 quantisation of one decode token, and bulk dequantisation of a whole cache.
-// Each is generic over T in {f32, f16, bf16}, computes in f32, runs in Grid3D mode and
-// guards its thread index.
+// KV-cache kernels (docs/kernels/kv_cache.md): raw updates, affine int4/int8 and OCP fp8
+// quantisation of one decode token, and bulk dequantisation of a whole cache. Each is generic
+// over T in {f32, f16, bf16}, computes in f32, runs in Grid3D mode and guards its thread index.
 #pragma once
 
 #include <string_view>
 #include <vector>
 
-#include "metaltile/core/kernel.hpp"
-#include "metaltile/kernels/registry.hpp"
+#include "metaltile/kernels/kernel_info.hpp"
+
+// The family's kernels, one line each (kernel_info.hpp says what the list generates).
+// bulk_dequant_kv_int4_x8 / _int8_x8 give the same results as the spec kernels with eight
+// elements per thread (the bandwidth variants; they also need group_size % 8 == 0).
+#define MT_FFAI_KV_CACHE_KERNELS(X) \
+  X(kv_cache_update)                \
+  X(kv_cache_update_many)           \
+  X(quantize_kv_int4)               \
+  X(quantize_kv_int8)               \
+  X(bulk_dequant_kv_int4)           \
+  X(bulk_dequant_kv_int8)           \
+  X(bulk_dequant_kv_int4_x8)        \
+  X(bulk_dequant_kv_int8_x8)        \
+  X(quantize_kv_fp8_e4m3)           \
+  X(quantize_kv_fp8_e5m2)           \
+  X(bulk_dequant_kv_fp8_e4m3)       \
+  X(bulk_dequant_kv_fp8_e5m2)
 
 namespace mt::kernels::ffai::kv_cache {
 
-#define MT_KV_CACHE_KERNEL(kernel_name)                    \
-  struct kernel_name {                                     \
-    static constexpr std::string_view name = #kernel_name; \
-    static Kernel kernel_ir_for(DType t);                  \
-  };
-
-MT_KV_CACHE_KERNEL(kv_cache_update)
-MT_KV_CACHE_KERNEL(kv_cache_update_many)
-MT_KV_CACHE_KERNEL(quantize_kv_int4)
-MT_KV_CACHE_KERNEL(quantize_kv_int8)
-MT_KV_CACHE_KERNEL(bulk_dequant_kv_int4)
-MT_KV_CACHE_KERNEL(bulk_dequant_kv_int8)
-// The same results, eight elements per thread (n_kv_heads*n_positions*head_dim / 8 threads):
-// the bandwidth variants; they also need group_size % 8 == 0.
-MT_KV_CACHE_KERNEL(bulk_dequant_kv_int4_x8)
-MT_KV_CACHE_KERNEL(bulk_dequant_kv_int8_x8)
-MT_KV_CACHE_KERNEL(quantize_kv_fp8_e4m3)
-MT_KV_CACHE_KERNEL(quantize_kv_fp8_e5m2)
-MT_KV_CACHE_KERNEL(bulk_dequant_kv_fp8_e4m3)
-MT_KV_CACHE_KERNEL(bulk_dequant_kv_fp8_e5m2)
-#undef MT_KV_CACHE_KERNEL
-
-// The family's registry entries (called by the registry).
-std::vector<KernelInfo> kernel_infos();
+inline constexpr std::string_view kFamily = "ffai::kv_cache";
+MT_FFAI_KV_CACHE_KERNELS(MT_DECLARE_LIBRARY_KERNEL)
+inline std::vector<KernelInfo> kernel_infos() {
+  return {MT_FFAI_KV_CACHE_KERNELS(MT_LIBRARY_KERNEL_ENTRY)};
+}
 
 }  // namespace mt::kernels::ffai::kv_cache

@@ -1,6 +1,6 @@
-// Row-wise kernels in the MLX style: one threadgroup per row of a [rows, n] tensor
-// (KernelMode::Reduction, grid = rows threadgroups), threads striding over the row and
-// combining through threadgroup collectives. Generic over T in {f32, f16, bf16}; they
+// Row-wise kernels in the MLX style (docs/kernels/rows.md): one threadgroup per row of a
+// [rows, n] tensor (KernelMode::Reduction, grid = rows threadgroups), threads striding over the
+// row and combining through threadgroup collectives. Generic over T in {f32, f16, bf16}; they
 // accumulate in f32 and work for any row length n and any threadgroup size up to 1024.
 //
 //  softmax     x -> out           out = exp(x - max) / sum(exp(x - max))         scalar n
@@ -14,25 +14,23 @@
 #include <string_view>
 #include <vector>
 
-#include "metaltile/core/kernel.hpp"
-#include "metaltile/kernels/registry.hpp"
+#include "metaltile/kernels/kernel_info.hpp"
 
-namespace mt::kernels::mlx {
+// The family's kernels, one line each (kernel_info.hpp says what the list generates).
+#define MT_MLX_ROWS_KERNELS(X) \
+  X(softmax)                   \
+  X(rms_norm)                  \
+  X(layer_norm)                \
+  X(argmax)                    \
+  X(row_sum)                   \
+  X(row_max)
 
-#define MT_MLX_KERNEL(kernel_name)                         \
-  struct kernel_name {                                     \
-    static constexpr std::string_view name = #kernel_name; \
-    static Kernel kernel_ir_for(DType t);                  \
-  };
+namespace mt::kernels::mlx::rows {
 
-MT_MLX_KERNEL(softmax)
-MT_MLX_KERNEL(rms_norm)
-MT_MLX_KERNEL(layer_norm)
-MT_MLX_KERNEL(argmax)
-MT_MLX_KERNEL(row_sum)
-MT_MLX_KERNEL(row_max)
-#undef MT_MLX_KERNEL
+inline constexpr std::string_view kFamily = "mlx::rows";
+MT_MLX_ROWS_KERNELS(MT_DECLARE_LIBRARY_KERNEL)
+inline std::vector<KernelInfo> kernel_infos() {
+  return {MT_MLX_ROWS_KERNELS(MT_LIBRARY_KERNEL_ENTRY)};
+}
 
-std::vector<KernelInfo> kernel_infos();
-
-}  // namespace mt::kernels::mlx
+}  // namespace mt::kernels::mlx::rows
