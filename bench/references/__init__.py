@@ -1,0 +1,1 @@
+# Reference implementations for bench/references.py, one module per kernel group.
