@@ -104,8 +104,8 @@ DispatchResult run_plan(const Context& ctx, const KernelInfo& info, const Kernel
 
 }  // namespace
 
-DispatchResult run(const Context& ctx, std::string_view name, DType dtype,
-                   const BufferMap& buffers, const ConstMap& consts) {
+DispatchResult run(const Context& ctx, std::string_view name, DType dtype, const BufferMap& buffers,
+                   const ConstMap& consts) {
   return run(ctx, kernel_info(name), dtype, buffers, consts);
 }
 
@@ -172,8 +172,8 @@ void KernelRunner::launch(const DeviceBindings& bindings, const Stream& stream) 
       if (p.is_tensor()) {
         const std::string& source = source_of(step, p.name);
         auto s = scratch_buffers.find(source);
-        step_bindings.emplace(p.name, s != scratch_buffers.end() ? DeviceArg(*s->second)
-                                                                 : bindings.at(source));
+        step_bindings.emplace(
+            p.name, s != scratch_buffers.end() ? DeviceArg(*s->second) : bindings.at(source));
       } else if (auto v = step.scalars.find(p.name); v != step.scalars.end()) {
         step_bindings.emplace(p.name, const_arg(v->second));
       } else if (specialised.count(p.name) == 0) {

@@ -35,8 +35,8 @@ TEST(RunByName, RowKernelMatchesExplicitGeometry) {
       b["out"] = mt::test::poisoned(rows_n * n, t);
       b["n"] = le_bytes(n);
       const mt::DispatchResult by_name = mt::kernels::run(ctx, "softmax", t, b);
-      const mt::DispatchResult explicit_grid =
-          ctx.dispatch_with_grid(rows::softmax::kernel_ir_for(t), b, {}, {rows_n, 1, 1}, {64, 1, 1});
+      const mt::DispatchResult explicit_grid = ctx.dispatch_with_grid(
+          rows::softmax::kernel_ir_for(t), b, {}, {rows_n, 1, 1}, {64, 1, 1});
       ASSERT_EQ(by_name.outputs.size(), 1u);
       EXPECT_EQ(by_name.outputs.at("out"), explicit_grid.outputs.at("out"));
       // Specialising n gives the same bits.
@@ -91,7 +91,10 @@ mt::KernelInfo two_pass_total() {
     mt::LaunchPlan plan;
     plan.scratch = {{"partials", DType::F32, rows_n}};
     mt::LaunchStep per_row{"row_sum", {rows_n, 1, 1}, {32, 1, 1}, {{"out", "partials"}}, {}};
-    mt::LaunchStep total{"row_sum", {1, 1, 1}, {32, 1, 1}, {{"x", "partials"}},
+    mt::LaunchStep total{"row_sum",
+                         {1, 1, 1},
+                         {32, 1, 1},
+                         {{"x", "partials"}},
                          {{"n", static_cast<std::uint32_t>(rows_n)}}};
     plan.steps = {per_row, total};
     return plan;
@@ -125,8 +128,9 @@ TEST(RunByName, MultiLaunchPlanRunsEveryStepOnBothPaths) {
     EXPECT_TRUE(runner.uses_scratch());
     EXPECT_EQ(mt::test::unpack(out.download(), DType::F32), std::vector<float>{expected});
     out.upload(mt::test::poisoned(1, DType::F32));
-    const mt::Graph graph =
-        ctx.capture(stream, [&] { runner.launch({{"x", in}, {"out", out}, {"n", n}}, stream); });
+    const mt::Graph graph = ctx.capture(stream, [&] {
+      runner.launch({{"x", in}, {"out", out}, {"n", n}}, stream);
+    });
     graph.replay(stream);
     stream.synchronize();
     EXPECT_EQ(mt::test::unpack(out.download(), DType::F32), std::vector<float>{expected});

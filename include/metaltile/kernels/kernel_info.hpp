@@ -25,8 +25,8 @@ struct ParamDoc {
 
 struct KernelDoc {
   // Default member initialisers let entries name only the fields they set.
-  std::string summary{};           // one line: what the kernel computes
-  std::string formula{};           // the math, in a few lines
+  std::string summary{};            // one line: what the kernel computes
+  std::string formula{};            // the math, in a few lines
   std::vector<ParamDoc> buffers{};  // inputs and outputs, in parameter order
   std::vector<ParamDoc> scalars{};
   std::string geometry{};  // the launch rule in words ("one thread per element, 256 a group")
@@ -62,10 +62,10 @@ struct KernelInfo {
 // Each kernel then defines `KernelInfo <name>::info()` (builder, docs, geometry, bench) in its
 // source file; its name and family are filled in from the list, and
 // `<name>::kernel_ir_for(t)` traces it through the registry.
-#define MT_DECLARE_LIBRARY_KERNEL(kernel_name)                                             \
-  struct kernel_name {                                                                     \
-    static constexpr std::string_view name = #kernel_name;                                 \
-    static ::mt::KernelInfo info();                                                        \
+#define MT_DECLARE_LIBRARY_KERNEL(kernel_name)                                               \
+  struct kernel_name {                                                                       \
+    static constexpr std::string_view name = #kernel_name;                                   \
+    static ::mt::KernelInfo info();                                                          \
     static ::mt::Kernel kernel_ir_for(::mt::DType t) { return ::mt::build_kernel(name, t); } \
   };
 

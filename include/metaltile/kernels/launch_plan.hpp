@@ -31,7 +31,7 @@ class LaunchShape {
   DType dtype() const { return dtype_; }
   const DeviceLimits& limits() const { return limits_; }
 
-  bool has(std::string_view name) const;               // a tensor or scalar of this name is bound
+  bool has(std::string_view name) const;                // a tensor or scalar of this name is bound
   std::size_t elements(std::string_view tensor) const;  // element count of a bound tensor
   std::uint32_t u32(std::string_view scalar) const;
   std::int32_t i32(std::string_view scalar) const;

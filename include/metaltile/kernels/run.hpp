@@ -17,8 +17,8 @@ namespace mt::kernels {
 // The byte-map form (DispatchResult as Context::dispatch_with_grid returns it). Errors are those
 // of dispatch_with_grid, checked before the geometry is derived, plus an mt::Error for an
 // unknown name or an unsupported dtype. Safe to call from several threads at once.
-DispatchResult run(const Context& ctx, std::string_view name, DType dtype,
-                   const BufferMap& buffers, const ConstMap& consts = {});
+DispatchResult run(const Context& ctx, std::string_view name, DType dtype, const BufferMap& buffers,
+                   const ConstMap& consts = {});
 // The same for an entry given directly (a kernel outside the registry; its plan's steps may
 // launch registered kernels by name).
 DispatchResult run(const Context& ctx, const KernelInfo& entry, DType dtype,
