@@ -34,8 +34,9 @@ void expect_usage_error(const VerbSpec& spec, const Words& args, const std::stri
 }
 
 TEST(TileOptions, OptionsMayComeBeforeOrAfterThePositionals) {
-  for (const Words& args : {Words{"--cuda", "--dtype", "f16", "k"}, Words{"k", "--dtype", "f16", "--cuda"},
-                            Words{"--dtype=f16", "k", "--cuda"}}) {
+  for (const Words& args :
+       {Words{"--cuda", "--dtype", "f16", "k"}, Words{"k", "--dtype", "f16", "--cuda"},
+        Words{"--dtype=f16", "k", "--cuda"}}) {
     const ParsedArgs p = parse(kRun, args);
     EXPECT_EQ(p.positionals(), Words{"k"});
     EXPECT_EQ(p.positional(0), "k");
@@ -97,8 +98,8 @@ TEST(TileOptions, UserMistakesAreUsageErrorsNamingTheWord) {
 TEST(TileOptions, AskingForAnUndeclaredOptionIsOurBug) {
   const ParsedArgs p = parse(kRun, {"k"});
   EXPECT_THROW(p.has("--nope"), InternalError);
-  EXPECT_THROW(p.value("--cuda"), InternalError);     // a flag has no value
-  EXPECT_THROW(p.value("--buffer"), InternalError);   // repeatable: values()
+  EXPECT_THROW(p.value("--cuda"), InternalError);    // a flag has no value
+  EXPECT_THROW(p.value("--buffer"), InternalError);  // repeatable: values()
   EXPECT_THROW(p.values("--cuda"), InternalError);
   EXPECT_THROW(p.positional(1), InternalError);
 }
@@ -109,7 +110,8 @@ bool has_row(const std::string& text, const std::string& label, const std::strin
   std::string line;
   while (std::getline(lines, line)) {
     if (!line.starts_with("  " + label + " ") || !line.ends_with(" " + help)) continue;
-    const std::string gap = line.substr(2 + label.size(), line.size() - help.size() - 2 - label.size());
+    const std::string gap =
+        line.substr(2 + label.size(), line.size() - help.size() - 2 - label.size());
     if (gap.find_first_not_of(' ') == std::string::npos) return true;
   }
   return false;
