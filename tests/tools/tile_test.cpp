@@ -1,5 +1,5 @@
 // The tile CLI as a user runs it: the built binary (path in MT_TILE, set by
-// tests/CMakeLists.txt) for list, inspect, demo and the error paths.
+// tests/CMakeLists.txt) for list, inspect, demo, help and the error paths.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -59,6 +59,83 @@ TEST(TileCli, InspectCudaPrintsTheGeneratedSourceCheckedOrNot) {
   EXPECT_TRUE(contains(checked.output, "mt_store(out")) << checked.output;
   EXPECT_FALSE(contains(unchecked.output, "mt_load(")) << unchecked.output;
   EXPECT_TRUE(contains(unchecked.output, "= in_w[")) << unchecked.output;
+}
+
+TEST(TileCli, InspectTakesItsOptionsBeforeOrAfterTheName) {
+  const CommandResult after = tile("inspect bulk_dequant_kv_int4 --dtype bf16 --cuda");
+  ASSERT_EQ(after.status, 0) << after.output;
+  for (const char* args : {"inspect --cuda --dtype bf16 bulk_dequant_kv_int4",
+                           "inspect --dtype=bf16 bulk_dequant_kv_int4 --cuda"}) {
+    const CommandResult before = tile(args);
+    ASSERT_EQ(before.status, 0) << args << ":\n" << before.output;
+    EXPECT_EQ(before.output, after.output) << args;
+  }
+}
+
+TEST(TileCli, HelpListsEveryVerbAndEveryOptionOfAVerb) {
+  for (const char* args : {"--help", "help", "-h"}) {
+    const CommandResult r = tile(args);
+    ASSERT_EQ(r.status, 0) << args << ":\n" << r.output;
+    for (const char* verb :
+         {"tile list", "tile inspect", "tile demo", "tile device", "tile help"}) {
+      EXPECT_TRUE(contains(r.output, verb)) << args << ": " << verb << " missing:\n" << r.output;
+    }
+  }
+  struct Case {
+    const char* args;
+    std::vector<std::string> options;
+  };
+  for (const Case& c :
+       {Case{"inspect --help", {"NAME", "--dtype D", "--raw", "--cuda", "--unchecked"}},
+        Case{"help inspect", {"NAME", "--dtype D", "--raw", "--cuda", "--unchecked"}},
+        Case{"inspect quantize_kv_int4 -h", {"--dtype D", "--unchecked"}},
+        Case{"demo --help", {"--max-seq N", "--dtype D"}},
+        Case{"list --help", {"usage: tile list"}}, Case{"device --help", {"usage: tile device"}}}) {
+    const CommandResult r = tile(c.args);
+    ASSERT_EQ(r.status, 0) << c.args << ":\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "-h, --help")) << c.args << ":\n" << r.output;
+    for (const std::string& option : c.options) {
+      EXPECT_TRUE(contains(r.output, option)) << c.args << ": " << option << " missing:\n"
+                                              << r.output;
+    }
+  }
+}
+
+TEST(TileCli, UnknownOptionsAndBadCommandLinesExitTwoWithAHint) {
+  struct Case {
+    const char* args;
+    const char* message;
+    const char* hint;
+  };
+  for (const Case& c : {
+           Case{"", "usage: tile VERB", ""},
+           Case{"frobnicate", "tile: unknown verb 'frobnicate'", "(see tile --help)"},
+           Case{"--cuda inspect quantize_kv_int4", "expected a verb before any option",
+                "(see tile --help)"},
+           Case{"help frobnicate", "unknown verb 'frobnicate'", "(see tile help)"},
+           Case{"inspect quantize_kv_int4 --frobnicate",
+                "tile inspect: unknown option '--frobnicate'", "(see tile inspect --help)"},
+           Case{"inspect quantize_kv_int4 --cdua", "did you mean --cuda?",
+                "(see tile inspect --help)"},
+           Case{"inspect --cuda", "tile inspect: missing NAME", "(see tile inspect --help)"},
+           Case{"inspect quantize_kv_int4 extra", "unexpected argument 'extra'",
+                "(see tile inspect --help)"},
+           Case{"inspect quantize_kv_int4 --raw --cuda", "--raw and --cuda exclude each other",
+                "(see tile inspect --help)"},
+           Case{"inspect quantize_kv_int4 --unchecked", "--unchecked applies to --cuda only",
+                "(see tile inspect --help)"},
+           Case{"list --all", "tile list: unknown option '--all'", "(see tile list --help)"},
+           Case{"device --verbose", "tile device: unknown option '--verbose'",
+                "(see tile device --help)"},
+           Case{"demo --max-seq", "option --max-seq needs a value", "(see tile demo --help)"},
+           Case{"demo --dtype f16 --dtype f32", "option --dtype given more than once",
+                "(see tile demo --help)"},
+       }) {
+    const CommandResult r = tile(c.args);
+    EXPECT_EQ(r.status, 2) << c.args << ":\n" << r.output;
+    EXPECT_TRUE(contains(r.output, c.message)) << c.args << ":\n" << r.output;
+    EXPECT_TRUE(contains(r.output, c.hint)) << c.args << ":\n" << r.output;
+  }
 }
 
 struct DemoRow {
@@ -132,18 +209,17 @@ TEST(TileCli, DemoTakesMaxSeqAndDtype) {
   EXPECT_EQ(demo_rows(r.output).size(), 6u) << r.output;
 }
 
-TEST(TileCli, ErrorsExitNonZeroWithAMessage) {
+TEST(TileCli, FailuresExitOneWithAMessage) {
   struct Case {
     const char* args;
     const char* message;
   };
   for (const Case& c :
-       {Case{"frobnicate", "unknown verb 'frobnicate'"},
-        Case{"inspect no_such_kernel", "no_such_kernel"},
+       {Case{"inspect no_such_kernel", "no_such_kernel"},
         Case{"inspect quantize_kv_int4 --dtype i32", "i32"}, Case{"demo --dtype i32", "--dtype"},
         Case{"demo --max-seq zero", "--max-seq"}}) {
     const CommandResult r = tile(c.args);
-    EXPECT_NE(r.status, 0) << c.args << ":\n" << r.output;
+    EXPECT_EQ(r.status, 1) << c.args << ":\n" << r.output;
     EXPECT_TRUE(contains(r.output, c.message)) << c.args << ":\n" << r.output;
   }
 }

@@ -228,17 +228,9 @@ std::string number(double v, int precision, bool fixed = true) {
   return s.str();
 }
 
-}  // namespace
-
-int cmd_demo(const Args& args) {
-  for (std::size_t i = 0; i < args.size(); i += 2) {
-    if (args[i] != "--max-seq" && args[i] != "--dtype") {
-      throw Error("unknown argument '" + args[i] +
-                  "' (usage: tile demo [--max-seq N] [--dtype D])");
-    }
-  }
-  const std::uint32_t max_seq = parse_max_seq(option_value(args, "--max-seq", "256"));
-  const std::string dtype_name = option_value(args, "--dtype", "f16");
+int run_demo(const ParsedArgs& args) {
+  const std::uint32_t max_seq = parse_max_seq(args.value_or("--max-seq", "256"));
+  const std::string dtype_name = args.value_or("--dtype", "f16");
   const std::optional<DType> t = parse_dtype(dtype_name);
   if (!t || (*t != DType::F32 && *t != DType::F16 && *t != DType::BF16)) {
     throw Error("--dtype must be f32, f16 or bf16, got '" + dtype_name + "'");
@@ -272,6 +264,19 @@ int cmd_demo(const Args& args) {
               << std::setw(w[5]) << (r.read_us ? number(*r.read_us, 1) : std::string("-")) << "\n";
   }
   return 0;
+}
+
+}  // namespace
+
+const Verb& demo_verb() {
+  static const Verb verb{
+      {"demo",
+       "fill a KV cache token by token with every layout, read it back, print error and time",
+       {},
+       {{"--max-seq", "N", "cache positions, 1 to 65536 (default 256)"},
+        {"--dtype", "D", "activation type: f32, f16 or bf16 (default f16)"}}},
+      run_demo};
+  return verb;
 }
 
 }  // namespace mt::tile

@@ -37,9 +37,7 @@ std::size_t cached_entries(const std::string& dir) {
   return n;
 }
 
-}  // namespace
-
-int cmd_device(const Args&) {
+int run_device(const ParsedArgs&) {
   const Context ctx = Context::create();
   std::cout << "backend: " << backend_name(ctx.backend()) << " (" << ctx.description() << ")\n";
 
@@ -76,6 +74,15 @@ int cmd_device(const Args&) {
   std::cout << "compiles this process: " << stats.compiles << " (memory hits " << stats.memory_hits
             << ", disk hits " << stats.disk_hits << ")\n";
   return 0;
+}
+
+}  // namespace
+
+const Verb& device_verb() {
+  static const Verb verb{
+      {"device", "the backend, the GPU, driver, NVRTC, checked mode and the compile cache", {}, {}},
+      run_device};
+  return verb;
 }
 
 }  // namespace mt::tile

@@ -7,7 +7,9 @@
 
 namespace mt::tile {
 
-int cmd_list(const Args&) {
+namespace {
+
+int run_list(const ParsedArgs&) {
   for (const KernelInfo& info : registered_kernels()) {
     std::cout << std::left << std::setw(28) << info.name << std::setw(18) << info.family
               << std::setw(12) << mode_name(info.default_mode);
@@ -17,6 +19,14 @@ int cmd_list(const Args&) {
     std::cout << "\n";
   }
   return 0;
+}
+
+}  // namespace
+
+const Verb& list_verb() {
+  static const Verb verb{{"list", "registered kernels with their family, mode and dtypes", {}, {}},
+                         run_list};
+  return verb;
 }
 
 }  // namespace mt::tile

@@ -1,20 +1,20 @@
-// The tile CLI's verbs: one function per verb, each in cmd_<verb>.cpp.
+// The tile CLI's verbs: each cmd_<verb>.cpp declares one Verb (its options and the function
+// that runs it), and main.cpp lists them. Adding a verb: a cmd_<verb>.cpp defining
+// `const Verb& <verb>_verb()`, its declaration below, and one line in main.cpp's list.
 #pragma once
 
-#include <string>
-#include <vector>
+#include "options.hpp"
 
 namespace mt::tile {
 
-using Args = std::vector<std::string>;
+struct Verb {
+  VerbSpec spec;
+  int (*run)(const ParsedArgs& args);  // the exit status
+};
 
-int cmd_list(const Args& args);
-int cmd_inspect(const Args& args);
-int cmd_demo(const Args& args);
-int cmd_device(const Args& args);
-
-// The value after `flag` in args ("--dtype f16"), or `fallback` when absent.
-std::string option_value(const Args& args, const std::string& flag, const std::string& fallback);
-bool has_flag(const Args& args, const std::string& flag);
+const Verb& list_verb();
+const Verb& inspect_verb();
+const Verb& demo_verb();
+const Verb& device_verb();
 
 }  // namespace mt::tile

@@ -1,9 +1,11 @@
 // The CUDA backend on a real GPU: results equal to the interpreter, a checked access error then
 // a good launch, unchecked mode, compile-cache hits, specialisation, the device-resident API,
 // graphs, copies, events and concurrent launches (backend_scenarios.hpp), plus the metadata of
-// a loaded module. Runs only where Context::create(Backend::Cuda) works; elsewhere every test
-// prints "SKIPPED: no CUDA device (reason)" and is skipped (fake_driver_test.cpp runs the same
-// scenarios on a fake driver there).
+// a loaded module and the wording of driver errors. Runs only where
+// Context::create(Backend::Cuda) works; elsewhere every test prints "SKIPPED: no CUDA device
+// (reason)" and is skipped, and so is the binary: ctest reports it as skipped, not passed
+// (fake_driver_test.cpp runs the same scenarios on a fake driver there). Tests that run
+// without a GPU belong in other binaries, or they would hide among these skips.
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -11,6 +13,7 @@
 
 #include "backend_scenarios.hpp"
 #include "backends/cuda/cuda_launch.hpp"
+#include "backends/cuda/driver.hpp"
 #include "runtime/backend_choice.hpp"
 
 namespace mt::cuda {
@@ -37,6 +40,10 @@ cuda_scenarios::Made make_real(bool checked) {
   options.checked = checked;
   std::shared_ptr<KernelBackend> backend = make_cuda_backend(options);
   return {backend, Context(backend)};
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
 }
 
 #define MT_REQUIRE_GPU()                                                                        \
@@ -114,6 +121,30 @@ TEST(CudaBackend, ModuleMetadataIsRecorded) {
   EXPECT_GE(module.local_bytes(), 0);
   EXPECT_GE(module.max_threads(), 128);
   EXPECT_LE(module.max_threads(), 1024);
+}
+
+// Needs the real driver: the wording every failed driver call is reported in.
+TEST(DriverCheck, NamesTheCallTheResultAndTheKernel) {
+  MT_REQUIRE_GPU();
+  const Driver* driver = &Driver::get();
+  EXPECT_NO_THROW(driver->check(kCudaSuccess, "cuLaunchKernel", "k"));
+  constexpr CuResult kInvalidValue = 1;
+  try {
+    driver->check(kInvalidValue, "cuLaunchKernel", "scaler");
+    ADD_FAILURE() << "check did not throw";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_TRUE(contains(m, "kernel 'scaler': cuLaunchKernel failed (CUDA_ERROR_INVALID_VALUE"))
+        << m;
+  }
+  try {
+    driver->check(kInvalidValue, "cuMemAlloc");
+    ADD_FAILURE() << "check did not throw";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "cuda: cuMemAlloc failed (CUDA_ERROR_INVALID_VALUE"))
+        << e.what();
+  }
+  EXPECT_GE(driver->version(), 12000);
 }
 
 }  // namespace
