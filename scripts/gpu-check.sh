@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: builds MetalTile (CMake + Ninja, Release, -j16), runs the whole
-# ctest suite on the CUDA backend (MT_BACKEND=cuda), then metaltile_bench, and prints a short
-# summary last. Logs go to $OUT (default ./gpu-check-out): build.log, device.log, ctest.log
-# (ctest's console), ctest-full.log (every test's output), bench.log and bench.json.
+# ctest suite on the CUDA backend (MT_BACKEND=cuda), then `tile bench` over the whole library with
+# the PyTorch references (bench/references.py), and prints a short summary last. Logs go to $OUT
+# (default ./gpu-check-out): build.log, device.log, ctest.log (ctest's console), ctest-full.log
+# (every test's output), cases.json, references.json, bench.json, bench-table.txt, roofline.svg.
 # Exit status: 0 if everything passed; 1 if a test or the bench failed (the bench runs even after
 # failed tests); 2 if the build failed.
 set -uo pipefail
@@ -61,28 +62,25 @@ test_rc=$?
 test_s=$((SECONDS - test_start))
 cp "$build/Testing/Temporary/LastTest.log" "$out/ctest-full.log" 2>/dev/null || true
 
-# --- bench -------------------------------------------------------------------------------------
-log "running metaltile_bench"
+# --- bench: every registered kernel, its reference, the roofline --------------------------------
+# tile bench lists the cases, bench/references.py times PyTorch at exactly those shapes (and the
+# copy and bf16 matmul roofs), then tile bench measures ours and joins the two.
+log "running tile bench and bench/references.py"
 bench_start=$SECONDS
-"$build/bench/metaltile_bench" --out "$out/bench.json" >"$out/bench.log" 2>&1
+tile="$build/tools/tile/tile"
+"$tile" bench --list-cases "$out/cases.json" >"$out/bench.log" 2>&1
+if command -v python3 >/dev/null && python3 -c "import torch" 2>/dev/null; then
+  PYTHONUNBUFFERED=1 timeout 900 python3 "$root/bench/references.py" --cases "$out/cases.json" \
+    --out "$out/references.json" >"$out/references.log" 2>&1 || echo "references.py failed" >>"$out/bench.log"
+else
+  echo "torch not importable: references not run" >"$out/references.log"
+fi
+refs=()
+[ -s "$out/references.json" ] && refs=(--references "$out/references.json")
+"$tile" bench "${refs[@]}" --json "$out/bench.json" --plot "$out/roofline.svg" --overheads \
+  >"$out/bench-table.txt" 2>>"$out/bench.log"
 bench_rc=$?
 bench_s=$((SECONDS - bench_start))
-
-# --- row kernels against the copy roofline and PyTorch -----------------------------------------
-log "running metaltile_rows_bench (unchecked and checked) and bench/torch_rows.py"
-rows_start=$SECONDS
-MT_CUDA_CHECKED=0 "$build/bench/metaltile_rows_bench" --tpg 128,256,512,1024 \
-  --out "$out/rows_unchecked.json" >"$out/rows.log" 2>&1
-rows_rc=$?
-MT_CUDA_CHECKED=1 "$build/bench/metaltile_rows_bench" --tpg 256,512 \
-  --out "$out/rows_checked.json" >>"$out/rows.log" 2>&1 || rows_rc=$?
-if command -v python3 >/dev/null && python3 -c "import torch" 2>/dev/null; then
-  PYTHONUNBUFFERED=1 python3 "$root/bench/torch_rows.py" --out "$out/torch_rows.json" \
-    >"$out/torch_rows.log" 2>&1 || rows_rc=$?
-else
-  echo "torch not importable: PyTorch comparison not run" >"$out/torch_rows.log"
-fi
-rows_s=$((SECONDS - rows_start))
 
 # --- summary -----------------------------------------------------------------------------------
 echo
@@ -98,12 +96,10 @@ skipped=$(grep -c 'SKIPPED:' "$out/ctest-full.log" 2>/dev/null || true)
 echo "tests that printed SKIPPED: ${skipped:-0} (see $out/ctest-full.log)"
 grep -h 'SKIPPED:' "$out/ctest-full.log" 2>/dev/null | sort | uniq -c | head -n 5
 echo "bench (${bench_s}s): $([ "$bench_rc" -eq 0 ] && echo ok || echo "FAILED (exit $bench_rc)")"
-grep -E '^(copy|dequant|launch) ' "$out/bench.log" || tail -n 20 "$out/bench.log"
-echo "row kernels (${rows_s}s): $([ "$rows_rc" -eq 0 ] && echo ok || echo "FAILED (exit $rows_rc)")"
-tail -n 30 "$out/rows.log"
-tail -n 12 "$out/torch_rows.log"
+cat "$out/bench-table.txt"
+grep -h "FAILED\|failed" "$out/bench.log" | head -n 10
 sed -n '/^tile demo/,$p' "$out/device.log"
 echo "logs: $out"
 
-if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$rows_rc" -ne 0 ]; then exit 1; fi
+if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ]; then exit 1; fi
 exit 0
