@@ -37,7 +37,8 @@ std::string temp_path(const std::string& name) {
 
 TEST(TileBench, MeasuresChosenKernelsAndWritesJsonAndRoofline) {
   const std::string json = temp_path("run.json"), svg = temp_path("run.svg");
-  const CommandResult r = tile("bench row_sum mlx::rows --runs 2 --json " + json + " --plot " + svg);
+  const CommandResult r =
+      tile("bench row_sum mlx::rows --runs 2 --json " + json + " --plot " + svg);
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* part : {"copy", "row_sum", "softmax", "rms_norm", "GB/s", "copy%"}) {
     EXPECT_TRUE(contains(r.output, part)) << part << " missing:\n" << r.output;
@@ -59,9 +60,9 @@ TEST(TileBench, ListsCasesForTheReferenceScript) {
   const CommandResult r = tile("bench --list-cases " + cases + " ffai::kv_cache");
   ASSERT_EQ(r.status, 0) << r.output;
   const std::string text = read(cases);
-  for (const char* part : {"\"cases\"", "\"kernel\": \"quantize_kv_int4\"", "\"tensors\"",
-                           "\"scalars\"", "\"head_dim\": 128", "\"max_seq\": 32768",
-                           "\"kind\": \"iota\""}) {
+  for (const char* part :
+       {"\"cases\"", "\"kernel\": \"quantize_kv_int4\"", "\"tensors\"", "\"scalars\"",
+        "\"head_dim\": 128", "\"max_seq\": 32768", "\"kind\": \"iota\""}) {
     EXPECT_TRUE(contains(text, part)) << part << " missing:\n" << text.substr(0, 2000);
   }
   EXPECT_FALSE(contains(text, "softmax")) << "only the chosen family";

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -36,10 +38,14 @@ TEST(TileCli, ListShowsEveryKvCacheKernelWithDtypes) {
   EXPECT_TRUE(contains(r.output, "f32,f16,bf16")) << r.output;
 }
 
-TEST(TileCli, InspectPrintsTheOptimisedIr) {
+TEST(TileCli, InspectPrintsTheDocumentationAndTheOptimisedIr) {
   const CommandResult r = tile("inspect quantize_kv_int4 --dtype f16");
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(r.output.rfind("kernel quantize_kv_int4", 0), 0u) << r.output;
+  EXPECT_EQ(r.output.rfind("quantize_kv_int4 (ffai::kv_cache", 0), 0u) << r.output;
+  for (const char* part : {"formula:", "buffers:", "scalars:", "geometry", "one thread per group",
+                           "\nkernel quantize_kv_int4 mode=Grid3D"}) {
+    EXPECT_TRUE(contains(r.output, part)) << part << " missing:\n" << r.output;
+  }
   EXPECT_TRUE(contains(r.output, "out_w")) << r.output;
   EXPECT_TRUE(contains(r.output, "f16")) << r.output;
   EXPECT_TRUE(contains(r.output, "group_size")) << r.output;
@@ -120,8 +126,8 @@ TEST(TileCli, UnknownOptionsAndBadCommandLinesExitTwoWithAHint) {
            Case{"inspect --cuda", "tile inspect: missing NAME", "(see tile inspect --help)"},
            Case{"inspect quantize_kv_int4 extra", "unexpected argument 'extra'",
                 "(see tile inspect --help)"},
-           Case{"inspect quantize_kv_int4 --raw --cuda", "--raw and --cuda exclude each other",
-                "(see tile inspect --help)"},
+           Case{"inspect quantize_kv_int4 --raw --cuda",
+                "--raw, --cuda and --doc exclude each other", "(see tile inspect --help)"},
            Case{"inspect quantize_kv_int4 --unchecked", "--unchecked applies to --cuda only",
                 "(see tile inspect --help)"},
            Case{"list --all", "tile list: unknown option '--all'", "(see tile list --help)"},
@@ -222,6 +228,47 @@ TEST(TileCli, FailuresExitOneWithAMessage) {
     EXPECT_EQ(r.status, 1) << c.args << ":\n" << r.output;
     EXPECT_TRUE(contains(r.output, c.message)) << c.args << ":\n" << r.output;
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(TileCli, InspectDocShowsOnlyTheDocumentation) {
+  const CommandResult r = tile("inspect softmax --doc");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "one threadgroup per row")) << r.output;
+  EXPECT_FALSE(contains(r.output, "kernel softmax mode=")) << r.output;
+}
+
+TEST(TileCli, RunLaunchesAKernelByNameAndWritesItsOutputs) {
+  const std::string dir = testing::TempDir() + "tile_run_out";
+  const CommandResult r = tile(
+      "run row_sum --dtype f32 --buffer x=iota:12 --buffer out=zeros:3 "
+      "--scalar n=4 --out " +
+      dir);
+  ASSERT_EQ(r.status, 0) << r.output;
+  // Rows 0..3, 4..7, 8..11 sum to 6, 22 and 38.
+  EXPECT_TRUE(contains(r.output, "out: 3 f32 elements, min 6, max 38, NaN 0")) << r.output;
+  EXPECT_TRUE(contains(r.output, "6 22 38")) << r.output;
+  std::ifstream saved(dir + "/out.bin", std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(saved)),
+                          std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes.size(), 12u);
+}
+
+TEST(TileCli, RunReportsBadArgumentsAndKernelErrors) {
+  const CommandResult no_param = tile("run row_sum --buffer y=zeros:4");
+  EXPECT_EQ(no_param.status, 2) << no_param.output;
+  EXPECT_TRUE(contains(no_param.output, "no parameter of that name")) << no_param.output;
+  const CommandResult bad_value = tile("run row_sum --scalar n=four");
+  EXPECT_EQ(bad_value.status, 2) << bad_value.output;
+  const CommandResult missing = tile("run row_sum --buffer x=zeros:8 --scalar n=4");
+  EXPECT_EQ(missing.status, 1) << missing.output;
+  EXPECT_TRUE(contains(missing.output, "'out'")) << missing.output;
+  const CommandResult unknown = tile("run no_such_kernel");
+  EXPECT_EQ(unknown.status, 1) << unknown.output;
+  EXPECT_TRUE(contains(unknown.output, "no_such_kernel")) << unknown.output;
 }
 
 }  // namespace

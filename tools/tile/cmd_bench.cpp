@@ -29,18 +29,17 @@ using CaseList = std::vector<std::pair<const KernelInfo*, BenchCase>>;
 std::vector<const KernelInfo*> select_kernels(const std::vector<std::string>& names) {
   std::vector<const KernelInfo*> chosen;
   for (const KernelInfo& info : registered_kernels()) {
-    const bool wanted = names.empty() || std::any_of(names.begin(), names.end(), [&](auto& n) {
-                          return info.name == n || info.family == n ||
-                                 info.family.starts_with(n + "::");
-                        });
+    const bool wanted =
+        names.empty() || std::any_of(names.begin(), names.end(), [&](auto& n) {
+          return info.name == n || info.family == n || info.family.starts_with(n + "::");
+        });
     if (wanted) chosen.push_back(&info);
   }
   for (const std::string& n : names) {
-    const bool known = std::any_of(registered_kernels().begin(), registered_kernels().end(),
-                                   [&](const KernelInfo& i) {
-                                     return i.name == n || i.family == n ||
-                                            i.family.starts_with(n + "::");
-                                   });
+    const bool known = std::any_of(
+        registered_kernels().begin(), registered_kernels().end(), [&](const KernelInfo& i) {
+          return i.name == n || i.family == n || i.family.starts_with(n + "::");
+        });
     if (!known) throw UsageError("no kernel or family named '" + n + "' (see tile list)");
   }
   return chosen;
@@ -113,7 +112,8 @@ int run_bench(const ParsedArgs& args) {
   }
 
   const bench::Target target = bench::make_target(args.has("--checked"));
-  const BenchScale scale = target.gpu && !args.has("--smoke") ? BenchScale::Full : BenchScale::Smoke;
+  const BenchScale scale =
+      target.gpu && !args.has("--smoke") ? BenchScale::Full : BenchScale::Smoke;
   if (!target.gpu) {
     std::cerr << "tile bench: the CPU interpreter runs the smoke shapes only\n";
     settings.runs = std::min(settings.runs, 3);

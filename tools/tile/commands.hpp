@@ -16,6 +16,7 @@ const Verb& list_verb();
 const Verb& inspect_verb();
 const Verb& demo_verb();
 const Verb& device_verb();
+const Verb& run_verb();
 const Verb& bench_verb();
 
 }  // namespace mt::tile

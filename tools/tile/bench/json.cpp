@@ -132,8 +132,8 @@ class Parser {
 
   double number() {
     const std::size_t start = pos_;
-    while (pos_ < text_.size() && std::string_view("+-0123456789.eE").find(text_[pos_]) !=
-                                      std::string_view::npos) {
+    while (pos_ < text_.size() &&
+           std::string_view("+-0123456789.eE").find(text_[pos_]) != std::string_view::npos) {
       ++pos_;
     }
     if (start == pos_) fail("expected a value");

@@ -17,14 +17,14 @@ using Array = std::vector<Value>;
 
 class Value {
  public:
-  Value() = default;                                      // null
-  Value(std::nullptr_t) {}                                // NOLINT
-  Value(bool b) : data_(b) {}                             // NOLINT
-  Value(double d) : data_(d) {}                           // NOLINT
-  Value(int i) : data_(static_cast<double>(i)) {}         // NOLINT
-  Value(std::size_t n) : data_(static_cast<double>(n)) {}  // NOLINT
-  Value(std::string s) : data_(std::move(s)) {}           // NOLINT
-  Value(const char* s) : data_(std::string(s)) {}         // NOLINT
+  Value() = default;                                                  // null
+  Value(std::nullptr_t) {}                                            // NOLINT
+  Value(bool b) : data_(b) {}                                         // NOLINT
+  Value(double d) : data_(d) {}                                       // NOLINT
+  Value(int i) : data_(static_cast<double>(i)) {}                     // NOLINT
+  Value(std::size_t n) : data_(static_cast<double>(n)) {}             // NOLINT
+  Value(std::string s) : data_(std::move(s)) {}                       // NOLINT
+  Value(const char* s) : data_(std::string(s)) {}                     // NOLINT
   Value(Array a) : data_(std::make_shared<Array>(std::move(a))) {}    // NOLINT
   Value(Object o) : data_(std::make_shared<Object>(std::move(o))) {}  // NOLINT
 

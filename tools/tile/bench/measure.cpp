@@ -67,8 +67,7 @@ const PreparedKernel& prepared_fill(const Target& t, DType dtype, BenchFill::Kin
 
 void fill(const Target& t, const Stream& stream, const DeviceBuffer& buffer, DType dtype,
           const BenchFill& f, std::uint32_t seed) {
-  if (is_float(dtype) && f.kind != BenchFill::Kind::Default &&
-      f.kind != BenchFill::Kind::Uniform) {
+  if (is_float(dtype) && f.kind != BenchFill::Kind::Default && f.kind != BenchFill::Kind::Uniform) {
     throw Error("tile bench: only uniform fills apply to a float tensor");
   }
   if (!is_float(dtype) && dtype != DType::U32 && dtype != DType::I32) {
@@ -145,9 +144,8 @@ double measure_copy_gbps(const Target& t, const Settings& s) {
   const DeviceBuffer a = t.ctx.allocate(bytes), b = t.ctx.allocate(bytes);
   fill(t, stream, a, DType::U32, BenchFill{}, 1);
   auto& dst = const_cast<DeviceMemory&>(b.memory());  // the backend's copy writes through it
-  const Timing timing = time_launches(t, stream, s, [&](int) {
-    t.kernel_backend->copy(dst, a.memory(), bytes, stream.handle());
-  });
+  const Timing timing = time_launches(
+      t, stream, s, [&](int) { t.kernel_backend->copy(dst, a.memory(), bytes, stream.handle()); });
   return 2.0 * double(bytes) / (timing.median_us * 1e3);
 }
 

@@ -38,7 +38,7 @@ struct Timing {
 struct Settings {
   int warm_up = 3;
   int runs = 50;
-  bool rotate = true;  // rotate among copies of the inputs when they would fit in the L2 cache
+  bool rotate = true;   // rotate among copies of the inputs when they would fit in the L2 cache
   ConstMap specialise;  // scalars to bake into the code (applied where the kernel has them)
 };
 

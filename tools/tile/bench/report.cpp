@@ -51,7 +51,7 @@ void print_cells(std::ostream& out, const std::vector<Column>& columns,
 }  // namespace
 
 Row row_of(const CaseResult& r) {
-  return Row{r.info->name, r.info->family, r.bench.label,        std::string(name_of(r.bench.dtype)),
+  return Row{r.info->name, r.info->family, r.bench.label, std::string(name_of(r.bench.dtype)),
              r.timing,     r.bytes,        r.bench.flops, r.input_sets};
 }
 
@@ -72,8 +72,10 @@ json::Value to_json(const Run& run) {
                                 {"copy_share", run.copy_gbps > 0 ? r.gbps() / run.copy_gbps : 0.0},
                                 {"input_sets", r.input_sets}});
   }
-  return json::Object{{"device", run.device},       {"backend", run.backend},
-                      {"variant", run.variant},     {"copy_gbps", run.copy_gbps},
+  return json::Object{{"device", run.device},
+                      {"backend", run.backend},
+                      {"variant", run.variant},
+                      {"copy_gbps", run.copy_gbps},
                       {"results", std::move(rows)}};
 }
 
@@ -103,10 +105,9 @@ Run run_from_json(const json::Value& v) {
 std::optional<ReferenceTiming> References::best(const Row& row) const {
   auto it = timings.find({row.kernel, row.label, row.dtype});
   if (it == timings.end() || it->second.empty()) return std::nullopt;
-  return *std::min_element(it->second.begin(), it->second.end(),
-                           [](const ReferenceTiming& a, const ReferenceTiming& b) {
-                             return a.median_us < b.median_us;
-                           });
+  return *std::min_element(
+      it->second.begin(), it->second.end(),
+      [](const ReferenceTiming& a, const ReferenceTiming& b) { return a.median_us < b.median_us; });
 }
 
 References references_from_json(const json::Value& v) {
@@ -130,9 +131,9 @@ References references_from_json(const json::Value& v) {
 void print_table(std::ostream& out, const Run& run, const References* refs) {
   out << "tile bench on " << run.device << " (" << run.variant << "); device-to-device copy "
       << fixed(run.copy_gbps, 0) << " GB/s in the same run\n\n";
-  std::vector<Column> columns = {{"kernel", 26, true},  {"shape", 26, true},   {"dtype", 5, true},
-                                 {"us", 10, false},     {"+-%", 5, false},     {"GB/s", 7, false},
-                                 {"copy%", 6, false},   {"TFLOP/s", 7, false}};
+  std::vector<Column> columns = {{"kernel", 26, true}, {"shape", 26, true},  {"dtype", 5, true},
+                                 {"us", 10, false},    {"+-%", 5, false},    {"GB/s", 7, false},
+                                 {"copy%", 6, false},  {"TFLOP/s", 7, false}};
   if (refs != nullptr) {
     columns.push_back({"reference", 14, true});
     columns.push_back({"ref us", 10, false});
@@ -162,16 +163,14 @@ void print_table(std::ostream& out, const Run& run, const References* refs) {
   out << "\nus: median device time of " << (run.rows.empty() ? 0 : run.rows.front().timing.runs)
       << " event-timed launches after warm-up; +-%: half the 10-90 % range; GB/s: bytes moved / "
          "time;"
-      << (refs != nullptr ? " speed-up: reference time / ours (> 1: ours is faster)." : "")
-      << "\n";
+      << (refs != nullptr ? " speed-up: reference time / ours (> 1: ours is faster)." : "") << "\n";
 }
 
 int print_comparison(std::ostream& out, const Run& now, const Run& base) {
   out << "\ncompared with " << base.device << " (" << base.variant << "):\n";
-  const std::vector<Column> columns = {{"kernel", 26, true}, {"shape", 26, true},
-                                       {"dtype", 5, true},   {"us", 10, false},
-                                       {"base us", 10, false}, {"ratio", 7, false},
-                                       {"", 10, true}};
+  const std::vector<Column> columns = {
+      {"kernel", 26, true},   {"shape", 26, true}, {"dtype", 5, true}, {"us", 10, false},
+      {"base us", 10, false}, {"ratio", 7, false}, {"", 10, true}};
   print_cells(out, columns, {"kernel", "shape", "dtype", "us", "base us", "ratio", ""});
   int regressions = 0;
   for (const Row& r : now.rows) {

@@ -33,10 +33,14 @@ std::string num(double v) {
 std::string escape(const std::string& text) {
   std::string out;
   for (char c : text) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out.push_back(c);
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -107,7 +111,8 @@ void write_roofline_svg(const std::string& path, const Run& run, double peak_tfl
        "font-size=\"11\" transform=\"rotate(-90 16 " + num(top + kPanelH / 2) + ")\"");
   // Bandwidth roof: TFLOP/s = intensity * GB/s / 1000, up to the compute roof.
   const double bw_tflops_per_intensity = run.copy_gbps / 1000.0;
-  const double ridge = peak_tflops > 0 ? peak_tflops / bw_tflops_per_intensity : std::pow(10, ix.hi);
+  const double ridge =
+      peak_tflops > 0 ? peak_tflops / bw_tflops_per_intensity : std::pow(10, ix.hi);
   const double i0 = std::pow(10.0, ix.lo), i1 = std::min(ridge, std::pow(10.0, ix.hi));
   line(o, ix.at(i0), fy.at(std::max(1e-3, i0 * bw_tflops_per_intensity)), ix.at(i1),
        fy.at(i1 * bw_tflops_per_intensity), "stroke:#2c3e50;stroke-width:2");
@@ -147,7 +152,8 @@ void write_roofline_svg(const std::string& path, const Run& run, double peak_tfl
   }
   text(o, left + kPanelW / 2, bottom + 34, "bytes moved per launch",
        "font-size=\"11\" text-anchor=\"middle\"");
-  text(o, left + kPanelW / 2, top - 8, "GB/s (every case)", "font-size=\"11\" text-anchor=\"middle\"");
+  text(o, left + kPanelW / 2, top - 8, "GB/s (every case)",
+       "font-size=\"11\" text-anchor=\"middle\"");
   line(o, left, gy.at(run.copy_gbps), left + kPanelW, gy.at(run.copy_gbps),
        "stroke:#2c3e50;stroke-width:2");
   index = 0;
