@@ -6,16 +6,35 @@
 # (every test's output), cases.json, references.json, bench.json, bench-table.txt, roofline.svg.
 # Exit status: 0 if everything passed; 1 if a test or the bench failed (the bench runs even after
 # failed tests); 2 if the build failed.
+#
+# STAGES="test bench" (default: every stage) runs only those stages after the build, so one
+# machine lease can run them as separate commands. Everything but the tables, the JSON and the
+# picture is packed into $OUT/logs.tgz at the end (the GPU tool returns at most 8 files), and the
+# summary is also written to $OUT/summary.txt.
 set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out="${OUT:-$root/gpu-check-out}"
+out_top="${OUT:-$root/gpu-check-out}"
 build="${BUILD_DIR:-$root/build-gpu}"
 jobs="${JOBS:-16}"
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
+stages=" ${STAGES:-test bench} "
+mkdir -p "$out_top/logs"
+out_top="$(cd "$out_top" && pwd)"
+out="$out_top/logs"
 
 log() { echo "gpu-check: $*"; }
+want() { [[ "$stages" == *" $1 "* ]]; }
+test_rc=0
+bench_rc=0
+test_s=0
+bench_s=0
+
+# Packs the logs and keeps the summary beside them; runs on every exit.
+finish() {
+  mv "$out"/{bench-table.txt,bench.json,references.json,roofline.svg} "$out_top/" 2>/dev/null
+  tar czf "$out_top/logs.tgz" -C "$out_top" logs 2>/dev/null && rm -rf "$out"
+}
+trap finish EXIT
 
 # --- build -------------------------------------------------------------------------------------
 missing=()
@@ -28,7 +47,8 @@ fi
 
 log "building into $build (Release, -j$jobs)"
 build_start=$SECONDS
-if cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$out/build.log" 2>&1 &&
+if cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+     -DMETALTILE_WERROR=ON >"$out/build.log" 2>&1 &&
    cmake --build "$build" -j "$jobs" >>"$out/build.log" 2>&1; then
   build_rc=0
 else
@@ -54,35 +74,40 @@ fi
 } >"$out/device.log"
 
 # --- tests -------------------------------------------------------------------------------------
-log "running ctest with MT_BACKEND=cuda (-j$jobs)"
-test_start=$SECONDS
-MT_BACKEND=cuda ctest --test-dir "$build" --output-on-failure --timeout 900 -j "$jobs" \
-  >"$out/ctest.log" 2>&1
-test_rc=$?
-test_s=$((SECONDS - test_start))
-cp "$build/Testing/Temporary/LastTest.log" "$out/ctest-full.log" 2>/dev/null || true
+if want test; then
+  log "running ctest with MT_BACKEND=cuda (-j$jobs)"
+  test_start=$SECONDS
+  MT_BACKEND=cuda ctest --test-dir "$build" --output-on-failure --timeout 900 -j "$jobs" \
+    >"$out/ctest.log" 2>&1
+  test_rc=$?
+  test_s=$((SECONDS - test_start))
+  cp "$build/Testing/Temporary/LastTest.log" "$out/ctest-full.log" 2>/dev/null || true
+fi
 
 # --- bench: every registered kernel, its reference, the roofline --------------------------------
 # tile bench lists the cases, bench/references.py times PyTorch at exactly those shapes (and the
 # copy and bf16 matmul roofs), then tile bench measures ours and joins the two.
-log "running tile bench and bench/references.py"
-bench_start=$SECONDS
-tile="$build/tools/tile/tile"
-"$tile" bench --list-cases "$out/cases.json" >"$out/bench.log" 2>&1
-if command -v python3 >/dev/null && python3 -c "import torch" 2>/dev/null; then
-  PYTHONUNBUFFERED=1 timeout 900 python3 "$root/bench/references.py" --cases "$out/cases.json" \
-    --out "$out/references.json" >"$out/references.log" 2>&1 || echo "references.py failed" >>"$out/bench.log"
-else
-  echo "torch not importable: references not run" >"$out/references.log"
+if want bench; then
+  log "running tile bench and bench/references.py"
+  bench_start=$SECONDS
+  tile="$build/tools/tile/tile"
+  "$tile" bench --list-cases "$out/cases.json" >"$out/bench.log" 2>&1
+  if command -v python3 >/dev/null && python3 -c "import torch" 2>/dev/null; then
+    PYTHONUNBUFFERED=1 timeout 900 python3 "$root/bench/references.py" --cases "$out/cases.json" \
+      --out "$out/references.json" >"$out/references.log" 2>&1 || echo "references.py failed" >>"$out/bench.log"
+  else
+    echo "torch not importable: references not run" >"$out/references.log"
+  fi
+  refs=()
+  [ -s "$out/references.json" ] && refs=(--references "$out/references.json")
+  "$tile" bench "${refs[@]}" --json "$out/bench.json" --plot "$out/roofline.svg" --overheads \
+    >"$out/bench-table.txt" 2>>"$out/bench.log"
+  bench_rc=$?
+  bench_s=$((SECONDS - bench_start))
 fi
-refs=()
-[ -s "$out/references.json" ] && refs=(--references "$out/references.json")
-"$tile" bench "${refs[@]}" --json "$out/bench.json" --plot "$out/roofline.svg" --overheads \
-  >"$out/bench-table.txt" 2>>"$out/bench.log"
-bench_rc=$?
-bench_s=$((SECONDS - bench_start))
 
 # --- summary -----------------------------------------------------------------------------------
+{
 echo
 echo "=== gpu-check summary ==="
 grep -m1 '^backend:' "$out/device.log" || true
@@ -99,7 +124,8 @@ echo "bench (${bench_s}s): $([ "$bench_rc" -eq 0 ] && echo ok || echo "FAILED (e
 cat "$out/bench-table.txt"
 grep -h "FAILED\|failed" "$out/bench.log" | head -n 10
 sed -n '/^tile demo/,$p' "$out/device.log"
-echo "logs: $out"
+echo "logs: $out_top/logs.tgz"
+} | tee "$out_top/summary.txt"
 
 if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ]; then exit 1; fi
 exit 0
