@@ -117,7 +117,7 @@ bool measure_dequant(const Setup& setup, Report& report) {
                   b_bytes = halves_to_bytes(bi);
       const std::size_t out_bytes = s.elements() * 2;
       const double moved = double(w_bytes.size() + s_bytes.size() + b_bytes.size() + out_bytes);
-      // The spec's kernel (one element per thread) and its eight-elements-per-thread variant.
+      // The one-element-per-thread kernel and its eight-elements-per-thread variant.
       for (const std::uint32_t per_thread : {1u, 8u}) {
         const std::string kernel_name =
             "bulk_dequant_kv_int" + std::to_string(bits) + (per_thread == 8 ? "_x8" : "");
