@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: builds MetalTile (CMake + Ninja, Release, -j16), runs the whole
-# ctest suite on the CUDA backend (MT_BACKEND=cuda), then metaltile_bench, and prints a short
-# summary last. Logs go to $OUT (default ./gpu-check-out): build.log, device.log, ctest.log
-# (ctest's console), ctest-full.log (every test's output), bench.log and bench.json.
-# Exit status: 0 if everything passed; 1 if a test or the bench failed (the bench runs even after
-# failed tests); 2 if the build failed.
+# ctest suite on the CUDA backend (MT_BACKEND=cuda), then the benchmarks, then compute-sanitizer
+# (memcheck, racecheck, synccheck, initcheck) over the kernel and backend tests and the examples
+# (scripts/sanitize.sh says which), and prints a short summary last. Logs go to $OUT (default
+# ./gpu-check-out): build.log, device.log, ctest.log (ctest's console), ctest-full.log (every
+# test's output), bench.log and bench.json, rows.log, sanitizer.log (the table) and sanitizer/
+# (one log per sanitizer run). SANITIZE=0 skips the sanitizers.
+# Time: the 24 sanitizer runs go 12 at a time, each limited to SANITIZER_TIMEOUT (150 s), so that
+# stage ends within 5 minutes in the worst case (a run that hits the limit is reported as not
+# clean) and much sooner when the runs are fast; the summary prints each stage's seconds.
+# Exit status: 0 if everything passed; 1 if a test, a benchmark or a sanitizer run failed or a
+# sanitizer reported errors (every stage runs even after a failed one); 2 if the build failed.
 set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -84,6 +90,18 @@ else
 fi
 rows_s=$((SECONDS - rows_start))
 
+# --- compute-sanitizer -------------------------------------------------------------------------
+san_start=$SECONDS
+if [ "${SANITIZE:-1}" = 0 ]; then
+  echo "sanitizers: skipped (SANITIZE=0)" >"$out/sanitizer.log"
+  san_rc=0
+else
+  log "running compute-sanitizer (scripts/sanitize.sh)"
+  "$root/scripts/sanitize.sh" "$build" "$out/sanitizer" >"$out/sanitizer.log" 2>&1
+  san_rc=$?
+fi
+san_s=$((SECONDS - san_start))
+
 # --- summary -----------------------------------------------------------------------------------
 echo
 echo "=== gpu-check summary ==="
@@ -94,16 +112,18 @@ echo "tests (${test_s}s): $(grep -E 'tests passed|tests failed' "$out/ctest.log"
 if [ "$test_rc" -ne 0 ]; then
   sed -n '/The following tests FAILED/,$p' "$out/ctest.log" | head -n 30
 fi
-skipped=$(grep -c 'SKIPPED:' "$out/ctest-full.log" 2>/dev/null || true)
-echo "tests that printed SKIPPED: ${skipped:-0} (see $out/ctest-full.log)"
-grep -h 'SKIPPED:' "$out/ctest-full.log" 2>/dev/null | sort | uniq -c | head -n 5
+"$root/scripts/test-summary.sh" "$out/ctest.log" "$out/ctest-full.log" | tail -n +3
 echo "bench (${bench_s}s): $([ "$bench_rc" -eq 0 ] && echo ok || echo "FAILED (exit $bench_rc)")"
 grep -E '^(copy|dequant|launch) ' "$out/bench.log" || tail -n 20 "$out/bench.log"
 echo "row kernels (${rows_s}s): $([ "$rows_rc" -eq 0 ] && echo ok || echo "FAILED (exit $rows_rc)")"
 tail -n 30 "$out/rows.log"
 tail -n 12 "$out/torch_rows.log"
 sed -n '/^tile demo/,$p' "$out/device.log"
+echo "sanitizers (${san_s}s): $([ "$san_rc" -eq 0 ] && echo clean || echo "NOT CLEAN (exit $san_rc)")"
+cat "$out/sanitizer.log"
 echo "logs: $out"
 
-if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$rows_rc" -ne 0 ]; then exit 1; fi
+if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$rows_rc" -ne 0 ] || [ "$san_rc" -ne 0 ]; then
+  exit 1
+fi
 exit 0
