@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: builds MetalTile (CMake + Ninja, Release, -j16), runs the whole
 # ctest suite on the CUDA backend (MT_BACKEND=cuda), then `tile bench` over the whole library with
-# the PyTorch references (bench/references.py), and prints a short summary last. Logs go to $OUT
-# (default ./gpu-check-out): build.log, device.log, ctest.log (ctest's console), ctest-full.log
-# (every test's output), cases.json, references.json, bench.json, bench-table.txt, roofline.svg.
-# Exit status: 0 if everything passed; 1 if a test or the bench failed (the bench runs even after
-# failed tests); 2 if the build failed.
+# the PyTorch references (bench/references.py), then compute-sanitizer (memcheck, racecheck,
+# synccheck, initcheck) over the kernel and backend tests and the examples (scripts/sanitize.sh
+# says which), and prints a short summary last.
 #
-# STAGES="test bench" (default: every stage) runs only those stages after the build, so one
-# machine lease can run them as separate commands. Everything but the tables, the JSON and the
-# picture is packed into $OUT/logs.tgz at the end (the GPU tool returns at most 8 files), and the
-# summary is also written to $OUT/summary.txt.
+# STAGES="test bench sanitize" (the default) chooses the stages that run after the build, so one
+# machine lease can run them as separate commands. Logs go to $OUT/logs (build.log, device.log,
+# ctest.log, ctest-full.log, cases.json, bench.log, references.log, sanitizer.log and sanitizer/)
+# and are packed into $OUT/logs.tgz at the end (the GPU tool returns at most 8 files); the
+# summary (also $OUT/summary.txt), bench-table.txt, bench.json, references.json and roofline.svg
+# stay beside it.
+# Time: the 24 sanitizer runs go 12 at a time, each limited to SANITIZER_TIMEOUT (150 s), so that
+# stage ends within 5 minutes in the worst case; the summary prints each stage's seconds.
+# Exit status: 0 if everything passed; 1 if a test, a benchmark or a sanitizer run failed or a
+# sanitizer reported errors (every stage runs even after a failed one); 2 if the build failed.
 set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out_top="${OUT:-$root/gpu-check-out}"
 build="${BUILD_DIR:-$root/build-gpu}"
 jobs="${JOBS:-16}"
-stages=" ${STAGES:-test bench} "
+stages=" ${STAGES:-test bench sanitize} "
 mkdir -p "$out_top/logs"
 out_top="$(cd "$out_top" && pwd)"
 out="$out_top/logs"
@@ -26,8 +30,10 @@ log() { echo "gpu-check: $*"; }
 want() { [[ "$stages" == *" $1 "* ]]; }
 test_rc=0
 bench_rc=0
+san_rc=0
 test_s=0
 bench_s=0
+san_s=0
 
 # Packs the logs and keeps the summary beside them; runs on every exit.
 finish() {
@@ -106,6 +112,15 @@ if want bench; then
   bench_s=$((SECONDS - bench_start))
 fi
 
+# --- compute-sanitizer -------------------------------------------------------------------------
+if want sanitize; then
+  san_start=$SECONDS
+  log "running compute-sanitizer (scripts/sanitize.sh)"
+  "$root/scripts/sanitize.sh" "$build" "$out/sanitizer" >"$out/sanitizer.log" 2>&1
+  san_rc=$?
+  san_s=$((SECONDS - san_start))
+fi
+
 # --- summary -----------------------------------------------------------------------------------
 {
 echo
@@ -117,15 +132,15 @@ echo "tests (${test_s}s): $(grep -E 'tests passed|tests failed' "$out/ctest.log"
 if [ "$test_rc" -ne 0 ]; then
   sed -n '/The following tests FAILED/,$p' "$out/ctest.log" | head -n 30
 fi
-skipped=$(grep -c 'SKIPPED:' "$out/ctest-full.log" 2>/dev/null || true)
-echo "tests that printed SKIPPED: ${skipped:-0} (see $out/ctest-full.log)"
-grep -h 'SKIPPED:' "$out/ctest-full.log" 2>/dev/null | sort | uniq -c | head -n 5
+[ -f "$out/ctest.log" ] && "$root/scripts/test-summary.sh" "$out/ctest.log" "$out/ctest-full.log" | tail -n +3
 echo "bench (${bench_s}s): $([ "$bench_rc" -eq 0 ] && echo ok || echo "FAILED (exit $bench_rc)")"
-cat "$out/bench-table.txt"
-grep -h "FAILED\|failed" "$out/bench.log" | head -n 10
+[ -f "$out/bench-table.txt" ] && cat "$out/bench-table.txt"
+[ -f "$out/bench.log" ] && grep -h "FAILED\|failed" "$out/bench.log" | head -n 10
 sed -n '/^tile demo/,$p' "$out/device.log"
+echo "sanitizers (${san_s}s): $([ "$san_rc" -eq 0 ] && echo clean || echo "NOT CLEAN (exit $san_rc)")"
+[ -f "$out/sanitizer.log" ] && cat "$out/sanitizer.log"
 echo "logs: $out_top/logs.tgz"
 } | tee "$out_top/summary.txt"
 
-if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ]; then exit 1; fi
+if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$san_rc" -ne 0 ]; then exit 1; fi
 exit 0

@@ -29,6 +29,7 @@
 // backends and runtime: compiling and dispatching kernels
 #include "metaltile/backends/backend.hpp"
 #include "metaltile/backends/cuda.hpp"
+#include "metaltile/runtime/bytes.hpp"
 #include "metaltile/runtime/context.hpp"
 #include "metaltile/runtime/device.hpp"
 

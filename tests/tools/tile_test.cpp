@@ -183,7 +183,8 @@ TEST(TileCli, DemoPrintsSixVariantsWithSaneErrors) {
   const std::map<std::string, DemoRow> rows = demo_rows(r.output);
   ASSERT_EQ(rows.size(), 6u) << r.output;
   // Bounds on data in about [-2, 2] with group_size 32: half an int step of the widest group
-  // plus f16 rounding (as the seed), and fp8's relative rounding of the largest values.
+  // plus f16 rounding (as kv_cache_seed_test.cpp), and fp8's relative rounding of the largest
+  // values.
   const std::map<std::string, double> max_bound = {
       {"raw update", 0.0},           {"raw update_many", 0.0},
       {"int4", 1.5 * 4 / 15 + 1e-3}, {"int8", 1.5 * 4 / 255 + 1e-3},

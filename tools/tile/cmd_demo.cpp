@@ -82,7 +82,8 @@ Bytes pack(const float* values, std::size_t n, DType t) {
   return out;
 }
 
-// Launch shape for `work` threads in 256-thread groups (the seed's dequant shape).
+// Launch shape for `work` threads in groups of up to 256, the grid rounded up (the kernels
+// ignore threads past their work).
 std::pair<Dims, Dims> grid_for(std::size_t work) {
   const std::size_t tpg = work < 256 ? work : 256;
   return {{(work + tpg - 1) / tpg, 1, 1}, {tpg, 1, 1}};

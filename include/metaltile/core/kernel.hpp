@@ -13,7 +13,7 @@
 
 namespace mt {
 
-// How program_id(axis) maps to threads (see DESIGN.md, "The dispatch contract"):
+// How program_id(axis) maps to threads (docs/ARCHITECTURE.md, "The IR"):
 //  Grid3D:      program_id(a) = the global thread index on axis a.
 //  Elementwise: program_id(0) = the global linear thread index (one thread per element).
 //  Reduction:   program_id(a) = the threadgroup index on axis a (a group cooperates on a row).

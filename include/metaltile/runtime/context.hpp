@@ -1,6 +1,6 @@
 // mt::Context: the entry point for running kernels. dispatch_with_grid takes named byte
 // buffers (tensors and scalars), optional specialisation constants and a grid, and returns
-// the output tensors (see DESIGN.md, "The dispatch contract").
+// the output tensors (docs/ARCHITECTURE.md, "The dispatch contract", lists its checks).
 #pragma once
 
 #include <array>

@@ -1,4 +1,4 @@
-// Plain-loop CPU oracles for the KV-cache kernels (spec: shared/specs/kv_cache.md), an OCP fp8
+// Plain-loop CPU oracles for the KV-cache kernels (docs/kernels/kv_cache.md), an OCP fp8
 // reference codec written from the format definition (independent of mt's own conversions),
 // and the byte-level helpers the KV-cache tests share.
 #pragma once
@@ -226,7 +226,7 @@ inline void update_many(const CacheShape& s, DType t, std::span<const std::uint8
 }
 
 // Affine int4/int8 quantisation of one token (src: T-rounded values, [n_kv_heads, head_dim])
-// into slot `position`, computing in f32 exactly as the spec states.
+// into slot `position`, computing in f32 exactly as docs/kernels/kv_cache.md states.
 inline void quantize_affine(const CacheShape& s, std::uint32_t bits, DType t,
                             std::span<const float> src, std::uint32_t position,
                             std::vector<std::uint32_t>& words, Bytes& scales, Bytes& biases) {

@@ -1,4 +1,4 @@
-// The seed (shared/seed/000_554bfcc2d1c93674.txt) ported test for test: affine int4/int8
+// The seed (the original Rust/Metal project's KV-cache test), ported test for test: int4/int8
 // KV-cache round trips through quantize + bulk dequant with the original's shape, source
 // generator, grids and tolerances, and the int8 "no cross-slot bleed" check.
 // Deviations, all stricter: every available backend runs (not only Metal); a NaN error

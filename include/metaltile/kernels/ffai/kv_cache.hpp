@@ -1,6 +1,8 @@
-// KV-cache kernels (docs/kernels/kv_cache.md): raw updates, affine int4/int8 and OCP fp8
-// quantisation of one decode token, and bulk dequantisation of a whole cache. Each is generic
-// over T in {f32, f16, bf16}, computes in f32, runs in Grid3D mode and guards its thread index.
+// KV-cache kernels: raw updates, affine int4/int8 and OCP fp8 quantisation of one decode
+// token, and bulk dequantisation of a whole cache. Layouts, formulas, scalars, launch geometry
+// and accuracy: docs/kernels/kv_cache.md.
+// Each is generic over T in {f32, f16, bf16}, computes in f32, runs in Grid3D mode and
+// guards its thread index.
 #pragma once
 
 #include <string_view>

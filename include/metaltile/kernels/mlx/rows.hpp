@@ -9,6 +9,8 @@
 //  argmax      x -> out (u32)     index of the largest element, lowest on ties   n
 //  row_sum     x -> out (T)       sum of the row                                 n
 //  row_max     x -> out (T)       largest element of the row                     n
+//
+// Parameters, launch geometry, algorithms and accuracy: docs/kernels/rows.md.
 #pragma once
 
 #include <string_view>
