@@ -1,5 +1,5 @@
 // KV-cache kernels: raw updates, affine int4/int8 and OCP fp8 quantisation of one decode token,
-// and bulk dequantisation of a whole cache. Layouts and formulas: shared/specs/kv_cache.md.
+// and bulk dequantisation of a whole cache. Layouts and formulas: docs/kernels/kv_cache.md.
 //
 // With slot = h*max_seq + pos, vpp = 32/bits codes per u32 word and gph = head_dim/group_size:
 //   raw cache  [n_kv_heads, max_seq, head_dim]            index slot*head_dim + d

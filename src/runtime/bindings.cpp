@@ -1,5 +1,5 @@
 // Dispatch-contract checks and argument binding for the byte-map dispatch and the device-resident
-// launch (see bindings.hpp and DESIGN.md, "The dispatch contract").
+// launch (see bindings.hpp and docs/ARCHITECTURE.md, "The dispatch contract").
 #include "runtime/bindings.hpp"
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // mt::Context: backend choice and dispatch_with_grid, the byte-map dispatch contract of
-// DESIGN.md (the device-resident methods are in device.cpp). Checks run before anything is
-// compiled or launched, so an error changes nothing.
+// docs/ARCHITECTURE.md (the device-resident methods are in device.cpp). Checks run before anything
+// is compiled or launched, so an error changes nothing.
 #include "metaltile/runtime/context.hpp"
 
 #include <chrono>
@@ -77,7 +77,8 @@ DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap
                                            const ConstMap& consts, std::array<std::size_t, 3> grid,
                                            std::array<std::size_t, 3> tpg) const {
   KernelBackend& backend = *state_->backend;
-  // 1-3: every check of the contract that needs no compile, in the order DESIGN.md lists them.
+  // 1-3: every check of the contract that needs no compile, in the order docs/ARCHITECTURE.md lists
+  // them.
   const LaunchDims dims = check_launch_dims(kernel, grid, tpg, backend.limits());
   const std::map<std::string, Scalar> specialised = check_consts(kernel, consts);
   check_buffers(kernel, buffers, consts);

@@ -8,7 +8,7 @@ root="$1"
 cd "$root"
 pattern='shared/(specs|seed)|\.\./shared|/work/|\bspecs/|\bDESIGN\.md|\bSTYLE\.md'
 self="tests/docs/standalone_test.sh"
-paths=(README.md docs include tools examples bench scripts tests .ci CMakeLists.txt cmake)
+paths=(README.md docs include src kernels tools examples bench scripts tests .ci CMakeLists.txt cmake)
 if hits=$(grep -rnE "$pattern" "${paths[@]}" 2>/dev/null | grep -v "^$self:"); then
   echo "references to files outside the repository:"
   echo "$hits"
