@@ -27,7 +27,7 @@ fi
 
 log "building into $build (Release, -j$jobs)"
 build_start=$SECONDS
-if cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$out/build.log" 2>&1 &&
+if cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMETALTILE_WERROR=ON >"$out/build.log" 2>&1 &&
    cmake --build "$build" -j "$jobs" >>"$out/build.log" 2>&1; then
   build_rc=0
 else

@@ -112,9 +112,10 @@ class Verifier {
   // --- messages --------------------------------------------------------------------------
   std::string value_text(ValueId v) const {
     if (!v.valid()) return "%?";
-    std::string s = "%" + std::to_string(v.index) + ": ";
-    return s +
-           (v.index < k_.value_types.size() ? std::string(name_of(k_.value_types[v.index])) : "?");
+    // Appended: g++ 12 at -O3 misreads "%" + a temporary string as an overlapping copy.
+    std::string s = "%";
+    s.append(std::to_string(v.index)).append(": ");
+    return s.append(v.index < k_.value_types.size() ? name_of(k_.value_types[v.index]) : "?");
   }
 
   // "store out %7: u32, %5: f16": the op, the param or local it names, its typed operands.
