@@ -188,7 +188,13 @@ std::string print_instr(const Kernel& k, const Instr& in) {
                operand(in, 2) + " {";
       }
       return name + " " + operand(in, 0) + " {";
-    case OpShape::Statement: return name + " " + operand(in, 0) + " " + quoted(in.message);
+    case OpShape::Statement:
+      // "require %5 \"text\"", "require_len out_w, %9 \"n_kv_heads*max_seq*head_dim/8\""
+      if (in.op != OpKind::Require) {
+        return name + " " + param_name(k, in.param) + ", " + operand(in, 0) + " " +
+               quoted(in.message);
+      }
+      return name + " " + operand(in, 0) + " " + quoted(in.message);
   }
   return name;
 }

@@ -74,7 +74,7 @@ DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap
   check_buffers(kernel, buffers, consts);
 
   // 4: host-side preconditions, before a compile (shared with launch, see bindings.hpp).
-  check_contract(kernel, buffer_uniforms(kernel, buffers, specialised));
+  check_contract(kernel, buffer_uniforms(kernel, buffers, specialised), dims);
 
   std::shared_ptr<const Executable> exe = state_->compile(kernel, specialised);
   BoundArguments bound = bind_arguments(kernel, exe->kernel(), buffers);

@@ -134,7 +134,7 @@ void Context::launch(const PreparedKernel& kernel, const DeviceBindings& binding
                         "from the Context that launches");
     }
   }
-  check_contract(k, device_uniforms(k, bindings, kernel.specialised_));
+  check_contract(k, device_uniforms(k, bindings, kernel.specialised_), dims);
 
   const std::vector<DeviceArgument> args =
       bind_device_arguments(kernel.executable().kernel(), bindings);

@@ -456,7 +456,9 @@ class Emitter {
       case OpKind::For: emit_for(in); return;
       case OpKind::If: emit_if(in); return;
       case OpKind::Require:
-        // Contracts run on the host; the verifier keeps Require out of the body.
+      case OpKind::RequireLen:
+      case OpKind::RequireLenMultiple:
+        // Contracts run on the host; the verifier keeps the Require ops out of the body.
         cannot_render(in, DType::Bool);
       case OpKind::ThreadId: emit_assign(in, std::string(kThreadIndex[in.axis])); return;
       case OpKind::ThreadgroupId: emit_assign(in, std::string(kGroupIndex[in.axis])); return;
