@@ -8,14 +8,23 @@
 //   scale/bias [n_kv_heads, max_seq, gph]                 index slot*gph + d/group_size
 // n_kv_heads is never passed: each kernel derives it from a bound buffer's length, and guards
 // its thread index against the work, so over-dispatching writes nothing.
+//
+// Contracts: every buffer's length is checked against the scalars and the other buffers (the
+// buffer n_kv_heads comes from must hold a whole number of heads; the others exactly what
+// n_kv_heads implies), and every launch is 1-D. Contract arithmetic cannot wrap (a product over
+// u32 is an error), so once the contract holds every product of the layouts above is at most a
+// buffer length, which fits u32: each index in a body is a sum of non-negative terms bounded by
+// the length of the buffer it indexes, and no u32 index arithmetic wraps.
 // fp8 quantisation divides by the scale as stored (rounded to T), the same value dequant
 // multiplies by, so a round trip sees one consistent scale.
 #include "metaltile/kernels/ffai/kv_cache.hpp"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
 
@@ -28,10 +37,39 @@ constexpr DType U32 = DType::U32;
 // Host-side preconditions shared by every quantised layout.
 void require_group_layout(KernelBuilder& k, const Val& head_dim, const Val& group_size,
                           std::uint32_t codes_per_word) {
+  k.require(head_dim > 0u, "head_dim > 0");
   k.require(group_size > 0u, "group_size > 0");
   k.require(head_dim % group_size == 0u, "head_dim % group_size == 0");
   k.require(group_size % codes_per_word == 0u,
             "group_size % " + std::to_string(codes_per_word) + " == 0 (codes per u32 word)");
+}
+
+// n_kv_heads of one token's `src` [n_kv_heads, head_dim], which must hold whole heads.
+Val token_heads(KernelBuilder& k, const Tensor& src, const Val& head_dim) {
+  k.require_len_multiple(src, head_dim, "head_dim (whole heads)");
+  return src.len() / head_dim;
+}
+
+// n_kv_heads of a cache `out` [n_kv_heads, max_seq, head_dim], which must hold whole heads.
+Val cache_heads(KernelBuilder& k, const Tensor& out, const Val& head_dim, const Val& max_seq) {
+  k.require(max_seq > 0u, "max_seq > 0");
+  k.require_len_multiple(out, max_seq * head_dim, "max_seq*head_dim (whole heads)");
+  return out.len() / (max_seq * head_dim);
+}
+
+// The codes [n_kv_heads, max_seq, head_dim/vpp] and the group parameters
+// [n_kv_heads, max_seq, head_dim/group_size] of a cache with n_kv_heads heads.
+void require_quantised_lengths(KernelBuilder& k, const Val& n_kv_heads, const Val& head_dim,
+                               const Val& max_seq, const Val& group_size, std::uint32_t vpp,
+                               const Tensor& words, const std::vector<Tensor>& group_params,
+                               const std::string& heads_from) {
+  const std::string heads = ", n_kv_heads = " + heads_from;
+  k.require_len(words, n_kv_heads * max_seq * (head_dim / vpp),
+                "n_kv_heads*max_seq*head_dim/" + std::to_string(vpp) + heads);
+  for (const Tensor& p : group_params) {
+    k.require_len(p, n_kv_heads * max_seq * (head_dim / group_size),
+                  "n_kv_heads*max_seq*head_dim/group_size" + heads);
+  }
 }
 
 void build_update(KernelBuilder& k, DType T) {
@@ -39,8 +77,12 @@ void build_update(KernelBuilder& k, DType T) {
   Tensor out = k.output("out", T);
   Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
   Val position = k.scalar_u32("position");
+  require_1d_launch(k);
   k.require(position < max_seq, "position < max_seq");
   k.require(head_dim > 0u, "head_dim > 0");
+  Val n_kv_heads = token_heads(k, src, head_dim);
+  k.require_len(out, n_kv_heads * max_seq * head_dim,
+                "n_kv_heads*max_seq*head_dim, n_kv_heads = len(src)/head_dim");
 
   Val tid = program_id(0);
   if_(tid < src.len(), [&] {
@@ -55,10 +97,13 @@ void build_update_many(KernelBuilder& k, DType T) {
   Tensor out = k.output("out", T);
   Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
   Val row_len = k.scalar_u32("n_kv_heads_x_head_dim");
+  require_1d_launch(k);
   k.require(head_dim > 0u, "head_dim > 0");
+  k.require(row_len > 0u, "n_kv_heads_x_head_dim > 0");
   k.require(row_len % head_dim == 0u, "n_kv_heads_x_head_dim % head_dim == 0");
-  k.require(positions.len() * row_len == src.len(),
-            "len(src) == len(positions) * n_kv_heads_x_head_dim");
+  k.require_len(src, positions.len() * row_len, "len(positions)*n_kv_heads_x_head_dim");
+  k.require_len(out, row_len / head_dim * max_seq * head_dim,
+                "n_kv_heads*max_seq*head_dim, n_kv_heads = n_kv_heads_x_head_dim/head_dim");
 
   Val tid = program_id(0);
   if_(tid < src.len(), [&] {
@@ -78,8 +123,12 @@ void build_quantize_affine(KernelBuilder& k, DType T) {
   Tensor out_w = k.output("out_w", U32), out_s = k.output("out_s", T), out_b = k.output("out_b", T);
   Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
   Val group_size = k.scalar_u32("group_size"), position = k.scalar_u32("position");
+  require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, vpp);
   k.require(position < max_seq, "position < max_seq");
+  Val n_kv_heads = token_heads(k, src, head_dim);
+  require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, vpp, out_w,
+                            {out_s, out_b}, "len(src)/head_dim");
 
   Val g = program_id(0);
   Val gph = head_dim / group_size;
@@ -138,8 +187,12 @@ void build_dequant_affine(KernelBuilder& k, DType T) {
   Tensor out = k.output("out", T);
   Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
   Val group_size = k.scalar_u32("group_size"), n_positions = k.scalar_u32("n_positions");
+  require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, vpp);
   k.require(n_positions <= max_seq, "n_positions <= max_seq");
+  Val n_kv_heads = cache_heads(k, out, head_dim, max_seq);
+  require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, vpp, in_w, {in_s, in_b},
+                            "len(out)/(max_seq*head_dim)");
 
   for_each_dequant_element(out, head_dim, max_seq, n_positions, [&](const Val& e) {
     Val q = (in_w[e / vpp] >> ((e % vpp) * Bits)) & maxq;
@@ -160,9 +213,13 @@ void build_dequant_affine_x8(KernelBuilder& k, DType T) {
   Tensor out = k.output("out", T);
   Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
   Val group_size = k.scalar_u32("group_size"), n_positions = k.scalar_u32("n_positions");
+  require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, vpp);
   k.require(group_size % kPerThread == 0u, "group_size % 8 == 0 (elements per thread)");
   k.require(n_positions <= max_seq, "n_positions <= max_seq");
+  Val n_kv_heads = cache_heads(k, out, head_dim, max_seq);
+  require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, vpp, in_w, {in_s, in_b},
+                            "len(out)/(max_seq*head_dim)");
 
   Val tid = program_id(0);
   Val per_head = n_positions * (head_dim / kPerThread);  // runs of 8 dequantised per head
@@ -199,8 +256,12 @@ void build_quantize_fp8(KernelBuilder& k, DType T) {
   Tensor out_w = k.output("out_w", U32), out_s = k.output("out_s", T);
   Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
   Val group_size = k.scalar_u32("group_size"), position = k.scalar_u32("position");
+  require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, 4);
   k.require(position < max_seq, "position < max_seq");
+  Val n_kv_heads = token_heads(k, src, head_dim);
+  require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, 4, out_w, {out_s},
+                            "len(src)/head_dim");
 
   Val g = program_id(0);
   Val gph = head_dim / group_size;
@@ -233,8 +294,12 @@ void build_dequant_fp8(KernelBuilder& k, DType T) {
   Tensor out = k.output("out", T);
   Val head_dim = k.scalar_u32("head_dim"), max_seq = k.scalar_u32("max_seq");
   Val group_size = k.scalar_u32("group_size"), n_positions = k.scalar_u32("n_positions");
+  require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, 4);
   k.require(n_positions <= max_seq, "n_positions <= max_seq");
+  Val n_kv_heads = cache_heads(k, out, head_dim, max_seq);
+  require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, 4, in_w, {in_s},
+                            "len(out)/(max_seq*head_dim)");
 
   for_each_dequant_element(out, head_dim, max_seq, n_positions, [&](const Val& e) {
     Val code = ((in_w[e / 4u] >> ((e % 4u) * 8u)) & 0xFFu).to(DType::U8).bitcast(Fp8);

@@ -15,7 +15,8 @@ void build_rms_norm(KernelBuilder& k, DType T) {
   Tensor out = k.output("out", T);
   RowLoop r = row_loop(k, x);
   Val eps = k.scalar_f32("eps");
-  k.require(w.len() == r.n, "len(w) == n");
+  k.require_len(w, r.n, "n");
+  require_out_per_element(k, out, x);
   if_(r.in_range, [&] {
     Var sum_sq = f32(0.0f);
     for_each_element(r, x, [&](const Val& v, const Val&) { sum_sq += v * v; });
@@ -30,8 +31,9 @@ void build_layer_norm(KernelBuilder& k, DType T) {
   Tensor out = k.output("out", T);
   RowLoop r = row_loop(k, x);
   Val eps = k.scalar_f32("eps");
-  k.require(w.len() == r.n, "len(w) == n");
-  k.require(b.len() == r.n, "len(b) == n");
+  k.require_len(w, r.n, "n");
+  k.require_len(b, r.n, "n");
+  require_out_per_element(k, out, x);
   if_(r.in_range, [&] {
     // One pass for both moments, on values shifted by the row's first element: with the
     // shift near the mean, sum_sq - sum^2/n does not cancel catastrophically.

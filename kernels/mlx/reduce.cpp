@@ -11,6 +11,7 @@ void build_row_sum(KernelBuilder& k, DType T) {
   Tensor x = k.input("x", T);
   Tensor out = k.output("out", T);
   RowLoop r = row_loop(k, x);
+  require_out_per_row(k, out, r);
   if_(r.in_range, [&] {
     Var sum = f32(0.0f);
     for_each_element(r, x, [&](const Val& v, const Val&) { sum += v; });
@@ -23,6 +24,7 @@ void build_row_max(KernelBuilder& k, DType T) {
   Tensor x = k.input("x", T);
   Tensor out = k.output("out", T);
   RowLoop r = row_loop(k, x);
+  require_out_per_row(k, out, r);
   if_(r.in_range, [&] {
     Var largest = f32(-kInfinity);
     for_each_element(r, x, [&](const Val& v, const Val&) { largest = max(largest, v); });
@@ -35,6 +37,7 @@ void build_argmax(KernelBuilder& k, DType T) {
   Tensor x = k.input("x", T);
   Tensor out = k.output("out", DType::U32);
   RowLoop r = row_loop(k, x);
+  require_out_per_row(k, out, r);
   if_(r.in_range, [&] {
     // Each thread visits its indices in increasing order, so a strict > keeps the lowest
     // index on ties.

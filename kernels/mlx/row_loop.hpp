@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
 
@@ -21,20 +22,33 @@ struct RowLoop {
   Val first;     // this thread's first element in the row
   Val stride;    // threads per threadgroup
   Val n;         // row length
+  Val rows;      // len(x) / n
   Val in_range;  // row < rows (threadgroups past the last row do nothing)
 
   // for (Val i : loop.elements()) visits first, first + stride, ... < n.
   Range elements() const { return range(first, n, stride); }
 };
 
-// Declares the row-length scalar `n`, requires len(x) to be a whole number of rows, and
-// places this threadgroup on its row.
+// Declares the row-length scalar `n`, requires len(x) to be a whole number of rows and the
+// launch to be 1-D (the loop strides by thread_id(0) and the reductions combine the whole
+// group), and places this threadgroup on its row. Every index the helpers below compute is
+// below len(x) (row < rows, element < n), so none wraps.
 inline RowLoop row_loop(KernelBuilder& k, const Tensor& x) {
   Val n = k.scalar_u32("n");
+  require_1d_launch(k);
   k.require(n > 0u, "n > 0");
-  k.require(x.len() % n == 0u, "len(x) % n == 0");
+  k.require_len_multiple(x, n, "n (whole rows)");
   Val row = program_id(0);
-  return RowLoop{row, row * n, thread_id(0), threads_per_threadgroup(0), n, row < x.len() / n};
+  Val rows = x.len() / n;
+  return RowLoop{row, row * n, thread_id(0), threads_per_threadgroup(0), n, rows, row < rows};
+}
+
+// out holds one value per element of x ([rows, n]), or one per row ([rows]).
+inline void require_out_per_element(KernelBuilder& k, const Tensor& out, const Tensor& x) {
+  k.require_len(out, x.len(), "rows*n = len(x)");
+}
+inline void require_out_per_row(KernelBuilder& k, const Tensor& out, const RowLoop& r) {
+  k.require_len(out, r.rows, "rows = len(x)/n");
 }
 
 // Calls visit(values, first) for each run of consecutive elements this thread owns: `values`

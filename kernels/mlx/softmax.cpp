@@ -15,6 +15,7 @@ void build_softmax(KernelBuilder& k, DType T) {
   Tensor x = k.input("x", T);
   Tensor out = k.output("out", T);
   RowLoop r = row_loop(k, x);
+  require_out_per_element(k, out, x);
   if_(r.in_range, [&] {
     Var run_max = f32(-kInfinity);
     Var run_sum = f32(0.0f);

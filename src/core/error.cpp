@@ -15,6 +15,13 @@ Error param_error(std::string_view kernel, std::string_view param, std::string_v
   return Error(message);
 }
 
+std::string quantity(std::uint64_t n, std::string_view noun) {
+  std::string text = std::to_string(n);
+  text.append(" ").append(noun);
+  if (n != 1) text.append("s");
+  return text;
+}
+
 namespace detail {
 
 AssertionFailure::AssertionFailure(const char* condition, const char* file, int line) {

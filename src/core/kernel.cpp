@@ -241,6 +241,15 @@ Instr require(const Kernel& k, ValueId cond, std::string message) {
   return in;
 }
 
+Instr require_len(const Kernel& k, ParamId p, ValueId count, bool multiple, std::string formula) {
+  MT_ASSERT(k.param(p).is_tensor()) << "require_len of scalar " << k.param(p).name;
+  MT_ASSERT(k.type_of(count) == DType::U32) << "require_len count";
+  Instr in = statement(multiple ? OpKind::RequireLenMultiple : OpKind::RequireLen, {count});
+  in.param = p;
+  in.message = std::move(formula);
+  return in;
+}
+
 Instr thread_index(Kernel& k, OpKind op, int axis) {
   MT_ASSERT(op == OpKind::ThreadId || op == OpKind::ThreadgroupId ||
             op == OpKind::ThreadsPerThreadgroup || op == OpKind::ThreadgroupsPerGrid ||

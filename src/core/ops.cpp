@@ -93,7 +93,8 @@ bool is_pure(OpKind op) {
 }
 
 bool is_launch_uniform(OpKind op) {
-  return op == OpKind::Const || op == OpKind::ScalarParam || op == OpKind::TensorLen;
+  return op == OpKind::Const || op == OpKind::ScalarParam || op == OpKind::TensorLen ||
+         op == OpKind::ThreadsPerThreadgroup || op == OpKind::ThreadgroupsPerGrid;
 }
 
 bool is_collective(OpKind op) {
@@ -129,6 +130,8 @@ bool has_result(OpKind op) {
     case OpKind::LocalWrite:
     case OpKind::If:
     case OpKind::Require:
+    case OpKind::RequireLen:
+    case OpKind::RequireLenMultiple:
     case OpKind::LoadVector:
     case OpKind::StoreVector:
     case OpKind::ArrayStore:

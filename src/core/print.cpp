@@ -10,28 +10,33 @@
 namespace mt {
 namespace {
 
+// "%12", "p3": a prefix and an index, appended (g++ 12 at -O3 misreads "%" + a temporary
+// string as an overlapping copy, -Wrestrict).
+std::string numbered(char prefix, std::uint32_t index) {
+  std::string text(1, prefix);
+  return text.append(std::to_string(index));
+}
+
 // Printing must work on broken IR too (MT_DUMP_IR shows what a faulty pass produced), so
 // lookups never assert: an out-of-range id prints as a visible placeholder instead.
-std::string value(ValueId v) {
-  return v.valid() ? "%" + std::to_string(v.index) : std::string("%?");
-}
+std::string value(ValueId v) { return v.valid() ? numbered('%', v.index) : std::string("%?"); }
 
 std::string param_name(const Kernel& k, ParamId p) {
   if (!p.valid() || p.index >= k.params.size()) return "?param";
   const std::string& name = k.params[p.index].name;
-  return name.empty() ? "p" + std::to_string(p.index) : name;
+  return name.empty() ? numbered('p', p.index) : name;
 }
 
 std::string local_name(const Kernel& k, LocalId l) {
   if (!l.valid() || l.index >= k.locals.size()) return "?local";
   const std::string& name = k.locals[l.index].name;
-  return name.empty() ? "l" + std::to_string(l.index) : name;
+  return name.empty() ? numbered('l', l.index) : name;
 }
 
 std::string array_name(const Kernel& k, ArrayId a) {
   if (!a.valid() || a.index >= k.arrays.size()) return "?array";
   const std::string& name = k.arrays[a.index].name;
-  return name.empty() ? "a" + std::to_string(a.index) : name;
+  return name.empty() ? numbered('a', a.index) : name;
 }
 
 // "add ": how a reduction or atomic combines, with the space that follows it.
@@ -183,7 +188,13 @@ std::string print_instr(const Kernel& k, const Instr& in) {
                operand(in, 2) + " {";
       }
       return name + " " + operand(in, 0) + " {";
-    case OpShape::Statement: return name + " " + operand(in, 0) + " " + quoted(in.message);
+    case OpShape::Statement:
+      // "require %5 \"text\"", "require_len out_w, %9 \"n_kv_heads*max_seq*head_dim/8\""
+      if (in.op != OpKind::Require) {
+        return name + " " + param_name(k, in.param) + ", " + operand(in, 0) + " " +
+               quoted(in.message);
+      }
+      return name + " " + operand(in, 0) + " " + quoted(in.message);
   }
   return name;
 }

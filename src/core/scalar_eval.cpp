@@ -204,6 +204,8 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::For:
     case OpKind::If:
     case OpKind::Require:
+    case OpKind::RequireLen:
+    case OpKind::RequireLenMultiple:
     // Thread identity, memory, synchronisation and collectives depend on more than operands.
     case OpKind::ThreadId:
     case OpKind::ThreadgroupId:
@@ -227,6 +229,38 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
   }
   MT_ASSERT(false) << op_name(op) << " is not a scalar op";
   return Scalar{};
+}
+
+bool overflows(OpKind op, DType result, DType operand, std::span<const Scalar> args) {
+  if (!is_integer(result)) return false;
+  // Operands are at most 32 bits wide, so the exact results below fit int64 (or overflow it,
+  // which a 32-bit result cannot hold either).
+  const std::int64_t x = args[0].i;
+  const std::int64_t y = args.size() > 1 ? args[1].i : 0;
+  const auto fits = [&](std::int64_t exact) {
+    return wrap(static_cast<std::uint64_t>(exact), result) == exact;
+  };
+  std::int64_t exact = 0;
+  switch (op) {
+    case OpKind::Add: return __builtin_add_overflow(x, y, &exact) || !fits(exact);
+    case OpKind::Sub: return __builtin_sub_overflow(x, y, &exact) || !fits(exact);
+    case OpKind::Mul: return __builtin_mul_overflow(x, y, &exact) || !fits(exact);
+    case OpKind::Neg: return !fits(-x);
+    case OpKind::Abs: return !fits(x < 0 ? -x : x);
+    case OpKind::Div: return y != 0 && !fits(x / y);  // INT_MIN / -1
+    case OpKind::Shl:
+      // A shift by the width or more (taken modulo the width) loses every bit of x.
+      if (y < 0 || y >= static_cast<std::int64_t>(bit_width(operand))) return x != 0;
+      return __builtin_mul_overflow(x, std::int64_t{1} << y, &exact) || !fits(exact);
+    case OpKind::Cast: {
+      if (operand == DType::Bool) return false;
+      if (!is_float(operand)) return !fits(x);
+      const double whole = std::trunc(args[0].f);  // saturating casts lose the value
+      return std::isnan(whole) || whole < -0x1p63 || whole >= 0x1p63 ||
+             !fits(static_cast<std::int64_t>(whole));
+    }
+    default: return false;
+  }
 }
 
 Scalar convert(Scalar v, DType from, DType to) {

@@ -42,8 +42,8 @@ Arity arity_of(OpKind op) {
 }
 
 // The contract runs once on the host, before any thread exists: it may compute only from
-// constants, scalar parameters and tensor lengths (no thread identity, memory, arrays,
-// barriers or collectives). The body runs on every thread and checks nothing.
+// constants, scalar parameters, tensor lengths and the launch shape (no thread identity,
+// memory, arrays, barriers or collectives). The body runs on every thread and checks nothing.
 bool allowed_in(Region region, OpKind op) {
   switch (op_shape(op)) {
     case OpShape::Leaf: return region == Region::Body || is_launch_uniform(op);
@@ -112,16 +112,18 @@ class Verifier {
   // --- messages --------------------------------------------------------------------------
   std::string value_text(ValueId v) const {
     if (!v.valid()) return "%?";
-    std::string s = "%" + std::to_string(v.index) + ": ";
-    return s +
-           (v.index < k_.value_types.size() ? std::string(name_of(k_.value_types[v.index])) : "?");
+    // Appended: g++ 12 at -O3 misreads "%" + a temporary string as an overlapping copy.
+    std::string s = "%";
+    s.append(std::to_string(v.index)).append(": ");
+    return s.append(v.index < k_.value_types.size() ? name_of(k_.value_types[v.index]) : "?");
   }
 
   // "store out %7: u32, %5: f16": the op, the param or local it names, its typed operands.
   std::string describe(const Instr& in) const {
     std::string s(op_name(in.op));
     if (op_shape(in.op) == OpShape::Memory || in.op == OpKind::ScalarParam ||
-        in.op == OpKind::TensorLen) {
+        in.op == OpKind::TensorLen || in.op == OpKind::RequireLen ||
+        in.op == OpKind::RequireLenMultiple) {
       s += " " + (has_param(in) ? k_.params[in.param.index].name : std::string("?param"));
     }
     if (op_shape(in.op) == OpShape::Array || in.op == OpKind::LoadVector ||
@@ -289,7 +291,7 @@ class Verifier {
       case OpShape::Compare: return check_compare(in);
       case OpShape::Ternary: return check_select(in);
       case OpShape::Control: return check_control(in);
-      case OpShape::Statement: return expect_bool(in, 0, "condition");
+      case OpShape::Statement: return check_requirement(in);
     }
   }
 
@@ -486,6 +488,15 @@ class Verifier {
     if (operand_type(in, 2) != a) fail(in, "arm types differ");
     expect_accepted(in, a);
     expect_result(in, a, "the arms' type");
+  }
+
+  // Require takes a bool condition; RequireLen and RequireLenMultiple a tensor and a u32 count.
+  void check_requirement(const Instr& in) const {
+    if (in.op == OpKind::Require) return expect_bool(in, 0, "condition");
+    expect_param(in);
+    const Param& p = k_.params[in.param.index];
+    if (!p.is_tensor()) fail(in, "param '" + p.name + "' is not a tensor");
+    if (operand_type(in, 0) != DType::U32) fail(in, "element count must be u32");
   }
 
   void check_control(const Instr& in) const {

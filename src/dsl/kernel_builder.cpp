@@ -137,8 +137,10 @@ ValueId KernelBuilder::copy_to_contract(ValueId v,
   if (auto it = copied.find(v.index); it != copied.end()) return it->second;
   auto def = pure_defs_.find(v.index);
   if (def == pure_defs_.end()) {
-    fail("require: the condition may use only scalar parameters and constants, but %" +
-         std::to_string(v.index) + " depends on a per-thread value");
+    fail(
+        "require: the condition may use only constants, scalar parameters, tensor lengths and "
+        "the launch shape, but %" +
+        std::to_string(v.index) + " depends on a per-thread value");
   }
   Instr copy = def->second;
   for (ValueId& operand : copy.operands) operand = copy_to_contract(operand, copied);
@@ -149,16 +151,40 @@ ValueId KernelBuilder::copy_to_contract(ValueId v,
   return result;
 }
 
-void KernelBuilder::require(const Val& cond, std::string text) {
-  if (cond.dtype() != DType::Bool) fail("require: condition " + describe(cond) + " is not bool");
+ValueId KernelBuilder::contract_value(const Val& v, std::string_view what) {
   // The contract runs before the launch, unconditionally: inside a loop or an if_ it would
   // look conditional but is not.
   if (blocks_.size() != 1) {
-    fail("require: call it at the top level of the kernel, not inside a loop or if_");
+    fail(std::string(what) + ": call it at the top level of the kernel, not inside a loop or if_");
   }
   std::unordered_map<std::uint32_t, ValueId> copied;
-  ValueId c = copy_to_contract(cond.id(), copied);
+  return copy_to_contract(v.id(), copied);
+}
+
+void KernelBuilder::require(const Val& cond, std::string text) {
+  if (cond.dtype() != DType::Bool) fail("require: condition " + describe(cond) + " is not bool");
+  const ValueId c = contract_value(cond, "require");
   kernel_.contract.instrs.push_back(make::require(kernel_, c, std::move(text)));
+}
+
+void KernelBuilder::record_len(const Tensor& t, const Val& count, bool multiple,
+                               std::string formula) {
+  const std::string what = multiple ? "require_len_multiple" : "require_len";
+  if (count.dtype() != DType::U32) {
+    fail(what + ": the element count " + describe(count) + " is not u32");
+  }
+  if (formula.empty()) fail(what + ": state the formula of the length (\"n_heads*head_dim\")");
+  const ValueId c = contract_value(count, what);
+  kernel_.contract.instrs.push_back(
+      make::require_len(kernel_, t.param(), c, multiple, std::move(formula)));
+}
+
+void KernelBuilder::require_len(const Tensor& t, const Val& count, std::string formula) {
+  record_len(t, count, false, std::move(formula));
+}
+
+void KernelBuilder::require_len_multiple(const Tensor& t, const Val& unit, std::string formula) {
+  record_len(t, unit, true, std::move(formula));
 }
 
 Kernel KernelBuilder::finish() {

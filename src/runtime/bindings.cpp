@@ -51,15 +51,20 @@ Scalar const_scalar(const ConstValue& v) {
   return Scalar::of_float(std::get<float>(v));
 }
 
-// "buffer of 10 bytes is not a multiple of the f32 element size (4 bytes)", or empty when the
-// length is a whole number of elements: the same words for byte maps and device buffers.
-std::string partial_element_text(std::size_t bytes, DType t) {
+// "buffer of 10 bytes is not a multiple of the f32 element size (4 bytes)", "buffer of N
+// elements is more than a u32 length counts", or empty when the length is a whole number of
+// elements a kernel can count: the same words for byte maps and device buffers.
+std::string tensor_length_text(std::size_t bytes, DType t) {
   const std::size_t element = size_of(t);
-  if (bytes % element == 0) return {};
-  std::ostringstream s;
-  s << "buffer of " << bytes << " bytes is not a multiple of the " << name_of(t)
-    << " element size (" << element << " bytes)";
-  return s.str();
+  if (bytes % element != 0) {
+    return "buffer of " + quantity(bytes, "byte") + " is not a multiple of the " +
+           std::string(name_of(t)) + " element size (" + quantity(element, "byte") + ")";
+  }
+  if (bytes / element > kU32Max) {
+    return "buffer of " + quantity(bytes / element, "element") + " (" + quantity(bytes, "byte") +
+           ") is more than a kernel's u32 length can count (" + std::to_string(kU32Max) + ")";
+  }
+  return {};
 }
 
 // What a device binding holds: "a DeviceBuffer" or the dtype of its value.
@@ -196,9 +201,31 @@ std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& cons
   return values;
 }
 
-void check_contract(const Kernel& k, std::span<const Scalar> uniforms) {
+void check_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims) {
   // The interpreter is the reference semantics of the contract, whichever backend launches.
-  cpu::run_contract(k, uniforms);
+  cpu::run_contract(k, uniforms, dims);
+}
+
+void check_contract_without_launch_shape(const Kernel& k, std::span<const Scalar> uniforms) {
+  // The contract is straight-line code: one forward walk finds what depends on the shape.
+  std::vector<bool> shaped(k.value_types.size(), false);
+  Kernel reduced;
+  reduced.name = k.name;
+  reduced.mode = k.mode;
+  reduced.params = k.params;
+  reduced.value_types = k.value_types;
+  for (const Instr& in : k.contract.instrs) {
+    bool depends = in.op == OpKind::ThreadsPerThreadgroup || in.op == OpKind::ThreadgroupsPerGrid;
+    for (ValueId v : in.operands) depends = depends || shaped[v.index];
+    if (has_result(in.op)) {
+      shaped[in.result.index] = depends;
+    } else if (depends) {
+      continue;  // a requirement on the launch shape
+    }
+    if (!depends) reduced.contract.instrs.push_back(in);
+  }
+  // The launch shape is never read now; any shape will do.
+  cpu::run_contract(reduced, uniforms, LaunchDims{});
 }
 
 std::map<std::string, Scalar> uniforms_by_name(const Kernel& k, std::span<const Scalar> uniforms) {
@@ -228,7 +255,7 @@ void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& co
     const std::size_t bytes = it->second.size();
     std::string detail;
     if (p.is_tensor()) {
-      detail = partial_element_text(bytes, p.dtype);
+      detail = tensor_length_text(bytes, p.dtype);
     } else if (bytes != size_of(p.dtype)) {
       std::ostringstream s;
       s << "scalar " << name_of(p.dtype) << " needs exactly " << size_of(p.dtype) << " bytes, got "
@@ -322,7 +349,7 @@ void check_device_bindings(const Kernel& k, const DeviceBindings& bindings,
       } else if (!buffer->valid()) {
         detail = "bound to an empty DeviceBuffer; allocate one with Context::allocate";
       } else {
-        detail = partial_element_text(buffer->size(), p.dtype);
+        detail = tensor_length_text(buffer->size(), p.dtype);
       }
     } else if (!holds_dtype(arg, p.dtype)) {
       detail = "bound to " + binding_text(arg) + " for a scalar of type " +

@@ -30,10 +30,15 @@ LaunchDims check_launch_dims(const Kernel& k, const std::array<std::size_t, 3>& 
 std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& consts);
 
 // Runs k's contract once on the host with `uniforms`, by ParamId of k: a scalar's value (bound
-// or specialised), a tensor's element count. Run on the kernel as given, for every backend and
-// before a compile or launch, so a failed precondition costs nothing and names its parameters
-// even when they are specialised. The one contract check of dispatch_with_grid and launch.
-void check_contract(const Kernel& k, std::span<const Scalar> uniforms);
+// or specialised), a tensor's element count; and the launch shape `dims`. Run on the kernel as
+// given, for every backend and before a compile or launch, so a failed precondition costs
+// nothing and names its parameters even when they are specialised. The one contract check of
+// dispatch_with_grid and launch.
+void check_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims);
+
+// check_contract before the launch shape is known (Context::check): the requirements that read
+// threads_per_threadgroup or threadgroups_per_grid are left for the launch to check.
+void check_contract_without_launch_shape(const Kernel& k, std::span<const Scalar> uniforms);
 
 // The uniforms of check_contract by parameter name (Context::check returns them).
 std::map<std::string, Scalar> uniforms_by_name(const Kernel& k, std::span<const Scalar> uniforms);
@@ -41,8 +46,9 @@ std::map<std::string, Scalar> uniforms_by_name(const Kernel& k, std::span<const 
 // --- byte-map dispatch (dispatch_with_grid) ------------------------------------------------
 
 // Every buffer name is a parameter; no specialised scalar is also a buffer; every tensor
-// parameter has a buffer whose length is a multiple of its element size; every scalar parameter
-// not in `consts` has exactly one element's bytes (4: scalars are 32-bit).
+// parameter has a buffer whose length is a multiple of its element size and whose element count
+// fits u32 (a kernel's len() is u32); every scalar parameter not in `consts` has exactly one
+// element's bytes (4: scalars are 32-bit).
 void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& consts);
 
 // The uniforms of check_contract from checked buffers and the specialised scalars.
@@ -65,8 +71,9 @@ BoundArguments bind_arguments(const Kernel& original, const Kernel& compiled,
 // --- device-resident launch (Context::launch) ----------------------------------------------
 
 // Every binding name is a parameter; no specialised scalar is bound again; every tensor
-// parameter is bound to a valid DeviceBuffer whose size is a multiple of its element size; every
-// other scalar parameter is bound to a value of its dtype (u32, i32 or f32).
+// parameter is bound to a valid DeviceBuffer whose size is a multiple of its element size and
+// whose element count fits u32; every other scalar parameter is bound to a value of its dtype
+// (u32, i32 or f32).
 void check_device_bindings(const Kernel& k, const DeviceBindings& bindings,
                            const std::map<std::string, Scalar>& specialised);
 

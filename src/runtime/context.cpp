@@ -69,7 +69,7 @@ std::map<std::string, Scalar> Context::check(const Kernel& kernel, const BufferM
   const std::map<std::string, Scalar> specialised = check_consts(kernel, consts);
   check_buffers(kernel, buffers, consts);
   const std::vector<Scalar> uniforms = buffer_uniforms(kernel, buffers, specialised);
-  check_contract(kernel, uniforms);
+  check_contract_without_launch_shape(kernel, uniforms);
   return uniforms_by_name(kernel, uniforms);
 }
 
@@ -84,7 +84,7 @@ DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap
   check_buffers(kernel, buffers, consts);
 
   // 4: host-side preconditions, before a compile (shared with launch, see bindings.hpp).
-  check_contract(kernel, buffer_uniforms(kernel, buffers, specialised));
+  check_contract(kernel, buffer_uniforms(kernel, buffers, specialised), dims);
 
   std::shared_ptr<const Executable> exe = state_->compile(kernel, specialised);
   BoundArguments bound = bind_arguments(kernel, exe->kernel(), buffers);

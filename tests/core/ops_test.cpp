@@ -92,22 +92,27 @@ TEST(Ops, PurityAndResults) {
                                         "warp_reduce",
                                         "warp_shuffle",
                                         "require",
+                                        "require_len",
+                                        "require_len_multiple",
                                         "warp_prefix_sum",
                                         "threadgroup_reduce",
                                         "threadgroup_argmax"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(is_pure(e.op), !impure.contains(std::string(e.name))) << e.name;
   }
-  const std::set<std::string> no_result = {"store",       "write",       "if",
-                                           "require",     "load_vector", "store_vector",
-                                           "array_store", "barrier",     "warp_barrier"};
+  const std::set<std::string> no_result = {"store",       "write",        "if",
+                                           "require",     "require_len",  "require_len_multiple",
+                                           "load_vector", "store_vector", "array_store",
+                                           "barrier",     "warp_barrier"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(has_result(e.op), !no_result.contains(std::string(e.name))) << e.name;
   }
 }
 
 TEST(Ops, LaunchUniformLeavesAndCollectives) {
-  EXPECT_EQ(where(is_launch_uniform), (std::set<std::string>{"const", "scalar", "len"}));
+  EXPECT_EQ(where(is_launch_uniform),
+            (std::set<std::string>{"const", "scalar", "len", "threads_per_threadgroup",
+                                   "threadgroups_per_grid"}));
   EXPECT_EQ(where(is_collective),
             (std::set<std::string>{"barrier", "warp_barrier", "warp_reduce", "warp_shuffle",
                                    "warp_prefix_sum", "threadgroup_reduce", "threadgroup_argmax"}));

@@ -221,6 +221,17 @@ TEST(Print, RequireMessagesAreQuotedAndEscaped) {
   EXPECT_EQ(print_instr(k, make::require(k, c, "")), "require %0 \"\"");
 }
 
+TEST(Print, LengthRequirementsShowTheTensorCountAndFormula) {
+  Kernel k;
+  k.name = "r";
+  k.params = {{"out_w", ParamKind::Output, DType::U32}};
+  const ValueId n = emit(k.contract, make::constant(k, DType::U32, Scalar::of_int(8)));
+  EXPECT_EQ(print_instr(k, make::require_len(k, ParamId{0}, n, false, "heads*max_seq")),
+            "require_len out_w, %0 \"heads*max_seq\"");
+  EXPECT_EQ(print_instr(k, make::require_len(k, ParamId{0}, n, true, "head_dim")),
+            "require_len_multiple out_w, %0 \"head_dim\"");
+}
+
 TEST(Print, PrintInstrMatchesTheLineInPrint) {
   const Kernel k = sample_kernel();
   const std::string text = print(k);

@@ -519,5 +519,30 @@ TEST(Verify, ConditionsAreBool) {
                   "require %0: u32: condition must be bool");
 }
 
+// A length requirement names a tensor and a u32 count, and belongs in the contract.
+TEST(Verify, LengthRequirementsNameATensorAndAU32Count) {
+  const auto add = [](Sample& s, ParamId p, ValueId count) {
+    s.k.contract.instrs.push_back(make::require_len(s.k, s.src, s.cn, false, "n"));
+    s.k.contract.instrs.back().param = p;
+    s.k.contract.instrs.back().operands[0] = count;
+  };
+  Sample good = sample();
+  add(good, good.src, good.cn);
+  EXPECT_NO_THROW(verify(good.k));
+  expect_rejected([&](Sample& s) { add(s, s.n, s.cn); },
+                  "require_len n %0: u32: param 'n' is not a tensor");
+  expect_rejected([&](Sample& s) { add(s, ParamId{9}, s.cn); },
+                  "require_len ?param %0: u32: param id 9 is out of range (4 params)");
+  expect_rejected([&](Sample& s) { add(s, s.src, s.ok); },
+                  "require_len src %2: bool: element count must be u32");
+  expect_rejected(
+      [](Sample& s) {
+        find(s.k, OpKind::For)
+            .blocks[0]
+            .instrs.push_back(make::require_len(s.k, s.src, s.bn, true, "n"));
+      },
+      "require_len_multiple src %4: u32: not allowed in the body");
+}
+
 }  // namespace
 }  // namespace mt

@@ -117,13 +117,25 @@ TEST(VerifyThreadgroup, ArraysAreNamedOnceAndSizedAtCompileTime) {
   EXPECT_NO_THROW(verify(k));
 }
 
+// The launch shape (threads_per_threadgroup, threadgroups_per_grid) is launch-uniform and may
+// enter a contract; a thread's own identity, memory and cooperation may not.
+TEST(VerifyThreadgroup, ContractMayReadTheLaunchShape) {
+  for (OpKind op : {OpKind::ThreadsPerThreadgroup, OpKind::ThreadgroupsPerGrid}) {
+    Kernel k = sample();
+    const ValueId v = emit(k.contract, make::thread_index(k, op, 1));
+    const ValueId one = emit(k.contract, make::constant(k, DType::U32, Scalar::of_int(1)));
+    const ValueId ok = emit(k.contract, make::compare(k, OpKind::Eq, v, one));
+    k.contract.instrs.push_back(make::require(k, ok, "1-D"));
+    EXPECT_NO_THROW(verify(k)) << op_name(op);
+  }
+}
+
 TEST(VerifyThreadgroup, ContractHasNoThreadsMemoryOrCooperation) {
-  for (OpKind op : {OpKind::ThreadId, OpKind::ThreadgroupId, OpKind::ThreadsPerThreadgroup,
-                    OpKind::ThreadgroupsPerGrid, OpKind::LaneId, OpKind::WarpId, OpKind::LoadVector,
-                    OpKind::StoreVector, OpKind::AtomicGlobal, OpKind::ArrayLoad,
-                    OpKind::ArrayStore, OpKind::AtomicArray, OpKind::Barrier, OpKind::WarpBarrier,
-                    OpKind::WarpReduce, OpKind::WarpShuffle, OpKind::WarpPrefixSum,
-                    OpKind::ThreadgroupReduce, OpKind::ThreadgroupArgmax}) {
+  for (OpKind op : {OpKind::ThreadId, OpKind::ThreadgroupId, OpKind::LaneId, OpKind::WarpId,
+                    OpKind::LoadVector, OpKind::StoreVector, OpKind::AtomicGlobal,
+                    OpKind::ArrayLoad, OpKind::ArrayStore, OpKind::AtomicArray, OpKind::Barrier,
+                    OpKind::WarpBarrier, OpKind::WarpReduce, OpKind::WarpShuffle,
+                    OpKind::WarpPrefixSum, OpKind::ThreadgroupReduce, OpKind::ThreadgroupArgmax}) {
     // A copy of the op in the contract, its operands constants defined there.
     Kernel k = sample();
     Instr in = find(k, op);

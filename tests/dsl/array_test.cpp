@@ -155,18 +155,18 @@ TEST(Array, ElementMisusesAreErrors) {
 }
 
 TEST(Array, RequireMayNotUseThreadsOrArrays) {
-  expect_trace_error("tid",
-                     [](KernelBuilder& b) {
-                       Val n = b.scalar_u32("n");
-                       b.require(thread_id(0) < n, "thread < n");
-                     },
-                     {"require: the condition may use only scalar parameters and constants",
-                      "depends on a per-thread value"});
+  expect_trace_error(
+      "tid",
+      [](KernelBuilder& b) {
+        Val n = b.scalar_u32("n");
+        b.require(thread_id(0) < n, "thread < n");
+      },
+      {"require: the condition may use only constants, scalar parameters, tensor lengths",
+       "depends on a per-thread value"});
   expect_trace_error("lane", [](KernelBuilder& b) { b.require(lane_id() == 0u, "lane 0"); },
                      {"depends on a per-thread value"});
-  expect_trace_error(
-      "tpg", [](KernelBuilder& b) { b.require(threads_per_threadgroup(0) <= 1024u, "tpg"); },
-      {"depends on a per-thread value"});
+  expect_trace_error("gid", [](KernelBuilder& b) { b.require(threadgroup_id(0) == 0u, "group 0"); },
+                     {"depends on a per-thread value"});
   expect_trace_error("array",
                      [](KernelBuilder& b) {
                        ArrayRef acc = b.thread_array("acc", DType::U32, 1);

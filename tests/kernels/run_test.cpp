@@ -176,7 +176,13 @@ TEST(RunByName, ErrorsNameTheKernelAndParameter) {
     bad["n"] = le_bytes(5u);
     mt::test::expect_mentions(
         mt::test::error_of([&] { mt::kernels::run(ctx, "softmax", DType::F32, bad); }),
-        {"softmax", "len(x) % n == 0"});
+        {"softmax", "'x'", "a multiple of 5 elements (20 bytes)", "got 12 elements (48 bytes)"});
+    // A wrong output length names the buffer and both byte counts.
+    mt::BufferMap short_out = b;
+    short_out["out"] = mt::test::poisoned(10, DType::F32);
+    mt::test::expect_mentions(
+        mt::test::error_of([&] { mt::kernels::run(ctx, "softmax", DType::F32, short_out); }),
+        {"softmax", "'out'", "expected 12 elements (48 bytes)", "got 10 elements (40 bytes)"});
     // The context stays usable.
     EXPECT_EQ(mt::kernels::run(ctx, "softmax", DType::F32, b).outputs.at("out").size(), 48u);
   });

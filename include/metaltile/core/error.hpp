@@ -2,6 +2,7 @@
 // that build their messages in one form: "kernel 'K': param 'P': detail".
 #pragma once
 
+#include <cstdint>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -25,6 +26,9 @@ class InternalError : public std::logic_error {
 Error kernel_error(std::string_view kernel, std::string_view detail);
 // "kernel 'K': param 'P': detail"
 Error param_error(std::string_view kernel, std::string_view param, std::string_view detail);
+
+// "1 element", "0 elements", "4096 bytes": a count with its noun in the right number.
+std::string quantity(std::uint64_t n, std::string_view noun);
 
 namespace detail {
 // Collects a message with << and throws InternalError when destroyed; used by MT_ASSERT only.

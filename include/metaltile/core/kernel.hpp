@@ -86,6 +86,11 @@ struct Block {
 //               operands[2] (> 0); blocks[0] is the body; the variable is visible only there
 //  If           operands[0] (bool); blocks[0] runs when true, blocks[1] when false
 //  Require      host-side contract: operands[0] (bool) must hold, else `message` is reported
+//  RequireLen   host-side contract: the element count of tensor `param` is operands[0] (u32);
+//               `message` is the formula that gives it ("n_kv_heads*max_seq*head_dim/8")
+//  RequireLenMultiple  the same, but the count must be a multiple of operands[0] (> 0)
+// Contract arithmetic is checked: an integer op that wraps, or divides by zero, in the contract
+// is an error naming the parameters it depends on (the body's arithmetic wraps as documented).
 //
 // Thread identity (u32, `axis` 0..2 where it has one; threads are linearised x fastest):
 //  ThreadId                the thread's index in its threadgroup on `axis`
@@ -121,7 +126,7 @@ struct Instr {
   DType dtype = DType::F32;  // result type (meaningless where has_result(op) is false)
   ValueId result;            // invalid where has_result(op) is false
   std::vector<ValueId> operands;
-  ParamId param;   // ScalarParam, TensorLen, Load, Store
+  ParamId param;   // ScalarParam, TensorLen, memory ops, RequireLen, RequireLenMultiple
   LocalId local;   // LocalRead, LocalWrite
   Scalar literal;  // Const
   int axis = 0;    // ProgramId and the per-axis thread identity ops
@@ -130,7 +135,7 @@ struct Instr {
   ShuffleKind shuffle = ShuffleKind::Index;  // WarpShuffle
   bool inclusive = true;                     // WarpPrefixSum
   std::uint32_t lanes = 0;                   // LoadVector, StoreVector
-  std::string message;                       // Require
+  std::string message;                       // Require, RequireLen, RequireLenMultiple
   std::vector<Block> blocks;                 // For: {body}; If: {then, else}
 };
 
@@ -142,7 +147,7 @@ struct Kernel {
   std::vector<Local> locals;
   std::vector<Array> arrays;
   std::vector<DType> value_types;
-  Block contract;  // evaluated once on the host before a launch: scalars, consts, Require
+  Block contract;  // evaluated once on the host before a launch: uniforms, consts, Require*
   Block body;      // run by every thread
 
   ValueId new_value(DType t);
@@ -177,6 +182,8 @@ Instr select(Kernel& k, ValueId cond, ValueId a, ValueId b);
 Instr for_loop(Kernel& k, ValueId lo, ValueId hi, ValueId step);
 Instr if_then_else(const Kernel& k, ValueId cond);
 Instr require(const Kernel& k, ValueId cond, std::string message);
+// RequireLen (multiple = false) or RequireLenMultiple on tensor `p`; `count` is u32.
+Instr require_len(const Kernel& k, ParamId p, ValueId count, bool multiple, std::string formula);
 // Thread identity: ThreadId, ThreadgroupId, ThreadsPerThreadgroup, ThreadgroupsPerGrid take
 // an axis; LaneId and WarpId ignore it.
 Instr thread_index(Kernel& k, OpKind op, int axis);

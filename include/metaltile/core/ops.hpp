@@ -94,7 +94,9 @@ namespace mt {
   X(ThreadgroupReduce, "threadgroup_reduce", Collective)    \
   X(ThreadgroupArgmax, "threadgroup_argmax", Collective)    \
   /* host-side contract */                                  \
-  X(Require, "require", Statement)
+  X(Require, "require", Statement)                          \
+  X(RequireLen, "require_len", Statement)                   \
+  X(RequireLenMultiple, "require_len_multiple", Statement)
 
 enum class OpKind {
 #define MT_OP_ENUM(name, printed, shape) name,
@@ -139,12 +141,13 @@ bool is_bitwise(OpKind op);       // Not And Or Xor (integers and bool)
 // effects, no cooperation with other threads (collectives are not pure).
 bool is_pure(OpKind op);
 // Leaves whose value is the same for every thread of a launch and known on the host before
-// it: Const, ScalarParam, TensorLen (a contract may use only these and pure ops on them).
+// it: Const, ScalarParam, TensorLen, ThreadsPerThreadgroup and ThreadgroupsPerGrid (a contract
+// may use only these and pure ops on them).
 bool is_launch_uniform(OpKind op);
 // Ops every thread of a threadgroup (Barrier, ThreadgroupReduce, ThreadgroupArgmax) or of a
 // warp (the warp ops) must reach together.
 bool is_collective(OpKind op);
-// False for Store, LocalWrite, If and Require. For's result is its loop variable.
+// False for Store, LocalWrite, If and the Require ops. For's result is its loop variable.
 bool has_result(OpKind op);
 
 }  // namespace mt

@@ -18,6 +18,11 @@ namespace mt {
 // Integer division or remainder by zero throws mt::Error("division by zero").
 Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scalar> args);
 
+// Whether scalar_eval(op, result, operand, args) wraps: the exact integer result of Add, Sub,
+// Mul, Neg, Abs, Div (INT_MIN / -1), Shl or an integer Cast does not fit `result`. False for
+// float and bool results and for ops that cannot wrap. Contracts treat a wrap as an error.
+bool overflows(OpKind op, DType result, DType operand, std::span<const Scalar> args);
+
 // Value conversion (the Cast op): floats to ints truncate toward zero and saturate (NaN -> 0);
 // ints wrap to narrower ints; floats narrow with round-to-nearest-even (fp8 saturating);
 // to bool is "!= 0".

@@ -11,8 +11,9 @@ namespace mt {
 // Instr::make_* rules (accepts_operand_type, accepts_combine); stores and atomics only to
 // outputs; loads only from tensors; vector accesses of 8 or 16 bytes through a per-thread
 // array of the tensor's type; arrays with unique names and a size or a u32 size parameter;
-// the contract block holds only launch-uniform leaves (Const, ScalarParam, TensorLen), pure
-// ops and Require; the body holds no Require; For/If have their blocks; ids are in range.
+// the contract block holds only launch-uniform leaves (Const, ScalarParam, TensorLen, the
+// launch shape), pure ops and the Require ops (RequireLen* on a tensor, with a u32 count); the
+// body holds none of them; For/If have their blocks; ids are in range.
 void verify(const Kernel& k);
 
 }  // namespace mt

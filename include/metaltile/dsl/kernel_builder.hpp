@@ -39,9 +39,17 @@ class KernelBuilder {
   // A per-thread array (registers when indexed with constants, else local memory).
   ArrayRef thread_array(std::string name, DType t, std::uint32_t size);
 
-  // A host-side precondition on scalar parameters, checked before every launch; `text` is
-  // reported when it fails. cond may use only scalars and constants.
+  // A host-side precondition, checked before every launch; `text` is reported when it fails.
+  // cond may use only launch-uniform values: constants, scalars, tensor lengths (len()) and the
+  // launch shape (threads_per_threadgroup(a), threadgroups_per_grid(a)).
   void require(const Val& cond, std::string text);
+  // The element count of tensor t must be `count` (u32, launch-uniform like a condition), which
+  // `formula` states in the kernel's terms ("n_kv_heads*max_seq*head_dim/8"). A mismatch is
+  // reported with the tensor, the expected and actual lengths and the values behind count.
+  void require_len(const Tensor& t, const Val& count, std::string formula);
+  // The same for a length that must be a multiple of `unit` (which must not be 0): a tensor
+  // holding a whole number of rows or heads.
+  void require_len_multiple(const Tensor& t, const Val& unit, std::string formula);
 
   // The kernel so far. finish() verifies it and hands it over.
   const Kernel& kernel() const { return kernel_; }
@@ -69,6 +77,9 @@ class KernelBuilder {
   ParamId add_param(std::string name, ParamKind kind, DType t);
   // Copies the scalar-only computation of `v` into the contract block (fresh ids).
   ValueId copy_to_contract(ValueId v, std::unordered_map<std::uint32_t, ValueId>& copied);
+  // The contract's copy of `v`, for a requirement stated at the top level (`what` names it).
+  ValueId contract_value(const Val& v, std::string_view what);
+  void record_len(const Tensor& t, const Val& count, bool multiple, std::string formula);
 
   Kernel kernel_;
   // Open blocks, innermost last. Appends go only to the innermost block, so the pointers to

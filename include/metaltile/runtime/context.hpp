@@ -51,7 +51,8 @@ class Context {
                                     std::array<std::size_t, 3> tpg) const;
 
   // Checks a byte-map request as dispatch_with_grid does (consts, buffers, the kernel's
-  // contract) without compiling or launching. Returns each parameter's launch-uniform value by
+  // contract, except the requirements on the launch shape, which no launch has yet) without
+  // compiling or launching. Returns each parameter's launch-uniform value by
   // name: a tensor's element count, a scalar's value (bound or specialised).
   std::map<std::string, Scalar> check(const Kernel& kernel, const BufferMap& buffers,
                                       const ConstMap& consts = {}) const;

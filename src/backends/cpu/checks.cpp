@@ -28,31 +28,68 @@ std::string format_value(Scalar v, DType t) {
   return std::string(buf, r.ptr);
 }
 
-// The parameters (scalars first, then tensors by their lengths, each in parameter order) that
-// `root` depends on through the contract's definitions.
-std::vector<ParamId> params_behind(const Kernel& k, ValueId root) {
+// What a contract value depends on through the contract's definitions: the parameters
+// (scalars first, then tensors by their lengths, each in parameter order) and the launch shape.
+struct Dependencies {
+  std::vector<ParamId> params;
+  bool tpg = false, grid = false;
+  std::vector<bool> values;  // by ValueId: the values reached
+};
+
+Dependencies dependencies(const Kernel& k, std::span<const ValueId> roots) {
   std::vector<const Instr*> def(k.value_types.size(), nullptr);
   for_each_instr(k.contract, [&](const Instr& in) {
     if (has_result(in.op)) def[in.result.index] = &in;
   });
-  std::vector<bool> seen(k.value_types.size(), false);
-  std::vector<ValueId> pending{root};
-  std::vector<ParamId> params;
+  Dependencies d;
+  d.values.assign(k.value_types.size(), false);
+  std::vector<ValueId> pending(roots.begin(), roots.end());
   while (!pending.empty()) {
     const ValueId v = pending.back();
     pending.pop_back();
-    if (seen[v.index] || def[v.index] == nullptr) continue;
-    seen[v.index] = true;
+    if (d.values[v.index] || def[v.index] == nullptr) continue;
+    d.values[v.index] = true;
     const Instr& in = *def[v.index];
-    if (in.op == OpKind::ScalarParam || in.op == OpKind::TensorLen) params.push_back(in.param);
+    if (in.op == OpKind::ScalarParam || in.op == OpKind::TensorLen) d.params.push_back(in.param);
+    d.tpg = d.tpg || in.op == OpKind::ThreadsPerThreadgroup;
+    d.grid = d.grid || in.op == OpKind::ThreadgroupsPerGrid;
     for (ValueId operand : in.operands) pending.push_back(operand);
   }
-  std::sort(params.begin(), params.end(), [&](ParamId a, ParamId b) {
+  std::sort(d.params.begin(), d.params.end(), [&](ParamId a, ParamId b) {
     const bool a_tensor = k.param(a).is_tensor(), b_tensor = k.param(b).is_tensor();
     return a_tensor != b_tensor ? b_tensor : a < b;
   });
-  params.erase(std::unique(params.begin(), params.end()), params.end());
-  return params;
+  d.params.erase(std::unique(d.params.begin(), d.params.end()), d.params.end());
+  return d;
+}
+
+// "head_dim=64, len(src)=32, tpg=(32,2,1)": the values of what `d` lists.
+std::string values_text(const Kernel& k, const Dependencies& d, std::span<const Scalar> uniforms,
+                        const LaunchDims& dims) {
+  std::vector<std::string> parts;
+  for (ParamId id : d.params) {
+    const Param& p = k.param(id);
+    const Scalar value = uniforms[id.index];
+    parts.push_back(p.is_tensor() ? "len(" + p.name + ")=" + std::to_string(value.i)
+                                  : p.name + "=" + format_value(value, p.dtype));
+  }
+  if (d.tpg) parts.push_back("tpg=" + format_axes(dims.tpg));
+  if (d.grid) parts.push_back("grid=" + format_axes(dims.grid));
+  std::string text;
+  for (const std::string& part : parts) text += (text.empty() ? "" : ", ") + part;
+  return text;
+}
+
+// "4 elements (16 bytes)" of a tensor of type t.
+std::string elements_text(std::int64_t count, DType t) {
+  const auto n = static_cast<std::uint64_t>(count);
+  return quantity(n, "element") + " (" + quantity(n * size_of(t), "byte") + ")";
+}
+
+// "'position < max_seq'" or "the length of 'out_w' (FORMULA)": what a requirement checks.
+std::string requirement_text(const Kernel& k, const Instr& require) {
+  if (require.op == OpKind::Require) return "'" + require.message + "'";
+  return "the length of '" + k.param(require.param).name + "' (" + require.message + ")";
 }
 
 }  // namespace
@@ -118,18 +155,72 @@ void check_tensor_len(const Kernel& k, const Instr& in, std::int64_t elements) {
                         " elements are more than a u32 length counts: " + print_instr(k, in));
 }
 
-Error precondition_error(const Kernel& k, const Instr& require, std::span<const Scalar> uniforms) {
-  const std::vector<ParamId> params = params_behind(k, require.operands[0]);
+Error precondition_error(const Kernel& k, const Instr& require, std::span<const Scalar> uniforms,
+                         const LaunchDims& dims) {
+  const Dependencies d = dependencies(k, require.operands);
   std::string detail = "precondition failed: " + require.message;
-  if (params.empty()) return kernel_error(k.name, detail);
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const Param& p = k.param(params[i]);
-    const Scalar value = uniforms[params[i].index];
-    detail += i == 0 ? " (" : ", ";
-    detail += p.is_tensor() ? "len(" + p.name + ")=" + std::to_string(value.i)
-                            : p.name + "=" + format_value(value, p.dtype);
+  const std::string values = values_text(k, d, uniforms, dims);
+  if (!values.empty()) detail += " (" + values + ")";
+  if (d.params.empty()) return kernel_error(k.name, detail);
+  return param_error(k.name, k.param(d.params[0]).name, detail);
+}
+
+Error length_error(const Kernel& k, const Instr& require, std::int64_t count,
+                   std::span<const Scalar> uniforms, const LaunchDims& dims) {
+  const Param& tensor = k.param(require.param);
+  const std::string values = values_text(k, dependencies(k, require.operands), uniforms, dims);
+  const std::string with = values.empty() ? "" : " with " + values;
+  const std::string got = ", got " + elements_text(uniforms[require.param.index].i, tensor.dtype);
+  if (require.op == OpKind::RequireLen) {
+    return param_error(
+        k.name, tensor.name,
+        "expected " + elements_text(count, tensor.dtype) + " = " + require.message + with + got);
   }
-  return param_error(k.name, k.param(params[0]).name, detail + ")");
+  if (count <= 0) {
+    return param_error(k.name, tensor.name,
+                       "its length must be a multiple of " + require.message + ", which is " +
+                           std::to_string(count) + with);
+  }
+  return param_error(k.name, tensor.name,
+                     "expected a multiple of " + elements_text(count, tensor.dtype) + " = " +
+                         require.message + with + got);
+}
+
+Error contract_arithmetic_error(const Kernel& k, const Instr& in, std::string_view what,
+                                std::span<const Scalar> args, std::span<const Scalar> uniforms,
+                                const LaunchDims& dims) {
+  const Dependencies d = dependencies(k, in.operands);
+  std::string detail = "contract arithmetic: " + std::string(op_name(in.op));
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    detail += (i == 0 ? " " : ", ") + format_value(args[i], k.type_of(in.operands[i]));
+  }
+  detail += ": " + std::string(what);
+  // The first requirement that uses this value is what the arithmetic was for.
+  for (const Instr& statement : k.contract.instrs) {
+    if (op_shape(statement.op) != OpShape::Statement) continue;
+    if (dependencies(k, statement.operands).values[in.result.index]) {
+      detail += ", in the check of " + requirement_text(k, statement);
+      break;
+    }
+  }
+  const std::string values = values_text(k, d, uniforms, dims);
+  if (!values.empty()) detail += " (" + values + ")";
+  // Name a parameter the op reads directly (max_seq in "mul %n_heads, %max_seq"), in operand
+  // order but the divisor first when it is 0; else the first it depends on.
+  std::vector<ValueId> blame = in.operands;
+  if (args.size() == 2 && !is_float(k.type_of(in.operands[1])) && args[1].i == 0) {
+    std::swap(blame[0], blame[1]);
+  }
+  for (ValueId operand : blame) {
+    for (const Instr& def : k.contract.instrs) {
+      if (def.result != operand) continue;
+      if (def.op == OpKind::ScalarParam || def.op == OpKind::TensorLen) {
+        return param_error(k.name, k.param(def.param).name, detail);
+      }
+    }
+  }
+  if (d.params.empty()) return kernel_error(k.name, detail);
+  return param_error(k.name, k.param(d.params[0]).name, detail);
 }
 
 void check_argument_count(const Kernel& k, std::span<const Argument> args) {

@@ -44,8 +44,9 @@ struct Launch {
   std::vector<Scalar> uniforms{};
   std::vector<std::uint32_t> slot_of{};  // ValueId -> row of the value table
   std::size_t slots = 0;
-  std::size_t depth = 0;    // nesting levels of For/If, one mask level each
-  bool has_arrays = false;  // the body's arrays are laid out (the contract uses none)
+  std::size_t depth = 0;     // nesting levels of For/If, one mask level each
+  bool has_arrays = false;   // the body's arrays are laid out (the contract uses none)
+  bool is_contract = false;  // one host-side thread; integer arithmetic must not wrap
   // Serialises global atomics between workers running different groups at once.
   std::unique_ptr<std::mutex> atomics = std::make_unique<std::mutex>();
 };
@@ -73,11 +74,14 @@ std::size_t assign_slots(Launch& l, const Block& block) {
 Launch prepare(const Kernel& k, const Block& block, std::span<const Argument> args,
                const LaunchDims& dims) {
   check_argument_count(k, args);
+  const bool is_contract = &block == &k.contract;
+  // The contract runs as one thread, but reads the launch shape of `dims`.
   Launch l{.kernel = k,
            .block = block,
            .dims = dims,
-           .geometry = LaneGeometry(dims.tpg),
-           .has_arrays = &block == &k.body};
+           .geometry = LaneGeometry(is_contract ? std::array<std::uint32_t, 3>{1, 1, 1} : dims.tpg),
+           .has_arrays = &block == &k.body,
+           .is_contract = is_contract};
   l.bindings.resize(k.params.size());
   l.uniforms.resize(k.params.size());
   for (std::size_t p = 0; p < k.params.size(); ++p) {
@@ -132,22 +136,28 @@ class GroupRunner {
   }
 
   // Applies scalar_eval to the first N operands of each active lane. An mt::Error from the
-  // arithmetic (integer division by zero) is reported with the kernel, op and thread.
+  // arithmetic (integer division by zero) is reported with the kernel, op and thread; in the
+  // contract, with the parameters behind it, and so is an integer result that wraps.
   template <std::size_t N>
   void eval(const Instr& in, DType operand_type, ActiveLanes active) {
     Scalar* out = row(in.result);
     const Scalar* src[N];
     for (std::size_t i = 0; i < N; ++i) src[i] = row(in.operands[i]);
-    Lane lane = 0;
-    try {
-      for (Lane l : active) {
-        lane = l;
-        Scalar args[N];
-        for (std::size_t i = 0; i < N; ++i) args[i] = src[i][l];
-        out[l] = scalar_eval(in.op, in.dtype, operand_type, args);
+    for (Lane lane : active) {
+      Scalar args[N];
+      for (std::size_t i = 0; i < N; ++i) args[i] = src[i][lane];
+      try {
+        out[lane] = scalar_eval(in.op, in.dtype, operand_type, args);
+      } catch (const Error& e) {
+        if (l_.is_contract)
+          throw contract_arithmetic_error(k_, in, e.what(), args, l_.uniforms, l_.dims);
+        throw thread_error(k_, in, e.what(), where_, lane);
       }
-    } catch (const Error& e) {
-      throw thread_error(k_, in, e.what(), where_, lane);
+      if (l_.is_contract && overflows(in.op, in.dtype, operand_type, args)) [[unlikely]] {
+        throw contract_arithmetic_error(k_, in,
+                                        "the result does not fit " + std::string(name_of(in.dtype)),
+                                        args, l_.uniforms, l_.dims);
+      }
     }
   }
 
@@ -243,10 +253,18 @@ class GroupRunner {
     if (!taken.empty()) exec_block(in.blocks[1], taken, depth + 1);
   }
 
+  // The contract's statements: a condition, or a tensor's length against a count.
   void require(const Instr& in, ActiveLanes active) {
-    const Scalar* cond = row(in.operands[0]);
+    const Scalar* value = row(in.operands[0]);
     for (Lane lane : active) {
-      if (cond[lane].i == 0) throw precondition_error(k_, in, l_.uniforms);
+      if (in.op == OpKind::Require) {
+        if (value[lane].i == 0) throw precondition_error(k_, in, l_.uniforms, l_.dims);
+        continue;
+      }
+      const std::int64_t count = value[lane].i, length = l_.uniforms[in.param.index].i;
+      const bool holds =
+          in.op == OpKind::RequireLen ? length == count : count > 0 && length % count == 0;
+      if (!holds) throw length_error(k_, in, count, l_.uniforms, l_.dims);
     }
   }
 
@@ -446,7 +464,9 @@ class GroupRunner {
       case OpKind::Select: eval<3>(in, k_.type_of(in.operands[1]), active); return;
       case OpKind::For: for_loop(in, active, depth); return;
       case OpKind::If: if_then_else(in, active, depth); return;
-      case OpKind::Require: require(in, active); return;
+      case OpKind::Require:
+      case OpKind::RequireLen:
+      case OpKind::RequireLenMultiple: require(in, active); return;
     }
     MT_ASSERT(false) << "op " << static_cast<int>(in.op);
   }
@@ -525,20 +545,20 @@ void run_groups(const Launch& l, unsigned max_workers) {
 
 }  // namespace
 
-void run_contract(const Kernel& k, std::span<const Argument> args) {
+void run_contract(const Kernel& k, std::span<const Argument> args, const LaunchDims& dims) {
   if (k.contract.instrs.empty()) return;
   // One group of one thread: the contract is evaluated once, on the host.
-  const Launch l = prepare(k, k.contract, args, LaunchDims{});
+  const Launch l = prepare(k, k.contract, args, dims);
   GroupRunner(l).run({0, 0, 0});
 }
 
-void run_contract(const Kernel& k, std::span<const Scalar> uniforms) {
+void run_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims) {
   MT_ASSERT(uniforms.size() == k.params.size()) << "kernel '" << k.name << "': " << uniforms.size()
                                                 << " uniforms for " << k.params.size() << " params";
   if (k.contract.instrs.empty()) return;
   // A contract reads no tensor memory (the verifier allows no Load there), only lengths.
   std::vector<Argument> args(k.params.size());
-  Launch l = prepare(k, k.contract, args, LaunchDims{});
+  Launch l = prepare(k, k.contract, args, dims);
   for (std::size_t p = 0; p < k.params.size(); ++p) {
     const Param& param = k.params[p];
     l.uniforms[p] = param.is_tensor() ? uniforms[p] : normalise(uniforms[p], param.dtype);

@@ -17,6 +17,13 @@ extern const char* const kEmbedded_prelude_cuh;
 namespace mt::cuda {
 namespace {
 
+// "v12", "p3": a prefix and an index, appended (g++ 12 at -O3 misreads "v" + a temporary
+// string as an overlapping copy, -Wrestrict).
+std::string numbered(char prefix, std::size_t index) {
+  std::string text(1, prefix);
+  return text.append(std::to_string(index));
+}
+
 // Turns IR names into distinct C identifiers that nothing reserved can collide with. An unnamed
 // thing gets `fallback`, the printer's name for it ("l0", "p1").
 class Namer {
@@ -44,13 +51,13 @@ class Emitter {
   CudaSource run() {
     Namer namer;
     for (std::size_t i = 0; i < k_.params.size(); ++i) {
-      param_names_.push_back(namer.claim(k_.params[i].name, "p" + std::to_string(i)));
+      param_names_.push_back(namer.claim(k_.params[i].name, numbered('p', i)));
     }
     for (std::size_t i = 0; i < k_.locals.size(); ++i) {
-      local_names_.push_back(namer.claim(k_.locals[i].name, "l" + std::to_string(i)));
+      local_names_.push_back(namer.claim(k_.locals[i].name, numbered('l', i)));
     }
     for (std::size_t i = 0; i < k_.arrays.size(); ++i) {
-      array_names_.push_back(namer.claim(k_.arrays[i].name, "a" + std::to_string(i)));
+      array_names_.push_back(namer.claim(k_.arrays[i].name, numbered('a', i)));
     }
 
     out_ << "// kernel '" << identifier(k_.name) << "', mode " << mode_name(k_.mode) << ", "
@@ -144,7 +151,7 @@ class Emitter {
 
   std::string define(ValueId v) {
     MT_ASSERT(v.index < values_.size()) << "kernel " << k_.name << ": value %" << v.index;
-    values_[v.index] = "v" + std::to_string(v.index);
+    values_[v.index] = numbered('v', v.index);
     return values_[v.index];
   }
 
@@ -234,7 +241,7 @@ class Emitter {
     const std::string& p = param_names_[in.param.index];
     const std::string& a = array_names_[in.array.index];
     const std::string& index = value(in.operands[0]);
-    const std::string lanes = "<" + std::to_string(in.lanes) + "u>";
+    const std::string lanes = numbered('<', in.lanes).append("u>");
     const bool load = in.op == OpKind::LoadVector;
     if (options_.checked) {
       line() << (load ? "mt_load_vector" : "mt_store_vector") << lanes << "("
@@ -449,7 +456,9 @@ class Emitter {
       case OpKind::For: emit_for(in); return;
       case OpKind::If: emit_if(in); return;
       case OpKind::Require:
-        // Contracts run on the host; the verifier keeps Require out of the body.
+      case OpKind::RequireLen:
+      case OpKind::RequireLenMultiple:
+        // Contracts run on the host; the verifier keeps the Require ops out of the body.
         cannot_render(in, DType::Bool);
       case OpKind::ThreadId: emit_assign(in, std::string(kThreadIndex[in.axis])); return;
       case OpKind::ThreadgroupId: emit_assign(in, std::string(kGroupIndex[in.axis])); return;

@@ -168,7 +168,7 @@ TEST(Checks, PreconditionNamesTheScalarsItDependsOn) {
   });
   const std::vector<Scalar> uniforms{Scalar::of_int(10), Scalar::of_int(1), Scalar::of_int(-4),
                                      Scalar::of_int(7)};
-  EXPECT_EQ(precondition_error(b.k, b.k.contract.instrs.back(), uniforms).what(),
+  EXPECT_EQ(precondition_error(b.k, b.k.contract.instrs.back(), uniforms, LaunchDims{}).what(),
             std::string("kernel 'k': param 'limit': precondition failed: 2*n + len(src) <= limit "
                         "(limit=-4, n=7, len(src)=10)"));
 }

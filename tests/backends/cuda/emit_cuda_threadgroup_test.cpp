@@ -22,7 +22,8 @@ ValueId push(Block& block, Instr in) {
   return result;
 }
 
-std::string v(ValueId id) { return "v" + std::to_string(id.index); }
+// Appended: g++ 12 at -O3 misreads "v" + a temporary string as an overlapping copy.
+std::string v(ValueId id) { return std::string("v").append(std::to_string(id.index)); }
 
 bool contains(const std::string& text, const std::string& piece) {
   return text.find(piece) != std::string::npos;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/ffai/kv_cache_buffers.hpp"
 #include "kernels/ffai/kv_cache_oracle.hpp"
 #include "metaltile/metaltile.hpp"
 #include "support/backends.hpp"
@@ -477,40 +478,6 @@ struct Misuse {
   std::function<void(mt::BufferMap&)> bad;
 };
 
-mt::BufferMap valid_buffers(const mt::KernelInfo& info, DType t) {
-  const CacheShape s{2, 64, 4, 32};
-  mt::BufferMap b;
-  const std::string& n = info.name;
-  b["head_dim"] = le_bytes(s.head_dim);
-  b["max_seq"] = le_bytes(s.max_seq);
-  if (n == "kv_cache_update" || n == "kv_cache_update_many") {
-    const std::size_t rows = n == "kv_cache_update" ? 1 : 2;
-    b["src"] = mt::test::pack(oracle::random_values(rows * s.token_elements(), 3, t), t);
-    b["out"] = mt::test::poisoned(s.raw_elements(), t);
-    if (rows == 1) b["position"] = le_bytes(1u);
-    if (rows == 2) b["positions"] = mt::test::pack_u32(std::vector<std::uint32_t>{3u, 0u});
-    if (rows == 2) b["n_kv_heads_x_head_dim"] = le_bytes(std::uint32_t(s.token_elements()));
-    return b;
-  }
-  const bool fp8 = n.find("fp8") != std::string::npos;
-  const std::uint32_t bits = fp8 ? 8 : n.find("int4") != std::string::npos ? 4 : 8;
-  b["group_size"] = le_bytes(s.group_size);
-  if (n.starts_with("quantize")) {
-    b["src"] = mt::test::pack(oracle::random_values(s.token_elements(), 3, t), t);
-    b["out_w"] = mt::test::poisoned(s.word_elements(bits), DType::U32);
-    b["out_s"] = mt::test::poisoned(s.param_elements(), t);
-    if (!fp8) b["out_b"] = mt::test::poisoned(s.param_elements(), t);
-    b["position"] = le_bytes(s.max_seq - 1);
-  } else {
-    b["in_w"] = mt::test::pack_u32(std::vector<std::uint32_t>(s.word_elements(bits), 0x01020304u));
-    b["in_s"] = mt::test::pack(std::vector<float>(s.param_elements(), 0.5f), t);
-    if (!fp8) b["in_b"] = mt::test::pack(std::vector<float>(s.param_elements(), -1.0f), t);
-    b["out"] = mt::test::poisoned(s.raw_elements(), t);
-    b["n_positions"] = le_bytes(s.max_seq);
-  }
-  return b;
-}
-
 std::vector<Misuse> misuses(const std::string& name) {
   auto set = [](const char* key, std::uint32_t v) {
     return [key, v](mt::BufferMap& b) { b[key] = le_bytes(v); };
@@ -535,7 +502,7 @@ TEST(KvCachePreconditions, ViolationsRaiseErrorsNamingKernelAndParam) {
       for (DType t : kDTypes) {
         SCOPED_TRACE(info.name + " " + std::string(mt::name_of(t)));
         const mt::Kernel k = info.build(t);
-        const mt::BufferMap good = valid_buffers(info, t);
+        const mt::BufferMap good = oracle::valid_buffers(info.name, t, CacheShape{2, 64, 4, 32});
         const Grid grid{16, 1, 1}, tpg{64, 1, 1};  // covers every kernel's work
         for (const Misuse& m : misuses(info.name)) {
           mt::BufferMap b = good;

@@ -46,15 +46,15 @@ std::vector<float> rows_with_ties(const rows::Case& c) {
 }
 
 // Dispatches a row reduction and returns the `rows` results as raw bytes, checking the output
-// length and that the idle threadgroups' slots still hold the poison.
+// length (exactly the rows: idle threadgroups must write nothing).
 mt::test::Bytes run_reduction(const mt::Context& ctx, const mt::Kernel& k, DType t, DType out_t,
                               const rows::Shape& s, const std::vector<float>& x) {
   mt::BufferMap b;
   b["x"] = mt::test::pack(x, t);
-  b["out"] = mt::test::poisoned(std::size_t{s.rows} + s.extra, out_t);
+  b["out"] = mt::test::poisoned(s.rows, out_t);
   b["n"] = le_bytes(s.n);
   const mt::DispatchResult r = rows::launch(ctx, k, b, s);
-  return rows::checked_output(r, "out", s.rows, std::size_t{s.rows} + s.extra, out_t);
+  return rows::checked_output(r, "out", s.rows, out_t);
 }
 
 std::vector<std::uint32_t> run_argmax(const mt::Context& ctx, DType t, const rows::Shape& s,
@@ -179,8 +179,9 @@ TEST(MlxRowReductions, PreconditionErrorsNameKernelAndParam) {
         b["x"] = mt::test::pack(x, t);
         b["out"] = mt::test::poisoned(3, out_t);
         b["n"] = le_bytes(5u);
-        rows::expect_error([&] { rows::launch(ctx, k, b, s); }, k.name,
-                           {"len(x) % n == 0", "len(x)=21", "n=5"});
+        rows::expect_error(
+            [&] { rows::launch(ctx, k, b, s); }, k.name,
+            {"param 'x'", "expected a multiple of 5 elements", "n=5", "got 21 elements"});
         b["n"] = le_bytes(0u);
         rows::expect_error([&] { rows::launch(ctx, k, b, s); }, k.name, {"n > 0", "n=0"});
         b["n"] = le_bytes(7u);  // the context stays usable
