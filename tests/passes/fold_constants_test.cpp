@@ -73,6 +73,25 @@ TEST(FoldConstants, DivisionByZeroIsLeftForTheRunToReport) {
   expect_unchanged(fold_constants, k);
 }
 
+// Found by the fuzzer: the folded literal is an E5M2 infinity, which the verifier rejected.
+TEST(FoldConstants, FoldsABitcastToAnE5M2Infinity) {
+  Kernel k = trace("inf8", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::F8E5M2);
+    Val code = constant(DType::U8, 0x7C);
+    Val inf = code.bitcast(DType::F8E5M2);
+    out[program_id(0)] = inf;
+  });
+  expect_pass(fold_constants, k,
+              "kernel inf8 mode=Grid3D\n"
+              "  param out: output f8e5m2\n"
+              "body {\n"
+              "  %0: u8 = const 124\n"
+              "  %1: f8e5m2 = const inf\n"
+              "  %2: u32 = program_id 0\n"
+              "  store out[%2] = %1\n"
+              "}\n");
+}
+
 TEST(FoldConstants, RefusesFloatIdentities) {
   // x*0 is NaN for inf and -0 for negative x; x+0 is +0 for x = -0; x/x is NaN for 0 and inf.
   Kernel k = trace("float_ids", KernelMode::Grid3D, [](KernelBuilder& b) {
