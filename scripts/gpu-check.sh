@@ -2,9 +2,10 @@
 # On a machine with an NVIDIA GPU: builds MetalTile (CMake + Ninja, Release, -j16), runs the whole
 # ctest suite on the CUDA backend (MT_BACKEND=cuda), then metaltile_bench, and prints a short
 # summary last. Logs go to $OUT (default ./gpu-check-out): build.log, device.log, ctest.log
-# (ctest's console), ctest-full.log (every test's output), bench.log and bench.json.
-# Exit status: 0 if everything passed; 1 if a test or the bench failed (the bench runs even after
-# failed tests); 2 if the build failed.
+# (ctest's console), ctest-full.log (every test's output), bench.log and bench.json, and the
+# differential fuzzer's fuzz-report.txt (10000 generated programs, interpreter against CUDA).
+# Exit status: 0 if everything passed; 1 if a test, the bench or the fuzzer failed (the bench runs
+# even after failed tests); 2 if the build failed.
 set -uo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -84,6 +85,16 @@ else
 fi
 rows_s=$((SECONDS - rows_start))
 
+# --- differential fuzzing: the interpreter against CUDA on generated programs -----------------
+log "running metaltile_fuzz --backend cuda (10000 programs)"
+fuzz_start=$SECONDS
+fuzz_cache="$(mktemp -d)"  # the programs' cubins are not worth keeping
+MT_CACHE_DIR="$fuzz_cache" timeout 1200 "$build/tests/fuzz/metaltile_fuzz" --backend cuda \
+  --count 10000 --seed 1 --jobs "$jobs" --out "$out/fuzz-report.txt" >"$out/fuzz.log" 2>&1
+fuzz_rc=$?
+rm -rf "$fuzz_cache"
+fuzz_s=$((SECONDS - fuzz_start))
+
 # --- summary -----------------------------------------------------------------------------------
 echo
 echo "=== gpu-check summary ==="
@@ -102,8 +113,13 @@ grep -E '^(copy|dequant|launch) ' "$out/bench.log" || tail -n 20 "$out/bench.log
 echo "row kernels (${rows_s}s): $([ "$rows_rc" -eq 0 ] && echo ok || echo "FAILED (exit $rows_rc)")"
 tail -n 30 "$out/rows.log"
 tail -n 12 "$out/torch_rows.log"
+echo "fuzz (${fuzz_s}s): $([ "$fuzz_rc" -eq 0 ] && echo ok || echo "FAILED (exit $fuzz_rc)")"
+sed -n '/^programs:/,/^failing seeds/p' "$out/fuzz-report.txt" 2>/dev/null | head -n 20 ||
+  tail -n 5 "$out/fuzz.log"
 sed -n '/^tile demo/,$p' "$out/device.log"
 echo "logs: $out"
 
-if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$rows_rc" -ne 0 ]; then exit 1; fi
+if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$rows_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ]; then
+  exit 1
+fi
 exit 0

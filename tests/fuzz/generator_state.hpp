@@ -32,6 +32,7 @@ class Generator {
   Generator(std::uint64_t seed, const GenOptions& options);
   FuzzProgram run();
 
+ private:
   // --- values (generator_values.cpp) -------------------------------------------------------
   // A value of type t, reused or newly built (at most `depth` ops deep). Uses are counted by
   // the emission that consumes it.
@@ -66,10 +67,6 @@ class Generator {
   void sink(ValueId v);
   void store_approx(ValueId v, OpKind op);
   void close_scope();
-
-  Rng rng;
-  GenOptions options;
-  Kernel& k;
 
  private:
   // values
@@ -125,10 +122,13 @@ class Generator {
 
   bool can_group_sync() const { return control_ <= Uniformity::Group; }
   bool can_warp_sync() const { return control_ <= Uniformity::Warp; }
-  bool exact() const { return options.profile == Profile::Exact; }
+  bool exact() const { return options_.profile == Profile::Exact; }
   DType random_dtype();
 
+  Rng rng_;
+  GenOptions options_;
   FuzzProgram program_;
+  Kernel& k_;        // program_.kernel
   int budget_ = 0;   // instructions still to generate
   int emitted_ = 0;  // instructions emitted so far
   int depth_ = 0;    // nesting of control flow

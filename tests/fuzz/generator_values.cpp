@@ -55,8 +55,8 @@ ValueId Generator::emit_value(Instr in, Uniformity u, bool pooled) {
   const ValueId r = in.result;
   block_->instrs.push_back(std::move(in));
   ++emitted_;
-  uni_.resize(k.value_types.size(), Uniformity::Thread);
-  uses_.resize(k.value_types.size(), 0);
+  uni_.resize(k_.value_types.size(), Uniformity::Thread);
+  uses_.resize(k_.value_types.size(), 0);
   uni_[r.index] = u;
   if (is_pure(block_->instrs.back().op)) pure_defs_[r] = block_->instrs.back();
   if (pooled) {
@@ -80,19 +80,19 @@ void Generator::emit_statement(Instr in) {
 }
 
 ValueId Generator::binary(OpKind op, ValueId a, ValueId b) {
-  return emit_op(make::binary(k, op, a, b));
+  return emit_op(make::binary(k_, op, a, b));
 }
 
 ValueId Generator::constant(DType t, Scalar v) {
-  return emit_value(make::constant(k, t, normalise(v, t)), Uniformity::Launch);
+  return emit_value(make::constant(k_, t, normalise(v, t)), Uniformity::Launch);
 }
 
-ValueId Generator::random_constant(DType t) { return constant(t, random_scalar(rng, t)); }
+ValueId Generator::random_constant(DType t) { return constant(t, random_scalar(rng_, t)); }
 
 // --- choosing and building values ----------------------------------------------------------
 
 ValueId Generator::value(DType t, int depth) {
-  if (rng.percent(35)) {
+  if (rng_.percent(35)) {
     if (const ValueId v = reuse(t); v.valid()) return v;
   }
   return build(t, depth);
@@ -110,14 +110,14 @@ ValueId Generator::reuse(DType t) {
   std::vector<ValueId> candidates;
   for (const std::vector<ValueId>& scope : scopes_) {
     for (ValueId v : scope) {
-      if (k.type_of(v) == t && uniformity(v) <= limit_) candidates.push_back(v);
+      if (k_.type_of(v) == t && uniformity(v) <= limit_) candidates.push_back(v);
     }
   }
   if (candidates.empty()) return ValueId{};
   // Recent values more often: they are the ones the surrounding code is about.
   const auto n = static_cast<std::uint32_t>(candidates.size());
   const std::uint32_t back =
-      rng.percent(50) ? rng.below(std::min<std::uint32_t>(n, 4)) : rng.below(n);
+      rng_.percent(50) ? rng_.below(std::min<std::uint32_t>(n, 4)) : rng_.below(n);
   return candidates[n - 1 - back];
 }
 
@@ -134,7 +134,7 @@ ValueId Generator::build(DType t, int depth) {
       t != DType::Bool ? 1 : 0,                      // bitcast
       !fp8 && control_ <= Uniformity::Warp ? 1 : 0,  // collective
   };
-  switch (rng.weighted(weights)) {
+  switch (rng_.weighted(weights)) {
     case 0: return leaf(t);
     case 1: return unary(t, depth);
     case 2: return arithmetic(t, depth);
@@ -150,7 +150,7 @@ ValueId Generator::leaf(DType t) {
   const bool varying = limit_ == Uniformity::Thread;
   const bool scalar_type = t == DType::U32 || t == DType::I32 || t == DType::F32;
   bool readable = false;
-  for (const ReadableArray& r : readable_) readable |= k.array(r.array).dtype == t;
+  for (const ReadableArray& r : readable_) readable |= k_.array(r.array).dtype == t;
   const std::vector<int> weights = {
       3,                            // constant
       3,                            // load
@@ -160,7 +160,7 @@ ValueId Generator::leaf(DType t) {
       varying ? 1 : 0,              // per-thread array
       varying && readable ? 3 : 0,  // threadgroup array being read
   };
-  switch (rng.weighted(weights)) {
+  switch (rng_.weighted(weights)) {
     case 0: return random_constant(t);
     case 1: return load_input(t);
     case 2: return scalar(t);
@@ -175,27 +175,27 @@ ValueId Generator::index_source() {
   std::vector<ValueId> candidates;
   for (const std::vector<ValueId>& scope : scopes_) {
     for (ValueId v : scope) {
-      if (!is_fp8(k.type_of(v)) && uniformity(v) <= limit_) candidates.push_back(v);
+      if (!is_fp8(k_.type_of(v)) && uniformity(v) <= limit_) candidates.push_back(v);
     }
   }
-  if (!candidates.empty() && rng.percent(70)) {
+  if (!candidates.empty() && rng_.percent(70)) {
     const auto n = static_cast<std::uint32_t>(candidates.size());
-    return candidates[n - 1 - rng.below(std::min<std::uint32_t>(n, 8))];
+    return candidates[n - 1 - rng_.below(std::min<std::uint32_t>(n, 8))];
   }
-  return rng.percent(60) ? identity() : random_constant(DType::U32);
+  return rng_.percent(60) ? identity() : random_constant(DType::U32);
 }
 
 ValueId Generator::index_below(std::uint32_t size, OpKind size_op, ParamId size_of) {
   ValueId x = index_source();
-  if (k.type_of(x) != DType::U32) x = emit_op(make::cast(k, DType::U32, x));
-  if ((size & (size - 1)) == 0 && rng.percent(30)) {
+  if (k_.type_of(x) != DType::U32) x = emit_op(make::cast(k_, DType::U32, x));
+  if ((size & (size - 1)) == 0 && rng_.percent(30)) {
     return binary(OpKind::And, x, u32_const(size - 1));
   }
   ValueId modulus;
-  if (size_op == OpKind::TensorLen && rng.percent(50)) {
-    modulus = emit_value(make::tensor_len(k, size_of), Uniformity::Launch);
-  } else if (size_op == OpKind::ScalarParam && rng.percent(50)) {
-    modulus = emit_value(make::scalar_param(k, size_of), Uniformity::Launch);
+  if (size_op == OpKind::TensorLen && rng_.percent(50)) {
+    modulus = emit_value(make::tensor_len(k_, size_of), Uniformity::Launch);
+  } else if (size_op == OpKind::ScalarParam && rng_.percent(50)) {
+    modulus = emit_value(make::scalar_param(k_, size_of), Uniformity::Launch);
   } else {
     modulus = u32_const(size);
   }
@@ -204,8 +204,8 @@ ValueId Generator::index_below(std::uint32_t size, OpKind size_op, ParamId size_
 
 ValueId Generator::any_index_below(std::uint32_t size, OpKind size_op, ParamId size_of) {
   const ValueId i = index_below(size, size_op, size_of);
-  if (!rng.percent(25)) return i;
-  return emit_op(make::cast(k, DType::I32, i));
+  if (!rng_.percent(25)) return i;
+  return emit_op(make::cast(k_, DType::I32, i));
 }
 
 // --- leaves --------------------------------------------------------------------------------
@@ -213,16 +213,16 @@ ValueId Generator::any_index_below(std::uint32_t size, OpKind size_op, ParamId s
 ValueId Generator::load_input(DType t) {
   const ParamId p = input(t);
   const auto len =
-      static_cast<std::uint32_t>(program_.tensors[k.param(p).name].size() / size_of(t));
+      static_cast<std::uint32_t>(program_.tensors[k_.param(p).name].size() / size_of(t));
   const ValueId i = any_index_below(len, OpKind::TensorLen, p);
-  return emit_op(make::load(k, p, i));
+  return emit_op(make::load(k_, p, i));
 }
 
 ValueId Generator::scalar(DType t) {
   std::vector<ParamId>& known = scalars_[t];
-  const bool fresh = known.empty() || (known.size() < 2 && rng.percent(50));
-  const ParamId p = fresh ? new_scalar(t, false) : rng.pick(known);
-  return emit_value(make::scalar_param(k, p), Uniformity::Launch);
+  const bool fresh = known.empty() || (known.size() < 2 && rng_.percent(50));
+  const ParamId p = fresh ? new_scalar(t, false) : rng_.pick(known);
+  return emit_value(make::scalar_param(k_, p), Uniformity::Launch);
 }
 
 ValueId Generator::identity() {
@@ -231,7 +231,7 @@ ValueId Generator::identity() {
     Uniformity u;
   };
   const Uniformity program_id =
-      k.mode == KernelMode::Reduction ? Uniformity::Group : Uniformity::Thread;
+      k_.mode == KernelMode::Reduction ? Uniformity::Group : Uniformity::Thread;
   std::vector<Leaf> leaves = {{OpKind::ThreadsPerThreadgroup, Uniformity::Group},
                               {OpKind::ThreadgroupsPerGrid, Uniformity::Group},
                               {OpKind::ThreadgroupId, Uniformity::Group},
@@ -240,27 +240,27 @@ ValueId Generator::identity() {
                               {OpKind::LaneId, Uniformity::Thread},
                               {OpKind::ThreadId, Uniformity::Thread}};
   std::erase_if(leaves, [&](const Leaf& l) { return l.u > limit_; });
-  if (leaves.empty() || rng.percent(10)) {
-    if (!inputs_.empty() && rng.percent(50)) {
-      return emit_value(make::tensor_len(k, inputs_.begin()->second), Uniformity::Launch);
+  if (leaves.empty() || rng_.percent(10)) {
+    if (!inputs_.empty() && rng_.percent(50)) {
+      return emit_value(make::tensor_len(k_, inputs_.begin()->second), Uniformity::Launch);
     }
     return random_constant(DType::U32);
   }
-  const Leaf l = rng.pick(leaves);
-  const int axis = rng.range(0, 2);
+  const Leaf l = rng_.pick(leaves);
+  const int axis = rng_.range(0, 2);
   Instr in =
-      l.op == OpKind::ProgramId ? make::program_id(k, axis) : make::thread_index(k, l.op, axis);
+      l.op == OpKind::ProgramId ? make::program_id(k_, axis) : make::thread_index(k_, l.op, axis);
   return emit_value(std::move(in), l.u);
 }
 
 ValueId Generator::local_read(DType t) {
-  return emit_value(make::local_read(k, local(t)), Uniformity::Thread);
+  return emit_value(make::local_read(k_, local(t)), Uniformity::Thread);
 }
 
 ValueId Generator::thread_array_read(DType t) {
   const ArrayId a = thread_array(t, 1);
-  const ValueId i = any_index_below(k.array(a).size);
-  return emit_value(make::array_load(k, a, i), Uniformity::Thread);
+  const ValueId i = any_index_below(k_.array(a).size);
+  return emit_value(make::array_load(k_, a, i), Uniformity::Thread);
 }
 
 // A read of an array the current region may read: any element after a group phase; after a
@@ -268,9 +268,9 @@ ValueId Generator::thread_array_read(DType t) {
 ValueId Generator::group_array_read(DType t) {
   std::vector<ReadableArray> arrays;
   for (const ReadableArray& r : readable_) {
-    if (k.array(r.array).dtype == t) arrays.push_back(r);
+    if (k_.array(r.array).dtype == t) arrays.push_back(r);
   }
-  const ReadableArray r = rng.pick(arrays);
+  const ReadableArray r = rng_.pick(arrays);
   ValueId i;
   if (r.warp_local) {
     const ValueId base = binary(OpKind::And, thread_in_group_, u32_const(~31u));
@@ -278,12 +278,12 @@ ValueId Generator::group_array_read(DType t) {
     i = binary(OpKind::Min, wanted, u32_const(threads_per_group_ - 1));
   } else if (const auto sized = array_size_params_.find(r.array);
              sized != array_size_params_.end()) {
-    const auto size = static_cast<std::uint32_t>(program_.scalars[k.param(sized->second).name].i);
+    const auto size = static_cast<std::uint32_t>(program_.scalars[k_.param(sized->second).name].i);
     i = index_below(size, OpKind::ScalarParam, sized->second);
   } else {
-    i = index_below(k.array(r.array).size);
+    i = index_below(k_.array(r.array).size);
   }
-  return emit_value(make::array_load(k, r.array, i), Uniformity::Thread);
+  return emit_value(make::array_load(k_, r.array, i), Uniformity::Thread);
 }
 
 // --- operations ------------------------------------------------------------------------------
@@ -296,8 +296,8 @@ ValueId Generator::unary(DType t, int depth) {
     ops.push_back(op);
   }
   if (ops.empty()) return arithmetic(t, depth);
-  const OpKind op = rng.pick(ops);
-  return emit_op(make::unary(k, op, value(t, depth - 1)));
+  const OpKind op = rng_.pick(ops);
+  return emit_op(make::unary(k_, op, value(t, depth - 1)));
 }
 
 ValueId Generator::arithmetic(DType t, int depth) {
@@ -306,21 +306,21 @@ ValueId Generator::arithmetic(DType t, int depth) {
     if (accepts_operand_type(op, t)) ops.push_back(op);
   }
   if (ops.empty()) return select(t, depth);
-  const OpKind op = rng.pick(ops);
+  const OpKind op = rng_.pick(ops);
   ValueId a = value(t, depth - 1);
   ValueId b = value(t, depth - 1);
-  if (!is_float(t) && rng.percent(15)) {
+  if (!is_float(t) && rng_.percent(15)) {
     // Identities the folder applies (x + 0, x * 1, x & ~0, x << 0, x * 0, ...), either side.
     const std::int64_t identities[] = {0, 1, -1, 2};
-    b = constant(t, Scalar::of_int(rng.pick(identities)));
-    if (rng.percent(30)) std::swap(a, b);
+    b = constant(t, Scalar::of_int(rng_.pick(identities)));
+    if (rng_.percent(30)) std::swap(a, b);
   }
   if ((op == OpKind::Div || op == OpKind::Rem) && !is_float(t)) {
     // Never divide by zero: b | 1, or a nonzero constant.
     const std::int64_t divisors[] = {1, 2, 3, 7, -1, -2, 0x7fffffff, -0x7fffffff - 1};
-    const Scalar d = normalise(Scalar::of_int(rng.pick(divisors)), t);
-    b = rng.percent(70) ? binary(OpKind::Or, b, constant(t, Scalar::of_int(1)))
-                        : constant(t, d.i != 0 ? d : Scalar::of_int(1));
+    const Scalar d = normalise(Scalar::of_int(rng_.pick(divisors)), t);
+    b = rng_.percent(70) ? binary(OpKind::Or, b, constant(t, Scalar::of_int(1)))
+                         : constant(t, d.i != 0 ? d : Scalar::of_int(1));
   }
   return binary(op, a, b);
 }
@@ -332,21 +332,21 @@ ValueId Generator::comparison(int depth) {
   for (OpKind op : kCompareOps) {
     if (accepts_operand_type(op, u)) ops.push_back(op);
   }
-  const OpKind op = rng.pick(ops);
+  const OpKind op = rng_.pick(ops);
   const ValueId a = value(u, depth - 1);
-  return emit_op(make::compare(k, op, a, value(u, depth - 1)));
+  return emit_op(make::compare(k_, op, a, value(u, depth - 1)));
 }
 
 ValueId Generator::select(DType t, int depth) {
   const ValueId c = value(DType::Bool, depth - 1);
   const ValueId a = value(t, depth - 1);
-  return emit_op(make::select(k, c, a, value(t, depth - 1)));
+  return emit_op(make::select(k_, c, a, value(t, depth - 1)));
 }
 
 ValueId Generator::cast(DType t, int depth) {
   DType from = random_dtype();
   if (from == t) from = t == DType::F32 ? DType::I32 : DType::F32;
-  return emit_op(make::cast(k, t, value(from, depth - 1)));
+  return emit_op(make::cast(k_, t, value(from, depth - 1)));
 }
 
 ValueId Generator::bitcast(DType t, int depth) {
@@ -355,20 +355,20 @@ ValueId Generator::bitcast(DType t, int depth) {
     if (u != t && u != DType::Bool && size_of(u) == size_of(t)) froms.push_back(u);
   }
   if (froms.empty()) return cast(t, depth);
-  const DType from = rng.pick(froms);
+  const DType from = rng_.pick(froms);
   ValueId x = value(from, depth - 1);
   if (!exact() && is_float(from)) x = canonical_nan(x);
-  return emit_op(make::bitcast(k, t, x));
+  return emit_op(make::bitcast(k_, t, x));
 }
 
 // x, or the canonical quiet NaN of its type when x is a NaN: the bits of a NaN differ between
 // a CPU and a GPU (sign, payload), which only a bitcast can observe.
 ValueId Generator::canonical_nan(ValueId x) {
-  const DType t = k.type_of(x);
-  const ValueId wide = is_fp8(t) ? emit_op(make::cast(k, DType::F32, x)) : x;
-  const ValueId is_nan = emit_op(make::compare(k, OpKind::Ne, wide, wide));
+  const DType t = k_.type_of(x);
+  const ValueId wide = is_fp8(t) ? emit_op(make::cast(k_, DType::F32, x)) : x;
+  const ValueId is_nan = emit_op(make::compare(k_, OpKind::Ne, wide, wide));
   const ValueId nan = constant(t, Scalar::of_float(std::numeric_limits<double>::quiet_NaN()));
-  return emit_op(make::select(k, is_nan, nan, x));
+  return emit_op(make::select(k_, is_nan, nan, x));
 }
 
 // An f32 holding an integer in [-16, 15]: sums of these are exact in any order.
@@ -376,7 +376,7 @@ ValueId Generator::small_int_f32() {
   const ValueId x = value(DType::I32, 1);
   const ValueId m = binary(OpKind::And, x, constant(DType::I32, Scalar::of_int(31)));
   const ValueId s = binary(OpKind::Sub, m, constant(DType::I32, Scalar::of_int(16)));
-  return emit_op(make::cast(k, DType::F32, s));
+  return emit_op(make::cast(k_, DType::F32, s));
 }
 
 ValueId Generator::collective(DType t, int depth) {
@@ -401,34 +401,34 @@ ValueId Generator::collective(DType t, int depth) {
   const Uniformity saved = limit_;
   limit_ = Uniformity::Thread;  // operands may differ between threads
   ValueId r;
-  switch (rng.pick(kinds)) {
+  switch (rng_.pick(kinds)) {
     case WarpReduce: {
-      const CombineOp op = rng.pick(reduce_ops);
-      r = emit_value(make::warp_reduce(k, op, value(t, depth - 1)), Uniformity::Warp);
+      const CombineOp op = rng_.pick(reduce_ops);
+      r = emit_value(make::warp_reduce(k_, op, value(t, depth - 1)), Uniformity::Warp);
       break;
     }
     case WarpShuffle: {
       const ValueId x = value(t, depth - 1);
       const ValueId lane =
-          rng.percent(50) ? index_below(rng.percent(80) ? 32 : 64) : value(DType::U32, depth - 1);
-      const ShuffleKind kind = rng.pick(shuffles);
-      r = emit_value(make::warp_shuffle(k, kind, x, lane), Uniformity::Thread);
+          rng_.percent(50) ? index_below(rng_.percent(80) ? 32 : 64) : value(DType::U32, depth - 1);
+      const ShuffleKind kind = rng_.pick(shuffles);
+      r = emit_value(make::warp_shuffle(k_, kind, x, lane), Uniformity::Thread);
       break;
     }
     case WarpPrefixSum: {
-      const bool inclusive = rng.percent(50);
-      r = emit_value(make::warp_prefix_sum(k, inclusive, value(t, depth - 1)), Uniformity::Thread);
+      const bool inclusive = rng_.percent(50);
+      r = emit_value(make::warp_prefix_sum(k_, inclusive, value(t, depth - 1)), Uniformity::Thread);
       break;
     }
     case GroupReduce: {
-      const CombineOp op = rng.pick(group_ops);
-      r = emit_value(make::threadgroup_reduce(k, op, value(t, depth - 1)), Uniformity::Group);
+      const CombineOp op = rng_.pick(group_ops);
+      r = emit_value(make::threadgroup_reduce(k_, op, value(t, depth - 1)), Uniformity::Group);
       break;
     }
     case GroupArgmax: {
-      const ValueId x = value(rng.pick(argmax_types), depth - 1);
-      const ValueId i = rng.percent(60) ? thread_in_group_ : value(DType::U32, depth - 1);
-      r = emit_value(make::threadgroup_argmax(k, x, i), Uniformity::Group);
+      const ValueId x = value(rng_.pick(argmax_types), depth - 1);
+      const ValueId i = rng_.percent(60) ? thread_in_group_ : value(DType::U32, depth - 1);
+      r = emit_value(make::threadgroup_argmax(k_, x, i), Uniformity::Group);
       break;
     }
   }
