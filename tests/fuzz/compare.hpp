@@ -10,8 +10,8 @@
 namespace mt::fuzz {
 
 struct ComparePolicy {
-  // Two NaNs of a float type agree whatever their sign and payload (CPU and GPU NaN bits
-  // differ; only a bitcast could observe them, and the Gpu profile canonicalises before one).
+  // Two NaNs of a float type agree whatever their sign and payload, which the IR leaves
+  // unspecified (only a bitcast could observe them, and the generator canonicalises first).
   bool nan_equal = false;
   // Elements of approx_* outputs may differ within the program's tolerances.
   bool tolerances = false;

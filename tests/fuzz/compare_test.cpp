@@ -1,4 +1,4 @@
-// Comparing two runs: bit for bit by default, NaNs alike under the GPU policy, approx outputs
+// Comparing two runs: bit for bit by default, NaNs alike when asked, approx outputs
 // within their ulps; errors and their classes.
 #include "fuzz/compare.hpp"
 
@@ -59,7 +59,7 @@ TEST(Compare, BitForBitByDefault) {
   EXPECT_NE(c.detail.find("0x80000000"), std::string::npos) << c.detail;
 }
 
-TEST(Compare, NaNsAgreeOnlyUnderTheGpuPolicy) {
+TEST(Compare, NaNsAgreeOnlyWhenThePolicySaysSo) {
   Pair x = one_output(DType::F32, 1);
   set_f32(x.a, 0, 0xFFC00000u);
   set_f32(x.b, 0, 0x7FC00001u);

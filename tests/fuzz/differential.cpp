@@ -37,7 +37,7 @@ std::string optimised_text(const FuzzProgram& p) {
 
 Comparison check_pipeline(const FuzzProgram& p) {
   const std::unique_ptr<KernelBackend> interpreter = make_cpu_backend();
-  return check(p, *interpreter, "optimised run", ComparePolicy{});
+  return check(p, *interpreter, "optimised run", ComparePolicy{.nan_equal = true});
 }
 
 Comparison check_backend(const FuzzProgram& p, KernelBackend& backend, std::string_view name) {

@@ -12,8 +12,8 @@
 
 namespace mt::fuzz {
 
-// The reference against the interpreter on optimised_kernel(p), bit for bit (NaN payloads
-// included: both runs are the same interpreter). A pass that throws is a finding.
+// The reference against the interpreter on optimised_kernel(p), bit for bit but for NaN sign
+// and payload (see generator.hpp). A pass that throws is a finding.
 Comparison check_pipeline(const FuzzProgram& p);
 
 // The reference against `backend` on optimised_kernel(p): NaNs agree whatever their bits, and

@@ -43,13 +43,14 @@ struct Options {
   int minimise = 6;     // failures to minimise (the first of each kind first)
   int minimise_tries = 0;
   std::string arch = "sm_90";
+  int max_instructions = 0;  // 0: the generator's default
   bool print_programs = false;
 };
 
 constexpr std::string_view kUsage =
     "usage: metaltile_fuzz [--backend cpu|nvrtc|cuda] [--count N] [--seed S] [--jobs J]\n"
     "                      [--out FILE] [--profile exact|gpu] [--minimise K] [--tries T]\n"
-    "                      [--arch sm_XX] [--print]\n";
+    "                      [--arch sm_XX] [--max-instructions N] [--print]\n";
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -59,28 +60,31 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(arg + " needs a value");
       return argv[++i];
     };
-    if (arg == "--backend")
+    if (arg == "--backend") {
       o.backend = next();
-    else if (arg == "--seed")
+    } else if (arg == "--seed") {
       o.seed = std::stoull(next());
-    else if (arg == "--count")
+    } else if (arg == "--count") {
       o.count = std::stoull(next());
-    else if (arg == "--jobs")
+    } else if (arg == "--jobs") {
       o.jobs = static_cast<unsigned>(std::stoul(next()));
-    else if (arg == "--out")
+    } else if (arg == "--out") {
       o.out = next();
-    else if (arg == "--profile")
+    } else if (arg == "--profile") {
       o.profile = next();
-    else if (arg == "--minimise")
+    } else if (arg == "--minimise") {
       o.minimise = std::stoi(next());
-    else if (arg == "--tries")
+    } else if (arg == "--tries") {
       o.minimise_tries = std::stoi(next());
-    else if (arg == "--arch")
+    } else if (arg == "--arch") {
       o.arch = next();
-    else if (arg == "--print")
+    } else if (arg == "--max-instructions") {
+      o.max_instructions = std::stoi(next());
+    } else if (arg == "--print") {
       o.print_programs = true;
-    else
+    } else {
       throw std::runtime_error("unknown argument " + arg);
+    }
   }
   if (o.backend != "cpu" && o.backend != "nvrtc" && o.backend != "cuda") {
     throw std::runtime_error("--backend must be cpu, nvrtc or cuda");
@@ -139,6 +143,7 @@ class Checker {
 GenOptions gen_options(const Options& o) {
   GenOptions g;
   g.profile = o.profile == "gpu" ? Profile::Gpu : Profile::Exact;
+  if (o.max_instructions > 0) g.max_instructions = std::max(o.max_instructions, g.min_instructions);
   return g;
 }
 

@@ -34,6 +34,11 @@ constexpr std::uint8_t kPoison = 0xA5;  // outputs start as this byte, so an unw
 Generator::Generator(std::uint64_t seed, const GenOptions& opts)
     : rng_(seed), options_(opts), k_(program_.kernel) {
   program_.seed = seed;
+  const GenOptions defaults;
+  program_.generator_flags = opts.profile == Profile::Gpu ? " --profile gpu" : " --profile exact";
+  if (opts.max_instructions != defaults.max_instructions) {
+    program_.generator_flags += " --max-instructions " + std::to_string(opts.max_instructions);
+  }
 }
 
 DType Generator::random_dtype() {

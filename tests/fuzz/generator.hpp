@@ -25,12 +25,16 @@
 //    launch-, group-, warp- or thread-uniform);
 //  - locals and per-thread arrays are written in full before the first statement;
 //  - loop bounds stay small (|bound| < 64, a few trips), far from the u32/i32 wrap;
-//  - shift amounts are any value: the IR takes them modulo the bit width.
+//  - shift amounts are any value: the IR takes them modulo the bit width;
+//  - a NaN's sign and payload are unspecified (the host and a GPU propagate different NaNs,
+//    and which operand's NaN a commutative op returns depends on their order, which CSE may
+//    swap), so a float is made the canonical NaN before a bitcast reads its bits, and runs
+//    compare NaNs alike.
 // The Gpu profile also avoids what the interpreter and a GPU may legitimately compute
 // differently: a math function's result (within ulps) is stored straight to an `approx_*`
 // output and used by nothing else; float prefix sums (rounding order) are not generated;
 // atomics combine in any order, so their old values are unused and f32 atomics add small
-// integers (exact sums); a float is made a canonical NaN before a bitcast reads its bits.
+// integers (exact sums).
 #pragma once
 
 #include <cstdint>

@@ -357,12 +357,13 @@ ValueId Generator::bitcast(DType t, int depth) {
   if (froms.empty()) return cast(t, depth);
   const DType from = rng_.pick(froms);
   ValueId x = value(from, depth - 1);
-  if (!exact() && is_float(from)) x = canonical_nan(x);
+  if (is_float(from)) x = canonical_nan(x);
   return emit_op(make::bitcast(k_, t, x));
 }
 
-// x, or the canonical quiet NaN of its type when x is a NaN: the bits of a NaN differ between
-// a CPU and a GPU (sign, payload), which only a bitcast can observe.
+// x, or the canonical quiet NaN of its type when x is a NaN: the bits of a NaN are
+// unspecified (they differ between a CPU and a GPU, and with operand order), and only a
+// bitcast can observe them.
 ValueId Generator::canonical_nan(ValueId x) {
   const DType t = k_.type_of(x);
   const ValueId wide = is_fp8(t) ? emit_op(make::cast(k_, DType::F32, x)) : x;

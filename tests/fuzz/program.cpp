@@ -41,7 +41,8 @@ std::size_t FuzzProgram::instruction_count() const { return count(kernel.body); 
 std::string describe(const FuzzProgram& p) {
   std::ostringstream s;
   const LaunchDims& d = p.dims;
-  s << "seed " << p.seed << " (regenerate: metaltile_fuzz --seed " << p.seed << " --count 1)\n";
+  s << "seed " << p.seed << " (regenerate: metaltile_fuzz --seed " << p.seed << " --count 1"
+    << p.generator_flags << " --print)\n";
   s << "launch: mode=" << mode_name(p.kernel.mode) << " grid=[" << d.grid[0] << ", " << d.grid[1]
     << ", " << d.grid[2] << "] tpg=[" << d.tpg[0] << ", " << d.tpg[1] << ", " << d.tpg[2] << "]\n";
   for (const auto& [name, value] : p.scalars) {

@@ -34,6 +34,8 @@ struct OutputLayout {
 
 struct FuzzProgram {
   std::uint64_t seed = 0;
+  // The metaltile_fuzz flags besides the seed that regenerate the program ("--profile gpu").
+  std::string generator_flags;
   Kernel kernel;
   LaunchDims dims;
   // Initial bytes of every tensor parameter, inputs and outputs (outputs start poisoned, or
