@@ -45,12 +45,13 @@ struct Options {
   std::string arch = "sm_90";
   int max_instructions = 0;  // 0: the generator's default
   bool print_programs = false;
+  bool help = false;
 };
 
 constexpr std::string_view kUsage =
     "usage: metaltile_fuzz [--backend cpu|nvrtc|cuda] [--count N] [--seed S] [--jobs J]\n"
     "                      [--out FILE] [--profile exact|gpu] [--minimise K] [--tries T]\n"
-    "                      [--arch sm_XX] [--max-instructions N] [--print]\n";
+    "                      [--arch sm_XX] [--max-instructions N] [--print] [--help]\n";
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -82,6 +83,8 @@ Options parse(int argc, char** argv) {
       o.max_instructions = std::stoi(next());
     } else if (arg == "--print") {
       o.print_programs = true;
+    } else if (arg == "--help") {
+      o.help = true;
     } else {
       throw std::runtime_error("unknown argument " + arg);
     }
@@ -288,6 +291,10 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "metaltile_fuzz: " << e.what() << "\n" << mt::fuzz::kUsage;
     return 2;
+  }
+  if (options.help) {
+    std::cout << mt::fuzz::kUsage;
+    return 0;
   }
   try {
     return mt::fuzz::fuzz(options);
