@@ -195,7 +195,8 @@ void Generator::choose_launch() {
   k_.mode = mode < 50   ? KernelMode::Grid3D
             : mode < 85 ? KernelMode::Reduction
                         : KernelMode::Elementwise;
-  const std::uint32_t xs[] = {1, 2, 5, 16, 31, 32, 33, 48, 64, 96, 128, 256};
+  // Widths around warp boundaries, and now and then a large group (up to the CUDA limit).
+  const std::uint32_t xs[] = {1, 2, 5, 16, 31, 32, 33, 48, 64, 96, 128, 256, 320, 1000, 1024};
   LaunchDims& d = program_.dims;
   do {
     d.tpg = {rng_.pick(xs), rng_.percent(20) ? static_cast<std::uint32_t>(rng_.range(2, 3)) : 1u,
@@ -205,6 +206,8 @@ void Generator::choose_launch() {
     d.grid = {static_cast<std::uint32_t>(rng_.range(1, 3)), rng_.percent(25) ? 2u : 1u,
               rng_.percent(10) ? 2u : 1u};
   } while (d.grid[0] * d.grid[1] * d.grid[2] > options_.max_groups);
+  // Large groups come one or two at a time: the interpreter runs every thread.
+  if (d.tpg[0] * d.tpg[1] * d.tpg[2] > 256) d.grid = {std::min(d.grid[0], 2u), 1, 1};
   threads_per_group_ = d.tpg[0] * d.tpg[1] * d.tpg[2];
   threads_ = threads_per_group_ * d.grid[0] * d.grid[1] * d.grid[2];
 }

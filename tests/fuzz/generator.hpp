@@ -55,7 +55,7 @@ struct GenOptions {
   int min_instructions = 20;
   int max_instructions = 150;
   // Threads per threadgroup and threadgroups are drawn up to these.
-  std::uint32_t max_threads_per_group = 256;
+  std::uint32_t max_threads_per_group = 1024;
   std::uint32_t max_groups = 6;
 };
 
