@@ -1,6 +1,7 @@
 // metaltile_fuzz: differential fuzzing from the command line. Generates --count programs from
 // consecutive seeds and checks each on --jobs threads:
-//   --backend cpu    the interpreter before and after the pass pipeline, bit for bit
+//   --backend cpu    the interpreter before and after the pass pipeline, bit for bit (NaN bits
+//                    aside: the IR leaves them unspecified)
 //   --backend nvrtc  the same, and each optimised kernel emitted as CUDA and compiled with
 //                    NVRTC (checked and plain emission alternate): no GPU needed
 //   --backend cuda   the interpreter (unoptimised) against the CUDA backend (optimised; checked
@@ -8,11 +9,15 @@
 //                    functions' documented tolerances (generator.hpp)
 // Each failure kind's first programs are minimised (delta debugging) and printed as
 // reproducers. The report (--out, and stdout) counts programs, failures by kind and the op
-// kinds the programs covered. Exit status: 0 no failure, 1 failures, 2 bad usage or setup.
+// kinds the programs covered. Compiled cubins go to a scratch cache unless MT_CACHE_DIR is set.
+// Exit status: 0 no failure, 1 failures, 2 bad usage or setup.
+#include <unistd.h>  // getpid
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -175,8 +180,32 @@ void parallel_for(std::uint64_t n, unsigned jobs, const Work& work) {
   for (std::thread& t : pool) t.join();
 }
 
+// Ten thousand one-off cubins are not worth keeping: unless MT_CACHE_DIR says where, the
+// CUDA disk cache goes to a directory of this process, removed at exit.
+class ScratchCache {
+ public:
+  ScratchCache() {
+    const char* set = std::getenv("MT_CACHE_DIR");
+    if (set != nullptr && *set != '\0') return;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("metaltile_fuzz_cache_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    ::setenv("MT_CACHE_DIR", dir_.c_str(), 1);  // before any thread starts
+  }
+  ~ScratchCache() {
+    std::error_code ignored;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+  }
+  ScratchCache(const ScratchCache&) = delete;
+  ScratchCache& operator=(const ScratchCache&) = delete;
+
+ private:
+  std::filesystem::path dir_;
+};
+
 int fuzz(const Options& o) {
   const auto start = std::chrono::steady_clock::now();
+  const ScratchCache scratch;
   const Checker checker(o);
   const GenOptions gen = gen_options(o);
   std::mutex mutex;
