@@ -3,9 +3,10 @@
 # ctest suite on the CUDA backend (MT_BACKEND=cuda), then `tile bench` over the whole library with
 # the PyTorch references (bench/references.py), then compute-sanitizer (memcheck, racecheck,
 # synccheck, initcheck) over the kernel and backend tests and the examples (scripts/sanitize.sh
-# says which), and prints a short summary last.
+# says which), then the differential fuzzer (10000 generated programs, interpreter against CUDA,
+# fuzz-report.txt), and prints a short summary last.
 #
-# STAGES="test bench sanitize" (the default) chooses the stages that run after the build, so one
+# STAGES="test bench sanitize fuzz" (the default) chooses the stages that run after the build, so one
 # machine lease can run them as separate commands. Logs go to $OUT/logs (build.log, device.log,
 # ctest.log, ctest-full.log, cases.json, bench.log, references.log, sanitizer.log and sanitizer/)
 # and are packed into $OUT/logs.tgz at the end (the GPU tool returns at most 8 files); the
@@ -21,7 +22,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out_top="${OUT:-$root/gpu-check-out}"
 build="${BUILD_DIR:-$root/build-gpu}"
 jobs="${JOBS:-16}"
-stages=" ${STAGES:-test bench sanitize} "
+stages=" ${STAGES:-test bench sanitize fuzz} "
 mkdir -p "$out_top/logs"
 out_top="$(cd "$out_top" && pwd)"
 out="$out_top/logs"
@@ -31,13 +32,16 @@ want() { [[ "$stages" == *" $1 "* ]]; }
 test_rc=0
 bench_rc=0
 san_rc=0
+fuzz_rc=0
+fuzz_s=0
 test_s=0
 bench_s=0
 san_s=0
 
 # Packs the logs and keeps the summary beside them; runs on every exit.
 finish() {
-  mv "$out"/{bench-table.txt,bench.json,references.json,roofline.svg} "$out_top/" 2>/dev/null
+  mv "$out"/{bench-table.txt,bench.json,references.json,roofline.svg,fuzz-report.txt} "$out_top/" \
+    2>/dev/null
   tar czf "$out_top/logs.tgz" -C "$out_top" logs 2>/dev/null && rm -rf "$out"
 }
 trap finish EXIT
@@ -121,6 +125,16 @@ if want sanitize; then
   san_s=$((SECONDS - san_start))
 fi
 
+# --- differential fuzzing: the interpreter against CUDA on generated programs -----------------
+if want fuzz; then
+  log "running metaltile_fuzz --backend cuda (10000 programs)"
+  fuzz_start=$SECONDS
+  timeout 1200 "$build/tests/fuzz/metaltile_fuzz" --backend cuda --count 10000 --seed 1 \
+    --jobs "$jobs" --out "$out/fuzz-report.txt" >"$out/fuzz.log" 2>&1
+  fuzz_rc=$?
+  fuzz_s=$((SECONDS - fuzz_start))
+fi
+
 # --- summary -----------------------------------------------------------------------------------
 {
 echo
@@ -139,8 +153,14 @@ echo "bench (${bench_s}s): $([ "$bench_rc" -eq 0 ] && echo ok || echo "FAILED (e
 sed -n '/^tile demo/,$p' "$out/device.log"
 echo "sanitizers (${san_s}s): $([ "$san_rc" -eq 0 ] && echo clean || echo "NOT CLEAN (exit $san_rc)")"
 [ -f "$out/sanitizer.log" ] && cat "$out/sanitizer.log"
+if want fuzz; then
+  echo "fuzz (${fuzz_s}s): $([ "$fuzz_rc" -eq 0 ] && echo ok || echo "FAILED (exit $fuzz_rc)")"
+  sed -n '/^programs:/,/^failing seeds/p' "$out/fuzz-report.txt" 2>/dev/null | head -n 20
+fi
 echo "logs: $out_top/logs.tgz"
 } | tee "$out_top/summary.txt"
 
-if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$san_rc" -ne 0 ]; then exit 1; fi
+if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$san_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ]; then
+  exit 1
+fi
 exit 0

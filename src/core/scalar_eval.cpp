@@ -286,6 +286,10 @@ Scalar normalise(Scalar v, DType t) {
   if (!is_float(t)) return Scalar::of_int(wrap(static_cast<std::uint64_t>(v.i), t));
   // inf is an E5M2 value; only a conversion saturates it.
   if (t == DType::F8E5M2 && std::isinf(v.f)) return Scalar::of_float(v.f);
+  // An fp8 NaN's sign is stored (0x7F or 0xFF); only a conversion makes it 0x7F.
+  if (is_fp8(t) && std::isnan(v.f)) {
+    return Scalar::of_float(std::copysign(std::numeric_limits<double>::quiet_NaN(), v.f));
+  }
   const float x = t == DType::F32 ? static_cast<float>(v.f) : narrow_to_odd(v.f);
   return Scalar::of_float(round_to(t, x));
 }

@@ -711,6 +711,19 @@ TEST(ScalarEval, NormaliseWrapsIntegersAndRoundsFloatsOnce) {
   EXPECT_EQ(normalise(Scalar{1.5, 7}, I32), Scalar::of_int(7));
 }
 
+// Found by the fuzzer: folding a bitcast to a negative fp8 NaN stored 0x7F where the
+// unfolded kernel stores 0xFF. A literal keeps the NaN's sign, as read_element gives it.
+TEST(ScalarEval, NormaliseKeepsTheSignOfAnFp8NaN) {
+  for (DType t : {F8E4M3, F8E5M2}) {
+    for (std::uint8_t code : {std::uint8_t{0x7F}, std::uint8_t{0xFF}}) {
+      const Scalar v = normalise(read_element(&code, t), t);
+      std::uint8_t stored = 0;
+      write_element(&stored, t, v);
+      EXPECT_EQ(stored, code) << name_of(t);
+    }
+  }
+}
+
 TEST(ScalarEval, ElementBytesAreLittleEndian) {
   struct Case {
     DType t;

@@ -334,9 +334,10 @@ TEST(Verify, ConstLiteralsAreNormalisedToTheirType) {
   expect_rejected(with_literal(DType::F8E4M3, Scalar::of_float(INFINITY)), "normalised f8e4m3");
   // and the same kernels with representable literals pass
   const std::pair<DType, Scalar> representable[] = {
-      {DType::U32, Scalar::of_int(4294967295)}, {DType::I32, Scalar::of_int(-2147483648)},
-      {DType::F16, Scalar::of_float(65504)},    {DType::BF16, Scalar::of_float(1.0f + 0x1p-7f)},
-      {DType::F8E4M3, Scalar::of_float(448)},   {DType::F32, Scalar::of_float(-0.0)}};
+      {DType::U32, Scalar::of_int(4294967295)},    {DType::I32, Scalar::of_int(-2147483648)},
+      {DType::F16, Scalar::of_float(65504)},       {DType::BF16, Scalar::of_float(1.0f + 0x1p-7f)},
+      {DType::F8E4M3, Scalar::of_float(448)},      {DType::F32, Scalar::of_float(-0.0)},
+      {DType::F8E5M2, Scalar::of_float(-INFINITY)}};  // inf is an E5M2 value
   for (const auto& [t, v] : representable) {
     Sample s = sample();
     with_literal(t, v)(s);

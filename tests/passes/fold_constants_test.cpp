@@ -4,6 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "metaltile/backends/backend.hpp"
+#include "metaltile/core/print.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "passes/expect_pass.hpp"
 
@@ -71,6 +77,43 @@ TEST(FoldConstants, DivisionByZeroIsLeftForTheRunToReport) {
     out[i] = q + r;
   });
   expect_unchanged(fold_constants, k);
+}
+
+// Found by the fuzzer: the folded literal is an E5M2 infinity, which the verifier rejected.
+TEST(FoldConstants, FoldsABitcastToAnE5M2Infinity) {
+  Kernel k = trace("inf8", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::F8E5M2);
+    Val code = constant(DType::U8, 0x7C);
+    Val inf = code.bitcast(DType::F8E5M2);
+    out[program_id(0)] = inf;
+  });
+  expect_pass(fold_constants, k,
+              "kernel inf8 mode=Grid3D\n"
+              "  param out: output f8e5m2\n"
+              "body {\n"
+              "  %0: u8 = const 124\n"
+              "  %1: f8e5m2 = const inf\n"
+              "  %2: u32 = program_id 0\n"
+              "  store out[%2] = %1\n"
+              "}\n");
+}
+
+// Found by the fuzzer: the folded literal lost the NaN's sign, so the folded kernel stored
+// 0x7F where the unfolded one stores 0xFF (the printer shows both as nan: run them).
+TEST(FoldConstants, FoldingABitcastToAnFp8NaNKeepsItsSign) {
+  Kernel k = trace("nan8", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor out = b.output("out", DType::F8E5M2);
+    Val code = constant(DType::U8, 0xFF);
+    Val nan = code.bitcast(DType::F8E5M2);
+    out[program_id(0)] = nan;
+  });
+  const std::unique_ptr<KernelBackend> cpu = make_cpu_backend();
+  for (const Kernel& run : {k, fold_constants(k)}) {
+    std::vector<std::uint8_t> out(1, 0xA5);
+    Argument arg{out, Scalar{}};
+    cpu->launch(*cpu->compile(run), {&arg, 1}, LaunchDims{});
+    EXPECT_EQ(out[0], 0xFF) << print(run);
+  }
 }
 
 TEST(FoldConstants, RefusesFloatIdentities) {

@@ -28,7 +28,8 @@ bool overflows(OpKind op, DType result, DType operand, std::span<const Scalar> a
 // to bool is "!= 0".
 Scalar convert(Scalar v, DType from, DType to);
 
-// Canonical form of a value for its type: wraps integers, rounds floats. Literals pass here.
+// Canonical form of a value for its type: wraps integers, rounds floats (an E5M2 inf and an
+// fp8 NaN's sign stay, as stored bytes hold them). Literals pass here.
 Scalar normalise(Scalar v, DType t);
 
 // Little-endian element bytes <-> Scalar.
