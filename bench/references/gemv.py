@@ -81,6 +81,7 @@ REFERENCES = {
     "gemv_m8": gemv,
     "qgemv_affine": qgemv_affine,
     "qgemv_affine_m1": qgemv_affine,
+    "qgemv_affine_m1_r2": qgemv_affine,
     "qgemv_affine_m4": qgemv_affine,
     "qgemv_affine_m8": qgemv_affine,
     "dequantize_affine": dequantize_affine,

@@ -21,7 +21,9 @@ struct QuantisedWeight {
   std::size_t n, k, group_size, bits;
   std::size_t words() const { return n * k / 32 * bits; }
   std::size_t groups() const { return n * k / group_size; }
-  double bytes(DType t) const { return 4.0 * double(words()) + 2.0 * double(groups()) * size_of(t); }
+  double bytes(DType t) const {
+    return 4.0 * double(words()) + 2.0 * double(groups()) * size_of(t);
+  }
   void add_to(BenchCase& c) const {
     c.elements["wq"] = words();
     c.elements["scales"] = groups();
@@ -29,9 +31,7 @@ struct QuantisedWeight {
     c.scalars["group_size"] = std::uint32_t(group_size);
     c.scalars["bits"] = std::uint32_t(bits);
   }
-  std::string label() const {
-    return std::to_string(bits) + "-bit g" + std::to_string(group_size);
-  }
+  std::string label() const { return std::to_string(bits) + "-bit g" + std::to_string(group_size); }
 };
 
 }  // namespace mt::kernels::mlx::affine

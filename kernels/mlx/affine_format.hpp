@@ -122,8 +122,8 @@ inline void store_unit_words(const Tensor& wq, const Val& first, const std::vect
       continue;
     }
     // Array names are unique in a kernel: number them by the arrays so far.
-    const ArrayRef v = b.thread_array("words_" + std::to_string(b.kernel().arrays.size()),
-                                      DType::U32, lanes);
+    const ArrayRef v =
+        b.thread_array("words_" + std::to_string(b.kernel().arrays.size()), DType::U32, lanes);
     for (std::uint32_t j = 0; j < lanes; ++j) v[j] = words[w + j];
     store_vector(wq, at, v, lanes);
   }

@@ -9,6 +9,8 @@
 //
 // Work: one thread per group (quantize), one thread per 32-code unit (dequantize, embedding),
 // each unit `bits` whole u32 words read or written with 8- or 16-byte accesses where aligned.
+#include "metaltile/kernels/mlx/quantized.hpp"
+
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -19,7 +21,6 @@
 #include "affine_format.hpp"
 #include "gemv_layout.hpp"
 #include "metaltile/dsl/dsl.hpp"
-#include "metaltile/kernels/mlx/quantized.hpp"
 
 namespace mt::kernels::mlx::quantized {
 namespace {
@@ -43,8 +44,8 @@ void store_unit_values(const Tensor& out, const Val& first, const std::vector<Va
   KernelBuilder& b = out.builder();
   const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(out.dtype()));
   for (std::uint32_t i = 0; i < kUnitCodes; i += lanes) {
-    const ArrayRef v = b.thread_array("values_" + std::to_string(b.kernel().arrays.size()),
-                                      out.dtype(), lanes);
+    const ArrayRef v =
+        b.thread_array("values_" + std::to_string(b.kernel().arrays.size()), out.dtype(), lanes);
     for (std::uint32_t j = 0; j < lanes; ++j) v[j] = values[i + j];
     store_vector(out, i == 0 ? first : first + i, v, lanes);
   }
@@ -128,9 +129,8 @@ void build_dequantize(KernelBuilder& b, DType T) {
   b.require(biases.len() == out.len() / group_size, "len(biases) == len(out) / group_size");
 
   const Val unit = program_id(0);
-  if_(unit < out.len() / kUnitCodes, [&] {
-    dequantize_unit(wq, scales, biases, out, unit, unit * kUnitCodes, bits, group_size);
-  });
+  if_(unit < out.len() / kUnitCodes,
+      [&] { dequantize_unit(wq, scales, biases, out, unit, unit * kUnitCodes, bits, group_size); });
 }
 
 // ids[t] selects row ids[t] of the quantised table [V, dim]. An id >= V writes nothing; it is

@@ -39,11 +39,12 @@ constexpr DType F32 = DType::F32;
 constexpr DType U32 = DType::U32;
 constexpr std::uint32_t kRunCodes = 8;  // codes per run (the multi-row variants' step)
 
-// Units of each weight row in flight per lane with one x-row: two for 2 and 4 bits (with four
-// rows, eight 8- or 16-byte loads), one for 8 bits (two 16-byte loads a unit already) and for
-// the widths that straddle words (not tuned: 3, 5 and 6 bits).
-constexpr std::uint32_t units_in_flight(std::uint32_t bits) {
-  return bits == 2 || bits == 4 ? 2 : 1;
+// Units of each weight row in flight per lane with one x-row and four rows a warp: two for 2
+// and 4 bits (eight 8- or 16-byte loads), one for 8 bits (two 16-byte loads a unit already) and
+// for the widths that straddle words (not tuned: 3, 5 and 6 bits). With fewer rows a warp, as
+// many more units.
+constexpr std::uint32_t units_in_flight(std::uint32_t bits, std::uint32_t rows_per_warp) {
+  return (bits == 2 || bits == 4 ? 2 : 1) * (4 / rows_per_warp);
 }
 
 // The tensors, scalars and preconditions every qgemv variant shares.
@@ -147,9 +148,8 @@ Val tree_sum(std::vector<Val> v) {
 // `count` units of each of the warp's rows, 32 apart from `first` (< units, the row's units):
 // y_r += s * sum x q + b * sum x per unit. Units past the row's end (the last step of a lane)
 // re-read the row's last unit and add nothing.
-void accumulate_units(const QgemvParams& q, const RowBases& rb, const Val& units,
-                      const Val& first, std::uint32_t count, std::uint32_t bits,
-                      std::vector<Var>& acc) {
+void accumulate_units(const QgemvParams& q, const RowBases& rb, const Val& units, const Val& first,
+                      std::uint32_t count, std::uint32_t bits, std::vector<Var>& acc) {
   const Val group_shift = units_per_group_shift(q.group_size);
   std::vector<Val> unit = {first}, inside;  // inside[u - 1]: unit u exists (unit 0 always does)
   for (std::uint32_t u = 1; u < count; ++u) {
@@ -236,8 +236,8 @@ void dequantize_run(const QgemvParams& q, const GemvPlace& p, const Val& run,
     for (std::size_t r = 0; r < rb.words.size(); ++r) {
       const std::vector<Val> codes = run_codes(q.wq, rb.words[r], run, bits);
       for (std::uint32_t j = 0; j < kRunCodes; ++j) {
-        weights[r * kRunCodes + j] = fma(code_as_float(codes[j]), params[r].first,
-                                         params[r].second);
+        weights[r * kRunCodes + j] =
+            fma(code_as_float(codes[j]), params[r].first, params[r].second);
       }
     }
   });
@@ -277,7 +277,7 @@ void build_qgemv(KernelBuilder& b, DType T) {
       const Val units = q.k / kUnitCodes;  // per row
       for_each_bits(q.bits, [&](std::uint32_t bits) {
         const RowBases rb = row_bases(q, p, bits);
-        const std::uint32_t count = units_in_flight(bits);
+        const std::uint32_t count = units_in_flight(bits, RowsPerWarp);
         for (Val c : range(p.lane, units, 32u * count)) {
           accumulate_units(q, rb, units, c, count, bits, acc);
         }
@@ -360,9 +360,8 @@ KernelInfo qgemv_info(void (*body)(KernelBuilder&, DType), std::uint32_t x_rows,
 }
 
 GeometryRule own_launch(std::uint32_t rows_per_warp) {
-  return [rows_per_warp](const LaunchShape& s) {
-    return gemv_launch(s.u32("n"), rows_per_warp, "");
-  };
+  return
+      [rows_per_warp](const LaunchShape& s) { return gemv_launch(s.u32("n"), rows_per_warp, ""); };
 }
 
 }  // namespace
@@ -376,6 +375,11 @@ KernelInfo qgemv_affine_m1::info() {
   return qgemv_info(build_qgemv<1, 4>, 1, 4, own_launch(4), {1},
                     "quantised GEMV for one row of x: scale and bias folded out of the inner "
                     "loop, codes converted in place");
+}
+KernelInfo qgemv_affine_m1_r2::info() {
+  return qgemv_info(build_qgemv<1, 2>, 1, 2, own_launch(2), {1},
+                    "quantised GEMV for one row of x as qgemv_affine_m1, with two weight rows a "
+                    "warp and twice the units in flight (twice the warps, half the x reuse)");
 }
 KernelInfo qgemv_affine_m4::info() {
   return qgemv_info(build_qgemv<4, 2>, 4, 2, own_launch(2), {4},

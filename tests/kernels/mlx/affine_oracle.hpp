@@ -21,9 +21,9 @@ inline constexpr std::uint32_t kBits[] = {2, 3, 4, 5, 6, 8};
 inline constexpr std::uint32_t kGroupSizes[] = {32, 64, 128};
 
 struct Quantized {
-  std::vector<std::uint32_t> wq;   // [n, k * bits / 32]
-  std::vector<float> scales;       // [n, k / group_size], values of T
-  std::vector<float> biases;       // [n, k / group_size], values of T
+  std::vector<std::uint32_t> wq;  // [n, k * bits / 32]
+  std::vector<float> scales;      // [n, k / group_size], values of T
+  std::vector<float> biases;      // [n, k / group_size], values of T
 };
 
 // Codes of `bits` bits appended LSB-first to a stream of u32 words.

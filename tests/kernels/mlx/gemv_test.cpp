@@ -3,6 +3,8 @@
 // by name on its own, over shapes with odd N, K not a multiple of the vector width, K with and
 // without a remainder after the unrolled loop, M = 1, 3, 16; specialised scalars; the
 // device-resident path; over-dispatch; every precondition error.
+#include "metaltile/kernels/mlx/gemv.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -11,7 +13,6 @@
 
 #include "kernels/mlx/gemv_oracle.hpp"
 #include "kernels/mlx/rows_oracle.hpp"
-#include "metaltile/kernels/mlx/gemv.hpp"
 #include "metaltile/kernels/run.hpp"
 #include "metaltile/runtime/device.hpp"
 #include "support/backends.hpp"
@@ -38,7 +39,7 @@ struct Shape {
 // vector), 1030 (element path over several steps); M = 1, 3 and 16, and 2 and 8.
 const std::vector<Shape>& shapes() {
   static const std::vector<Shape> all = {
-      {1, 1, 1},   {3, 7, 1},   {5, 100, 3},  {17, 264, 1}, {9, 1032, 1},
+      {1, 1, 1},    {3, 7, 1},     {5, 100, 3}, {17, 264, 1}, {9, 1032, 1},
       {7, 1030, 3}, {13, 264, 16}, {4, 100, 2}, {6, 1032, 8}, {35, 64, 16},
   };
   return all;
@@ -138,9 +139,9 @@ TEST(MlxGemv, OverDispatchWritesNothingPastTheRows) {
       const Shape s{6, 264, 3};
       SCOPED_TRACE(std::string(mt::name_of(t)) + " " + s.text() + " 5 groups");
       const Inputs in = inputs(s, t, 9);
-      const mt::DispatchResult r = ctx.dispatch_with_grid(
-          mt::kernels::mlx::gemv::gemv_m4::kernel_ir_for(t), buffers(s, t, in), {}, {5, 1, 1},
-          {128, 1, 1});
+      const mt::DispatchResult r =
+          ctx.dispatch_with_grid(mt::kernels::mlx::gemv::gemv_m4::kernel_ir_for(t),
+                                 buffers(s, t, in), {}, {5, 1, 1}, {128, 1, 1});
       oracle::expect_within(output(r, t), oracle::gemv(in.w, in.x, s.n, s.k), t, "out");
     }
   });
@@ -159,10 +160,12 @@ TEST(MlxGemv, PreconditionErrorsNameKernelAndParam) {
     };
     mt::BufferMap bad = good;
     bad["w"] = mt::test::pack(std::vector<float>(5 * 16 - 1, 0.0f), t);
-    mt::test::expect_mentions(error("gemv", bad), {"kernel 'gemv'", "len(w) == n * k", "len(w)=79"});
+    mt::test::expect_mentions(error("gemv", bad),
+                              {"kernel 'gemv'", "len(w) == n * k", "len(w)=79"});
     bad = good;
     bad["x"] = mt::test::pack(std::vector<float>(33, 0.0f), t);
-    mt::test::expect_mentions(error("gemv", bad), {"kernel 'gemv'", "len(x) % k == 0", "len(x)=33"});
+    mt::test::expect_mentions(error("gemv", bad),
+                              {"kernel 'gemv'", "len(x) % k == 0", "len(x)=33"});
     bad = good;
     bad["x"] = mt::test::pack(std::vector<float>(17 * 16, 0.0f), t);
     bad["out"] = mt::test::poisoned(17 * 5, t);

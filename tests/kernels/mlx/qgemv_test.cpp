@@ -33,9 +33,9 @@ struct Problem {
   std::vector<float> x;
 
   std::string text() const {
-    return std::string(mt::name_of(t)) + " bits=" + std::to_string(bits) + " group_size=" +
-           std::to_string(group_size) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
-           " m=" + std::to_string(m);
+    return std::string(mt::name_of(t)) + " bits=" + std::to_string(bits) +
+           " group_size=" + std::to_string(group_size) + " n=" + std::to_string(n) +
+           " k=" + std::to_string(k) + " m=" + std::to_string(m);
   }
   oracle::Expected expected() const {
     const std::vector<double> w =
@@ -88,7 +88,7 @@ std::vector<float> run_specialised(const mt::Context& ctx, const std::string& na
 
 std::vector<std::string> variants_for(std::uint32_t m) {
   std::vector<std::string> names = {"qgemv_affine"};
-  if (m <= 1) names.push_back("qgemv_affine_m1");
+  if (m <= 1) names.insert(names.end(), {"qgemv_affine_m1", "qgemv_affine_m1_r2"});
   if (m <= 4) names.push_back("qgemv_affine_m4");
   if (m <= 8) names.push_back("qgemv_affine_m8");
   return names;
@@ -104,8 +104,7 @@ TEST(MlxQgemv, EveryFormatMatchesTheOracle) {
           for (std::uint32_t m : {1u, 3u, 16u}) {
             const Problem p = problem(t, bits, g, 5, g == 32 ? 96 : 2 * g, m, seed += 2);
             SCOPED_TRACE(p.text());
-            oracle::expect_within(run_specialised(ctx, "qgemv_affine", p), p.expected(), t,
-                                  "out");
+            oracle::expect_within(run_specialised(ctx, "qgemv_affine", p), p.expected(), t, "out");
           }
         }
       }
@@ -150,8 +149,8 @@ TEST(MlxQgemv, SpecialisedScalarsGiveTheSameResult) {
         const std::vector<float> plain = run(ctx, "qgemv_affine", p, b);
         oracle::expect_within(plain, p.expected(), p.t, "out");
         for (const char* s : {"k", "n", "group_size", "bits"}) b.erase(s);
-        const mt::ConstMap consts{{"k", p.k}, {"n", p.n}, {"group_size", p.group_size},
-                                  {"bits", p.bits}};
+        const mt::ConstMap consts{
+            {"k", p.k}, {"n", p.n}, {"group_size", p.group_size}, {"bits", p.bits}};
         mt::test::expect_close(run(ctx, "qgemv_affine", p, b, consts), plain, 0.0, 0.0, "out");
       }
     }
@@ -182,8 +181,8 @@ TEST(MlxQgemv, PreconditionErrorsNameKernelAndParam) {
     mt::test::expect_mentions(error("qgemv_affine", bad), {"len(biases) == n * k / group_size"});
     bad = good;
     bad["bits"] = le_bytes(7u);
-    mt::test::expect_mentions(error("qgemv_affine", bad),
-                              {"kernel 'qgemv_affine'", "param 'bits'", "bits in {2, 3, 4, 5, 6, 8}"});
+    mt::test::expect_mentions(error("qgemv_affine", bad), {"kernel 'qgemv_affine'", "param 'bits'",
+                                                           "bits in {2, 3, 4, 5, 6, 8}"});
     bad = good;
     bad["group_size"] = le_bytes(256u);
     mt::test::expect_mentions(error("qgemv_affine", bad),

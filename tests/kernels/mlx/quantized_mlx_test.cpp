@@ -133,8 +133,8 @@ mt::BufferMap format_scalars(const Record& c) {
 TEST(MlxAffineFixtures, CoverEveryBitsGroupSizeAndDType) {
   std::set<std::tuple<DType, std::uint32_t, std::uint32_t>> seen;
   for (const Record& c : records()) seen.insert({c.t, c.bits, c.group_size});
-  EXPECT_EQ(seen.size(), 3u * std::size(mt::test::affine::kBits) *
-                             std::size(mt::test::affine::kGroupSizes));
+  EXPECT_EQ(seen.size(),
+            3u * std::size(mt::test::affine::kBits) * std::size(mt::test::affine::kGroupSizes));
 }
 
 TEST(MlxAffineFixtures, TheOracleIsMlx) {
@@ -189,7 +189,7 @@ TEST(MlxAffineFixtures, DequantizeIsBitIdenticalToMlx) {
 
 // mx.quantized_matmul on the CPU accumulates f16 and bf16 in T (its own error is up to a few
 // units of T's roundoff times sum |w x|), so against it the gemv tolerance gets that much
-// more; against the f64 oracle the spec's tolerance holds. bits and group_size are specialised
+// more; against the f64 oracle the documented tolerance holds. bits and group_size are specialised
 // (qgemv_test.cpp compares that with passing them at run time), which the interpreter runs
 // faster.
 TEST(MlxAffineFixtures, QgemvMatchesQuantizedMatmul) {

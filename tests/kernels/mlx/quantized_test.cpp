@@ -61,7 +61,8 @@ std::vector<float> weights(const Format& f, std::uint32_t k, std::uint64_t seed)
 std::uint32_t row_length(const Format& f) { return f.group_size == 32 ? 96 : 2 * f.group_size; }
 
 mt::BufferMap format_scalars(const Format& f, std::uint32_t k, const std::string& length_name) {
-  return {{"group_size", le_bytes(f.group_size)}, {"bits", le_bytes(f.bits)},
+  return {{"group_size", le_bytes(f.group_size)},
+          {"bits", le_bytes(f.bits)},
           {length_name, le_bytes(k)}};
 }
 
@@ -109,7 +110,8 @@ TEST(MlxAffine, DequantizeMatchesTheOracleBitForBit) {
     for (const Format& f : formats()) {
       SCOPED_TRACE(f.text());
       const std::uint32_t k = row_length(f);
-      const affine::Quantized q = affine::quantize(weights(f, k, ++seed), f.group_size, f.bits, f.t);
+      const affine::Quantized q =
+          affine::quantize(weights(f, k, ++seed), f.group_size, f.bits, f.t);
       const mt::DispatchResult r =
           mt::kernels::run(ctx, "dequantize_affine", f.t, dequantize_buffers(f, k, q));
       const std::vector<float> want =
@@ -122,8 +124,8 @@ TEST(MlxAffine, DequantizeMatchesTheOracleBitForBit) {
 // Specialised bits, group_size and k leave one branch in each kernel; the results agree.
 TEST(MlxAffine, SpecialisedScalarsGiveTheSameBits) {
   mt::test::for_each_backend([](mt::Context& ctx) {
-    for (const Format& f : {Format{DType::BF16, 4, 64}, Format{DType::F16, 3, 32},
-                            Format{DType::F32, 6, 128}}) {
+    for (const Format& f :
+         {Format{DType::BF16, 4, 64}, Format{DType::F16, 3, 32}, Format{DType::F32, 6, 128}}) {
       SCOPED_TRACE(f.text() + " specialised");
       const std::uint32_t k = row_length(f);
       const std::vector<float> w = weights(f, k, 7);
@@ -231,10 +233,9 @@ TEST(MlxAffine, EmbeddingIdOutOfRangeIsAnError) {
     mt::test::expect_mentions(message, {"kernel 'embedding_affine'", "param 'ids'", "7"});
     const mt::DispatchResult r =
         mt::kernels::run(ctx, "embedding_affine", f.t, embedding_buffers(f, tb, {2}));
-    EXPECT_EQ(r.outputs.at("out"),
-              mt::test::pack(std::vector<float>(tb.rows.begin() + 2 * tb.dim,
-                                                tb.rows.begin() + 3 * tb.dim),
-                             f.t));
+    EXPECT_EQ(r.outputs.at("out"), mt::test::pack(std::vector<float>(tb.rows.begin() + 2 * tb.dim,
+                                                                     tb.rows.begin() + 3 * tb.dim),
+                                                  f.t));
   });
 }
 
@@ -251,14 +252,16 @@ TEST(MlxAffine, PreconditionErrorsNameKernelAndParam) {
     };
     mt::BufferMap bad = good;
     bad["bits"] = le_bytes(7u);
-    mt::test::expect_mentions(error("quantize_affine", bad),
-                              {"kernel 'quantize_affine'", "param 'bits'", "bits in {2, 3, 4, 5, 6, 8}", "bits=7"});
+    mt::test::expect_mentions(
+        error("quantize_affine", bad),
+        {"kernel 'quantize_affine'", "param 'bits'", "bits in {2, 3, 4, 5, 6, 8}", "bits=7"});
     bad["bits"] = le_bytes(1u);
     mt::test::expect_mentions(error("quantize_affine", bad), {"bits in {2, 3, 4, 5, 6, 8}"});
     bad = good;
     bad["group_size"] = le_bytes(16u);
-    mt::test::expect_mentions(error("quantize_affine", bad),
-                              {"kernel 'quantize_affine'", "param 'group_size'", "group_size in {32, 64, 128}"});
+    mt::test::expect_mentions(
+        error("quantize_affine", bad),
+        {"kernel 'quantize_affine'", "param 'group_size'", "group_size in {32, 64, 128}"});
     bad = good;
     bad["k"] = le_bytes(48u);
     mt::test::expect_mentions(error("quantize_affine", bad),
@@ -287,8 +290,7 @@ TEST(MlxAffine, PreconditionErrorsNameKernelAndParam) {
                               {"kernel 'dequantize_affine'", "len(out) % k == 0"});
     bad = dgood;
     bad["wq"] = mt::test::poisoned(q.wq.size() + 4, DType::U32);
-    mt::test::expect_mentions(error("dequantize_affine", bad),
-                              {"len(wq) == len(out) * bits / 32"});
+    mt::test::expect_mentions(error("dequantize_affine", bad), {"len(wq) == len(out) * bits / 32"});
     bad = dgood;
     bad["scales"] = mt::test::poisoned(q.scales.size() - 1, f.t);
     mt::test::expect_mentions(error("dequantize_affine", bad),

@@ -13,6 +13,8 @@
 //                                                              qgemv_affine_m1/_m4/_m8 when M
 //                                                              fits, else itself
 //  qgemv_affine_mR    the same for M <= R, runnable by name on its own
+//  qgemv_affine_m1_r2 an alternative layout for M = 1 (two weight rows a warp, not four), for
+//                     the benchmark to compare
 #pragma once
 
 #include <string_view>
@@ -27,6 +29,7 @@
   X(embedding_affine)               \
   X(qgemv_affine)                   \
   X(qgemv_affine_m1)                \
+  X(qgemv_affine_m1_r2)             \
   X(qgemv_affine_m4)                \
   X(qgemv_affine_m8)
 
