@@ -12,6 +12,8 @@
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
 #include "metaltile/kernels/ffai/kv_cache.hpp"
+#include "metaltile/kernels/mlx/gemv.hpp"
+#include "metaltile/kernels/mlx/quantized.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
 
 namespace mt {
@@ -24,6 +26,8 @@ std::vector<KernelInfo> gather() {
   };
   add(kernels::ffai::kv_cache::kernel_infos());
   add(kernels::mlx::rows::kernel_infos());
+  add(kernels::mlx::gemv::kernel_infos());
+  add(kernels::mlx::quantized::kernel_infos());
   std::sort(all.begin(), all.end(),
             [](const KernelInfo& a, const KernelInfo& b) { return a.name < b.name; });
   for (std::size_t i = 1; i < all.size(); ++i) {

@@ -120,10 +120,12 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
 
   const Scalar x = args[0];
   const Scalar y = args.size() > 1 ? args[1] : Scalar{};
+  const Scalar z = args.size() > 2 ? args[2] : Scalar{};
   const bool fl = is_float(operand);
   // Floats compute in f32; integers in 64-bit unsigned, which wraps without undefined
   // behaviour and agrees with every narrower width after wrap().
   const auto fx = static_cast<float>(x.f), fy = static_cast<float>(y.f);
+  const auto fz = static_cast<float>(z.f);
   const auto ux = static_cast<std::uint64_t>(x.i), uy = static_cast<std::uint64_t>(y.i);
   const auto real = [&](float r) { return Scalar::of_float(round_to(result, r)); };
   const auto integer = [&](std::uint64_t r) { return Scalar::of_int(wrap(r, result)); };
@@ -192,6 +194,7 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::Ge: return truth(fl ? fx >= fy : x.i >= y.i);
 
     case OpKind::Select: return x.i != 0 ? args[1] : args[2];
+    case OpKind::Fma: return real(std::fma(fx, fy, fz));  // one f32 rounding, as CUDA's fmaf
 
     case OpKind::Const:
     case OpKind::ProgramId:

@@ -291,7 +291,7 @@ class Verifier {
       case OpShape::Unary: return check_unary(in);
       case OpShape::Binary: return check_binary(in);
       case OpShape::Compare: return check_compare(in);
-      case OpShape::Ternary: return check_select(in);
+      case OpShape::Ternary: return in.op == OpKind::Fma ? check_fma(in) : check_select(in);
       case OpShape::Control: return check_control(in);
       case OpShape::Statement: return check_requirement(in);
     }
@@ -499,6 +499,13 @@ class Verifier {
     const Param& p = k_.params[in.param.index];
     if (!p.is_tensor()) fail(in, "param '" + p.name + "' is not a tensor");
     if (operand_type(in, 0) != DType::U32) fail(in, "element count must be u32");
+  }
+
+  void check_fma(const Instr& in) const {
+    const DType a = operand_type(in, 0);
+    if (operand_type(in, 1) != a || operand_type(in, 2) != a) fail(in, "operand types differ");
+    expect_accepted(in, a);
+    expect_result(in, a, "the operands' type");
   }
 
   void check_control(const Instr& in) const {

@@ -49,6 +49,18 @@ Val select(const Val& cond, const Val& a, const Val& b) {
   return k.append(make::select(k.mutable_kernel(), cond.id(), a.id(), b.id()));
 }
 
+Val fma(const Val& a, const Val& b, const Val& c) {
+  KernelBuilder& k = a.builder();
+  if (a.dtype() != b.dtype() || a.dtype() != c.dtype()) {
+    k.fail("fma: operands " + k.describe(a) + ", " + k.describe(b) + " and " + k.describe(c) +
+           " differ in type");
+  }
+  if (!accepts_operand_type(OpKind::Fma, a.dtype())) {
+    k.fail("fma: " + k.describe(a) + " is not a float of a computing type");
+  }
+  return k.append(make::fma(k.mutable_kernel(), a.id(), b.id(), c.id()));
+}
+
 namespace {
 constexpr std::size_t kElseTaken = static_cast<std::size_t>(-1);  // no block is ever this long
 }  // namespace

@@ -466,9 +466,29 @@ std::vector<Row> select_rows() {
   return rows;
 }
 
+// fma rounds a * b + c once in f32, then to the narrow type. The f32 rows are exact where a
+// multiply then an add would round twice: (1 + 2^-12)^2 - (1 + 2^-11) is 2^-24, which the
+// product rounded to f32 loses.
+std::vector<Row> fma_rows() {
+  const double a = 1.0 + 0x1p-12;
+  return {
+      {Fma, F32, {a, a, -(1.0 + 0x1p-11)}, 0x1p-24},
+      {Fma, F32, {2, 3, 4}, 10},
+      {Fma, F32, {-0.0, 1, -0.0}, -0.0},
+      {Fma, F32, {kInf, 0, 1}, kNaN},
+      {Fma, F32, {kNaN, 1, 1}, kNaN},
+      {Fma, F32, {0x1p127, 4, -kInf}, -kInf},
+      // f16: 1 + 2^-10 squared minus 1 is 2^-9 + 2^-20 in f32, which rounds to 2^-9 in f16.
+      {Fma, F16, {1.0 + 0x1p-10, 1.0 + 0x1p-10, -1}, 0x1p-9},
+      {Fma, F16, {256, 256, 0}, kInf},
+      {Fma, BF16, {1.0 + 0x1p-7, 1.0 + 0x1p-7, -1}, 0x1p-6},
+      {Fma, BF16, {3, 0.5, -1.5}, 0},
+  };
+}
+
 std::vector<Row> all_rows() {
   std::vector<Row> rows;
-  for (auto* table : {unary_rows, binary_rows, comparison_rows, select_rows}) {
+  for (auto* table : {unary_rows, binary_rows, comparison_rows, select_rows, fma_rows}) {
     for (Row& r : table()) rows.push_back(std::move(r));
   }
   return rows;

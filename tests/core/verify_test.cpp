@@ -493,6 +493,31 @@ TEST(Verify, SelectRules) {
       "select %15: bool, %6: f16, %6: f16: result type f32 should be f16");
 }
 
+// The sample's select turned into an fma (f32 result, like the select's).
+TEST(Verify, FmaRules) {
+  expect_rejected(
+      [](Sample& s) {
+        Instr& in = find(s.k, OpKind::Select);
+        in.op = OpKind::Fma;
+        in.operands = {s.xf, s.xf, s.x};
+      },
+      "fma %7: f32, %7: f32, %6: f16: operand types differ");
+  expect_rejected(
+      [](Sample& s) {
+        Instr& in = find(s.k, OpKind::Select);
+        in.op = OpKind::Fma;
+        in.operands = {s.pid, s.pid, s.pid};
+      },
+      "fma does not accept u32");
+  expect_rejected(
+      [](Sample& s) {
+        Instr& in = find(s.k, OpKind::Select);
+        in.op = OpKind::Fma;
+        in.operands = {s.x, s.x, s.x};
+      },
+      "result type f32 should be f16");
+}
+
 // --- control flow and the contract ------------------------------------------------------------
 
 TEST(Verify, ForRules) {

@@ -149,6 +149,29 @@ TEST(Builtins, MathFunctionsRecordTheirOpInTheValuesType) {
   EXPECT_EQ(printed_def(k, r), "%1: i32 = abs %0");
 }
 
+TEST(Builtins, FmaRecordsOneOpOnFloats) {
+  ValueId r, lit;
+  Kernel k = trace("fma", KernelMode::Grid3D, [&](KernelBuilder& b) {
+    Val x = b.scalar_f32("x");
+    r = fma(x, x, x).id();
+    lit = fma(x, x, 2.0f).id();
+  });
+  EXPECT_EQ(printed_def(k, r), "%1: f32 = fma %0, %0, %0");
+  EXPECT_EQ(printed_def(k, lit), "%3: f32 = fma %0, %0, %2");
+  expect_trace_error("fma_mix",
+                     [](KernelBuilder& b) {
+                       Val x = b.scalar_f32("x");
+                       fma(x, x, x.to(DType::F16));
+                     },
+                     {"fma", "differ in type"});
+  expect_trace_error("fma_int",
+                     [](KernelBuilder& b) {
+                       Val n = b.scalar_u32("n");
+                       fma(n, n, n);
+                     },
+                     {"fma", "%0 (u32)", "not a float"});
+}
+
 TEST(Builtins, ClampIsMaxThenMin) {
   Kernel k = trace("clamp", KernelMode::Grid3D, [](KernelBuilder& b) {
     Val x = b.scalar_f32("x");

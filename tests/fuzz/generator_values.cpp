@@ -133,6 +133,7 @@ ValueId Generator::build(DType t, int depth) {
       2,                                             // cast
       t != DType::Bool ? 1 : 0,                      // bitcast
       !fp8 && control_ <= Uniformity::Warp ? 1 : 0,  // collective
+      accepts_operand_type(OpKind::Fma, t) ? 1 : 0,  // fused multiply-add
   };
   switch (rng_.weighted(weights)) {
     case 0: return leaf(t);
@@ -142,7 +143,11 @@ ValueId Generator::build(DType t, int depth) {
     case 4: return select(t, depth);
     case 5: return cast(t, depth);
     case 6: return bitcast(t, depth);
-    default: return collective(t, depth);
+    case 7: return collective(t, depth);
+    default: {
+      const ValueId a = value(t, depth - 1), b = value(t, depth - 1);
+      return emit_op(make::fma(k_, a, b, value(t, depth - 1)));
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-// Delta debugging over the IR: chunk simplification, control-flow inlining, launch shrinking.
+// Delta debugging over the IR: chunk simplification, control-flow inlining, operand forwarding,
+// launch shrinking.
 #include "fuzz/minimise.hpp"
 
 #include <algorithm>
@@ -67,6 +68,37 @@ bool simplify_range(Block& b, std::size_t& at, std::size_t from, std::size_t to)
   }
   b.instrs = std::move(kept);
   return changed;
+}
+
+// Removes the value with pre-order number `target`, its uses reading its operand `which` (of
+// the same type) instead: shortens chains (a select or shift between the op a failure needs
+// and the store that keeps it alive) that zeroing a chunk cannot.
+bool forward_operand(Block& b, std::size_t& at, std::size_t target, std::size_t which,
+                     const Kernel& k, ValueId& from, ValueId& to) {
+  for (std::size_t i = 0; i < b.instrs.size(); ++i) {
+    Instr& in = b.instrs[i];
+    if (at++ == target) {
+      if (!has_result(in.op) || in.op == OpKind::For || which >= in.operands.size() ||
+          k.type_of(in.operands[which]) != in.dtype) {
+        return false;
+      }
+      from = in.result;
+      to = in.operands[which];
+      b.instrs.erase(b.instrs.begin() + static_cast<std::ptrdiff_t>(i));
+      return true;
+    }
+    for (Block& blk : in.blocks) {
+      if (forward_operand(blk, at, target, which, k, from, to)) return true;
+    }
+  }
+  return false;
+}
+
+void rename_uses(Block& b, ValueId from, ValueId to) {
+  for (Instr& in : b.instrs) {
+    for (ValueId& v : in.operands) v = v == from ? to : v;
+    for (Block& blk : in.blocks) rename_uses(blk, from, to);
+  }
 }
 
 // Replaces the control-flow instruction with pre-order number `target` by the contents of one
@@ -295,6 +327,20 @@ FuzzProgram minimise(const FuzzProgram& p, const StillFails& still_fails, int ma
         FuzzProgram c = best;
         std::size_t at = 0;
         if (!inline_control(c.kernel.body, at, target, arm)) continue;
+        if (attempt(std::move(c))) {
+          progress = true;
+          break;
+        }
+      }
+    }
+    // Chains: a value by one of its operands.
+    for (std::size_t target = 0; target < count(best.kernel.body); ++target) {
+      for (std::size_t which = 0; which < 3; ++which) {
+        FuzzProgram c = best;
+        std::size_t at = 0;
+        ValueId from, to;
+        if (!forward_operand(c.kernel.body, at, target, which, c.kernel, from, to)) continue;
+        rename_uses(c.kernel.body, from, to);
         if (attempt(std::move(c))) {
           progress = true;
           break;

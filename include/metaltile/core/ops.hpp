@@ -80,8 +80,9 @@ namespace mt {
   X(Le, "le", Compare)                                      \
   X(Gt, "gt", Compare)                                      \
   X(Ge, "ge", Compare)                                      \
-  /* selection */                                           \
+  /* selection and fused multiply-add */                    \
   X(Select, "select", Ternary)                              \
+  X(Fma, "fma", Ternary)                                    \
   /* structured control flow */                             \
   X(For, "for", Control)                                    \
   X(If, "if", Control)                                      \
@@ -134,7 +135,7 @@ bool is_unary(OpKind op);         // one value operand, result of the same type 
 bool is_binary(OpKind op);        // two operands of one type, result of that type
 bool is_comparison(OpKind op);    // two operands of one type, bool result
 bool is_commutative(OpKind op);   // Add Mul Min Max And Or Xor Eq Ne
-bool is_float_only(OpKind op);    // math functions: Floor..Gelu
+bool is_float_only(OpKind op);    // math functions Floor..Gelu, and Fma
 bool is_integer_only(OpKind op);  // Shl Shr
 bool is_bitwise(OpKind op);       // Not And Or Xor (integers and bool)
 // Ops whose result depends only on their operands and the thread's identity: no memory, no

@@ -55,6 +55,14 @@ Val sigmoid(const Val& a);
 Val silu(const Val& a);
 Val gelu(const Val& a);  // exact form: 0.5 x (1 + erf(x / sqrt 2))
 Val clamp(const Val& x, const Val& lo, const Val& hi);
+// a * b + c with one rounding (f32 fmaf), then rounded to the operands' float type. Kernels use
+// it where a multiply-add must be one instruction: the GPU code is compiled without
+// contracting a * b + c (so that every op rounds as the interpreter does).
+Val fma(const Val& a, const Val& b, const Val& c);
+template <Literal N>
+Val fma(const Val& a, const Val& b, N c) {
+  return fma(a, b, b.literal(c));
+}
 template <Literal N, Literal M>
 Val clamp(const Val& x, N lo, M hi) {
   const Val low = x.literal(lo);  // sequenced: argument order would vary by compiler
