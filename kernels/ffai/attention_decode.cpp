@@ -12,8 +12,9 @@
 //   step: load kRowsPerStep K and V rows per lane, dequantise in registers, q . k per head
 //         reduced over the row group with xor shuffles, then m' = max(m, s), l = l 2^(m-m') +
 //         sum 2^(s-m'), o = o 2^(m-m') + sum 2^(s-m') v.
-// At the end the row groups' states are merged through threadgroup memory by log-sum-exp and
-// the result written: normalised with the sinks (one pass), or as this split's o, m and l.
+// At the end the row groups' states are merged by log-sum-exp, within a warp by shuffles and
+// across warps through threadgroup memory, and the result written: normalised with the sinks (one
+// pass), or as this split's o, m and l.
 #include <functional>
 #include <optional>
 
@@ -23,7 +24,6 @@ namespace mt::kernels::ffai::attention {
 namespace {
 
 constexpr DType F32 = DType::F32;
-constexpr std::uint32_t kMaxRowGroups = 32;  // per warp, when head_dim is 8
 
 // a * b + c: the one place a fused multiply-add would go.
 Val mul_add(const Val& a, const Val& b, const Val& c) { return a * b + c; }
@@ -157,9 +157,30 @@ void attend_step(const Request& r, const Layout& w, const CacheReader& keys,
   }
 }
 
-// Threadgroup memory holding every row group's state for the merge.
+// Merges the softmax states of the warp's row groups by log-sum-exp, exchanging them with xor
+// shuffles over the lane bits that number the row groups, so that every row group ends with
+// the warp's state.
+void merge_row_groups(const Layout& w, Stream& s) {
+  for (Val bit : range(w.lane_log2, 5u)) {
+    const Val mask = u32(1) << bit;
+    for (std::uint32_t h = 0; h < kHeadsPerWarp; ++h) {
+      const Val m = s.m[h], l = s.l[h];
+      const Val m_other = warp_shuffle_xor(m, mask), l_other = warp_shuffle_xor(l, mask);
+      const Val top = max(m, m_other);
+      const Val mine = exp2(m - top), theirs = exp2(m_other - top);
+      s.l[h] = mul_add(l_other, theirs, l * mine);
+      for (Var& o : s.o[h]) {
+        const Val value = o;
+        o = mul_add(warp_shuffle_xor(value, mask), theirs, value * mine);
+      }
+      s.m[h] = top;
+    }
+  }
+}
+
+// Threadgroup memory holding every warp's state for the merge.
 struct MergeArrays {
-  ArrayRef m, l, o;  // [row group slot][head] and [row group slot][head][channel]
+  ArrayRef m, l, o;  // [warp][head] and [warp][head][channel]
 };
 
 // What a threadgroup writes for one query head's channel d once merged.
@@ -170,8 +191,8 @@ struct Result {
   Val o, m, l;
 };
 
-// Merges the states of head block `block_in_round` of this round and calls write(result) for
-// each (head, channel) this thread owns. Runs between two barriers.
+// Merges the warps' states of each head block of this round and calls write(result) for each
+// (head, channel) this thread owns. Runs between two barriers.
 template <class Write>
 void merge_round(const Request& r, const Layout& w, const MergeArrays& a, const Val& round,
                  const Val& q_head_base, const Val& q_row_base, Write write) {
@@ -183,11 +204,10 @@ void merge_round(const Request& r, const Layout& w, const MergeArrays& a, const 
     const Val d = idx & (r.head_dim - 1u);
     const Val head = (round * w.parallel_blocks + block_in_round) * kHeadsPerWarp + h;
     if_(head < r.group, [&] {
-      // The slots of this block's row groups: warp (stream * parallel + block), row group g.
+      // The block's warps are stream * parallel_blocks + block_in_round.
       auto for_each_slot = [&](const std::function<void(const Val&)>& visit) {
         for (Val stream : range(w.streams)) {
-          const Val warp = stream * w.parallel_blocks + block_in_round;
-          for (Val g : range(w.row_groups)) visit((warp * w.row_groups + g) * kHeadsPerWarp + h);
+          visit((stream * w.parallel_blocks + block_in_round) * kHeadsPerWarp + h);
         }
       };
       Var top = f32(kEmptyMax);
@@ -255,10 +275,10 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
       const CacheReader values(f, r.v, r.head_dim, r.group_size, w.lane_chunk);
       const CacheReader queries(CacheFormat::Raw, CacheTensors{{r.q}}, r.head_dim, std::nullopt,
                                 w.lane_chunk);
-      const std::uint32_t slots = kWarps * kMaxRowGroups * kHeadsPerWarp;
+      const std::uint32_t slots = kWarps * kHeadsPerWarp;
       const MergeArrays merge{k.threadgroup_array("merge_m", F32, slots),
                               k.threadgroup_array("merge_l", F32, slots),
-                              k.threadgroup_array("merge_o", F32, slots * kChannelsPerLane)};
+                              k.threadgroup_array("merge_o", F32, slots * kMaxHeadDim)};
 
       for (Val round : range(w.rounds)) {
         const Val block = round * w.parallel_blocks + w.block_in_round;
@@ -287,19 +307,23 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
                 begin + step * block_step + w.stream * rows_per_stream_step + w.row_group;
             attend_step(r, w, keys, values, q, slot_base, first, end, s);
           }
-          const Val slot = (warp_id() * w.row_groups + w.row_group) * kHeadsPerWarp;
-          if_(w.lane_chunk == 0u, [&] {
+          merge_row_groups(w, s);
+          // Row group 0 holds the warp's state: it writes it, each lane its channels.
+          const Val slot = warp_id() * kHeadsPerWarp;
+          if_(w.lane_chunk == 0u && w.row_group == 0u, [&] {
             for (std::uint32_t h = 0; h < kHeadsPerWarp; ++h) {
               merge.m[slot + h] = s.m[h].read();
               merge.l[slot + h] = s.l[h].read();
             }
           });
-          for (std::uint32_t h = 0; h < kHeadsPerWarp; ++h) {
-            const Val at = (slot + h) * r.head_dim + w.lane_chunk * kChannelsPerLane;
-            for (std::uint32_t c = 0; c < kChannelsPerLane; ++c) {
-              merge.o[c == 0 ? at : at + c] = s.o[h][c].read();
+          if_(w.row_group == 0u, [&] {
+            for (std::uint32_t h = 0; h < kHeadsPerWarp; ++h) {
+              const Val at = (slot + h) * r.head_dim + w.lane_chunk * kChannelsPerLane;
+              for (std::uint32_t c = 0; c < kChannelsPerLane; ++c) {
+                merge.o[c == 0 ? at : at + c] = s.o[h][c].read();
+              }
             }
-          }
+          });
         });
         barrier();
         merge_round(r, w, merge, round, q_head_base, q_row_base, [&](const Result& res) {
