@@ -219,6 +219,12 @@ Instr select(Kernel& k, ValueId cond, ValueId a, ValueId b) {
   return with_result(k, OpKind::Select, k.type_of(a), {cond, a, b});
 }
 
+Instr fma(Kernel& k, ValueId a, ValueId b, ValueId c) {
+  MT_ASSERT(k.type_of(a) == k.type_of(b) && k.type_of(a) == k.type_of(c)) << "fma mixes types";
+  MT_ASSERT(accepts_operand_type(OpKind::Fma, k.type_of(a))) << "fma " << name_of(k.type_of(a));
+  return with_result(k, OpKind::Fma, k.type_of(a), {a, b, c});
+}
+
 Instr for_loop(Kernel& k, ValueId lo, ValueId hi, ValueId step) {
   DType t = k.type_of(lo);
   MT_ASSERT(is_index_type(t) && k.type_of(hi) == t && k.type_of(step) == t) << "loop bounds";

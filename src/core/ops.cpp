@@ -60,7 +60,8 @@ bool is_float_only(OpKind op) {
     case OpKind::Erf:
     case OpKind::Sigmoid:
     case OpKind::Silu:
-    case OpKind::Gelu: return true;
+    case OpKind::Gelu:
+    case OpKind::Fma: return true;
     default: return false;
   }
 }

@@ -192,6 +192,8 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::Ge: return truth(fl ? fx >= fy : x.i >= y.i);
 
     case OpKind::Select: return x.i != 0 ? args[1] : args[2];
+    // One rounding of the exact x * y + z in f32, then (f16, bf16) to the type.
+    case OpKind::Fma: return real(std::fma(fx, fy, static_cast<float>(args[2].f)));
 
     case OpKind::Const:
     case OpKind::ProgramId:

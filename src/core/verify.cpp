@@ -287,7 +287,7 @@ class Verifier {
       case OpShape::Unary: return check_unary(in);
       case OpShape::Binary: return check_binary(in);
       case OpShape::Compare: return check_compare(in);
-      case OpShape::Ternary: return check_select(in);
+      case OpShape::Ternary: return in.op == OpKind::Select ? check_select(in) : check_fma(in);
       case OpShape::Control: return check_control(in);
       case OpShape::Statement: return expect_bool(in, 0, "condition");
     }
@@ -486,6 +486,13 @@ class Verifier {
     if (operand_type(in, 2) != a) fail(in, "arm types differ");
     expect_accepted(in, a);
     expect_result(in, a, "the arms' type");
+  }
+
+  void check_fma(const Instr& in) const {
+    const DType a = operand_type(in, 0);
+    if (operand_type(in, 1) != a || operand_type(in, 2) != a) fail(in, "operand types differ");
+    expect_accepted(in, a);
+    expect_result(in, a, "the operands' type");
   }
 
   void check_control(const Instr& in) const {

@@ -40,6 +40,18 @@ MT_DSL_UNARY_FN(gelu, Gelu)
 
 Val clamp(const Val& x, const Val& lo, const Val& hi) { return min(max(x, lo), hi); }
 
+Val fma(const Val& a, const Val& b, const Val& c) {
+  KernelBuilder& k = a.builder();
+  if (a.dtype() != b.dtype() || a.dtype() != c.dtype()) {
+    k.fail("fma: operands " + k.describe(a) + ", " + k.describe(b) + " and " + k.describe(c) +
+           " differ in type");
+  }
+  if (!accepts_operand_type(OpKind::Fma, a.dtype())) {
+    k.fail("fma: needs f32, f16 or bf16 operands, not " + k.describe(a));
+  }
+  return k.append(make::fma(k.mutable_kernel(), a.id(), b.id(), c.id()));
+}
+
 Val select(const Val& cond, const Val& a, const Val& b) {
   KernelBuilder& k = cond.builder();
   if (cond.dtype() != DType::Bool) k.fail("select: condition " + k.describe(cond) + " is not bool");

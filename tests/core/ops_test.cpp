@@ -66,7 +66,7 @@ TEST(Ops, OpSets) {
   EXPECT_EQ(where(is_float_only),
             (std::set<std::string>{"floor", "ceil", "round", "trunc", "exp", "exp2", "log", "log2",
                                    "sqrt", "rsqrt", "sin", "cos", "tanh", "erf", "sigmoid", "silu",
-                                   "gelu"}));
+                                   "gelu", "fma"}));
   EXPECT_EQ(where(is_integer_only), (std::set<std::string>{"shl", "shr"}));
   EXPECT_EQ(where(is_bitwise), (std::set<std::string>{"not", "and", "or", "xor"}));
 }

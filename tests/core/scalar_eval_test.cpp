@@ -466,9 +466,25 @@ std::vector<Row> select_rows() {
   return rows;
 }
 
+// Fma rounds once: each row's exact product and sum would round differently as a Mul then an
+// Add (in the type, or in f32 for f16/bf16, which then round the f32 result to the type).
+std::vector<Row> fma_rows() {
+  return {
+      {Fma, F32, {1 + 0x1p-12, 1 + 0x1p-12, -(1 + 0x1p-11)}, 0x1p-24},
+      {Fma, F32, {kInf, 0, 1}, kNaN},
+      {Fma, F32, {kNaN, 1, 1}, kNaN},
+      {Fma, F32, {-0.0, 1, -0.0}, -0.0},
+      {Fma, F16, {1 + 0x1p-6, 1 + 0x1p-6, -(1 + 0x1p-5)}, 0x1p-12},
+      {Fma, F16, {300, 300, 0}, kInf},
+      {Fma, F16, {1, 1, 0x1p-11}, 1},  // f32 holds 1 + 2^-11 exactly; f16 ties to even
+      {Fma, BF16, {1 + 0x1p-4, 1 + 0x1p-4, -(1 + 0x1p-3)}, 0x1p-8},
+      {Fma, BF16, {kNaN, 2, 3}, kNaN},
+  };
+}
+
 std::vector<Row> all_rows() {
   std::vector<Row> rows;
-  for (auto* table : {unary_rows, binary_rows, comparison_rows, select_rows}) {
+  for (auto* table : {unary_rows, binary_rows, comparison_rows, select_rows, fma_rows}) {
     for (Row& r : table()) rows.push_back(std::move(r));
   }
   return rows;

@@ -492,6 +492,23 @@ TEST(Verify, SelectRules) {
       "select %15: bool, %6: f16, %6: f16: result type f32 should be f16");
 }
 
+TEST(Verify, FmaRules) {
+  expect_rejected(
+      [](Sample& s) {
+        Instr& sel = find(s.k, OpKind::Select);
+        sel.op = OpKind::Fma;
+        sel.operands = {s.total, s.total, s.pid};
+      },
+      "fma %14: f32, %14: f32, %3: u32: operand types differ");
+  expect_rejected(
+      [](Sample& s) {
+        Instr& sel = find(s.k, OpKind::Select);
+        sel.op = OpKind::Fma;
+        sel.operands = {s.x, s.x, s.x};
+      },
+      "fma %6: f16, %6: f16, %6: f16: result type f32 should be f16");
+}
+
 // --- control flow and the contract ------------------------------------------------------------
 
 TEST(Verify, ForRules) {

@@ -214,6 +214,35 @@ TEST(Builtins, SelectRecordsBothArms) {
                      {"select: arms %0 (u32) and %1 (f32) differ"});
 }
 
+TEST(Builtins, FmaRecordsOneOpOnFloats) {
+  Kernel k = trace("fma", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Val x = b.scalar_f32("x");
+    Val y = b.scalar_f32("y");
+    fma(x, y, x);
+  });
+  expect_text(print(k),
+              "kernel fma mode=Grid3D\n"
+              "  param x: scalar f32\n"
+              "  param y: scalar f32\n"
+              "body {\n"
+              "  %0: f32 = scalar x\n"
+              "  %1: f32 = scalar y\n"
+              "  %2: f32 = fma %0, %1, %0\n"
+              "}\n");
+  expect_trace_error("fma_types",
+                     [](KernelBuilder& b) {
+                       Val x = b.scalar_f32("x");
+                       fma(x, x, x.to(DType::F16));
+                     },
+                     {"fma: operands %0 (f32), %0 (f32) and %1 (f16) differ in type"});
+  expect_trace_error("fma_integers",
+                     [](KernelBuilder& b) {
+                       Val n = b.scalar_u32("n");
+                       fma(n, n, n);
+                     },
+                     {"fma: needs f32, f16 or bf16 operands, not %0 (u32)"});
+}
+
 TEST(Builtins, IfAndElseRecordBothArms) {
   Kernel k = trace("branches", KernelMode::Grid3D, [](KernelBuilder& b) {
     Tensor out = b.output("out", DType::U32);

@@ -82,6 +82,8 @@ struct Block {
 //               float Min/Max return the non-NaN operand.
 //  comparison   result:bool; floats compare as IEEE (NaN unordered: only Ne is true)
 //  Select       result = operands[0] (bool) ? operands[1] : operands[2]
+//  Fma          result = operands[0] * operands[1] + operands[2] with one rounding (floats;
+//               f16/bf16 compute it in f32 and round the f32 result to their type)
 //  For          result = loop variable, in [operands[0], operands[1]) stepping by
 //               operands[2] (> 0); blocks[0] is the body; the variable is visible only there
 //  If           operands[0] (bool); blocks[0] runs when true, blocks[1] when false
@@ -173,6 +175,8 @@ Instr bitcast(Kernel& k, DType to, ValueId a);
 Instr binary(Kernel& k, OpKind op, ValueId a, ValueId b);
 Instr compare(Kernel& k, OpKind op, ValueId a, ValueId b);
 Instr select(Kernel& k, ValueId cond, ValueId a, ValueId b);
+// a * b + c with one rounding (f32; f16/bf16 compute it in f32 and round to their type).
+Instr fma(Kernel& k, ValueId a, ValueId b, ValueId c);
 // The body is filled in afterwards (blocks[0]).
 Instr for_loop(Kernel& k, ValueId lo, ValueId hi, ValueId step);
 Instr if_then_else(const Kernel& k, ValueId cond);

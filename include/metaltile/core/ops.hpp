@@ -82,6 +82,7 @@ namespace mt {
   X(Ge, "ge", Compare)                                      \
   /* selection */                                           \
   X(Select, "select", Ternary)                              \
+  X(Fma, "fma", Ternary)                                    \
   /* structured control flow */                             \
   X(For, "for", Control)                                    \
   X(If, "if", Control)                                      \

@@ -55,6 +55,8 @@ Val sigmoid(const Val& a);
 Val silu(const Val& a);
 Val gelu(const Val& a);  // exact form: 0.5 x (1 + erf(x / sqrt 2))
 Val clamp(const Val& x, const Val& lo, const Val& hi);
+// a * b + c rounded once (floats of one type; f16/bf16 compute in f32 and round to the type).
+Val fma(const Val& a, const Val& b, const Val& c);
 template <Literal N, Literal M>
 Val clamp(const Val& x, N lo, M hi) {
   const Val low = x.literal(lo);  // sequenced: argument order would vary by compiler

@@ -444,6 +444,7 @@ class GroupRunner {
       case OpKind::Gt:
       case OpKind::Ge: eval<2>(in, k_.type_of(in.operands[0]), active); return;
       case OpKind::Select: eval<3>(in, k_.type_of(in.operands[1]), active); return;
+      case OpKind::Fma: eval<3>(in, k_.type_of(in.operands[0]), active); return;
       case OpKind::For: for_loop(in, active, depth); return;
       case OpKind::If: if_then_else(in, active, depth); return;
       case OpKind::Require: require(in, active); return;

@@ -49,6 +49,8 @@ constexpr OpRow kOpTable[] = {
     {OpKind::Rem, "fmodf({0}, {1})", "mt_rem({0}, {1})", "mt_rem({0}, {1})", ""},
     {OpKind::Min, "fminf({0}, {1})", "mt_min({0}, {1})", "mt_min({0}, {1})", ""},
     {OpKind::Max, "fmaxf({0}, {1})", "mt_max({0}, {1})", "mt_max({0}, {1})", ""},
+    // An explicit fmaf is fused whatever --fmad says: one rounding, as scalar_eval.
+    {OpKind::Fma, "fmaf({0}, {1}, {2})", "", "", ""},
     {OpKind::And, "", "{0} & {1}", "mt_and({0}, {1})", "{0} && {1}"},
     {OpKind::Or, "", "{0} | {1}", "mt_or({0}, {1})", "{0} || {1}"},
     {OpKind::Xor, "", "{0} ^ {1}", "mt_xor({0}, {1})", "{0} != {1}"},
@@ -82,8 +84,8 @@ constexpr std::string_view kReservedNames[] = {
     "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize",
     // functions the patterns and conversions call
     "fabsf", "floorf", "ceilf", "roundf", "truncf", "expf", "exp2f", "logf", "log2f", "sqrtf",
-    "sinf", "cosf", "tanhf", "erff", "fmodf", "fminf", "fmaxf", "rintf", "isnan", "min", "max",
-    "atomicCAS", "half", "nv_bfloat16", "memcpy",
+    "sinf", "cosf", "tanhf", "erff", "fmodf", "fminf", "fmaxf", "fmaf", "rintf", "isnan", "min",
+    "max", "atomicCAS", "half", "nv_bfloat16", "memcpy",
     // atomics and vector types the emitted code spells
     "atomicAdd", "atomicMax", "atomicMin", "atomicAnd", "atomicOr", "atomicXor", "uint2", "uint4"};
 

@@ -430,7 +430,8 @@ class Emitter {
       case OpKind::Lt:
       case OpKind::Le:
       case OpKind::Gt:
-      case OpKind::Ge: emit_arithmetic(in); return;
+      case OpKind::Ge:
+      case OpKind::Fma: emit_arithmetic(in); return;
       case OpKind::Cast:
         emit_assign(in,
                     cast_expression(k_.type_of(in.operands[0]), in.dtype, value(in.operands[0])));

@@ -149,6 +149,8 @@ Kernel every_op_on(DType t) {
       }
     } else if (op == OpKind::Select) {
       m.keep(body, push(body, make::select(k, vc, va, vb)));
+    } else if (op == OpKind::Fma) {
+      m.keep(body, push(body, make::fma(k, va, vb, va)));
     } else if (is_unary(op)) {
       m.keep(body, push(body, make::unary(k, op, va)));
     } else if (is_binary(op)) {
