@@ -6,15 +6,16 @@
 // integer-to-float conversion (a slow instruction on GPUs): the code's bits are moved into the
 // top of an f32 mantissa whose exponent is 0, giving f = 1 + code / 2^bits exactly, so that
 //   value = code * scale + bias = f * (2^bits * scale) + (bias - 2^bits * scale),
-// one multiply and one add per channel with the two group constants computed once per row.
+// one fused multiply-add per channel with the two group constants computed once per row.
 // fp8 codes are moved into an f32's sign, exponent and mantissa bits and multiplied by the
 // power of two that rebiases the exponent (exact, subnormals included); NaN and infinity codes
 // are mapped to NaN and infinity as the dequantisation kernels do.
 //
 // Each value is then rounded to T, as bulk_dequant_kv_* stores it, so that attending to the
-// codes gives what dequantising and then attending gives: in f32 both formulas above compute
-// the exact product and one rounding of the sum (for f16/bf16 scales and biases the product
-// and bias - 2^bits * scale are exact in f32), so the values are the dequantised cache's.
+// codes gives what dequantising and then attending gives. For f16/bf16 scales and biases the
+// values are the dequantised cache's bit for bit: bias - 2^bits * scale and code * scale are
+// exact in f32, so the fused multiply-add rounds the exact code * scale + bias once, as the
+// dequantisation's multiply and add do (and an fp8 product is exact before its rounding).
 #include <bit>
 
 #include "attention_kernel.hpp"
@@ -116,7 +117,7 @@ std::vector<Val> CacheReader::decode_affine(const RowLoad& row) const {
   std::vector<Val> channels;
   for (std::uint32_t c = 0; c < kChannelsPerLane; ++c) {
     const Val f = code_as_mantissa(words[c / per_word], int((c % per_word) * bits), bits);
-    channels.push_back(as_stored(f * step + base, tensors_[1].dtype()));
+    channels.push_back(as_stored(fma(f, step, base), tensors_[1].dtype()));
   }
   return channels;
 }

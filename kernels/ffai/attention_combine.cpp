@@ -50,8 +50,8 @@ void build_combine(KernelBuilder& k, DType t) {
       Var o = f32(0.0f), l = f32(0.0f);
       for (Val s : range(chunk.used)) {
         const Val weight = exp2(part_m[first + s] - top);
-        l = l + weight * part_l[first + s];
-        o = o + weight * part_o[(first + s) * head_dim + d];
+        l = fma(weight, part_l[first + s], l);
+        o = fma(weight, part_o[(first + s) * head_dim + d], o);
       }
       out[q_row * head_dim + d] = normalise(o, top, l, has_sinks, sink).to(t);
     }

@@ -25,9 +25,6 @@ namespace {
 
 constexpr DType F32 = DType::F32;
 
-// a * b + c: the one place a fused multiply-add would go.
-Val mul_add(const Val& a, const Val& b, const Val& c) { return a * b + c; }
-
 // log2 of x for x in {1, 2, 4, ..., 32}.
 Val log2_small(const Val& x) {
   Val n = u32(0);
@@ -83,7 +80,7 @@ std::vector<std::vector<Var>> row_group_dots(const std::vector<std::vector<Val>>
     dots[u].reserve(kHeadsPerWarp);
     for (std::uint32_t h = 0; h < kHeadsPerWarp; ++h) {
       Val acc = q[h][0] * keys[u][0];
-      for (std::uint32_t c = 1; c < kChannelsPerLane; ++c) acc = mul_add(q[h][c], keys[u][c], acc);
+      for (std::uint32_t c = 1; c < kChannelsPerLane; ++c) acc = fma(q[h][c], keys[u][c], acc);
       dots[u].emplace_back(acc);
     }
   }
@@ -117,11 +114,13 @@ void attend_step(const Request& r, const Layout& w, const CacheReader& keys,
   for (const RowLoad& row : k_rows) k_values.push_back(keys.decode(row));
   std::vector<std::vector<Var>> dots = row_group_dots(q, k_values, w);
 
-  // Soft-capping (Gemma 2): s = softcap tanh(s / softcap), off when softcap is 0.
+  // Soft-capping (Gemma 2): s = softcap tanh(s / softcap), off when softcap is 0; the scores
+  // are in log2 units already, and so is the cap.
   if_(r.softcap > 0.0f, [&] {
-    const Val inverse = 1.0f / r.softcap;
+    const Val cap = r.softcap * kLog2e;
+    const Val inverse = 1.0f / cap;
     for (auto& row : dots) {
-      for (Var& d : row) d = r.softcap * tanh(d * inverse);
+      for (Var& d : row) d = cap * tanh(d * inverse);
     }
   });
 
@@ -131,7 +130,7 @@ void attend_step(const Request& r, const Layout& w, const CacheReader& keys,
     std::vector<Val> scores;
     Val top = s.m[h];
     for (std::uint32_t u = 0; u < kRowsPerStep; ++u) {
-      scores.push_back(select(valid[u], dots[u][h] * kLog2e, f32(-kInfinity)));
+      scores.push_back(select(valid[u], dots[u][h].read(), f32(-kInfinity)));
       top = max(top, scores.back());
     }
     alpha.push_back(exp2(s.m[h] - top));
@@ -150,7 +149,7 @@ void attend_step(const Request& r, const Layout& w, const CacheReader& keys,
     for (std::uint32_t c = 0; c < kChannelsPerLane; ++c) {
       Val acc = s.o[h][c] * alpha[h];
       for (std::uint32_t u = 0; u < kRowsPerStep; ++u) {
-        acc = mul_add(weights[h][u], v_values[u][c], acc);
+        acc = fma(weights[h][u], v_values[u][c], acc);
       }
       s.o[h][c] = acc;
     }
@@ -168,10 +167,10 @@ void merge_row_groups(const Layout& w, Stream& s) {
       const Val m_other = warp_shuffle_xor(m, mask), l_other = warp_shuffle_xor(l, mask);
       const Val top = max(m, m_other);
       const Val mine = exp2(m - top), theirs = exp2(m_other - top);
-      s.l[h] = mul_add(l_other, theirs, l * mine);
+      s.l[h] = fma(l_other, theirs, l * mine);
       for (Var& o : s.o[h]) {
         const Val value = o;
-        o = mul_add(warp_shuffle_xor(value, mask), theirs, value * mine);
+        o = fma(warp_shuffle_xor(value, mask), theirs, value * mine);
       }
       s.m[h] = top;
     }
@@ -215,8 +214,8 @@ void merge_round(const Request& r, const Layout& w, const MergeArrays& a, const 
       Var l = f32(0.0f), o = f32(0.0f);
       for_each_slot([&](const Val& slot) {
         const Val weight = exp2(a.m[slot] - top);
-        l = mul_add(weight, a.l[slot], l);
-        o = mul_add(weight, a.o[slot * r.head_dim + d], o);
+        l = fma(weight, a.l[slot], l);
+        o = fma(weight, a.o[slot * r.head_dim + d], o);
       });
       write(Result{q_head_base + head, q_row_base + head, d, o, top, l});
     });
@@ -285,11 +284,13 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
         if_(w.stream < w.streams && block < w.head_blocks, [&] {
           // This warp's query heads; past the KV head's last one it repeats the last (the
           // merge writes only real heads).
+          // q scaled by scale * log2(e), so that q . k is the score in log2 units.
+          const Val q_scale = r.scale * kLog2e;
           std::vector<std::vector<Val>> q;
           for (std::uint32_t h = 0; h < kHeadsPerWarp; ++h) {
             const Val head = min(block * kHeadsPerWarp + h, r.group - 1u);
             std::vector<Val> channels = queries.decode(queries.load(q_row_base + head));
-            for (Val& c : channels) c = c * r.scale;
+            for (Val& c : channels) c = c * q_scale;
             q.push_back(channels);
           }
           Stream s;  // reserved: copying a Var would make a new local
