@@ -1,10 +1,12 @@
-// Reading one lane's 8 channels of a K or V row in each cache format, dequantised in registers.
+// Reading one lane's 16 channels of a K or V row in each cache format, dequantised in
+// registers.
 //
-// A lane's channels 8c .. 8c+7 of a row are one 16-byte vector (f16, bf16) or two (f32), one
-// u32 word of int4 codes, or two words of int8 / fp8 codes (one 8-byte load); they lie in one
-// quantisation group because group_size is a multiple of 8. Codes become floats without an
-// integer-to-float conversion (a slow instruction on GPUs): the code's bits are moved into the
-// top of an f32 mantissa whose exponent is 0, giving f = 1 + code / 2^bits exactly, so that
+// A lane's channels 16c .. 16c+15 of a row are two 16-byte vectors (f16, bf16) or four (f32),
+// two u32 words of int4 codes (one 8-byte load) or four words of int8 / fp8 codes (one 16-byte
+// load); they lie in one quantisation group because group_size is a multiple of 16. Codes become
+// floats without an integer-to-float conversion (a slow instruction on GPUs): the code's bits are
+// moved into the top of an f32 mantissa whose exponent is 0, giving f = 1 + code / 2^bits exactly,
+// so that
 //   value = code * scale + bias = f * (2^bits * scale) + (bias - 2^bits * scale),
 // one fused multiply-add per channel with the two group constants computed once per row.
 // fp8 codes are moved into an f32's sign, exponent and mantissa bits and multiplied by the
@@ -57,12 +59,13 @@ CacheReader::CacheReader(CacheFormat f, const CacheTensors& cache, const Val& he
       groups_(u32(0)) {
   if (f == CacheFormat::Raw) return;
   MT_ASSERT(group_size.has_value()) << "quantised cache without group_size";
-  const std::uint32_t per_word = 32 / code_bits(f);
-  per_slot_ = head_dim / per_word;
-  first_ = lane_chunk * (kChannelsPerLane / per_word);
+  per_slot_ = head_dim / (32 / code_bits(f));
+  first_ = lane_chunk * words();
   group_ = lane_chunk * kChannelsPerLane / *group_size;
   groups_ = head_dim / *group_size;
 }
+
+std::uint32_t CacheReader::words() const { return kChannelsPerLane * code_bits(format_) / 32; }
 
 RowLoad CacheReader::load(const Val& slot) const {
   RowLoad row;
@@ -76,11 +79,7 @@ RowLoad CacheReader::load(const Val& slot) const {
     }
     return row;
   }
-  if (format_ == CacheFormat::Int4) {
-    row.values.push_back(x[at]);  // 8 codes
-  } else {
-    row.vectors.push_back(load_vector(x, at, 2));  // 2 words of 4 codes
-  }
+  row.vectors.push_back(load_vector(x, at, words()));  // 8 or 16 bytes of codes
   const Val param = slot * groups_ + group_;
   for (std::size_t i = 1; i < tensors_.size(); ++i) row.values.push_back(tensors_[i][param]);
   return row;
@@ -103,14 +102,9 @@ std::vector<Val> CacheReader::decode_affine(const RowLoad& row) const {
   const std::uint32_t bits = code_bits(format_);
   const std::uint32_t per_word = 32 / bits;
   std::vector<Val> words;
-  if (format_ == CacheFormat::Int4) {
-    words.push_back(row.values[0]);
-  } else {
-    for (std::uint32_t w = 0; w < 2; ++w) words.push_back(row.vectors[0][w]);
-  }
-  const std::size_t first_param = format_ == CacheFormat::Int4 ? 1 : 0;
-  const Val scale = row.values[first_param].to(F32);
-  const Val bias = row.values[first_param + 1].to(F32);
+  for (std::uint32_t w = 0; w < this->words(); ++w) words.push_back(row.vectors[0][w]);
+  const Val scale = row.values[0].to(F32);
+  const Val bias = row.values[1].to(F32);
   // value = f * (2^bits * scale) + (bias - 2^bits * scale), f = 1 + code / 2^bits.
   const Val step = scale * float(1u << bits);
   const Val base = bias - step;

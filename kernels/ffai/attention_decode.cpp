@@ -2,19 +2,20 @@
 // KV head, sequence) (grid axes 0, 1, 2) reads its positions of K and V once for all the query
 // heads of its KV head.
 //
-// Inside a threadgroup of 4 warps, each lane owns 8 channels of a row and a warp covers
-// 32 / (head_dim / 8) rows at once, so a row group of head_dim / 8 lanes reads a row with
-// 16-byte vector loads (or one code word). A warp computes 4 query heads at once; when a KV
+// Inside a threadgroup of 4 warps, each lane owns 16 channels of a row and a warp covers
+// 32 / (head_dim / 16) rows at once, so a row group of head_dim / 16 lanes reads a row with
+// 16-byte vector loads (8-byte for int4 codes). A warp computes 4 query heads at once; when a KV
 // head has more than 4 query heads the warps divide the head blocks among them (each block's
 // warps reading the same rows, L1 serving the repeats) and loop over rounds when there are more
 // blocks than warps. Each row group keeps its own online softmax per head (running maximum m,
 // sum l, unnormalised output o, scores in log2 units):
-//   step: load kRowsPerStep K and V rows per lane, dequantise in registers, q . k per head
+//   step: load rows_per_step K and V rows per lane, dequantise in registers, q . k per head
 //         reduced over the row group with xor shuffles, then m' = max(m, s), l = l 2^(m-m') +
 //         sum 2^(s-m'), o = o 2^(m-m') + sum 2^(s-m') v.
 // At the end the row groups' states are merged by log-sum-exp, within a warp by shuffles and
 // across warps through threadgroup memory, and the result written: normalised with the sinks (one
 // pass), or as this split's o, m and l.
+#include <bit>
 #include <functional>
 #include <optional>
 
@@ -95,14 +96,15 @@ std::vector<std::vector<Var>> row_group_dots(const std::vector<std::vector<Val>>
   return dots;
 }
 
-// One step of a row group: kRowsPerStep rows at `first`, `first + row_groups`, ... of which
-// those below `end` count.
+// One step of a row group: `rows` rows at `first`, `first + row_groups`, ... of which those
+// below `end` count.
 void attend_step(const Request& r, const Layout& w, const CacheReader& keys,
                  const CacheReader& values, const std::vector<std::vector<Val>>& q,
-                 const Val& slot_base, const Val& first, const Val& end, Stream& s) {
+                 std::uint32_t rows, const Val& slot_base, const Val& first, const Val& end,
+                 Stream& s) {
   std::vector<Val> valid;
   std::vector<RowLoad> k_rows, v_rows;
-  for (std::uint32_t u = 0; u < kRowsPerStep; ++u) {
+  for (std::uint32_t u = 0; u < rows; ++u) {
     const Val position = u == 0 ? first : first + w.row_groups * u;
     valid.push_back(position < end);
     // Rows past the end read the last valid row (in bounds) and weigh 0.
@@ -129,7 +131,7 @@ void attend_step(const Request& r, const Layout& w, const CacheReader& keys,
   for (std::uint32_t h = 0; h < kHeadsPerWarp; ++h) {
     std::vector<Val> scores;
     Val top = s.m[h];
-    for (std::uint32_t u = 0; u < kRowsPerStep; ++u) {
+    for (std::uint32_t u = 0; u < rows; ++u) {
       scores.push_back(select(valid[u], dots[u][h].read(), f32(-kInfinity)));
       top = max(top, scores.back());
     }
@@ -148,7 +150,7 @@ void attend_step(const Request& r, const Layout& w, const CacheReader& keys,
   for (std::uint32_t h = 0; h < kHeadsPerWarp; ++h) {
     for (std::uint32_t c = 0; c < kChannelsPerLane; ++c) {
       Val acc = s.o[h][c] * alpha[h];
-      for (std::uint32_t u = 0; u < kRowsPerStep; ++u) {
+      for (std::uint32_t u = 0; u < rows; ++u) {
         acc = fma(weights[h][u], v_values[u][c], acc);
       }
       s.o[h][c] = acc;
@@ -195,7 +197,7 @@ struct Result {
 template <class Write>
 void merge_round(const Request& r, const Layout& w, const MergeArrays& a, const Val& round,
                  const Val& q_head_base, const Val& q_row_base, Write write) {
-  const Val dim_log2 = w.lane_log2 + 3u;
+  const Val dim_log2 = w.lane_log2 + std::uint32_t(std::bit_width(kChannelsPerLane) - 1);
   const Val outputs = w.parallel_blocks * kHeadsPerWarp * r.head_dim;
   for (Val idx : range(thread_id(0), outputs, u32(kThreads))) {
     const Val block_in_round = idx >> (dim_log2 + 2u);
@@ -264,7 +266,8 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
       const Layout w = layout_of(r);
       const Val begin = span.lo + split * chunk.chunk;
       const Val end = min(begin + chunk.chunk, span.end);
-      const Val rows_per_stream_step = w.row_groups * kRowsPerStep;
+      const std::uint32_t rows = rows_per_step(f, t);
+      const Val rows_per_stream_step = w.row_groups * rows;
       const Val block_step = w.streams * rows_per_stream_step;
       const Val steps = (end - begin + block_step - 1u) / block_step;
       const Val slot_base = (b * r.n_kv_heads + kv_head) * r.max_seq;
@@ -306,7 +309,7 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
           for (Val step : range(steps)) {
             const Val first =
                 begin + step * block_step + w.stream * rows_per_stream_step + w.row_group;
-            attend_step(r, w, keys, values, q, slot_base, first, end, s);
+            attend_step(r, w, keys, values, q, rows, slot_base, first, end, s);
           }
           merge_row_groups(w, s);
           // Row group 0 holds the warp's state: it writes it, each lane its channels.

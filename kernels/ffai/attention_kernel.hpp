@@ -18,20 +18,21 @@ namespace mt::kernels::ffai::attention {
 enum class CacheFormat : std::uint8_t { Raw, Int4, Int8, Fp8E4M3, Fp8E5M2 };
 
 // Work layout. A threadgroup of kWarps warps owns one (sequence, KV head, split). Each lane
-// owns kChannelsPerLane consecutive channels of a K or V row (one 16-byte vector of f16/bf16,
-// one u32 of int4 codes), so head_dim / 8 lanes (a "row group") cover a row and a warp reads
-// 32 / (head_dim / 8) rows at once. A warp computes kHeadsPerWarp query heads of its KV head
-// at once (q and the output accumulators of those heads live in registers) and loads
-// kRowsPerStep rows per lane per step, so several 16-byte loads are in flight per thread.
+// owns kChannelsPerLane consecutive channels of a K or V row (two 16-byte vectors of f16/bf16,
+// 16 bytes of int8/fp8 codes, 8 bytes of int4 codes), so head_dim / 16 lanes (a "row group")
+// cover a row and a warp reads 32 / (head_dim / 16) rows at once. A warp computes
+// kHeadsPerWarp query heads of its KV head at once (q and the output accumulators of those
+// heads live in registers) and loads rows_per_step rows per lane per step, so several loads
+// are in flight per thread. 16 channels a lane rather than 8 halves the lanes that repeat each
+// row's reduction and softmax, the largest cost after the multiply-adds.
 inline constexpr std::uint32_t kWarps = 4;
 inline constexpr std::uint32_t kThreads = kWarps * 32;
-inline constexpr std::uint32_t kChannelsPerLane = 8;
+inline constexpr std::uint32_t kChannelsPerLane = 16;
 inline constexpr std::uint32_t kHeadsPerWarp = 4;
-inline constexpr std::uint32_t kRowsPerStep = 4;
 // A split's positions are a multiple of this (so splits do whole steps of a threadgroup).
 inline constexpr std::uint32_t kSplitGranule = 32;
-// Head dims the lane layout supports: 8 * 2^k lanes of a warp.
-inline constexpr std::uint32_t kMaxHeadDim = kChannelsPerLane * 32;
+// Head dims the lane layout supports: 16 * 2^k for 2^k lanes of at most half a warp.
+inline constexpr std::uint32_t kMaxHeadDim = 256;
 
 // The running maximum before any score: finite, so that exp2(max - max) of an empty stream is
 // 1 and never NaN, and below every finite score.
@@ -40,8 +41,11 @@ inline constexpr float kInfinity = std::numeric_limits<float>::infinity();
 inline constexpr float kLog2e = 1.4426950408889634f;
 
 std::string format_suffix(CacheFormat f);  // "", "_int4", "_int8", "_fp8_e4m3", "_fp8_e5m2"
-std::uint32_t code_bits(CacheFormat f);    // bits per code (Raw: 0)
-bool has_bias(CacheFormat f);              // int4 / int8 store a bias per group
+// K and V rows a lane loads per step: about 64 bytes of cache in flight per lane (two rows of
+// f16/bf16 or int8/fp8 codes, one of f32, four of int4 codes).
+std::uint32_t rows_per_step(CacheFormat f, DType t);
+std::uint32_t code_bits(CacheFormat f);  // bits per code (Raw: 0)
+bool has_bias(CacheFormat f);            // int4 / int8 store a bias per group
 
 // One cache (K or V) as the kernel sees it: the raw tensor, or codes, scales and biases.
 struct CacheTensors {
@@ -97,16 +101,16 @@ void build_combine(KernelBuilder& k, DType t);
 
 // --- reading one lane's channels of a cache row ---------------------------------------------
 
-// The loads of one lane's 8 channels of one row, issued before any of them is used.
+// The loads of one lane's 16 channels of one row, issued before any of them is used.
 struct RowLoad {
-  std::vector<ArrayRef> vectors;  // 16- or 8-byte vector loads
-  std::vector<Val> values;        // scalar loads (int4 code word, scale, bias)
+  std::vector<ArrayRef> vectors;  // 16- or 8-byte vector loads (values or code words)
+  std::vector<Val> values;        // scalar loads (scale, bias)
 };
 
 // Reads a lane's kChannelsPerLane channels of rows of one cache in its format.
 class CacheReader {
  public:
-  // `lane_chunk` is the lane's channel chunk in the row (channels 8*lane_chunk .. +8).
+  // `lane_chunk` is the lane's channel chunk in the row (channels 16*lane_chunk .. +16).
   CacheReader(CacheFormat f, const CacheTensors& cache, const Val& head_dim,
               const std::optional<Val>& group_size, const Val& lane_chunk);
   // The loads of row `slot` (= (b * n_kv_heads + kv_head) * max_seq + position).
@@ -115,6 +119,7 @@ class CacheReader {
   std::vector<Val> decode(const RowLoad& row) const;
 
  private:
+  std::uint32_t words() const;  // u32 code words of a lane's channels of a row (quantised)
   std::vector<Val> decode_affine(const RowLoad& row) const;
   std::vector<Val> decode_fp8(const RowLoad& row) const;
 

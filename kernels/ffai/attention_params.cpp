@@ -59,6 +59,11 @@ std::uint32_t code_bits(CacheFormat f) {
 
 bool has_bias(CacheFormat f) { return f == CacheFormat::Int4 || f == CacheFormat::Int8; }
 
+std::uint32_t rows_per_step(CacheFormat f, DType t) {
+  if (f == CacheFormat::Int4) return 4;
+  return f == CacheFormat::Raw && t == F32 ? 1 : 2;
+}
+
 Request declare_request(KernelBuilder& k, DType t, CacheFormat f) {
   Tensor q = k.input("q", t);
   CacheTensors kc = declare_cache(k, "k", t, f);
@@ -73,9 +78,9 @@ Request declare_request(KernelBuilder& k, DType t, CacheFormat f) {
   if (f != CacheFormat::Raw) group_size = k.scalar_u32("group_size");
 
   const Val lanes = head_dim / kChannelsPerLane;
-  k.require(head_dim % kChannelsPerLane == 0u && lanes > 0u && lanes <= 32u &&
-                (lanes & (lanes - 1u)) == 0u,
-            "head_dim is 8, 16, 32, 64, 128 or 256");
+  k.require(head_dim % kChannelsPerLane == 0u && lanes > 0u &&
+                lanes <= kMaxHeadDim / kChannelsPerLane && (lanes & (lanes - 1u)) == 0u,
+            "head_dim is 16, 32, 64, 128 or 256");
   k.require(n_kv_heads > 0u, "n_kv_heads > 0");
   k.require(n_kv_heads <= 65535u, "n_kv_heads <= 65535 (threadgroups on grid axis 1)");
   k.require(n_q_heads > 0u && n_q_heads % n_kv_heads == 0u,
@@ -114,7 +119,7 @@ Request declare_request(KernelBuilder& k, DType t, CacheFormat f) {
   };
   if (group_size) {
     k.require(*group_size > 0u && *group_size % kChannelsPerLane == 0u,
-              "group_size is a positive multiple of 8 (a lane's 8 channels share a group)");
+              "group_size is a positive multiple of 16 (a lane's 16 channels share a group)");
     k.require(head_dim % *group_size == 0u, "head_dim % group_size == 0");
   }
   require_cache(kc, "k");

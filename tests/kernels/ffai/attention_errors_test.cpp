@@ -76,8 +76,9 @@ TEST(AttentionDecodeErrors, BadScalarsAndBufferLengths) {
   };
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<BadCase> cases = {
-      {"head_dim 48", set("head_dim", 48u), {"head_dim", "head_dim is 8, 16, 32"}},
-      {"head_dim 512", set("head_dim", 512u), {"head_dim", "head_dim is 8, 16, 32"}},
+      {"head_dim 48", set("head_dim", 48u), {"head_dim", "head_dim is 16, 32, 64"}},
+      {"head_dim 8", set("head_dim", 8u), {"head_dim", "head_dim is 16, 32, 64"}},
+      {"head_dim 512", set("head_dim", 512u), {"head_dim", "head_dim is 16, 32, 64"}},
       {"head_dim 0", set("head_dim", 0u), {"head_dim"}},
       {"no KV heads", set("n_kv_heads", 0u), {"n_kv_heads", "n_kv_heads > 0"}},
       {"GQA not a multiple", set("n_q_heads", 3u), {"n_q_heads", "multiple of n_kv_heads"}},
@@ -150,9 +151,9 @@ TEST(AttentionDecodeErrors, QuantisedLayouts) {
     return [=](mt::BufferMap& b) { b[name].resize(b[name].size() - bytes); };
   };
   const std::vector<BadCase> cases = {
-      {"group 12", set("group_size", 12u), {"group_size", "multiple of 8"}},
-      {"group 0", set("group_size", 0u), {"group_size", "multiple of 8"}},
-      {"group 24", set("group_size", 24u), {"group_size", "head_dim % group_size == 0"}},
+      {"group 8", set("group_size", 8u), {"group_size", "multiple of 16"}},
+      {"group 0", set("group_size", 0u), {"group_size", "multiple of 16"}},
+      {"group 48", set("group_size", 48u), {"group_size", "head_dim % group_size == 0"}},
       {"k_w short", shorten("k_w", 4), {"len(k_w)", "head_dim / 4"}},
       {"k_s short", shorten("k_s", 2), {"len(k_s)", "group_size"}},
       {"v_b short", shorten("v_b", 2), {"len(v_b)", "group_size"}},

@@ -172,8 +172,8 @@ TEST(AttentionDecodeQuantised, EveryGroupSizeAndHeadDim) {
   mt::test::for_each_backend([](mt::Context& ctx) {
     std::uint64_t seed = 3000;
     for (const Format& f : kFormats) {
-      for (std::uint32_t head_dim : {8u, 128u, 256u}) {
-        for (std::uint32_t group : {8u, head_dim}) {
+      for (std::uint32_t head_dim : {16u, 128u, 256u}) {
+        for (std::uint32_t group : {16u, head_dim}) {
           Problem p;
           p.lengths = {5, 9};
           p.kv_heads = 1;
