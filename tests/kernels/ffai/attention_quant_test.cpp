@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -184,6 +185,27 @@ TEST(AttentionDecodeQuantised, EveryGroupSizeAndHeadDim) {
           check(ctx, p, f, group, DType::F16, seed += 100);
         }
       }
+    }
+  });
+}
+
+TEST(AttentionDecodeQuantised, LongCachesWithTheSplitRunChooses) {
+  // Hq 32, Hkv 8, D 128, group 32 as the benchmarks use, at lengths a GPU splits (the
+  // interpreter runs a shorter cache).
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const bool gpu = ctx.backend() == mt::Backend::Cuda;
+    Problem p;
+    p.q_heads = 32;
+    p.kv_heads = 8;
+    p.head_dim = 128;
+    p.max_seq = gpu ? 4096 : 40;
+    p.lengths = gpu ? std::vector<std::uint32_t>{4096, 3001} : std::vector<std::uint32_t>{40};
+    p.scale = 1.0f / std::sqrt(128.0f);
+    // Every format on a GPU; one on the interpreter, where the other tests cover the rest.
+    std::cout << "[ formats  ] " << (gpu ? "all four (GPU)" : "int4 only (interpreter)") << "\n";
+    std::uint64_t seed = 5000;
+    for (const Format& f : kFormats) {
+      if (gpu || f.bits == 4) check(ctx, p, f, 32, DType::F16, seed += 100);
     }
   });
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -163,6 +164,36 @@ TEST(AttentionDecode, ManySequences) {
     for (std::uint32_t b = 0; b < sequences; ++b) p.lengths.push_back(1 + (b * 7) % 33);
     check(ctx, p, DType::F16, 0, 500);
     check(ctx, p, DType::BF16, 3, 501);
+  });
+}
+
+TEST(AttentionDecode, SpecShapesWithTheSplitRunChooses) {
+  // The spec's benchmark shapes (f16, Hq 32, Hkv 8, D 128) on a GPU, where run splits them
+  // (33 splits at B 1, 2 at B 16 on an H100); the same layout at a length the interpreter
+  // runs in reasonable time elsewhere.
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const bool gpu = ctx.backend() == mt::Backend::Cuda;
+    std::cout << "[ shapes   ] " << (gpu ? "spec shapes (GPU)" : "reduced shapes (interpreter)")
+              << "\n";
+    struct Shape {
+      std::uint32_t sequences, max_seq;
+    };
+    const std::vector<Shape> shapes = gpu ? std::vector<Shape>{{1, 4096}, {16, 4096}, {1, 32768}}
+                                          : std::vector<Shape>{{1, 300}, {3, 96}};
+    std::uint64_t seed = 1200;
+    for (const Shape& shape : shapes) {
+      Problem p;
+      p.q_heads = 32;
+      p.kv_heads = 8;
+      p.head_dim = 128;
+      p.max_seq = shape.max_seq;
+      p.scale = 1.0f / std::sqrt(128.0f);
+      p.lengths.clear();
+      for (std::uint32_t b = 0; b < shape.sequences; ++b) {
+        p.lengths.push_back(b == 0 ? shape.max_seq : 1 + (b * 997) % shape.max_seq);
+      }
+      check(ctx, p, DType::F16, 0, ++seed);
+    }
   });
 }
 
