@@ -8,6 +8,7 @@
 #include <cmath>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -195,6 +196,64 @@ TEST(AttentionDecode, SpecShapesWithTheSplitRunChooses) {
       check(ctx, p, DType::F16, 0, ++seed);
     }
   });
+}
+
+TEST(AttentionDecodeGeometry, OneFullWaveOfSplitsAndNeverFewerThan64PositionsASplit) {
+  // An H100: 132 SMs, 2 resident threadgroups each.
+  EXPECT_EQ(attention::choose_split_count(8, 4096, 132), 33u);   // B 1, Hkv 8
+  EXPECT_EQ(attention::choose_split_count(128, 4096, 132), 2u);  // B 16
+  EXPECT_EQ(attention::choose_split_count(8, 32768, 132), 33u);
+  EXPECT_EQ(attention::choose_split_count(136, 4096, 132), 1u);  // B 17: one pass fills it
+  EXPECT_EQ(attention::choose_split_count(8, 100, 132), 2u);     // at least 64 positions each
+  EXPECT_EQ(attention::choose_split_count(8, 64, 132), 1u);
+  EXPECT_EQ(attention::choose_split_count(1, 4096, 1), 2u);  // the interpreter: 1 unit
+  EXPECT_EQ(attention::choose_split_count(2, 4096, 1), 1u);
+
+  // The entry's rule: one launch for one split, else partial + combine with scratch.
+  const mt::KernelInfo& info = mt::kernel_info("attention_decode_int4");
+  auto shape = [](std::size_t sequences, std::uint32_t window, std::uint32_t multiprocessors) {
+    mt::DeviceLimits limits;
+    limits.multiprocessors = multiprocessors;
+    const std::size_t rows = sequences * 8 * 4096;
+    std::map<std::string, std::size_t> elements = {{"q", sequences * 32 * 128},
+                                                   {"k_w", rows * 16},
+                                                   {"k_s", rows * 4},
+                                                   {"k_b", rows * 4},
+                                                   {"v_w", rows * 16},
+                                                   {"v_s", rows * 4},
+                                                   {"v_b", rows * 4},
+                                                   {"lengths", sequences},
+                                                   {"sinks", 32},
+                                                   {"out", sequences * 32 * 128}};
+    std::map<std::string, mt::Scalar> scalars;
+    for (const auto& [name, value] : std::map<std::string, std::uint32_t>{{"head_dim", 128},
+                                                                          {"n_q_heads", 32},
+                                                                          {"n_kv_heads", 8},
+                                                                          {"max_seq", 4096},
+                                                                          {"window", window},
+                                                                          {"has_sinks", 0},
+                                                                          {"group_size", 32}}) {
+      scalars[name] = mt::Scalar::of_int(value);
+    }
+    scalars["scale"] = mt::Scalar::of_float(0.088);
+    scalars["softcap"] = mt::Scalar::of_float(0);
+    return mt::LaunchShape("attention_decode_int4", DType::F16, limits, elements, scalars);
+  };
+  const mt::LaunchPlan split = info.geometry(shape(1, 0, 132));
+  ASSERT_EQ(split.steps.size(), 2u);
+  EXPECT_EQ(split.steps[0].kernel, "attention_decode_int4_partial");
+  EXPECT_EQ(split.steps[0].grid, (std::array<std::size_t, 3>{33, 8, 1}));
+  EXPECT_EQ(split.steps[1].kernel, "attention_decode_combine");
+  EXPECT_EQ(split.steps[1].grid, (std::array<std::size_t, 3>{32, 1, 1}));
+  ASSERT_EQ(split.scratch.size(), 3u);
+  EXPECT_EQ(split.scratch[0].elements, std::size_t{32} * 33 * 128);  // part_o
+  // A window of 100 positions bounds the split count: at most 2 splits of >= 64.
+  EXPECT_EQ(info.geometry(shape(1, 100, 132)).steps[0].grid[0], 2u);
+  const mt::LaunchPlan one = info.geometry(shape(20, 0, 132));
+  ASSERT_EQ(one.steps.size(), 1u);
+  EXPECT_EQ(one.steps[0].kernel, "");
+  EXPECT_EQ(one.steps[0].grid, (std::array<std::size_t, 3>{1, 8, 20}));
+  EXPECT_EQ(one.steps[0].tpg, (std::array<std::size_t, 3>{128, 1, 1}));
 }
 
 TEST(AttentionDecode, SinksMayBeEmptyWhenOff) {
