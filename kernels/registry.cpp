@@ -11,6 +11,7 @@
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
+#include "metaltile/kernels/ffai/attention.hpp"
 #include "metaltile/kernels/ffai/kv_cache.hpp"
 #include "metaltile/kernels/mlx/gemv.hpp"
 #include "metaltile/kernels/mlx/quantized.hpp"
@@ -24,6 +25,7 @@ std::vector<KernelInfo> gather() {
   auto add = [&](std::vector<KernelInfo> family) {
     for (KernelInfo& info : family) all.push_back(std::move(info));
   };
+  add(kernels::ffai::attention::kernel_infos());
   add(kernels::ffai::kv_cache::kernel_infos());
   add(kernels::mlx::rows::kernel_infos());
   add(kernels::mlx::gemv::kernel_infos());

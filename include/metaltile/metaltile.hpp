@@ -34,6 +34,7 @@
 #include "metaltile/runtime/device.hpp"
 
 // kernels: the registry and the library families
+#include "metaltile/kernels/ffai/attention.hpp"
 #include "metaltile/kernels/ffai/kv_cache.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
 #include "metaltile/kernels/registry.hpp"

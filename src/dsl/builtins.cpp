@@ -40,15 +40,6 @@ MT_DSL_UNARY_FN(gelu, Gelu)
 
 Val clamp(const Val& x, const Val& lo, const Val& hi) { return min(max(x, lo), hi); }
 
-Val select(const Val& cond, const Val& a, const Val& b) {
-  KernelBuilder& k = cond.builder();
-  if (cond.dtype() != DType::Bool) k.fail("select: condition " + k.describe(cond) + " is not bool");
-  if (a.dtype() != b.dtype()) {
-    k.fail("select: arms " + k.describe(a) + " and " + k.describe(b) + " differ in type");
-  }
-  return k.append(make::select(k.mutable_kernel(), cond.id(), a.id(), b.id()));
-}
-
 Val fma(const Val& a, const Val& b, const Val& c) {
   KernelBuilder& k = a.builder();
   if (a.dtype() != b.dtype() || a.dtype() != c.dtype()) {
@@ -56,9 +47,18 @@ Val fma(const Val& a, const Val& b, const Val& c) {
            " differ in type");
   }
   if (!accepts_operand_type(OpKind::Fma, a.dtype())) {
-    k.fail("fma: " + k.describe(a) + " is not a float of a computing type");
+    k.fail("fma: needs f32, f16 or bf16 operands, not " + k.describe(a));
   }
   return k.append(make::fma(k.mutable_kernel(), a.id(), b.id(), c.id()));
+}
+
+Val select(const Val& cond, const Val& a, const Val& b) {
+  KernelBuilder& k = cond.builder();
+  if (cond.dtype() != DType::Bool) k.fail("select: condition " + k.describe(cond) + " is not bool");
+  if (a.dtype() != b.dtype()) {
+    k.fail("select: arms " + k.describe(a) + " and " + k.describe(b) + " differ in type");
+  }
+  return k.append(make::select(k.mutable_kernel(), cond.id(), a.id(), b.id()));
 }
 
 namespace {

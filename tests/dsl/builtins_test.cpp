@@ -149,29 +149,6 @@ TEST(Builtins, MathFunctionsRecordTheirOpInTheValuesType) {
   EXPECT_EQ(printed_def(k, r), "%1: i32 = abs %0");
 }
 
-TEST(Builtins, FmaRecordsOneOpOnFloats) {
-  ValueId r, lit;
-  Kernel k = trace("fma", KernelMode::Grid3D, [&](KernelBuilder& b) {
-    Val x = b.scalar_f32("x");
-    r = fma(x, x, x).id();
-    lit = fma(x, x, 2.0f).id();
-  });
-  EXPECT_EQ(printed_def(k, r), "%1: f32 = fma %0, %0, %0");
-  EXPECT_EQ(printed_def(k, lit), "%3: f32 = fma %0, %0, %2");
-  expect_trace_error("fma_mix",
-                     [](KernelBuilder& b) {
-                       Val x = b.scalar_f32("x");
-                       fma(x, x, x.to(DType::F16));
-                     },
-                     {"fma", "differ in type"});
-  expect_trace_error("fma_int",
-                     [](KernelBuilder& b) {
-                       Val n = b.scalar_u32("n");
-                       fma(n, n, n);
-                     },
-                     {"fma", "%0 (u32)", "not a float"});
-}
-
 TEST(Builtins, ClampIsMaxThenMin) {
   Kernel k = trace("clamp", KernelMode::Grid3D, [](KernelBuilder& b) {
     Val x = b.scalar_f32("x");
@@ -235,6 +212,35 @@ TEST(Builtins, SelectRecordsBothArms) {
                        select(c, n, x);
                      },
                      {"select: arms %0 (u32) and %1 (f32) differ"});
+}
+
+TEST(Builtins, FmaRecordsOneOpOnFloats) {
+  Kernel k = trace("fma", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Val x = b.scalar_f32("x");
+    Val y = b.scalar_f32("y");
+    fma(x, y, x);
+  });
+  expect_text(print(k),
+              "kernel fma mode=Grid3D\n"
+              "  param x: scalar f32\n"
+              "  param y: scalar f32\n"
+              "body {\n"
+              "  %0: f32 = scalar x\n"
+              "  %1: f32 = scalar y\n"
+              "  %2: f32 = fma %0, %1, %0\n"
+              "}\n");
+  expect_trace_error("fma_types",
+                     [](KernelBuilder& b) {
+                       Val x = b.scalar_f32("x");
+                       fma(x, x, x.to(DType::F16));
+                     },
+                     {"fma: operands %0 (f32), %0 (f32) and %1 (f16) differ in type"});
+  expect_trace_error("fma_integers",
+                     [](KernelBuilder& b) {
+                       Val n = b.scalar_u32("n");
+                       fma(n, n, n);
+                     },
+                     {"fma: needs f32, f16 or bf16 operands, not %0 (u32)"});
 }
 
 TEST(Builtins, IfAndElseRecordBothArms) {

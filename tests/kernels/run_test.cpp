@@ -214,6 +214,8 @@ TEST(RunByName, EveryKernelRunsItsSmokeBenchCase) {
           std::vector<std::uint32_t> v(c.elements.at(name));
           for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::uint32_t>(i % fill.n);
           b[name] = mt::test::pack_u32(v);
+        } else if (fill.kind == mt::BenchFill::Kind::Value) {
+          b[name] = mt::test::pack_u32(std::vector<std::uint32_t>(c.elements.at(name), fill.n));
         }
       }
       EXPECT_NO_THROW(mt::kernels::run(ctx, info.name, c.dtype, b));

@@ -1,4 +1,5 @@
 // tile list: every registered kernel with its family, default mode and dtypes.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -10,9 +11,16 @@ namespace mt::tile {
 namespace {
 
 int run_list(const ParsedArgs&) {
+  // Columns as wide as the longest name and family, plus two spaces.
+  std::size_t name_width = 0, family_width = 0;
   for (const KernelInfo& info : registered_kernels()) {
-    std::cout << std::left << std::setw(28) << info.name << std::setw(18) << info.family
-              << std::setw(12) << mode_name(info.default_mode);
+    name_width = std::max(name_width, info.name.size() + 2);
+    family_width = std::max(family_width, info.family.size() + 2);
+  }
+  for (const KernelInfo& info : registered_kernels()) {
+    std::cout << std::left << std::setw(int(name_width)) << info.name
+              << std::setw(int(family_width)) << info.family << std::setw(12)
+              << mode_name(info.default_mode);
     for (std::size_t i = 0; i < info.dtypes.size(); ++i) {
       std::cout << (i ? "," : "") << name_of(info.dtypes[i]);
     }

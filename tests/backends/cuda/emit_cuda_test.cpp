@@ -225,7 +225,8 @@ TEST(EmitCuda, HalfPrecisionComputesInFloatAndRoundsAfterEachOp) {
     const ValueId z = push(k.body, make::unary(k, OpKind::Exp, y));
     const ValueId lt = push(k.body, make::compare(k, OpKind::Lt, y, z));
     const ValueId w = push(k.body, make::select(k, lt, y, z));
-    push(k.body, make::store(k, ParamId{1}, pid, w));
+    const ValueId f = push(k.body, make::fma(k, w, x, y));
+    push(k.body, make::store(k, ParamId{1}, pid, f));
     const std::string code = emit_cuda(k).code;
     const std::string T(value_type(t)), to(widen_function(t)), from(narrow_function(t));
     SCOPED_TRACE(std::string(name_of(t)));
@@ -233,6 +234,9 @@ TEST(EmitCuda, HalfPrecisionComputesInFloatAndRoundsAfterEachOp) {
     EXPECT_CONTAINS(code, "const " + T + " v3 = " + from + "(expf(" + to + "(v2)));");
     EXPECT_CONTAINS(code, "const bool v4 = " + to + "(v2) < " + to + "(v3);");
     EXPECT_CONTAINS(code, "const " + T + " v5 = v4 ? v2 : v3;");
+    // fma rounds once in f32 (an explicit fmaf is fused whatever --fmad says), then to T.
+    EXPECT_CONTAINS(code, "const " + T + " v6 = " + from + "(fmaf(" + to + "(v5), " + to +
+                              "(v1), " + to + "(v2)));");
   }
 }
 

@@ -1,0 +1,94 @@
+"""PyTorch versions of decode attention (layouts: docs/kernels/attention.md): torch SDPA with
+grouped-query heads on each sequence's attended positions, and for the quantised caches the
+dequantisation a PyTorch user would write followed by the same SDPA."""
+import torch
+import torch.nn.functional as F
+
+FP8 = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
+
+
+def _dims(case):
+    b = case.elements("lengths")
+    return (b, case.scalar("n_q_heads"), case.scalar("n_kv_heads"), case.scalar("max_seq"),
+            case.scalar("head_dim"))
+
+
+def _length(case):
+    """The attended length: the benchmark fills every sequence's length with one value."""
+    fill = case.fills.get("lengths", {})
+    if fill.get("kind") != "value":
+        raise ValueError("the reference needs lengths filled with one value")
+    return fill["n"]
+
+
+def _sdpa(case, q, k, v):
+    """softmax(scale q k^T) v with GQA, on positions [0, len) of [B, Hkv, S, D] caches."""
+    n = _length(case)
+    return F.scaled_dot_product_attention(q, k[:, :, :n], v[:, :, :n], scale=case.scalar("scale"),
+                                          enable_gqa=True)
+
+
+def attention_decode(case):
+    b, hq, hkv, s, d = _dims(case)
+    q = case.tensor("q", (b, hq, 1, d))
+    k, v = case.tensor("k", (b, hkv, s, d)), case.tensor("v", (b, hkv, s, d))
+    return {"torch SDPA": lambda: _sdpa(case, q, k, v)}
+
+
+def _affine(bits):
+    vpp, maxq = 32 // bits, (1 << bits) - 1
+
+    def make(case):
+        b, hq, hkv, s, d = _dims(case)
+        g, n = case.scalar("group_size"), _length(case)
+        q = case.tensor("q", (b, hq, 1, d))
+        caches = {x: (case.tensor(x + "_w", (b, hkv, s, d // vpp)),
+                      case.tensor(x + "_s", (b, hkv, s, d // g)),
+                      case.tensor(x + "_b", (b, hkv, s, d // g))) for x in ("k", "v")}
+        shifts = torch.arange(vpp, device=q.device, dtype=torch.int32) * bits
+
+        def dequant(w, sc, bias):
+            codes = ((w[:, :, :n, :, None] >> shifts) & maxq).view(b, hkv, n, d // g, g)
+            x = codes.to(q.dtype) * sc[:, :, :n, :, None] + bias[:, :, :n, :, None]
+            return x.view(b, hkv, n, d)
+
+        def attend():
+            k, v = (dequant(*caches[x]) for x in ("k", "v"))
+            return F.scaled_dot_product_attention(q, k, v, scale=case.scalar("scale"),
+                                                  enable_gqa=True)
+
+        return {"dequantise + torch SDPA": attend}
+
+    return make
+
+
+def _fp8(fmt):
+    def make(case):
+        b, hq, hkv, s, d = _dims(case)
+        g, n = case.scalar("group_size"), _length(case)
+        q = case.tensor("q", (b, hq, 1, d))
+        caches = {x: (case.tensor(x + "_w", (b, hkv, s, d // 4)),
+                      case.tensor(x + "_s", (b, hkv, s, d // g))) for x in ("k", "v")}
+
+        def dequant(w, sc):
+            codes = w[:, :, :n].contiguous().view(torch.uint8).view(FP8[fmt])
+            x = codes.view(b, hkv, n, d // g, g).to(q.dtype) * sc[:, :, :n, :, None]
+            return x.view(b, hkv, n, d)
+
+        def attend():
+            k, v = (dequant(*caches[x]) for x in ("k", "v"))
+            return F.scaled_dot_product_attention(q, k, v, scale=case.scalar("scale"),
+                                                  enable_gqa=True)
+
+        return {"dequantise + torch SDPA": attend}
+
+    return make
+
+
+REFERENCES = {
+    "attention_decode": attention_decode,
+    "attention_decode_int4": _affine(4),
+    "attention_decode_int8": _affine(8),
+    "attention_decode_fp8_e4m3": _fp8("e4m3"),
+    "attention_decode_fp8_e5m2": _fp8("e5m2"),
+}

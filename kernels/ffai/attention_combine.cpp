@@ -1,0 +1,61 @@
+// The combine of split decode attention: one threadgroup per (query head, sequence) (grid axes
+// 0, 1) merges the partial results of the splits that held positions by log-sum-exp,
+//   M = max_s m_s,  out = sum_s 2^(m_s - M) o_s / (sum_s 2^(m_s - M) l_s + sink term),
+// and writes the sequence's output row for that head. It is the same for every cache format.
+#include "attention_kernel.hpp"
+
+namespace mt::kernels::ffai::attention {
+
+void build_combine(KernelBuilder& k, DType t) {
+  constexpr DType F32 = DType::F32;
+  Tensor part_o = k.input("part_o", F32);
+  Tensor part_m = k.input("part_m", F32);
+  Tensor part_l = k.input("part_l", F32);
+  Tensor lengths = k.input("lengths", DType::U32);
+  Tensor sinks = k.input("sinks", F32);
+  Tensor out = k.output("out", t);
+  Val head_dim = k.scalar_u32("head_dim"), n_q_heads = k.scalar_u32("n_q_heads");
+  Val max_seq = k.scalar_u32("max_seq"), window = k.scalar_u32("window");
+  Val has_sinks = k.scalar_u32("has_sinks"), n_splits = k.scalar_u32("n_splits");
+
+  k.require(head_dim > 0u, "head_dim > 0");
+  k.require(n_q_heads > 0u, "n_q_heads > 0");
+  k.require(n_splits > 0u, "n_splits > 0");
+  k.require(has_sinks <= 1u, "has_sinks is 0 or 1");
+  const Val sequences = lengths.len();
+  k.require(sequences > 0u && sequences <= 65535u, "0 < len(lengths) <= 65535");
+  k.require(sinks.len() == n_q_heads || (has_sinks == 0u && sinks.len() == 0u),
+            "len(sinks) == n_q_heads (or 0 when has_sinks == 0)");
+  const Val rows = sequences * n_q_heads;  // fits: checked against len(out) below first
+  k.require(out.len() % head_dim == 0u && out.len() / head_dim / n_q_heads == sequences &&
+                out.len() / head_dim % n_q_heads == 0u,
+            "len(out) == len(lengths) * n_q_heads * head_dim");
+  k.require(part_m.len() % n_splits == 0u && part_m.len() / n_splits == rows,
+            "len(part_m) == len(lengths) * n_q_heads * n_splits");
+  k.require(part_l.len() == part_m.len(), "len(part_l) == len(lengths) * n_q_heads * n_splits");
+  k.require(part_o.len() % head_dim == 0u && part_o.len() / head_dim == part_m.len(),
+            "len(part_o) == len(lengths) * n_q_heads * n_splits * head_dim");
+
+  const Val q_head = threadgroup_id(0), b = threadgroup_id(1);
+  if_(q_head < n_q_heads && b < sequences, [&] {
+    const Span span = sequence_span(lengths, b, max_seq, window, false);
+    const SplitChunk chunk = split_chunk(span, n_splits);
+    const Val q_row = b * n_q_heads + q_head;
+    const Val first = q_row * n_splits;
+    Var top = f32(kEmptyMax);
+    for (Val s : range(chunk.used)) top = max(top, part_m[first + s]);
+    Var sink = f32(0.0f);
+    if_(has_sinks != 0u, [&] { sink = sinks[q_head]; });
+    for (Val d : range(thread_id(0), head_dim, threads_per_threadgroup(0))) {
+      Var o = f32(0.0f), l = f32(0.0f);
+      for (Val s : range(chunk.used)) {
+        const Val weight = exp2(part_m[first + s] - top);
+        l = fma(weight, part_l[first + s], l);
+        o = fma(weight, part_o[(first + s) * head_dim + d], o);
+      }
+      out[q_row * head_dim + d] = normalise(o, top, l, has_sinks, sink).to(t);
+    }
+  });
+}
+
+}  // namespace mt::kernels::ffai::attention

@@ -1,0 +1,361 @@
+// Registry entries of the decode-attention family: documentation, the geometry rule that
+// chooses the split count and makes the launches, and the benchmark shapes of the spec
+// (f16, 32 query heads, 8 KV heads, head_dim 128).
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "../activation_kernel.hpp"
+#include "attention_kernel.hpp"
+#include "metaltile/core/error.hpp"
+#include "metaltile/kernels/ffai/attention.hpp"
+#include "metaltile/kernels/registry.hpp"
+
+namespace mt::kernels::ffai::attention {
+namespace {
+
+constexpr DType F32 = DType::F32;
+// Threadgroups of the compute kernel resident on one multiprocessor at once: 128 threads of
+// 228-254 registers (ptxas for sm_90, unchecked), so 2 fit an H100 SM's 64K registers.
+constexpr std::size_t kResidentGroups = 2;
+// A split holds at least this many positions, so its fixed costs (q, the merge, the partial
+// written and read back) stay small beside the cache rows it reads.
+constexpr std::size_t kMinSplitPositions = 64;
+
+std::string decode_name(CacheFormat f) { return "attention_decode" + format_suffix(f); }
+
+// Launches for a request: one pass when splits == 1, else partial + combine.
+LaunchPlan decode_plan(const LaunchShape& s, CacheFormat f, std::uint32_t forced_splits) {
+  const std::size_t sequences = s.elements("lengths");
+  const std::size_t kv_heads = s.u32("n_kv_heads"), q_heads = s.u32("n_q_heads");
+  const std::size_t head_dim = s.u32("head_dim"), max_seq = s.u32("max_seq");
+  const std::size_t window = s.u32("window");
+  const std::size_t positions = window == 0 ? max_seq : std::min(window, max_seq);
+  const std::uint32_t splits =
+      forced_splits != 0
+          ? forced_splits
+          : choose_split_count(sequences * kv_heads, positions, s.limits().multiprocessors);
+  const std::array<std::size_t, 3> tpg{kThreads, 1, 1};
+  if (splits == 1) return LaunchPlan{{}, {LaunchStep{"", {1, kv_heads, sequences}, tpg, {}, {}}}};
+  const std::size_t rows = sequences * q_heads * splits;
+  LaunchPlan plan;
+  plan.scratch = {{"part_o", F32, rows * head_dim}, {"part_m", F32, rows}, {"part_l", F32, rows}};
+  plan.steps = {
+      LaunchStep{decode_name(f) + "_partial",
+                 {splits, kv_heads, sequences},
+                 tpg,
+                 {},
+                 {{"n_splits", splits}}},
+      LaunchStep{
+          "attention_decode_combine", {q_heads, sequences, 1}, tpg, {}, {{"n_splits", splits}}},
+  };
+  return plan;
+}
+
+// --- documentation -------------------------------------------------------------------------
+
+const char* kFormula =
+    "s_i = scale q . k_i over i in [max(0, len - window), len) (all of [0, len) when window is "
+    "0), len = lengths[b]; s_i = softcap tanh(s_i / softcap) when softcap > 0; out = sum_i "
+    "e^(s_i - M) v_i / (sum_i e^(s_i - M) + has_sinks e^(sinks[h] - M)), M the largest s_i "
+    "(and sink); query head h reads KV head h / (n_q_heads / n_kv_heads); f32 accumulation";
+
+std::vector<ParamDoc> cache_docs(CacheFormat f) {
+  std::vector<ParamDoc> docs;
+  for (const std::string name : {"k", "v"}) {
+    if (f == CacheFormat::Raw) {
+      docs.push_back({name, "[B, n_kv_heads, max_seq, head_dim] T: the cache"});
+      continue;
+    }
+    const std::string per_word = std::to_string(32 / code_bits(f));
+    docs.push_back({name + "_w",
+                    "[B, n_kv_heads, max_seq, head_dim / " + per_word + "] u32: codes, LSB-first"});
+    docs.push_back({name + "_s", "[B, n_kv_heads, max_seq, head_dim / group_size] T: scales"});
+    if (has_bias(f)) {
+      docs.push_back({name + "_b", "[B, n_kv_heads, max_seq, head_dim / group_size] T: biases"});
+    }
+  }
+  return docs;
+}
+
+std::vector<ParamDoc> input_docs(CacheFormat f) {
+  std::vector<ParamDoc> docs = {{"q", "[B, n_q_heads, head_dim] T: the new token's queries"}};
+  for (const ParamDoc& d : cache_docs(f)) docs.push_back(d);
+  docs.push_back({"lengths", "[B] u32: positions in each sequence's cache, 1..max_seq"});
+  docs.push_back({"sinks",
+                  "[n_q_heads] f32: a logit per head joining the denominator only "
+                  "(may be empty when has_sinks is 0)"});
+  return docs;
+}
+
+std::vector<ParamDoc> scalar_docs(CacheFormat f) {
+  std::vector<ParamDoc> docs = {
+      {"head_dim", "u32: 16, 32, 64, 128 or 256"},
+      {"n_q_heads", "u32: query heads, a multiple of n_kv_heads"},
+      {"n_kv_heads", "u32: KV heads"},
+      {"max_seq", "u32: positions per sequence and head in the cache"},
+      {"scale", "f32: the logit scale (usually 1 / sqrt(head_dim))"},
+      {"window", "u32: attend to the last `window` positions only (0: all)"},
+      {"softcap", "f32: logits = softcap tanh(logits / softcap) (0: off)"},
+      {"has_sinks", "u32: 1 to add the sinks to the denominator, else 0"}};
+  if (f != CacheFormat::Raw) {
+    docs.push_back({"group_size", "u32: channels per quantisation group, a multiple of 16"});
+  }
+  return docs;
+}
+
+const ParamDoc kPartO{"part_o", "[B, n_q_heads, n_splits, head_dim] f32: unnormalised outputs"};
+const ParamDoc kPartM{"part_m", "[B, n_q_heads, n_splits] f32: running maxima (log2 units)"};
+const ParamDoc kPartL{"part_l", "[B, n_q_heads, n_splits] f32: sums of 2^(s - m)"};
+const ParamDoc kNSplits{"n_splits", "u32: splits of each sequence's positions"};
+const ParamDoc kOut{"out", "[B, n_q_heads, head_dim] T: the attention output"};
+
+std::string format_words(CacheFormat f) {
+  switch (f) {
+    case CacheFormat::Raw: return "a raw cache";
+    case CacheFormat::Int4: return "an affine int4 cache, dequantised in registers";
+    case CacheFormat::Int8: return "an affine int8 cache, dequantised in registers";
+    case CacheFormat::Fp8E4M3: return "an fp8 e4m3 cache, dequantised in registers";
+    case CacheFormat::Fp8E5M2: return "an fp8 e5m2 cache, dequantised in registers";
+  }
+  return "";
+}
+
+// --- benchmark shapes ----------------------------------------------------------------------
+
+struct Shape {
+  std::size_t sequences, max_seq;
+  std::uint32_t splits;  // 0: chosen by run (the entry); else the partial's or combine's count
+};
+constexpr std::size_t kQHeads = 32, kKvHeads = 8, kHeadDim = 128, kGroup = 32;
+constexpr std::size_t kSmokeQHeads = 4, kSmokeKvHeads = 2, kSmokeHeadDim = 32;
+
+enum class Part : std::uint8_t { Entry, Partial, Combine };
+
+BenchCase bench_case(BenchScale scale, CacheFormat f, const Shape& shape, Part part) {
+  const bool full = scale == BenchScale::Full;
+  const std::size_t hq = full ? kQHeads : kSmokeQHeads, hkv = full ? kKvHeads : kSmokeKvHeads;
+  const std::size_t d = full ? kHeadDim : kSmokeHeadDim, b = shape.sequences, s = shape.max_seq;
+  const std::size_t length = full ? s : s - 3;  // the smoke case leaves some positions unused
+  BenchCase c;
+  c.label = "B" + std::to_string(b) + " len " + std::to_string(length) + " Hq" +
+            std::to_string(hq) + " Hkv" + std::to_string(hkv) + " D" + std::to_string(d);
+  if (f != CacheFormat::Raw) c.label += " g" + std::to_string(kGroup);
+  if (part != Part::Entry) c.label += " splits " + std::to_string(shape.splits);
+  c.dtype = DType::F16;
+  const std::size_t rows = b * hkv * s, q_rows = b * hq;
+  c.scalars = {{"head_dim", std::uint32_t(d)},
+               {"n_q_heads", std::uint32_t(hq)},
+               {"max_seq", std::uint32_t(s)},
+               {"window", std::uint32_t(0)},
+               {"has_sinks", std::uint32_t(0)}};
+  c.elements = {{"lengths", b}, {"sinks", hq}};
+  c.fills = {{"lengths", BenchFill::value(std::uint32_t(length))}};
+  const std::size_t part_rows = q_rows * shape.splits;
+  if (part == Part::Combine) {
+    c.scalars["n_splits"] = shape.splits;
+    c.elements.insert({{"part_o", part_rows * d}, {"part_m", part_rows}, {"part_l", part_rows}});
+    c.elements["out"] = q_rows * d;
+    c.bytes = double(part_rows * (d + 2) * 4 + q_rows * d * 2);
+    return c;
+  }
+  c.scalars.insert({{"n_kv_heads", std::uint32_t(hkv)},
+                    {"scale", float(1.0 / std::sqrt(double(d)))},
+                    {"softcap", 0.0f}});
+  c.elements["q"] = q_rows * d;
+  double row_bytes = 0;  // cache bytes of one position of one head, K or V
+  if (f == CacheFormat::Raw) {
+    c.elements.insert({{"k", rows * d}, {"v", rows * d}});
+    row_bytes = double(d) * 2;
+  } else {
+    const std::size_t bits = code_bits(f), groups = d / kGroup;
+    c.scalars["group_size"] = std::uint32_t(kGroup);
+    for (const std::string x : {"k", "v"}) {
+      c.elements[x + "_w"] = rows * d * bits / 32;
+      c.elements[x + "_s"] = rows * groups;
+      if (has_bias(f)) c.elements[x + "_b"] = rows * groups;
+      // Scales in [0.01, 0.05] keep dequantised values (and fp8 products) moderate.
+      c.fills[x + "_s"] = BenchFill::uniform(0.01, 0.05);
+    }
+    row_bytes = double(d * bits) / 8 + double(groups * 2 * (has_bias(f) ? 2 : 1));
+  }
+  if (part == Part::Partial) {
+    c.scalars["n_splits"] = shape.splits;
+    c.elements.insert({{"part_o", part_rows * d}, {"part_m", part_rows}, {"part_l", part_rows}});
+  } else {
+    c.elements["out"] = q_rows * d;
+  }
+  c.bytes = 2.0 * double(b * hkv * length) * row_bytes;  // K and V of the attended positions
+  return c;
+}
+
+std::vector<BenchCase> entry_cases(BenchScale scale, CacheFormat f) {
+  if (scale == BenchScale::Smoke) return {bench_case(scale, f, {2, 64, 0}, Part::Entry)};
+  std::vector<Shape> shapes = {{16, 4096, 0}, {1, 32768, 0}};
+  if (f == CacheFormat::Raw) shapes.insert(shapes.begin(), Shape{1, 4096, 0});
+  std::vector<BenchCase> cases;
+  for (const Shape& s : shapes) cases.push_back(bench_case(scale, f, s, Part::Entry));
+  return cases;
+}
+
+// The split counts one GPU run compares (the rule picks 33 (32 used), 2 and 33 on an H100).
+std::vector<BenchCase> partial_cases(BenchScale scale, CacheFormat f) {
+  if (scale == BenchScale::Smoke) return {bench_case(scale, f, {2, 64, 2}, Part::Partial)};
+  std::vector<Shape> shapes;
+  for (std::uint32_t n : {2u, 3u, 4u, 8u}) shapes.push_back({16, 4096, n});
+  for (std::uint32_t n : {33u, 66u, 132u}) shapes.push_back({1, 32768, n});
+  if (f == CacheFormat::Raw) {
+    for (std::uint32_t n : {16u, 33u, 64u}) shapes.push_back({1, 4096, n});
+  }
+  std::vector<BenchCase> cases;
+  for (const Shape& s : shapes) cases.push_back(bench_case(scale, f, s, Part::Partial));
+  return cases;
+}
+
+std::vector<BenchCase> combine_cases(BenchScale scale) {
+  if (scale == BenchScale::Smoke) {
+    return {bench_case(scale, CacheFormat::Raw, {2, 64, 2}, Part::Combine)};
+  }
+  return {bench_case(scale, CacheFormat::Raw, {1, 4096, 33}, Part::Combine),
+          bench_case(scale, CacheFormat::Raw, {16, 4096, 2}, Part::Combine)};
+}
+
+// --- entries -------------------------------------------------------------------------------
+
+const char* kSplitGeometry =
+    "the split count n comes from B * n_kv_heads, the positions bound (max_seq, or window when "
+    "smaller) and the device's multiprocessors (docs/kernels/attention.md); n == 1: one "
+    "threadgroup of 128 threads per (KV head, sequence), grid (1, n_kv_heads, B); else the "
+    "partial kernel on grid (n, n_kv_heads, B) and the combine on grid (n_q_heads, B)";
+
+KernelInfo decode_info(CacheFormat f) {
+  static const std::vector<void (*)(KernelBuilder&, DType)> bodies = {
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Raw, false); },
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Int4, false); },
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Int8, false); },
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Fp8E4M3, false); },
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Fp8E5M2, false); }};
+  std::vector<ParamDoc> buffers = input_docs(f);
+  buffers.push_back(kOut);
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = bodies[static_cast<std::size_t>(f)],
+      .doc = {.summary = "decode attention of one query token per sequence over " +
+                         format_words(f) + " (GQA, lengths, window, softcap, sinks)",
+              .formula = kFormula,
+              .buffers = buffers,
+              .scalars = scalar_docs(f),
+              .geometry = kSplitGeometry},
+      .geometry = [f](const LaunchShape& s) { return decode_plan(s, f, 0); },
+      .bench = [f](BenchScale scale) { return entry_cases(scale, f); },
+  };
+}
+
+KernelInfo partial_info(CacheFormat f) {
+  static const std::vector<void (*)(KernelBuilder&, DType)> bodies = {
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Raw, true); },
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Int4, true); },
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Int8, true); },
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Fp8E4M3, true); },
+      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Fp8E5M2, true); }};
+  std::vector<ParamDoc> buffers = input_docs(f);
+  buffers.insert(buffers.end(), {kPartO, kPartM, kPartL});
+  std::vector<ParamDoc> scalars = scalar_docs(f);
+  scalars.push_back(kNSplits);
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = bodies[static_cast<std::size_t>(f)],
+      .doc = {.summary = "one split of " + decode_name(f) +
+                         ": each (sequence, KV head, split) writes its query heads' "
+                         "unnormalised output, running maximum and sum",
+              .formula = "over split j's positions [lo + j c, lo + (j + 1) c), c = "
+                         "ceil(ceil((len - lo) / n_splits) / 32) * 32: m = max_i s_i log2(e), "
+                         "l = sum_i 2^(s_i log2(e) - m), o = sum_i 2^(s_i log2(e) - m) v_i; "
+                         "splits past the positions write nothing",
+              .buffers = buffers,
+              .scalars = scalars,
+              .geometry = "one threadgroup of 128 threads per (split, KV head, sequence): grid "
+                          "(n_splits, n_kv_heads, B)"},
+      .geometry =
+          [](const LaunchShape& s) {
+            const std::array<std::size_t, 3> grid{s.u32("n_splits"), s.u32("n_kv_heads"),
+                                                  s.elements("lengths")};
+            return LaunchPlan{{}, {LaunchStep{"", grid, {kThreads, 1, 1}, {}, {}}}};
+          },
+      .bench = [f](BenchScale scale) { return partial_cases(scale, f); },
+  };
+}
+
+}  // namespace
+
+std::uint32_t choose_split_count(std::size_t sequences_x_kv_heads, std::size_t positions,
+                                 std::uint32_t multiprocessors) {
+  // Enough threadgroups for one full wave of the device, never more than one wave (a second,
+  // partly filled wave would leave most of the device idle at the end), and no split shorter
+  // than kMinSplitPositions.
+  const std::size_t slots = kResidentGroups * std::max<std::uint32_t>(multiprocessors, 1);
+  if (sequences_x_kv_heads == 0 || sequences_x_kv_heads * 2 > slots) return 1;
+  const std::size_t most =
+      std::max<std::size_t>(1, (positions + kMinSplitPositions - 1) / kMinSplitPositions);
+  return static_cast<std::uint32_t>(std::min(slots / sequences_x_kv_heads, most));
+}
+
+KernelInfo with_split_count(std::string_view name, std::uint32_t n_splits) {
+  for (CacheFormat f : {CacheFormat::Raw, CacheFormat::Int4, CacheFormat::Int8,
+                        CacheFormat::Fp8E4M3, CacheFormat::Fp8E5M2}) {
+    if (decode_name(f) != name) continue;
+    if (n_splits == 0) throw param_error(name, "n_splits", "a split count must be at least 1");
+    KernelInfo info = kernel_info(name);
+    info.geometry = [f, n_splits](const LaunchShape& s) { return decode_plan(s, f, n_splits); };
+    return info;
+  }
+  throw Error("with_split_count: '" + std::string(name) +
+              "' is not attention_decode or one of its quantised forms");
+}
+
+KernelInfo attention_decode::info() { return decode_info(CacheFormat::Raw); }
+KernelInfo attention_decode_int4::info() { return decode_info(CacheFormat::Int4); }
+KernelInfo attention_decode_int8::info() { return decode_info(CacheFormat::Int8); }
+KernelInfo attention_decode_fp8_e4m3::info() { return decode_info(CacheFormat::Fp8E4M3); }
+KernelInfo attention_decode_fp8_e5m2::info() { return decode_info(CacheFormat::Fp8E5M2); }
+KernelInfo attention_decode_partial::info() { return partial_info(CacheFormat::Raw); }
+KernelInfo attention_decode_int4_partial::info() { return partial_info(CacheFormat::Int4); }
+KernelInfo attention_decode_int8_partial::info() { return partial_info(CacheFormat::Int8); }
+KernelInfo attention_decode_fp8_e4m3_partial::info() { return partial_info(CacheFormat::Fp8E4M3); }
+KernelInfo attention_decode_fp8_e5m2_partial::info() { return partial_info(CacheFormat::Fp8E5M2); }
+
+KernelInfo attention_decode_combine::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = build_combine,
+      .doc = {.summary = "merge the split partial results of decode attention by log-sum-exp",
+              .formula = "M = max_j m_j; out = sum_j 2^(m_j - M) o_j / (sum_j 2^(m_j - M) l_j + "
+                         "has_sinks 2^(sinks[h] log2(e) - M)) over the splits holding positions",
+              .buffers = {kPartO,
+                          kPartM,
+                          kPartL,
+                          {"lengths", "[B] u32: positions in each sequence's cache"},
+                          {"sinks", "[n_q_heads] f32 (may be empty when has_sinks is 0)"},
+                          kOut},
+              .scalars = {{"head_dim", "u32: channels per head"},
+                          {"n_q_heads", "u32: query heads"},
+                          {"max_seq", "u32: positions per sequence in the cache"},
+                          {"window", "u32: as for attention_decode"},
+                          {"has_sinks", "u32: 0 or 1"},
+                          kNSplits},
+              .geometry = "one threadgroup of 128 threads per (query head, sequence): grid "
+                          "(n_q_heads, B)"},
+      .geometry =
+          [](const LaunchShape& s) {
+            const std::array<std::size_t, 3> grid{s.u32("n_q_heads"), s.elements("lengths"), 1};
+            return LaunchPlan{{}, {LaunchStep{"", grid, {kThreads, 1, 1}, {}, {}}}};
+          },
+      .bench = combine_cases,
+  };
+}
+
+}  // namespace mt::kernels::ffai::attention
