@@ -11,7 +11,11 @@
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
+#include "metaltile/kernels/ffai/embedding.hpp"
 #include "metaltile/kernels/ffai/kv_cache.hpp"
+#include "metaltile/kernels/ffai/norms.hpp"
+#include "metaltile/kernels/ffai/rope.hpp"
+#include "metaltile/kernels/ffai/sampling.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
 
 namespace mt {
@@ -22,7 +26,11 @@ std::vector<KernelInfo> gather() {
   auto add = [&](std::vector<KernelInfo> family) {
     for (KernelInfo& info : family) all.push_back(std::move(info));
   };
+  add(kernels::ffai::embedding::kernel_infos());
   add(kernels::ffai::kv_cache::kernel_infos());
+  add(kernels::ffai::norms::kernel_infos());
+  add(kernels::ffai::rope::kernel_infos());
+  add(kernels::ffai::sampling::kernel_infos());
   add(kernels::mlx::rows::kernel_infos());
   std::sort(all.begin(), all.end(),
             [](const KernelInfo& a, const KernelInfo& b) { return a.name < b.name; });
