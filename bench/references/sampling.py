@@ -38,10 +38,11 @@ def sample(case):
     v = case.scalar("vocab")
     b = case.elements("logits") // v
     logits = case.tensor("logits", (b, v))
-    p = case.scalar("n_penalty")
-    penalty_ids = case.tensor("penalty_ids", (b, p)).long() if p > 0 else None
+    p, penalty = case.scalar("n_penalty"), case.scalar("repetition_penalty")
+    # A penalty of 1 changes nothing: a user would not run the processor.
+    penalty_ids = case.tensor("penalty_ids", (b, p)).long() if p > 0 and penalty != 1.0 else None
     run = _sampler(logits, penalty_ids, case.scalar("temperature"), case.scalar("top_k"),
-                   case.scalar("top_p"), case.scalar("min_p"), case.scalar("repetition_penalty"))
+                   case.scalar("top_p"), case.scalar("min_p"), penalty)
     return eager_and_compiled(run)
 
 

@@ -14,6 +14,7 @@
 //     contiguous run of every chunk; thread 0 adds the runs' sums in order).
 // A bisection costs a pass per probe (up to 64), so this path serves what the two-kernel path
 // cannot (top_k 0 or > 128 together with top_p < 1), not speed.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -324,18 +325,22 @@ struct SampleShape {
   std::size_t rows, vocab;
   std::uint32_t top_k;
   float top_p, min_p, temperature;
-  std::size_t penalty = 0;
+  std::size_t penalty = 0;  // ids per row; 0: the penalty is off
 };
 
 BenchCase sample_case(const SampleShape& s, DType t) {
   std::string label = "B" + std::to_string(s.rows) + " V" + std::to_string(s.vocab);
   if (s.temperature == 0.0f) label += " greedy";
   if (s.temperature > 0.0f && s.top_k > 0) label += " top-k " + std::to_string(s.top_k);
-  if (s.temperature > 0.0f && s.top_p < 1.0f)
+  if (s.temperature > 0.0f && s.top_p < 1.0f) {
     label += " top-p " + std::to_string(s.top_p).substr(0, 4);
+  }
   if (s.penalty > 0) label += " penalty " + std::to_string(s.penalty);
+  // tile bench cannot bind an empty tensor: without a penalty, one id per row and a penalty of
+  // 1 (which changes nothing).
+  const std::size_t ids = std::max<std::size_t>(s.penalty, 1);
   BenchCase b{label, t, {}, {}, {}, 0.0, 0.0};
-  b.elements = {{"logits", s.rows * s.vocab}, {"penalty_ids", s.rows * s.penalty}, {"out", s.rows}};
+  b.elements = {{"logits", s.rows * s.vocab}, {"penalty_ids", s.rows * ids}, {"out", s.rows}};
   b.scalars = {{"vocab", std::uint32_t(s.vocab)},
                {"temperature", s.temperature},
                {"top_k", s.top_k},
@@ -344,12 +349,12 @@ BenchCase sample_case(const SampleShape& s, DType t) {
                {"seed_lo", 1234u},
                {"seed_hi", 0u},
                {"offset", 7u},
-               {"n_penalty", std::uint32_t(s.penalty)},
-               {"repetition_penalty", 1.1f}};
+               {"n_penalty", std::uint32_t(ids)},
+               {"repetition_penalty", s.penalty > 0 ? 1.1f : 1.0f}};
   // Logits spread like a language model's (a few units); penalty ids inside the vocabulary.
   b.fills = {{"logits", BenchFill::uniform(-8.0, 8.0)},
              {"penalty_ids", BenchFill::below(std::uint32_t(s.vocab))}};
-  b.bytes = double(s.rows * s.vocab * size_of(t)) + 4.0 * double(s.rows * (s.penalty + 1));
+  b.bytes = double(s.rows * s.vocab * size_of(t)) + 4.0 * double(s.rows * (ids + 1));
   return b;
 }
 

@@ -71,7 +71,8 @@ inline DrawScalars declare_draw_scalars(KernelBuilder& k) {
 // The sizes of the two-kernel path for one request: each slice of kSlice logits reports its
 // `reports` best (key, index) pairs; sample_pick keeps the best `keep` (top_k rounded up to a
 // power of two). It fits when the reports and the logits it may have to rescan (the slices
-// whose every report made the cut: at most keep / reports of them) fit its sort buffer.
+// whose every report made the cut: at most keep / reports of them) fit its sort buffer; the
+// fewest reports that allow it are keep / 16 (V = 128256, keep 64: 2004 reports).
 struct CandidatePlan {
   std::uint32_t keep = 0, reports = 0, slices = 0;
   bool fits = false;
@@ -84,8 +85,9 @@ inline CandidatePlan candidate_plan(std::size_t vocab, std::uint32_t top_k, floa
   if (vocab == 0 || (!greedy && (top_k == 0 || k > kMaxKeep))) return p;
   p.keep = greedy ? 1u : static_cast<std::uint32_t>(std::bit_ceil(k));
   p.slices = static_cast<std::uint32_t>(geometry::ceil_div(vocab, kSlice));
-  p.reports = std::min<std::uint32_t>(p.keep, kPerLane);
-  while (std::size_t{p.slices} * p.reports > kMaxEntries && p.reports > 1) p.reports /= 2;
+  // As few reports as keep the rescans within the buffer (keep / reports slices of 256 at
+  // most): sample_pick's first sort is over all reports and dominates its time.
+  p.reports = std::max<std::uint32_t>(1, p.keep / (kMaxEntries / kSlice));
   if (std::size_t{p.slices} * p.reports < p.keep) {
     p.reports = static_cast<std::uint32_t>(std::bit_ceil(geometry::ceil_div(p.keep, p.slices)));
   }
@@ -111,14 +113,17 @@ inline BenchCase candidate_case(BenchScale scale, bool pick) {
       {},
       0.0,
       0.0};
-  b.elements = {
-      {"logits", rows * vocab}, {"penalty_ids", 0}, {"cand_keys", entries}, {"cand_idx", entries}};
+  b.elements = {{"logits", rows * vocab},
+                {"penalty_ids", rows},
+                {"cand_keys", entries},
+                {"cand_idx", entries}};
   b.scalars = {{"vocab", std::uint32_t(vocab)},
                {"temperature", 1.0f},
-               {"n_penalty", 0u},
+               {"n_penalty", 1u},  // tile bench cannot bind an empty tensor
                {"repetition_penalty", 1.0f},
                {"reports", p.reports}};
-  b.fills = {{"logits", BenchFill::uniform(-8.0, 8.0)}};
+  b.fills = {{"logits", BenchFill::uniform(-8.0, 8.0)},
+             {"penalty_ids", BenchFill::below(std::uint32_t(vocab))}};
   b.bytes = double(rows * vocab * 4) + 8.0 * double(entries);
   if (pick) {
     b.elements["out"] = rows;

@@ -12,6 +12,7 @@
 #include <limits>
 #include <vector>
 
+#include "../../../kernels/ffai/sampling_params.hpp"
 #include "kernels/mlx/rows_oracle.hpp"
 #include "metaltile/metaltile.hpp"
 #include "support/backends.hpp"
@@ -181,6 +182,33 @@ TEST(SamplingMath, OrderKeysRankLikeTheValues) {
     EXPECT_EQ(keys[ascending.size() + 2], 0u) << "NaN ranks lowest";
     EXPECT_GT(keys[0], 0u) << "-inf ranks above NaN";
   });
+}
+
+// Which requests take the two-kernel path, and its sizes.
+TEST(SamplingPlan, TwoKernelPathSizes) {
+  const s::CandidatePlan llama = s::candidate_plan(128256, 50, 1.0f);
+  EXPECT_TRUE(llama.fits);
+  EXPECT_EQ(llama.keep, 64u);
+  EXPECT_EQ(llama.slices, 501u);
+  EXPECT_EQ(llama.reports, 4u);  // 2004 reports to sort
+  EXPECT_TRUE(s::candidate_plan(128256, 128, 0.7f).fits);
+  EXPECT_EQ(s::candidate_plan(128256, 128, 0.7f).reports, 8u);
+  EXPECT_FALSE(s::candidate_plan(128256, 129, 0.7f).fits) << "top_k > 128: one kernel";
+  EXPECT_FALSE(s::candidate_plan(128256, 0, 0.7f).fits) << "top_k off: one kernel";
+  const s::CandidatePlan greedy = s::candidate_plan(128256, 0, 0.0f);
+  EXPECT_TRUE(greedy.fits);
+  EXPECT_EQ(greedy.keep, 1u);
+  EXPECT_EQ(greedy.reports, 1u);
+  EXPECT_TRUE(s::candidate_plan(262144, 64, 1.0f).fits);
+  EXPECT_FALSE(s::candidate_plan(262144, 128, 1.0f).fits) << "the rescans would not fit";
+  EXPECT_FALSE(s::candidate_plan(151936, 128, 1.0f).fits);
+  EXPECT_TRUE(s::candidate_plan(151936, 64, 1.0f).fits);
+  // Small vocabularies: enough reports that their count reaches keep.
+  const s::CandidatePlan tiny = s::candidate_plan(48, 20, 1.0f);
+  EXPECT_TRUE(tiny.fits);
+  EXPECT_EQ(tiny.slices, 1u);
+  EXPECT_EQ(tiny.reports, 32u);
+  EXPECT_FALSE(s::candidate_plan(300000, 50, 1.0f).fits) << "more than 1024 slices";
 }
 
 }  // namespace

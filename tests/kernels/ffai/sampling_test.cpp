@@ -83,19 +83,22 @@ TEST(Sample, DeterministicLimitsEqualTheArgmax) {
   });
 }
 
-// A larger vocabulary, so that the two-kernel path has several slices, slices whose reports
-// all make the cut, and ties at the cut (bf16 logits repeat).
+// A larger vocabulary, so that the two-kernel path has several slices, one slice whose every
+// report makes the cut (it holds most of the top-k: its unreported logits must be gathered), and
+// ties at the cut (bf16 logits repeat).
+std::vector<float> crowded_row(DType t) {
+  std::vector<float> row = model_row(3000, 5, t);
+  for (std::uint32_t i = 512; i < 560; ++i) row[i] = mt::round_to(t, 2.5f + 0.01f * float(i % 7));
+  return row;
+}
+
 TEST(Sample, ManySlicesStayInsideTheFilteredSet) {
   mt::test::for_each_backend([](mt::Context& ctx) {
     for (DType t : kDTypes) {
-      const std::uint32_t vocab = 3000;
-      std::vector<float> row = model_row(vocab, 5, t);
-      // Crowd one slice with good logits: it must report more than its share.
-      for (std::uint32_t i = 512; i < 560; ++i)
-        row[i] = mt::round_to(t, 2.5f + 0.01f * float(i % 7));
+      const std::vector<float> row = crowded_row(t);
       for (std::uint32_t top_k : {1u, 8u, 50u, 128u}) {
         SCOPED_TRACE(std::string(mt::name_of(t)) + " top_k " + std::to_string(top_k));
-        const Request r{vocab, {.temperature = 1.0f, .top_k = top_k}, 5, 6, 7};
+        const Request r{3000, {.temperature = 1.0f, .top_k = top_k}, 5, 6, 7};
         const oracle::Distribution expected = oracle::filtered(row, {}, r.filters);
         const std::set<std::uint32_t> allowed(expected.tokens.begin(), expected.tokens.end());
         for (std::uint32_t token : sample(ctx, r, t, repeat(row, 8), 8)) {
@@ -103,6 +106,22 @@ TEST(Sample, ManySlicesStayInsideTheFilteredSet) {
         }
       }
     }
+  });
+}
+
+// The kept set is the exact top-k, not just inside it: at a temperature that makes the top 16
+// (6 strong tokens and 10 of the crowded slice) nearly equally likely, 150 draws show all 16
+// (with these seeds; any token is missed with probability < 1e-2).
+TEST(Sample, TheTopKIsComplete) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const DType t = DType::F32;
+    const std::vector<float> row = crowded_row(t);
+    const Request r{3000, {.temperature = 1000.0f, .top_k = 16}, 9, 8, 7};
+    const oracle::Distribution expected = oracle::filtered(row, {}, r.filters);
+    ASSERT_EQ(expected.tokens.size(), 16u);
+    const std::vector<std::uint32_t> got = sample(ctx, r, t, repeat(row, 150), 150);
+    EXPECT_EQ(std::set<std::uint32_t>(got.begin(), got.end()),
+              std::set<std::uint32_t>(expected.tokens.begin(), expected.tokens.end()));
   });
 }
 
