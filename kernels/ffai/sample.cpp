@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -303,20 +304,22 @@ LaunchPlan sample_geometry(const LaunchShape& s) {
   const std::size_t rows = vocab == 0 ? 0 : s.elements("logits") / vocab;
   const CandidatePlan p = candidate_plan(vocab, s.u32("top_k"), s.f32("temperature"));
   if (!p.fits) return geometry::rows(rows, row_threads(vocab));
-  const std::size_t entries = rows * p.slices * p.reports;
+  const std::size_t entries = rows * p.groups * p.run, lasts = rows * p.slices;
   LaunchPlan plan;
-  plan.scratch = {{"cand_keys", DType::U32, entries}, {"cand_idx", DType::U32, entries}};
-  const std::size_t warps = candidate_threads(p.slices) / 32;
+  plan.scratch = {{"cand_keys", DType::U32, entries},
+                  {"cand_idx", DType::U32, entries},
+                  {"last_keys", DType::U32, lasts},
+                  {"last_idx", DType::U32, lasts}};
+  const std::map<std::string, ConstValue> layout = {{"reports", p.reports},
+                                                    {"group_slices", p.group_slices}};
   LaunchStep candidates{"sample_candidates",
-                        {geometry::ceil_div(p.slices, warps), std::max<std::size_t>(1, rows), 1},
-                        {warps * 32, 1, 1},
+                        {p.groups, std::max<std::size_t>(1, rows), 1},
+                        {32 * p.group_slices, 1, 1},
                         {},
-                        {{"reports", p.reports}}};
-  LaunchStep pick{"sample_pick",
-                  {std::max<std::size_t>(1, rows), 1, 1},
-                  {pick_threads(p), 1, 1},
-                  {},
-                  {{"reports", p.reports}, {"keep", p.keep}}};
+                        layout};
+  LaunchStep pick{
+      "sample_pick", {std::max<std::size_t>(1, rows), 1, 1}, {pick_threads(p), 1, 1}, {}, layout};
+  pick.scalars["keep"] = p.keep;
   plan.steps = {candidates, pick};
   return plan;
 }

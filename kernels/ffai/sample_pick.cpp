@@ -22,18 +22,16 @@
 namespace mt::kernels::ffai::sampling {
 namespace {
 
-struct Candidates {
+// Each slice's last (worst) report.
+struct LastReports {
   Tensor keys, idx;
-  Val slices, reports;
-  // The pair slice s reported in place r.
-  Val at(const Val& row, const Val& s, const Val& r) const {
-    return (row * slices + s) * reports + r;
-  }
+  Val slices;
+  Val at(const Val& row, const Val& s) const { return row * slices + s; }
 };
 
 // Step 1's gathering: the unreported logits of saturated slices that rank at least as well as
 // (tau_key, tau_idx), appended to (keys, idx) from entry `keep` on; returns how many.
-Val gather_hidden(KernelBuilder& k, const RowInputs& in, const Candidates& c, const Val& row,
+Val gather_hidden(KernelBuilder& k, const RowInputs& in, const LastReports& c, const Val& row,
                   const ArrayRef& keys, const ArrayRef& idx, const Val& keep, const Val& tau_key,
                   const Val& tau_idx) {
   Val tid = thread_id(0), threads = threads_per_threadgroup(0);
@@ -48,8 +46,8 @@ Val gather_hidden(KernelBuilder& k, const RowInputs& in, const Candidates& c, co
   for (Val w : range(tid, u32(kMaxSaturated * kPerLane), threads)) bits[w] = u32(0);
   barrier();
   for (Val s : range(tid, c.slices, threads)) {
-    Val last_key = c.keys[c.at(row, s, c.reports - 1u)];
-    Val last_idx = c.idx[c.at(row, s, c.reports - 1u)];
+    Val last_key = c.keys[c.at(row, s)];
+    Val last_idx = c.idx[c.at(row, s)];
     Val made_cut = !ranks_before(tau_key, tau_idx, last_key, last_idx) && last_idx != kNoIndex;
     Var slot = u32(kNoIndex);
     if_(made_cut, [&] {
@@ -82,8 +80,8 @@ Val gather_hidden(KernelBuilder& k, const RowInputs& in, const Candidates& c, co
       Val x = in.logits[row * in.vocab + i].to(kF32);
       Val penalised = ((Val(bits[slot * kPerLane + (local >> 5u)]) >> (local & 31u)) & 1u) == 1u;
       Val key = order_key(sampling_logit(x, penalised, in.repetition_penalty, in.temperature));
-      Val last_key = c.keys[c.at(row, s, c.reports - 1u)];
-      Val last_idx = c.idx[c.at(row, s, c.reports - 1u)];
+      Val last_key = c.keys[c.at(row, s)];
+      Val last_idx = c.idx[c.at(row, s)];
       Val hidden = ranks_before(last_key, last_idx, key, i);
       Val good = !ranks_before(tau_key, tau_idx, key, i);
       if_(hidden && good, [&] {
@@ -153,22 +151,27 @@ Val draw(const DrawScalars& d, const ArrayRef& keys, const ArrayRef& idx, const 
 void build_sample_pick(KernelBuilder& k, DType T) {
   auto tensors = declare_row_tensors(k, T);
   Tensor cand_keys = k.input("cand_keys", kU32), cand_idx = k.input("cand_idx", kU32);
+  Tensor last_keys = k.input("last_keys", kU32), last_idx = k.input("last_idx", kU32);
   Tensor out = k.output("out", kU32);
   RowInputs in = declare_row_scalars(k, tensors);
   DrawScalars d = declare_draw_scalars(k);
-  Val reports = k.scalar_u32("reports"), keep = k.scalar_u32("keep");
-  Val slices = (in.vocab + (kSlice - 1)) / kSlice;
-  Val entries = slices * reports;
+  CandidateLayout c = declare_candidate_layout(k, in);
+  Val keep = k.scalar_u32("keep");
+  Val groups_log2 = ceil_log2(c.groups, 12);
   k.require(out.len() == in.rows, "len(out) == len(logits) / vocab");
-  k.require(cand_keys.len() == in.rows * entries,
-            "len(cand_keys) == len(logits) / vocab * ceil(vocab / 256) * reports");
+  k.require(cand_keys.len() == in.rows * c.groups * c.run,
+            "len(cand_keys) == len(logits) / vocab * ceil(ceil(vocab / 256) / group_slices) * "
+            "group_slices * reports");
   k.require(cand_idx.len() == cand_keys.len(), "len(cand_idx) == len(cand_keys)");
-  k.require(slices <= kMaxSlices, "ceil(vocab / 256) <= 1024");
-  k.require(reports > 0u && reports <= keep, "0 < reports <= keep");
-  k.require(keep <= kMaxKeep && (keep & (keep - 1u)) == 0u, "keep is a power of two <= 128");
-  k.require(entries >= keep && entries <= kMaxEntries,
-            "keep <= ceil(vocab / 256) * reports <= 4096");
-  k.require(keep + keep / reports * (kSlice - reports) <= kMaxEntries,
+  k.require(last_keys.len() == in.rows * c.slices,
+            "len(last_keys) == len(logits) / vocab * ceil(vocab / 256)");
+  k.require(last_idx.len() == last_keys.len(), "len(last_idx) == len(last_keys)");
+  k.require(c.slices <= kMaxSlices, "ceil(vocab / 256) <= 1024");
+  k.require(keep <= kMaxKeep && (keep & (keep - 1u)) == 0u && c.reports <= keep,
+            "keep is a power of two <= 128 and >= reports");
+  k.require((u32(1) << groups_log2) * c.run <= kMaxEntries && c.slices * c.reports >= keep,
+            "keep <= slices * reports, and the runs (padded to a power of two) <= 4096 entries");
+  k.require(keep + keep / c.reports * (kSlice - c.reports) <= kMaxEntries,
             "keep + keep / reports * (256 - reports) <= 4096");
   k.require((d.top_k > 0u && min(d.top_k, in.vocab) <= keep) || in.temperature == 0.0f,
             "1 <= min(top_k, vocab) <= keep unless temperature = 0");
@@ -178,8 +181,9 @@ void build_sample_pick(KernelBuilder& k, DType T) {
   if_(row < in.rows, [&] {
     ArrayRef keys = k.threadgroup_array("keys", kU32, kMaxEntries);
     ArrayRef idx = k.threadgroup_array("idx", kU32, kMaxEntries);
-    Val log2_entries = ceil_log2(entries, 12);
-    for (Val e : range(tid, u32(1) << log2_entries, threads)) {
+    // The groups' runs, padded with empty runs to a power of two, merged to the best `keep`.
+    Val entries = c.groups * c.run;
+    for (Val e : range(tid, (u32(1) << groups_log2) * c.run, threads)) {
       Val real = e < entries;
       Val at = row * entries + select(real, e, u32(0));
       Val ke = cand_keys[at], ie = cand_idx[at];
@@ -187,12 +191,12 @@ void build_sample_pick(KernelBuilder& k, DType T) {
       idx[e] = select(real, ie, u32(kNoIndex));
     }
     barrier();
-    bitonic_sort(keys, idx, log2_entries);
+    merge_runs(keys, idx, groups_log2, ceil_log2(c.run, 10), ceil_log2(keep, 7));
     Val tau_key = keys[keep - 1u], tau_idx = idx[keep - 1u];
     barrier();  // everyone has read tau before the gathered logits overwrite the tail
 
-    Candidates c{cand_keys, cand_idx, slices, reports};
-    Val gathered = gather_hidden(k, in, c, row, keys, idx, keep, tau_key, tau_idx);
+    LastReports last{last_keys, last_idx, c.slices};
+    Val gathered = gather_hidden(k, in, last, row, keys, idx, keep, tau_key, tau_idx);
     if_(gathered > 0u, [&] {
       Val total = keep + gathered;
       Val log2_total = ceil_log2(total, 12);
@@ -227,8 +231,10 @@ KernelInfo sample_pick::info() {
               .formula = "as `sample`, for top_k <= keep (or temperature 0)",
               .buffers = {{"logits", "[B, V] T"},
                           {"penalty_ids", "[B, P] u32"},
-                          {"cand_keys", "[B, ceil(V / 256), reports] u32: sample_candidates'"},
-                          {"cand_idx", "[B, ceil(V / 256), reports] u32: sample_candidates'"},
+                          {"cand_keys", "[B, groups, run] u32: sample_candidates' runs"},
+                          {"cand_idx", "[B, groups, run] u32"},
+                          {"last_keys", "[B, slices] u32: sample_candidates' last reports"},
+                          {"last_idx", "[B, slices] u32"},
                           {"out", "[B] u32: the drawn token of each row"}},
               .scalars = {{"vocab", "u32: V"},
                           {"temperature", "f32: >= 0 (0: the best entry)"},
@@ -241,9 +247,10 @@ KernelInfo sample_pick::info() {
                           {"n_penalty", "u32: P"},
                           {"repetition_penalty", "f32: > 0"},
                           {"reports", "u32: as sample_candidates"},
+                          {"group_slices", "u32: as sample_candidates"},
                           {"keep", "u32: candidates kept, a power of two >= top_k, <= 128"}},
-              .geometry = "one threadgroup per row, up to 1024 threads (a pair of the largest "
-                          "sort per thread)"},
+              .geometry = "one threadgroup per row, up to 1024 threads (a pair of the merge "
+                          "or a rescanned logit per thread)"},
       .geometry =
           [](const LaunchShape& s) {
             const std::size_t vocab = s.u32("vocab");
@@ -251,6 +258,9 @@ KernelInfo sample_pick::info() {
             p.keep = s.u32("keep");
             p.reports = std::max<std::uint32_t>(1, s.u32("reports"));
             p.slices = static_cast<std::uint32_t>(geometry::ceil_div(vocab, kSlice));
+            p.group_slices = std::max<std::uint32_t>(1, s.u32("group_slices"));
+            p.groups = static_cast<std::uint32_t>(geometry::ceil_div(p.slices, p.group_slices));
+            p.run = p.group_slices * p.reports;
             return geometry::rows(vocab == 0 ? 0 : s.elements("logits") / vocab, pick_threads(p));
           },
       .bench = [](BenchScale s) { return std::vector<BenchCase>{candidate_case(s, true)}; },

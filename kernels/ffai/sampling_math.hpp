@@ -139,9 +139,64 @@ inline void bitonic_sort(const ArrayRef& keys, const ArrayRef& indices, const Va
   }
 }
 
-// log2 of the smallest power of two >= n, for 1 <= n <= 2^max_log2 (a uniform select chain).
+// The better of entries a and b moves to a; the worse goes to b when `keep_worse`.
+inline void order_pair(const ArrayRef& keys, const ArrayRef& indices, const Val& a, const Val& b,
+                       const Val& keep_worse) {
+  Val ka = keys[a], ia = indices[a];
+  Val kb = keys[b], ib = indices[b];
+  if_(ranks_before(kb, ib, ka, ia), [&] {
+    keys[a] = kb;
+    indices[a] = ib;
+    if_(keep_worse, [&] {
+      keys[b] = ka;
+      indices[b] = ia;
+    });
+  });
+}
+
+// Merges 2^runs_log2 runs, each sorted best first, of 2^len_log2 entries at [0, 2^(runs_log2 +
+// len_log2)) of (keys, indices), so that [0, 2^keep_log2) holds the best entries of all, sorted.
+// Pairs of runs merge level by level (bitonic: the first stage pairs a run's entry i with its
+// partner's entry L-1-i, then half-cleaners sort each half); once a run would outgrow
+// max(2^keep_log2, the initial length), a merge keeps only its better half, so the work halves
+// with every level. Each stage orders disjoint pairs, with a barrier after it.
+inline void merge_runs(const ArrayRef& keys, const ArrayRef& indices, const Val& runs_log2,
+                       const Val& len_log2, const Val& keep_log2) {
+  Val tid = thread_id(0), threads = threads_per_threadgroup(0);
+  Val cap_log2 = max(keep_log2, len_log2);
+  Var l_log2 = len_log2, d_log2 = len_log2;  // run length and distance between runs
+  for (Val level : range(runs_log2)) {
+    Val len = u32(1) << Val(l_log2), dist = u32(1) << Val(d_log2);
+    Val pairs = u32(1) << (runs_log2 - level - 1u);
+    Val full = Val(l_log2) + 1u <= cap_log2;  // the merged run keeps all 2L entries
+    for (Val e : range(tid, pairs << Val(l_log2), threads)) {
+      Val p = e >> Val(l_log2), i = e & (len - 1u);
+      Val base = p * (dist << 1u);
+      order_pair(keys, indices, base + i, base + dist + (len - 1u - i), full);
+    }
+    barrier();
+    // Half-cleaners on each half (full) or on the kept half only.
+    Val blocks_log2 = select(full, u32(1), u32(0));
+    for (Val q : range(Val(l_log2))) {
+      Val shift = Val(l_log2) - 1u - q;
+      Val stride = u32(1) << shift;
+      for (Val e : range(tid, (pairs << blocks_log2) << (Val(l_log2) - 1u), threads)) {
+        Val block = e >> (Val(l_log2) - 1u), t = e & ((len >> 1u) - 1u);
+        Val base = (block >> blocks_log2) * (dist << 1u) + (block & blocks_log2) * len;
+        Val x = base + (((t >> shift) << (shift + 1u)) | (t & (stride - 1u)));
+        order_pair(keys, indices, x, x + stride, u32(1) == 1u);
+      }
+      barrier();
+    }
+    l_log2 = select(full, Val(l_log2) + 1u, Val(l_log2));
+    d_log2 = Val(d_log2) + 1u;
+  }
+}
+
+// log2 of the smallest power of two >= n, for 1 <= n <= 2^max_log2: a select chain of pure
+// ops, so a contract may use it too.
 inline Val ceil_log2(const Val& n, std::uint32_t max_log2) {
-  Var log2 = u32(0);
+  Val log2 = u32(0);
   for (std::uint32_t b = 1; b <= max_log2; ++b) log2 = select(n > (1u << (b - 1)), u32(b), log2);
   return log2;
 }

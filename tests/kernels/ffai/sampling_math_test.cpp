@@ -190,7 +190,10 @@ TEST(SamplingPlan, TwoKernelPathSizes) {
   EXPECT_TRUE(llama.fits);
   EXPECT_EQ(llama.keep, 64u);
   EXPECT_EQ(llama.slices, 501u);
-  EXPECT_EQ(llama.reports, 4u);  // 2004 reports to sort
+  EXPECT_EQ(llama.reports, 4u);
+  EXPECT_EQ(llama.group_slices, 8u);
+  EXPECT_EQ(llama.groups, 63u);
+  EXPECT_EQ(llama.run, 32u);  // 63 runs of 32 (64 padded: 2048 entries) to merge
   EXPECT_TRUE(s::candidate_plan(128256, 128, 0.7f).fits);
   EXPECT_EQ(s::candidate_plan(128256, 128, 0.7f).reports, 8u);
   EXPECT_FALSE(s::candidate_plan(128256, 129, 0.7f).fits) << "top_k > 128: one kernel";
@@ -200,7 +203,7 @@ TEST(SamplingPlan, TwoKernelPathSizes) {
   EXPECT_EQ(greedy.keep, 1u);
   EXPECT_EQ(greedy.reports, 1u);
   EXPECT_TRUE(s::candidate_plan(262144, 64, 1.0f).fits);
-  EXPECT_FALSE(s::candidate_plan(262144, 128, 1.0f).fits) << "the rescans would not fit";
+  EXPECT_FALSE(s::candidate_plan(262144, 128, 1.0f).fits) << "the runs would not fit";
   EXPECT_FALSE(s::candidate_plan(151936, 128, 1.0f).fits);
   EXPECT_TRUE(s::candidate_plan(151936, 64, 1.0f).fits);
   // Small vocabularies: enough reports that their count reaches keep.
@@ -208,6 +211,8 @@ TEST(SamplingPlan, TwoKernelPathSizes) {
   EXPECT_TRUE(tiny.fits);
   EXPECT_EQ(tiny.slices, 1u);
   EXPECT_EQ(tiny.reports, 32u);
+  EXPECT_EQ(tiny.group_slices, 1u);
+  EXPECT_EQ(tiny.run, 32u);
   EXPECT_FALSE(s::candidate_plan(300000, 50, 1.0f).fits) << "more than 1024 slices";
 }
 

@@ -83,11 +83,14 @@ TEST(Sample, DeterministicLimitsEqualTheArgmax) {
   });
 }
 
-// A larger vocabulary, so that the two-kernel path has several slices, one slice whose every
-// report makes the cut (it holds most of the top-k: its unreported logits must be gathered), and
-// ties at the cut (bf16 logits repeat).
+// A larger vocabulary, so that the two-kernel path has 20 slices in 3 groups (runs shorter than
+// keep merge whole before they are cut), one slice whose every report makes the cut (it holds
+// most of the top-k: its unreported logits must be gathered), and ties at the cut (bf16 logits
+// repeat).
+constexpr std::uint32_t kCrowdedVocab = 5000;
+
 std::vector<float> crowded_row(DType t) {
-  std::vector<float> row = model_row(3000, 5, t);
+  std::vector<float> row = model_row(kCrowdedVocab, 5, t);
   for (std::uint32_t i = 512; i < 560; ++i) row[i] = mt::round_to(t, 2.5f + 0.01f * float(i % 7));
   return row;
 }
@@ -98,7 +101,7 @@ TEST(Sample, ManySlicesStayInsideTheFilteredSet) {
       const std::vector<float> row = crowded_row(t);
       for (std::uint32_t top_k : {1u, 8u, 50u, 128u}) {
         SCOPED_TRACE(std::string(mt::name_of(t)) + " top_k " + std::to_string(top_k));
-        const Request r{3000, {.temperature = 1.0f, .top_k = top_k}, 5, 6, 7};
+        const Request r{kCrowdedVocab, {.temperature = 1.0f, .top_k = top_k}, 5, 6, 7};
         const oracle::Distribution expected = oracle::filtered(row, {}, r.filters);
         const std::set<std::uint32_t> allowed(expected.tokens.begin(), expected.tokens.end());
         for (std::uint32_t token : sample(ctx, r, t, repeat(row, 8), 8)) {
@@ -116,7 +119,7 @@ TEST(Sample, TheTopKIsComplete) {
   mt::test::for_each_backend([](mt::Context& ctx) {
     const DType t = DType::F32;
     const std::vector<float> row = crowded_row(t);
-    const Request r{3000, {.temperature = 1000.0f, .top_k = 16}, 9, 8, 7};
+    const Request r{kCrowdedVocab, {.temperature = 1000.0f, .top_k = 16}, 9, 8, 7};
     const oracle::Distribution expected = oracle::filtered(row, {}, r.filters);
     ASSERT_EQ(expected.tokens.size(), 16u);
     const std::vector<std::uint32_t> got = sample(ctx, r, t, repeat(row, 150), 150);
