@@ -2,9 +2,11 @@
 // of kSlice consecutive logits of one row (8 per lane, read coalesced), ranks them by order key
 // after the penalty and temperature, and writes the slice's `reports` best (key, index) pairs,
 // best first, by repeated warp-wide selection: every lane offers its best remaining logit, the
-// warp keeps the best offer, and its lane drops that logit. Sample_pick merges the reports.
+// warp keeps the best offer, and its lane drops that logit. The group's slices (group_slices,
+// a warp each) then sort their reports into one run in threadgroup memory, which sample_pick
+// merges with the other groups' runs; each slice's last report goes out on its own too.
 //
-// The penalty: the threadgroup's 8 slices share a bitmap in threadgroup memory (one word per
+// The penalty: the group's slices share a bitmap in threadgroup memory (one word per
 // 32 logits, bit = lane), filled from the row's penalty ids before the slices are ranked. An id
 // >= vocab is reported in checked mode by a probe load of penalty_ids past its end (the same
 // device as embedding's), and otherwise ignored.

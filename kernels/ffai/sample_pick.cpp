@@ -1,11 +1,12 @@
 // sample_pick: the second kernel of the two-kernel sampling path, one threadgroup per row.
 //
-// 1. Sort the row's reports (every slice's best `reports` pairs) and take tau, the keep-th
-//    best. tau ranks no better than the keep-th best logit of the row, so the row's top `keep`
-//    are all among the logits at least as good as tau: the reports down to tau, plus logits a
-//    slice did not report. A slice can hide such logits only if its last report made the cut
-//    (is at least tau); there are at most keep / reports such "saturated" slices, and their
-//    unreported logits at least as good as tau are gathered after the first `keep` entries.
+// 1. Merge the row's runs (each group's reports, sorted) down to the best `keep` and take tau,
+//    the keep-th best report. tau ranks no better than the keep-th best logit of the row, so
+//    the row's top `keep` are all among the logits at least as good as tau: the reports down
+//    to tau, plus logits a slice did not report. A slice can hide such logits only if its last
+//    report made the cut (is at least tau); there are at most keep / reports such "saturated"
+//    slices, and their unreported logits at least as good as tau are gathered after the first
+//    `keep` entries.
 // 2. If any were gathered, sort again: the first top_k entries are now the row's exact top-k.
 // 3. Warp 0 weighs them (e^(y - y_max), exact f32 steps), prefix-sums the weights, applies
 //    top-p and min-p, and draws with Philox: the first entry whose running sum exceeds u times

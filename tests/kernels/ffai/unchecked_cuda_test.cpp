@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,21 +20,21 @@ namespace {
 using mt::DType;
 using mt::test::le_bytes;
 
-// An unchecked CUDA context, or the reason there is none.
+// An unchecked CUDA context (made once), or nullptr and the reason there is none.
 const mt::Context* unchecked_cuda(std::string* why) {
   static std::string reason;
-  static const mt::Context* ctx = []() -> const mt::Context* {
+  static const std::optional<mt::Context> ctx = []() -> std::optional<mt::Context> {
     try {
       mt::CudaOptions options;
       options.checked = false;
-      return new mt::Context(std::shared_ptr<mt::KernelBackend>(mt::make_cuda_backend(options)));
+      return mt::Context(std::shared_ptr<mt::KernelBackend>(mt::make_cuda_backend(options)));
     } catch (const mt::Error& e) {
       reason = e.what();
-      return nullptr;
+      return std::nullopt;
     }
   }();
   *why = reason;
-  return ctx;
+  return ctx ? &*ctx : nullptr;
 }
 
 #define MT_REQUIRE_UNCHECKED_GPU(ctx)                                                 \
@@ -80,7 +81,7 @@ TEST(UncheckedCuda, SampleIgnoresAPenaltyIdPastTheVocabulary) {
     b["logits"] = mt::test::pack(logits, DType::F32);
     b["penalty_ids"] = mt::test::pack_u32(std::vector<std::uint32_t>{123456789u, 9, 50});
     b["out"] = mt::test::poisoned(1, DType::U32);
-    for (const char* name : {"vocab"}) b[name] = le_bytes(vocab);
+    b["vocab"] = le_bytes(vocab);
     b["temperature"] = le_bytes(0.0f);
     b["top_k"] = le_bytes(top_k);
     b["top_p"] = le_bytes(1.0f);
