@@ -128,6 +128,34 @@ TEST(Sample, TheTopKIsComplete) {
   });
 }
 
+// top_k above the two-kernel path's reach: sample's own kernel finds the k-th logit by
+// bisection (and top-p's cut after it). With every logit equal, the top 150 are exactly the
+// indices below 150 (ties broken by index): a cut by value alone would keep all 400.
+TEST(Sample, LargeTopKOnTheOneKernelPath) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const std::size_t draws = ctx.backend() == mt::Backend::Cuda ? 2000 : 8;
+    const std::uint32_t vocab = 400;
+    const Request flat{vocab, {.temperature = 1.0f, .top_k = 150}, 3, 1, 4};
+    for (std::uint32_t token :
+         sample(ctx, flat, DType::BF16, repeat(std::vector<float>(vocab, 1.0f), draws), draws)) {
+      EXPECT_LT(token, 150u);
+    }
+    const std::vector<float> row = model_row(vocab, 17, DType::F32);
+    for (const oracle::Filters& f :
+         {oracle::Filters{.temperature = 2.0f, .top_k = 150},
+          oracle::Filters{.temperature = 1.0f, .top_k = 200, .top_p = 0.8f}}) {
+      SCOPED_TRACE("top_k " + std::to_string(f.top_k));
+      const oracle::Distribution expected = oracle::filtered(row, {}, f);
+      ASSERT_GT(expected.margin, 1e-3);
+      const std::set<std::uint32_t> allowed(expected.tokens.begin(), expected.tokens.end());
+      for (std::uint32_t token :
+           sample(ctx, Request{vocab, f, 3, 1, 4}, DType::F32, repeat(row, draws), draws)) {
+        EXPECT_EQ(allowed.count(token), 1u) << "token " << token;
+      }
+    }
+  });
+}
+
 TEST(Sample, RepetitionPenaltyDividesMultipliesAndCountsOnce) {
   mt::test::for_each_backend([](mt::Context& ctx) {
     for (std::uint32_t top_k : kTopKs) {
