@@ -12,7 +12,11 @@
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
 #include "metaltile/kernels/ffai/attention.hpp"
+#include "metaltile/kernels/ffai/embedding.hpp"
 #include "metaltile/kernels/ffai/kv_cache.hpp"
+#include "metaltile/kernels/ffai/norms.hpp"
+#include "metaltile/kernels/ffai/rope.hpp"
+#include "metaltile/kernels/ffai/sampling.hpp"
 #include "metaltile/kernels/mlx/gemv.hpp"
 #include "metaltile/kernels/mlx/quantized.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
@@ -26,7 +30,11 @@ std::vector<KernelInfo> gather() {
     for (KernelInfo& info : family) all.push_back(std::move(info));
   };
   add(kernels::ffai::attention::kernel_infos());
+  add(kernels::ffai::embedding::kernel_infos());
   add(kernels::ffai::kv_cache::kernel_infos());
+  add(kernels::ffai::norms::kernel_infos());
+  add(kernels::ffai::rope::kernel_infos());
+  add(kernels::ffai::sampling::kernel_infos());
   add(kernels::mlx::rows::kernel_infos());
   add(kernels::mlx::gemv::kernel_infos());
   add(kernels::mlx::quantized::kernel_infos());

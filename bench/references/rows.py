@@ -19,6 +19,7 @@ def softmax(case):
 def rms_norm(case):
     r, n = _rows(case)
     x, w, eps = case.tensor("x", (r, n)), case.tensor("w"), case.scalar("eps")
+    w = w + case.scalar("weight_offset")  # Gemma's offset, folded into the weight beforehand
     return eager_and_compiled(lambda: F.rms_norm(x, (n,), w, eps))
 
 

@@ -35,7 +35,12 @@
 
 // kernels: the registry and the library families
 #include "metaltile/kernels/ffai/attention.hpp"
+#include "metaltile/kernels/ffai/embedding.hpp"
 #include "metaltile/kernels/ffai/kv_cache.hpp"
+#include "metaltile/kernels/ffai/norms.hpp"
+#include "metaltile/kernels/ffai/rope.hpp"
+#include "metaltile/kernels/ffai/rope_scaling.hpp"
+#include "metaltile/kernels/ffai/sampling.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
 #include "metaltile/kernels/registry.hpp"
 #include "metaltile/kernels/run.hpp"

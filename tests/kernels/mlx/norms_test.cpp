@@ -25,6 +25,7 @@ constexpr float kEps = 1e-5f;
 struct NormInputs {
   std::vector<float> x, w, b;  // b empty for rms_norm
   float eps = kEps;
+  float weight_offset = 0.0f;  // rms_norm only
 };
 
 NormInputs random_inputs(const rows::Case& c, bool with_bias) {
@@ -41,6 +42,7 @@ mt::BufferMap buffers(DType t, const rows::Shape& s, const NormInputs& in) {
   b["x"] = mt::test::pack(in.x, t);
   b["w"] = mt::test::pack(in.w, t);
   if (!in.b.empty()) b["b"] = mt::test::pack(in.b, t);
+  if (in.b.empty()) b["weight_offset"] = le_bytes(in.weight_offset);
   b["out"] = mt::test::poisoned(s.elements(), t);
   b["n"] = le_bytes(s.n);
   b["eps"] = le_bytes(in.eps);
@@ -58,13 +60,22 @@ std::vector<float> run_norm(const mt::Context& ctx, DType t, const rows::Shape& 
 }
 
 rows::Expected oracle(const rows::Shape& s, const NormInputs& in) {
-  return in.b.empty() ? rows::rms_norm(in.x, in.w, s.n, in.eps)
+  return in.b.empty() ? rows::rms_norm(in.x, in.w, s.n, in.eps, in.weight_offset)
                       : rows::layer_norm(in.x, in.w, in.b, s.n, in.eps);
 }
 
 TEST(MlxRmsNorm, MatchesOracleOnEveryShape) {
   rows::for_each_case([](const rows::Case& c) {
     const NormInputs in = random_inputs(c, false);
+    rows::expect_within(run_norm(*c.ctx, c.t, c.shape, in), oracle(c.shape, in), c.t, "out");
+  });
+}
+
+// Gemma's weights are stored as w - 1: weight_offset = 1 adds it back.
+TEST(MlxRmsNorm, WeightOffsetIsAddedToEachWeight) {
+  rows::for_each_case([](const rows::Case& c) {
+    NormInputs in = random_inputs(c, false);
+    in.weight_offset = 1.0f;
     rows::expect_within(run_norm(*c.ctx, c.t, c.shape, in), oracle(c.shape, in), c.t, "out");
   });
 }

@@ -36,6 +36,7 @@ mt::BufferMap valid_buffers(const mt::Kernel& k, DType t) {
   }
   b["n"] = le_bytes(kN);
   if (k.find_param("eps").valid()) b["eps"] = le_bytes(1e-5f);
+  if (k.find_param("weight_offset").valid()) b["weight_offset"] = le_bytes(0.0f);
   return b;
 }
 

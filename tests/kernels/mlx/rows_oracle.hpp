@@ -128,16 +128,16 @@ inline Expected softmax(std::span<const float> x, std::size_t n) {
   return e;
 }
 
-// out = x * rsqrt(mean(x^2) + eps) * w; relative error per element.
+// out = x * rsqrt(mean(x^2) + eps) * (w + weight_offset); relative error per element.
 inline Expected rms_norm(std::span<const float> x, std::span<const float> w, std::size_t n,
-                         float eps) {
+                         float eps, float weight_offset = 0.0f) {
   Expected e{std::vector<double>(x.size()), std::vector<double>(x.size())};
   for (std::size_t r = 0; r < x.size() / n; ++r) {
     double sum_sq = 0.0;
     for (std::size_t i = 0; i < n; ++i) sum_sq += double(x[r * n + i]) * x[r * n + i];
     const double scale = 1.0 / std::sqrt(sum_sq / n + double(eps));
     for (std::size_t i = 0; i < n; ++i) {
-      e.value[r * n + i] = x[r * n + i] * scale * w[i];
+      e.value[r * n + i] = x[r * n + i] * scale * (double(w[i]) + weight_offset);
       e.scale[r * n + i] = std::fabs(e.value[r * n + i]);
     }
   }

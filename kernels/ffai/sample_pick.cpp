@@ -1,0 +1,271 @@
+// sample_pick: the second kernel of the two-kernel sampling path, one threadgroup per row.
+//
+// 1. Merge the row's runs (each group's reports, sorted) down to the best `keep` and take tau,
+//    the keep-th best report. tau ranks no better than the keep-th best logit of the row, so
+//    the row's top `keep` are all among the logits at least as good as tau: the reports down
+//    to tau, plus logits a slice did not report. A slice can hide such logits only if its last
+//    report made the cut (is at least tau); there are at most keep / reports such "saturated"
+//    slices, and their unreported logits at least as good as tau are gathered after the first
+//    `keep` entries.
+// 2. If any were gathered, sort again: the first top_k entries are now the row's exact top-k.
+// 3. Warp 0 weighs them (e^(y - y_max), exact f32 steps), prefix-sums the weights, applies
+//    top-p and min-p, and draws with Philox: the first entry whose running sum exceeds u times
+//    the kept mass.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../activation_kernel.hpp"
+#include "metaltile/kernels/ffai/sampling.hpp"
+#include "sampling_math.hpp"
+#include "sampling_params.hpp"
+
+namespace mt::kernels::ffai::sampling {
+namespace {
+
+// Each slice's last (worst) report.
+struct LastReports {
+  Tensor keys, idx;
+  Val slices;
+  Val at(const Val& row, const Val& s) const { return row * slices + s; }
+};
+
+// Step 1's gathering: the unreported logits of saturated slices that rank at least as well as
+// (tau_key, tau_idx), appended to (keys, idx) from entry `keep` on; returns how many.
+Val gather_hidden(KernelBuilder& k, const RowInputs& in, const LastReports& c, const Val& row,
+                  const ArrayRef& keys, const ArrayRef& idx, const Val& keep, const Val& tau_key,
+                  const Val& tau_idx) {
+  Val tid = thread_id(0), threads = threads_per_threadgroup(0);
+  ArrayRef slot_of = k.threadgroup_array("slot_of", kU32, kMaxSlices);
+  ArrayRef saturated = k.threadgroup_array("saturated", kU32, kMaxSaturated);
+  ArrayRef counts = k.threadgroup_array("counts", kU32, 2);  // saturated slices, gathered logits
+  ArrayRef bits = k.threadgroup_array("sat_penalty_bits", kU32, kMaxSaturated * kPerLane);
+  if_(tid == 0u, [&] {
+    counts[0] = u32(0);
+    counts[1] = u32(0);
+  });
+  for (Val w : range(tid, u32(kMaxSaturated * kPerLane), threads)) bits[w] = u32(0);
+  barrier();
+  for (Val s : range(tid, c.slices, threads)) {
+    Val last_key = c.keys[c.at(row, s)];
+    Val last_idx = c.idx[c.at(row, s)];
+    Val made_cut = !ranks_before(tau_key, tau_idx, last_key, last_idx) && last_idx != kNoIndex;
+    Var slot = u32(kNoIndex);
+    if_(made_cut, [&] {
+      Val n = atomic_add(counts, u32(0), u32(1));
+      if_(n < kMaxSaturated, [&] {
+        saturated[n] = s;
+        slot = n;
+      });
+    });
+    slot_of[s] = slot;
+  }
+  barrier();
+  Val n_saturated = min(Val(counts[0]), kMaxSaturated);
+  for (Val p : range(tid, in.n_penalty, threads)) {
+    Val id = in.penalty_ids[row * in.n_penalty + p];
+    if_(id < in.vocab, [&] {
+      Val slot = slot_of[id / kSlice];
+      if_(slot != kNoIndex, [&] {
+        Val local = id % kSlice;
+        atomic_or(bits, slot * kPerLane + (local >> 5u), u32(1) << (local & 31u));
+      });
+    });
+  }
+  barrier();
+  for (Val e : range(tid, n_saturated * kSlice, threads)) {
+    Val slot = e / kSlice, local = e % kSlice;
+    Val s = saturated[slot];
+    Val i = s * kSlice + local;
+    if_(i < in.vocab, [&] {
+      Val x = in.logits[row * in.vocab + i].to(kF32);
+      Val penalised = ((Val(bits[slot * kPerLane + (local >> 5u)]) >> (local & 31u)) & 1u) == 1u;
+      Val key = order_key(sampling_logit(x, penalised, in.repetition_penalty, in.temperature));
+      Val last_key = c.keys[c.at(row, s)];
+      Val last_idx = c.idx[c.at(row, s)];
+      Val hidden = ranks_before(last_key, last_idx, key, i);
+      Val good = !ranks_before(tau_key, tau_idx, key, i);
+      if_(hidden && good, [&] {
+        Val n = atomic_add(counts, u32(1), u32(1));
+        keys[keep + n] = key;
+        idx[keep + n] = i;
+      });
+    });
+  }
+  barrier();
+  return counts[1];
+}
+
+// Step 3, on warp 0: entries [0, k) of (keys, idx) are the top-k, best first. Returns the
+// drawn token on every lane of warp 0.
+Val draw(const DrawScalars& d, const ArrayRef& keys, const ArrayRef& idx, const Val& k,
+         const Val& row) {
+  constexpr std::uint32_t kPer = kMaxKeep / 32;  // entries per lane: lane l owns 4l..4l+3
+  Val lane = lane_id();
+  Val top_key = keys[0];
+  std::vector<Val> weight, running;
+  Val lane_sum = f32(0.0f);
+  for (std::uint32_t q = 0; q < kPer; ++q) {
+    Val j = lane * kPer + q;
+    Val key = keys[select(j < k, j, u32(0))];
+    Val w = select(j < k, relative_weight(key, top_key), 0.0f);
+    lane_sum = lane_sum + w;
+    weight.push_back(w);
+    running.push_back(lane_sum);
+  }
+  Val inclusive = warp_inclusive_scan(lane_sum);
+  Val before = select(lane == 0u, 0.0f, warp_shuffle_up(inclusive, 1u));
+  Val total = warp_shuffle(inclusive, 31u);  // the top-k mass
+  std::vector<Val> cum;
+  for (std::uint32_t q = 0; q < kPer; ++q) cum.push_back(before + running[q]);
+
+  // Kept: the first m entries, m the least of k, the top-p count and the min-p count.
+  Val p_target = d.top_p * total;
+  Var below_p = u32(0), at_least_min = u32(0);
+  for (std::uint32_t q = 0; q < kPer; ++q) {
+    Val j = lane * kPer + q;
+    below_p += select(j < k && cum[q] < p_target, u32(1), u32(0));
+    at_least_min += select(j < k && weight[q] >= d.min_p, u32(1), u32(0));
+  }
+  Val m_p = select(d.top_p < 1.0f, warp_sum(below_p) + 1u, k);
+  Val m = min(min(k, m_p), select(d.min_p > 0.0f, warp_sum(at_least_min), k));
+  Var kept_mass = f32(0.0f), positive = u32(0);
+  for (std::uint32_t q = 0; q < kPer; ++q) {
+    Val j = lane * kPer + q;
+    kept_mass += select(j + 1u == m, cum[q], 0.0f);
+    positive += select(j < m && weight[q] > 0.0f, u32(1), u32(0));
+  }
+  Val mass = warp_sum(kept_mass);  // exactly cum[m - 1]: one lane adds it to zeros
+
+  auto bits = philox4x32_10({d.offset, row, u32(0), u32(0)}, d.seed_lo, d.seed_hi);
+  Val target = unit_interval(bits[0]) * mass;
+  Var not_past = u32(0);
+  for (std::uint32_t q = 0; q < kPer; ++q) {
+    Val j = lane * kPer + q;
+    not_past += select(j < m && cum[q] <= target, u32(1), u32(0));
+  }
+  // The first entry whose running sum passes the target; never one of weight 0.
+  Val chosen = min(warp_sum(not_past), warp_sum(positive) - 1u);
+  return idx[chosen];
+}
+
+void build_sample_pick(KernelBuilder& k, DType T) {
+  auto tensors = declare_row_tensors(k, T);
+  Tensor cand_keys = k.input("cand_keys", kU32), cand_idx = k.input("cand_idx", kU32);
+  Tensor last_keys = k.input("last_keys", kU32), last_idx = k.input("last_idx", kU32);
+  Tensor out = k.output("out", kU32);
+  RowInputs in = declare_row_scalars(k, tensors);
+  DrawScalars d = declare_draw_scalars(k);
+  CandidateLayout c = declare_candidate_layout(k, in);
+  Val keep = k.scalar_u32("keep");
+  Val groups_log2 = ceil_log2(c.groups, 12);
+  k.require(out.len() == in.rows, "len(out) == len(logits) / vocab");
+  k.require(cand_keys.len() == in.rows * c.groups * c.run,
+            "len(cand_keys) == len(logits) / vocab * ceil(ceil(vocab / 256) / group_slices) * "
+            "group_slices * reports");
+  k.require(cand_idx.len() == cand_keys.len(), "len(cand_idx) == len(cand_keys)");
+  k.require(last_keys.len() == in.rows * c.slices,
+            "len(last_keys) == len(logits) / vocab * ceil(vocab / 256)");
+  k.require(last_idx.len() == last_keys.len(), "len(last_idx) == len(last_keys)");
+  k.require(c.slices <= kMaxSlices, "ceil(vocab / 256) <= 1024");
+  k.require(keep <= kMaxKeep && (keep & (keep - 1u)) == 0u && c.reports <= keep,
+            "keep is a power of two <= 128 and >= reports");
+  k.require((u32(1) << groups_log2) * c.run <= kMaxEntries && c.slices * c.reports >= keep,
+            "keep <= slices * reports, and the runs (padded to a power of two) <= 4096 entries");
+  k.require(keep + keep / c.reports * (kSlice - c.reports) <= kMaxEntries,
+            "keep + keep / reports * (256 - reports) <= 4096");
+  k.require((d.top_k > 0u && min(d.top_k, in.vocab) <= keep) || in.temperature == 0.0f,
+            "1 <= min(top_k, vocab) <= keep unless temperature = 0");
+
+  Val row = threadgroup_id(0);
+  Val tid = thread_id(0), threads = threads_per_threadgroup(0);
+  if_(row < in.rows, [&] {
+    ArrayRef keys = k.threadgroup_array("keys", kU32, kMaxEntries);
+    ArrayRef idx = k.threadgroup_array("idx", kU32, kMaxEntries);
+    // The groups' runs, padded with empty runs to a power of two, merged to the best `keep`.
+    Val entries = c.groups * c.run;
+    for (Val e : range(tid, (u32(1) << groups_log2) * c.run, threads)) {
+      Val real = e < entries;
+      Val at = row * entries + select(real, e, u32(0));
+      Val ke = cand_keys[at], ie = cand_idx[at];
+      keys[e] = select(real, ke, u32(0));
+      idx[e] = select(real, ie, u32(kNoIndex));
+    }
+    barrier();
+    merge_runs(keys, idx, groups_log2, ceil_log2(c.run, 10), ceil_log2(keep, 7));
+    Val tau_key = keys[keep - 1u], tau_idx = idx[keep - 1u];
+    barrier();  // everyone has read tau before the gathered logits overwrite the tail
+
+    LastReports last{last_keys, last_idx, c.slices};
+    Val gathered = gather_hidden(k, in, last, row, keys, idx, keep, tau_key, tau_idx);
+    if_(gathered > 0u, [&] {
+      Val total = keep + gathered;
+      Val log2_total = ceil_log2(total, 12);
+      for (Val e : range(tid + total, u32(1) << log2_total, threads)) {
+        keys[e] = u32(0);
+        idx[e] = u32(kNoIndex);
+      }
+      barrier();
+      bitonic_sort(keys, idx, log2_total);
+    });
+
+    // Greedy decoding (and a row of NaN) takes the first entry; else draw from the first k,
+    // k = top_k clipped to the vocabulary.
+    if_(warp_id() == 0u, [&] {
+      Var token = Val(idx[0]);
+      if_(in.temperature > 0.0f && Val(keys[0]) != 0u,
+          [&] { token = draw(d, keys, idx, min(d.top_k, in.vocab), row); });
+      if_(lane_id() == 0u, [&] { out[row] = token; });
+    });
+  });
+}
+
+}  // namespace
+
+KernelInfo sample_pick::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = build_sample_pick,
+      .doc = {.summary = "sampling, second pass: merge the slices' reports into the exact top-k, "
+                         "filter and draw",
+              .formula = "as `sample`, for top_k <= keep (or temperature 0)",
+              .buffers = {{"logits", "[B, V] T"},
+                          {"penalty_ids", "[B, P] u32"},
+                          {"cand_keys", "[B, groups, run] u32: sample_candidates' runs"},
+                          {"cand_idx", "[B, groups, run] u32"},
+                          {"last_keys", "[B, slices] u32: sample_candidates' last reports"},
+                          {"last_idx", "[B, slices] u32"},
+                          {"out", "[B] u32: the drawn token of each row"}},
+              .scalars = {{"vocab", "u32: V"},
+                          {"temperature", "f32: >= 0 (0: the best entry)"},
+                          {"top_k", "u32: min(top_k, V) in 1..keep (any when temperature = 0)"},
+                          {"top_p", "f32: (0, 1]"},
+                          {"min_p", "f32: [0, 1]"},
+                          {"seed_lo", "u32: Philox key, low word"},
+                          {"seed_hi", "u32: Philox key, high word"},
+                          {"offset", "u32: Philox counter word 0 (the row is word 1)"},
+                          {"n_penalty", "u32: P"},
+                          {"repetition_penalty", "f32: > 0"},
+                          {"reports", "u32: as sample_candidates"},
+                          {"group_slices", "u32: as sample_candidates"},
+                          {"keep", "u32: candidates kept, a power of two >= top_k, <= 128"}},
+              .geometry = "one threadgroup per row, up to 1024 threads (a pair of the merge "
+                          "or a rescanned logit per thread)"},
+      .geometry =
+          [](const LaunchShape& s) {
+            const std::size_t vocab = s.u32("vocab");
+            CandidatePlan p;
+            p.keep = s.u32("keep");
+            p.reports = std::max<std::uint32_t>(1, s.u32("reports"));
+            p.slices = static_cast<std::uint32_t>(geometry::ceil_div(vocab, kSlice));
+            p.group_slices = std::max<std::uint32_t>(1, s.u32("group_slices"));
+            p.groups = static_cast<std::uint32_t>(geometry::ceil_div(p.slices, p.group_slices));
+            p.run = p.group_slices * p.reports;
+            return geometry::rows(vocab == 0 ? 0 : s.elements("logits") / vocab, pick_threads(p));
+          },
+      .bench = [](BenchScale s) { return std::vector<BenchCase>{candidate_case(s, true)}; },
+  };
+}
+
+}  // namespace mt::kernels::ffai::sampling
