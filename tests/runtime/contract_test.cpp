@@ -54,18 +54,26 @@ BufferMap copy_buffers(std::uint32_t rows, std::uint32_t cols, std::size_t src, 
 TEST(Contract, RequireLenNamesBufferExpectedAndActualLengths) {
   test::for_each_backend([](Context& ctx) {
     const Kernel k = copy_rows();
-    EXPECT_EQ(error_of([&] { ctx.dispatch_with_grid(k, copy_buffers(2, 3, 5, 6), {}, kOne, {8, 1, 1}); }),
+    EXPECT_EQ(error_of([&] {
+                ctx.dispatch_with_grid(k, copy_buffers(2, 3, 5, 6), {}, kOne, {8, 1, 1});
+              }),
               "kernel 'copy_rows': param 'src': expected 6 elements (24 bytes) = rows*cols with "
               "rows=2, cols=3, got 5 elements (20 bytes)");
     // One element: singular nouns.
-    EXPECT_EQ(error_of([&] { ctx.dispatch_with_grid(k, copy_buffers(1, 1, 2, 1), {}, kOne, {8, 1, 1}); }),
+    EXPECT_EQ(error_of([&] {
+                ctx.dispatch_with_grid(k, copy_buffers(1, 1, 2, 1), {}, kOne, {8, 1, 1});
+              }),
               "kernel 'copy_rows': param 'src': expected 1 element (4 bytes) = rows*cols with "
               "rows=1, cols=1, got 2 elements (8 bytes)");
-    EXPECT_EQ(error_of([&] { ctx.dispatch_with_grid(k, copy_buffers(2, 3, 6, 7), {}, kOne, {8, 1, 1}); }),
-              "kernel 'copy_rows': param 'out': expected a multiple of 3 elements (12 bytes) = cols "
-              "with cols=3, got 7 elements (28 bytes)");
+    EXPECT_EQ(
+        error_of([&] {
+          ctx.dispatch_with_grid(k, copy_buffers(2, 3, 6, 7), {}, kOne, {8, 1, 1});
+        }),
+        "kernel 'copy_rows': param 'out': expected a multiple of 3 elements (12 bytes) = cols "
+        "with cols=3, got 7 elements (28 bytes)");
     // The context stays usable, and a consistent launch copies.
-    const DispatchResult r = ctx.dispatch_with_grid(k, copy_buffers(2, 3, 6, 6), {}, kOne, {8, 1, 1});
+    const DispatchResult r =
+        ctx.dispatch_with_grid(k, copy_buffers(2, 3, 6, 6), {}, kOne, {8, 1, 1});
     EXPECT_EQ(test::unpack(r.outputs.at("out"), DType::F32), std::vector<float>(6, 1.5f));
   });
 }

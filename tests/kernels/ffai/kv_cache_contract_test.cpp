@@ -55,9 +55,9 @@ TEST(KvCacheLengths, EveryBufferOneElementShortOrLongIsAnError) {
           b[p.name] = mt::test::poisoned(elements + delta, p.dtype);
           const std::string what =
               mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, kGrid, kTpg); });
-          mt::test::expect_mentions(what, {"kernel '" + info.name + "'",
-                                           "param '" + reported_buffer(p.name) + "'", "expected ",
-                                           " elements (", " bytes)", ", got "});
+          mt::test::expect_mentions(
+              what, {"kernel '" + info.name + "'", "param '" + reported_buffer(p.name) + "'",
+                     "expected ", " elements (", " bytes)", ", got "});
           ++checked;
         }
       }
@@ -110,9 +110,9 @@ TEST(KvCacheWraparound, QuantiseWithSlotsPastU32IsAnError) {
       b["position"] = le_bytes(0u);
       const std::string what =
           mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, kGrid, kTpg); });
-      mt::test::expect_mentions(what, {"kernel '" + std::string(name) + "'", "param 'max_seq'",
-                                       "contract arithmetic", "does not fit u32",
-                                       "max_seq=2147483648", "the length of 'out_w'"});
+      mt::test::expect_mentions(
+          what, {"kernel '" + std::string(name) + "'", "param 'max_seq'", "contract arithmetic",
+                 "does not fit u32", "max_seq=2147483648", "the length of 'out_w'"});
     }
   });
 }
@@ -131,8 +131,8 @@ TEST(KvCacheWraparound, DequantWithHeadStridePastU32IsAnError) {
       mt::test::expect_mentions(what, {"kernel '" + info.name + "'", "param 'max_seq'",
                                        "mul 67108865, 64: the result does not fit u32",
                                        "max_seq=67108865", "the length of 'out'"});
-      EXPECT_NO_THROW(ctx.dispatch_with_grid(k, oracle::valid_buffers(info.name, DType::F32, kShape),
-                                             {}, kGrid, kTpg));
+      EXPECT_NO_THROW(ctx.dispatch_with_grid(
+          k, oracle::valid_buffers(info.name, DType::F32, kShape), {}, kGrid, kTpg));
     }
   });
 }
@@ -146,11 +146,14 @@ TEST(KvCacheLaunch, TwoDimensionalLaunchIsAnErrorNamingTheKernel) {
       const mt::Kernel k = info.build(DType::F32);
       const mt::BufferMap b = oracle::valid_buffers(info.name, DType::F32, kShape);
       mt::test::expect_mentions(
-          mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, kGrid, {32, 2, 1}); }),
+          mt::test::error_of([&] {
+            ctx.dispatch_with_grid(k, b, {}, kGrid, {32, 2, 1});
+          }),
           {"kernel '" + info.name + "'", "a 1-D threadgroup", "tpg=(32,2,1)"});
-      mt::test::expect_mentions(
-          mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, {8, 2, 1}, kTpg); }),
-          {"kernel '" + info.name + "'", "a 1-D grid", "grid=(8,2,1)"});
+      mt::test::expect_mentions(mt::test::error_of([&] {
+                                  ctx.dispatch_with_grid(k, b, {}, {8, 2, 1}, kTpg);
+                                }),
+                                {"kernel '" + info.name + "'", "a 1-D grid", "grid=(8,2,1)"});
       EXPECT_NO_THROW(ctx.dispatch_with_grid(k, b, {}, kGrid, kTpg));
     }
   });

@@ -26,7 +26,8 @@ constexpr std::uint32_t kRows = 3, kN = 7;
 mt::BufferMap valid_buffers(const mt::Kernel& k, DType t) {
   mt::BufferMap b;
   for (const mt::Param& p : k.params) {
-    if (p.name == "x") b["x"] = mt::test::pack(rows::random_values(kRows * kN, 4, t, -1.0f, 1.0f), t);
+    if (p.name == "x")
+      b["x"] = mt::test::pack(rows::random_values(kRows * kN, 4, t, -1.0f, 1.0f), t);
     if (p.name == "w" || p.name == "b") b[p.name] = mt::test::pack(std::vector<float>(kN, 1.0f), t);
     if (p.name == "out") {
       const bool per_row = k.name == "argmax" || k.name == "row_sum" || k.name == "row_max";
@@ -60,8 +61,8 @@ TEST(MlxRowsContract, EveryBufferOneElementShortOrLongIsAnError) {
           b[p.name] = mt::test::poisoned(b[p.name].size() / mt::size_of(p.dtype) + delta, p.dtype);
           const std::string what =
               mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, grid, tpg); });
-          mt::test::expect_mentions(what, {"kernel '" + k.name + "'", "param '" + p.name + "'",
-                                           "expected ", ", got "});
+          mt::test::expect_mentions(
+              what, {"kernel '" + k.name + "'", "param '" + p.name + "'", "expected ", ", got "});
           ++checked;
         }
       }
@@ -77,7 +78,9 @@ TEST(MlxRowsContract, OutputOfARowsLengthNamesTheFormula) {
     const mt::Kernel k = mt::kernels::mlx::argmax::kernel_ir_for(DType::F16);
     mt::BufferMap b = valid_buffers(k, DType::F16);
     b["out"] = mt::test::poisoned(kRows + 2, DType::U32);
-    EXPECT_EQ(mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, {kRows, 1, 1}, {32, 1, 1}); }),
+    EXPECT_EQ(mt::test::error_of([&] {
+                ctx.dispatch_with_grid(k, b, {}, {kRows, 1, 1}, {32, 1, 1});
+              }),
               "kernel 'argmax': param 'out': expected 3 elements (12 bytes) = rows = len(x)/n with "
               "n=7, len(x)=21, got 5 elements (20 bytes)");
   });
@@ -91,10 +94,14 @@ TEST(MlxRowsContract, TwoDimensionalLaunchIsAnErrorNamingTheKernel) {
     for (const mt::Kernel& k : row_kernels(DType::F32)) {
       SCOPED_TRACE(k.name);
       const mt::BufferMap b = valid_buffers(k, DType::F32);
-      EXPECT_EQ(mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, {kRows, 1, 1}, {32, 2, 1}); }),
+      EXPECT_EQ(mt::test::error_of([&] {
+                  ctx.dispatch_with_grid(k, b, {}, {kRows, 1, 1}, {32, 2, 1});
+                }),
                 "kernel '" + k.name +
                     "': precondition failed: a 1-D threadgroup: tpg = (x, 1, 1) (tpg=(32,2,1))");
-      EXPECT_EQ(mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, {kRows, 1, 2}, {32, 1, 1}); }),
+      EXPECT_EQ(mt::test::error_of([&] {
+                  ctx.dispatch_with_grid(k, b, {}, {kRows, 1, 2}, {32, 1, 1});
+                }),
                 "kernel '" + k.name +
                     "': precondition failed: a 1-D grid: grid = (x, 1, 1) (grid=(3,1,2))");
       EXPECT_NO_THROW(ctx.dispatch_with_grid(k, b, {}, {kRows, 1, 1}, {32, 1, 1}));
