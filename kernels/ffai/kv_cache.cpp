@@ -189,8 +189,8 @@ void build_dequant_affine(KernelBuilder& k, DType T) {
   Val group_size = k.scalar_u32("group_size"), n_positions = k.scalar_u32("n_positions");
   require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, vpp);
-  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   Val n_kv_heads = cache_heads(k, out, head_dim, max_seq);
+  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, vpp, in_w, {in_s, in_b},
                             "len(out)/(max_seq*head_dim)");
 
@@ -216,8 +216,8 @@ void build_dequant_affine_x8(KernelBuilder& k, DType T) {
   require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, vpp);
   k.require(group_size % kPerThread == 0u, "group_size % 8 == 0 (elements per thread)");
-  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   Val n_kv_heads = cache_heads(k, out, head_dim, max_seq);
+  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, vpp, in_w, {in_s, in_b},
                             "len(out)/(max_seq*head_dim)");
 
@@ -296,8 +296,8 @@ void build_dequant_fp8(KernelBuilder& k, DType T) {
   Val group_size = k.scalar_u32("group_size"), n_positions = k.scalar_u32("n_positions");
   require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, 4);
-  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   Val n_kv_heads = cache_heads(k, out, head_dim, max_seq);
+  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, 4, in_w, {in_s},
                             "len(out)/(max_seq*head_dim)");
 

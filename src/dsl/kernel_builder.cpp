@@ -45,6 +45,12 @@ std::string KernelBuilder::describe(const Val& v) const {
   return out.str();
 }
 
+std::optional<Scalar> KernelBuilder::constant_value(const Val& v) const {
+  auto def = pure_defs_.find(v.id().index);
+  if (def == pure_defs_.end() || def->second.op != OpKind::Const) return std::nullopt;
+  return def->second.literal;
+}
+
 ParamId KernelBuilder::add_param(std::string name, ParamKind kind, DType t) {
   if (name.empty()) fail("a parameter needs a name");
   if (kernel_.find_param(name).valid()) {

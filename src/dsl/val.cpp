@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
+#include <string>
 
 #include "metaltile/core/kernel.hpp"
 #include "metaltile/core/scalar_eval.hpp"
@@ -115,6 +117,13 @@ Val literal_float(const Val& like, double x) {
 Val binary(OpKind op, const Val& a, const Val& b) {
   require_same_type(op_name(op), a, b);
   require_accepts(op, a);
+  // An integer division by a constant 0 would fail (or yield 0 on a GPU) at run time: say so now.
+  if ((op == OpKind::Div || op == OpKind::Rem) && !is_float(b.dtype())) {
+    KernelBuilder& k = a.builder();
+    if (const std::optional<Scalar> d = k.constant_value(b); d && d->i == 0) {
+      k.fail(std::string(op_name(op)) + ": " + k.describe(a) + " by the constant 0");
+    }
+  }
   return a.builder().append(make::binary(a.builder().mutable_kernel(), op, a.id(), b.id()));
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -71,6 +72,8 @@ class KernelBuilder {
   [[noreturn]] void fail(std::string_view what) const;
   // Describes a value for error messages: "%12 (u32)".
   std::string describe(const Val& v) const;
+  // The literal of a value that is a constant (a Const), for checks at trace time.
+  std::optional<Scalar> constant_value(const Val& v) const;
 
  private:
   Block& current_block() { return *blocks_.back(); }
