@@ -60,18 +60,30 @@ void require_bool(std::string_view symbol, const Val& a) {
 
 }  // namespace
 
+Val::Val(KernelBuilder& builder, ValueId id, DType dtype)
+    : trace_(builder.trace_serial()), id_(id), dtype_(dtype) {}
+
+ValueId Val::id() const {
+  KernelBuilder::of_trace(trace_);
+  return id_;
+}
+
+KernelBuilder& Val::builder() const { return KernelBuilder::of_trace(trace_); }
+
 Val Val::to(DType t) const {
+  KernelBuilder& k = builder();
   if (t == dtype_) return *this;
-  return builder_->append(make::cast(builder_->mutable_kernel(), t, id_));
+  return k.append(make::cast(k.mutable_kernel(), t, id_));
 }
 
 Val Val::bitcast(DType t) const {
+  KernelBuilder& k = builder();
   if (size_of(t) != size_of(dtype_) || t == DType::Bool || dtype_ == DType::Bool) {
-    builder_->fail("bitcast: " + builder_->describe(*this) + " to " + std::string(name_of(t)) +
-                   " changes the size or involves bool");
+    k.fail("bitcast: " + k.describe(*this) + " to " + std::string(name_of(t)) +
+           " changes the size or involves bool");
   }
   if (t == dtype_) return *this;
-  return builder_->append(make::bitcast(builder_->mutable_kernel(), t, id_));
+  return k.append(make::bitcast(k.mutable_kernel(), t, id_));
 }
 
 namespace dsl_detail {
