@@ -71,6 +71,7 @@ DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap
   // 1-3: every check of the contract that needs no compile, in the order DESIGN.md lists them.
   const LaunchDims dims = check_launch_dims(kernel, grid, tpg, backend.limits());
   const std::map<std::string, Scalar> specialised = check_consts(kernel, consts);
+  check_arrays_fit(kernel, specialised, backend.limits());
   check_buffers(kernel, buffers, consts);
 
   // 4: host-side preconditions, before a compile (shared with launch, see bindings.hpp).

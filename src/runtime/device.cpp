@@ -101,6 +101,7 @@ Stream Context::create_stream() const {
 PreparedKernel Context::prepare(const Kernel& kernel, const ConstMap& consts) const {
   PreparedKernel prepared;
   prepared.specialised_ = check_consts(kernel, consts);
+  check_arrays_fit(kernel, prepared.specialised_, state_->backend->limits());
   prepared.backend_ = state_->backend;
   prepared.traced_ = std::make_shared<const Kernel>(kernel);
   prepared.executable_ = state_->compile(kernel, prepared.specialised_);

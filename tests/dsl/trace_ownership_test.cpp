@@ -52,10 +52,9 @@ TEST(TraceOwnership, TensorArrayAndVarOfAnotherKernelAreErrors) {
   expect_mentions(cross([](KernelBuilder& outer) { return outer.output("t", DType::F32); },
                         [](const Tensor& t) { t[program_id(0)] = f32(1.0f); }),
                   kForeign);
-  expect_mentions(
-      cross([](KernelBuilder& outer) { return outer.thread_array("a", DType::F32, 4); },
-            [](const ArrayRef& a) { static_cast<void>(Val(a[0])); }),
-      kForeign);
+  expect_mentions(cross([](KernelBuilder& outer) { return outer.thread_array("a", DType::F32, 4); },
+                        [](const ArrayRef& a) { static_cast<void>(Val(a[0])); }),
+                  kForeign);
   expect_mentions(
       cross([](KernelBuilder& outer) { return outer.threadgroup_array("s", DType::F32, 4); },
             [](const ArrayRef& a) { a[program_id(0)] = f32(0.0f); }),
@@ -74,15 +73,13 @@ TEST(TraceOwnership, AValThatOutlivedItsTraceIsAnError) {
     kept_tensor = b.input("t", DType::F32);
   });
   expect_mentions(error_of([&] {
-                    trace("second", KernelMode::Grid3D, [&](KernelBuilder& b) {
-                      static_cast<void>(b.scalar_u32("z") + *kept);
-                    });
+                    trace("second", KernelMode::Grid3D,
+                          [&](KernelBuilder& b) { static_cast<void>(b.scalar_u32("z") + *kept); });
                   }),
                   {"kernel 'second'", "of another kernel's trace"});
   expect_mentions(error_of([&] { static_cast<void>(kept->to(DType::F32)); }),
                   {"outside any trace", "outlived the kernel function that made it"});
-  expect_mentions(error_of([&] { static_cast<void>(kept_tensor->len()); }),
-                  {"outside any trace"});
+  expect_mentions(error_of([&] { static_cast<void>(kept_tensor->len()); }), {"outside any trace"});
 }
 
 TEST(TraceOwnership, AValUsedAfterFinishIsAnError) {
