@@ -22,16 +22,16 @@ void check_array_limits(const Kernel& k, const std::function<std::uint64_t(const
         largest = bytes;
       }
     }
-    const std::uint64_t limit = shared ? limits.max_threadgroup_memory
-                                       : limits.max_thread_array_bytes;
+    const std::uint64_t limit =
+        shared ? limits.max_threadgroup_memory : limits.max_thread_array_bytes;
     if (total <= limit) continue;
     const std::string what = shared ? "threadgroup arrays" : "per-thread arrays";
-    throw kernel_error(k.name, "array '" + biggest->name + "' (" + std::string(name_of(biggest->dtype)) +
-                                   "[" + std::to_string(elements(*biggest)) + "]): the " + what +
-                                   " take " + quantity(total, "byte") +
-                                   (shared ? " a threadgroup" : " a thread") + ", over the limit of " +
-                                   quantity(limit, "byte") +
-                                   (shared ? " of threadgroup memory" : " (max_thread_array_bytes)"));
+    throw kernel_error(
+        k.name, "array '" + biggest->name + "' (" + std::string(name_of(biggest->dtype)) + "[" +
+                    std::to_string(elements(*biggest)) + "]): the " + what + " take " +
+                    quantity(total, "byte") + (shared ? " a threadgroup" : " a thread") +
+                    ", over the limit of " + quantity(limit, "byte") +
+                    (shared ? " of threadgroup memory" : " (max_thread_array_bytes)"));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/verify.hpp"
 #include "metaltile/passes/pipeline.hpp"
 #include "metaltile/passes/specialise_scalars.hpp"
 #include "runtime/backend_choice.hpp"
@@ -68,6 +69,8 @@ DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap
                                            const ConstMap& consts, std::array<std::size_t, 3> grid,
                                            std::array<std::size_t, 3> tpg) const {
   KernelBackend& backend = *state_->backend;
+  // 0: the IR itself, so that no check below reads past a damaged kernel's tables.
+  verify(kernel);
   // 1-3: every check of the contract that needs no compile, in the order DESIGN.md lists them.
   const LaunchDims dims = check_launch_dims(kernel, grid, tpg, backend.limits());
   const std::map<std::string, Scalar> specialised = check_consts(kernel, consts);

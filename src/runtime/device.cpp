@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/verify.hpp"
 #include "metaltile/runtime/context.hpp"
 #include "runtime/bindings.hpp"
 #include "runtime/context_state.hpp"
@@ -100,6 +101,8 @@ Stream Context::create_stream() const {
 
 PreparedKernel Context::prepare(const Kernel& kernel, const ConstMap& consts) const {
   PreparedKernel prepared;
+  // The IR first: a launch then trusts this verified copy (traced_) and verifies nothing.
+  verify(kernel);
   prepared.specialised_ = check_consts(kernel, consts);
   check_arrays_fit(kernel, prepared.specialised_, state_->backend->limits());
   prepared.backend_ = state_->backend;

@@ -251,5 +251,20 @@ TEST(DispatchErrors, ArraySizedByAnUnspecialisedScalar) {
   });
 }
 
+// A Kernel damaged after tracing (its params cleared under the instructions that name them)
+// is verified before its contract runs: an mt::Error, never a read past the parameter table.
+TEST(DispatchErrors, DamagedKernelIsAVerifyError) {
+  Kernel damaged = doubler();
+  damaged.params.clear();
+  test::for_each_backend([&](Context& ctx) {
+    for (const BufferMap& b : {BufferMap{}, good_buffers()}) {
+      expect_mentions(error_of([&] { (void)ctx.dispatch_with_grid(damaged, b, {}, kGrid, kTpg); }),
+                      {"kernel 'doubler': verify: ", "is out of range (0 params)"});
+    }
+    expect_mentions(error_of([&] { (void)ctx.prepare(damaged); }), {"kernel 'doubler': verify: "});
+    expect_still_works(ctx);
+  });
+}
+
 }  // namespace
 }  // namespace mt
