@@ -57,8 +57,9 @@ Context Context::create(Backend backend) {
       return Context(std::shared_ptr<KernelBackend>(std::move(cuda)));
     }
   }
-  MT_ASSERT(false) << "unknown backend " << static_cast<int>(backend);
-  return create(Backend::Cpu);  // unreachable: MT_ASSERT(false) throws
+  // Backend is a plain enum: a value cast from an integer can be none of its enumerators.
+  throw Error("Context::create: " + std::to_string(static_cast<int>(backend)) +
+              " is not a backend; choose Backend::Cpu or Backend::Cuda");
 }
 
 Backend Context::backend() const { return state_->backend->kind(); }

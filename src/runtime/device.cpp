@@ -4,6 +4,7 @@
 #include "metaltile/runtime/device.hpp"
 
 #include <exception>
+#include <new>
 #include <utility>
 
 #include "metaltile/core/error.hpp"
@@ -82,7 +83,13 @@ void Graph::replay(const Stream& stream) const {
 DeviceBuffer Context::allocate(std::size_t bytes) const {
   DeviceBuffer buffer;
   buffer.backend_ = state_->backend;
-  buffer.memory_ = state_->backend->allocate(bytes);
+  try {
+    buffer.memory_ = state_->backend->allocate(bytes);
+  } catch (const std::bad_alloc&) {
+    // The CPU backend's host allocation; a GPU's failure is already an mt::Error (cuMemAlloc).
+    throw Error("allocate: " + quantity(bytes, "byte") + " are more than the " +
+                state_->backend->description() + " can allocate");
+  }
   return buffer;
 }
 

@@ -96,6 +96,14 @@ TEST(DispatchErrors, InputShorterThanTheKernelReads) {
   expect_error(b, {}, kGrid, kTpg, {"param 'src'", "out of bounds"});
 }
 
+// A count of one reads "1 element", never "1 elements" (here: n = 2 threads read a src of 1).
+TEST(DispatchErrors, OneElementMessagesAreSingular) {
+  BufferMap b = good_buffers();
+  b["src"].resize(4);
+  b["n"] = test::le_bytes(std::uint32_t{2});
+  expect_error(b, {}, kGrid, kTpg, {"param 'src'", "load index 1 out of bounds (1 element)"});
+}
+
 TEST(DispatchErrors, OutputShorterThanTheKernelWrites) {
   BufferMap b = good_buffers();
   b["out"].resize(47 * 4);
