@@ -17,9 +17,18 @@
 // the length of the buffer it indexes, and no u32 index arithmetic wraps.
 // fp8 quantisation divides by the scale as stored (rounded to T), the same value dequant
 // multiplies by, so a round trip sees one consistent scale.
+//
+// Non-finite values: finite input gives finite output, and NaN propagates. A group holding a
+// NaN or an inf cannot be represented, so quantisation stores its scale (and bias) as NaN and
+// codes 0: every element of that group dequantises to NaN. A finite group whose spread
+// overflows f32 (values spanning +-3e38) gets the finite scale max/maxq - min/maxq. Dequantised
+// values of finite parameters saturate at +-max(T) instead of rounding to inf (a scale stored as
+// T may round up by half an ulp, so maxq*scale + bias can pass max(T) for a group at T's
+// limits); the updates copy bits, NaN included.
 #include "metaltile/kernels/ffai/kv_cache.hpp"
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -33,6 +42,25 @@ namespace {
 
 constexpr DType F32 = DType::F32;
 constexpr DType U32 = DType::U32;
+constexpr float kMaxF32 = std::numeric_limits<float>::max();
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+Val is_finite(const Val& v) { return abs(v) <= kMaxF32; }  // false for NaN and +-inf
+
+// The largest value a dequantised T may take: +-max(T) when the scale (and bias) it comes from
+// are finite, else unbounded, so a NaN or inf parameter passes on.
+Val saturation_limit(DType T, const Val& finite_parameters) {
+  const float max_t = T == DType::F16    ? f16_bits_to_f32(0x7BFF)
+                      : T == DType::BF16 ? bf16_bits_to_f32(0x7F7F)
+                                         : kMaxF32;
+  return select(finite_parameters, f32(max_t), f32(kInfinity));
+}
+
+// v (f32) clamped to [-limit, limit] and rounded to T; NaN passes (no comparison holds).
+Val saturated(const Val& v, const Val& limit, DType T) {
+  return select(v > limit, limit, select(v < -limit, -limit, v)).to(T);
+}
 
 // Host-side preconditions shared by every quantised layout.
 void require_group_layout(KernelBuilder& k, const Val& head_dim, const Val& group_size,
@@ -137,17 +165,22 @@ void build_quantize_affine(KernelBuilder& k, DType T) {
     Val base = h * head_dim + group * group_size;
     Var mn = src[base].to(F32);
     Var mx = mn;
+    Var finite = is_finite(mn);
     for (Val i : range(1u, group_size)) {
       Val v = src[base + i].to(F32);
       mn = min(mn, v);
       mx = max(mx, v);
+      finite = finite && is_finite(v);
     }
     Val spread = mx - mn;
-    Val scale = select(spread == 0.0f, 1.0f, spread / float(maxq));
+    // A spread past f32's range (finite values near +-max) still gets a finite scale.
+    Val step = select(spread <= kMaxF32, spread / float(maxq), mx / float(maxq) - mn / float(maxq));
+    // A group with NaN or inf: NaN scale and bias (its codes come out 0).
+    Val scale = select(finite, select(spread == 0.0f, 1.0f, step), kNaN);
     Val inv_scale = 1.0f / scale;
     Val slot = h * max_seq + position;
     out_s[slot * gph + group] = scale.to(T);
-    out_b[slot * gph + group] = mn.to(T);
+    out_b[slot * gph + group] = select(finite, mn, kNaN).to(T);
 
     Val first_word = slot * (head_dim / vpp) + group * (group_size / vpp);
     for (Val w : range(group_size / vpp)) {
@@ -189,15 +222,17 @@ void build_dequant_affine(KernelBuilder& k, DType T) {
   Val group_size = k.scalar_u32("group_size"), n_positions = k.scalar_u32("n_positions");
   require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, vpp);
-  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   Val n_kv_heads = cache_heads(k, out, head_dim, max_seq);
+  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, vpp, in_w, {in_s, in_b},
                             "len(out)/(max_seq*head_dim)");
 
   for_each_dequant_element(out, head_dim, max_seq, n_positions, [&](const Val& e) {
     Val q = (in_w[e / vpp] >> ((e % vpp) * Bits)) & maxq;
     Val group = e / group_size;
-    out[e] = (q.to(F32) * in_s[group].to(F32) + in_b[group].to(F32)).to(T);
+    Val scale = in_s[group].to(F32), bias = in_b[group].to(F32);
+    Val limit = saturation_limit(T, is_finite(scale) && is_finite(bias));
+    out[e] = saturated(q.to(F32) * scale + bias, limit, T);
   });
 }
 
@@ -216,8 +251,8 @@ void build_dequant_affine_x8(KernelBuilder& k, DType T) {
   require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, vpp);
   k.require(group_size % kPerThread == 0u, "group_size % 8 == 0 (elements per thread)");
-  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   Val n_kv_heads = cache_heads(k, out, head_dim, max_seq);
+  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, vpp, in_w, {in_s, in_b},
                             "len(out)/(max_seq*head_dim)");
 
@@ -229,6 +264,7 @@ void build_dequant_affine_x8(KernelBuilder& k, DType T) {
     Val e = h * head_stride + (tid - h * per_head) * kPerThread;  // first of the 8 elements
     Val group = e / group_size;
     Val scale = in_s[group].to(F32), bias = in_b[group].to(F32);
+    Val limit = saturation_limit(T, is_finite(scale) && is_finite(bias));
     std::vector<Val> words;
     if constexpr (kWords == 1) {
       words.push_back(in_w[e / vpp]);
@@ -242,7 +278,7 @@ void build_dequant_affine_x8(KernelBuilder& k, DType T) {
       for (std::uint32_t j = 0; j < lanes; ++j) {
         const std::uint32_t code = first + j;
         Val q = (words[code / vpp] >> ((code % vpp) * Bits)) & maxq;
-        values[j] = (q.to(F32) * scale + bias).to(T);
+        values[j] = saturated(q.to(F32) * scale + bias, limit, T);
       }
       store_vector(out, e + first, values, lanes);
     }
@@ -269,8 +305,14 @@ void build_quantize_fp8(KernelBuilder& k, DType T) {
     Val h = g / gph, group = g % gph;
     Val base = h * head_dim + group * group_size;
     Var amax = f32(0.0f);
-    for (Val i : range(group_size)) amax = max(amax, abs(src[base + i].to(F32)));
-    Val scale_t = select(amax > 0.0f, amax / float(Fp8Max), 0.0f).to(T);
+    Var finite = constant(DType::Bool, 1);
+    for (Val i : range(group_size)) {
+      Val a = abs(src[base + i].to(F32));
+      amax = max(amax, a);
+      finite = finite && a <= kMaxF32;
+    }
+    // A group with NaN or inf: a NaN scale (its codes come out 0).
+    Val scale_t = select(finite, select(amax > 0.0f, amax / float(Fp8Max), 0.0f), kNaN).to(T);
     Val scale = scale_t.to(F32);
     Val slot = h * max_seq + position;
     out_s[slot * gph + group] = scale_t;
@@ -296,14 +338,15 @@ void build_dequant_fp8(KernelBuilder& k, DType T) {
   Val group_size = k.scalar_u32("group_size"), n_positions = k.scalar_u32("n_positions");
   require_1d_launch(k);
   require_group_layout(k, head_dim, group_size, 4);
-  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   Val n_kv_heads = cache_heads(k, out, head_dim, max_seq);
+  k.require(n_positions <= max_seq, "n_positions <= max_seq");
   require_quantised_lengths(k, n_kv_heads, head_dim, max_seq, group_size, 4, in_w, {in_s},
                             "len(out)/(max_seq*head_dim)");
 
   for_each_dequant_element(out, head_dim, max_seq, n_positions, [&](const Val& e) {
     Val code = ((in_w[e / 4u] >> ((e % 4u) * 8u)) & 0xFFu).to(DType::U8).bitcast(Fp8);
-    out[e] = (code.to(F32) * in_s[e / group_size].to(F32)).to(T);
+    Val value = code.to(F32), scale = in_s[e / group_size].to(F32);
+    out[e] = saturated(value * scale, saturation_limit(T, is_finite(value) && is_finite(scale)), T);
   });
 }
 

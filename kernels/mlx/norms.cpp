@@ -1,6 +1,7 @@
 // RMS norm and layer norm over rows, with a weight vector (and bias for layer norm).
 // Layer norm takes both moments in one pass over values shifted by the row's first element,
-// which stays accurate when the mean is large.
+// which stays accurate when the mean is large. A NaN or inf in a row makes its whole output
+// NaN through the sums (an inf's own element aside in rms_norm: inf * 0), as in PyTorch.
 #include "../ffai/short_rows.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
 #include "row_entry.hpp"
@@ -49,7 +50,10 @@ void build_layer_norm(KernelBuilder& k, DType T) {
     });
     Val total = threadgroup_sum(sum), total_sq = threadgroup_sum(sum_sq);
     Val mean = shift + total / n;
-    Val variance = max((total_sq - total * total / n) / n, 0.0f);
+    // Rounding can make the variance slightly negative: clamp it to 0, but keep a NaN (a row
+    // with inf gives inf - inf), which max() would turn into 0.
+    Val raw_variance = (total_sq - total * total / n) / n;
+    Val variance = select(raw_variance < 0.0f, 0.0f, raw_variance);
     Val inv_std = rsqrt(variance + eps);
 
     map_elements(r, x, {w, b}, out, [&](const Val& v, const std::vector<Val>& wb) {

@@ -1,5 +1,7 @@
 // Row reductions: sum and max (as T, accumulated in f32) and argmax (u32 index, lowest on
-// ties). Each thread reduces its strided elements, then the threadgroup combines.
+// ties). Each thread reduces its strided elements, then the threadgroup combines. NaN is the
+// largest value for max and argmax (a row with a NaN has max NaN and argmax the index of its
+// first NaN, as in PyTorch and NumPy); sums propagate NaN and inf - inf by IEEE arithmetic.
 #include "metaltile/kernels/mlx/rows.hpp"
 #include "row_entry.hpp"
 #include "row_loop.hpp"
@@ -27,9 +29,13 @@ void build_row_max(KernelBuilder& k, DType T) {
   require_out_per_row(k, out, r);
   if_(r.in_range, [&] {
     Var largest = f32(-kInfinity);
-    for_each_element(r, x, [&](const Val& v, const Val&) { largest = max(largest, v); });
-    Val total = threadgroup_max(largest);
-    if_(r.first == 0u, [&] { out[r.row] = total.to(T); });
+    Var nan_seen = constant(DType::Bool, 0);
+    for_each_element(r, x, [&](const Val& v, const Val&) {
+      largest = max(largest, v);  // skips NaN: remembered apart
+      nan_seen = nan_seen || v != v;
+    });
+    Val key = threadgroup_max(select(nan_seen, u32(kNaNOrderKey), order_key(largest)));
+    if_(r.first == 0u, [&] { out[r.row] = from_order_key(key).to(T); });
   });
 }
 
@@ -40,15 +46,16 @@ void build_argmax(KernelBuilder& k, DType T) {
   require_out_per_row(k, out, r);
   if_(r.in_range, [&] {
     // Each thread visits its indices in increasing order, so a strict > keeps the lowest
-    // index on ties.
+    // index on ties; a NaN beats every number, and the first NaN stays.
     Var best = f32(-kInfinity);
     Var best_index = r.first;
     for_each_element(r, x, [&](const Val& v, const Val& i) {
-      Val better = v > best;
+      Val better = v > best || (v != v && best == best);
       best = select(better, v, best);
       best_index = select(better, i, best_index);
     });
-    ArgMax winner = threadgroup_argmax(best, best_index);
+    // Across threads by order key (NaN largest), with -0 and +0 equal so the lower index wins.
+    ArgMax winner = threadgroup_argmax(order_key(select(best == 0.0f, 0.0f, best)), best_index);
     if_(r.first == 0u, [&] { out[r.row] = winner.index; });
   });
 }

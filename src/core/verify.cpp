@@ -237,12 +237,12 @@ class Verifier {
   void check_arity(const Instr& in) const {
     const Arity a = arity_of(in.op);
     if (in.operands.size() != a.operands) {
-      fail(in, "has " + std::to_string(in.operands.size()) + " operands, expected " +
+      fail(in, "has " + quantity(in.operands.size(), "operand") + ", expected " +
                    std::to_string(a.operands));
     }
     if (in.blocks.size() != a.blocks) {
-      fail(in, "has " + std::to_string(in.blocks.size()) + " blocks, expected " +
-                   std::to_string(a.blocks));
+      fail(in,
+           "has " + quantity(in.blocks.size(), "block") + ", expected " + std::to_string(a.blocks));
     }
   }
 
@@ -251,7 +251,7 @@ class Verifier {
     for (ValueId v : in.operands) {
       if (!v.valid() || v.index >= k_.value_types.size()) {
         fail(in, "operand " + value_text(v) + " is out of range (" +
-                     std::to_string(k_.value_types.size()) + " values)");
+                     quantity(k_.value_types.size(), "value") + ")");
       }
       if (!visible_[v.index]) {
         fail(in, "operand %" + std::to_string(v.index) +
@@ -268,7 +268,7 @@ class Verifier {
     const ValueId r = in.result;
     if (!r.valid() || r.index >= k_.value_types.size()) {
       fail(in, "result " + value_text(r) + " is out of range (" +
-                   std::to_string(k_.value_types.size()) + " values)");
+                   quantity(k_.value_types.size(), "value") + ")");
     }
     if (defined_[r.index]) fail(in, "result %" + std::to_string(r.index) + " is defined twice");
     defined_[r.index] = true;
@@ -321,7 +321,7 @@ class Verifier {
   void expect_param(const Instr& in) const {
     if (!has_param(in)) {
       fail(in, "param id " + (in.param.valid() ? std::to_string(in.param.index) : "?") +
-                   " is out of range (" + std::to_string(k_.params.size()) + " params)");
+                   " is out of range (" + quantity(k_.params.size(), "param") + ")");
     }
   }
 
@@ -387,7 +387,7 @@ class Verifier {
                    p.name + "' " + std::string(name_of(p.dtype)));
     }
     if (!a.size_param.valid() && a.size < in.lanes) {
-      fail(in, "array '" + a.name + "' has " + std::to_string(a.size) + " elements, fewer than " +
+      fail(in, "array '" + a.name + "' has " + quantity(a.size, "element") + ", fewer than " +
                    std::to_string(in.lanes) + " lanes");
     }
   }
@@ -395,7 +395,7 @@ class Verifier {
   const Array& expect_array(const Instr& in) const {
     if (!has_array(in)) {
       fail(in, "array id " + (in.array.valid() ? std::to_string(in.array.index) : "?") +
-                   " is out of range (" + std::to_string(k_.arrays.size()) + " arrays)");
+                   " is out of range (" + quantity(k_.arrays.size(), "array") + ")");
     }
     return k_.arrays[in.array.index];
   }
@@ -447,7 +447,7 @@ class Verifier {
   void check_local(const Instr& in) const {
     if (!has_local(in)) {
       fail(in, "local id " + (in.local.valid() ? std::to_string(in.local.index) : "?") +
-                   " is out of range (" + std::to_string(k_.locals.size()) + " locals)");
+                   " is out of range (" + quantity(k_.locals.size(), "local") + ")");
     }
     const DType t = k_.locals[in.local.index].dtype;
     if (in.op == OpKind::LocalRead) return expect_result(in, t, "the local's dtype");

@@ -19,19 +19,30 @@ Val array_index_literal(KernelBuilder& k, std::int64_t index) {
   return k.append(make::constant(k.mutable_kernel(), DType::U32, Scalar::of_int(index)));
 }
 
+ArrayRef::ArrayRef(KernelBuilder& builder, ArrayId id, DType dtype, MemorySpace space)
+    : trace_(builder.trace_serial()), id_(id), dtype_(dtype), space_(space) {}
+
+ArrayId ArrayRef::id() const {
+  KernelBuilder::of_trace(trace_);
+  return id_;
+}
+
+KernelBuilder& ArrayRef::builder() const { return KernelBuilder::of_trace(trace_); }
+
 Val ArrayRef::load(const Val& index) const {
+  KernelBuilder& k = builder();
   require_index(*this, index);
-  return builder_->append(make::array_load(builder_->mutable_kernel(), id_, index.id()));
+  return k.append(make::array_load(k.mutable_kernel(), id_, index.id()));
 }
 
 void ArrayRef::store(const Val& index, const Val& value) const {
+  KernelBuilder& k = builder();
   require_index(*this, index);
   if (value.dtype() != dtype_) {
-    builder_->fail("array '" + builder_->kernel().array(id_).name + "': storing " +
-                   builder_->describe(value) + " into " + std::string(name_of(dtype_)) +
-                   " elements; convert it with .to()");
+    k.fail("array '" + k.kernel().array(id_).name + "': storing " + k.describe(value) + " into " +
+           std::string(name_of(dtype_)) + " elements; convert it with .to()");
   }
-  builder_->append_statement(make::array_store(builder_->kernel(), id_, index.id(), value.id()));
+  k.append_statement(make::array_store(k.kernel(), id_, index.id(), value.id()));
 }
 
 }  // namespace mt

@@ -76,14 +76,16 @@ IfBuilder if_(const Val& cond, const std::function<void()>& then_body) {
   return IfBuilder(k, k.current_block_size());
 }
 
+IfBuilder::IfBuilder(KernelBuilder& builder, std::size_t instrs_after)
+    : trace_(builder.trace_serial()), instrs_after_(instrs_after) {}
+
 void IfBuilder::else_(const std::function<void()>& body) {
-  if (instrs_after_ == kElseTaken) builder_->fail("else_: this if_ already has an else_");
-  if (builder_->current_block_size() != instrs_after_) {
-    builder_->fail("else_: must directly follow its if_");
-  }
-  builder_->open_block(1);
+  KernelBuilder& k = KernelBuilder::of_trace(trace_);
+  if (instrs_after_ == kElseTaken) k.fail("else_: this if_ already has an else_");
+  if (k.current_block_size() != instrs_after_) k.fail("else_: must directly follow its if_");
+  k.open_block(1);
   body();
-  builder_->close_block();
+  k.close_block();
   instrs_after_ = kElseTaken;
 }
 

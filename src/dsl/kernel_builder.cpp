@@ -1,6 +1,7 @@
 // KernelBuilder: parameters, the block stack, contracts and trace().
 #include "metaltile/dsl/kernel_builder.hpp"
 
+#include <atomic>
 #include <sstream>
 
 #include "metaltile/core/error.hpp"
@@ -10,6 +11,7 @@
 namespace mt {
 namespace {
 thread_local KernelBuilder* active_builder = nullptr;
+std::atomic<std::uint64_t> next_trace{1};
 
 // Arrays are named in printed IR and emitted code, so a name is given once.
 void check_array_name(const KernelBuilder& b, const std::string& what, const std::string& name) {
@@ -20,7 +22,7 @@ void check_array_name(const KernelBuilder& b, const std::string& what, const std
 }
 }  // namespace
 
-KernelBuilder::KernelBuilder(std::string name, KernelMode mode) {
+KernelBuilder::KernelBuilder(std::string name, KernelMode mode) : trace_(next_trace++) {
   kernel_.name = std::move(name);
   kernel_.mode = mode;
   blocks_.push_back(&kernel_.body);
@@ -37,12 +39,37 @@ KernelBuilder& KernelBuilder::current() {
   return *active_builder;
 }
 
+KernelBuilder& KernelBuilder::of_trace(std::uint64_t trace) {
+  KernelBuilder* active = active_builder;
+  if (active != nullptr && active->trace_ == trace && trace != 0) [[likely]]
+    return *active;
+  const std::string which = "trace #" + std::to_string(trace);
+  if (active == nullptr) {
+    throw Error("DSL: a value (Val, Var, Tensor or ArrayRef) of " + which +
+                " is used outside any trace: it outlived the kernel function that made it");
+  }
+  if (active->trace_ == 0) {
+    active->fail(
+        "a value (Val, Var, Tensor or ArrayRef) is used after finish(): the trace has "
+        "ended");
+  }
+  active->fail("a value (Val, Var, Tensor or ArrayRef) of another kernel's trace (" + which +
+               "; this is trace #" + std::to_string(active->trace_) +
+               ") is used here: values cannot cross kernels");
+}
+
 void KernelBuilder::fail(std::string_view what) const { throw kernel_error(kernel_.name, what); }
 
 std::string KernelBuilder::describe(const Val& v) const {
   std::ostringstream out;
   out << "%" << v.id().index << " (" << name_of(v.dtype()) << ")";
   return out.str();
+}
+
+std::optional<Scalar> KernelBuilder::constant_value(const Val& v) const {
+  auto def = pure_defs_.find(v.id().index);
+  if (def == pure_defs_.end() || def->second.op != OpKind::Const) return std::nullopt;
+  return def->second.literal;
 }
 
 ParamId KernelBuilder::add_param(std::string name, ParamKind kind, DType t) {
@@ -192,7 +219,10 @@ Kernel KernelBuilder::finish() {
     fail("a loop or conditional was left open (a `break` or `return` inside a range loop?)");
   }
   verify(kernel_);
-  return std::move(kernel_);
+  trace_ = 0;  // the kernel is handed over: no value of this trace may add to it
+  Kernel k = std::move(kernel_);
+  kernel_.name = k.name;  // for messages about values used after this
+  return k;
 }
 
 Kernel trace(std::string name, KernelMode mode, const std::function<void(KernelBuilder&)>& body) {

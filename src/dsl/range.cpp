@@ -1,6 +1,9 @@
 // range(): records an IR For loop around the body of a C++ range-for.
 #include "metaltile/dsl/range.hpp"
 
+#include <optional>
+#include <string>
+
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/kernel.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
@@ -39,6 +42,13 @@ Range range(const Val& lo, const Val& hi, const Val& step) {
   if (lo.dtype() != hi.dtype() || step.dtype() != hi.dtype()) {
     k.fail("range: bounds " + k.describe(lo) + ", " + k.describe(hi) + " and step " +
            k.describe(step) + " must share one type");
+  }
+  // A loop runs upwards: a constant step <= 0 would never end (or, with lo >= hi, never start,
+  // which is not what range(10, 0, -1) means). A runtime step <= 0 is an error at run time.
+  if (const std::optional<Scalar> s = k.constant_value(step); s && s->i <= 0) {
+    k.fail("range: step " + std::to_string(s->i) +
+           " is not positive; loops count upwards (iterate range(lo, hi) and index hi - 1 - i "
+           "to count down)");
   }
   return Range(lo, hi, step);
 }

@@ -14,26 +14,39 @@ void require_index(const Tensor& t, const Val& index) {
 }
 }  // namespace
 
+Tensor::Tensor(KernelBuilder& builder, ParamId param, DType dtype)
+    : trace_(builder.trace_serial()), param_(param), dtype_(dtype) {}
+
+ParamId Tensor::param() const {
+  KernelBuilder::of_trace(trace_);
+  return param_;
+}
+
+KernelBuilder& Tensor::builder() const { return KernelBuilder::of_trace(trace_); }
+
 Val Tensor::len() const {
-  return builder_->append(make::tensor_len(builder_->mutable_kernel(), param_));
+  KernelBuilder& k = builder();
+  return k.append(make::tensor_len(k.mutable_kernel(), param_));
 }
 
 Val Tensor::load(const Val& index) const {
+  KernelBuilder& k = builder();
   require_index(*this, index);
-  return builder_->append(make::load(builder_->mutable_kernel(), param_, index.id()));
+  return k.append(make::load(k.mutable_kernel(), param_, index.id()));
 }
 
 void Tensor::store(const Val& index, const Val& value) const {
+  KernelBuilder& k = builder();
   require_index(*this, index);
-  const Param& p = builder_->kernel().param(param_);
+  const Param& p = k.kernel().param(param_);
   if (p.kind != ParamKind::Output) {
-    builder_->fail("param '" + p.name + "': is an input; only outputs can be stored to");
+    k.fail("param '" + p.name + "': is an input; only outputs can be stored to");
   }
   if (value.dtype() != dtype_) {
-    builder_->fail("param '" + p.name + "': storing " + builder_->describe(value) + " into " +
-                   std::string(name_of(dtype_)) + " elements; convert it with .to()");
+    k.fail("param '" + p.name + "': storing " + k.describe(value) + " into " +
+           std::string(name_of(dtype_)) + " elements; convert it with .to()");
   }
-  builder_->append_statement(make::store(builder_->kernel(), param_, index.id(), value.id()));
+  k.append_statement(make::store(k.kernel(), param_, index.id(), value.id()));
 }
 
 }  // namespace mt

@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
+#include <string>
 
 #include "metaltile/core/kernel.hpp"
 #include "metaltile/core/scalar_eval.hpp"
@@ -58,18 +60,30 @@ void require_bool(std::string_view symbol, const Val& a) {
 
 }  // namespace
 
+Val::Val(KernelBuilder& builder, ValueId id, DType dtype)
+    : trace_(builder.trace_serial()), id_(id), dtype_(dtype) {}
+
+ValueId Val::id() const {
+  KernelBuilder::of_trace(trace_);
+  return id_;
+}
+
+KernelBuilder& Val::builder() const { return KernelBuilder::of_trace(trace_); }
+
 Val Val::to(DType t) const {
+  KernelBuilder& k = builder();
   if (t == dtype_) return *this;
-  return builder_->append(make::cast(builder_->mutable_kernel(), t, id_));
+  return k.append(make::cast(k.mutable_kernel(), t, id_));
 }
 
 Val Val::bitcast(DType t) const {
+  KernelBuilder& k = builder();
   if (size_of(t) != size_of(dtype_) || t == DType::Bool || dtype_ == DType::Bool) {
-    builder_->fail("bitcast: " + builder_->describe(*this) + " to " + std::string(name_of(t)) +
-                   " changes the size or involves bool");
+    k.fail("bitcast: " + k.describe(*this) + " to " + std::string(name_of(t)) +
+           " changes the size or involves bool");
   }
   if (t == dtype_) return *this;
-  return builder_->append(make::bitcast(builder_->mutable_kernel(), t, id_));
+  return k.append(make::bitcast(k.mutable_kernel(), t, id_));
 }
 
 namespace dsl_detail {
@@ -115,6 +129,13 @@ Val literal_float(const Val& like, double x) {
 Val binary(OpKind op, const Val& a, const Val& b) {
   require_same_type(op_name(op), a, b);
   require_accepts(op, a);
+  // An integer division by a constant 0 would fail (or yield 0 on a GPU) at run time: say so now.
+  if ((op == OpKind::Div || op == OpKind::Rem) && !is_float(b.dtype())) {
+    KernelBuilder& k = a.builder();
+    if (const std::optional<Scalar> d = k.constant_value(b); d && d->i == 0) {
+      k.fail(std::string(op_name(op)) + ": " + k.describe(a) + " by the constant 0");
+    }
+  }
   return a.builder().append(make::binary(a.builder().mutable_kernel(), op, a.id(), b.id()));
 }
 

@@ -201,6 +201,17 @@ std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& cons
   return values;
 }
 
+void check_arrays_fit(const Kernel& k, const std::map<std::string, Scalar>& specialised,
+                      const DeviceLimits& limits) {
+  check_array_limits(
+      k,
+      [&](const Array& a) -> std::uint64_t {
+        if (!a.size_param.valid()) return a.size;
+        return static_cast<std::uint64_t>(specialised.at(k.param(a.size_param).name).i);
+      },
+      limits);
+}
+
 void check_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims) {
   // The interpreter is the reference semantics of the contract, whichever backend launches.
   cpu::run_contract(k, uniforms, dims);

@@ -29,6 +29,12 @@ LaunchDims check_launch_dims(const Kernel& k, const std::array<std::size_t, 3>& 
 // Scalars, ready for passes::specialise_scalars (dispatch_with_grid and prepare).
 std::map<std::string, Scalar> check_consts(const Kernel& k, const ConstMap& consts);
 
+// k's arrays, sized by their fixed sizes or the specialised scalars, fit the device's
+// threadgroup memory and the per-thread array limit (check_array_limits); run after
+// check_consts, before a compile.
+void check_arrays_fit(const Kernel& k, const std::map<std::string, Scalar>& specialised,
+                      const DeviceLimits& limits);
+
 // Runs k's contract once on the host with `uniforms`, by ParamId of k: a scalar's value (bound
 // or specialised), a tensor's element count; and the launch shape `dims`. Run on the kernel as
 // given, for every backend and before a compile or launch, so a failed precondition costs

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/verify.hpp"
 #include "metaltile/passes/pipeline.hpp"
 #include "metaltile/passes/specialise_scalars.hpp"
 #include "runtime/backend_choice.hpp"
@@ -56,8 +57,9 @@ Context Context::create(Backend backend) {
       return Context(std::shared_ptr<KernelBackend>(std::move(cuda)));
     }
   }
-  MT_ASSERT(false) << "unknown backend " << static_cast<int>(backend);
-  return create(Backend::Cpu);  // unreachable: MT_ASSERT(false) throws
+  // Backend is a plain enum: a value cast from an integer can be none of its enumerators.
+  throw Error("Context::create: " + std::to_string(static_cast<int>(backend)) +
+              " is not a backend; choose Backend::Cpu or Backend::Cuda");
 }
 
 Backend Context::backend() const { return state_->backend->kind(); }
@@ -77,10 +79,13 @@ DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap
                                            const ConstMap& consts, std::array<std::size_t, 3> grid,
                                            std::array<std::size_t, 3> tpg) const {
   KernelBackend& backend = *state_->backend;
+  // 0: the IR itself, so that no check below reads past a damaged kernel's tables.
+  verify(kernel);
   // 1-3: every check of the contract that needs no compile, in the order docs/ARCHITECTURE.md lists
   // them.
   const LaunchDims dims = check_launch_dims(kernel, grid, tpg, backend.limits());
   const std::map<std::string, Scalar> specialised = check_consts(kernel, consts);
+  check_arrays_fit(kernel, specialised, backend.limits());
   check_buffers(kernel, buffers, consts);
 
   // 4: host-side preconditions, before a compile (shared with launch, see bindings.hpp).

@@ -4,9 +4,11 @@
 #include "metaltile/runtime/device.hpp"
 
 #include <exception>
+#include <new>
 #include <utility>
 
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/verify.hpp"
 #include "metaltile/runtime/context.hpp"
 #include "runtime/bindings.hpp"
 #include "runtime/context_state.hpp"
@@ -81,7 +83,13 @@ void Graph::replay(const Stream& stream) const {
 DeviceBuffer Context::allocate(std::size_t bytes) const {
   DeviceBuffer buffer;
   buffer.backend_ = state_->backend;
-  buffer.memory_ = state_->backend->allocate(bytes);
+  try {
+    buffer.memory_ = state_->backend->allocate(bytes);
+  } catch (const std::bad_alloc&) {
+    // The CPU backend's host allocation; a GPU's failure is already an mt::Error (cuMemAlloc).
+    throw Error("allocate: " + quantity(bytes, "byte") + " are more than the " +
+                state_->backend->description() + " can allocate");
+  }
   return buffer;
 }
 
@@ -100,7 +108,10 @@ Stream Context::create_stream() const {
 
 PreparedKernel Context::prepare(const Kernel& kernel, const ConstMap& consts) const {
   PreparedKernel prepared;
+  // The IR first: a launch then trusts this verified copy (traced_) and verifies nothing.
+  verify(kernel);
   prepared.specialised_ = check_consts(kernel, consts);
+  check_arrays_fit(kernel, prepared.specialised_, state_->backend->limits());
   prepared.backend_ = state_->backend;
   prepared.traced_ = std::make_shared<const Kernel>(kernel);
   prepared.executable_ = state_->compile(kernel, prepared.specialised_);

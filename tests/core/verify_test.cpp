@@ -221,15 +221,15 @@ TEST(Verify, BodyHoldsNoRequire) {
 
 TEST(Verify, OperandAndBlockCounts) {
   expect_rejected([](Sample& s) { find(s.k, OpKind::Add).operands.pop_back(); },
-                  "add %11: f32: has 1 operands, expected 2");
+                  "add %11: f32: has 1 operand, expected 2");
   expect_rejected([](Sample& s) { find(s.k, OpKind::Select).operands.push_back(s.xf); },
                   "has 4 operands, expected 3");
   expect_rejected([](Sample& s) { find(s.k, OpKind::For).blocks.clear(); },
                   "for %8: u32, %4: u32, %9: u32: has 0 blocks, expected 1");
   expect_rejected([](Sample& s) { find(s.k, OpKind::If).blocks.pop_back(); },
-                  "if %5: bool: has 1 blocks, expected 2");
+                  "if %5: bool: has 1 block, expected 2");
   expect_rejected([](Sample& s) { find(s.k, OpKind::Const).blocks.resize(1); },
-                  "const: has 1 blocks, expected 0");
+                  "const: has 1 block, expected 0");
 }
 
 // --- ids and scopes ---------------------------------------------------------------------------
@@ -370,7 +370,7 @@ TEST(Verify, MemoryRules) {
 
 TEST(Verify, LocalRules) {
   expect_rejected([](Sample& s) { find(s.k, OpKind::LocalRead).local = LocalId{3}; },
-                  "read ?local: local id 3 is out of range (1 locals)");
+                  "read ?local: local id 3 is out of range (1 local)");
   expect_rejected([](Sample& s) { find(s.k, OpKind::LocalWrite).local = LocalId{}; },
                   "write ?local %13: f32: local id ? is out of range");
   expect_rejected([](Sample& s) { s.k.locals[0].dtype = DType::F16; },

@@ -239,17 +239,17 @@ TEST(VerifyThreadgroup, ArrayAccessRules) {
 
 TEST(VerifyThreadgroup, OperandCounts) {
   expect_rejected([](Kernel& k) { find(k, OpKind::Barrier).operands.push_back(ValueId{0}); },
-                  "barrier %0: u32: has 1 operands, expected 0");
+                  "barrier %0: u32: has 1 operand, expected 0");
   expect_rejected([](Kernel& k) { find(k, OpKind::WarpShuffle).operands.pop_back(); },
-                  "has 1 operands, expected 2");
+                  "has 1 operand, expected 2");
   expect_rejected([](Kernel& k) { find(k, OpKind::ThreadgroupArgmax).operands.pop_back(); },
-                  "has 1 operands, expected 2");
+                  "has 1 operand, expected 2");
   expect_rejected([](Kernel& k) { find(k, OpKind::AtomicArray).operands.pop_back(); },
-                  "has 1 operands, expected 2");
+                  "has 1 operand, expected 2");
   expect_rejected([](Kernel& k) { find(k, OpKind::LoadVector).operands.push_back(ValueId{0}); },
                   "has 2 operands, expected 1");
   expect_rejected([](Kernel& k) { find(k, OpKind::WarpBarrier).blocks.resize(1); },
-                  "has 1 blocks, expected 0");
+                  "has 1 block, expected 0");
   expect_rejected([](Kernel& k) { find(k, OpKind::Barrier).result = ValueId{0}; },
                   "has a result %0");
 }

@@ -156,6 +156,25 @@ TEST(Range, BoundMistakesAreErrors) {
                      {"literal -1 does not fit u32"});
 }
 
+// Loops count upwards: range(10, 0, -1) used to run no trip without a word, and a constant step
+// of 0 would never end. A step known only at run time is checked when the loop starts.
+TEST(Range, ConstantStepThatIsNotPositiveIsATraceError) {
+  expect_trace_error("down",
+                     [](KernelBuilder& b) {
+                       for (Val j : range(i32(10), i32(0), -1)) static_cast<void>(j);
+                       static_cast<void>(b);
+                     },
+                     {"range: step -1 is not positive", "count upwards"});
+  expect_trace_error("still",
+                     [](KernelBuilder& b) {
+                       for (Val j : range(u32(0), b.scalar_u32("n"), 0u)) static_cast<void>(j);
+                     },
+                     {"range: step 0 is not positive"});
+  EXPECT_NO_THROW(trace("runtime_step", KernelMode::Grid3D, [](KernelBuilder& b) {
+    for (Val j : range(u32(0), b.scalar_u32("n"), b.scalar_u32("step"))) static_cast<void>(j);
+  }));
+}
+
 TEST(Range, IteratingTwiceIsAnError) {
   expect_trace_error("twice",
                      [](KernelBuilder& b) {

@@ -188,6 +188,39 @@ TEST(Val, MixingTypesIsAnErrorShowingTheOperands) {
                      {"mul", "%0 (f32)", "%1 (f16)"});
 }
 
+// An integer division or remainder by a constant 0 is reported while tracing, not as a run-time
+// division by zero (or a silent 0 on a GPU). Float division by 0 is IEEE (inf or NaN) and
+// stays, and a divisor known only at run time is the contract's business.
+TEST(Val, IntegerDivisionByAConstantZeroIsATraceError) {
+  expect_trace_error("div_zero",
+                     [](KernelBuilder& b) {
+                       Val n = b.scalar_u32("n");
+                       static_cast<void>(n / 0u);
+                     },
+                     {"div: %0 (u32) by the constant 0"});
+  expect_trace_error("rem_zero",
+                     [](KernelBuilder& b) {
+                       Val n = b.scalar_i32("n");
+                       static_cast<void>(n % i32(0));
+                     },
+                     {"rem: %0 (i32) by the constant 0"});
+  expect_trace_error("var_div_zero",
+                     [](KernelBuilder& b) {
+                       Var acc = b.scalar_u32("n");
+                       acc /= 0;
+                     },
+                     {"div:", "by the constant 0"});
+  EXPECT_NO_THROW(trace("float_div", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Val x = b.scalar_f32("x");
+    static_cast<void>(x / 0.0f);
+    static_cast<void>(x % 0.0f);
+  }));
+  EXPECT_NO_THROW(trace("runtime_div", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Val n = b.scalar_u32("n"), d = b.scalar_u32("d");
+    static_cast<void>(n / d);
+  }));
+}
+
 TEST(Val, FloatLiteralBesideAnIntegerIsAnError) {
   expect_trace_error("float_literal",
                      [](KernelBuilder& b) {

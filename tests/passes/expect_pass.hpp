@@ -10,6 +10,7 @@
 #include "metaltile/core/kernel.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/core/verify.hpp"
+#include "metaltile/dsl/kernel_builder.hpp"
 
 namespace mt::test {
 
@@ -24,6 +25,13 @@ inline void expect_pass(const Pass& pass, const Kernel& input, const std::string
                               << actual << "expected:\n"
                               << expected;
   EXPECT_NO_THROW(verify(result)) << "the pass produced IR the verifier rejects:\n" << actual;
+}
+
+// a / d or a % d (op Div or Rem) recorded as it is, even for a constant 0 divisor, which the
+// DSL refuses while tracing but which specialisation or folding can still produce.
+inline Val unchecked_division(OpKind op, const Val& a, const Val& d) {
+  KernelBuilder& k = a.builder();
+  return k.append(make::binary(k.mutable_kernel(), op, a.id(), d.id()));
 }
 
 // The pass can prove nothing about `input`: the printed IR must come back as it went in.

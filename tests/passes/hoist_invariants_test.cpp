@@ -132,7 +132,7 @@ TEST(HoistInvariants, IntegerDivisionMovesOnlyWhenItCannotTrap) {
     for (Val j : range(n)) {
       Val q = n / m;  // m may be 0 and the loop may not run: stays
       Val r = n % 4;  // a nonzero constant divisor cannot trap: moves
-      Val z = n / 0;  // a zero divisor: stays
+      Val z = test::unchecked_division(OpKind::Div, n, n.literal(0));  // a zero divisor: stays
       out[j] = q + r + z;
     }
     Val zero = u32(0);

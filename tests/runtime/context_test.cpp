@@ -15,6 +15,7 @@
 #include "metaltile/metaltile.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
+#include "support/errors.hpp"
 #include "support/forwarding_backend.hpp"
 
 namespace mt {
@@ -130,6 +131,12 @@ TEST(Context, CreateCpuIsTheInterpreter) {
   EXPECT_FALSE(ctx.description().empty());
   const DeviceLimits limits = ctx.limits();
   EXPECT_GE(limits.max_threads_per_threadgroup, 256u);
+}
+
+// A Backend value cast from an integer is a user's mistake, not an internal error.
+TEST(Context, CreateWithAnUnknownBackendIsAnError) {
+  EXPECT_EQ(test::error_of([] { Context::create(static_cast<Backend>(7)); }),
+            "Context::create: 7 is not a backend; choose Backend::Cpu or Backend::Cuda");
 }
 
 TEST(Context, CreateCudaSucceedsOrSaysWhy) {

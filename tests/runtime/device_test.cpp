@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <iostream>
 #include <span>
@@ -121,6 +122,16 @@ TEST(DeviceBuffer, UploadDownloadRoundTripWithOffsets) {
     DeviceBuffer copy = ctx.upload(pattern);
     EXPECT_EQ(copy.size(), pattern.size());
     EXPECT_EQ(copy.download(), pattern);
+  });
+}
+
+// More memory than any device has is an mt::Error (the CPU backend's std::bad_alloc used to
+// escape), and the context allocates normally afterwards.
+TEST(DeviceBuffer, AllocatingTooMuchIsAnError) {
+  test::for_each_backend([](Context& ctx) {
+    const std::string what = error_of([&] { ctx.allocate(SIZE_MAX); });
+    expect_mentions(what, {"18446744073709551615 bytes"});
+    EXPECT_EQ(ctx.allocate(16).size(), 16u);
   });
 }
 

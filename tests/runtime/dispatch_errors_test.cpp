@@ -96,6 +96,14 @@ TEST(DispatchErrors, InputShorterThanTheKernelReads) {
   expect_error(b, {}, kGrid, kTpg, {"param 'src'", "out of bounds"});
 }
 
+// A count of one reads "1 element", never "1 elements" (here: n = 2 threads read a src of 1).
+TEST(DispatchErrors, OneElementMessagesAreSingular) {
+  BufferMap b = good_buffers();
+  b["src"].resize(4);
+  b["n"] = test::le_bytes(std::uint32_t{2});
+  expect_error(b, {}, kGrid, kTpg, {"param 'src'", "load index 1 out of bounds (1 element)"});
+}
+
 TEST(DispatchErrors, OutputShorterThanTheKernelWrites) {
   BufferMap b = good_buffers();
   b["out"].resize(47 * 4);
@@ -247,6 +255,21 @@ TEST(DispatchErrors, ArraySizedByAnUnspecialisedScalar) {
                                                    {1, 1, 1}, {48, 1, 1});
                     }),
                     {"kernel 'staged'", "param 'n'", "specialised to 0", "array 'buf'"});
+    expect_still_works(ctx);
+  });
+}
+
+// A Kernel damaged after tracing (its params cleared under the instructions that name them)
+// is verified before its contract runs: an mt::Error, never a read past the parameter table.
+TEST(DispatchErrors, DamagedKernelIsAVerifyError) {
+  Kernel damaged = doubler();
+  damaged.params.clear();
+  test::for_each_backend([&](Context& ctx) {
+    for (const BufferMap& b : {BufferMap{}, good_buffers()}) {
+      expect_mentions(error_of([&] { (void)ctx.dispatch_with_grid(damaged, b, {}, kGrid, kTpg); }),
+                      {"kernel 'doubler': verify: ", "is out of range (0 params)"});
+    }
+    expect_mentions(error_of([&] { (void)ctx.prepare(damaged); }), {"kernel 'doubler': verify: "});
     expect_still_works(ctx);
   });
 }

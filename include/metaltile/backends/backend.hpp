@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -23,7 +24,8 @@ struct LaunchDims {
   std::array<std::uint32_t, 3> tpg{1, 1, 1};
 };
 
-// What a launch may ask for; the runtime checks dims against these before launching.
+// What a launch may ask for; the runtime checks dims and arrays against these before
+// compiling or launching anything.
 struct DeviceLimits {
   std::uint32_t max_threads_per_threadgroup = 1024;
   std::array<std::uint32_t, 3> max_tpg{1024, 1024, 64};
@@ -31,7 +33,21 @@ struct DeviceLimits {
   // Threadgroups that run at once are spread over this many units (CUDA: SMs; the CPU
   // interpreter reports 1). Geometry rules size split work with it.
   std::uint32_t multiprocessors = 1;
+  // Bytes of threadgroup memory one group's arrays may use together: the device's static
+  // shared-memory limit per block (the CUDA backend asks the driver; 48 KiB on every GPU so far).
+  std::uint32_t max_threadgroup_memory = 48 * 1024;
+  // Bytes one thread's per-thread arrays may use together. MetalTile's own limit, the same on
+  // every backend: CUDA would give a thread up to 512 KiB of local memory, but arrays past a
+  // few KiB spill out of registers and crawl, and the interpreter holds a whole group's arrays.
+  std::uint32_t max_thread_array_bytes = 16 * 1024;
 };
+
+// Checks k's arrays against `limits` before anything is allocated: all threadgroup arrays
+// together within max_threadgroup_memory, all per-thread arrays within max_thread_array_bytes.
+// elements(a) is array a's element count (its size, or the value its size scalar is specialised
+// to). A breach is an mt::Error naming the kernel and its largest array of that kind.
+void check_array_limits(const Kernel& k, const std::function<std::uint64_t(const Array&)>& elements,
+                        const DeviceLimits& limits);
 
 // One argument per kernel parameter, in parameter order. Tensors are host bytes (an input's
 // bytes are only read); scalars are values of the parameter's dtype.

@@ -10,14 +10,14 @@ namespace mt {
 
 class ArrayElement;
 
+// Like a Val, an ArrayRef belongs to its trace: id() and builder() check it is the running one.
 class ArrayRef {
  public:
-  ArrayRef(KernelBuilder& builder, ArrayId id, DType dtype, MemorySpace space)
-      : builder_(&builder), id_(id), dtype_(dtype), space_(space) {}
+  ArrayRef(KernelBuilder& builder, ArrayId id, DType dtype, MemorySpace space);
   DType dtype() const { return dtype_; }
-  ArrayId id() const { return id_; }
+  ArrayId id() const;
   MemorySpace space() const { return space_; }
-  KernelBuilder& builder() const { return *builder_; }
+  KernelBuilder& builder() const;
 
   ArrayElement operator[](const Val& index) const;
   template <Literal N>
@@ -26,7 +26,7 @@ class ArrayRef {
   void store(const Val& index, const Val& value) const;
 
  private:
-  KernelBuilder* builder_;
+  std::uint64_t trace_;
   ArrayId id_;
   DType dtype_;
   MemorySpace space_;
@@ -59,7 +59,7 @@ inline ArrayElement ArrayRef::operator[](const Val& index) const {
 Val array_index_literal(KernelBuilder& k, std::int64_t index);
 template <Literal N>
 ArrayElement ArrayRef::operator[](N index) const {
-  return ArrayElement(*this, array_index_literal(*builder_, static_cast<std::int64_t>(index)));
+  return ArrayElement(*this, array_index_literal(builder(), static_cast<std::int64_t>(index)));
 }
 
 }  // namespace mt

@@ -85,12 +85,11 @@ class IfBuilder {
  public:
   // `instrs_after` is the size of the current block right after the If was appended: else_
   // must come before anything else is traced there.
-  IfBuilder(KernelBuilder& builder, std::size_t instrs_after)
-      : builder_(&builder), instrs_after_(instrs_after) {}
+  IfBuilder(KernelBuilder& builder, std::size_t instrs_after);
   void else_(const std::function<void()>& body);
 
  private:
-  KernelBuilder* builder_;
+  std::uint64_t trace_;
   std::size_t instrs_after_;
 };
 IfBuilder if_(const Val& cond, const std::function<void()>& then_body);

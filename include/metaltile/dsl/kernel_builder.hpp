@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -57,6 +58,12 @@ class KernelBuilder {
 
   // The builder whose function is running on this thread (for program_id(), range(), ...).
   static KernelBuilder& current();
+  // This trace's serial number: unique in the process, never 0, and 0 once finish()ed.
+  std::uint64_t trace_serial() const { return trace_; }
+  // The running builder, if its serial is `trace` (the serial a Val, Tensor, ArrayRef or Var
+  // was made with); else an mt::Error: the thing belongs to another kernel's trace, or its
+  // trace has ended.
+  static KernelBuilder& of_trace(std::uint64_t trace);
 
   // --- used by Val, Var, Tensor and the builtins -------------------------------------------
   Kernel& mutable_kernel() { return kernel_; }
@@ -71,6 +78,8 @@ class KernelBuilder {
   [[noreturn]] void fail(std::string_view what) const;
   // Describes a value for error messages: "%12 (u32)".
   std::string describe(const Val& v) const;
+  // The literal of a value that is a constant (a Const), for checks at trace time.
+  std::optional<Scalar> constant_value(const Val& v) const;
 
  private:
   Block& current_block() { return *blocks_.back(); }
@@ -82,6 +91,7 @@ class KernelBuilder {
   void record_len(const Tensor& t, const Val& count, bool multiple, std::string formula);
 
   Kernel kernel_;
+  std::uint64_t trace_;
   // Open blocks, innermost last. Appends go only to the innermost block, so the pointers to
   // enclosing blocks stay valid while it is open.
   std::vector<Block*> blocks_;

@@ -9,13 +9,13 @@ namespace mt {
 
 class TensorElement;
 
+// Like a Val, a Tensor belongs to its trace: param() and builder() check it is the running one.
 class Tensor {
  public:
-  Tensor(KernelBuilder& builder, ParamId param, DType dtype)
-      : builder_(&builder), param_(param), dtype_(dtype) {}
+  Tensor(KernelBuilder& builder, ParamId param, DType dtype);
   DType dtype() const { return dtype_; }
-  ParamId param() const { return param_; }
-  KernelBuilder& builder() const { return *builder_; }
+  ParamId param() const;
+  KernelBuilder& builder() const;
 
   TensorElement operator[](const Val& index) const;
   // The element count of the bound buffer (u32), uniform over the launch.
@@ -24,7 +24,7 @@ class Tensor {
   void store(const Val& index, const Val& value) const;
 
  private:
-  KernelBuilder* builder_;
+  std::uint64_t trace_;
   ParamId param_;
   DType dtype_;
 };

@@ -18,14 +18,17 @@ class KernelBuilder;
 template <class N>
 concept Literal = std::is_arithmetic_v<N> && !std::is_same_v<N, bool>;
 
+// A Val belongs to the trace that made it. It holds that trace's serial number, not a pointer
+// to its builder, and id() and builder() check it against the builder running now: a Val of
+// another kernel, or one kept after its trace ended, is an mt::Error, never a wrong or dangling
+// reference. (Tensor, ArrayRef and Var check the same way.)
 class Val {
  public:
-  Val(KernelBuilder& builder, ValueId id, DType dtype)
-      : builder_(&builder), id_(id), dtype_(dtype) {}
+  Val(KernelBuilder& builder, ValueId id, DType dtype);
 
   DType dtype() const { return dtype_; }
-  ValueId id() const { return id_; }
-  KernelBuilder& builder() const { return *builder_; }
+  ValueId id() const;
+  KernelBuilder& builder() const;
 
   // Value conversion (Cast) and bit reinterpretation (Bitcast, same size).
   Val to(DType t) const;
@@ -36,7 +39,7 @@ class Val {
   Val literal(N n) const;
 
  private:
-  KernelBuilder* builder_;
+  std::uint64_t trace_;
   ValueId id_;
   DType dtype_;
 };

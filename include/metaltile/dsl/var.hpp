@@ -1,5 +1,5 @@
 // mt::Var: a mutable local. Reading converts to a Val; assignment and compound assignment
-// record writes, so loops can carry state (acc += x).
+// record writes, so loops can carry state (acc += x). Like a Val, a Var belongs to its trace.
 #pragma once
 
 #include <string>
@@ -80,7 +80,7 @@ class Var {
   }
 
  private:
-  KernelBuilder* builder_;
+  std::uint64_t trace_;
   LocalId local_;
   DType dtype_;
 };

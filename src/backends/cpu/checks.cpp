@@ -102,7 +102,7 @@ Error thread_error(const Kernel& k, const Instr& in, std::string_view detail,
 Error index_error(const Kernel& k, const Instr& in, std::int64_t index, std::size_t elements,
                   const ThreadLocator& where, Lane lane) {
   const std::string detail = std::string(op_name(in.op)) + " index " + std::to_string(index) +
-                             " out of bounds (" + std::to_string(elements) + " elements)";
+                             " out of bounds (" + quantity(elements, "element") + ")";
   return param_error(k.name, k.param(in.param).name, detail + at(k, in, where, lane));
 }
 
@@ -225,9 +225,8 @@ Error contract_arithmetic_error(const Kernel& k, const Instr& in, std::string_vi
 
 void check_argument_count(const Kernel& k, std::span<const Argument> args) {
   if (args.size() == k.params.size()) return;
-  throw kernel_error(k.name, "expected " + std::to_string(k.params.size()) +
-                                 " arguments (one per parameter), got " +
-                                 std::to_string(args.size()));
+  throw kernel_error(k.name, "expected " + quantity(k.params.size(), "argument") +
+                                 " (one per parameter), got " + std::to_string(args.size()));
 }
 
 // --- threadgroup programming ---------------------------------------------------------------
@@ -249,7 +248,7 @@ Error array_index_error(const Kernel& k, const Instr& in, std::int64_t index, st
                         const ThreadLocator& where, Lane lane) {
   return kernel_error(k.name, array_prefix(k, in.array) + std::string(op_name(in.op)) + " index " +
                                   std::to_string(index) + " out of bounds (" +
-                                  std::to_string(size) + " elements)" + at(k, in, where, lane));
+                                  quantity(size, "element") + ")" + at(k, in, where, lane));
 }
 
 Error unwritten_error(const Kernel& k, const Instr& in, ArrayId array, std::int64_t element,
@@ -311,9 +310,8 @@ void check_warp_converged(const Kernel& k, const Instr& in, ActiveLanes active,
     }
     throw thread_error(k, in,
                        "reached by only part of warp " + std::to_string(first / kWarpSize) + " (" +
-                           std::to_string(present) + " of " + std::to_string(end - first) +
-                           " threads; thread " + format_axes(where.global_thread(missing)) +
-                           " is missing)",
+                           std::to_string(present) + " of " + quantity(end - first, "thread") +
+                           "; thread " + format_axes(where.global_thread(missing)) + " is missing)",
                        where, active[i]);
   }
 }
@@ -331,7 +329,7 @@ void check_vector_access(const Kernel& k, const Instr& in, std::int64_t index, s
   throw param_error(k.name, param,
                     std::string(op_name(in.op)) + " of " + std::to_string(lanes) +
                         " elements at index " + std::to_string(index) + " out of bounds (" +
-                        std::to_string(elements) + " elements)" + at(k, in, where, lane));
+                        quantity(elements, "element") + ")" + at(k, in, where, lane));
 }
 
 }  // namespace mt::cpu

@@ -89,8 +89,8 @@ CpuStream& cpu_stream(StreamHandle& s) {
 void check_range(const char* what, std::size_t offset, std::size_t length, std::size_t size) {
   if (offset <= size && length <= size - offset) return;
   std::ostringstream s;
-  s << "device buffer " << what << " of " << length << " bytes at offset " << offset
-    << " is out of range: the buffer holds " << size << " bytes";
+  s << "device buffer " << what << " of " << quantity(length, "byte") << " at offset " << offset
+    << " is out of range: the buffer holds " << quantity(size, "byte");
   throw Error(s.str());
 }
 

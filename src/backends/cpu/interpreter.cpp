@@ -571,6 +571,8 @@ void interpret(const Kernel& k, std::span<Argument> args, const LaunchDims& dims
                const DeviceLimits& limits, unsigned max_workers) {
   check_launch_dims(k, dims, limits);
   check_array_sizes(k);
+  check_array_limits(
+      k, [](const Array& a) -> std::uint64_t { return a.size; }, limits);
   const Launch l = prepare(k, k.body, args, dims);
   run_groups(l, max_workers);
 }

@@ -99,23 +99,24 @@ Error error_from_record(const Kernel& k, const ErrorRecord& record,
   if (record.kind == ErrorKind::ArrayOutOfBounds) {
     const Array& a = k.array(in->array);
     return kernel_error(k.name, "array '" + a.name + "': " + index_text + " out of bounds (" +
-                                    std::to_string(a.size) + " elements)" + where);
+                                    quantity(a.size, "element") + ")" + where);
   }
   if (record.kind == ErrorKind::VectorMisaligned) {
     return param_error(k.name, k.param(in->param).name,
                        "vector access at index " + std::to_string(record.value) +
                            " is not a multiple of " + std::to_string(in->lanes) + where);
   }
-  const std::string elements_text =
-      in->param.index < elements.size() ? std::to_string(elements[in->param.index]) : "?";
+  const std::string elements_text = in->param.index < elements.size()
+                                        ? quantity(elements[in->param.index], "element")
+                                        : "? elements";
   if (in->op == OpKind::LoadVector || in->op == OpKind::StoreVector) {
     return param_error(k.name, k.param(in->param).name,
                        std::string(op_name(in->op)) + " of " + std::to_string(in->lanes) +
                            " elements at index " + std::to_string(record.value) +
-                           " out of bounds (" + elements_text + " elements)" + where);
+                           " out of bounds (" + elements_text + ")" + where);
   }
   return param_error(k.name, k.param(in->param).name,
-                     index_text + " out of bounds (" + elements_text + " elements)" + where);
+                     index_text + " out of bounds (" + elements_text + ")" + where);
 }
 
 std::string device_abi_constants() {

@@ -91,6 +91,8 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
                      u32(DeviceAttribute::MaxBlockDimZ)};
   limits_.max_grid = {u32(DeviceAttribute::MaxGridDimX), u32(DeviceAttribute::MaxGridDimY),
                       u32(DeviceAttribute::MaxGridDimZ)};
+  // Static __shared__ arrays: the per-block limit without opting in to more (48 KiB).
+  limits_.max_threadgroup_memory = u32(DeviceAttribute::MaxSharedMemoryPerBlock);
 }
 
 CudaBackend::~CudaBackend() = default;

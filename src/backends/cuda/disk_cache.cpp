@@ -10,9 +10,12 @@
 //         48..    payload
 #include "backends/cuda/disk_cache.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -56,6 +59,36 @@ std::string temporary_name(const Hash128& key) {
   return name;
 }
 
+enum class Read { Missing, Unusable, Whole };
+
+// Reads the whole regular file at `path` into `bytes` without ever blocking or throwing: it is
+// opened non-blocking (a FIFO must not wait for a writer) and then checked to be a regular file
+// (a directory, FIFO, socket or device is Unusable, as is a failed read). Missing when it cannot
+// be opened at all (no entry, no permission, a dangling link: the same to a cache).
+Read read_regular_file(const std::filesystem::path& path, std::vector<std::uint8_t>& bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return Read::Missing;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) return Read::Unusable;
+  bytes.clear();
+  bytes.reserve(static_cast<std::size_t>(info.st_size));
+  std::uint8_t chunk[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n > 0) {
+      bytes.insert(bytes.end(), chunk, chunk + n);
+    } else if (n == 0) {
+      return Read::Whole;
+    } else if (errno != EINTR) {
+      return Read::Unusable;
+    }
+  }
+}
+
 }  // namespace
 
 std::filesystem::path default_cache_dir() {
@@ -77,15 +110,17 @@ DiskCache::Loaded DiskCache::load(const Hash128& key) const {
   Loaded result;
   if (dir_.empty()) return result;
   const std::filesystem::path path = path_of(key);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return result;  // no entry (or unreadable: the same to us)
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                  std::istreambuf_iterator<char>());
-  const bool read_ok = !in.bad();
-  in.close();
+  std::vector<std::uint8_t> bytes;
+  const Read read = read_regular_file(path, bytes);
+  if (read == Read::Missing) return result;
+  if (read == Read::Unusable) {
+    // Not ours to delete (a directory, a FIFO): recompile; store replaces it where it can.
+    result.found = Found::Corrupt;
+    return result;
+  }
 
   const auto whole = [&] {
-    if (!read_ok || bytes.size() < kHeaderBytes) return false;
+    if (bytes.size() < kHeaderBytes) return false;
     if (!std::equal(std::begin(kMagic), std::end(kMagic), bytes.begin())) return false;
     if (get_le(bytes, 8, 4) != kFormatVersion || get_le(bytes, 12, 4) != 0) return false;
     if (get_le(bytes, 16, 8) != key.hi || get_le(bytes, 24, 8) != key.lo) return false;

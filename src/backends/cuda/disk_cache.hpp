@@ -31,6 +31,8 @@ class DiskCache {
 
   // The entry for `key`. An entry whose header or checksum does not match (truncated, corrupt,
   // another format) is deleted and reported as Corrupt, so the caller recompiles and stores it.
+  // A path that is no regular file (a directory, a FIFO: never waited on) or that fails to read
+  // is Corrupt too but left where it is; one that cannot be opened is a Miss. Never throws.
   Loaded load(const Hash128& key) const;
   // Writes the entry atomically, creating the directory if needed. Returns false (and leaves no
   // temporary file) if it cannot: a cache that cannot be written only costs a recompile.

@@ -226,7 +226,7 @@ DeviceAllocation::DeviceAllocation(CuContext ctx, std::size_t bytes) : ctx_(ctx)
   make_current(ctx);
   const Driver& d = Driver::get();
   d.check(d.api().mem_alloc(&ptr_, bytes == 0 ? 1 : bytes), "cuMemAlloc", {},
-          std::to_string(bytes) + " bytes");
+          quantity(bytes, "byte"));
 }
 
 DeviceAllocation::~DeviceAllocation() {
@@ -237,7 +237,7 @@ PinnedHost::PinnedHost(CuContext ctx, std::size_t bytes) : ctx_(ctx), bytes_(byt
   make_current(ctx);
   const Driver& d = Driver::get();
   d.check(d.api().mem_alloc_host(&ptr_, bytes == 0 ? 1 : bytes), "cuMemAllocHost", {},
-          std::to_string(bytes) + " bytes");
+          quantity(bytes, "byte"));
 }
 
 PinnedHost::~PinnedHost() {

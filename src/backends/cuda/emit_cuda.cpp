@@ -345,11 +345,28 @@ class Emitter {
                                                      ", " + check_args() + ")"
                                                : lo;
     const std::string var = define(in.result);
+    const std::string next = cannot_wrap(in)
+                                 ? var + " += " + step
+                                 : var + " = mt_loop_next(" + var + ", " + hi + ", " + step + ")";
     if (is_short_constant_loop(in)) line() << "#pragma unroll\n";
     line() << "for (" << value_type(in.dtype) << " " << var << " = " << start << "; " << var
-           << " < " << hi << "; " << var << " += " << step << ") {\n";
+           << " < " << hi << "; " << next << ") {\n";
     emit_nested(in.blocks[0]);
     line() << "}\n";
+  }
+
+  // Whether `v += step` can never wrap the loop variable's type. The body runs with v < hi, so
+  // v + step <= hi - 1 + step: a constant step of 1 never passes hi, and a constant hi and
+  // step are checked against the type's maximum. Other loops (runtime strides) step with
+  // mt_loop_next, which ends them where the interpreter does, for a subtraction and a compare
+  // more per trip.
+  bool cannot_wrap(const Instr& in) const {
+    const std::optional<Scalar>& hi = constants_[in.operands[1].index];
+    const std::optional<Scalar>& step = constants_[in.operands[2].index];
+    if (!step.has_value() || step->i <= 0) return false;
+    if (step->i == 1) return true;
+    const std::int64_t max = in.dtype == DType::I32 ? 0x7FFFFFFF : 0xFFFFFFFF;
+    return hi.has_value() && hi->i - 1 + step->i <= max;
   }
 
   // A loop whose bounds are constants and that runs at most kUnrollTrips times is unrolled

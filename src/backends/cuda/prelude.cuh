@@ -239,6 +239,17 @@ MT_DEVICE T mt_loop_start(T lo, T hi, T step, mt_fault& fault, unsigned int site
   return lo;
 }
 
+// A loop variable's next value: v + step, or hi when that would reach hi or pass the end of
+// T's range, so a loop ends where the interpreter's exact 64-bit loop arithmetic ends it
+// instead of wrapping and running on. v < hi here, so the unsigned distance hi - v is exact for
+// u32 and i32 alike, and v + step stays in range. A step <= 0 ends the loop too (checked mode
+// has reported it in mt_loop_start; unchecked code runs the body once rather than hang).
+template <class T>
+MT_DEVICE T mt_loop_next(T v, T hi, T step) {
+  const unsigned int room = (unsigned int)hi - (unsigned int)v;
+  return step > (T)0 && (unsigned int)step < room ? (T)(v + step) : hi;
+}
+
 // ---- thread identity ----------------------------------------------------------------------
 // Threads of a group are linearised x fastest, as CUDA numbers them for warps, so the IR's
 // 32-lane warps are the hardware's warps. A partial last warp has fewer threads.

@@ -400,7 +400,7 @@ TEST(Interpreter, WrongArgumentCountIsAnError) {
   EXPECT_EQ(error_of([&] {
               interpret(b.k, none, dims_of({1, 1, 1}, {1, 1, 1}), DeviceLimits{});
             }),
-            "kernel 'count': expected 1 arguments (one per parameter), got 0");
+            "kernel 'count': expected 1 argument (one per parameter), got 0");
 }
 
 // A grid big enough to spread over workers gives the same bytes as an in-order run, and the

@@ -1,10 +1,12 @@
 // The CUDA compile cache without a GPU: the content hashes, disk entries (store/load, corrupt,
-// truncated, foreign and misplaced entries, an unwritable directory, concurrent writer threads
-// and processes), the memory layer and its counters, and a second process that loads a cubin
-// from disk without compiling (this binary re-executes itself as that process).
+// truncated, foreign and misplaced entries, entries that are directories, FIFOs or broken
+// links, an unwritable directory, concurrent writer threads and processes), the memory layer
+// and its counters, and a second process that loads a cubin from disk without compiling (this
+// binary re-executes itself as that process).
 #include "backends/cuda/disk_cache.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -175,6 +178,67 @@ TEST(DiskCache, AnEntryUnderAnotherKeysNameIsRejected) {
   fs::copy_file(cache.path_of(other), cache.path_of(kKey));
   EXPECT_EQ(cache.load(kKey).found, DiskCache::Found::Corrupt);
   EXPECT_EQ(cache.load(other).found, DiskCache::Found::Hit);
+}
+
+// load(key) on a worker thread, failing the whole binary rather than hanging if it blocks (a
+// FIFO opened for reading waits for a writer).
+DiskCache::Found load_within_seconds(const DiskCache& cache, const Hash128& key) {
+  std::future<DiskCache::Found> found =
+      std::async(std::launch::async, [&] { return cache.load(key).found; });
+  if (found.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    std::cerr << "DiskCache::load blocked for 10 s" << std::endl;
+    std::_Exit(1);  // the blocked thread cannot be joined
+  }
+  return found.get();
+}
+
+// An entry path that is no regular file, or that cannot be opened, is never read as an entry:
+// load neither throws (a directory used to throw std::ios_base::failure) nor blocks (a FIFO
+// used to hang), and the cubin cache compiles instead, each time it is asked.
+TEST(DiskCache, AnEntryThatIsNoRegularFileFallsBackToCompiling) {
+  struct Case {
+    const char* what;
+    std::function<void(const fs::path&)> make;
+    DiskCache::Found found;
+  };
+  const std::vector<Case> cases = {
+      {"a directory", [](const fs::path& p) { fs::create_directory(p); },
+       DiskCache::Found::Corrupt},
+      {"a directory with files",
+       [](const fs::path& p) {
+         fs::create_directory(p);
+         write_file(p / "inside", payload(8));
+       },
+       DiskCache::Found::Corrupt},
+      {"a FIFO", [](const fs::path& p) { ASSERT_EQ(mkfifo(p.c_str(), 0600), 0); },
+       DiskCache::Found::Corrupt},
+      {"a dangling symlink", [](const fs::path& p) { fs::create_symlink(p.string() + ".gone", p); },
+       DiskCache::Found::Miss},
+      {"a symlink loop", [](const fs::path& p) { fs::create_symlink(p, p); },
+       DiskCache::Found::Miss},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const TempDir dir;
+    const DiskCache disk(dir.path());
+    c.make(disk.path_of(kKey));
+    EXPECT_EQ(load_within_seconds(disk, kKey), c.found);
+    EXPECT_EQ(load_within_seconds(disk, kKey), c.found) << "a second load differs";
+    CubinCache cache;
+    int compiles = 0;
+    const auto compile = [&] {
+      ++compiles;
+      return payload(64, 5);
+    };
+    for (int i = 0; i < 2; ++i) {
+      cache.clear_memory();
+      EXPECT_EQ(*cache.get_or_compile(kKey, dir.path(), compile), payload(64, 5));
+    }
+    // Compiled on the first call; the second reads the stored entry unless a directory is in
+    // its way (the store cannot replace it), when it compiles again.
+    const bool blocked = fs::is_directory(disk.path_of(kKey));
+    EXPECT_EQ(compiles, blocked ? 2 : 1);
+  }
 }
 
 TEST(DiskCache, AnUnwritableDirectoryFailsQuietlyAndAnEmptyOneDisables) {

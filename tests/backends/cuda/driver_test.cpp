@@ -138,6 +138,7 @@ TEST(BackendProbe, EitherABackendOrAReason) {
   const DeviceLimits limits = backend->limits();
   EXPECT_GE(limits.max_threads_per_threadgroup, 256u);
   EXPECT_GE(limits.max_grid[0], 65535u);
+  EXPECT_EQ(limits.max_threadgroup_memory, 48u * 1024);  // static shared memory, every GPU so far
 }
 
 TEST(BackendProbe, CheckedModeComesFromTheEnvironment) {

@@ -63,6 +63,7 @@ TEST_F(FakeDriver, DescriptionAndLimitsComeFromTheDevice) {
   EXPECT_EQ(m.ctx.backend(), Backend::Cuda);
   EXPECT_EQ(m.ctx.limits().max_tpg[2], 64u);
   EXPECT_EQ(m.ctx.limits().max_grid[1], 65535u);
+  EXPECT_EQ(m.ctx.limits().max_threadgroup_memory, 45056u);
   // With the fake installed, the default Context is the CUDA backend.
   EXPECT_EQ(Context::create(Backend::Cuda).backend(), Backend::Cuda);
 }

@@ -159,4 +159,34 @@ TEST(KvCacheLaunch, TwoDimensionalLaunchIsAnErrorNamingTheKernel) {
   });
 }
 
+// A head_dim, group_size or (dequant) max_seq of 0 used to reach a division by zero in the body
+// ("division by zero at thread (0,0,0) ... div %30, %31" on the interpreter, a silent 0 in
+// CUDA); each is now a precondition naming the parameter.
+TEST(KvCachePreconditions, ZeroSizesAreErrorsNamingTheParameter) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    std::size_t checked = 0;
+    for (const mt::KernelInfo& info : kv_kernels()) {
+      const mt::Kernel k = info.build(DType::F16);
+      const mt::BufferMap good = oracle::valid_buffers(info.name, DType::F16, kShape);
+      std::vector<std::string> zeroed = {"head_dim"};
+      if (good.count("group_size") != 0) zeroed.push_back("group_size");
+      if (info.name.starts_with("bulk_dequant")) zeroed.push_back("max_seq");
+      for (const std::string& name : zeroed) {
+        SCOPED_TRACE(info.name + " with " + name + " = 0");
+        mt::BufferMap b = good;
+        b[name] = le_bytes(0u);
+        const std::string what =
+            mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, kGrid, kTpg); });
+        mt::test::expect_mentions(what, {"kernel '" + info.name + "': param '" + name + "'",
+                                         "precondition failed: " + name + " > 0", name + "=0"});
+        EXPECT_EQ(what.find("division by zero"), std::string::npos) << what;
+        ++checked;
+      }
+      EXPECT_NO_THROW(ctx.dispatch_with_grid(k, good, {}, kGrid, kTpg)) << info.name;
+    }
+    // head_dim for 12 kernels, group_size for 10, max_seq for 6 dequantisers.
+    EXPECT_EQ(checked, 12u + 10 + 6);
+  });
+}
+
 }  // namespace

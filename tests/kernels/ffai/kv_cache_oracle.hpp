@@ -10,6 +10,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <sstream>
 #include <string>
@@ -197,6 +198,24 @@ inline constexpr Fp8Format kE4M3{"e4m3", 3, 7, false, 448.0f};
 inline constexpr Fp8Format kE5M2{"e5m2", 2, 15, true, 57344.0f};
 
 // ---- oracles ------------------------------------------------------------------------------
+//
+// Non-finite values follow the kernels' rule: a group holding NaN or inf quantises to NaN
+// scale (and bias) with codes 0; a finite group whose spread overflows f32 gets the scale
+// max/maxq - min/maxq; a dequantised value of finite parameters saturates at +-max(T).
+
+inline bool is_finite(float v) { return std::fabs(v) <= std::numeric_limits<float>::max(); }
+
+inline float max_finite(DType t) {
+  return t == DType::F16    ? 65504.0f
+         : t == DType::BF16 ? std::bit_cast<float>(0x7F7F0000u)
+                            : std::numeric_limits<float>::max();
+}
+
+// v rounded to t, saturated at +-max(t) when the parameters it came from are finite.
+inline float store_dequantised(float v, bool finite_parameters, DType t) {
+  if (finite_parameters && !std::isnan(v)) v = std::clamp(v, -max_finite(t), max_finite(t));
+  return round_to(t, v);
+}
 
 inline std::size_t raw_index(const CacheShape& s, std::size_t h, std::size_t pos, std::size_t d) {
   return (h * s.max_seq + pos) * s.head_dim + d;
@@ -235,20 +254,22 @@ inline void quantize_affine(const CacheShape& s, std::uint32_t bits, DType t,
     const std::size_t slot = h * s.max_seq + position;
     for (std::uint32_t g = 0; g < gph; ++g) {
       const float* v = src.data() + h * s.head_dim + std::size_t{g} * s.group_size;
+      const bool finite = std::all_of(v, v + s.group_size, [](float x) { return is_finite(x); });
       float mn = v[0], mx = v[0];
       for (std::uint32_t i = 1; i < s.group_size; ++i) {
         mn = std::min(mn, v[i]);
         mx = std::max(mx, v[i]);
       }
-      const float spread = mx - mn;
-      const float scale = spread == 0.0f ? 1.0f : spread / static_cast<float>(maxq);
+      const float spread = mx - mn, fq = static_cast<float>(maxq);
+      const float step = is_finite(spread) ? spread / fq : mx / fq - mn / fq;
+      const float scale = !finite ? NAN : spread == 0.0f ? 1.0f : step;
       const float inv_scale = 1.0f / scale;
       set_element(scales, slot * gph + g, round_to(t, scale), t);
-      set_element(biases, slot * gph + g, round_to(t, mn), t);
+      set_element(biases, slot * gph + g, finite ? round_to(t, mn) : NAN, t);
       for (std::uint32_t i = 0; i < s.group_size; ++i) {
         const float x = (v[i] - mn) * inv_scale + 0.5f;
-        const float clamped = std::min(std::max(x, 0.0f), static_cast<float>(maxq));
-        const std::uint32_t q = static_cast<std::uint32_t>(clamped);
+        const float clamped = std::min(std::max(x, 0.0f), fq);  // x is never NaN here
+        const std::uint32_t q = finite ? static_cast<std::uint32_t>(clamped) : 0;
         const std::uint32_t d = g * s.group_size + i;
         std::uint32_t& word = words[slot * s.words_per_slot(bits) + d / vpp];
         const std::uint32_t shift = (d % vpp) * bits;
@@ -271,9 +292,10 @@ inline void dequant_affine(const CacheShape& s, std::uint32_t bits, DType t,
         const std::uint32_t word = words[slot * s.words_per_slot(bits) + d / vpp];
         const std::uint32_t q = (word >> ((d % vpp) * bits)) & maxq;
         const std::size_t group = slot * gph + d / s.group_size;
-        const float v =
-            static_cast<float>(q) * element(scales, group, t) + element(biases, group, t);
-        set_element(out, slot * s.head_dim + d, round_to(t, v), t);
+        const float scale = element(scales, group, t), bias = element(biases, group, t);
+        const float v = static_cast<float>(q) * scale + bias;
+        set_element(out, slot * s.head_dim + d,
+                    store_dequantised(v, is_finite(scale) && is_finite(bias), t), t);
       }
     }
   }
@@ -290,7 +312,8 @@ inline void quantize_fp8(const CacheShape& s, const Fp8Format& f, DType t,
       const float* v = src.data() + h * s.head_dim + std::size_t{g} * s.group_size;
       float amax = 0.0f;
       for (std::uint32_t i = 0; i < s.group_size; ++i) amax = std::max(amax, std::fabs(v[i]));
-      const float scale = round_to(t, amax > 0.0f ? amax / f.max_finite : 0.0f);
+      const bool finite = std::all_of(v, v + s.group_size, [](float x) { return is_finite(x); });
+      const float scale = round_to(t, !finite ? NAN : amax > 0.0f ? amax / f.max_finite : 0.0f);
       set_element(scales, slot * gph + g, scale, t);
       for (std::uint32_t i = 0; i < s.group_size; ++i) {
         const std::uint32_t code = f.encode(scale > 0.0f ? v[i] / scale : 0.0f);
@@ -314,8 +337,9 @@ inline void dequant_fp8(const CacheShape& s, const Fp8Format& f, DType t, std::u
         const std::uint32_t word = words[slot * (s.head_dim / 4) + d / 4];
         const auto code = static_cast<std::uint8_t>(word >> ((d % 4) * 8));
         const float scale = element(scales, slot * gph + d / s.group_size, t);
-        const float v = static_cast<float>(f.decode(code)) * scale;
-        set_element(out, slot * s.head_dim + d, round_to(t, v), t);
+        const float value = static_cast<float>(f.decode(code));
+        set_element(out, slot * s.head_dim + d,
+                    store_dequantised(value * scale, is_finite(value) && is_finite(scale), t), t);
       }
     }
   }

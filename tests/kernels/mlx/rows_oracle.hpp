@@ -106,9 +106,12 @@ struct Expected {
   std::vector<double> scale;
 };
 
+// The largest element, +0 above -0 (as the kernels' max orders them); NaN is skipped.
 inline double row_max_of(std::span<const float> row) {
   double m = -kInf;
-  for (float v : row) m = std::max(m, static_cast<double>(v));
+  for (float v : row) {
+    if (v > m || (v == m && !std::signbit(v))) m = v;
+  }
   return m;
 }
 
@@ -182,25 +185,34 @@ inline Expected row_sum(std::span<const float> x, std::size_t n) {
   return e;
 }
 
-// The largest element of each row (exact: no arithmetic, and T -> f32 -> T is exact).
+// The largest element of each row (exact: no arithmetic, and T -> f32 -> T is exact); NaN
+// when the row holds a NaN, as PyTorch's and MLX's max give.
 inline std::vector<float> row_max(std::span<const float> x, std::size_t n) {
   std::vector<float> out;
   for (std::size_t r = 0; r < x.size() / n; ++r) {
-    out.push_back(static_cast<float>(row_max_of(x.subspan(r * n, n))));
+    const std::span<const float> row = x.subspan(r * n, n);
+    const bool nan = std::any_of(row.begin(), row.end(), [](float v) { return std::isnan(v); });
+    out.push_back(nan ? kNaN : static_cast<float>(row_max_of(row)));
   }
   return out;
 }
 
-// The index of the largest element of each row, the lowest among equals; NaN never wins, and
-// a row with nothing larger than -inf (all -inf or NaN) gives 0.
+// The index of the largest element of each row, the lowest among equals (-0 equals +0). NaN
+// counts as the largest value, so a row with a NaN gives its first NaN's index (PyTorch and
+// NumPy; MLX's argmax skips NaN, which its own max does not); an all -inf row gives 0.
 inline std::vector<std::uint32_t> argmax(std::span<const float> x, std::size_t n) {
   std::vector<std::uint32_t> out;
   for (std::size_t r = 0; r < x.size() / n; ++r) {
     std::uint32_t best = 0;
     float best_value = -kInf;
     for (std::uint32_t i = 0; i < n; ++i) {
-      if (x[r * n + i] > best_value) {  // strict: an equal later element keeps the earlier one
-        best_value = x[r * n + i];
+      const float v = x[r * n + i];
+      if (std::isnan(v)) {
+        best = i;
+        break;
+      }
+      if (v > best_value) {  // strict: an equal later element keeps the earlier one
+        best_value = v;
         best = i;
       }
     }

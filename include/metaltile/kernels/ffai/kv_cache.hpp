@@ -3,6 +3,12 @@
 // and accuracy: docs/kernels/kv_cache.md.
 // Each is generic over T in {f32, f16, bf16}, computes in f32, runs in Grid3D mode and
 // guards its thread index.
+//
+// Non-finite values: finite input gives finite output, and NaN propagates. A quantised group
+// holding a NaN or an inf is stored with a NaN scale (and bias), so all of it dequantises to
+// NaN; finite groups anywhere in T's range stay finite (a spread past f32's range gets a finite
+// scale, and dequantised values of finite parameters saturate at +-max(T) rather than round to
+// inf). The updates copy bits.
 #pragma once
 
 #include <string_view>

@@ -10,6 +10,13 @@
 //  row_sum     x -> out (T)       sum of the row                                 n
 //  row_max     x -> out (T)       largest element of the row                     n
 //
+// Non-finite values, as PyTorch and MLX treat them: a row holding a NaN gives NaN in every
+// output of softmax, rms_norm and layer_norm, a NaN row_sum and row_max, and argmax the index
+// of its first NaN (NaN is the largest value, as in PyTorch and NumPy; MLX's argmax skips it).
+// inf follows IEEE arithmetic: inf - inf gives NaN (softmax and layer_norm of a row with an inf
+// are NaN throughout, rms_norm gives 0 beside NaN at the inf), row_sum of inf and -inf is NaN.
+// Finite rows always give finite results.
+//
 // Parameters, launch geometry, algorithms and accuracy: docs/kernels/rows.md.
 #pragma once
 
