@@ -57,7 +57,8 @@ TEST(ScalarEvalOverflow, CastsThatLoseTheValue) {
   EXPECT_FALSE(wraps(Cast, I32, {kI32Max}, U32));
   EXPECT_TRUE(wraps(Cast, U32, {-1}, I32));
   EXPECT_FALSE(wraps(Cast, U32, {1}, Bool));
-  const std::vector<Scalar> big{Scalar::of_float(5e9)}, nan{Scalar::of_float(std::numeric_limits<double>::quiet_NaN())};
+  const std::vector<Scalar> big{Scalar::of_float(5e9)},
+      nan{Scalar::of_float(std::numeric_limits<double>::quiet_NaN())};
   EXPECT_TRUE(overflows(Cast, U32, F32, big));
   EXPECT_TRUE(overflows(Cast, I32, F32, nan));
   const std::vector<Scalar> ok{Scalar::of_float(3.75)};
