@@ -11,6 +11,7 @@
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
+#include "metaltile/kernels/engine/decoder.hpp"
 #include "metaltile/kernels/ffai/attention.hpp"
 #include "metaltile/kernels/ffai/embedding.hpp"
 #include "metaltile/kernels/ffai/kv_cache.hpp"
@@ -29,6 +30,7 @@ std::vector<KernelInfo> gather() {
   auto add = [&](std::vector<KernelInfo> family) {
     for (KernelInfo& info : family) all.push_back(std::move(info));
   };
+  add(kernels::engine::decoder::kernel_infos());
   add(kernels::ffai::attention::kernel_infos());
   add(kernels::ffai::embedding::kernel_infos());
   add(kernels::ffai::kv_cache::kernel_infos());

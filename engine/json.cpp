@@ -1,5 +1,5 @@
-// JSON parsing and writing for tile bench.
-#include "json.hpp"
+// JSON parsing and writing (include/metaltile/engine/json.hpp).
+#include "metaltile/engine/json.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -9,7 +9,7 @@
 
 #include "metaltile/core/error.hpp"
 
-namespace mt::tile::json {
+namespace mt::engine::json {
 namespace {
 
 class Parser {
@@ -106,20 +106,15 @@ class Parser {
         case 'b': out.push_back('\b'); break;
         case 'f': out.push_back('\f'); break;
         case 'u': {
-          if (pos_ + 4 > text_.size()) fail("short \\u escape");
-          const unsigned code = std::stoul(std::string(text_.substr(pos_, 4)), nullptr, 16);
-          pos_ += 4;
-          // Our files hold ASCII; other code points become UTF-8 (no surrogate pairs needed).
-          if (code < 0x80) {
-            out.push_back(static_cast<char>(code));
-          } else if (code < 0x800) {
-            out.push_back(static_cast<char>(0xC0 | (code >> 6)));
-            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-          } else {
-            out.push_back(static_cast<char>(0xE0 | (code >> 12)));
-            out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+          unsigned code = hex4();
+          // A UTF-16 surrogate pair (tokenizer.json escapes some characters this way).
+          if (code >= 0xD800 && code < 0xDC00 && text_.substr(pos_, 2) == "\\u") {
+            pos_ += 2;
+            const unsigned low = hex4();
+            if (low < 0xDC00 || low >= 0xE000) fail("unpaired surrogate in \\u escape");
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
           }
+          append_utf8(out, code);
           break;
         }
         default: out.push_back(c);  // \" \\ \/
@@ -128,6 +123,39 @@ class Parser {
     if (pos_ >= text_.size()) fail("unfinished string");
     ++pos_;
     return out;
+  }
+
+  unsigned hex4() {
+    if (pos_ + 4 > text_.size()) fail("short \\u escape");
+    unsigned code = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = text_[pos_++];
+      const int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                        : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+                        : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
+                                                                    : -1;
+      if (digit < 0) fail("bad \\u escape");
+      code = code * 16 + static_cast<unsigned>(digit);
+    }
+    return code;
+  }
+
+  static void append_utf8(std::string& out, unsigned code) {
+    if (code < 0x80) {
+      out.push_back(static_cast<char>(code));
+    } else if (code < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (code >> 6)));
+      out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else if (code < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (code >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (code >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    }
   }
 
   double number() {
@@ -268,4 +296,4 @@ void write_file(const std::string& path, const Value& v) {
   if (!out) throw Error("writing " + path + " failed");
 }
 
-}  // namespace mt::tile::json
+}  // namespace mt::engine::json

@@ -1,0 +1,29 @@
+// Kernels of the inference engine's decoder step (docs/kernels/decoder.md) that fuse what the
+// general families leave as separate launches; generic over T in {f32, f16, bf16}.
+//
+//  qkv_rope_append  qkv [T, (Hq + 2 Hkv) D] (+ bias, q/k RMS norm) -> q [T, Hq D] roped, and the
+//                   roped keys and the values written into raw caches at positions[t]
+//  swiglu_gate_up   gate_up [T, 2F] -> out [T, F] = silu(gate) * up
+//  step_positions   positions, lengths [B] u32: advanced by one token in device memory, so a
+//                   captured decode step needs no upload between replays
+//  fill_uniform     out [N] T: pseudo-random uniform values (random weights)
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "metaltile/kernels/kernel_info.hpp"
+
+// The family's kernels, one line each (kernel_info.hpp says what the list generates).
+#define MT_ENGINE_DECODER_KERNELS(X) \
+  X(qkv_rope_append) X(swiglu_gate_up) X(step_positions) X(fill_uniform)
+
+namespace mt::kernels::engine::decoder {
+
+inline constexpr std::string_view kFamily = "engine::decoder";
+MT_ENGINE_DECODER_KERNELS(MT_DECLARE_LIBRARY_KERNEL)
+inline std::vector<KernelInfo> kernel_infos() {
+  return {MT_ENGINE_DECODER_KERNELS(MT_LIBRARY_KERNEL_ENTRY)};
+}
+
+}  // namespace mt::kernels::engine::decoder
