@@ -63,8 +63,8 @@ Architecture architecture(const Fields& f) {
     f.fail("no 'architectures' entry");
   }
   const std::string& name = list->array("architectures")[0].string("architectures[0]");
-  for (Architecture a : {Architecture::Llama, Architecture::Qwen2, Architecture::Qwen3,
-                         Architecture::Mistral}) {
+  for (Architecture a :
+       {Architecture::Llama, Architecture::Qwen2, Architecture::Qwen3, Architecture::Mistral}) {
     if (name == name_of(a)) return a;
   }
   f.fail("architecture '" + name +

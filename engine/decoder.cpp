@@ -98,11 +98,11 @@ kernels::KernelRunner& Decoder::runner(const std::string& name, const ConstMap& 
 void Decoder::add_linear(std::vector<Launch>& into, const Linear& l, const DeviceBuffer& x,
                          const DeviceBuffer& out) {
   if (l.quantised()) {
-    kernels::KernelRunner& r =
-        runner("qgemv_affine", {{"k", l.k}, {"n", l.n}, {"group_size", l.quant->group_size},
-                                {"bits", l.quant->bits}});
-    into.push_back({&r, {{"x", x}, {"wq", l.wq}, {"scales", l.scales}, {"biases", l.biases},
-                         {"out", out}}});
+    kernels::KernelRunner& r = runner(
+        "qgemv_affine",
+        {{"k", l.k}, {"n", l.n}, {"group_size", l.quant->group_size}, {"bits", l.quant->bits}});
+    into.push_back(
+        {&r, {{"x", x}, {"wq", l.wq}, {"scales", l.scales}, {"biases", l.biases}, {"out", out}}});
   } else {
     kernels::KernelRunner& r = runner("gemv", {{"k", l.k}, {"n", l.n}});
     into.push_back({&r, {{"w", l.w}, {"x", x}, {"out", out}}});
@@ -116,9 +116,8 @@ void Decoder::plan_launches() {
   // Token embedding into residual 0.
   if (weights_.embed.quantised()) {
     const Quantization& q = *weights_.embed.quant;
-    body_.push_back({&runner("embedding_affine", {{"dim", c.hidden},
-                                                  {"group_size", q.group_size},
-                                                  {"bits", q.bits}}),
+    body_.push_back({&runner("embedding_affine",
+                             {{"dim", c.hidden}, {"group_size", q.group_size}, {"bits", q.bits}}),
                      {{"ids", ids_},
                       {"wq", weights_.embed.wq},
                       {"scales", weights_.embed.scales},

@@ -61,8 +61,13 @@ class RandomFill {
     l.scales = ctx_.allocate(std::size_t(l.n) * (l.k / q.group_size) * size_of(t_));
     l.biases = ctx_.allocate(l.scales.size());
     kernels::run(ctx_, "quantize_affine", t_,
-                 {{"w", l.w}, {"wq", l.wq}, {"scales", l.scales}, {"biases", l.biases},
-                  {"k", l.k}, {"group_size", q.group_size}, {"bits", q.bits}},
+                 {{"w", l.w},
+                  {"wq", l.wq},
+                  {"scales", l.scales},
+                  {"biases", l.biases},
+                  {"k", l.k},
+                  {"group_size", q.group_size},
+                  {"bits", q.bits}},
                  stream_);
     stream_.synchronize();  // the dense weight goes next
     l.w = DeviceBuffer();
@@ -144,8 +149,8 @@ ModelWeights random_weights(const Context& ctx, const ModelConfig& c, DType dtyp
     l.o = linear(c.hidden, c.q_heads * d);
     l.gate_up = linear(2 * c.intermediate, c.hidden);
     l.down = linear(c.hidden, c.intermediate);
-    l.qkv_bias = c.qkv_bias ? fill.values((c.q_heads + 2 * c.kv_heads) * d, 0.1f, 0.0f)
-                            : ctx.allocate(0);
+    l.qkv_bias =
+        c.qkv_bias ? fill.values((c.q_heads + 2 * c.kv_heads) * d, 0.1f, 0.0f) : ctx.allocate(0);
     l.q_norm = c.qk_norm ? fill.values(d, 0.0f, 1.0f) : ctx.allocate(0);
     l.k_norm = c.qk_norm ? fill.values(d, 0.0f, 1.0f) : ctx.allocate(0);
     m.layers.push_back(std::move(l));

@@ -34,9 +34,9 @@ namespace {
 
 std::optional<DType> dtype_of(std::string_view name) {
   static const std::map<std::string_view, DType> known = {
-      {"F32", DType::F32},         {"F16", DType::F16},        {"BF16", DType::BF16},
-      {"I32", DType::I32},         {"U32", DType::U32},        {"I8", DType::I8},
-      {"U8", DType::U8},           {"BOOL", DType::Bool},      {"F8_E4M3", DType::F8E4M3},
+      {"F32", DType::F32},       {"F16", DType::F16},   {"BF16", DType::BF16},
+      {"I32", DType::I32},       {"U32", DType::U32},   {"I8", DType::I8},
+      {"U8", DType::U8},         {"BOOL", DType::Bool}, {"F8_E4M3", DType::F8E4M3},
       {"F8_E5M2", DType::F8E5M2}};
   auto it = known.find(name);
   if (it == known.end()) return std::nullopt;

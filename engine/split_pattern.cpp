@@ -47,8 +47,8 @@ std::vector<std::pair<std::size_t, std::size_t>> SplitPattern::matches(
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       pcre2_match_data_free(data);
-      throw Error("tokenizer: split pattern failed on the text (PCRE2 error " +
-                  std::to_string(rc) + "; is it valid UTF-8?)");
+      throw Error("tokenizer: split pattern failed on the text (PCRE2 error " + std::to_string(rc) +
+                  "; is it valid UTF-8?)");
     }
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data);
     const std::size_t begin = ovector[0], end = ovector[1];

@@ -181,9 +181,9 @@ void PreTokenizer::add(const json::Value& spec, std::string_view source) {
     step.kind = Step::Kind::Metaspace;
     step.replacement = spec.at("replacement").string("replacement");
     const json::Value* scheme = spec.find("prepend_scheme");
-    const std::string name = scheme == nullptr ? (flag(spec, "add_prefix_space", true) ? "always"
-                                                                                       : "never")
-                                               : scheme->string("prepend_scheme");
+    const std::string name = scheme == nullptr
+                                 ? (flag(spec, "add_prefix_space", true) ? "always" : "never")
+                                 : scheme->string("prepend_scheme");
     step.prepend = name == "first"   ? Step::Prepend::First
                    : name == "never" ? Step::Prepend::Never
                                      : Step::Prepend::Always;
@@ -282,8 +282,8 @@ void TextDecoder::add(const json::Value& spec, std::string_view source) {
     step.kind = Step::Kind::Metaspace;
     step.from = spec.at("replacement").string();
     const json::Value* scheme = spec.find("prepend_scheme");
-    step.prepend = scheme == nullptr ? flag(spec, "add_prefix_space", true)
-                                     : scheme->string() != "never";
+    step.prepend =
+        scheme == nullptr ? flag(spec, "add_prefix_space", true) : scheme->string() != "never";
   } else {
     unsupported(source, "decoder", type);
   }
@@ -314,7 +314,11 @@ std::string TextDecoder::apply(std::vector<std::string> tokens) const {
           bool valid = true;
           for (std::size_t i = 0; i < starts.size() && valid; ++i) {
             const auto c = static_cast<unsigned char>(run[starts[i]]);
-            const std::size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+            const std::size_t len = c < 0x80    ? 1
+                                    : c >= 0xF0 ? 4
+                                    : c >= 0xE0 ? 3
+                                    : c >= 0xC0 ? 2
+                                                : 0;
             const std::size_t end = i + 1 < starts.size() ? starts[i + 1] : run.size();
             valid = len != 0 && end - starts[i] == len;
           }

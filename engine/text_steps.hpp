@@ -61,7 +61,7 @@ class TextDecoder {
  private:
   struct Step {
     enum class Kind { ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace } kind;
-    std::string from, to;  // Replace; Strip's content in `from`; Metaspace's replacement
+    std::string from, to;             // Replace; Strip's content in `from`; Metaspace's replacement
     std::size_t start = 0, stop = 0;  // Strip
     bool prepend = true;              // Metaspace: strip the first token's leading space
   };

@@ -119,8 +119,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
   return Tokenizer(std::move(s));
 }
 
-std::vector<std::uint32_t> Tokenizer::encode(std::string_view text,
-                                             bool add_special_tokens) const {
+std::vector<std::uint32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
   const State& s = *state_;
   std::vector<std::uint32_t> ids;
   if (add_special_tokens) ids = s.prefix;

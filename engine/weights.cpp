@@ -48,8 +48,10 @@ class Loader {
         const TensorView& wq = ckpt_.at(stems[i] + ".weight", {rows[i], words});
         if (wq.dtype != DType::U32) fail_dtype(wq, "u32 codes");
         l.wq.upload(wq.bytes, row * words * 4);
-        put(l.scales, row * groups * size_of(t_), ckpt_.at(stems[i] + ".scales", {rows[i], groups}));
-        put(l.biases, row * groups * size_of(t_), ckpt_.at(stems[i] + ".biases", {rows[i], groups}));
+        put(l.scales, row * groups * size_of(t_),
+            ckpt_.at(stems[i] + ".scales", {rows[i], groups}));
+        put(l.biases, row * groups * size_of(t_),
+            ckpt_.at(stems[i] + ".biases", {rows[i], groups}));
         row += rows[i];
       }
       return l;
@@ -79,8 +81,13 @@ class Loader {
     l.biases = ctx_.allocate(l.scales.size());
     const Stream stream = ctx_.create_stream();
     kernels::run(ctx_, "quantize_affine", t_,
-                 {{"w", l.w}, {"wq", l.wq}, {"scales", l.scales}, {"biases", l.biases},
-                  {"k", l.k}, {"group_size", q.group_size}, {"bits", q.bits}},
+                 {{"w", l.w},
+                  {"wq", l.wq},
+                  {"scales", l.scales},
+                  {"biases", l.biases},
+                  {"k", l.k},
+                  {"group_size", q.group_size},
+                  {"bits", q.bits}},
                  stream);
     stream.synchronize();
     l.w = DeviceBuffer();

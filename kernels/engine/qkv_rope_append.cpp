@@ -132,29 +132,28 @@ KernelInfo qkv_rope_append::info() {
       .default_mode = KernelMode::Grid3D,
       .dtypes = activation_dtypes(),
       .body = build,
-      .doc =
-          {.summary = "fused q/k/v bias, Qwen3 q/k RMS norm, RoPE and raw KV-cache append",
-           .formula = "x = qkv[t, head] (+ bias); q,k: x * rsqrt(mean(x^2) + eps) * norm_w; "
-                      "rotate-half RoPE at positions[t]; q -> q[t], k/v -> cache[kv_head, "
-                      "positions[t]]",
-           .buffers = {{"qkv", "[T, (Hq + 2 Hkv) * D] T: the fused projection's output"},
-                       {"bias", "[(Hq + 2 Hkv) * D] T, or empty when has_bias is 0"},
-                       {"q_norm", "[D] T, or empty when has_qk_norm is 0"},
-                       {"k_norm", "[D] T, or empty when has_qk_norm is 0"},
-                       {"positions", "[T] u32: each token's position (< max_seq)"},
-                       {"inv_freq", "[D / 2] f32: rope_frequencies' inverse frequencies"},
-                       {"q", "[T, Hq, D] T: the roped queries"},
-                       {"k_cache", "[Hkv, max_seq, D] T: roped keys written at positions[t]"},
-                       {"v_cache", "[Hkv, max_seq, D] T: values written at positions[t]"}},
-           .scalars = {{"head_dim", "u32: D, even, 2..256"},
-                       {"n_q_heads", "u32: Hq"},
-                       {"n_kv_heads", "u32: Hkv"},
-                       {"max_seq", "u32: positions per cache head"},
-                       {"eps", "f32: the q/k norm's epsilon"},
-                       {"attn_factor", "f32: rope_frequencies' attention factor (1: plain)"},
-                       {"has_bias", "u32: 0 or 1"},
-                       {"has_qk_norm", "u32: 0 or 1"}},
-           .geometry = "one threadgroup of 128 threads per (head, token), a thread per pair"},
+      .doc = {.summary = "fused q/k/v bias, Qwen3 q/k RMS norm, RoPE and raw KV-cache append",
+              .formula = "x = qkv[t, head] (+ bias); q,k: x * rsqrt(mean(x^2) + eps) * norm_w; "
+                         "rotate-half RoPE at positions[t]; q -> q[t], k/v -> cache[kv_head, "
+                         "positions[t]]",
+              .buffers = {{"qkv", "[T, (Hq + 2 Hkv) * D] T: the fused projection's output"},
+                          {"bias", "[(Hq + 2 Hkv) * D] T, or empty when has_bias is 0"},
+                          {"q_norm", "[D] T, or empty when has_qk_norm is 0"},
+                          {"k_norm", "[D] T, or empty when has_qk_norm is 0"},
+                          {"positions", "[T] u32: each token's position (< max_seq)"},
+                          {"inv_freq", "[D / 2] f32: rope_frequencies' inverse frequencies"},
+                          {"q", "[T, Hq, D] T: the roped queries"},
+                          {"k_cache", "[Hkv, max_seq, D] T: roped keys written at positions[t]"},
+                          {"v_cache", "[Hkv, max_seq, D] T: values written at positions[t]"}},
+              .scalars = {{"head_dim", "u32: D, even, 2..256"},
+                          {"n_q_heads", "u32: Hq"},
+                          {"n_kv_heads", "u32: Hkv"},
+                          {"max_seq", "u32: positions per cache head"},
+                          {"eps", "f32: the q/k norm's epsilon"},
+                          {"attn_factor", "f32: rope_frequencies' attention factor (1: plain)"},
+                          {"has_bias", "u32: 0 or 1"},
+                          {"has_qk_norm", "u32: 0 or 1"}},
+              .geometry = "one threadgroup of 128 threads per (head, token), a thread per pair"},
       .geometry =
           [](const LaunchShape& s) {
             LaunchPlan plan;
@@ -185,15 +184,19 @@ KernelInfo qkv_rope_append::info() {
               b.label = "T" + std::to_string(s.tokens) + " Hq" + std::to_string(s.q_heads) +
                         " Hkv" + std::to_string(s.kv_heads) + " D" + std::to_string(s.head_dim);
               b.dtype = t;
-              b.elements = {{"qkv", s.tokens * row}, {"bias", 0},
-                            {"q_norm", 0},           {"k_norm", 0},
-                            {"positions", s.tokens}, {"inv_freq", s.head_dim / 2},
+              b.elements = {{"qkv", s.tokens * row},
+                            {"bias", 0},
+                            {"q_norm", 0},
+                            {"k_norm", 0},
+                            {"positions", s.tokens},
+                            {"inv_freq", s.head_dim / 2},
                             {"q", std::size_t(s.tokens) * s.q_heads * s.head_dim},
-                            {"k_cache", cache},      {"v_cache", cache}};
-              b.scalars = {{"head_dim", s.head_dim}, {"n_q_heads", s.q_heads},
-                           {"n_kv_heads", s.kv_heads}, {"max_seq", s.max_seq},
-                           {"eps", 1e-6f},           {"attn_factor", 1.0f},
-                           {"has_bias", 0u},         {"has_qk_norm", 0u}};
+                            {"k_cache", cache},
+                            {"v_cache", cache}};
+              b.scalars = {
+                  {"head_dim", s.head_dim}, {"n_q_heads", s.q_heads}, {"n_kv_heads", s.kv_heads},
+                  {"max_seq", s.max_seq},   {"eps", 1e-6f},           {"attn_factor", 1.0f},
+                  {"has_bias", 0u},         {"has_qk_norm", 0u}};
               b.fills = {{"positions", BenchFill::iota(s.max_seq)}};
               // qkv read once, q and the new cache rows written once.
               b.bytes = double(s.tokens * row * size_of(t)) * 2.0 + 4.0 * s.tokens;

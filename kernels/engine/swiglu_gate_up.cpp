@@ -76,8 +76,8 @@ KernelInfo swiglu_gate_up::info() {
           [](BenchScale scale) {
             const bool full = scale == BenchScale::Full;
             // Llama 3.1 8B's MLP (F = 14336): one decode token and a 16-token chunk.
-            const std::vector<std::size_t> tokens = full ? std::vector<std::size_t>{1, 16}
-                                                         : std::vector<std::size_t>{3};
+            const std::vector<std::size_t> tokens =
+                full ? std::vector<std::size_t>{1, 16} : std::vector<std::size_t>{3};
             const std::size_t n = full ? 14336 : 20;
             const DType t = full ? DType::BF16 : DType::F32;
             std::vector<BenchCase> cases;

@@ -77,39 +77,38 @@ TEST(Config, ErrorsNameTheProblem) {
       "vocab_size": 128)";
   test::expect_mentions(
       test::error_of([&] {
-        parse_config(R"({"architectures": ["GPT2LMHeadModel"], "num_attention_heads": 4, )" +
-                         base + "}",
-                     "gpt2/config.json");
+        parse_config(
+            R"({"architectures": ["GPT2LMHeadModel"], "num_attention_heads": 4, )" + base + "}",
+            "gpt2/config.json");
       }),
       {"gpt2/config.json", "GPT2LMHeadModel", "not supported", "LlamaForCausalLM"});
+  test::expect_mentions(
+      test::error_of(
+          [&] { parse_config(R"({"architectures": ["LlamaForCausalLM"], )" + base + "}", "x"); }),
+      {"missing field", "num_attention_heads"});
   test::expect_mentions(test::error_of([&] {
-                          parse_config(R"({"architectures": ["LlamaForCausalLM"], )" + base + "}",
-                                       "x");
-                        }),
-                        {"missing field", "num_attention_heads"});
-  test::expect_mentions(
-      test::error_of([&] {
-        parse_config(R"({"architectures": ["LlamaForCausalLM"], "num_attention_heads": 4,
+                          parse_config(
+                              R"({"architectures": ["LlamaForCausalLM"], "num_attention_heads": 4,
                          "num_key_value_heads": 3, )" +
-                         base + "}",
-                     "x");
-      }),
-      {"num_attention_heads (4)", "num_key_value_heads (3)"});
+                                  base + "}",
+                              "x");
+                        }),
+                        {"num_attention_heads (4)", "num_key_value_heads (3)"});
   test::expect_mentions(
       test::error_of([&] {
-        parse_config(R"({"architectures": ["LlamaForCausalLM"], "num_attention_heads": 0, )" +
-                         base + "}",
-                     "x");
+        parse_config(
+            R"({"architectures": ["LlamaForCausalLM"], "num_attention_heads": 0, )" + base + "}",
+            "x");
       }),
       {"num_attention_heads", "positive"});
-  test::expect_mentions(
-      test::error_of([&] {
-        parse_config(R"({"architectures": ["LlamaForCausalLM"], "num_attention_heads": 4,
+  test::expect_mentions(test::error_of([&] {
+                          parse_config(
+                              R"({"architectures": ["LlamaForCausalLM"], "num_attention_heads": 4,
                          "rope_scaling": {"type": "dynamic", "factor": 2.0}, )" +
-                         base + "}",
-                     "x");
-      }),
-      {"rope type", "dynamic"});
+                                  base + "}",
+                              "x");
+                        }),
+                        {"rope type", "dynamic"});
   test::expect_mentions(test::error_of([&] { read_config(kFixtures + "/nowhere"); }),
                         {"nowhere", "config.json"});
 }

@@ -135,14 +135,15 @@ TEST(Decoder, LoadErrorsNameTheTensor) {
                           {"missing tensor", "model.layers.2."});
     ModelConfig wider = read_config(dir);
     wider.intermediate = 128;
-    test::expect_mentions(test::error_of([&] { load_weights(ctx, wider, ckpt, {}); }),
-                          {"model.layers.0.mlp.gate_proj.weight", "[96, 64]", "expected [128, 64]"});
-    ModelConfig quantised = read_config(dir);
     test::expect_mentions(
-        test::error_of([&] {
-          load_weights(ctx, quantised, Checkpoint::open(kFixtures + "/tiny-llama-mlx4"), {});
-        }),
-        {"embed_tokens.scales", "quantization"});
+        test::error_of([&] { load_weights(ctx, wider, ckpt, {}); }),
+        {"model.layers.0.mlp.gate_proj.weight", "[96, 64]", "expected [128, 64]"});
+    ModelConfig quantised = read_config(dir);
+    test::expect_mentions(test::error_of([&] {
+                            load_weights(ctx, quantised,
+                                         Checkpoint::open(kFixtures + "/tiny-llama-mlx4"), {});
+                          }),
+                          {"embed_tokens.scales", "quantization"});
   });
 }
 
@@ -150,8 +151,8 @@ TEST(Decoder, QuantiseOnLoadStaysCloseToDense) {
   test::for_each_backend([](Context& ctx) {
     const std::string dir = kFixtures + "/tiny-llama";
     const ModelWeights dense = load_weights(ctx, dir, LoadOptions{.dtype = DType::F32});
-    const ModelWeights q8 = load_weights(
-        ctx, dir, LoadOptions{.dtype = DType::F32, .quantise = Quantization{32, 8}});
+    const ModelWeights q8 =
+        load_weights(ctx, dir, LoadOptions{.dtype = DType::F32, .quantise = Quantization{32, 8}});
     EXPECT_TRUE(q8.layers[0].qkv.quantised());
     EXPECT_TRUE(q8.head.quantised());
     EXPECT_FALSE(q8.embed.quantised());

@@ -92,7 +92,9 @@ TEST(Safetensors, MissingAndMisShapedTensorsNameThemselves) {
   const Checkpoint c = Checkpoint::open(kDir + "/sharded");
   test::expect_mentions(test::error_of([&] { c.at("layer.7.w"); }),
                         {"missing tensor", "layer.7.w", "sharded"});
-  test::expect_mentions(test::error_of([&] { c.at("head.w", {2, 3}); }),
+  test::expect_mentions(test::error_of([&] {
+                          c.at("head.w", {2, 3});
+                        }),
                         {"head.w", "[2, 2]", "expected [2, 3]"});
 }
 
@@ -105,14 +107,16 @@ TEST(Safetensors, TruncatedFilesAreErrors) {
   test::expect_mentions(test::error_of([&] { SafetensorsFile::open(dir.file("cut.safetensors")); }),
                         {"cut.safetensors", "truncated", "ends at data byte"});
   // Cut inside the header.
-  write_bytes(dir.file("header.safetensors"), std::vector<std::uint8_t>(good.begin(), good.begin() + 20));
+  write_bytes(dir.file("header.safetensors"),
+              std::vector<std::uint8_t>(good.begin(), good.begin() + 20));
   test::expect_mentions(
       test::error_of([&] { SafetensorsFile::open(dir.file("header.safetensors")); }),
       {"header.safetensors", "truncated", "header claims"});
   // Shorter than the length field.
   write_bytes(dir.file("tiny.safetensors"), {1, 2, 3});
-  test::expect_mentions(test::error_of([&] { SafetensorsFile::open(dir.file("tiny.safetensors")); }),
-                        {"tiny.safetensors", "truncated", "3 bytes"});
+  test::expect_mentions(
+      test::error_of([&] { SafetensorsFile::open(dir.file("tiny.safetensors")); }),
+      {"tiny.safetensors", "truncated", "3 bytes"});
   test::expect_mentions(test::error_of([&] { SafetensorsFile::open(dir.file("absent")); }),
                         {"absent", "cannot open"});
 }
@@ -125,15 +129,20 @@ TEST(Safetensors, MalformedHeadersAreErrors) {
     std::vector<std::string> mentions;
   };
   const std::vector<Case> cases = {
-      {"{\"t\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 4,
+      {"{\"t\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 4]}}",
+       4,
        {"tensor 't'", "needs 8 bytes", "offsets give 4"}},
-      {"{\"t\": {\"dtype\": \"F64\", \"shape\": [1], \"data_offsets\": [0, 8]}}", 8,
+      {"{\"t\": {\"dtype\": \"F64\", \"shape\": [1], \"data_offsets\": [0, 8]}}",
+       8,
        {"tensor 't'", "F64"}},
-      {"{\"t\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 0]}}", 4,
+      {"{\"t\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 0]}}",
+       4,
        {"tensor 't'", "backwards"}},
-      {"{\"t\": {\"dtype\": \"F32\", \"shape\": [1.5], \"data_offsets\": [0, 4]}}", 4,
+      {"{\"t\": {\"dtype\": \"F32\", \"shape\": [1.5], \"data_offsets\": [0, 4]}}",
+       4,
        {"tensor 't' shape", "whole number"}},
-      {"{\"t\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0]}}", 4,
+      {"{\"t\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0]}}",
+       4,
        {"tensor 't'", "two numbers"}},
       {"{\"t\": ", 0, {"header", "offset"}},
   };
@@ -149,7 +158,8 @@ TEST(Safetensors, MalformedHeadersAreErrors) {
 
 TEST(Safetensors, IndexPointingAtTheWrongShardIsAnError) {
   TempDir dir;
-  for (const char* shard : {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}) {
+  for (const char* shard :
+       {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}) {
     fs::copy_file(kDir + "/sharded/" + shard, dir.file(shard));
   }
   std::ofstream(dir.file("model.safetensors.index.json"))

@@ -27,8 +27,8 @@ std::vector<std::uint32_t> ids_of(const json::Value& v) {
   return ids;
 }
 
-#define MT_SKIP_WITHOUT_TOKENIZER()                                                        \
-  if (!tokenizer_available()) {                                                            \
+#define MT_SKIP_WITHOUT_TOKENIZER()                                                      \
+  if (!tokenizer_available()) {                                                          \
     GTEST_SKIP() << "this build has no PCRE2 (libpcre2-dev), which the tokenizer needs"; \
   }
 
@@ -68,7 +68,9 @@ TEST(Tokenizer, TokenIdsAndErrors) {
   EXPECT_EQ(tok.token_id("<|begin_of_text|>"), 0u);
   EXPECT_EQ(tok.token_id("<|eot_id|>"), 2u);
   EXPECT_FALSE(tok.token_id("no such token").has_value());
-  test::expect_mentions(test::error_of([&] { tok.decode({5, 100000}); }),
+  test::expect_mentions(test::error_of([&] {
+                          tok.decode({5, 100000});
+                        }),
                         {"id 100000", "outside the vocabulary"});
 
   const fs::path bad = fs::temp_directory_path() / "mt_tokenizer_test_unigram.json";

@@ -18,5 +18,6 @@ const Verb& demo_verb();
 const Verb& device_verb();
 const Verb& run_verb();
 const Verb& bench_verb();
+const Verb& generate_verb();
 
 }  // namespace mt::tile

@@ -15,9 +15,10 @@ using mt::tile::Verb;
 constexpr int kUsageStatus = 2;
 
 const std::vector<const Verb*>& verbs() {
-  static const std::vector<const Verb*> all = {&mt::tile::list_verb(), &mt::tile::inspect_verb(),
-                                               &mt::tile::demo_verb(), &mt::tile::device_verb(),
-                                               &mt::tile::run_verb(),  &mt::tile::bench_verb()};
+  static const std::vector<const Verb*> all = {&mt::tile::list_verb(),    &mt::tile::inspect_verb(),
+                                               &mt::tile::demo_verb(),    &mt::tile::device_verb(),
+                                               &mt::tile::run_verb(),     &mt::tile::bench_verb(),
+                                               &mt::tile::generate_verb()};
   return all;
 }
 

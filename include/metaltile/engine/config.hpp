@@ -24,18 +24,18 @@ struct Quantization {
 
 struct ModelConfig {
   Architecture arch = Architecture::Llama;
-  std::uint32_t hidden = 0;        // hidden_size
-  std::uint32_t intermediate = 0;  // intermediate_size
-  std::uint32_t layers = 0;        // num_hidden_layers
-  std::uint32_t q_heads = 0;       // num_attention_heads
-  std::uint32_t kv_heads = 0;      // num_key_value_heads (q_heads when absent)
-  std::uint32_t head_dim = 0;      // head_dim (hidden / q_heads when absent)
-  std::uint32_t vocab = 0;         // vocab_size
-  float rms_eps = 1e-6f;           // rms_norm_eps
-  bool tied_embeddings = false;    // tie_word_embeddings
-  bool qkv_bias = false;           // Qwen2 (attention_bias for the others)
-  bool qk_norm = false;            // Qwen3
-  std::uint32_t max_positions = 0;  // max_position_embeddings
+  std::uint32_t hidden = 0;          // hidden_size
+  std::uint32_t intermediate = 0;    // intermediate_size
+  std::uint32_t layers = 0;          // num_hidden_layers
+  std::uint32_t q_heads = 0;         // num_attention_heads
+  std::uint32_t kv_heads = 0;        // num_key_value_heads (q_heads when absent)
+  std::uint32_t head_dim = 0;        // head_dim (hidden / q_heads when absent)
+  std::uint32_t vocab = 0;           // vocab_size
+  float rms_eps = 1e-6f;             // rms_norm_eps
+  bool tied_embeddings = false;      // tie_word_embeddings
+  bool qkv_bias = false;             // Qwen2 (attention_bias for the others)
+  bool qk_norm = false;              // Qwen3
+  std::uint32_t max_positions = 0;   // max_position_embeddings
   std::uint32_t sliding_window = 0;  // Mistral's sliding_window, 0 = none
   kernels::ffai::rope::RopeScaling rope{};
   std::optional<std::uint32_t> bos_token{};

@@ -17,8 +17,8 @@ namespace mt::engine {
 // out = x W^T for W [n, k]: dense, or quantised in the MLX affine format.
 struct Linear {
   std::uint32_t n = 0, k = 0;
-  DeviceBuffer w;                    // dense: [n, k] T
-  DeviceBuffer wq, scales, biases;   // affine: [n, k bits / 32] u32, [n, k / group] T twice
+  DeviceBuffer w;                   // dense: [n, k] T
+  DeviceBuffer wq, scales, biases;  // affine: [n, k bits / 32] u32, [n, k / group] T twice
   std::optional<Quantization> quant{};
 
   bool quantised() const { return quant.has_value(); }
@@ -27,8 +27,8 @@ struct Linear {
 struct LayerWeights {
   DeviceBuffer attn_norm, mlp_norm;  // [hidden] T
   Linear qkv, o, gate_up, down;
-  DeviceBuffer qkv_bias;             // [(Hq + 2 Hkv) D] T, or empty
-  DeviceBuffer q_norm, k_norm;       // [D] T (Qwen3), or empty
+  DeviceBuffer qkv_bias;        // [(Hq + 2 Hkv) D] T, or empty
+  DeviceBuffer q_norm, k_norm;  // [D] T (Qwen3), or empty
 };
 
 struct ModelWeights {
@@ -42,8 +42,8 @@ struct ModelWeights {
 
 // How to turn a checkpoint into device weights.
 struct LoadOptions {
-  std::optional<DType> dtype{};              // T; default: the checkpoint's float type
-  std::optional<Quantization> quantise{};    // quantise dense linear layers on load
+  std::optional<DType> dtype{};            // T; default: the checkpoint's float type
+  std::optional<Quantization> quantise{};  // quantise dense linear layers on load
 };
 
 // Reads DIR (config.json and the safetensors files) and uploads the weights, converting floats

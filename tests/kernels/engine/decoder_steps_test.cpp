@@ -41,14 +41,13 @@ TEST(SwigluGateUp, MatchesTheOracle) {
               want[r * n + j] = float(g / (1.0 + std::exp(-g)) * u);
             }
           }
-          const mt::DispatchResult res = mt::kernels::run(
-              ctx, "swiglu_gate_up", t,
-              {{"gate_up", mt::test::pack(gu, t)},
-               {"out", mt::test::poisoned(tokens * n, t)},
-               {"n", le_bytes(n)}});
+          const mt::DispatchResult res =
+              mt::kernels::run(ctx, "swiglu_gate_up", t,
+                               {{"gate_up", mt::test::pack(gu, t)},
+                                {"out", mt::test::poisoned(tokens * n, t)},
+                                {"n", le_bytes(n)}});
           const double tol = tolerance(t);
-          mt::test::expect_close(mt::test::unpack(res.outputs.at("out"), t), want, tol, tol,
-                                 "out");
+          mt::test::expect_close(mt::test::unpack(res.outputs.at("out"), t), want, tol, tol, "out");
         }
       }
     }
@@ -71,9 +70,10 @@ TEST(SwigluGateUp, ErrorsNameKernelAndBuffer) {
     mt::test::expect_mentions(mt::test::error_of([&] { launch(16, 7, 4); }),
                               {"swiglu_gate_up", "len(out)"});
     const std::vector<float> gu = {1, 2, 3, 4};
-    const mt::DispatchResult r = mt::kernels::run(
-        ctx, "swiglu_gate_up", t,
-        {{"gate_up", mt::test::pack(gu, t)}, {"out", mt::test::poisoned(2, t)}, {"n", le_bytes(2u)}});
+    const mt::DispatchResult r = mt::kernels::run(ctx, "swiglu_gate_up", t,
+                                                  {{"gate_up", mt::test::pack(gu, t)},
+                                                   {"out", mt::test::poisoned(2, t)},
+                                                   {"n", le_bytes(2u)}});
     EXPECT_NEAR(mt::test::unpack(r.outputs.at("out"), t)[1], 2.0 / (1 + std::exp(-2.0)) * 4, 1e-5);
   });
 }
@@ -81,21 +81,19 @@ TEST(SwigluGateUp, ErrorsNameKernelAndBuffer) {
 TEST(StepPositions, AdvancesEverySequence) {
   mt::test::for_each_backend([](mt::Context& ctx) {
     const std::vector<std::uint32_t> positions = {0, 5, 4095};
-    const mt::DispatchResult r = mt::kernels::run(
-        ctx, "step_positions", DType::U32,
-        {{"positions", mt::test::pack_u32(positions)},
-         {"lengths", mt::test::poisoned(3, DType::U32)}});
+    const mt::DispatchResult r = mt::kernels::run(ctx, "step_positions", DType::U32,
+                                                  {{"positions", mt::test::pack_u32(positions)},
+                                                   {"lengths", mt::test::poisoned(3, DType::U32)}});
     mt::test::expect_equal(mt::test::unpack_u32(r.outputs.at("positions")), {{1, 6, 4096}},
                            "positions");
     mt::test::expect_equal(mt::test::unpack_u32(r.outputs.at("lengths")), {{2, 7, 4097}},
                            "lengths");
-    mt::test::expect_mentions(
-        mt::test::error_of([&] {
-          mt::kernels::run(ctx, "step_positions", DType::U32,
-                           {{"positions", mt::test::pack_u32(positions)},
-                            {"lengths", mt::test::poisoned(2, DType::U32)}});
-        }),
-        {"step_positions", "len(lengths)"});
+    mt::test::expect_mentions(mt::test::error_of([&] {
+                                mt::kernels::run(ctx, "step_positions", DType::U32,
+                                                 {{"positions", mt::test::pack_u32(positions)},
+                                                  {"lengths", mt::test::poisoned(2, DType::U32)}});
+                              }),
+                              {"step_positions", "len(lengths)"});
   });
 }
 

@@ -127,10 +127,10 @@ mt::BufferMap buffers(const Case& c, const Inputs& in, DType t) {
 double tolerance(DType t) { return t == DType::F32 ? 2e-5 : t == DType::F16 ? 2e-3 : 1.6e-2; }
 
 std::vector<Case> cases() {
-  return {{4, 2, 16, 8, {3}, false, false},         {4, 2, 16, 8, {0, 7, 2}, true, false},
-          {4, 2, 16, 8, {5, 1}, false, true},       {2, 2, 32, 5, {4}, true, true},
-          {8, 1, 64, 3, {1, 0}, false, false},      {2, 1, 128, 4, {3}, false, true},
-          {1, 1, 256, 2, {1}, true, false},         {6, 3, 16, 40, {39, 20, 0, 11}, false, false}};
+  return {{4, 2, 16, 8, {3}, false, false},    {4, 2, 16, 8, {0, 7, 2}, true, false},
+          {4, 2, 16, 8, {5, 1}, false, true},  {2, 2, 32, 5, {4}, true, true},
+          {8, 1, 64, 3, {1, 0}, false, false}, {2, 1, 128, 4, {3}, false, true},
+          {1, 1, 256, 2, {1}, true, false},    {6, 3, 16, 40, {39, 20, 0, 11}, false, false}};
 }
 
 TEST(QkvRopeAppend, MatchesTheOracle) {
@@ -144,10 +144,10 @@ TEST(QkvRopeAppend, MatchesTheOracle) {
         const mt::DispatchResult r = mt::kernels::run(ctx, "qkv_rope_append", t, buffers(c, in, t));
         const double tol = tolerance(t);
         mt::test::expect_close(mt::test::unpack(r.outputs.at("q"), t), want.q, tol, tol, "q");
-        mt::test::expect_close(mt::test::unpack(r.outputs.at("k_cache"), t), want.k_cache, tol,
-                               tol, "k_cache");
-        mt::test::expect_close(mt::test::unpack(r.outputs.at("v_cache"), t), want.v_cache, tol,
-                               tol, "v_cache");
+        mt::test::expect_close(mt::test::unpack(r.outputs.at("k_cache"), t), want.k_cache, tol, tol,
+                               "k_cache");
+        mt::test::expect_close(mt::test::unpack(r.outputs.at("v_cache"), t), want.v_cache, tol, tol,
+                               "v_cache");
       }
     }
   });
