@@ -17,3 +17,12 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
 fi
+
+# PCRE2 gives the engine's tokenizer its Unicode split patterns. Optional: without it (a machine
+# without network, say) the build goes on and tile generate takes token ids only.
+if [ ! -e /usr/include/pcre2.h ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libpcre2-dev >/dev/null 2>&1 ||
+    echo "install-deps: libpcre2-dev not installed (optional: the tokenizer needs it)"
+fi

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/engine/safetensors.hpp"
@@ -45,12 +47,13 @@ std::size_t argmax(const std::vector<float>& v) {
 
 void expect_matches_transformers(Context& ctx, const std::string& model, bool graphs) {
   SCOPED_TRACE(model + (graphs ? " (graphs)" : " (launches)"));
-  const std::string dir = kFixtures + "/" + model;
+  const std::string dir = model.find('/') == std::string::npos ? kFixtures + "/" + model : model;
   const Expected e = expected_of(dir);
   const ModelWeights w = load_weights(ctx, dir, LoadOptions{.dtype = DType::F32});
   const std::size_t vocab = w.config.vocab;
   ASSERT_EQ(e.logits.size(), e.tokens.size() * vocab);
-  Decoder decoder(ctx, w, DecoderOptions{.max_seq = 32, .use_graphs = graphs});
+  Decoder decoder(ctx, w,
+                  DecoderOptions{.max_seq = std::uint32_t(e.tokens.size()), .use_graphs = graphs});
   for (std::size_t p = 0; p < e.tokens.size(); ++p) {
     decoder.feed(e.tokens[p], true);
     const std::vector<float> got = decoder.logits();
@@ -79,6 +82,38 @@ TEST(Decoder, MatchesTransformersOnEachArchitecture) {
     for (const char* model :
          {"tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-mistral", "tiny-llama-mlx4"}) {
       expect_matches_transformers(ctx, model, true);
+    }
+  });
+}
+
+// Larger random models made on the GPU machine (bench/engine/make_check_models.py, run by
+// scripts/engine-check.sh): every subdirectory of MT_ENGINE_MODELS, in f32 as above, and in
+// bf16, where the teacher-forced top-1 token must agree with transformers' f32 at >= 98 % of
+// positions.
+TEST(Decoder, MatchesTransformersOnModelsInTheEnvironment) {
+  const char* root = std::getenv("MT_ENGINE_MODELS");
+  if (root == nullptr || *root == 0) {
+    GTEST_SKIP() << "MT_ENGINE_MODELS is not set (scripts/engine-check.sh sets it on the GPU "
+                    "machine)";
+  }
+  test::for_each_backend([&](Context& ctx) {
+    for (const auto& entry : std::filesystem::directory_iterator(root)) {
+      const std::string dir = entry.path().string();
+      expect_matches_transformers(ctx, dir, true);
+      SCOPED_TRACE(dir + " (bf16)");
+      const Expected e = expected_of(dir);
+      const ModelWeights w = load_weights(ctx, dir, LoadOptions{.dtype = DType::BF16});
+      const std::size_t vocab = w.config.vocab;
+      Decoder decoder(ctx, w, DecoderOptions{.max_seq = std::uint32_t(e.tokens.size())});
+      std::size_t agree = 0;
+      for (std::size_t p = 0; p < e.tokens.size(); ++p) {
+        decoder.feed(e.tokens[p], true);
+        const std::vector<float> want(e.logits.begin() + p * vocab,
+                                      e.logits.begin() + (p + 1) * vocab);
+        agree += argmax(decoder.logits()) == argmax(want);
+      }
+      EXPECT_GE(double(agree), 0.98 * double(e.tokens.size()))
+          << agree << " of " << e.tokens.size();
     }
   });
 }

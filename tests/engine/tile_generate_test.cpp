@@ -24,8 +24,8 @@ TEST(TileGenerate, GreedyTokensMatchTransformers) {
   ASSERT_EQ(r.status, 0) << r.output;
   // fixtures/tiny-llama/expected.safetensors: transformers' greedy continuation.
   EXPECT_NE(r.output.find("120 94 120 94 31 30 94 85"), std::string::npos) << r.output;
-  for (const char* part : {"prompt 8 tokens", "time to first token", "decode 7 tokens",
-                           "tokens/s", "ms/token"}) {
+  for (const char* part :
+       {"prompt 8 tokens", "time to first token", "decode 7 tokens", "tokens/s", "ms/token"}) {
     EXPECT_NE(r.output.find(part), std::string::npos) << part << " in " << r.output;
   }
   const json::Value report = json::read_file(out.string());

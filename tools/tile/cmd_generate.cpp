@@ -114,10 +114,10 @@ int run_generate(const ParsedArgs& args) {
   } else if (const std::optional<std::string> text = args.value("--prompt")) {
     if (!tokenizer) {
       throw Error(random ? "--random models have no tokenizer; give --prompt-ids"
-                 : engine::tokenizer_available()
-                     ? "the model directory has no tokenizer.json; give --prompt-ids"
-                     : "this build has no PCRE2 (libpcre2-dev), so it cannot tokenize text; "
-                       "give --prompt-ids");
+                  : engine::tokenizer_available()
+                      ? "the model directory has no tokenizer.json; give --prompt-ids"
+                      : "this build has no PCRE2 (libpcre2-dev), so it cannot tokenize text; "
+                        "give --prompt-ids");
     }
     prompt = tokenizer->encode(*text);
   } else {
@@ -126,7 +126,8 @@ int run_generate(const ParsedArgs& args) {
   if (prompt.empty()) throw UsageError("the prompt has no tokens");
   const std::uint32_t max_tokens = number<std::uint32_t>(args, "--max-tokens", 64);
   engine::DecoderOptions dopt;
-  dopt.max_seq = number<std::uint32_t>(args, "--max-seq", std::uint32_t(prompt.size()) + max_tokens);
+  dopt.max_seq =
+      number<std::uint32_t>(args, "--max-seq", std::uint32_t(prompt.size()) + max_tokens);
   dopt.use_graphs = !args.has("--no-graph");
   engine::SamplingOptions sampling;
   sampling.temperature = number<float>(args, "--temperature", 0.0f);
@@ -229,8 +230,9 @@ const Verb& generate_verb() {
         {"--dtype", "D", "activation type f32, f16 or bf16 (default: the checkpoint's)"},
         {"--weights", "W", "as-stored (default), int8 or int4 (MLX affine, group 64, on load)"},
         {"--kv", "F", "KV cache format: f16 (the activation type; the only one for now)"},
-        {"--random", "NAME", "random weights of a named shape: llama-3.2-1b, llama-3.1-8b, "
-                             "qwen3-0.6b, tiny"},
+        {"--random", "NAME",
+         "random weights of a named shape: llama-3.2-1b, llama-3.1-8b, "
+         "qwen3-0.6b, tiny"},
         {"--max-seq", "N", "KV-cache positions (default: prompt + max tokens)"},
         {"--ignore-eos", "", "keep generating past an end-of-sequence token"},
         {"--no-graph", "", "launch every kernel each step instead of replaying a graph"},

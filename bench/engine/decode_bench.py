@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Decode speed of `tile generate` beside transformers, on the GPU machine.
+
+    python3 bench/engine/decode_bench.py --tile build/tools/tile/tile --out OUT_DIR
+
+For Llama-3.2-1B and Llama-3.1-8B shapes (random weights): tile generate in bf16 and with 4-bit
+weights (MLX affine, group 64), transformers `generate` eager and with a static cache plus
+torch.compile (where that works with the installed transformers), all greedy for --tokens
+tokens after a 16-token prompt; the bandwidth floor (weight and KV bytes read per token over
+the measured device-copy bandwidth) and each result's share of it. Writes OUT_DIR/decode.json
+and OUT_DIR/decode.md.
+"""
+import argparse
+import json
+import os
+import subprocess
+import time
+
+import torch
+import transformers
+
+SHAPES = {
+    "llama-3.2-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                         head_dim=64, tie_word_embeddings=True, factor=32.0),
+    "llama-3.1-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                         head_dim=128, tie_word_embeddings=False, factor=8.0),
+}
+PROMPT = 16
+
+
+def hf_config(name):
+    s = dict(SHAPES[name])
+    factor = s.pop("factor")
+    return transformers.LlamaConfig(
+        **s, num_attention_heads=32, num_key_value_heads=8, vocab_size=128256,
+        max_position_embeddings=131072, rms_norm_eps=1e-5,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": factor,
+                         "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                         "original_max_position_embeddings": 8192})
+
+
+def copy_bandwidth():
+    x = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
+    y = torch.empty_like(x)
+    for _ in range(3):
+        y.copy_(x)
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(20):
+        y.copy_(x)
+    torch.cuda.synchronize()
+    return 2 * 20 * x.numel() / (time.perf_counter() - t)  # read + write bytes per second
+
+
+def bytes_per_token(c, bits, context):
+    """Weights read per decode step (every linear layer, the LM head, the norms, one embedding
+    row) plus the KV cache attended to at the middle of the run."""
+    d, hd = c.hidden_size, c.head_dim
+    linear = c.num_hidden_layers * (d * hd * (c.num_attention_heads + 2 * c.num_key_value_heads)
+                                    + d * hd * c.num_attention_heads
+                                    + 3 * d * c.intermediate_size) + c.vocab_size * d
+    per_weight = 2.0 if bits is None else bits / 8 + 2 * 2 / 64
+    kv = 2 * c.num_hidden_layers * c.num_key_value_heads * hd * 2 * context
+    return linear * per_weight + kv + (2 * c.num_hidden_layers + 1) * d * 2
+
+
+def run_tile(tile, name, bits, tokens, out):
+    path = os.path.join(out, f"tile-{name}-{bits or 16}.json")
+    cmd = [tile, "generate", "--random", name, "--max-tokens", str(tokens),
+           "--prompt-ids", ",".join(str(i + 1000) for i in range(PROMPT)), "--json", path]
+    if bits:
+        cmd += ["--weights", f"int{bits}"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    with open(path) as f:
+        return json.load(f)
+
+
+def run_transformers(name, tokens, compiled):
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = transformers.AutoModelForCausalLM.from_config(hf_config(name),
+                                                              dtype=torch.bfloat16).eval()
+    ids = torch.arange(1000, 1000 + PROMPT, device="cuda").view(1, -1)
+    kwargs = dict(max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+    if compiled:
+        model.generation_config.cache_implementation = "static"
+        model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
+    with torch.no_grad():
+        model.generate(ids, **kwargs)  # warm-up (compilation)
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        model.generate(ids, max_new_tokens=1, min_new_tokens=1, do_sample=False)
+        torch.cuda.synchronize()
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        model.generate(ids, **kwargs)
+        torch.cuda.synchronize()
+        total = time.perf_counter() - t
+    del model
+    torch.cuda.empty_cache()
+    decode = max(total - first, 1e-9)
+    return {"tokens_per_s": (tokens - 1) / decode, "ms_per_token": 1000 * decode / (tokens - 1),
+            "time_to_first_token_ms": 1000 * first}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--tile", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--tokens", type=int, default=128)
+    p.add_argument("--models", default="llama-3.2-1b,llama-3.1-8b")
+    a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    bandwidth = copy_bandwidth()
+    rows = []
+    for name in a.models.split(","):
+        c = hf_config(name)
+        for bits in (None, 4):
+            floor_s = bytes_per_token(c, bits, PROMPT + a.tokens // 2) / bandwidth
+            r = run_tile(a.tile, name, bits, a.tokens, a.out)
+            rows.append({"model": name, "runner": "tile", "weights": f"{bits}-bit" if bits else "bf16",
+                         "tokens_per_s": r["tokens_per_s"], "ms_per_token": r["ms_per_token"],
+                         "time_to_first_token_ms": r["time_to_first_token_ms"],
+                         "floor_ms_per_token": 1000 * floor_s,
+                         "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
+        for compiled in (False, True):
+            label = "transformers static+compile" if compiled else "transformers eager"
+            try:
+                r = run_transformers(name, a.tokens, compiled)
+            except Exception as e:  # noqa: BLE001 (the table says why the row is missing)
+                rows.append({"model": name, "runner": label, "weights": "bf16", "error": str(e)[:200]})
+                continue
+            floor_s = bytes_per_token(c, None, PROMPT + a.tokens // 2) / bandwidth
+            rows.append({"model": name, "runner": label, "weights": "bf16", **r,
+                         "floor_ms_per_token": 1000 * floor_s,
+                         "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
+    with open(os.path.join(a.out, "decode.json"), "w") as f:
+        json.dump({"copy_bandwidth_GBps": bandwidth / 1e9, "tokens": a.tokens, "rows": rows}, f,
+                  indent=1)
+    lines = [f"copy bandwidth {bandwidth / 1e9:.0f} GB/s, {a.tokens} tokens after a {PROMPT}-token "
+             "prompt, batch 1", "",
+             "| model | runner | weights | tokens/s | ms/token | floor ms/token | share of floor "
+             "| first token ms |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['runner']} | {r['weights']} | failed: {r['error']} "
+                         "| | | | |")
+            continue
+        lines.append(f"| {r['model']} | {r['runner']} | {r['weights']} | {r['tokens_per_s']:.1f} "
+                     f"| {r['ms_per_token']:.2f} | {r['floor_ms_per_token']:.2f} "
+                     f"| {100 * r['share_of_floor']:.0f} % | {r['time_to_first_token_ms']:.1f} |")
+    with open(os.path.join(a.out, "decode.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The engine's checks on the GPU machine (after scripts/gpu-check.sh or scripts/build.sh built
+# the tree): (1) logits against transformers on random-initialised models of each architecture
+# made here (bench/engine/make_check_models.py; engine.decoder_test compares f32 logits within
+# 1e-3 of the largest and bf16 top-1 agreement), on the CUDA backend; (2) a sample of generated
+# text from a random model; (3) the decode benchmark beside transformers
+# (bench/engine/decode_bench.py). Results go under ${OUT:-./engine-out}.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+out="${OUT:-$root/engine-out}"
+mkdir -p "$out"
+status=0
+
+echo "== engine: logits against transformers (random models of each architecture)"
+if python3 "$root/bench/engine/make_check_models.py" "$out/models" >"$out/models.log" 2>&1; then
+  MT_BACKEND=cuda MT_ENGINE_MODELS="$out/models" "$build/tests/engine.decoder_test" \
+    >"$out/decoder_test.log" 2>&1 || status=1
+  MT_BACKEND=cuda "$build/tests/engine.tile_generate_test" >>"$out/decoder_test.log" 2>&1 || status=1
+  tail -5 "$out/decoder_test.log"
+else
+  echo "make_check_models.py failed (see $out/models.log)"; status=1
+fi
+
+echo "== engine: a sample from a random Llama-3.2-1B (gibberish expected)"
+"$build/tools/tile/tile" generate --random llama-3.2-1b --max-tokens 32 --temperature 0.8 \
+  --seed 7 --prompt-ids 128000,9906,11,1917 2>&1 | tee "$out/sample.txt" || status=1
+
+echo "== engine: decode benchmark"
+python3 "$root/bench/engine/decode_bench.py" --tile "$build/tools/tile/tile" --out "$out" \
+  2>"$out/decode_bench.log" || { echo "decode_bench.py failed (see $out/decode_bench.log)"; status=1; }
+exit $status
