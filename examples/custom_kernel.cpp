@@ -18,8 +18,8 @@ mt::Kernel scaled_add(mt::DType t) {
     mt::Tensor x = k.input("x", t), y = k.input("y", t);
     mt::Tensor out = k.output("out", t);
     mt::Val alpha = k.scalar_f32("alpha");
-    k.require(x.len() == y.len(), "len(x) == len(y)");  // checked on the host per launch
-    k.require(out.len() == x.len(), "len(out) == len(x)");
+    k.require_len(y, x.len(), "len(x)");  // checked on the host per launch
+    k.require_len(out, x.len(), "len(x)");
     mt::Val i = mt::program_id(0);
     mt::if_(i < x.len(), [&] {
       mt::Val sum = alpha * x[i].to(mt::DType::F32) + y[i].to(mt::DType::F32);

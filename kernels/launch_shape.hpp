@@ -7,9 +7,14 @@
 
 namespace mt::kernels {
 
-inline void require_1d_launch(KernelBuilder& k) {
+// A threadgroup of axis 0 only, for a kernel whose grid axes 1 and 2 carry work of their own.
+inline void require_1d_threadgroup(KernelBuilder& k) {
   k.require(threads_per_threadgroup(1) == 1u && threads_per_threadgroup(2) == 1u,
             "a 1-D threadgroup: tpg = (x, 1, 1)");
+}
+
+inline void require_1d_launch(KernelBuilder& k) {
+  require_1d_threadgroup(k);
   k.require(threadgroups_per_grid(1) == 1u && threadgroups_per_grid(2) == 1u,
             "a 1-D grid: grid = (x, 1, 1)");
 }

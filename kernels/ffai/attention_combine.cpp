@@ -2,6 +2,8 @@
 // 0, 1) merges the partial results of the splits that held positions by log-sum-exp,
 //   M = max_s m_s,  out = sum_s 2^(m_s - M) o_s / (sum_s 2^(m_s - M) l_s + sink term),
 // and writes the sequence's output row for that head. It is the same for every cache format.
+// Contracts: every buffer's length against len(lengths) and the scalars (products checked), so
+// (q_row*n_splits + s)*head_dim + d < len(part_o) for s < used <= n_splits and no index wraps.
 #include "attention_kernel.hpp"
 
 namespace mt::kernels::ffai::attention {
@@ -24,17 +26,12 @@ void build_combine(KernelBuilder& k, DType t) {
   k.require(has_sinks <= 1u, "has_sinks is 0 or 1");
   const Val sequences = lengths.len();
   k.require(sequences > 0u && sequences <= 65535u, "0 < len(lengths) <= 65535");
-  k.require(sinks.len() == n_q_heads || (has_sinks == 0u && sinks.len() == 0u),
-            "len(sinks) == n_q_heads (or 0 when has_sinks == 0)");
-  const Val rows = sequences * n_q_heads;  // fits: checked against len(out) below first
-  k.require(out.len() % head_dim == 0u && out.len() / head_dim / n_q_heads == sequences &&
-                out.len() / head_dim % n_q_heads == 0u,
-            "len(out) == len(lengths) * n_q_heads * head_dim");
-  k.require(part_m.len() % n_splits == 0u && part_m.len() / n_splits == rows,
-            "len(part_m) == len(lengths) * n_q_heads * n_splits");
-  k.require(part_l.len() == part_m.len(), "len(part_l) == len(lengths) * n_q_heads * n_splits");
-  k.require(part_o.len() % head_dim == 0u && part_o.len() / head_dim == part_m.len(),
-            "len(part_o) == len(lengths) * n_q_heads * n_splits * head_dim");
+  require_sinks(k, sinks, n_q_heads, has_sinks);
+  k.require_len(out, sequences * n_q_heads * head_dim, "len(lengths)*n_q_heads*head_dim");
+  require_partials(k, sequences * n_q_heads * n_splits, head_dim, part_o, part_m, part_l);
+  // Grid axes 0 and 1 are query head and sequence; threads stride axis 0 of the group only.
+  require_1d_threadgroup(k);
+  k.require(threadgroups_per_grid(2) == 1u, "a 2-D grid: grid = (x, y, 1)");
 
   const Val q_head = threadgroup_id(0), b = threadgroup_id(1);
   if_(q_head < n_q_heads && b < sequences, [&] {

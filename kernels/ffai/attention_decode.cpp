@@ -15,6 +15,12 @@
 // At the end the row groups' states are merged by log-sum-exp, within a warp by shuffles and
 // across warps through threadgroup memory, and the result written: normalised with the sinks (one
 // pass), or as this split's o, m and l.
+//
+// Contracts (attention_params.cpp): 4 warps a 1-D threadgroup, and every buffer's length
+// against len(lengths) and the scalars. Contract products cannot wrap, so the cache element
+// ((b*n_kv_heads + kv_head)*max_seq + pos)*head_dim + d (pos < max_seq, the length is checked
+// in the body), the query and output element (b*n_q_heads + head)*head_dim + d and the partial
+// rows ((b*n_q_heads + head)*n_splits + split) are below the lengths of their buffers.
 #include <bit>
 #include <functional>
 #include <optional>
@@ -236,26 +242,20 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
     part_o = k.output("part_o", F32);
     part_m = k.output("part_m", F32);
     part_l = k.output("part_l", F32);
-    const std::string rows = "len(lengths) * n_q_heads * n_splits";
-    k.require(part_o->len() / r.head_dim / *n_splits / r.n_q_heads == r.sequences &&
-                  part_o->len() % r.head_dim == 0u &&
-                  part_o->len() / r.head_dim % (*n_splits * r.n_q_heads) == 0u,
-              "len(part_o) == " + rows + " * head_dim");
-    k.require(part_m->len() / *n_splits / r.n_q_heads == r.sequences &&
-                  part_m->len() % (*n_splits * r.n_q_heads) == 0u,
-              "len(part_m) == " + rows);
-    k.require(part_l->len() == part_m->len(), "len(part_l) == " + rows);
+    require_partials(k, r.sequences * r.n_q_heads * *n_splits, r.head_dim, *part_o, *part_m,
+                     *part_l);
   } else {
     out = k.output("out", t);
-    require_query_shaped(k, r, *out, "out");
+    require_query_shaped(k, r, *out);
   }
+  // The layout needs exactly kThreads threads a group; grid axes 0, 1, 2 are split, KV head
+  // and sequence, and groups past the work do nothing.
+  k.require(threads_per_threadgroup(0) == kThreads, "tpg.x == " + std::to_string(kThreads));
+  require_1d_threadgroup(k);
 
   const Val split = threadgroup_id(0), kv_head = threadgroup_id(1), b = threadgroup_id(2);
   const Val splits = partial ? *n_splits : u32(1);
-  // The layout needs exactly kThreads threads a group; groups past the work do nothing.
-  const Val in_work = threads_per_threadgroup(0) == kThreads && threads_per_threadgroup(1) == 1u &&
-                      threads_per_threadgroup(2) == 1u && split < splits &&
-                      kv_head < r.n_kv_heads && b < r.sequences;
+  const Val in_work = split < splits && kv_head < r.n_kv_heads && b < r.sequences;
   if_(in_work, [&] {
     const Span span = sequence_span(r.lengths, b, r.max_seq, r.window, true);
     const SplitChunk chunk = split_chunk(span, splits);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../launch_shape.hpp"
 #include "metaltile/dsl/dsl.hpp"
 
 namespace mt::kernels::ffai::attention {
@@ -68,8 +69,14 @@ struct Request {
 // needs. Outputs are declared by the caller after these (they follow the inputs).
 Request declare_request(KernelBuilder& k, DType t, CacheFormat f);
 // Requires len(x) == B * n_q_heads * head_dim for an output of that shape.
-void require_query_shaped(KernelBuilder& k, const Request& r, const Tensor& x,
-                          const std::string& name);
+void require_query_shaped(KernelBuilder& k, const Request& r, const Tensor& x);
+// Requires the split-K partial results of `rows` = B * n_q_heads * n_splits rows:
+// part_o [rows, head_dim], part_m and part_l [rows].
+void require_partials(KernelBuilder& k, const Val& rows, const Val& head_dim, const Tensor& part_o,
+                      const Tensor& part_m, const Tensor& part_l);
+// Requires len(sinks) == n_q_heads, or 0 when has_sinks == 0.
+void require_sinks(KernelBuilder& k, const Tensor& sinks, const Val& n_q_heads,
+                   const Val& has_sinks);
 
 // The positions sequence b attends to: [lo, end) with end = lengths[b] and lo = end - window
 // when 0 < window < end, else 0. A length of 0 or above max_seq gives end = 0 (nothing). With

@@ -18,17 +18,12 @@ CacheTensors declare_cache(KernelBuilder& k, const std::string& name, DType t, C
   return c;
 }
 
-// Requires len(x) == factors[n-1] * ... * factors[0] (innermost first), by division, so that
-// no product can wrap around 32 bits. Every factor must already be required to be > 0.
-void require_product(KernelBuilder& k, const Tensor& x, const std::vector<Val>& factors,
-                     const std::string& text) {
-  Val rest = x.len();
-  Val holds = rest % factors[0] == 0u;
-  for (std::size_t i = 0; i + 1 < factors.size(); ++i) {
-    if (i > 0) holds = holds && rest % factors[i] == 0u;
-    rest = rest / factors[i];
-  }
-  k.require(holds && rest == factors.back(), text);
+// The element count factors[0] * factors[1] * ... (checked contract arithmetic: a product
+// past u32 is an error, never a wrapped count).
+Val product(const std::vector<Val>& factors) {
+  Val p = factors[0];
+  for (std::size_t i = 1; i < factors.size(); ++i) p = p * factors[i];
+  return p;
 }
 
 }  // namespace
@@ -91,30 +86,23 @@ Request declare_request(KernelBuilder& k, DType t, CacheFormat f) {
   const Val sequences = lengths.len();
   k.require(sequences > 0u, "len(lengths) > 0 (one length per sequence)");
   k.require(sequences <= 65535u, "len(lengths) <= 65535 (threadgroups on grid axis 2)");
-  k.require(sinks.len() == n_q_heads || (has_sinks == 0u && sinks.len() == 0u),
-            "len(sinks) == n_q_heads (or 0 when has_sinks == 0)");
-  require_product(k, q, {head_dim, n_q_heads, sequences},
-                  "len(q) == len(lengths) * n_q_heads * head_dim");
+  require_sinks(k, sinks, n_q_heads, has_sinks);
+  k.require_len(q, product({sequences, n_q_heads, head_dim}), "len(lengths)*n_q_heads*head_dim");
 
-  const std::vector<Val> per_row_outer = {max_seq, n_kv_heads, sequences};
-  auto require_cache = [&](const CacheTensors& c, const std::string& name) {
-    auto check = [&](const Tensor& x, const Val& per_row, const std::string& x_name,
-                     const std::string& per_row_text) {
-      std::vector<Val> factors = {per_row};
-      factors.insert(factors.end(), per_row_outer.begin(), per_row_outer.end());
-      require_product(
-          k, x, factors,
-          "len(" + x_name + ") == len(lengths) * n_kv_heads * max_seq * " + per_row_text);
+  auto require_cache = [&](const CacheTensors& c) {
+    auto check = [&](const Tensor& x, const Val& per_row, const std::string& per_row_text) {
+      k.require_len(x, product({sequences, n_kv_heads, max_seq, per_row}),
+                    "len(lengths)*n_kv_heads*max_seq*" + per_row_text);
     };
     if (f == CacheFormat::Raw) {
-      check(c.tensors[0], head_dim, name, "head_dim");
+      check(c.tensors[0], head_dim, "head_dim");
       return;
     }
     const std::uint32_t per_word = 32 / code_bits(f);
-    check(c.tensors[0], head_dim / per_word, name + "_w", "head_dim / " + std::to_string(per_word));
+    check(c.tensors[0], head_dim / per_word, "head_dim/" + std::to_string(per_word));
     const Val groups = head_dim / *group_size;
     for (std::size_t i = 1; i < c.tensors.size(); ++i) {
-      check(c.tensors[i], groups, name + (i == 1 ? "_s" : "_b"), "(head_dim / group_size)");
+      check(c.tensors[i], groups, "(head_dim/group_size)");
     }
   };
   if (group_size) {
@@ -122,18 +110,33 @@ Request declare_request(KernelBuilder& k, DType t, CacheFormat f) {
               "group_size is a positive multiple of 16 (a lane's 16 channels share a group)");
     k.require(head_dim % *group_size == 0u, "head_dim % group_size == 0");
   }
-  require_cache(kc, "k");
-  require_cache(vc, "v");
+  require_cache(kc);
+  require_cache(vc);
 
   return Request{
       q,       kc,    vc,     lengths, sinks,     head_dim,   n_q_heads, n_kv_heads,
       max_seq, scale, window, softcap, has_sinks, group_size, sequences, n_q_heads / n_kv_heads};
 }
 
-void require_query_shaped(KernelBuilder& k, const Request& r, const Tensor& x,
-                          const std::string& name) {
-  require_product(k, x, {r.head_dim, r.n_q_heads, r.sequences},
-                  "len(" + name + ") == len(lengths) * n_q_heads * head_dim");
+void require_query_shaped(KernelBuilder& k, const Request& r, const Tensor& x) {
+  k.require_len(x, product({r.sequences, r.n_q_heads, r.head_dim}),
+                "len(lengths)*n_q_heads*head_dim");
+}
+
+void require_partials(KernelBuilder& k, const Val& rows, const Val& head_dim, const Tensor& part_o,
+                      const Tensor& part_m, const Tensor& part_l) {
+  const std::string per_row = "len(lengths)*n_q_heads*n_splits";
+  k.require_len(part_o, rows * head_dim, per_row + "*head_dim");
+  k.require_len(part_m, rows, per_row);
+  k.require_len(part_l, rows, per_row);
+}
+
+void require_sinks(KernelBuilder& k, const Tensor& sinks, const Val& n_q_heads,
+                   const Val& has_sinks) {
+  // Without sinks the buffer may be empty (a bound placeholder) or hold n_q_heads unused.
+  const Val may_be_empty = has_sinks == 0u && sinks.len() == 0u;
+  k.require_len(sinks, select(may_be_empty, u32(0), n_q_heads),
+                "n_q_heads (or 0 when has_sinks == 0)");
 }
 
 Span sequence_span(const Tensor& lengths, const Val& b, const Val& max_seq, const Val& window,

@@ -7,6 +7,9 @@
 // guards that load and reports it (kernel 'embedding', param 'ids', the bad id as the index),
 // the interpreter too; an unchecked build has no guard and drops the unused load, so nothing
 // out of bounds is touched.
+//
+// Contracts: a 1-D launch; table holds whole rows and out exactly len(ids) rows. Contract
+// products cannot wrap, so t*dim + c < len(out) and id*dim + c < len(table) (id < V) fit u32.
 #include "metaltile/kernels/ffai/embedding.hpp"
 
 #include <algorithm>
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "metaltile/dsl/dsl.hpp"
 
 namespace mt::kernels::ffai::embedding {
@@ -29,9 +33,10 @@ void build_embedding(KernelBuilder& k, DType T) {
   Tensor ids = k.input("ids", U32), table = k.input("table", T);
   Tensor out = k.output("out", T);
   Val dim = k.scalar_u32("dim");
+  require_1d_launch(k);
   k.require(dim > 0u, "dim > 0");
-  k.require(table.len() % dim == 0u, "len(table) % dim == 0");
-  k.require(out.len() == ids.len() * dim, "len(out) == len(ids) * dim");
+  k.require_len_multiple(table, dim, "dim (whole rows)");
+  k.require_len(out, ids.len() * dim, "len(ids)*dim");
 
   const std::uint32_t lanes = vector_lanes(T);
   Val vocab = table.len() / dim;

@@ -11,6 +11,9 @@
 // threads holds 256 / team rows, and the team reduces sum(x^2) with warp shuffles, so no
 // threadgroup barrier is needed. The team size is derived from n in the kernel (uniform
 // arithmetic the compiler hoists) and by the geometry rule (short_rows.hpp) in the same way.
+//
+// Contracts: a 1-D launch (short rows: of whole warps), x of whole rows and every other buffer
+// exactly as long as x or n imply; a row's elements are then row*n + i < len(x), which fits u32.
 #include "metaltile/kernels/ffai/norms.hpp"
 
 #include <cstdint>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "../mlx/row_entry.hpp"
 #include "../mlx/row_loop.hpp"
 #include "short_rows.hpp"
@@ -36,7 +40,7 @@ struct NormScalars {
 
 NormScalars norm_scalars(KernelBuilder& k, const Tensor& w, const Val& n) {
   NormScalars s{k.scalar_f32("eps"), k.scalar_f32("weight_offset")};
-  k.require(w.len() == n, "len(w) == n");
+  k.require_len(w, n, "n");
   return s;
 }
 
@@ -87,9 +91,9 @@ void build_add_rms_norm(KernelBuilder& k, DType T) {
   Tensor h = k.output("h", T), out = k.output("out", T);
   RowLoop r = mlx::row_loop(k, x);
   NormScalars s = norm_scalars(k, w, r.n);
-  k.require(residual.len() == x.len(), "len(residual) == len(x)");
-  k.require(h.len() == x.len(), "len(h) == len(x)");
-  k.require(out.len() == x.len(), "len(out) == len(x)");
+  k.require_len(residual, x.len(), "rows*n = len(x)");
+  mlx::require_out_per_element(k, h, x);
+  mlx::require_out_per_element(k, out, x);
   if_(r.in_range, [&] {
     Val sum_sq = add_rows(r, x, residual, h);
     Val scale = rsqrt(threadgroup_sum(sum_sq) / r.n.to(F32) + s.eps);
@@ -132,10 +136,14 @@ void build_rms_norm_short_rows(KernelBuilder& k, DType T) {
   Tensor x = k.input("x", T), w = k.input("w", T);
   Tensor out = k.output("out", T);
   Val n = k.scalar_u32("n");
+  require_1d_launch(k);
+  // A team is a power of two of at most 32 lanes, so a group of whole warps holds whole teams
+  // (a partial team would sum part of a row and store it over the next group's first row).
+  k.require(threads_per_threadgroup(0) % 32u == 0u, "tpg.x % 32 == 0 (whole warps)");
   k.require(n > 0u, "n > 0");
-  k.require(x.len() % n == 0u, "len(x) % n == 0");
+  k.require_len_multiple(x, n, "n (whole rows)");
   NormScalars s = norm_scalars(k, w, n);
-  k.require(out.len() == x.len(), "len(out) == len(x)");
+  mlx::require_out_per_element(k, out, x);
 
   Team team = team_for(n, T);
   Val rows_per_group = threads_per_threadgroup(0) >> team.log2;

@@ -7,7 +7,12 @@
 // L, an item is one pair or one copied element (scalar loads).
 //
 // Grid axes: 0 = work item within the token, 1 = token, 2 = head group; the kernel guards all
-// three, so any launch covering them is valid. No index divides by a runtime value.
+// three, so any launch covering them is valid (every thread axis is read, so any threadgroup
+// shape is honoured). No index divides by a runtime value.
+//
+// Contracts: every buffer's length against the scalars and len(positions). Contract products
+// cannot wrap, so the element token*n_heads*head_dim + h*head_dim + d (token < len(positions),
+// h < n_heads, d < head_dim) is below len(x) and fits u32.
 #include "metaltile/kernels/ffai/rope.hpp"
 
 #include <algorithm>
@@ -49,10 +54,9 @@ RopeParams declare(KernelBuilder& k, DType T) {
   k.require(p.rotary_dim % 2u == 0u, "rotary_dim % 2 == 0");
   k.require(p.rotary_dim <= p.head_dim, "rotary_dim <= head_dim");
   k.require(p.interleaved <= 1u, "interleaved <= 1");
-  k.require(p.inv_freq.len() == p.rotary_dim / 2u, "len(inv_freq) == rotary_dim / 2");
-  k.require(p.x.len() == p.positions.len() * p.n_heads * p.head_dim,
-            "len(x) == len(positions) * n_heads * head_dim");
-  k.require(p.out.len() == p.x.len(), "len(out) == len(x)");
+  k.require_len(p.inv_freq, p.rotary_dim / 2u, "rotary_dim/2");
+  k.require_len(p.x, p.positions.len() * p.n_heads * p.head_dim, "len(positions)*n_heads*head_dim");
+  k.require_len(p.out, p.x.len(), "len(x)");
   return p;
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "metaltile/kernels/ffai/sampling.hpp"
 #include "sampling_math.hpp"
 #include "sampling_params.hpp"
@@ -263,7 +264,11 @@ void build_sample(KernelBuilder& k, DType T) {
   Tensor out = k.output("out", kU32);
   RowInputs in = declare_row_scalars(k, tensors);
   DrawScalars d = declare_draw_scalars(k);
-  k.require(out.len() == in.rows, "len(out) == len(logits) / vocab");
+  require_1d_launch(k);
+  k.require_len(out, in.rows, "rows = len(logits)/vocab");
+  // A logit's index is chunk + local with local < kChunk: below 2^32 only if vocab leaves a
+  // chunk's room (a wrapped index would pass the i < vocab guard and read another logit).
+  k.require(in.vocab <= 0xFFFFFFFFu - kChunk, "vocab <= 2^32 - 1 - 32768");
 
   Val row = threadgroup_id(0);
   if_(row < in.rows, [&] {

@@ -44,14 +44,13 @@ void build_sample_candidates(KernelBuilder& k, DType T) {
   Tensor last_keys = k.output("last_keys", kU32), last_idx = k.output("last_idx", kU32);
   RowInputs in = declare_row_scalars(k, tensors);
   CandidateLayout c = declare_candidate_layout(k, in);
-  k.require(cand_keys.len() == in.rows * c.groups * c.run,
-            "len(cand_keys) == len(logits) / vocab * ceil(ceil(vocab / 256) / group_slices) * "
-            "group_slices * reports");
-  k.require(cand_idx.len() == cand_keys.len(), "len(cand_idx) == len(cand_keys)");
-  k.require(last_keys.len() == in.rows * c.slices,
-            "len(last_keys) == len(logits) / vocab * ceil(vocab / 256)");
-  k.require(last_idx.len() == last_keys.len(), "len(last_idx) == len(last_keys)");
-
+  // A warp per slice of the group, groups on grid axis 0 and rows on axis 1: fewer warps
+  // would leave part of the run unwritten, and axes the kernel does not read would repeat it.
+  k.require(threads_per_threadgroup(0) == c.group_slices * 32u &&
+                threads_per_threadgroup(1) == 1u && threads_per_threadgroup(2) == 1u,
+            "tpg = (32 * group_slices, 1, 1)");
+  k.require(threadgroups_per_grid(2) == 1u, "a 2-D grid: grid = (x, y, 1)");
+  require_candidate_lengths(k, in, c, cand_keys, cand_idx, last_keys, last_idx);
   Val row = threadgroup_id(1), group = threadgroup_id(0);
   Val warp = warp_id(), lane = lane_id();
   Val slice = group * c.group_slices + warp;
@@ -122,7 +121,9 @@ void build_sample_candidates(KernelBuilder& k, DType T) {
   barrier();
   // The group's reports as one run, best first.
   bitonic_sort(run_keys, run_idx, ceil_log2(c.run, 10));
-  if_(row < in.rows, [&] {
+  // A group past the row's groups (an over-dispatched grid) stores nothing: its run would land
+  // in the next row's.
+  if_(row < in.rows && group < c.groups, [&] {
     for (Val e : range(thread_id(0), c.run, threads_per_threadgroup(0))) {
       Val at = (row * c.groups + group) * c.run + e;
       Val key = run_keys[e], index = run_idx[e];

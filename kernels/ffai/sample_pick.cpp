@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "metaltile/kernels/ffai/sampling.hpp"
 #include "sampling_math.hpp"
 #include "sampling_params.hpp"
@@ -159,14 +160,9 @@ void build_sample_pick(KernelBuilder& k, DType T) {
   CandidateLayout c = declare_candidate_layout(k, in);
   Val keep = k.scalar_u32("keep");
   Val groups_log2 = ceil_log2(c.groups, 12);
-  k.require(out.len() == in.rows, "len(out) == len(logits) / vocab");
-  k.require(cand_keys.len() == in.rows * c.groups * c.run,
-            "len(cand_keys) == len(logits) / vocab * ceil(ceil(vocab / 256) / group_slices) * "
-            "group_slices * reports");
-  k.require(cand_idx.len() == cand_keys.len(), "len(cand_idx) == len(cand_keys)");
-  k.require(last_keys.len() == in.rows * c.slices,
-            "len(last_keys) == len(logits) / vocab * ceil(vocab / 256)");
-  k.require(last_idx.len() == last_keys.len(), "len(last_idx) == len(last_keys)");
+  require_1d_launch(k);
+  k.require_len(out, in.rows, "rows = len(logits)/vocab");
+  require_candidate_lengths(k, in, c, cand_keys, cand_idx, last_keys, last_idx);
   k.require(c.slices <= kMaxSlices, "ceil(vocab / 256) <= 1024");
   k.require(keep <= kMaxKeep && (keep & (keep - 1u)) == 0u && c.reports <= keep,
             "keep is a power of two <= 128 and >= reports");

@@ -49,9 +49,8 @@ inline RowInputs declare_row_scalars(KernelBuilder& k, std::pair<Tensor, Tensor>
                penalty,
                tensors.first.len() / vocab};
   k.require(vocab > 0u, "vocab > 0");
-  k.require(in.logits.len() % vocab == 0u, "len(logits) % vocab == 0");
-  k.require(in.penalty_ids.len() == in.rows * in.n_penalty,
-            "len(penalty_ids) == len(logits) / vocab * n_penalty");
+  k.require_len_multiple(in.logits, vocab, "vocab (whole rows)");
+  k.require_len(in.penalty_ids, in.rows * in.n_penalty, "rows*n_penalty, rows = len(logits)/vocab");
   k.require(in.temperature >= 0.0f, "temperature >= 0");
   k.require(in.repetition_penalty > 0.0f, "repetition_penalty > 0");
   return in;
@@ -88,6 +87,23 @@ inline CandidateLayout declare_candidate_layout(KernelBuilder& k, const RowInput
   k.require(reports * group_slices <= kMaxRun, "reports * group_slices <= 1024");
   return CandidateLayout{reports, group_slices, slices, (slices + group_slices - 1u) / group_slices,
                          reports * group_slices};
+}
+
+// The reports between the two kernels: cand_* [rows, groups, run], last_* [rows, slices].
+// Contract products cannot wrap, so every index (row*groups + group)*run + e and
+// row*slices + slice of a row < rows, group < groups, slice < slices is below these lengths.
+inline void require_candidate_lengths(KernelBuilder& k, const RowInputs& in,
+                                      const CandidateLayout& c, const Tensor& cand_keys,
+                                      const Tensor& cand_idx, const Tensor& last_keys,
+                                      const Tensor& last_idx) {
+  const std::string runs =
+      "rows*groups*group_slices*reports, rows = len(logits)/vocab, groups = "
+      "ceil(ceil(vocab/256)/group_slices)";
+  k.require_len(cand_keys, in.rows * c.groups * c.run, runs);
+  k.require_len(cand_idx, in.rows * c.groups * c.run, runs);
+  const std::string lasts = "rows*ceil(vocab/256), rows = len(logits)/vocab";
+  k.require_len(last_keys, in.rows * c.slices, lasts);
+  k.require_len(last_idx, in.rows * c.slices, lasts);
 }
 
 // The sizes of the two-kernel path for one request. Each slice of kSlice logits reports its

@@ -77,7 +77,7 @@ void build_gemv(KernelBuilder& b, DType T) {
   Tensor out = b.output("out", T);
   Val k = b.scalar_u32("k"), n = b.scalar_u32("n");
   require_gemv_rows(b, x, out, k, n, XRows);
-  b.require(w.len() % k == 0u && w.len() / k == n, "len(w) == n * k");
+  b.require_len(w, n * k, "n*k");
 
   const GemvTiling t{XRows, RowsPerWarp};
   const GemvPlace p = place_gemv_warp(x, k, n, t);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../launch_shape.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/kernel_info.hpp"
@@ -40,16 +41,23 @@ struct GemvPlace {
   Val active;                   // first_row < n (uniform over the warp)
 };
 
-// Requires the x and out lengths of a GEMV with `x_rows` rows at most: len(x) = M * k with
-// 1 <= M <= x_rows, len(out) = M * n. Written without products, which could wrap in u32.
+// Requires the launch the warp layout is written for (1-D, kGemvThreads threads a group: warp
+// w of group g owns rows from (g * kGemvWarps + w) * R, so a smaller group would skip rows and
+// a larger one repeat them) and the x and out lengths of a GEMV with `x_rows` rows at most:
+// len(x) = M * k with 1 <= M <= x_rows, len(out) = M * n. Contract products cannot wrap (a
+// product past u32 is an error), so every index below is bounded by the buffer it indexes.
 inline void require_gemv_rows(KernelBuilder& b, const Tensor& x, const Tensor& out, const Val& k,
                               const Val& n, std::uint32_t x_rows) {
+  require_1d_launch(b);
+  b.require(threads_per_threadgroup(0) == kGemvThreads,
+            "tpg = (" + std::to_string(kGemvThreads) + ", 1, 1): " + std::to_string(kGemvWarps) +
+                " warps a group");
   b.require(k > 0u, "k > 0");
   b.require(n > 0u, "n > 0");
-  b.require(x.len() % k == 0u, "len(x) % k == 0");
+  b.require_len_multiple(x, k, "k (whole rows of x)");
   const std::string most = std::to_string(x_rows);
   b.require(x.len() >= k && x.len() / k <= x_rows, "1 <= len(x) / k <= " + most + " (rows of x)");
-  b.require(out.len() % n == 0u && out.len() / n == x.len() / k, "len(out) == len(x) / k * n");
+  b.require_len(out, x.len() / k * n, "M*n, M = len(x)/k");
 }
 
 inline GemvPlace place_gemv_warp(const Tensor& x, const Val& k, const Val& n, const GemvTiling& t) {

@@ -9,6 +9,12 @@
 //
 // Work: one thread per group (quantize), one thread per 32-code unit (dequantize, embedding),
 // each unit `bits` whole u32 words read or written with 8- or 16-byte accesses where aligned.
+//
+// Contracts: a 1-D launch, and every buffer's length against the scalars and the others (the
+// weight or table holds whole rows; codes, scales and biases exactly what it implies). Contract
+// products cannot wrap, so once they hold every index below (a unit's first word unit*bits, a
+// table row's first unit id*dim/32 with id < vocab) is below the length of the buffer it
+// indexes and no u32 arithmetic wraps.
 #include "metaltile/kernels/mlx/quantized.hpp"
 
 #include <cstdint>
@@ -17,6 +23,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "affine_entry.hpp"
 #include "affine_format.hpp"
 #include "gemv_layout.hpp"
@@ -74,12 +81,13 @@ void build_quantize(KernelBuilder& b, DType T) {
   Tensor w = b.input("w", T);
   Tensor wq = b.output("wq", U32), scales = b.output("scales", T), biases = b.output("biases", T);
   Val k = b.scalar_u32("k"), group_size = b.scalar_u32("group_size"), bits = b.scalar_u32("bits");
+  require_1d_launch(b);
   require_affine_format(b, bits, group_size);
   b.require(k > 0u && k % group_size == 0u, "k > 0 and k % group_size == 0");
-  b.require(w.len() % k == 0u, "len(w) % k == 0 (whole rows)");
-  b.require(wq.len() == w.len() / 32u * bits, "len(wq) == len(w) * bits / 32");
-  b.require(scales.len() == w.len() / group_size, "len(scales) == len(w) / group_size");
-  b.require(biases.len() == w.len() / group_size, "len(biases) == len(w) / group_size");
+  b.require_len_multiple(w, k, "k (whole rows)");
+  b.require_len(wq, w.len() / 32u * bits, "len(w)*bits/32");
+  b.require_len(scales, w.len() / group_size, "len(w)/group_size");
+  b.require_len(biases, w.len() / group_size, "len(w)/group_size");
 
   const Val g = program_id(0);
   if_(g < w.len() / group_size, [&] {
@@ -121,12 +129,13 @@ void build_dequantize(KernelBuilder& b, DType T) {
   Tensor wq = b.input("wq", U32), scales = b.input("scales", T), biases = b.input("biases", T);
   Tensor out = b.output("out", T);
   Val k = b.scalar_u32("k"), group_size = b.scalar_u32("group_size"), bits = b.scalar_u32("bits");
+  require_1d_launch(b);
   require_affine_format(b, bits, group_size);
   b.require(k > 0u && k % group_size == 0u, "k > 0 and k % group_size == 0");
-  b.require(out.len() % k == 0u, "len(out) % k == 0 (whole rows)");
-  b.require(wq.len() == out.len() / 32u * bits, "len(wq) == len(out) * bits / 32");
-  b.require(scales.len() == out.len() / group_size, "len(scales) == len(out) / group_size");
-  b.require(biases.len() == out.len() / group_size, "len(biases) == len(out) / group_size");
+  b.require_len_multiple(out, k, "k (whole rows)");
+  b.require_len(wq, out.len() / 32u * bits, "len(out)*bits/32");
+  b.require_len(scales, out.len() / group_size, "len(out)/group_size");
+  b.require_len(biases, out.len() / group_size, "len(out)/group_size");
 
   const Val unit = program_id(0);
   if_(unit < out.len() / kUnitCodes,
@@ -143,17 +152,16 @@ void build_embedding(KernelBuilder& b, DType T) {
   Tensor out = b.output("out", T);
   Val dim = b.scalar_u32("dim"), group_size = b.scalar_u32("group_size");
   Val bits = b.scalar_u32("bits");
+  require_1d_launch(b);
   require_affine_format(b, bits, group_size);
   b.require(dim > 0u && dim % group_size == 0u, "dim > 0 and dim % group_size == 0");
   const Val row_words = dim / 32u * bits;
-  b.require(wq.len() % row_words == 0u, "len(wq) % (dim * bits / 32) == 0 (whole rows)");
+  b.require_len_multiple(wq, row_words, "dim*bits/32 (whole rows)");
   const Val vocab = wq.len() / row_words;
   const Val row_groups = dim / group_size;
-  b.require(scales.len() % row_groups == 0u && scales.len() / row_groups == vocab,
-            "len(scales) == vocab * dim / group_size (vocab = len(wq) / (dim * bits / 32))");
-  b.require(biases.len() % row_groups == 0u && biases.len() / row_groups == vocab,
-            "len(biases) == vocab * dim / group_size (vocab = len(wq) / (dim * bits / 32))");
-  b.require(out.len() % dim == 0u && out.len() / dim == ids.len(), "len(out) == len(ids) * dim");
+  b.require_len(scales, vocab * row_groups, "vocab*dim/group_size, vocab = len(wq)/(dim*bits/32)");
+  b.require_len(biases, vocab * row_groups, "vocab*dim/group_size, vocab = len(wq)/(dim*bits/32)");
+  b.require_len(out, ids.len() * dim, "len(ids)*dim");
 
   const Val unit = program_id(0);
   if_(unit < out.len() / kUnitCodes, [&] {

@@ -61,12 +61,9 @@ QgemvParams declare_qgemv(KernelBuilder& b, DType T, std::uint32_t x_rows) {
   require_gemv_rows(b, p.x, p.out, p.k, p.n, x_rows);
   b.require(p.k % p.group_size == 0u, "k % group_size == 0");
   const Val row_words = p.k / 32u * p.bits, row_groups = p.k / p.group_size;
-  b.require(p.wq.len() % row_words == 0u && p.wq.len() / row_words == p.n,
-            "len(wq) == n * k * bits / 32");
-  b.require(p.scales.len() % row_groups == 0u && p.scales.len() / row_groups == p.n,
-            "len(scales) == n * k / group_size");
-  b.require(p.biases.len() % row_groups == 0u && p.biases.len() / row_groups == p.n,
-            "len(biases) == n * k / group_size");
+  b.require_len(p.wq, p.n * row_words, "n*k*bits/32");
+  b.require_len(p.scales, p.n * row_groups, "n*k/group_size");
+  b.require_len(p.biases, p.n * row_groups, "n*k/group_size");
   return p;
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <exception>
+#include <string>
 
 #include "metaltile/core/error.hpp"
 
@@ -27,6 +28,13 @@ void expect_mentions(const std::string& message, const std::vector<std::string>&
     EXPECT_NE(message.find(part), std::string::npos)
         << "message does not mention '" << part << "': " << message;
   }
+}
+
+void expect_length_error(const std::string& message, const std::string& kernel,
+                         const std::string& param, const std::string& expected, std::size_t got) {
+  expect_mentions(message, {"kernel '" + kernel + "': param '" + param + "': expected " + expected +
+                                " elements (",
+                            ", got " + std::to_string(got) + " elements ("});
 }
 
 }  // namespace mt::test

@@ -29,6 +29,13 @@ struct BadCase {
   std::vector<std::string> mentions;  // besides the kernel's name
 };
 
+// What a length error of `param` mentions: the buffer, its expected and its actual count.
+std::vector<std::string> length_error(const std::string& param, std::size_t expected,
+                                      std::size_t got) {
+  return {"param '" + param + "': expected " + std::to_string(expected) + " elements (",
+          ", got " + std::to_string(got) + " elements ("};
+}
+
 Problem small_problem() {
   Problem p;
   p.lengths = {3, 8};
@@ -94,12 +101,13 @@ TEST(AttentionDecodeErrors, BadScalarsAndBufferLengths) {
          b["sinks"].clear();
          b["has_sinks"] = le_bytes(1u);
        },
-       {"sinks", "len(sinks) == n_q_heads"}},
-      {"sinks too short", resize("sinks", -1, 4), {"sinks", "len(sinks) == n_q_heads"}},
-      {"q too short", resize("q", -8, 2), {"len(q) == len(lengths) * n_q_heads * head_dim"}},
-      {"k too long", resize("k", 8, 2), {"len(k) == len(lengths) * n_kv_heads * max_seq"}},
-      {"v too short", resize("v", -32, 2), {"len(v) == len(lengths) * n_kv_heads * max_seq"}},
-      {"out too long", resize("out", 32, 2), {"len(out) == len(lengths) * n_q_heads"}},
+       length_error("sinks", 4, 0)},
+      {"sinks too short", resize("sinks", -1, 4), length_error("sinks", 4, 3)},
+      // q [2, 4, 32], k and v [2, 2, 8, 32]
+      {"q too short", resize("q", -8, 2), length_error("q", 256, 248)},
+      {"k too long", resize("k", 8, 2), length_error("k", 1024, 1032)},
+      {"v too short", resize("v", -32, 2), length_error("v", 1024, 992)},
+      {"out too long", resize("out", 32, 2), length_error("out", 256, 288)},
       {"a buffer missing", [](mt::BufferMap& b) { b.erase("v"); }, {"'v'", "missing"}},
   };
   expect_errors("attention_decode", good, cases, [&](const mt::BufferMap& b, mt::Context& ctx) {
@@ -154,9 +162,10 @@ TEST(AttentionDecodeErrors, QuantisedLayouts) {
       {"group 8", set("group_size", 8u), {"group_size", "multiple of 16"}},
       {"group 0", set("group_size", 0u), {"group_size", "multiple of 16"}},
       {"group 48", set("group_size", 48u), {"group_size", "head_dim % group_size == 0"}},
-      {"k_w short", shorten("k_w", 4), {"len(k_w)", "head_dim / 4"}},
-      {"k_s short", shorten("k_s", 2), {"len(k_s)", "group_size"}},
-      {"v_b short", shorten("v_b", 2), {"len(v_b)", "group_size"}},
+      // 32 cache rows: 8 code words and 2 groups each
+      {"k_w short", shorten("k_w", 4), length_error("k_w", 256, 255)},
+      {"k_s short", shorten("k_s", 2), length_error("k_s", 64, 63)},
+      {"v_b short", shorten("v_b", 2), length_error("v_b", 64, 63)},
       {"k_b missing", [](mt::BufferMap& b) { b.erase("k_b"); }, {"'k_b'", "missing"}},
       {"length 0",
        [](mt::BufferMap& b) {
@@ -197,10 +206,11 @@ TEST(AttentionDecodeErrors, SplitCountsDTypesAndNames) {
     partial["n_splits"] = le_bytes(2u);
     partial["part_m"] = mt::test::poisoned(p.sequences() * p.q_heads * 2, DType::F32);
     partial["part_l"] = partial["part_m"];
-    mt::test::expect_mentions(
+    // part_o [2 sequences, 4 heads, 2 splits, 32]
+    mt::test::expect_length_error(
         mt::test::error_of(
             [&] { mt::kernels::run(ctx, "attention_decode_partial", DType::F32, partial); }),
-        {"attention_decode_partial", "len(part_o)"});
+        "attention_decode_partial", "part_o", "512", 0);
     mt::BufferMap combine;
     for (const char* name :
          {"lengths", "sinks", "out", "head_dim", "n_q_heads", "max_seq", "window", "has_sinks"}) {
@@ -210,10 +220,10 @@ TEST(AttentionDecodeErrors, SplitCountsDTypesAndNames) {
     combine["part_o"] = mt::test::poisoned(p.q_elements() * 2, DType::F32);
     combine["part_m"] = mt::test::poisoned(p.sequences() * p.q_heads * 3, DType::F32);
     combine["part_l"] = combine["part_m"];
-    mt::test::expect_mentions(
+    mt::test::expect_length_error(
         mt::test::error_of(
             [&] { mt::kernels::run(ctx, "attention_decode_combine", DType::F32, combine); }),
-        {"attention_decode_combine", "len(part_m)"});
+        "attention_decode_combine", "part_m", "16", 24);
     const std::vector<float> out = mt::test::unpack(
         mt::kernels::run(ctx, "attention_decode", DType::F32, b).outputs.at("out"), DType::F32);
     attn::expect_attention_close(out, attn::oracle(p, in), DType::F32, attn::max_abs(in.v),

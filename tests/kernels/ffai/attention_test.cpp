@@ -5,6 +5,7 @@
 // splits past a sequence's positions writing nothing.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -16,6 +17,7 @@
 #include "metaltile/metaltile.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
+#include "support/errors.hpp"
 
 namespace {
 
@@ -347,6 +349,25 @@ TEST(AttentionDecode, OverDispatchedThreadgroupsWriteNothing) {
     const mt::Kernel k = attention::attention_decode::kernel_ir_for(DType::F32);
     const mt::DispatchResult r =
         ctx.dispatch_with_grid(k, b, {}, {2, p.kv_heads + 1, p.sequences() + 2}, {128, 1, 1});
+    attn::expect_attention_close(mt::test::unpack(r.outputs.at("out"), DType::F32),
+                                 attn::oracle(p, in), DType::F32, attn::max_abs(in.v), "out");
+  });
+}
+
+// The layout needs 128 threads a group: another count used to write nothing at all (the output
+// stayed as it was, without an error). Now it is an error naming the kernel.
+TEST(AttentionDecode, GroupOfOtherThan128ThreadsIsAnError) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const Problem p = base_problem();
+    const Inputs in = attn::random_inputs(p, DType::F32, 1001);
+    const mt::BufferMap b = attn::raw_buffers(p, in, DType::F32);
+    const mt::Kernel k = attention::attention_decode::kernel_ir_for(DType::F32);
+    const std::array<std::size_t, 3> grid{1, p.kv_heads, p.sequences()};
+    mt::test::expect_mentions(mt::test::error_of([&] {
+                                ctx.dispatch_with_grid(k, b, {}, grid, {64, 1, 1});
+                              }),
+                              {"kernel 'attention_decode'", "tpg.x == 128"});
+    const mt::DispatchResult r = ctx.dispatch_with_grid(k, b, {}, grid, {128, 1, 1});
     attn::expect_attention_close(mt::test::unpack(r.outputs.at("out"), DType::F32),
                                  attn::oracle(p, in), DType::F32, attn::max_abs(in.v), "out");
   });

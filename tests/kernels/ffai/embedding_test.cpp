@@ -136,21 +136,27 @@ TEST(Embedding, LengthErrorsNameKernelAndBuffer) {
     const Lookup l{6, 8, {0, 5, 2}};
     const Bytes table = random_table(l, t, 4);
     const mt::BufferMap good = buffers(l, t, table);
-    auto expect_bad = [&](const std::function<void(mt::BufferMap&)>& spoil,
-                          const std::vector<std::string>& parts) {
+    auto error = [&](const std::function<void(mt::BufferMap&)>& spoil) {
       mt::BufferMap b = good;
       spoil(b);
-      std::vector<std::string> all = parts;
-      all.push_back("embedding");
-      mt::test::expect_mentions(
-          mt::test::error_of([&] { mt::kernels::run(ctx, "embedding", t, b); }), all);
+      return mt::test::error_of([&] { mt::kernels::run(ctx, "embedding", t, b); });
     };
-    expect_bad([](mt::BufferMap& b) { b["dim"] = le_bytes(0u); }, {"dim > 0"});
-    expect_bad([](mt::BufferMap& b) { b["dim"] = le_bytes(7u); }, {"len(table) % dim == 0"});
-    expect_bad([&](mt::BufferMap& b) { b["out"] = mt::test::poisoned(23, t); },
-               {"len(out) == len(ids) * dim"});
-    expect_bad([&](mt::BufferMap& b) { b["out"] = mt::test::poisoned(25, t); },
-               {"len(out) == len(ids) * dim"});
+    mt::test::expect_mentions(error([](mt::BufferMap& b) { b["dim"] = le_bytes(0u); }),
+                              {"kernel 'embedding'", "dim > 0"});
+    // table [6, 8] = 48 elements: not whole rows of 7.
+    mt::test::expect_length_error(error([](mt::BufferMap& b) { b["dim"] = le_bytes(7u); }),
+                                  "embedding", "table", "a multiple of 7", 48);
+    for (std::size_t n : {23u, 25u}) {
+      mt::test::expect_length_error(
+          error([&](mt::BufferMap& b) { b["out"] = mt::test::poisoned(n, t); }), "embedding", "out",
+          "24", n);
+    }
+    // One id more than out has rows for: out is the buffer at fault, 24 of 32 elements.
+    mt::test::expect_length_error(
+        error([](mt::BufferMap& b) {
+          b["ids"] = mt::test::pack_u32(std::vector<std::uint32_t>{0, 5, 2, 1});
+        }),
+        "embedding", "out", "32", 24);
     EXPECT_EQ(mt::kernels::run(ctx, "embedding", t, good).outputs.at("out"),
               expected_rows(l, t, table));
   });

@@ -157,15 +157,21 @@ TEST(AddRmsNorm, LengthErrorsNameKernelAndBuffer) {
       mt::test::expect_mentions(
           mt::test::error_of([&] { mt::kernels::run(ctx, "add_rms_norm", t, b); }), all);
     };
+    auto expect_len = [&](const std::function<void(mt::BufferMap&)>& spoil,
+                          const std::string& param, const std::string& expected, std::size_t got) {
+      mt::BufferMap b = good;
+      spoil(b);
+      mt::test::expect_length_error(
+          mt::test::error_of([&] { mt::kernels::run(ctx, "add_rms_norm", t, b); }), "add_rms_norm",
+          param, expected, got);
+    };
     expect_bad([](mt::BufferMap& b) { b["n"] = le_bytes(0u); }, {"n > 0"});
-    expect_bad([](mt::BufferMap& b) { b["n"] = le_bytes(5u); },
-               {"'x'", "a multiple of 5 elements"});
-    expect_bad([&](mt::BufferMap& b) { b["w"] = mt::test::poisoned(15, t); }, {"len(w) == n"});
-    expect_bad([&](mt::BufferMap& b) { b["residual"] = mt::test::poisoned(32, t); },
-               {"len(residual) == len(x)"});
-    expect_bad([&](mt::BufferMap& b) { b["h"] = mt::test::poisoned(64, t); }, {"len(h) == len(x)"});
-    expect_bad([&](mt::BufferMap& b) { b["out"] = mt::test::poisoned(47, t); },
-               {"len(out) == len(x)"});
+    expect_len([](mt::BufferMap& b) { b["n"] = le_bytes(5u); }, "x", "a multiple of 5", 48);
+    expect_len([&](mt::BufferMap& b) { b["w"] = mt::test::poisoned(15, t); }, "w", "16", 15);
+    expect_len([&](mt::BufferMap& b) { b["residual"] = mt::test::poisoned(32, t); }, "residual",
+               "48", 32);
+    expect_len([&](mt::BufferMap& b) { b["h"] = mt::test::poisoned(64, t); }, "h", "48", 64);
+    expect_len([&](mt::BufferMap& b) { b["out"] = mt::test::poisoned(47, t); }, "out", "48", 47);
     check_add_rms_norm(mt::kernels::run(ctx, "add_rms_norm", t, good), s, t, in);
   });
 }
@@ -219,6 +225,32 @@ TEST(RmsNormShortRows, MatchesOracleByBothNames) {
   });
 }
 
+// A group of 48 threads held one team of 32 lanes (n = 128 f32: 32 vectors) and 16 lanes of the
+// next row's team, which summed half of that row and stored it over the next group's result.
+// Groups of whole warps only: 48 is an error naming the kernel, as is a 2-D group; 64 works.
+TEST(RmsNormShortRows, GroupOfPartialWarpsIsAnError) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const DType t = DType::F32;
+    const Rows s{6, 128};
+    const NormInputs in = norm_inputs(s, t, 11, 0.0f);
+    const mt::Kernel k = mt::kernels::ffai::norms::rms_norm_short_rows::kernel_ir_for(t);
+    mt::test::expect_mentions(
+        mt::test::error_of([&] {
+          ctx.dispatch_with_grid(k, norm_buffers(s, t, in), {}, {6, 1, 1}, {48, 1, 1});
+        }),
+        {"kernel 'rms_norm_short_rows'", "tpg.x % 32 == 0 (whole warps)"});
+    mt::test::expect_mentions(
+        mt::test::error_of([&] {
+          ctx.dispatch_with_grid(k, norm_buffers(s, t, in), {}, {6, 1, 1}, {32, 2, 1});
+        }),
+        {"kernel 'rms_norm_short_rows'", "a 1-D threadgroup"});
+    const mt::DispatchResult r =
+        ctx.dispatch_with_grid(k, norm_buffers(s, t, in), {}, {3, 1, 1}, {64, 1, 1});
+    expect_out(mt::test::unpack(r.outputs.at("out"), t), rms_oracle(in.x, in.w, s.n, kEps, 0.0f), t,
+               "out");
+  });
+}
+
 // Above 256 rms_norm keeps one threadgroup per row: the same bits as the explicit launch.
 TEST(RmsNormShortRows, LongRowsStayOnTheRowKernel) {
   mt::test::for_each_backend([](mt::Context& ctx) {
@@ -250,11 +282,18 @@ TEST(RmsNormShortRows, LengthErrorsNameKernelAndBuffer) {
       mt::test::expect_mentions(
           mt::test::error_of([&] { mt::kernels::run(ctx, "rms_norm_short_rows", t, b); }), all);
     };
+    auto expect_len = [&](const std::function<void(mt::BufferMap&)>& spoil,
+                          const std::string& param, const std::string& expected, std::size_t got) {
+      mt::BufferMap b = good;
+      spoil(b);
+      mt::test::expect_length_error(
+          mt::test::error_of([&] { mt::kernels::run(ctx, "rms_norm_short_rows", t, b); }),
+          "rms_norm_short_rows", param, expected, got);
+    };
     expect_bad([](mt::BufferMap& b) { b["n"] = le_bytes(0u); }, {"n > 0"});
-    expect_bad([](mt::BufferMap& b) { b["n"] = le_bytes(7u); }, {"len(x) % n == 0"});
-    expect_bad([&](mt::BufferMap& b) { b["w"] = mt::test::poisoned(31, t); }, {"len(w) == n"});
-    expect_bad([&](mt::BufferMap& b) { b["out"] = mt::test::poisoned(160, t); },
-               {"len(out) == len(x)"});
+    expect_len([](mt::BufferMap& b) { b["n"] = le_bytes(7u); }, "x", "a multiple of 7", 192);
+    expect_len([&](mt::BufferMap& b) { b["w"] = mt::test::poisoned(31, t); }, "w", "32", 31);
+    expect_len([&](mt::BufferMap& b) { b["out"] = mt::test::poisoned(160, t); }, "out", "192", 160);
     expect_out(mt::test::unpack(
                    mt::kernels::run(ctx, "rms_norm_short_rows", t, good).outputs.at("out"), t),
                rms_oracle(in.x, in.w, s.n, kEps, 0.0f), t, "out");

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "../../../kernels/ffai/sampling_params.hpp"
 #include "kernels/ffai/sampling_oracle.hpp"
 #include "kernels/ffai/sampling_requests.hpp"
 #include "kernels/mlx/rows_oracle.hpp"
@@ -199,6 +201,75 @@ TEST(Sample, FixedSeedsGiveTheSameTokensOnEveryBackend) {
   });
 }
 
+// sample_candidates on two rows of 1000 logits: 4 slices in one group of 4 warps (top_k 50).
+struct CandidateRequest {
+  mt::kernels::ffai::sampling::CandidatePlan plan =
+      mt::kernels::ffai::sampling::candidate_plan(1000, 50, 1.0f);
+  std::size_t rows = 2;
+  mt::BufferMap buffers(DType t) const {
+    mt::BufferMap b;
+    b["logits"] = mt::test::pack(repeat(model_row(1000, 7, t), rows), t);
+    b["penalty_ids"] = mt::test::pack_u32(std::vector<std::uint32_t>{3, 999});
+    for (const char* name : {"cand_keys", "cand_idx"}) {
+      b[name] = mt::test::poisoned(rows * plan.groups * plan.run, DType::U32);
+    }
+    for (const char* name : {"last_keys", "last_idx"}) {
+      b[name] = mt::test::poisoned(rows * plan.slices, DType::U32);
+    }
+    b["vocab"] = le_bytes(1000u);
+    b["temperature"] = le_bytes(1.0f);
+    b["n_penalty"] = le_bytes(1u);
+    b["repetition_penalty"] = le_bytes(1.5f);
+    b["reports"] = le_bytes(plan.reports);
+    b["group_slices"] = le_bytes(plan.group_slices);
+    return b;
+  }
+};
+
+// A group past a row's groups (grid axis 0 over-dispatched) used to store its empty run over the
+// next row's first run (and past the end for the last row). It now stores nothing: the reports
+// equal those of the exact launch.
+TEST(SampleCandidates, OverDispatchedGroupsWriteNothing) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const DType t = DType::F32;
+    const CandidateRequest r;
+    ASSERT_EQ(r.plan.groups, 1u);
+    const mt::Kernel k = mt::kernels::ffai::sampling::sample_candidates::kernel_ir_for(t);
+    const std::array<std::size_t, 3> tpg{32 * r.plan.group_slices, 1, 1};
+    const mt::DispatchResult exact =
+        ctx.dispatch_with_grid(k, r.buffers(t), {}, {r.plan.groups, r.rows, 1}, tpg);
+    const mt::DispatchResult over =
+        ctx.dispatch_with_grid(k, r.buffers(t), {}, {r.plan.groups + 2, r.rows + 1, 1}, tpg);
+    for (const char* name : {"cand_keys", "cand_idx", "last_keys", "last_idx"}) {
+      EXPECT_EQ(over.outputs.at(name), exact.outputs.at(name)) << name;
+    }
+  });
+}
+
+// A group of fewer warps than group_slices used to leave part of its run unwritten (sorted in as
+// whatever threadgroup memory held); more, or a 2-D group, is no layout the kernel knows.
+TEST(SampleCandidates, GroupOtherThanAWarpPerSliceIsAnError) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const DType t = DType::F32;
+    const CandidateRequest r;
+    const mt::Kernel k = mt::kernels::ffai::sampling::sample_candidates::kernel_ir_for(t);
+    const std::size_t warps = r.plan.group_slices;
+    for (const std::array<std::size_t, 3> tpg : {std::array<std::size_t, 3>{16 * warps, 1, 1},
+                                                 std::array<std::size_t, 3>{64 * warps, 1, 1},
+                                                 std::array<std::size_t, 3>{16 * warps, 2, 1}}) {
+      mt::test::expect_mentions(mt::test::error_of([&] {
+                                  ctx.dispatch_with_grid(k, r.buffers(t), {}, {1, r.rows, 1}, tpg);
+                                }),
+                                {"kernel 'sample_candidates'", "tpg = (32 * group_slices, 1, 1)"});
+    }
+    mt::test::expect_mentions(
+        mt::test::error_of([&] {
+          ctx.dispatch_with_grid(k, r.buffers(t), {}, {1, 1, 2}, {32 * warps, 1, 1});
+        }),
+        {"kernel 'sample_candidates'", "a 2-D grid"});
+  });
+}
+
 TEST(Sample, ContractErrorsNameKernelAndScalar) {
   mt::test::for_each_backend([](mt::Context& ctx) {
     const DType t = DType::F32;
@@ -216,11 +287,27 @@ TEST(Sample, ContractErrorsNameKernelAndScalar) {
             mt::test::error_of([&] { mt::kernels::run(ctx, "sample", t, b); }), all);
       };
       expect_bad([](mt::BufferMap& b) { b["vocab"] = le_bytes(0u); }, {"vocab > 0"});
-      expect_bad([](mt::BufferMap& b) { b["vocab"] = le_bytes(7u); }, {"len(logits) % vocab == 0"});
-      expect_bad([](mt::BufferMap& b) { b["out"] = mt::test::poisoned(4, DType::U32); },
-                 {"len(out) == len(logits) / vocab"});
-      expect_bad([](mt::BufferMap& b) { b["n_penalty"] = le_bytes(2u); },
-                 {"len(penalty_ids) == len(logits) / vocab * n_penalty"});
+      auto expect_len = [&](const std::function<void(mt::BufferMap&)>& spoil,
+                            const std::string& param, const std::string& expected,
+                            std::size_t got) {
+        mt::BufferMap b = good;
+        spoil(b);
+        mt::test::expect_length_error(
+            mt::test::error_of([&] { mt::kernels::run(ctx, "sample", t, b); }), "sample", param,
+            expected, got);
+      };
+      expect_len([](mt::BufferMap& b) { b["vocab"] = le_bytes(7u); }, "logits", "a multiple of 7",
+                 30);
+      expect_len([](mt::BufferMap& b) { b["out"] = mt::test::poisoned(4, DType::U32); }, "out", "3",
+                 4);
+      expect_len([](mt::BufferMap& b) { b["n_penalty"] = le_bytes(2u); }, "penalty_ids", "6", 3);
+      // A vocabulary within a chunk of 2^32 would wrap a logit's index (no rows: no memory).
+      expect_bad(
+          [](mt::BufferMap& b) {
+            b["vocab"] = le_bytes(0xFFFFFFFFu - 32768u + 1u);
+            for (const char* name : {"logits", "penalty_ids", "out"}) b[name].clear();
+          },
+          {"param 'vocab'", "vocab <= 2^32 - 1 - 32768"});
       expect_bad([](mt::BufferMap& b) { b["temperature"] = le_bytes(-1.0f); },
                  {"temperature >= 0"});
       expect_bad([](mt::BufferMap& b) { b["top_p"] = le_bytes(0.0f); }, {"0 < top_p <= 1"});
