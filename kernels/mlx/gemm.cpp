@@ -121,8 +121,7 @@ BenchCase gemm_case(std::size_t m, std::size_t n, std::size_t k) {
 
 std::vector<BenchCase> gemm_cases(BenchScale scale) {
   if (scale == BenchScale::Smoke) return {gemm_case(33, 40, 72)};
-  return {gemm_case(4096, 4096, 4096), gemm_case(8192, 8192, 8192),
-          gemm_case(512, 14336, 4096)};
+  return {gemm_case(4096, 4096, 4096), gemm_case(8192, 8192, 8192), gemm_case(512, 14336, 4096)};
 }
 
 KernelInfo gemm_info(void (*body)(KernelBuilder&, DType), const GemmConfig& c, GeometryRule rule,
@@ -142,13 +141,12 @@ KernelInfo gemm_info(void (*body)(KernelBuilder&, DType), const GemmConfig& c, G
                           {"n", "u32: N (> 0)"},
                           {"k", c.aligned ? "u32: K (> 0, a multiple of 8)" : "u32: K (> 0)"}},
               .geometry = "Reduction mode, " + std::to_string(c.threads()) +
-                          " threads a group, one group per " + tiles +
-                          " block of out (ceil(m / " + std::to_string(c.bm) + ") * ceil(n / " +
-                          std::to_string(c.bn) + ") groups, n fastest); k in slices of " +
-                          std::to_string(c.bk) + " through " + std::to_string(c.stages) +
-                          " stages of threadgroup tiles; " +
-                          std::to_string(c.warps_m * c.warps_n) + " warps of " +
-                          std::to_string(c.wm()) + " x " + std::to_string(c.wn())},
+                          " threads a group, one group per " + tiles + " block of out (ceil(m / " +
+                          std::to_string(c.bm) + ") * ceil(n / " + std::to_string(c.bn) +
+                          ") groups, n fastest); k in slices of " + std::to_string(c.bk) +
+                          " through " + std::to_string(c.stages) +
+                          " stages of threadgroup tiles; " + std::to_string(c.warps_m * c.warps_n) +
+                          " warps of " + std::to_string(c.wm()) + " x " + std::to_string(c.wn())},
       .geometry = std::move(rule),
       .bench = gemm_cases,
   };

@@ -88,8 +88,8 @@ Instr load_matrix(const Kernel& k, FragmentRef dst, ArrayId shared, ValueId row_
   return in;
 }
 
-Instr copy_async(const Kernel& k, ArrayId shared, ValueId dst_index, ParamId src,
-                 ValueId src_index, ValueId valid, std::uint32_t elements) {
+Instr copy_async(const Kernel& k, ArrayId shared, ValueId dst_index, ParamId src, ValueId src_index,
+                 ValueId valid, std::uint32_t elements) {
   Instr in = statement(OpKind::CopyAsync);
   in.array = shared;
   in.param = src;
@@ -200,13 +200,13 @@ std::string copy_async_problem(const Kernel& k, const Instr& in) {
   if (!src.is_tensor()) return "param '" + src.name + "' is not a tensor";
   const Array& shared = k.arrays[in.array.index];
   if (shared.dtype != src.dtype) {
-    return "array '" + shared.name + "' holds " + std::string(name_of(shared.dtype)) +
-           ", param '" + src.name + "' " + std::string(name_of(src.dtype));
+    return "array '" + shared.name + "' holds " + std::string(name_of(shared.dtype)) + ", param '" +
+           src.name + "' " + std::string(name_of(src.dtype));
   }
   const std::size_t bytes = std::size_t{in.lanes} * size_of(src.dtype);
   if (bytes != 4 && bytes != 8 && bytes != 16) {
-    return std::to_string(in.lanes) + " elements of " + std::string(name_of(src.dtype)) +
-           " are " + std::to_string(bytes) + " bytes, not 4, 8 or 16";
+    return std::to_string(in.lanes) + " elements of " + std::string(name_of(src.dtype)) + " are " +
+           std::to_string(bytes) + " bytes, not 4, 8 or 16";
   }
   if (in.operands.size() != 3) return "takes a destination index, a source index and a condition";
   for (std::size_t i = 0; i < 3; ++i) {

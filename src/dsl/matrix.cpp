@@ -18,8 +18,8 @@ std::string describe(const Fragment& f) {
 void require_role(const Fragment& f, FragmentRole role, std::string_view op) {
   if (f.role() == role) return;
   const char* wanted = role == FragmentRole::Accumulator ? "an accumulator"
-                       : role == FragmentRole::A           ? "an A fragment"
-                                                           : "a B fragment";
+                       : role == FragmentRole::A         ? "an A fragment"
+                                                         : "a B fragment";
   f.array().builder().fail(std::string(op) + ": " + describe(f) + " is not " + wanted);
 }
 
@@ -148,7 +148,6 @@ void load_matrix(const Fragments& dst, std::uint32_t first, std::uint32_t count,
   }
   load_matrix_elements(dst[first], dst[first].size() * count, shared, row_start, transpose);
 }
-
 
 void copy_async(const ArrayRef& shared, const Val& dst_index, const Tensor& src,
                 const Val& src_index, std::uint32_t elements, const Val& valid) {

@@ -25,8 +25,8 @@ SharedTiles::SharedTiles(std::string name, DType t, std::uint32_t rows, std::uin
       cols_(cols),
       stages_(stages) {
   const std::uint32_t chunks = cols / chunk_elements(t);
-  if (cols % chunk_elements(t) != 0 || chunks == 0 || (chunks & (chunks - 1)) != 0 ||
-      rows == 0 || stages == 0) {
+  if (cols % chunk_elements(t) != 0 || chunks == 0 || (chunks & (chunks - 1)) != 0 || rows == 0 ||
+      stages == 0) {
     KernelBuilder::current().fail("shared tiles '" + name + "': " + std::to_string(rows) + " x " +
                                   std::to_string(cols) + " x " + std::to_string(stages) +
                                   ": rows must hold a power-of-two number of 16-byte chunks");
@@ -37,33 +37,43 @@ Val SharedTiles::at(const Val& stage, const Val& row, const Val& col) const {
   return stage * (rows_ * cols_) + swizzle(row, col, cols_, dtype());
 }
 
+namespace {
+
+// Chunk c (16 bytes) of the tile: row c / row_chunks, its place in the row c % row_chunks.
+void copy_chunk(const SharedTiles& tiles, const Val& stage, const MatrixView& view, const Val& row0,
+                const Val& col0, const Val& c, bool aligned) {
+  const std::uint32_t chunk = chunk_elements(tiles.dtype());
+  const std::uint32_t row_chunks = tiles.cols() / chunk;
+  const Val r = c / row_chunks, col = c % row_chunks * chunk;
+  const Val row = row0 + r, first = col0 + col;
+  const Val dst = tiles.at(stage, r, col);
+  if (aligned) {
+    const Val valid = row < view.rows && first < view.cols;
+    copy_async(tiles.array(), dst, view.tensor, select(valid, row * view.stride + first, 0u), chunk,
+               valid);
+    return;
+  }
+  for (std::uint32_t e = 0; e < chunk; ++e) {
+    const Val valid = row < view.rows && first + e < view.cols;
+    const Val value = view.tensor[select(valid, row * view.stride + first + e, 0u)];
+    tiles.array()[dst + e] = select(valid, value, constant(tiles.dtype(), 0));
+  }
+}
+
+}  // namespace
+
 void copy_tile_async(const SharedTiles& tiles, const Val& stage, const MatrixView& view,
                      const Val& row0, const Val& col0, std::uint32_t threads, bool aligned) {
   KernelBuilder& k = tiles.array().builder();
-  const std::uint32_t chunk = chunk_elements(tiles.dtype());
-  const std::uint32_t row_chunks = tiles.cols() / chunk;
-  const std::uint32_t chunks = tiles.rows() * row_chunks;
-  if (chunks % threads != 0) {
-    k.fail("copy_tile_async: " + std::to_string(chunks) + " chunks of tile '" +
-           k.kernel().array(tiles.array().id()).name + "' do not split over " +
-           std::to_string(threads) + " threads");
-  }
+  const std::uint32_t chunks = tiles.rows() * (tiles.cols() / chunk_elements(tiles.dtype()));
+  if (threads == 0) k.fail("copy_tile_async: threads must be at least 1");
   const Val thread = thread_id(0);
-  for (std::uint32_t i = 0; i < chunks / threads; ++i) {
+  for (std::uint32_t i = 0; i * threads < chunks; ++i) {
     const Val c = thread + i * threads;
-    const Val r = c / row_chunks, col = c % row_chunks * chunk;
-    const Val row = row0 + r, first = col0 + col;
-    const Val dst = tiles.at(stage, r, col);
-    if (aligned) {
-      const Val valid = row < view.rows && first < view.cols;
-      copy_async(tiles.array(), dst, view.tensor, select(valid, row * view.stride + first, 0u),
-                 chunk, valid);
-      continue;
-    }
-    for (std::uint32_t e = 0; e < chunk; ++e) {
-      const Val valid = row < view.rows && first + e < view.cols;
-      const Val value = view.tensor[select(valid, row * view.stride + first + e, 0u)];
-      tiles.array()[dst + e] = select(valid, value, constant(tiles.dtype(), 0));
+    if ((i + 1) * threads > chunks) {  // the last round: only some threads have a chunk
+      if_(c < chunks, [&] { copy_chunk(tiles, stage, view, row0, col0, c, aligned); });
+    } else {
+      copy_chunk(tiles, stage, view, row0, col0, c, aligned);
     }
   }
 }
@@ -78,8 +88,7 @@ AccumulatorTile::AccumulatorTile(std::string name, DType input, std::uint32_t ro
                          std::max(1u, rows / 16 * (cols / 8)))) {
   if (rows % 16 != 0 || cols % 8 != 0 || rows == 0 || cols == 0) {
     KernelBuilder::current().fail("accumulator tile '" + name_ + "': " + std::to_string(rows) +
-                                  " x " + std::to_string(cols) +
-                                  " is not a multiple of 16 x 8");
+                                  " x " + std::to_string(cols) + " is not a multiple of 16 x 8");
   }
   acc_.fill(constant(mma_accumulator_type(input), 0));
 }

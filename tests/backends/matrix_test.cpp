@@ -64,9 +64,11 @@ Kernel mma_kernel(DType t, Staging staging) {
         load_matrix(fb[0], sb, lane % 16u * kN, true);
       }
     }
-    for (std::uint32_t e = 0; e < acc[0].size(); ++e) acc[0][e] = c[acc[0].row(e) * kN + acc[0].col(e)];
+    for (std::uint32_t e = 0; e < acc[0].size(); ++e)
+      acc[0][e] = c[acc[0].row(e) * kN + acc[0].col(e)];
     mma(acc[0], fa[0], fb[0], acc[0]);
-    for (std::uint32_t e = 0; e < acc[0].size(); ++e) out[acc[0].row(e) * kN + acc[0].col(e)] = acc[0][e];
+    for (std::uint32_t e = 0; e < acc[0].size(); ++e)
+      out[acc[0].row(e) * kN + acc[0].col(e)] = acc[0][e];
   });
 }
 
@@ -74,7 +76,8 @@ std::vector<float> random_values(std::size_t n, DType t, std::uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<float> v(n);
   if (t == DType::I8 || t == DType::I32) {
-    std::uniform_int_distribution<int> d(t == DType::I8 ? -128 : -1000, t == DType::I8 ? 127 : 1000);
+    std::uniform_int_distribution<int> d(t == DType::I8 ? -128 : -1000,
+                                         t == DType::I8 ? 127 : 1000);
     for (float& x : v) x = static_cast<float>(d(rng));
     return v;
   } else {
@@ -165,8 +168,8 @@ TEST(Matrix, LoadMatrixX1GivesEachLaneItsRowPair) {
     barrier();
     // Row r of the matrix is row 7 - r of the array: the row starts are the lanes' to choose.
     const Fragment f(dst, 0, FragmentRole::B, DType::F16);
-    KernelBuilder::current().append_statement(make::load_matrix(
-        b.kernel(), f.ref(), s.id(), ((7u - lane % 8u) * 8u).id(), 1, false));
+    KernelBuilder::current().append_statement(
+        make::load_matrix(b.kernel(), f.ref(), s.id(), ((7u - lane % 8u) * 8u).id(), 1, false));
     out[lane * 2u] = dst[0];
     out[lane * 2u + 1u] = dst[1];
   });
@@ -174,7 +177,8 @@ TEST(Matrix, LoadMatrixX1GivesEachLaneItsRowPair) {
   for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i);
   std::vector<float> expected(64);
   for (std::uint32_t l = 0; l < 32; ++l) {
-    for (std::uint32_t e = 0; e < 2; ++e) expected[l * 2 + e] = src[(7 - l / 4) * 8 + (l % 4) * 2 + e];
+    for (std::uint32_t e = 0; e < 2; ++e)
+      expected[l * 2 + e] = src[(7 - l / 4) * 8 + (l % 4) * 2 + e];
   }
   for_each_backend([&](Context& ctx) {
     BufferMap buffers{{"src", pack(src, DType::F16)}, {"out", poisoned(64, DType::F16)}};
@@ -222,8 +226,8 @@ TEST(Matrix, InterpreterReportsAReadBeforeTheWait) {
   const std::string message = error_of([&] {
     ctx.dispatch_with_grid(copy_then_read(false), buffers, {}, {1, 1, 1}, {64, 1, 1});
   });
-  expect_mentions(message, {"kernel 'copy_race'", "array 'tile'", "copy_async", "in flight",
-                            "race", "array_load"});
+  expect_mentions(message, {"kernel 'copy_race'", "array 'tile'", "copy_async", "in flight", "race",
+                            "array_load"});
   // The context stays usable.
   const DispatchResult r =
       ctx.dispatch_with_grid(copy_then_read(true), buffers, {}, {1, 1, 1}, {64, 1, 1});

@@ -103,8 +103,7 @@ TEST(MatrixOps, PrintAndVerify) {
   EXPECT_NE(text.find("copy_async_wait 0"), std::string::npos) << text;
   EXPECT_NE(text.find("load_matrix x4 a[0..8) <- tile["), std::string::npos) << text;
   EXPECT_NE(text.find("load_matrix x2 trans b[0..4) <- tile["), std::string::npos) << text;
-  EXPECT_NE(text.find("mma acc[4..8) = a[0..8) * b[0..4) + acc[0..4)"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("mma acc[4..8) = a[0..8) * b[0..4) + acc[0..4)"), std::string::npos) << text;
   verify(k);
 }
 

@@ -51,8 +51,8 @@ namespace make {
 Instr mma(const Kernel& k, FragmentRef d, FragmentRef a, FragmentRef b, FragmentRef c);
 Instr load_matrix(const Kernel& k, FragmentRef dst, ArrayId shared, ValueId row_start,
                   std::uint32_t matrices, bool transpose);
-Instr copy_async(const Kernel& k, ArrayId shared, ValueId dst_index, ParamId src,
-                 ValueId src_index, ValueId valid, std::uint32_t elements);
+Instr copy_async(const Kernel& k, ArrayId shared, ValueId dst_index, ParamId src, ValueId src_index,
+                 ValueId valid, std::uint32_t elements);
 Instr copy_async_commit();
 Instr copy_async_wait(std::uint32_t pending);
 }  // namespace make

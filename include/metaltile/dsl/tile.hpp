@@ -42,10 +42,10 @@ class SharedTiles {
 };
 
 // Copies the tiles().rows() x tiles().cols() block of `view` whose corner is (row0, col0) into
-// tile `stage`, the group's `threads` threads (all of them must call it) splitting it into
-// 16-byte chunks: asynchronous copies (copy_async; commit and wait as for any copy), elements
-// outside the view zero. `aligned` promises that view.cols and view.stride are multiples of
-// 16 bytes, so every chunk lies wholly inside or outside the view; without it each element is
+// tile `stage`, the group's `threads` threads (thread_id(0) < threads) splitting it into
+// 16-byte chunks, round-robin: asynchronous copies (copy_async; commit and wait as for any copy),
+// elements outside the view zero. `aligned` promises that view.cols and view.stride are multiples
+// of 16 bytes, so every chunk lies wholly inside or outside the view; without it each element is
 // loaded on its own, at once (a wait is then a no-op), for any shape.
 void copy_tile_async(const SharedTiles& tiles, const Val& stage, const MatrixView& view,
                      const Val& row0, const Val& col0, std::uint32_t threads, bool aligned);

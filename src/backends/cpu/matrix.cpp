@@ -43,8 +43,8 @@ void run_mma(const MatrixContext& m, const Instr& in, ActiveLanes active) {
     for (std::uint32_t lane = 0; lane < kWarpSize; ++lane) {
       for (std::uint32_t e = 0; e < fragment_size(role, input); ++e) {
         const MatrixCoord at = fragment_coord(role, input, lane, e);
-        into[at.row * cols + at.col] = m.arrays.read_thread(in, f.array, f.offset + e, warp[lane],
-                                                            m.where);
+        into[at.row * cols + at.col] =
+            m.arrays.read_thread(in, f.array, f.offset + e, warp[lane], m.where);
       }
     }
   };
@@ -66,7 +66,8 @@ void run_mma(const MatrixContext& m, const Instr& in, ActiveLanes active) {
           // Products of f16 or bf16 values are exact in f64, and so is their sum to well
           // within f32's precision: one rounding, as a fused dot product would.
           double sum = mc[at.row * s.n + at.col].f;
-          for (std::uint32_t i = 0; i < s.k; ++i) sum += ma[at.row * s.k + i].f * mb[i * s.n + at.col].f;
+          for (std::uint32_t i = 0; i < s.k; ++i)
+            sum += ma[at.row * s.k + i].f * mb[i * s.n + at.col].f;
           out = Scalar::of_float(static_cast<float>(sum));
         }
         m.arrays.write_thread(d.array, d.offset + e, warp[lane], out);
@@ -137,9 +138,8 @@ void run_copy_async(const MatrixContext& m, const Instr& in, ActiveLanes active,
   for (Lane lane : active) {
     const std::int64_t to = dst_index[lane].i, from = src_index[lane].i;
     for (std::uint32_t e = 0; e < in.lanes; ++e) {
-      const Scalar value = valid[lane].i != 0
-                               ? read_element(src.data + (from + e) * src.element_size, t)
-                               : Scalar{};
+      const Scalar value =
+          valid[lane].i != 0 ? read_element(src.data + (from + e) * src.element_size, t) : Scalar{};
       m.arrays.write_async(in, to + e, lane, value, m.where);
     }
   }

@@ -94,9 +94,9 @@ MT_DEVICE void mt_copy_async(void* dst, const void* src, bool valid) {
 // Checked: a source range outside the tensor or misaligned, or a destination outside the
 // array, is noted and copies zeros from nowhere instead.
 template <unsigned int N, class T, class I, class J>
-MT_DEVICE void mt_copy_async_checked(T* shared, J to, unsigned long long shared_count,
-                                     const T* src, I from, unsigned long long count, bool valid,
-                                     mt_fault& fault, unsigned int site) {
+MT_DEVICE void mt_copy_async_checked(T* shared, J to, unsigned long long shared_count, const T* src,
+                                     I from, unsigned long long count, bool valid, mt_fault& fault,
+                                     unsigned int site) {
   if (!mt_in_bounds(to, shared_count) || (long long)to % (long long)N != 0 ||
       (unsigned long long)to + N > shared_count) {
     mt_note(fault, mt_error_array, site, (long long)to);

@@ -81,11 +81,13 @@ TEST(EmitMatrix, ThreadgroupArraysPast48KiBUseDynamicSharedMemory) {
   EXPECT_EQ(dynamic_shared_bytes(big), 16u + 65536u);
   const CompiledKernel c = compile_kernel(big, {.checked = false}, "sm_90");
   EXPECT_EQ(c.log, "") << c.source.code;
-  EXPECT_NE(c.source.code.find("extern __shared__ __align__(16) unsigned char mt_dynamic_shared[];"),
-            std::string::npos)
+  EXPECT_NE(
+      c.source.code.find("extern __shared__ __align__(16) unsigned char mt_dynamic_shared[];"),
+      std::string::npos)
       << c.source.code;
-  EXPECT_NE(c.source.code.find("float* const y = reinterpret_cast<float*>(mt_dynamic_shared + 16);"),
-            std::string::npos)
+  EXPECT_NE(
+      c.source.code.find("float* const y = reinterpret_cast<float*>(mt_dynamic_shared + 16);"),
+      std::string::npos)
       << c.source.code;
   const Kernel small = tiles(1024);
   EXPECT_EQ(dynamic_shared_bytes(small), 0u);

@@ -79,9 +79,9 @@ void expect_gemm(const mt::DispatchResult& r, const Problem& p, DType t) {
 }
 
 const std::vector<std::string>& variants() {
-  static const std::vector<std::string> names = {"gemm",           "gemm_128x128_s3",
-                                                 "gemm_128x128_s4", "gemm_128x128_w8",
-                                                 "gemm_128x256_s3", "gemm_64x64_s2"};
+  static const std::vector<std::string> names = {
+      "gemm",         "gemm_128x128_s3", "gemm_128x128_s4", "gemm_128x128_w8", "gemm_128x256_s3",
+      "gemm_64x64_s2"};
   return names;
 }
 
@@ -136,11 +136,11 @@ TEST(MlxGemm, EntryKernelRunsDirectlyWithOverDispatch) {
       SCOPED_TRACE(s.text());
       const Problem p = problem(s, DType::F16, 9);
       const std::size_t blocks = (s.m + 63) / 64 * ((s.n + 63) / 64);
-      expect_gemm(ctx.dispatch_with_grid(mt::kernels::mlx::gemm::gemm::kernel_ir_for(DType::F16),
-                                         buffers(p, DType::F16), {},
-                                         {static_cast<std::uint32_t>(blocks + 3), 1, 1},
-                                         {128, 1, 1}),
-                  p, DType::F16);
+      expect_gemm(
+          ctx.dispatch_with_grid(mt::kernels::mlx::gemm::gemm::kernel_ir_for(DType::F16),
+                                 buffers(p, DType::F16), {},
+                                 {static_cast<std::uint32_t>(blocks + 3), 1, 1}, {128, 1, 1}),
+          p, DType::F16);
     }
   });
 }
@@ -200,7 +200,9 @@ TEST(MlxGemm, InterpreterRejectsAPipelineThatReadsBeforeItsWait) {
                   {"b", mt::test::pack(std::vector<float>(256, 1.0f), DType::F16)},
                   {"out", mt::test::poisoned(128, DType::F16)}};
   mt::test::expect_mentions(
-      mt::test::error_of([&] { ctx.dispatch_with_grid(k, b, {}, {1, 1, 1}, {32, 1, 1}); }),
+      mt::test::error_of([&] {
+        ctx.dispatch_with_grid(k, b, {}, {1, 1, 1}, {32, 1, 1});
+      }),
       {"kernel 'gemm_race'", "array 'a_tiles'", "in flight", "race", "load_matrix"});
 }
 
