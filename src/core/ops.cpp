@@ -88,6 +88,7 @@ bool is_pure(OpKind op) {
     case OpShape::Control:
     case OpShape::Sync:
     case OpShape::Collective:
+    case OpShape::Matrix:
     case OpShape::Statement: return false;
   }
   return false;
@@ -99,7 +100,8 @@ bool is_launch_uniform(OpKind op) {
 }
 
 bool is_collective(OpKind op) {
-  return op_shape(op) == OpShape::Collective || op == OpKind::Barrier || op == OpKind::WarpBarrier;
+  return op_shape(op) == OpShape::Collective || op == OpKind::Barrier ||
+         op == OpKind::WarpBarrier || op == OpKind::Mma || op == OpKind::LoadMatrix;
 }
 
 std::string_view combine_name(CombineOp c) {
@@ -138,7 +140,7 @@ bool has_result(OpKind op) {
     case OpKind::ArrayStore:
     case OpKind::Barrier:
     case OpKind::WarpBarrier: return false;
-    default: return true;
+    default: return op_shape(op) != OpShape::Matrix;
   }
 }
 

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "metaltile/core/matrix.hpp"
+
 namespace mt {
 namespace {
 
@@ -116,6 +118,43 @@ std::string leaf(const Kernel& k, const Instr& in) {
   return name;
 }
 
+// "mma acc[0..4) = a[0..8) * b[0..4) + acc[0..4)", "load_matrix x4 trans a[0..8) <- sa[%3]",
+// "copy_async x8 sa[%4] <- src[%5] if %6", "copy_async_wait 1".
+std::string matrix_instr(const Kernel& k, const Instr& in) {
+  const std::string name(op_name(in.op));
+  const auto shared = [&](std::size_t i) {
+    return array_name(k, in.array) + "[" + operand(in, i) + "]";
+  };
+  switch (in.op) {
+    case OpKind::Mma: {
+      if (in.fragments.size() != 4 || !in.fragments[1].array.valid() ||
+          in.fragments[1].array.index >= k.arrays.size()) {
+        return name + " ?";
+      }
+      const DType input = k.arrays[in.fragments[1].array.index].dtype;
+      if (!is_mma_input_type(input)) return name + " ?";
+      const auto frag = [&](std::size_t i, FragmentRole role) {
+        return fragment_text(k, in.fragments[i], fragment_size(role, input));
+      };
+      return name + " " + frag(0, FragmentRole::Accumulator) + " = " + frag(1, FragmentRole::A) +
+             " * " + frag(2, FragmentRole::B) + " + " + frag(3, FragmentRole::Accumulator);
+    }
+    case OpKind::LoadMatrix: {
+      if (in.fragments.size() != 1 || !in.array.valid() || in.array.index >= k.arrays.size()) {
+        return name + " ?";
+      }
+      const std::uint32_t size = load_matrix_size(k.arrays[in.array.index].dtype, in.lanes);
+      return name + " x" + std::to_string(in.lanes) + (in.transpose ? " trans " : " ") +
+             fragment_text(k, in.fragments[0], size) + " <- " + shared(0);
+    }
+    case OpKind::CopyAsync:
+      return name + " x" + std::to_string(in.lanes) + " " + shared(0) + " <- " +
+             param_name(k, in.param) + "[" + operand(in, 1) + "] if " + operand(in, 2);
+    case OpKind::CopyAsyncWait: return name + " " + std::to_string(in.lanes);
+    default: return name;
+  }
+}
+
 void print_block(const Kernel& k, const Block& block, int depth, std::string& out);
 
 void print_nested(const Kernel& k, const Instr& in, int depth, std::string& out) {
@@ -188,6 +227,7 @@ std::string print_instr(const Kernel& k, const Instr& in) {
                operand(in, 2) + " {";
       }
       return name + " " + operand(in, 0) + " {";
+    case OpShape::Matrix: return matrix_instr(k, in);
     case OpShape::Statement:
       // "require %5 \"text\"", "require_len out_w, %9 \"n_kv_heads*max_seq*head_dim/8\""
       if (in.op != OpKind::Require) {

@@ -84,6 +84,7 @@ std::size_t arity(OpKind op) {
     case OpShape::Control:
     case OpShape::Sync:
     case OpShape::Collective:
+    case OpShape::Matrix:
     case OpShape::Statement: break;
   }
   MT_ASSERT(false) << op_name(op) << " is not a scalar op";
@@ -228,7 +229,12 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::WarpShuffle:
     case OpKind::WarpPrefixSum:
     case OpKind::ThreadgroupReduce:
-    case OpKind::ThreadgroupArgmax: break;
+    case OpKind::ThreadgroupArgmax:
+    case OpKind::Mma:
+    case OpKind::LoadMatrix:
+    case OpKind::CopyAsync:
+    case OpKind::CopyAsyncCommit:
+    case OpKind::CopyAsyncWait: break;
   }
   MT_ASSERT(false) << op_name(op) << " is not a scalar op";
   return Scalar{};

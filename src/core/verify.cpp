@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/matrix.hpp"
 
 namespace mt {
 namespace {
@@ -36,6 +37,8 @@ Arity arity_of(OpKind op) {
     case OpShape::Compare: return {2, 0};
     case OpShape::Ternary: return {3, 0};
     case OpShape::Control: return op == OpKind::For ? Arity{3, 1} : Arity{1, 2};
+    case OpShape::Matrix:
+      return {op == OpKind::CopyAsync ? 3u : op == OpKind::LoadMatrix ? 1u : 0u, 0};
     case OpShape::Statement: return {1, 0};
   }
   return {0, 0};
@@ -56,7 +59,8 @@ bool allowed_in(Region region, OpKind op) {
     case OpShape::Array:
     case OpShape::Control:
     case OpShape::Sync:
-    case OpShape::Collective: return region == Region::Body;
+    case OpShape::Collective:
+    case OpShape::Matrix: return region == Region::Body;
     case OpShape::Statement: return region == Region::Contract;
   }
   return false;
@@ -293,6 +297,7 @@ class Verifier {
       case OpShape::Compare: return check_compare(in);
       case OpShape::Ternary: return in.op == OpKind::Fma ? check_fma(in) : check_select(in);
       case OpShape::Control: return check_control(in);
+      case OpShape::Matrix: return check_matrix(in);
       case OpShape::Statement: return check_requirement(in);
     }
   }
@@ -490,6 +495,11 @@ class Verifier {
     if (operand_type(in, 2) != a) fail(in, "arm types differ");
     expect_accepted(in, a);
     expect_result(in, a, "the arms' type");
+  }
+
+  // Fragments, arrays and element counts of the tensor-core ops (core/matrix.cpp).
+  void check_matrix(const Instr& in) const {
+    if (std::string problem = matrix_problem(k_, in); !problem.empty()) fail(in, problem);
   }
 
   // Require takes a bool condition; RequireLen and RequireLenMultiple a tensor and a u32 count.

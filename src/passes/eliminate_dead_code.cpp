@@ -93,6 +93,7 @@ class Sweeper {
     std::vector<bool> named(k_.arrays.size(), false);
     auto mark = [&](const Instr& in) {
       if (in.array.valid()) named[in.array.index] = true;
+      for (const FragmentRef& f : in.fragments) named[f.array.index] = true;
     };
     for_each_instr(std::as_const(k_.body), mark);
     if (std::find(named.begin(), named.end(), false) == named.end()) return;
@@ -105,6 +106,7 @@ class Sweeper {
     }
     auto rewrite = [&](Instr& in) {
       if (in.array.valid()) in.array = renumbered[in.array.index];
+      for (FragmentRef& f : in.fragments) f.array = renumbered[f.array.index];
     };
     for_each_instr(k_.body, rewrite);
     k_.arrays = std::move(kept);

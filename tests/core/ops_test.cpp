@@ -96,14 +96,21 @@ TEST(Ops, PurityAndResults) {
                                         "require_len_multiple",
                                         "warp_prefix_sum",
                                         "threadgroup_reduce",
-                                        "threadgroup_argmax"};
+                                        "threadgroup_argmax",
+                                        "mma",
+                                        "load_matrix",
+                                        "copy_async",
+                                        "copy_async_commit",
+                                        "copy_async_wait"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(is_pure(e.op), !impure.contains(std::string(e.name))) << e.name;
   }
-  const std::set<std::string> no_result = {"store",       "write",        "if",
-                                           "require",     "require_len",  "require_len_multiple",
-                                           "load_vector", "store_vector", "array_store",
-                                           "barrier",     "warp_barrier"};
+  const std::set<std::string> no_result = {"store",          "write",        "if",
+                                           "require",        "require_len",  "require_len_multiple",
+                                           "load_vector",    "store_vector", "array_store",
+                                           "barrier",        "warp_barrier", "mma",
+                                           "load_matrix",    "copy_async",   "copy_async_commit",
+                                           "copy_async_wait"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(has_result(e.op), !no_result.contains(std::string(e.name))) << e.name;
   }
@@ -115,7 +122,8 @@ TEST(Ops, LaunchUniformLeavesAndCollectives) {
                                    "threadgroups_per_grid"}));
   EXPECT_EQ(where(is_collective),
             (std::set<std::string>{"barrier", "warp_barrier", "warp_reduce", "warp_shuffle",
-                                   "warp_prefix_sum", "threadgroup_reduce", "threadgroup_argmax"}));
+                                   "warp_prefix_sum", "threadgroup_reduce", "threadgroup_argmax",
+                                   "mma", "load_matrix"}));
 }
 
 TEST(Ops, CombineAndShuffleNames) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "metaltile/core/print.hpp"
+#include "metaltile/core/verify.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "passes/expect_pass.hpp"
 
@@ -199,6 +201,24 @@ TEST(EliminateDeadCode, RemovesUnusedThreadIdentityAndUnnamedArrays) {
               "  %9: f32 = array_load tile[%4]\n"
               "  store out[%4] = %9\n"
               "}\n");
+}
+
+// Arrays named only as fragments of a tensor-core op are used; the renumbering reaches them.
+TEST(EliminateDeadCode, KeepsAndRenumbersFragmentArrays) {
+  Kernel k = trace("fragments", KernelMode::Reduction, [](KernelBuilder& b) {
+    b.thread_array("spare", DType::F32, 4);
+    const Fragments a = fragments("a", FragmentRole::A, DType::F16);
+    const Fragments w = fragments("w", FragmentRole::B, DType::F16);
+    const Fragments acc = fragments("acc", FragmentRole::Accumulator, DType::F16);
+    mma(acc[0], a[0], w[0], acc[0]);
+    b.output("out", DType::F32);
+  });
+  k = eliminate_dead_code(k);
+  verify(k);
+  ASSERT_EQ(k.arrays.size(), 3u);
+  EXPECT_EQ(k.arrays[0].name, "a");
+  EXPECT_NE(print(k).find("mma acc[0..4) = a[0..8) * w[0..4) + acc[0..4)"), std::string::npos)
+      << print(k);
 }
 
 }  // namespace

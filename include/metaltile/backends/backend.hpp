@@ -33,9 +33,11 @@ struct DeviceLimits {
   // Threadgroups that run at once are spread over this many units (CUDA: SMs; the CPU
   // interpreter reports 1). Geometry rules size split work with it.
   std::uint32_t multiprocessors = 1;
-  // Bytes of threadgroup memory one group's arrays may use together: the device's static
-  // shared-memory limit per block (the CUDA backend asks the driver; 48 KiB on every GPU so far).
-  std::uint32_t max_threadgroup_memory = 48 * 1024;
+  // Bytes of threadgroup memory one group's arrays may use together: the device's shared-memory
+  // limit per block with the opt-in to more than 48 KiB (the CUDA backend asks the driver; the
+  // interpreter allows an H100's 227 KiB). Past 48 KiB the CUDA backend places the arrays in
+  // dynamic shared memory and raises the kernel's limit before launching it.
+  std::uint32_t max_threadgroup_memory = 227 * 1024;
   // Bytes one thread's per-thread arrays may use together. MetalTile's own limit, the same on
   // every backend: CUDA would give a thread up to 512 KiB of local memory, but arrays past a
   // few KiB spill out of registers and crawl, and the interpreter holds a whole group's arrays.

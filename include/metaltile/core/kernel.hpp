@@ -56,6 +56,14 @@ struct Array {
   ParamId size_param;
 };
 
+// A run of elements of a per-thread array starting at a constant offset: one operand of a
+// tensor-core op (core/matrix.hpp says how many elements each role takes).
+struct FragmentRef {
+  ArrayId array;
+  std::uint32_t offset = 0;
+  friend bool operator==(const FragmentRef&, const FragmentRef&) = default;
+};
+
 struct Instr;
 struct Block {
   std::vector<Instr> instrs;
@@ -120,6 +128,17 @@ struct Block {
 //  ThreadgroupArgmax  result:u32 = operands[1] (an index, u32) of the thread holding the
 //                     largest operands[0]; the lowest index wins ties; NaN values never win
 //                     unless every value is NaN
+// Tensor cores (no results; layouts, shapes and rules in core/matrix.hpp):
+//  Mma              fragments {D, A, B, C}: D = A * B + C over a warp, m16n8k16 for f16/bf16
+//                   A and B with f32 C and D, m16n8k32 for i8 with i32 (which wraps)
+//  LoadMatrix       fragments {dst} <- `lanes` (1, 2, 4) 8x8 matrices of 16-bit elements from
+//                   threadgroup `array`; operands[0] is this lane's row start (lanes 8j..8j+7
+//                   give matrix j's rows); `transpose` transposes each matrix
+//  CopyAsync        array[operands[0] ..+ lanes) <- param[operands[1] ..+ lanes) (4, 8 or 16
+//                   bytes), or zeros where operands[2] (bool) is false; the copy lands at the
+//                   thread's CopyAsyncWait that retires its group, not before
+//  CopyAsyncCommit  closes the thread's open copies into one group
+//  CopyAsyncWait    waits until at most `lanes` of the thread's committed groups are pending
 // Collectives on f16/bf16 accumulate in f32 and round the final result to the type; integer
 // sums wrap. The combining order of float sums is unspecified (the interpreter uses a
 // pairwise tree), so float sums are compared with a tolerance; max, min and argmax are exact.
@@ -128,17 +147,22 @@ struct Instr {
   DType dtype = DType::F32;  // result type (meaningless where has_result(op) is false)
   ValueId result;            // invalid where has_result(op) is false
   std::vector<ValueId> operands;
-  ParamId param;   // ScalarParam, TensorLen, memory ops, RequireLen, RequireLenMultiple
+  ParamId param;   // ScalarParam, TensorLen, memory ops, RequireLen(Multiple), CopyAsync
   LocalId local;   // LocalRead, LocalWrite
   Scalar literal;  // Const
   int axis = 0;    // ProgramId and the per-axis thread identity ops
-  ArrayId array;   // ArrayLoad, ArrayStore, AtomicArray, LoadVector, StoreVector
+  // ArrayLoad, ArrayStore, AtomicArray, LoadVector, StoreVector, LoadMatrix, CopyAsync
+  ArrayId array;
   CombineOp combine = CombineOp::Add;        // WarpReduce, ThreadgroupReduce, atomics
   ShuffleKind shuffle = ShuffleKind::Index;  // WarpShuffle
   bool inclusive = true;                     // WarpPrefixSum
-  std::uint32_t lanes = 0;                   // LoadVector, StoreVector
-  std::string message;                       // Require, RequireLen, RequireLenMultiple
-  std::vector<Block> blocks;                 // For: {body}; If: {then, else}
+  // LoadVector, StoreVector; LoadMatrix (matrices), CopyAsync (elements), CopyAsyncWait
+  // (groups left pending)
+  std::uint32_t lanes = 0;
+  std::vector<FragmentRef> fragments;  // Mma {D, A, B, C}, LoadMatrix {dst}
+  bool transpose = false;              // LoadMatrix
+  std::string message;                 // Require, RequireLen, RequireLenMultiple
+  std::vector<Block> blocks;           // For: {body}; If: {then, else}
 };
 
 // A traced kernel. Value types are a table indexed by ValueId; fresh ids come from it.

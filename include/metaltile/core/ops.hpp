@@ -9,7 +9,8 @@ namespace mt {
 
 // X(Name, printed_name, Shape). Shapes: Leaf (no value operands), Unary, Binary, Compare,
 // Ternary, Memory (tensor parameters), Local, Array (threadgroup / per-thread arrays),
-// Control, Sync (barriers), Collective (warp / threadgroup cooperation), Statement. Semantics of
+// Control, Sync (barriers), Collective (warp / threadgroup cooperation), Matrix (tensor-core
+// math and the asynchronous copies that feed it; no result), Statement. Semantics of
 // each op are documented in core/kernel.hpp beside Instr and stated once, as arithmetic, in
 // core/scalar_eval.cpp.
 #define MT_FOR_EACH_OP(X)                                   \
@@ -94,6 +95,12 @@ namespace mt {
   X(WarpPrefixSum, "warp_prefix_sum", Collective)           \
   X(ThreadgroupReduce, "threadgroup_reduce", Collective)    \
   X(ThreadgroupArgmax, "threadgroup_argmax", Collective)    \
+  /* tensor cores and their staging (core/matrix.hpp) */    \
+  X(Mma, "mma", Matrix)                                     \
+  X(LoadMatrix, "load_matrix", Matrix)                      \
+  X(CopyAsync, "copy_async", Matrix)                        \
+  X(CopyAsyncCommit, "copy_async_commit", Matrix)           \
+  X(CopyAsyncWait, "copy_async_wait", Matrix)               \
   /* host-side contract */                                  \
   X(Require, "require", Statement)                          \
   X(RequireLen, "require_len", Statement)                   \
@@ -117,6 +124,7 @@ enum class OpShape {
   Control,
   Sync,
   Collective,
+  Matrix,
   Statement
 };
 
@@ -146,7 +154,7 @@ bool is_pure(OpKind op);
 // may use only these and pure ops on them).
 bool is_launch_uniform(OpKind op);
 // Ops every thread of a threadgroup (Barrier, ThreadgroupReduce, ThreadgroupArgmax) or of a
-// warp (the warp ops) must reach together.
+// warp (the warp ops, Mma and LoadMatrix) must reach together.
 bool is_collective(OpKind op);
 // False for Store, LocalWrite, If and the Require ops. For's result is its loop variable.
 bool has_result(OpKind op);

@@ -5,6 +5,7 @@
 #include "metaltile/dsl/builtins.hpp"
 #include "metaltile/dsl/collectives.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
+#include "metaltile/dsl/matrix.hpp"
 #include "metaltile/dsl/range.hpp"
 #include "metaltile/dsl/tensor.hpp"
 #include "metaltile/dsl/val.hpp"

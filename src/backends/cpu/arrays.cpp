@@ -28,11 +28,26 @@ void ArrayMemory::reset(const Kernel& k, std::size_t lanes) {
   thread_.assign(thread, Scalar{});
   thread_written_.assign(thread, 0);
   warp_epochs_.assign((lanes + kWarpSize - 1) / kWarpSize, 0);
+  pending_.assign(shared, 0);
+  open_copies_.assign(lanes, {});
+  copy_groups_.assign(lanes, {});
   epoch_ = 0;
   group_start_ = 0;
 }
 
-void ArrayMemory::begin_group() { group_start_ = ++epoch_; }
+void ArrayMemory::begin_group() {
+  group_start_ = ++epoch_;
+  // Copies a group left in flight (it ended without waiting) do not reach the next group.
+  for (Lane lane = 0; lane < open_copies_.size(); ++lane) {
+    if (open_copies_[lane].empty() && copy_groups_[lane].empty()) continue;
+    for (std::size_t cell : open_copies_[lane]) pending_[cell] = 0;
+    for (const std::vector<std::size_t>& group : copy_groups_[lane]) {
+      for (std::size_t cell : group) pending_[cell] = 0;
+    }
+    open_copies_[lane].clear();
+    copy_groups_[lane].clear();
+  }
+}
 
 void ArrayMemory::barrier() { ++epoch_; }
 
@@ -117,14 +132,67 @@ void ArrayMemory::load(const Instr& in, ActiveLanes active, const Scalar* index,
     }
     return;
   }
-  for (Lane lane : active) {
-    const std::int64_t e = index[lane].i;
-    check_array_index(*k_, in, e, a.size, where, lane);
-    Cell& c = cells_[a.offset + e];
-    check_array_written(*k_, in, in.array, e, c.epoch >= group_start_, where, lane);
-    check_no_read_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
-    record_read(c, lane);
-    out[lane] = shared_[a.offset + e];
+  for (Lane lane : active) out[lane] = read_shared(in, in.array, index[lane].i, lane, where);
+}
+
+Scalar ArrayMemory::read_shared(const Instr& in, ArrayId array, std::int64_t e, Lane lane,
+                                const ThreadLocator& where) {
+  const Layout& a = layout_[array.index];
+  MT_ASSERT(a.space == MemorySpace::Threadgroup) << "read_shared of a per-thread array";
+  check_array_index(*k_, in, e, a.size, where, lane);
+  const std::size_t cell = a.offset + static_cast<std::size_t>(e);
+  check_not_pending(in, array, e, cell, lane, false, where);
+  Cell& c = cells_[cell];
+  check_array_written(*k_, in, array, e, c.epoch >= group_start_, where, lane);
+  check_no_read_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
+  record_read(c, lane);
+  return shared_[cell];
+}
+
+void ArrayMemory::check_not_pending(const Instr& in, ArrayId array, std::int64_t element,
+                                    std::size_t cell, Lane lane, bool write,
+                                    const ThreadLocator& where) const {
+  const Lane owner = pending_[cell];
+  if (owner == 0 || (write && owner == lane + 1)) [[likely]]
+    return;
+  const std::string& name = k_->array(array).name;
+  throw thread_error(*k_, in,
+                     "array '" + name + "': element " + std::to_string(element) +
+                         (write ? " written" : " read") + " while the copy_async of thread " +
+                         format_axes(where.global_thread(owner - 1)) +
+                         " into it is in flight (race: no copy_async_wait retired it)",
+                     where, lane);
+}
+
+void ArrayMemory::write_async(const Instr& in, std::int64_t e, Lane lane, Scalar value,
+                              const ThreadLocator& where) {
+  const Layout& a = layout_[in.array.index];
+  check_array_index(*k_, in, e, a.size, where, lane);
+  const std::size_t cell = a.offset + static_cast<std::size_t>(e);
+  check_not_pending(in, in.array, e, cell, lane, true, where);
+  Cell& c = cells_[cell];
+  check_no_write_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
+  const Lane reader = racing_reader(c, lane);
+  check_no_write_after_read(*k_, in, e, reader != lane, reader, where, lane);
+  record_write(c, lane, false);
+  shared_[cell] = value;
+  if (pending_[cell] == 0) open_copies_[lane].push_back(cell);
+  pending_[cell] = lane + 1;
+}
+
+void ArrayMemory::commit_async(Lane lane) {
+  copy_groups_[lane].push_back(std::move(open_copies_[lane]));
+  open_copies_[lane].clear();
+}
+
+void ArrayMemory::wait_async(Lane lane, std::uint32_t pending) {
+  std::deque<std::vector<std::size_t>>& groups = copy_groups_[lane];
+  while (groups.size() > pending) {
+    for (std::size_t cell : groups.front()) {
+      pending_[cell] = 0;
+      record_write(cells_[cell], lane, false);  // the data lands now, for this thread
+    }
+    groups.pop_front();
   }
 }
 
@@ -143,6 +211,7 @@ void ArrayMemory::store(const Instr& in, ActiveLanes active, const Scalar* index
   for (Lane lane : active) {
     const std::int64_t e = index[lane].i;
     Cell& c = cells_[a.offset + e];
+    check_not_pending(in, in.array, e, a.offset + static_cast<std::size_t>(e), lane, true, where);
     check_no_write_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
     const Lane reader = racing_reader(c, lane);
     check_no_write_after_read(*k_, in, e, reader != lane, reader, where, lane);
@@ -159,6 +228,7 @@ void ArrayMemory::atomic(const Instr& in, ActiveLanes active, const Scalar* inde
   for (Lane lane : active) {
     const std::int64_t e = index[lane].i;
     Cell& c = cells_[a.offset + e];
+    check_not_pending(in, in.array, e, a.offset + static_cast<std::size_t>(e), lane, false, where);
     // An atomic reads the element: it must hold a value, written with no race.
     check_array_written(*k_, in, in.array, e, c.epoch >= group_start_, where, lane);
     check_no_write_race(*k_, in, e, conflicts(c, lane, true), c.writer, where, lane);
@@ -173,11 +243,15 @@ void ArrayMemory::atomic(const Instr& in, ActiveLanes active, const Scalar* inde
 
 Scalar ArrayMemory::read_thread(const Instr& in, std::uint32_t element, Lane lane,
                                 const ThreadLocator& where) {
-  const Layout& a = layout_[in.array.index];
+  return read_thread(in, in.array, element, lane, where);
+}
+
+Scalar ArrayMemory::read_thread(const Instr& in, ArrayId array, std::uint32_t element, Lane lane,
+                                const ThreadLocator& where) {
+  const Layout& a = layout_[array.index];
   MT_ASSERT(a.space == MemorySpace::Thread && element < a.size) << "per-thread element " << element;
   const std::size_t slot = thread_slot(a, element, lane);
-  check_array_written(*k_, in, in.array, element, thread_written_[slot] >= group_start_, where,
-                      lane);
+  check_array_written(*k_, in, array, element, thread_written_[slot] >= group_start_, where, lane);
   return thread_[slot];
 }
 

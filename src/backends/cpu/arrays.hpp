@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "backends/cpu/lanes.hpp"
@@ -46,7 +47,25 @@ class ArrayMemory {
   // Element `element` of lane's per-thread array in.array (element < the array's size), for
   // vector access: read checks that the thread wrote it, write records that it did.
   Scalar read_thread(const Instr& in, std::uint32_t element, Lane lane, const ThreadLocator& where);
+  // The same for element `element` of a fragment's array (Mma, LoadMatrix).
+  Scalar read_thread(const Instr& in, ArrayId array, std::uint32_t element, Lane lane,
+                     const ThreadLocator& where);
   void write_thread(ArrayId array, std::uint32_t element, Lane lane, Scalar value);
+
+  // Element `element` of threadgroup array `array`, read by `lane` with every check a load
+  // makes (bounds, written, races, a pending asynchronous copy): LoadMatrix's rows.
+  Scalar read_shared(const Instr& in, ArrayId array, std::int64_t element, Lane lane,
+                     const ThreadLocator& where);
+
+  // Asynchronous copies (CopyAsync). write_async stores `value` into in.array[element] for
+  // `lane` at once but marks it pending: until the lane's wait retires its group, any read of
+  // it, and any other thread's write, is a race. commit closes the lane's open copies into a
+  // group; wait retires its oldest groups until `pending` remain, and each retired element
+  // counts as written by the lane at the wait (other threads see it after a barrier).
+  void write_async(const Instr& in, std::int64_t element, Lane lane, Scalar value,
+                   const ThreadLocator& where);
+  void commit_async(Lane lane);
+  void wait_async(Lane lane, std::uint32_t pending);
 
  private:
   struct Layout {
@@ -98,6 +117,14 @@ class ArrayMemory {
   std::vector<std::uint64_t> warp_epochs_;     // by warp; bumped by warp barriers
   std::uint64_t epoch_ = 0;
   std::uint64_t group_start_ = 0;  // the current group's first epoch
+  // Asynchronous copies in flight: beside shared_, 0 or the copying lane + 1; per lane, the
+  // cells of its open copies and of its committed groups (oldest first).
+  std::vector<Lane> pending_;
+  std::vector<std::vector<std::size_t>> open_copies_;
+  std::vector<std::deque<std::vector<std::size_t>>> copy_groups_;
+  // A read or a foreign write of a cell whose asynchronous copy is not waited for.
+  void check_not_pending(const Instr& in, ArrayId array, std::int64_t element, std::size_t cell,
+                         Lane lane, bool write, const ThreadLocator& where) const;
 };
 
 }  // namespace mt::cpu

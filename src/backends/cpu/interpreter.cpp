@@ -17,6 +17,7 @@
 #include "backends/cpu/checks.hpp"
 #include "backends/cpu/collectives.hpp"
 #include "backends/cpu/lanes.hpp"
+#include "backends/cpu/matrix.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 
@@ -373,6 +374,27 @@ class GroupRunner {
       fill(in, active, [&](Lane) { return r; });
     }
   }
+  // Tensor-core ops and asynchronous copies (matrix.cpp).
+  void matrix(const Instr& in, ActiveLanes active) {
+    const MatrixContext m{k_, arrays_, where_, l_.geometry.lanes()};
+    switch (in.op) {
+      case OpKind::Mma: return run_mma(m, in, active);
+      case OpKind::LoadMatrix: return run_load_matrix(m, in, active, row(in.operands[0]));
+      case OpKind::CopyAsync: {
+        const Binding& b = l_.bindings[in.param.index];
+        return run_copy_async(m, in, active, row(in.operands[0]), row(in.operands[1]),
+                              row(in.operands[2]), {b.data, b.elements, b.element_size});
+      }
+      case OpKind::CopyAsyncCommit:
+        for (Lane lane : active) arrays_.commit_async(lane);
+        return;
+      case OpKind::CopyAsyncWait:
+        for (Lane lane : active) arrays_.wait_async(lane, in.lanes);
+        return;
+      default: MT_ASSERT(false) << op_name(in.op) << " is not a tensor-core op";
+    }
+  }
+
   static bool is_warp_op(OpKind op) {
     return op == OpKind::WarpBarrier || op == OpKind::WarpReduce || op == OpKind::WarpShuffle ||
            op == OpKind::WarpPrefixSum;
@@ -468,6 +490,11 @@ class GroupRunner {
       case OpKind::Require:
       case OpKind::RequireLen:
       case OpKind::RequireLenMultiple: require(in, active); return;
+      case OpKind::Mma:
+      case OpKind::LoadMatrix:
+      case OpKind::CopyAsync:
+      case OpKind::CopyAsyncCommit:
+      case OpKind::CopyAsyncWait: matrix(in, active); return;
     }
     MT_ASSERT(false) << "op " << static_cast<int>(in.op);
   }

@@ -119,6 +119,28 @@ Error error_from_record(const Kernel& k, const ErrorRecord& record,
                      index_text + " out of bounds (" + elements_text + ")" + where);
 }
 
+std::vector<std::uint64_t> dynamic_shared_offsets(const Kernel& k) {
+  std::vector<std::uint64_t> offsets(k.arrays.size(), 0);
+  std::uint64_t next = 0;
+  for (std::size_t i = 0; i < k.arrays.size(); ++i) {
+    const Array& a = k.arrays[i];
+    if (a.space != MemorySpace::Threadgroup) continue;
+    offsets[i] = next;
+    next += (std::uint64_t{a.size} * size_of(a.dtype) + 15) / 16 * 16;
+  }
+  return offsets;
+}
+
+std::uint64_t dynamic_shared_bytes(const Kernel& k) {
+  std::uint64_t total = 0;
+  for (const Array& a : k.arrays) {
+    if (a.space == MemorySpace::Threadgroup) {
+      total += (std::uint64_t{a.size} * size_of(a.dtype) + 15) / 16 * 16;
+    }
+  }
+  return total > kStaticSharedLimit ? total : 0;
+}
+
 std::string device_abi_constants() {
   // An enum, not constexpr variables: unused enumerators draw no "never referenced" warning.
   std::string out = "// Error record layout (backends/cuda/cuda_abi.hpp).\nenum : unsigned int {\n";

@@ -38,6 +38,14 @@ struct Slot {
 // The launch arguments of `k`, in the order above.
 std::vector<Slot> kernel_slots(const Kernel& k);
 
+// Threadgroup arrays of up to 48 KiB together are static __shared__ arrays; past that they are
+// carved, each at a 16-byte aligned offset, from dynamic shared memory of this many bytes (0
+// when static), which the launch passes after opting the kernel in.
+inline constexpr std::uint64_t kStaticSharedLimit = 48 * 1024;
+std::uint64_t dynamic_shared_bytes(const Kernel& k);
+// Offsets of the threadgroup arrays in dynamic shared memory, by ArrayId (per-thread: unused).
+std::vector<std::uint64_t> dynamic_shared_offsets(const Kernel& k);
+
 // The error record: kErrorRecordWords u32 words in device memory. The first thread to fail
 // claims it with atomicCAS on word kErrorKind (0 -> its kind) and then fills in the rest; later
 // failures leave it alone, so the record holds one complete, consistent report.

@@ -91,8 +91,8 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
                      u32(DeviceAttribute::MaxBlockDimZ)};
   limits_.max_grid = {u32(DeviceAttribute::MaxGridDimX), u32(DeviceAttribute::MaxGridDimY),
                       u32(DeviceAttribute::MaxGridDimZ)};
-  // Static __shared__ arrays: the per-block limit without opting in to more (48 KiB).
-  limits_.max_threadgroup_memory = u32(DeviceAttribute::MaxSharedMemoryPerBlock);
+  // With the opt-in (cuFuncSetAttribute) that kernels past 48 KiB of arrays make.
+  limits_.max_threadgroup_memory = u32(DeviceAttribute::MaxSharedMemoryPerBlockOptin);
 }
 
 CudaBackend::~CudaBackend() = default;
@@ -107,8 +107,8 @@ std::string CudaBackend::description() const {
 
 std::shared_ptr<const Executable> CudaBackend::compile(const Kernel& k) {
   const CachedCubin compiled = cached_cubin(k, EmitOptions{.checked = options_.checked}, arch());
-  auto module =
-      std::make_unique<const Module>(ctx_->get(), *compiled.cubin, compiled.source.entry, k.name);
+  auto module = std::make_unique<const Module>(ctx_->get(), *compiled.cubin, compiled.source.entry,
+                                               k.name, static_cast<int>(dynamic_shared_bytes(k)));
   return std::make_shared<const CudaExecutable>(ctx_, k, std::move(module), options_.checked);
 }
 

@@ -77,8 +77,9 @@ void launch_kernel(const CudaExecutable& exe, const KernelArgs& args, CuDevicePt
   }
   const Driver& d = Driver::get();
   d.check(d.api().launch_kernel(exe.module().function(), dims.grid[0], dims.grid[1], dims.grid[2],
-                                dims.tpg[0], dims.tpg[1], dims.tpg[2], 0, stream, params.data(),
-                                nullptr),
+                                dims.tpg[0], dims.tpg[1], dims.tpg[2],
+                                static_cast<unsigned>(exe.module().dynamic_shared_bytes()), stream,
+                                params.data(), nullptr),
           "cuLaunchKernel", exe.kernel().name);
 }
 

@@ -59,6 +59,7 @@ std::unique_ptr<Driver> Driver::load(std::span<const std::string> candidates) {
   lib.resolve(a.module_unload, "cuModuleUnload");
   lib.resolve(a.module_get_function, "cuModuleGetFunction");
   lib.resolve(a.func_get_attribute, "cuFuncGetAttribute");
+  lib.resolve(a.func_set_attribute, "cuFuncSetAttribute");
   lib.resolve(a.mem_alloc, "cuMemAlloc_v2");
   lib.resolve(a.mem_free, "cuMemFree_v2");
   lib.resolve(a.mem_alloc_host, "cuMemAllocHost_v2");
@@ -195,8 +196,8 @@ PrimaryContext::~PrimaryContext() {
 }
 
 Module::Module(CuContext ctx, std::span<const std::uint8_t> cubin, const std::string& entry,
-               std::string_view kernel)
-    : ctx_(ctx) {
+               std::string_view kernel, int dynamic_shared_bytes)
+    : ctx_(ctx), dynamic_shared_bytes_(dynamic_shared_bytes) {
   const Driver& d = Driver::get();
   const DriverApi& api = d.api();
   make_current(ctx);
@@ -208,6 +209,12 @@ Module::Module(CuContext ctx, std::span<const std::uint8_t> cubin, const std::st
       d.check(api.func_get_attribute(&out, static_cast<int>(a), function_), "cuFuncGetAttribute",
               kernel);
     };
+    if (dynamic_shared_bytes_ > 0) {
+      d.check(api.func_set_attribute(function_,
+                                     static_cast<int>(FunctionAttribute::MaxDynamicSharedSizeBytes),
+                                     dynamic_shared_bytes_),
+              "cuFuncSetAttribute", kernel);
+    }
     attribute(FunctionAttribute::NumRegs, registers_);
     attribute(FunctionAttribute::LocalSizeBytes, local_bytes_);
     attribute(FunctionAttribute::SharedSizeBytes, shared_bytes_);

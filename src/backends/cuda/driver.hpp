@@ -40,6 +40,7 @@ enum class DeviceAttribute : int {
   MaxGridDimY = 6,
   MaxGridDimZ = 7,
   MaxSharedMemoryPerBlock = 8,
+  MaxSharedMemoryPerBlockOptin = 97,
   MultiprocessorCount = 16,
   ComputeCapabilityMajor = 75,
   ComputeCapabilityMinor = 76,
@@ -50,6 +51,7 @@ enum class FunctionAttribute : int {
   SharedSizeBytes = 1,
   LocalSizeBytes = 3,
   NumRegs = 4,
+  MaxDynamicSharedSizeBytes = 8,
 };
 
 inline constexpr unsigned kStreamNonBlocking = 0x1;  // CU_STREAM_NON_BLOCKING
@@ -76,6 +78,7 @@ struct DriverApi {
   CuResult (*module_unload)(CuModule) = nullptr;
   CuResult (*module_get_function)(CuFunction*, CuModule, const char*) = nullptr;
   CuResult (*func_get_attribute)(int*, int, CuFunction) = nullptr;
+  CuResult (*func_set_attribute)(CuFunction, int, int) = nullptr;
   CuResult (*mem_alloc)(CuDevicePtr*, std::size_t) = nullptr;  // cuMemAlloc_v2
   CuResult (*mem_free)(CuDevicePtr) = nullptr;                 // cuMemFree_v2
   CuResult (*mem_alloc_host)(void**, std::size_t) = nullptr;   // cuMemAllocHost_v2
@@ -178,8 +181,10 @@ class PrimaryContext {
 class Module {
  public:
   // cuModuleLoadData + cuModuleGetFunction(entry) + cuFuncGetAttribute; errors name `kernel`.
+  // A kernel using `dynamic_shared_bytes` > 0 of dynamic shared memory has its limit raised to
+  // that (cuFuncSetAttribute), which every launch of it then passes.
   Module(CuContext ctx, std::span<const std::uint8_t> cubin, const std::string& entry,
-         std::string_view kernel);
+         std::string_view kernel, int dynamic_shared_bytes = 0);
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
   ~Module();
@@ -188,12 +193,14 @@ class Module {
   int local_bytes() const { return local_bytes_; }    // per thread: spills and stack
   int shared_bytes() const { return shared_bytes_; }  // static __shared__ per block
   int max_threads() const { return max_threads_; }    // per block, given the registers
+  int dynamic_shared_bytes() const { return dynamic_shared_bytes_; }  // per launch
 
  private:
   CuContext ctx_;
   CuModule module_ = nullptr;
   CuFunction function_ = nullptr;
   int registers_ = 0, local_bytes_ = 0, shared_bytes_ = 0, max_threads_ = 0;
+  int dynamic_shared_bytes_ = 0;
 };
 
 // cuMemAlloc'ed device memory (at least one byte is allocated, so a pointer always exists).

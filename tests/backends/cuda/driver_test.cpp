@@ -138,7 +138,8 @@ TEST(BackendProbe, EitherABackendOrAReason) {
   const DeviceLimits limits = backend->limits();
   EXPECT_GE(limits.max_threads_per_threadgroup, 256u);
   EXPECT_GE(limits.max_grid[0], 65535u);
-  EXPECT_EQ(limits.max_threadgroup_memory, 48u * 1024);  // static shared memory, every GPU so far
+  // Shared memory with the opt-in past 48 KiB: 99 KiB (sm_86) to 227 KiB (sm_90).
+  EXPECT_GE(limits.max_threadgroup_memory, 99u * 1024);
 }
 
 TEST(BackendProbe, CheckedModeComesFromTheEnvironment) {

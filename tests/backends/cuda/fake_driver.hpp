@@ -387,7 +387,8 @@ inline DriverApi api() {
       case DeviceAttribute::MaxGridDimY:
       case DeviceAttribute::MaxGridDimZ: *v = 65535; return 0;
       // Not the usual 48 KiB, so a test can tell the driver's figure from the default.
-      case DeviceAttribute::MaxSharedMemoryPerBlock: *v = 45056; return 0;
+      case DeviceAttribute::MaxSharedMemoryPerBlock:
+      case DeviceAttribute::MaxSharedMemoryPerBlockOptin: *v = 45056; return 0;
       case DeviceAttribute::MultiprocessorCount: *v = 132; return 0;
       case DeviceAttribute::ComputeCapabilityMajor: *v = 9; return 0;
       case DeviceAttribute::ComputeCapabilityMinor: *v = 0; return 0;
@@ -448,10 +449,12 @@ inline DriverApi api() {
       }
       case FunctionAttribute::NumRegs: *v = 40; return 0;
       case FunctionAttribute::LocalSizeBytes:
-      case FunctionAttribute::SharedSizeBytes: *v = 0; return 0;
+      case FunctionAttribute::SharedSizeBytes:
+      case FunctionAttribute::MaxDynamicSharedSizeBytes: *v = 0; return 0;
     }
     return kInvalidValue;
   };
+  a.func_set_attribute = [](CuFunction, int, int) -> CuResult { return 0; };
   a.mem_alloc = [](CuDevicePtr* p, std::size_t n) -> CuResult {
     MT_FAKE_NEED_CONTEXT("cuMemAlloc");
     if (n == 0) return refuse(kInvalidValue, "cuMemAlloc of 0 bytes");

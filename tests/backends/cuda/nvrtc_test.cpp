@@ -400,8 +400,10 @@ TEST(NvrtcKernels, CoverEveryOpKind) {
   collect(control_flow(KernelMode::Grid3D));
   collect(thread_identity());
   std::vector<std::string> missing;
-#define MT_CHECK_OP(name, printed, shape)                                    \
-  if (OpShape::shape != OpShape::Statement && used.count(OpKind::name) == 0) \
+  // The tensor-core ops (shape Matrix) compile in emit_matrix_test.cpp.
+#define MT_CHECK_OP(name, printed, shape)                                          \
+  if (OpShape::shape != OpShape::Statement && OpShape::shape != OpShape::Matrix && \
+      used.count(OpKind::name) == 0)                                               \
     missing.push_back(printed);
   MT_FOR_EACH_OP(MT_CHECK_OP)
 #undef MT_CHECK_OP

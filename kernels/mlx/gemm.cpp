@@ -1,0 +1,186 @@
+// Dense GEMM on the tensor cores: out = a * bᵀ, f16/bf16 in, f32 accumulation, any M, N, K.
+//
+// Each threadgroup owns a BM x BN block of out. Its warps (WARPS_M x WARPS_N, each a WM x WN
+// accumulator tile) multiply BK-wide k slices of a and b from a ring of STAGES swizzled
+// threadgroup tiles; while they work on slice t the group's threads have already issued the
+// asynchronous copies of slices t + 1 .. t + STAGES - 1, so the copies hide behind the tensor
+// cores. One barrier per slice orders both hazards: the slice being read has landed (its
+// copies were waited for, copy_async_wait(STAGES - 2), before the barrier) and the stage being
+// refilled is no longer read (every warp passed the barrier after its last mma on it).
+// Tails are masked: chunks past m, n or k copy zeros, stores past m or n are skipped.
+//
+// Contract: m, n, k > 0; len(a) = m*k, len(b) = n*k, len(out) = m*n (checked without
+// wrapping, so no index in the body passes 2^32); the aligned variants need k % 8 == 0 (16-byte
+// rows for the asynchronous copies); tpg = (THREADS, 1, 1), a 1-D grid.
+#include "metaltile/kernels/mlx/gemm.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
+#include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/tile.hpp"
+#include "metaltile/kernels/launch_plan.hpp"
+
+namespace mt::kernels::mlx::gemm {
+namespace {
+
+struct GemmConfig {
+  std::uint32_t bm, bn, bk, stages, warps_m, warps_n;
+  bool aligned = true;
+  std::uint32_t threads() const { return 32 * warps_m * warps_n; }
+  std::uint32_t wm() const { return bm / warps_m; }
+  std::uint32_t wn() const { return bn / warps_n; }
+};
+
+constexpr GemmConfig k128x128S3{128, 128, 64, 3, 2, 2};
+constexpr GemmConfig k128x128S4{128, 128, 64, 4, 2, 2};
+constexpr GemmConfig k128x128W8{128, 128, 64, 3, 2, 4};
+constexpr GemmConfig k128x256S3{128, 256, 64, 3, 2, 4};
+constexpr GemmConfig k64x64S2{64, 64, 32, 2, 2, 2};
+constexpr GemmConfig kUnaligned{64, 64, 32, 2, 2, 2, false};
+
+// --- the kernel (the DSL lines the docs count) ---------------------------------------------
+
+template <const GemmConfig& C>
+void build_gemm(KernelBuilder& k, DType t) {
+  const Tensor a = k.input("a", t), b = k.input("b", t), out = k.output("out", t);
+  const Val m = k.scalar_u32("m"), n = k.scalar_u32("n"), kk = k.scalar_u32("k");
+  k.require(m > 0u && n > 0u && kk > 0u, "m, n and k are positive");
+  k.require_len(a, m * kk, "m*k");
+  k.require_len(b, n * kk, "n*k");
+  k.require_len(out, m * n, "m*n");
+  if (C.aligned) k.require(kk % 8u == 0u, "k % 8 == 0 (16-byte rows; gemm takes any k)");
+  require_1d_launch(k);
+  k.require(threads_per_threadgroup(0) == C.threads(),
+            "tpg = (" + std::to_string(C.threads()) + ", 1, 1)");
+
+  const MatrixView va = matrix_view(a, m, kk), vb = matrix_view(b, n, kk);
+  const MatrixView vo = matrix_view(out, m, n);
+  const Val tiles_n = (n + (C.bn - 1)) / C.bn, block = threadgroup_id(0);
+  const Val row0 = block / tiles_n * C.bm, col0 = block % tiles_n * C.bn;
+  const Val warp = warp_id();
+  const Val warp_row = warp / C.warps_n * C.wm(), warp_col = warp % C.warps_n * C.wn();
+
+  const SharedTiles sa("a_tiles", t, C.bm, C.bk, C.stages);
+  const SharedTiles sb("b_tiles", t, C.bn, C.bk, C.stages);
+  AccumulatorTile acc("acc", t, C.wm(), C.wn());
+  const auto load_slice = [&](const Val& slice) {
+    const Val stage = slice % C.stages, k0 = slice * C.bk;
+    copy_tile_async(sa, stage, va, row0, k0, C.threads(), C.aligned);
+    copy_tile_async(sb, stage, vb, col0, k0, C.threads(), C.aligned);
+    copy_async_commit();
+  };
+
+  for (std::uint32_t s = 0; s + 1 < C.stages; ++s) load_slice(u32(s));
+  const Val slices = (kk + (C.bk - 1)) / C.bk;
+  for (Val slice : range(0u, slices)) {
+    copy_async_wait(C.stages - 2);  // slice has landed for this thread's copies...
+    barrier();                      // ...and everyone's; the oldest stage is free again
+    load_slice(slice + (C.stages - 1));
+    acc.mma(sa, slice % C.stages, warp_row, sb, warp_col);
+  }
+  acc.store(vo, row0 + warp_row, col0 + warp_col);
+}
+
+// --- registration: docs, geometry rules and benchmark shapes ------------------------------
+
+LaunchPlan gemm_launch(const LaunchShape& s, const GemmConfig& c, std::string kernel) {
+  const std::size_t m = s.u32("m"), n = s.u32("n");
+  LaunchStep step;
+  step.kernel = std::move(kernel);
+  step.grid = {geometry::ceil_div(m, c.bm) * geometry::ceil_div(n, c.bn), 1, 1};
+  step.tpg = {c.threads(), 1, 1};
+  return LaunchPlan{{}, {step}};
+}
+
+// Unaligned rows need the element-wise copies (the entry's own kernel); a problem with fewer
+// 128 x 128 blocks than a GPU has multiprocessors runs 64 x 64 blocks, four times as many.
+LaunchPlan gemm_rule(const LaunchShape& s) {
+  const std::size_t m = s.u32("m"), n = s.u32("n"), k = s.u32("k");
+  if (k % 8 != 0) return gemm_launch(s, kUnaligned, "");
+  const std::size_t blocks = geometry::ceil_div(m, 128) * geometry::ceil_div(n, 128);
+  if (blocks < s.limits().multiprocessors) {
+    return gemm_launch(s, k64x64S2, std::string(gemm_64x64_s2::name));
+  }
+  return gemm_launch(s, k128x128S3, std::string(gemm_128x128_s3::name));
+}
+
+BenchCase gemm_case(std::size_t m, std::size_t n, std::size_t k) {
+  BenchCase c{"M" + std::to_string(m) + " N" + std::to_string(n) + " K" + std::to_string(k),
+              DType::BF16,
+              {{"a", m * k}, {"b", n * k}, {"out", m * n}},
+              {{"m", std::uint32_t(m)}, {"n", std::uint32_t(n)}, {"k", std::uint32_t(k)}},
+              {},
+              2.0 * double(m * k + n * k + m * n),
+              2.0 * double(m) * double(n) * double(k)};
+  return c;
+}
+
+std::vector<BenchCase> gemm_cases(BenchScale scale) {
+  if (scale == BenchScale::Smoke) return {gemm_case(33, 40, 72)};
+  return {gemm_case(4096, 4096, 4096), gemm_case(8192, 8192, 8192), gemm_case(512, 14336, 4096)};
+}
+
+KernelInfo gemm_info(void (*body)(KernelBuilder&, DType), const GemmConfig& c, GeometryRule rule,
+                     std::string summary) {
+  const std::string tiles = std::to_string(c.bm) + " x " + std::to_string(c.bn);
+  return KernelInfo{
+      .default_mode = KernelMode::Reduction,
+      .dtypes = {DType::F16, DType::BF16},
+      .body = body,
+      .doc = {.summary = std::move(summary),
+              .formula = "out[m, n] = sum_k a[m, k] * b[n, k] (out = a bᵀ), f32 accumulation "
+                         "in the tensor cores, rounded to T once",
+              .buffers = {{"a", "[M, K] T"},
+                          {"b", "[N, K] T: a linear layer's weight (row n is output feature n)"},
+                          {"out", "[M, N] T"}},
+              .scalars = {{"m", "u32: M (> 0)"},
+                          {"n", "u32: N (> 0)"},
+                          {"k", c.aligned ? "u32: K (> 0, a multiple of 8)" : "u32: K (> 0)"}},
+              .geometry = "Reduction mode, " + std::to_string(c.threads()) +
+                          " threads a group, one group per " + tiles + " block of out (ceil(m / " +
+                          std::to_string(c.bm) + ") * ceil(n / " + std::to_string(c.bn) +
+                          ") groups, n fastest); k in slices of " + std::to_string(c.bk) +
+                          " through " + std::to_string(c.stages) +
+                          " stages of threadgroup tiles; " + std::to_string(c.warps_m * c.warps_n) +
+                          " warps of " + std::to_string(c.wm()) + " x " + std::to_string(c.wn())},
+      .geometry = std::move(rule),
+      .bench = gemm_cases,
+  };
+}
+
+template <const GemmConfig& C>
+KernelInfo variant_info(std::string summary) {
+  return gemm_info(
+      build_gemm<C>, C, [](const LaunchShape& s) { return gemm_launch(s, C, ""); },
+      std::move(summary));
+}
+
+}  // namespace
+
+KernelInfo gemm::info() {
+  return gemm_info(build_gemm<kUnaligned>, kUnaligned, gemm_rule,
+                   "dense GEMM a bᵀ on the tensor cores: runs gemm_64x64_s2 for small problems, "
+                   "gemm_128x128_s3 otherwise, and for k % 8 != 0 this kernel (64 x 64 blocks "
+                   "whose tiles load element by element)");
+}
+KernelInfo gemm_128x128_s3::info() {
+  return variant_info<k128x128S3>("dense GEMM, 128 x 128 blocks, 3 stages, 4 warps of 64 x 64");
+}
+KernelInfo gemm_128x128_s4::info() {
+  return variant_info<k128x128S4>("dense GEMM, 128 x 128 blocks, 4 stages, 4 warps");
+}
+KernelInfo gemm_128x128_w8::info() {
+  return variant_info<k128x128W8>("dense GEMM, 128 x 128 blocks, 3 stages, 8 warps of 64 x 32");
+}
+KernelInfo gemm_128x256_s3::info() {
+  return variant_info<k128x256S3>("dense GEMM, 128 x 256 blocks, 3 stages, 8 warps");
+}
+KernelInfo gemm_64x64_s2::info() {
+  return variant_info<k64x64S2>("dense GEMM, 64 x 64 blocks, 2 stages of k = 32, 4 warps");
+}
+
+}  // namespace mt::kernels::mlx::gemm

@@ -1,0 +1,182 @@
+// The tile layer, lowered to fragments, matrix loads and asynchronous copies (dsl/matrix.hpp).
+#include "metaltile/dsl/tile.hpp"
+
+#include <algorithm>
+
+#include "metaltile/dsl/builtins.hpp"
+#include "metaltile/dsl/collectives.hpp"
+#include "metaltile/dsl/kernel_builder.hpp"
+
+namespace mt {
+namespace {
+
+std::uint32_t chunk_elements(DType t) { return 16 / static_cast<std::uint32_t>(size_of(t)); }
+
+}  // namespace
+
+MatrixView matrix_view(const Tensor& t, const Val& rows, const Val& cols) {
+  return MatrixView{t, rows, cols, cols};
+}
+
+SharedTiles::SharedTiles(std::string name, DType t, std::uint32_t rows, std::uint32_t cols,
+                         std::uint32_t stages)
+    : array_(KernelBuilder::current().threadgroup_array(name, t, rows * cols * stages)),
+      rows_(rows),
+      cols_(cols),
+      stages_(stages) {
+  const std::uint32_t chunks = cols / chunk_elements(t);
+  if (cols % chunk_elements(t) != 0 || chunks == 0 || (chunks & (chunks - 1)) != 0 || rows == 0 ||
+      stages == 0) {
+    KernelBuilder::current().fail("shared tiles '" + name + "': " + std::to_string(rows) + " x " +
+                                  std::to_string(cols) + " x " + std::to_string(stages) +
+                                  ": rows must hold a power-of-two number of 16-byte chunks");
+  }
+}
+
+Val SharedTiles::at(const Val& stage, const Val& row, const Val& col) const {
+  return stage * (rows_ * cols_) + swizzle(row, col, cols_, dtype());
+}
+
+namespace {
+
+// Chunk c (16 bytes) of the tile: row c / row_chunks, its place in the row c % row_chunks.
+void copy_chunk(const SharedTiles& tiles, const Val& stage, const MatrixView& view, const Val& row0,
+                const Val& col0, const Val& c, bool aligned) {
+  const std::uint32_t chunk = chunk_elements(tiles.dtype());
+  const std::uint32_t row_chunks = tiles.cols() / chunk;
+  const Val r = c / row_chunks, col = c % row_chunks * chunk;
+  const Val row = row0 + r, first = col0 + col;
+  const Val dst = tiles.at(stage, r, col);
+  if (aligned) {
+    const Val valid = row < view.rows && first < view.cols;
+    copy_async(tiles.array(), dst, view.tensor, select(valid, row * view.stride + first, 0u), chunk,
+               valid);
+    return;
+  }
+  for (std::uint32_t e = 0; e < chunk; ++e) {
+    const Val valid = row < view.rows && first + e < view.cols;
+    const Val value = view.tensor[select(valid, row * view.stride + first + e, 0u)];
+    tiles.array()[dst + e] = select(valid, value, constant(tiles.dtype(), 0));
+  }
+}
+
+}  // namespace
+
+void copy_tile_async(const SharedTiles& tiles, const Val& stage, const MatrixView& view,
+                     const Val& row0, const Val& col0, std::uint32_t threads, bool aligned) {
+  KernelBuilder& k = tiles.array().builder();
+  const std::uint32_t chunks = tiles.rows() * (tiles.cols() / chunk_elements(tiles.dtype()));
+  if (threads == 0) k.fail("copy_tile_async: threads must be at least 1");
+  const Val thread = thread_id(0);
+  for (std::uint32_t i = 0; i * threads < chunks; ++i) {
+    const Val c = thread + i * threads;
+    if ((i + 1) * threads > chunks) {  // the last round: only some threads have a chunk
+      if_(c < chunks, [&] { copy_chunk(tiles, stage, view, row0, col0, c, aligned); });
+    } else {
+      copy_chunk(tiles, stage, view, row0, col0, c, aligned);
+    }
+  }
+}
+
+AccumulatorTile::AccumulatorTile(std::string name, DType input, std::uint32_t rows,
+                                 std::uint32_t cols)
+    : name_(name),
+      input_(input),
+      rows_(rows),
+      cols_(cols),
+      acc_(mt::fragments(std::move(name), FragmentRole::Accumulator, input,
+                         std::max(1u, rows / 16 * (cols / 8)))) {
+  if (rows % 16 != 0 || cols % 8 != 0 || rows == 0 || cols == 0) {
+    KernelBuilder::current().fail("accumulator tile '" + name_ + "': " + std::to_string(rows) +
+                                  " x " + std::to_string(cols) + " is not a multiple of 16 x 8");
+  }
+  acc_.fill(constant(mma_accumulator_type(input), 0));
+}
+
+void AccumulatorTile::mma(const SharedTiles& a, const Val& stage, const Val& a_row0,
+                          const SharedTiles& b, const Val& b_row0) {
+  const MmaShape shape = mma_shape(input_);
+  const std::uint32_t half = shape.k / 2;  // one 16-byte chunk of a row
+  const std::uint32_t m_tiles = rows_ / 16, n_tiles = cols_ / 8;
+  const Fragments fa = mt::fragments(name_ + "_a", FragmentRole::A, input_, m_tiles);
+  const Fragments fb = mt::fragments(name_ + "_b", FragmentRole::B, input_, n_tiles);
+  const Val lane = lane_id();
+  // Lanes 0-15 point at rows 0-15 of the k step's first half, lanes 16-31 of its second (A);
+  // for B, lanes 0-7 and 8-15 at rows 0-7 of the two halves, and 16-31 the same for the next
+  // 8 rows: one load of four matrices fills two B fragments.
+  const bool pairs = n_tiles % 2 == 0;
+  const Val a_row = a_row0 + lane % 16u, a_half = lane / 16u * half;
+  const Val b_row = pairs ? b_row0 + lane / 16u * 8u + lane % 8u : b_row0 + lane % 8u;
+  const Val b_half = lane / 8u % 2u * half;
+  for (std::uint32_t ks = 0; ks < a.cols() / shape.k; ++ks) {
+    for (std::uint32_t mi = 0; mi < m_tiles; ++mi) {
+      load_matrix(fa[mi], a.array(), a.at(stage, a_row + mi * 16, a_half + ks * shape.k));
+    }
+    for (std::uint32_t ni = 0; ni < n_tiles; ni += pairs ? 2 : 1) {
+      const Val at = b.at(stage, b_row + ni * 8, b_half + ks * shape.k);
+      if (pairs) {
+        load_matrix(fb, ni, 2, b.array(), at);
+      } else {
+        load_matrix(fb[ni], b.array(), at);
+      }
+    }
+    for (std::uint32_t mi = 0; mi < m_tiles; ++mi) {
+      for (std::uint32_t ni = 0; ni < n_tiles; ++ni) {
+        mt::mma(at(mi, ni), fa[mi], fb[ni], at(mi, ni));
+      }
+    }
+  }
+}
+
+void AccumulatorTile::apply(
+    const std::function<Val(const Val& v, const Val& row, const Val& col)>& f) {
+  for (std::uint32_t mi = 0; mi < rows_ / 16; ++mi) {
+    for (std::uint32_t ni = 0; ni < cols_ / 8; ++ni) {
+      const Fragment frag = at(mi, ni);
+      for (std::uint32_t e = 0; e < frag.size(); ++e) {
+        frag[e] = f(frag[e], frag.row(e) + mi * 16, frag.col(e) + ni * 8);
+      }
+    }
+  }
+}
+
+std::vector<Val> AccumulatorTile::row_reduce(CombineOp combine) const {
+  const auto join = [&](const Val& x, const Val& y) {
+    switch (combine) {
+      case CombineOp::Max: return max(x, y);
+      case CombineOp::Min: return min(x, y);
+      default: return x + y;
+    }
+  };
+  std::vector<Val> out;
+  for (std::uint32_t mi = 0; mi < rows_ / 16; ++mi) {
+    for (std::uint32_t h = 0; h < 2; ++h) {  // rows g and g + 8
+      Val v = at(mi, 0)[2 * h];
+      for (std::uint32_t ni = 0; ni < cols_ / 8; ++ni) {
+        if (ni != 0) v = join(v, at(mi, ni)[2 * h]);
+        v = join(v, at(mi, ni)[2 * h + 1]);
+      }
+      v = join(v, warp_shuffle_xor(v, 1u));  // the quad's 4 lanes hold the row's columns
+      v = join(v, warp_shuffle_xor(v, 2u));
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
+void AccumulatorTile::store(const MatrixView& view, const Val& row0, const Val& col0) const {
+  const DType t = view.tensor.dtype();
+  for (std::uint32_t mi = 0; mi < rows_ / 16; ++mi) {
+    for (std::uint32_t ni = 0; ni < cols_ / 8; ++ni) {
+      const Fragment frag = at(mi, ni);
+      for (std::uint32_t e = 0; e < frag.size(); ++e) {
+        const Val row = row0 + frag.row(e) + mi * 16, col = col0 + frag.col(e) + ni * 8;
+        const Val value = frag[e].to(t);
+        if_(row < view.rows && col < view.cols,
+            [&] { view.tensor[row * view.stride + col] = value; });
+      }
+    }
+  }
+}
+
+}  // namespace mt
