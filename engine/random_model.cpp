@@ -45,7 +45,12 @@ class RandomFill {
   DeviceBuffer values(std::size_t n, float scale, float offset) {
     DeviceBuffer out = ctx_.allocate(n * size_of(t_));
     kernels::run(ctx_, "fill_uniform", t_,
-                 {{"out", out}, {"seed", seed_++}, {"scale", scale}, {"offset", offset}}, stream_);
+                 {{"out", out},
+                  {"n", static_cast<std::uint32_t>(n)},
+                  {"seed", seed_++},
+                  {"scale", scale},
+                  {"offset", offset}},
+                 stream_);
     return out;
   }
   // Uniform with the variance of N(0, 1 / k): scale sqrt(3 / k).

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
 
@@ -21,10 +22,12 @@ constexpr DType F32 = DType::F32;
 
 void build(KernelBuilder& k, DType T) {
   Tensor out = k.output("out", T);
-  Val seed = k.scalar_u32("seed");
+  Val n = k.scalar_u32("n"), seed = k.scalar_u32("seed");
+  require_1d_launch(k);
+  k.require_len(out, n, "n");
   Val scale = k.scalar_f32("scale"), offset = k.scalar_f32("offset");
   Val i = program_id(0);
-  if_(i < out.len(), [&] {
+  if_(i < n, [&] {
     Val h = i ^ (seed * 0x9E3779B9u);
     h = h ^ (h >> 16u);
     h = h * 0x85EBCA6Bu;
@@ -48,7 +51,8 @@ KernelInfo fill_uniform::info() {
               .formula = "out[i] = offset + scale * u, u = (murmur3_fmix32(i ^ seed * "
                          "0x9E3779B9) >> 8) / 2^23 - 1 in [-1, 1)",
               .buffers = {{"out", "[N] T"}},
-              .scalars = {{"seed", "u32"},
+              .scalars = {{"n", "u32: the element count"},
+                          {"seed", "u32"},
                           {"scale", "f32: half the range's width"},
                           {"offset", "f32: the range's centre"}},
               .geometry = "one thread per element, 256 a group"},
@@ -62,7 +66,10 @@ KernelInfo fill_uniform::info() {
             b.label = "N" + std::to_string(n);
             b.dtype = t;
             b.elements = {{"out", n}};
-            b.scalars = {{"seed", 1u}, {"scale", 1.0f}, {"offset", 0.0f}};
+            b.scalars = {{"n", static_cast<std::uint32_t>(n)},
+                         {"seed", 1u},
+                         {"scale", 1.0f},
+                         {"offset", 0.0f}};
             b.bytes = double(n * size_of(t));
             return std::vector<BenchCase>{b};
           },

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
 
@@ -43,24 +44,22 @@ void build(KernelBuilder& k, DType T) {
   k.require(max_seq > 0u, "max_seq > 0");
   k.require(has_bias <= 1u, "has_bias is 0 or 1");
   k.require(has_qk_norm <= 1u, "has_qk_norm is 0 or 1");
-  k.require(inv_freq.len() == head_dim / 2u, "len(inv_freq) == head_dim / 2");
+  require_1d_threadgroup(k);
+  k.require_len(inv_freq, head_dim / 2u, "head_dim / 2");
   Val heads = n_q_heads + 2u * n_kv_heads;
   Val row = heads * head_dim;
-  k.require(qkv.len() % row == 0u && qkv.len() / row == positions.len(),
-            "len(qkv) == len(positions) * (n_q_heads + 2 n_kv_heads) * head_dim");
-  k.require(bias.len() == row || (has_bias == 0u && bias.len() == 0u),
-            "len(bias) == (n_q_heads + 2 n_kv_heads) * head_dim (or 0 when has_bias == 0)");
-  k.require(q_norm.len() == head_dim || (has_qk_norm == 0u && q_norm.len() == 0u),
-            "len(q_norm) == head_dim (or 0 when has_qk_norm == 0)");
-  k.require(k_norm.len() == head_dim || (has_qk_norm == 0u && k_norm.len() == 0u),
-            "len(k_norm) == head_dim (or 0 when has_qk_norm == 0)");
+  k.require_len(qkv, positions.len() * row,
+                "len(positions) * (n_q_heads + 2 n_kv_heads) * head_dim");
+  // Absent bias and q/k norm weights are empty buffers.
+  k.require_len(bias, select(has_bias == 1u, row, 0u),
+                "(n_q_heads + 2 n_kv_heads) * head_dim, or 0 when has_bias == 0");
+  Val norm_len = select(has_qk_norm == 1u, head_dim, 0u);
+  k.require_len(q_norm, norm_len, "head_dim, or 0 when has_qk_norm == 0");
+  k.require_len(k_norm, norm_len, "head_dim, or 0 when has_qk_norm == 0");
   Val q_row = n_q_heads * head_dim;
-  k.require(q.len() % q_row == 0u && q.len() / q_row == positions.len(),
-            "len(q) == len(positions) * n_q_heads * head_dim");
-  k.require(k_cache.len() % head_dim == 0u && k_cache.len() / head_dim % max_seq == 0u &&
-                k_cache.len() / head_dim / max_seq == n_kv_heads,
-            "len(k_cache) == n_kv_heads * max_seq * head_dim");
-  k.require(v_cache.len() == k_cache.len(), "len(v_cache) == len(k_cache)");
+  k.require_len(q, positions.len() * q_row, "len(positions) * n_q_heads * head_dim");
+  k.require_len(k_cache, n_kv_heads * max_seq * head_dim, "n_kv_heads * max_seq * head_dim");
+  k.require_len(v_cache, n_kv_heads * max_seq * head_dim, "n_kv_heads * max_seq * head_dim");
 
   Val head = threadgroup_id(0), t = threadgroup_id(1), i = thread_id(0);
   Val half = head_dim / 2u;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
 
@@ -22,7 +23,8 @@ constexpr DType U32 = DType::U32;
 
 void build(KernelBuilder& k, DType) {
   Tensor positions = k.output("positions", U32), lengths = k.output("lengths", U32);
-  k.require(lengths.len() == positions.len(), "len(lengths) == len(positions)");
+  require_1d_launch(k);
+  k.require_len(lengths, positions.len(), "len(positions)");
   Val b = program_id(0);
   if_(b < positions.len(), [&] {
     Val next = positions[b] + 1u;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../launch_shape.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
 
@@ -29,9 +30,10 @@ void build(KernelBuilder& k, DType T) {
   Tensor gate_up = k.input("gate_up", T);
   Tensor out = k.output("out", T);
   Val n = k.scalar_u32("n");
+  require_1d_launch(k);
   k.require(n > 0u, "n > 0");
-  k.require(gate_up.len() % (2u * n) == 0u, "len(gate_up) % (2 * n) == 0");
-  k.require(out.len() == gate_up.len() / 2u, "len(out) == len(gate_up) / 2");
+  k.require_len_multiple(gate_up, 2u * n, "2 * n (rows of gate then up)");
+  k.require_len(out, gate_up.len() / 2u, "len(gate_up) / 2");
 
   const std::uint32_t lanes = vector_lanes(T);
   Val vectorised = n % lanes == 0u;

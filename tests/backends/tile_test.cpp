@@ -3,6 +3,8 @@
 // accumulator tile, mapped elementwise with its coordinates, reduced per row (sum and max) and
 // stored through a 13 x 7 view (the masked tail must stay poisoned-free and exact in length),
 // against a plain oracle.
+#include "metaltile/dsl/tile.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "metaltile/dsl/dsl.hpp"
-#include "metaltile/dsl/tile.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
 

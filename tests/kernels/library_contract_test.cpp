@@ -107,8 +107,9 @@ TEST(LibraryLaunchContract, TwoDimensionalThreadgroupIsAnErrorNamingTheKernel) {
       SCOPED_TRACE(info.name);
       // 128 threads on axis 0 suit every kernel's own rule for it (gemv's 4 warps, decode
       // attention's 128, whole warps); the second axis is the mistake.
-      const std::string what = mt::test::error_of(
-          [&] { ctx.dispatch_with_grid(k, case_buffers(k, c), {}, {1, 1, 1}, {128, 2, 1}); });
+      const std::string what = mt::test::error_of([&] {
+        ctx.dispatch_with_grid(k, case_buffers(k, c), {}, {1, 1, 1}, {128, 2, 1});
+      });
       mt::test::expect_mentions(what, {"kernel '" + info.name + "'", "precondition failed", "tpg"});
       ++rejected;
     }

@@ -66,9 +66,9 @@ TEST(SwigluGateUp, ErrorsNameKernelAndBuffer) {
     mt::test::expect_mentions(mt::test::error_of([&] { launch(16, 8, 0); }),
                               {"swiglu_gate_up", "n > 0"});
     mt::test::expect_mentions(mt::test::error_of([&] { launch(18, 9, 4); }),
-                              {"swiglu_gate_up", "len(gate_up)"});
+                              {"swiglu_gate_up", "'gate_up'", "got 18 elements"});
     mt::test::expect_mentions(mt::test::error_of([&] { launch(16, 7, 4); }),
-                              {"swiglu_gate_up", "len(out)"});
+                              {"swiglu_gate_up", "'out'", "got 7 elements"});
     const std::vector<float> gu = {1, 2, 3, 4};
     const mt::DispatchResult r = mt::kernels::run(ctx, "swiglu_gate_up", t,
                                                   {{"gate_up", mt::test::pack(gu, t)},
@@ -93,7 +93,7 @@ TEST(StepPositions, AdvancesEverySequence) {
                                                  {{"positions", mt::test::pack_u32(positions)},
                                                   {"lengths", mt::test::poisoned(2, DType::U32)}});
                               }),
-                              {"step_positions", "len(lengths)"});
+                              {"step_positions", "'lengths'", "got 2 elements"});
   });
 }
 
@@ -106,6 +106,7 @@ TEST(FillUniform, FillsTheRangeDeterministically) {
       auto fill = [&](std::uint32_t seed) {
         return mt::kernels::run(ctx, "fill_uniform", t,
                                 {{"out", mt::test::poisoned(1000, t)},
+                                 {"n", le_bytes(1000u)},
                                  {"seed", le_bytes(seed)},
                                  {"scale", le_bytes(0.5f)},
                                  {"offset", le_bytes(2.0f)}})

@@ -168,16 +168,16 @@ TEST(QkvRopeAppend, ErrorsNameKernelAndBuffer) {
       std::size_t elements;
       std::string mention;
     };
-    for (const Bad& bad : {Bad{"q", 3, "len(q)"}, Bad{"k_cache", 5, "len(k_cache)"},
-                           Bad{"v_cache", good.cache() - 1, "len(v_cache)"},
-                           Bad{"bias", 4, "len(bias)"}, Bad{"q_norm", 15, "len(q_norm)"},
-                           Bad{"inv_freq", 3, "len(inv_freq)"}, Bad{"qkv", 7, "len(qkv)"}}) {
+    for (const Bad& bad :
+         {Bad{"q", 3, "got "}, Bad{"k_cache", 5, "got "}, Bad{"v_cache", good.cache() - 1, "got "},
+          Bad{"bias", 4, "got "}, Bad{"q_norm", 15, "got "}, Bad{"inv_freq", 3, "got "},
+          Bad{"qkv", 7, "got "}}) {
       SCOPED_TRACE(bad.buffer);
       mt::BufferMap b = buffers(good, gin, t);
       b[bad.buffer] = mt::test::poisoned(bad.elements, bad.buffer == "inv_freq" ? DType::F32 : t);
       mt::test::expect_mentions(
           mt::test::error_of([&] { mt::kernels::run(ctx, "qkv_rope_append", t, b); }),
-          {"qkv_rope_append", bad.mention});
+          {"qkv_rope_append", "'" + bad.buffer + "'", bad.mention});
     }
     // The context still runs a good launch.
     const Outputs want = oracle(good, gin);
