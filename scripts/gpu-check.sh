@@ -12,6 +12,9 @@
 # and are packed into $OUT/logs.tgz at the end (the GPU tool returns at most 8 files); the
 # summary (also $OUT/summary.txt), bench-table.txt, bench.json, references.json and roofline.svg
 # stay beside it.
+# Knobs for a short device lease: TEST_BUDGET (seconds for ctest, default none), REFERENCE_ARGS
+# (extra bench/references.py options, e.g. "--no-compile --reps 20"), BENCH_ARGS (extra tile
+# bench options, e.g. "--runs 20").
 # Time: the 24 sanitizer runs go 12 at a time, each limited to SANITIZER_TIMEOUT (150 s), so that
 # stage ends within 5 minutes in the worst case; the summary prints each stage's seconds.
 # Exit status: 0 if everything passed; 1 if a test, a benchmark or a sanitizer run failed or a
@@ -87,7 +90,9 @@ fi
 if want test; then
   log "running ctest with MT_BACKEND=cuda (-j$jobs)"
   test_start=$SECONDS
-  MT_BACKEND=cuda ctest --test-dir "$build" --output-on-failure --timeout 900 -j "$jobs" \
+  budget=()
+  [ -n "${TEST_BUDGET:-}" ] && budget=(timeout "$TEST_BUDGET")
+  MT_BACKEND=cuda "${budget[@]}" ctest --test-dir "$build" --output-on-failure --timeout 900 -j "$jobs" \
     >"$out/ctest.log" 2>&1
   test_rc=$?
   test_s=$((SECONDS - test_start))
@@ -104,13 +109,13 @@ if want bench; then
   "$tile" bench --list-cases "$out/cases.json" >"$out/bench.log" 2>&1
   if command -v python3 >/dev/null && python3 -c "import torch" 2>/dev/null; then
     PYTHONUNBUFFERED=1 timeout 900 python3 "$root/bench/references.py" --cases "$out/cases.json" \
-      --out "$out/references.json" >"$out/references.log" 2>&1 || echo "references.py failed" >>"$out/bench.log"
+      --out "$out/references.json" ${REFERENCE_ARGS:-} >"$out/references.log" 2>&1 || echo "references.py failed" >>"$out/bench.log"
   else
     echo "torch not importable: references not run" >"$out/references.log"
   fi
   refs=()
   [ -s "$out/references.json" ] && refs=(--references "$out/references.json")
-  "$tile" bench "${refs[@]}" --json "$out/bench.json" --plot "$out/roofline.svg" --overheads \
+  "$tile" bench ${BENCH_ARGS:-} "${refs[@]}" --json "$out/bench.json" --plot "$out/roofline.svg" --overheads \
     >"$out/bench-table.txt" 2>>"$out/bench.log"
   bench_rc=$?
   bench_s=$((SECONDS - bench_start))
