@@ -70,7 +70,7 @@ TEST(TileBench, ListsCasesForTheReferenceScript) {
 
 TEST(TileBench, ComparesWithASavedRunAndJoinsReferences) {
   const std::string base = temp_path("base.json"), refs = temp_path("refs.json");
-  ASSERT_EQ(tile("bench row_max --runs 2 --json " + base).status, 0);
+  ASSERT_EQ(tile("bench row_max --smoke --runs 2 --json " + base).status, 0);
   {
     std::ofstream out(refs);
     out << R"({"device": "test", "peaks": {"copy_gbps": 3000, "bf16_matmul_tflops": 700},
@@ -78,7 +78,7 @@ TEST(TileBench, ComparesWithASavedRunAndJoinsReferences) {
                    "reference": "torch eager", "median_us": 1e9, "p10_us": 1e9, "p90_us": 1e9}]})";
   }
   const CommandResult r =
-      tile("bench row_max --runs 2 --compare " + base + " --references " + refs);
+      tile("bench row_max --smoke --runs 2 --compare " + base + " --references " + refs);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "compared with")) << r.output;
   EXPECT_TRUE(contains(r.output, "beyond the noise")) << r.output;

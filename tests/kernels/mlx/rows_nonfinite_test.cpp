@@ -122,6 +122,8 @@ TEST(MlxRowMax, NaNIsTheLargestValue) {
     const std::vector<float> expected = rows::row_max(x, kN);
     ASSERT_EQ(out.size(), expected.size());
     for (std::size_t r = 0; r < out.size(); ++r) {
+      // NaN's payload is unspecified (the interpreter and CUDA make different ones).
+      if (std::isnan(out[r]) && std::isnan(expected[r])) continue;
       EXPECT_EQ(std::bit_cast<std::uint32_t>(out[r]), std::bit_cast<std::uint32_t>(expected[r]))
           << "row " << r << ": " << out[r] << ", expected " << expected[r];
     }

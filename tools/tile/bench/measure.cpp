@@ -192,8 +192,8 @@ CaseResult measure_case(const Target& t, const KernelInfo& info, const BenchCase
         b.emplace(p.name, shared);
         continue;
       }
-      DeviceBuffer buffer = t.ctx.allocate(std::max<std::size_t>(bytes, 1));
-      fill(t, stream, buffer, p.dtype, how, seed++ * 0x2545F491u);
+      DeviceBuffer buffer = t.ctx.allocate(bytes);  // an absent optional buffer is empty
+      if (bytes > 0) fill(t, stream, buffer, p.dtype, how, seed++ * 0x2545F491u);
       if (p.kind == ParamKind::Output) shared = buffer;
       b.emplace(p.name, buffer);
     }
