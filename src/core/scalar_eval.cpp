@@ -8,7 +8,6 @@
 #include <limits>
 
 #include "metaltile/core/error.hpp"
-#include "metaltile/core/kernel.hpp"  // accepts_operand_type
 
 namespace mt {
 namespace {
@@ -73,7 +72,8 @@ Scalar bitcast(Scalar v, DType from, DType to) {
 
 std::size_t arity(OpKind op) {
   switch (op_shape(op)) {
-    case OpShape::Unary: return 1;
+    case OpShape::Unary:
+    case OpShape::Convert: return 1;
     case OpShape::Binary:
     case OpShape::Compare: return 2;
     case OpShape::Ternary: return 3;
@@ -111,9 +111,9 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
   MT_ASSERT(args.size() == arity(op))
       << op_name(op) << " takes " << arity(op) << " operands, got " << args.size();
   MT_ASSERT(accepts_operand_type(op, operand)) << op_name(op) << " on " << name_of(operand);
-  if (is_comparison(op)) {
+  if (result_kind(op) == ResultKind::Bool) {
     MT_ASSERT(result == DType::Bool) << op_name(op) << " gives bool, not " << name_of(result);
-  } else if (op != OpKind::Cast && op != OpKind::Bitcast) {
+  } else if (result_kind(op) == ResultKind::Same) {
     MT_ASSERT(result == operand) << op_name(op) << " on " << name_of(operand) << " gives "
                                  << name_of(result);
   }

@@ -816,7 +816,7 @@ TEST(ScalarEval, TablesCoverEveryAcceptedPair) {
   std::set<std::pair<OpKind, DType>> covered;
   for (const Row& r : all_rows()) covered.insert({r.op, r.t});
   std::vector<OpKind> ops;
-#define MT_LIST_OP(name, printed, shape) ops.push_back(OpKind::name);
+#define MT_LIST_OP(name, ...) ops.push_back(OpKind::name);
   MT_FOR_EACH_OP(MT_LIST_OP)
 #undef MT_LIST_OP
   for (OpKind op : ops) {

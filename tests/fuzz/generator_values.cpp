@@ -9,31 +9,23 @@
 
 namespace mt::fuzz {
 
-bool is_approximate(OpKind op) {
-  switch (op) {
-    case OpKind::Exp:
-    case OpKind::Exp2:
-    case OpKind::Log:
-    case OpKind::Log2:
-    case OpKind::Sin:
-    case OpKind::Cos:
-    case OpKind::Tanh:
-    case OpKind::Erf:
-    case OpKind::Sigmoid:
-    case OpKind::Silu:
-    case OpKind::Gelu: return true;
-    default: return false;
-  }
-}
+bool is_approximate(OpKind op) { return op_ulps(op) != 0; }
 
 namespace detail {
 namespace {
 
-constexpr OpKind kUnaryOps[] = {OpKind::Neg,   OpKind::Not,     OpKind::Abs,   OpKind::Floor,
-                                OpKind::Ceil,  OpKind::Round,   OpKind::Trunc, OpKind::Sqrt,
-                                OpKind::Rsqrt, OpKind::Exp,     OpKind::Exp2,  OpKind::Log,
-                                OpKind::Log2,  OpKind::Sin,     OpKind::Cos,   OpKind::Tanh,
-                                OpKind::Erf,   OpKind::Sigmoid, OpKind::Silu,  OpKind::Gelu};
+// Every unary op of the list, so a new one is fuzzed without a change here.
+const std::vector<OpKind>& unary_ops() {
+  static const std::vector<OpKind> ops = [] {
+    std::vector<OpKind> unary;
+#define MT_UNARY_OP(name, printed, shape, ...) \
+  if (OpShape::shape == OpShape::Unary) unary.push_back(OpKind::name);
+    MT_FOR_EACH_OP(MT_UNARY_OP)
+#undef MT_UNARY_OP
+    return unary;
+  }();
+  return ops;
+}
 constexpr OpKind kBinaryOps[] = {OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Div,
                                  OpKind::Rem, OpKind::Min, OpKind::Max, OpKind::And,
                                  OpKind::Or,  OpKind::Xor, OpKind::Shl, OpKind::Shr};
@@ -295,7 +287,7 @@ ValueId Generator::group_array_read(DType t) {
 
 ValueId Generator::unary(DType t, int depth) {
   std::vector<OpKind> ops;
-  for (OpKind op : kUnaryOps) {
+  for (OpKind op : unary_ops()) {
     if (!accepts_operand_type(op, t)) continue;
     if (!exact() && is_approximate(op)) continue;  // the Gpu profile stores those directly
     ops.push_back(op);

@@ -204,8 +204,6 @@ Instr threadgroup_reduce(Kernel& k, CombineOp combine, ValueId value);
 Instr threadgroup_argmax(Kernel& k, ValueId value, ValueId index);
 }  // namespace make
 
-// Which dtypes an op accepts for its operands (the verifier and the DSL both ask this).
-bool accepts_operand_type(OpKind op, DType t);
 // Which value types a combine accepts in a collective or atomic: reductions take i32, u32
 // and floats (not fp8; And/Or/Xor only integers); atomics take i32 and u32 for every combine
 // but Mul, and f32 for Add.
