@@ -19,6 +19,10 @@ Val max(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::Max, a, 
 #define MT_DSL_UNARY_FN(fn, op) \
   Val fn(const Val& a) { return dsl_detail::unary(OpKind::op, a); }
 MT_FOR_EACH_DSL_MATH(MT_DSL_UNARY_FN)
+#define MT_DSL_BINARY_FN(fn, op) \
+  Val fn(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::op, a, b); }
+MT_FOR_EACH_DSL_BINARY_MATH(MT_DSL_BINARY_FN)
+#undef MT_DSL_BINARY_FN
 #undef MT_DSL_UNARY_FN
 
 Val clamp(const Val& x, const Val& lo, const Val& hi) { return min(max(x, lo), hi); }

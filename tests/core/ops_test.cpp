@@ -51,13 +51,15 @@ TEST(Ops, NamesAndShapesComeFromTheList) {
 
 TEST(Ops, ShapePredicates) {
   EXPECT_EQ(where(is_unary),
-            (std::set<std::string>{"neg", "not",  "abs", "floor",   "ceil", "round", "trunc",
-                                   "exp", "exp2", "log", "log2",    "sqrt", "rsqrt", "sin",
-                                   "cos", "tanh", "erf", "sigmoid", "silu", "gelu"}));
+            (std::set<std::string>{
+                "neg",  "not",   "abs", "floor",   "ceil",  "round", "round_even", "trunc", "exp",
+                "exp2", "expm1", "log", "log2",    "log1p", "sqrt",  "rsqrt",      "sin",   "cos",
+                "tan",  "tanh",  "erf", "sigmoid", "silu",  "gelu",  "gelu_tanh"}));
   const auto is_conversion = [](OpKind op) { return op_shape(op) == OpShape::Convert; };
   EXPECT_EQ(where(is_conversion), (std::set<std::string>{"cast", "bitcast"}));
-  EXPECT_EQ(where(is_binary), (std::set<std::string>{"add", "sub", "mul", "div", "rem", "min",
-                                                     "max", "and", "or", "xor", "shl", "shr"}));
+  EXPECT_EQ(where(is_binary),
+            (std::set<std::string>{"add", "sub", "mul", "div", "rem", "min", "max", "and", "or",
+                                   "xor", "shl", "shr", "pow", "atan2"}));
   EXPECT_EQ(where(is_comparison), (std::set<std::string>{"eq", "ne", "lt", "le", "gt", "ge"}));
 }
 
@@ -65,9 +67,10 @@ TEST(Ops, OpSets) {
   EXPECT_EQ(where(is_commutative),
             (std::set<std::string>{"add", "mul", "min", "max", "and", "or", "xor", "eq", "ne"}));
   EXPECT_EQ(where(is_float_only),
-            (std::set<std::string>{"floor", "ceil", "round", "trunc", "exp", "exp2", "log", "log2",
-                                   "sqrt", "rsqrt", "sin", "cos", "tanh", "erf", "sigmoid", "silu",
-                                   "gelu", "fma"}));
+            (std::set<std::string>{
+                "floor",   "ceil",  "round", "round_even", "trunc", "exp",   "exp2", "expm1", "log",
+                "log2",    "log1p", "sqrt",  "rsqrt",      "sin",   "cos",   "tan",  "tanh",  "erf",
+                "sigmoid", "silu",  "gelu",  "gelu_tanh",  "pow",   "atan2", "fma"}));
   EXPECT_EQ(where(is_integer_only), (std::set<std::string>{"shl", "shr"}));
   EXPECT_EQ(where(is_bitwise), (std::set<std::string>{"not", "and", "or", "xor"}));
   const auto any_type = [](OpKind op) { return operand_class(op) == OperandClass::Any; };
@@ -146,8 +149,9 @@ TEST(Ops, UlpsOfTheMathFunctions) {
   for (const OpEntry& e : all_ops()) {
     if (op_ulps(e.op) != 0) approximate.insert(std::string(e.name));
   }
-  EXPECT_EQ(approximate, (std::set<std::string>{"exp", "exp2", "log", "log2", "sin", "cos", "tanh",
-                                                "erf", "sigmoid", "silu", "gelu"}));
+  EXPECT_EQ(approximate, (std::set<std::string>{"exp", "exp2", "expm1", "log", "log2", "log1p",
+                                                "sin", "cos", "tan", "tanh", "erf", "sigmoid",
+                                                "silu", "gelu", "gelu_tanh", "pow", "atan2"}));
   EXPECT_EQ(op_ulps(OpKind::Exp), 4);
   EXPECT_EQ(op_ulps(OpKind::Gelu), 8);
   EXPECT_EQ(op_ulps(OpKind::Sqrt), 0);

@@ -62,20 +62,25 @@ namespace mt {
   X(Floor, "floor", Unary, Float, Ordered, Pure, Same, 0)                               \
   X(Ceil, "ceil", Unary, Float, Ordered, Pure, Same, 0)                                 \
   X(Round, "round", Unary, Float, Ordered, Pure, Same, 0)                               \
+  X(RoundEven, "round_even", Unary, Float, Ordered, Pure, Same, 0)                      \
   X(Trunc, "trunc", Unary, Float, Ordered, Pure, Same, 0)                               \
   X(Exp, "exp", Unary, Float, Ordered, Pure, Same, 4)                                   \
   X(Exp2, "exp2", Unary, Float, Ordered, Pure, Same, 4)                                 \
+  X(Expm1, "expm1", Unary, Float, Ordered, Pure, Same, 4)                               \
   X(Log, "log", Unary, Float, Ordered, Pure, Same, 4)                                   \
   X(Log2, "log2", Unary, Float, Ordered, Pure, Same, 4)                                 \
+  X(Log1p, "log1p", Unary, Float, Ordered, Pure, Same, 4)                               \
   X(Sqrt, "sqrt", Unary, Float, Ordered, Pure, Same, 0)                                 \
   X(Rsqrt, "rsqrt", Unary, Float, Ordered, Pure, Same, 0)                               \
   X(Sin, "sin", Unary, Float, Ordered, Pure, Same, 4)                                   \
   X(Cos, "cos", Unary, Float, Ordered, Pure, Same, 4)                                   \
+  X(Tan, "tan", Unary, Float, Ordered, Pure, Same, 4)                                   \
   X(Tanh, "tanh", Unary, Float, Ordered, Pure, Same, 4)                                 \
   X(Erf, "erf", Unary, Float, Ordered, Pure, Same, 4)                                   \
   X(Sigmoid, "sigmoid", Unary, Float, Ordered, Pure, Same, 8)                           \
   X(Silu, "silu", Unary, Float, Ordered, Pure, Same, 8)                                 \
   X(Gelu, "gelu", Unary, Float, Ordered, Pure, Same, 8)                                 \
+  X(GeluTanh, "gelu_tanh", Unary, Float, Ordered, Pure, Same, 8)                        \
   /* conversions */                                                                     \
   X(Cast, "cast", Convert, Any, Ordered, Pure, Named, 0)                                \
   X(Bitcast, "bitcast", Convert, Any, Ordered, Pure, Named, 0)                          \
@@ -92,6 +97,8 @@ namespace mt {
   X(Xor, "xor", Binary, Bits, Commutative, Pure, Same, 0)                               \
   X(Shl, "shl", Binary, Integer, Ordered, Pure, Same, 0)                                \
   X(Shr, "shr", Binary, Integer, Ordered, Pure, Same, 0)                                \
+  X(Pow, "pow", Binary, Float, Ordered, Pure, Same, 4)                                  \
+  X(Atan2, "atan2", Binary, Float, Ordered, Pure, Same, 4)                              \
   /* comparisons (result bool) */                                                       \
   X(Eq, "eq", Compare, Equality, Commutative, Pure, Bool, 0)                            \
   X(Ne, "ne", Compare, Equality, Commutative, Pure, Bool, 0)                            \
