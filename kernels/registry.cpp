@@ -17,6 +17,7 @@
 #include "metaltile/kernels/ffai/norms.hpp"
 #include "metaltile/kernels/ffai/rope.hpp"
 #include "metaltile/kernels/ffai/sampling.hpp"
+#include "metaltile/kernels/mlx/elementwise.hpp"
 #include "metaltile/kernels/mlx/gemv.hpp"
 #include "metaltile/kernels/mlx/quantized.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
@@ -35,6 +36,7 @@ std::vector<KernelInfo> gather() {
   add(kernels::ffai::norms::kernel_infos());
   add(kernels::ffai::rope::kernel_infos());
   add(kernels::ffai::sampling::kernel_infos());
+  add(kernels::mlx::elementwise::kernel_infos());
   add(kernels::mlx::rows::kernel_infos());
   add(kernels::mlx::gemv::kernel_infos());
   add(kernels::mlx::quantized::kernel_infos());
