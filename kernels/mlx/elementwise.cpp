@@ -237,25 +237,26 @@ KernelInfo entry(void (*body)(KernelBuilder&, DType), std::string summary, std::
 
 }  // namespace
 
-#define MT_MLX_UNARY_INFO(op, formula)                                                    \
-  KernelInfo unary_##op::info() {                                                         \
-    return entry(build_unary<&unary_formula::op>, "out = " #op "(x), elementwise",        \
+#define MT_MLX_UNARY_INFO(op, formula)                                                      \
+  KernelInfo unary_##op::info() {                                                           \
+    return entry(build_unary<&unary_formula::op>, "out = " #op "(x), elementwise",          \
                  std::string("out[i] = ") + formula + " at x = x[i], in f32, rounded to T", \
-                 {{"x", "[n] T"}, {"out", "[n] T"}}, false, false);                       \
+                 {{"x", "[n] T"}, {"out", "[n] T"}}, false, false);                         \
   }
-#define MT_MLX_BINARY_INFO(op, formula)                                                   \
-  KernelInfo binary_##op::info() {                                                        \
-    return entry(build_binary<&binary_formula::op>, "out = " #op "(a, b), elementwise",   \
-                 std::string("out[i] = ") + formula + " at a = a[i], b = b[i], in f32, "  \
-                                                      "rounded to T",                     \
-                 {{"a", "[n] T"}, {"b", "[n] T"}, {"out", "[n] T"}}, false, false);       \
+#define MT_MLX_BINARY_INFO(op, formula)                                                 \
+  KernelInfo binary_##op::info() {                                                      \
+    return entry(build_binary<&binary_formula::op>, "out = " #op "(a, b), elementwise", \
+                 std::string("out[i] = ") + formula +                                   \
+                     " at a = a[i], b = b[i], in f32, "                                 \
+                     "rounded to T",                                                    \
+                 {{"a", "[n] T"}, {"b", "[n] T"}, {"out", "[n] T"}}, false, false);     \
   }
-#define MT_MLX_GATED_INFO(op, formula)                                                      \
-  KernelInfo op::info() {                                                                   \
-    return entry(build_gated<&gated_formula::op>, "out = " formula ", elementwise",         \
-                 std::string("out[i] = ") + formula +                                       \
-                     " at gate = gate[i], up = up[i], in f32, rounded to T",                \
-                 {{"gate", "[n] T"}, {"up", "[n] T"}, {"out", "[n] T"}}, false, false);     \
+#define MT_MLX_GATED_INFO(op, formula)                                                  \
+  KernelInfo op::info() {                                                               \
+    return entry(build_gated<&gated_formula::op>, "out = " formula ", elementwise",     \
+                 std::string("out[i] = ") + formula +                                   \
+                     " at gate = gate[i], up = up[i], in f32, rounded to T",            \
+                 {{"gate", "[n] T"}, {"up", "[n] T"}, {"out", "[n] T"}}, false, false); \
   }
 MT_MLX_UNARY_OPS(MT_MLX_UNARY_INFO)
 MT_MLX_BINARY_OPS(MT_MLX_BINARY_INFO)

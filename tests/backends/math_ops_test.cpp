@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "kernels/ffai/tolerance.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 #include "metaltile/dsl/dsl.hpp"
-#include "kernels/ffai/tolerance.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
 
@@ -25,7 +25,7 @@ using mt::OpKind;
 
 std::vector<OpKind> float_math_ops(mt::OpShape shape) {
   std::vector<OpKind> ops;
-#define MT_FLOAT_OP(name, printed, op_shape, operands, ...)                   \
+#define MT_FLOAT_OP(name, printed, op_shape, operands, ...)                                    \
   if (mt::OpShape::op_shape == shape && mt::OperandClass::operands == mt::OperandClass::Float) \
     ops.push_back(OpKind::name);
   MT_FOR_EACH_OP(MT_FLOAT_OP)
@@ -55,8 +55,9 @@ mt::Kernel op_kernel(OpKind op, DType t) {
 // Edge values first, then a spread of magnitudes and signs.
 std::vector<float> operands(std::size_t n, std::uint32_t seed) {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> v = {0.0f, -0.0f, 1.0f, -1.0f, 0.5f, 2.5f, -2.5f, inf, -inf,
-                          std::numeric_limits<float>::quiet_NaN(), 1e-6f, -3e-5f, 40.0f, -90.0f};
+  std::vector<float> v = {0.0f,  -0.0f,  1.0f,  -1.0f, 0.5f,
+                          2.5f,  -2.5f,  inf,   -inf,  std::numeric_limits<float>::quiet_NaN(),
+                          1e-6f, -3e-5f, 40.0f, -90.0f};
   std::uint32_t s = seed;
   while (v.size() < n) {
     s = s * 1664525u + 1013904223u;
@@ -100,10 +101,10 @@ TEST(MathOps, EveryFloatMathOpMatchesScalarEvalOnEveryBackend) {
         const int ulps = interpreter ? 0 : mt::op_ulps(op);
         // gelu's 1 + erf(x / sqrt 2) cancels for x < 0, and composed functions may give 0
         // against a subnormal where an exp overflows on one side only.
-        const double absolute = ulps == 0                ? 0.0
-                                : op == OpKind::Gelu     ? 2e-6
-                                : mt::op_ulps(op) > 4    ? 1e-30
-                                                         : 0.0;
+        const double absolute = ulps == 0             ? 0.0
+                                : op == OpKind::Gelu  ? 2e-6
+                                : mt::op_ulps(op) > 4 ? 1e-30
+                                                      : 0.0;
         int failures = 0;
         for (std::size_t i = 0; i < n && failures < 10; ++i) {
           std::vector<mt::Scalar> args = {mt::Scalar::of_float(a[i])};
@@ -112,8 +113,9 @@ TEST(MathOps, EveryFloatMathOpMatchesScalarEvalOnEveryBackend) {
           if (!close(out[i], want, ulps, absolute, t)) {
             ++failures;
             ADD_FAILURE() << "[" << i << "] " << mt::op_name(op) << "(" << a[i]
-                          << (mt::is_binary(op) ? ", " + std::to_string(b[i]) : "") << ") = "
-                          << out[i] << ", scalar_eval " << want << " (" << ulps << " ulps)";
+                          << (mt::is_binary(op) ? ", " + std::to_string(b[i]) : "")
+                          << ") = " << out[i] << ", scalar_eval " << want << " (" << ulps
+                          << " ulps)";
           }
         }
       }

@@ -14,15 +14,15 @@ namespace mt::test::elementwise {
 struct UnaryCase {
   std::string op;
   std::function<double(double)> f;
-  double lo, hi;            // inputs drawn from [lo, hi)
-  double absolute = 0.0;    // extra absolute tolerance (cancellation in the f32 formula)
+  double lo, hi;          // inputs drawn from [lo, hi)
+  double absolute = 0.0;  // extra absolute tolerance (cancellation in the f32 formula)
 };
 
 struct BinaryCase {
   std::string op;
   std::function<double(double, double)> f;
-  double lo, hi;           // a from [lo, hi)
-  double b_lo, b_hi;       // b from [b_lo, b_hi)
+  double lo, hi;      // a from [lo, hi)
+  double b_lo, b_hi;  // b from [b_lo, b_hi)
   bool b_random_sign = false;
 };
 

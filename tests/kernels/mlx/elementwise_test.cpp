@@ -36,8 +36,7 @@ double tolerance(DType t, double expected, double absolute) {
 }
 
 std::vector<float> values(std::size_t n, std::uint64_t seed, DType t, double lo, double hi) {
-  return mt::test::rows::random_values(n, seed, t, static_cast<float>(lo),
-                                       static_cast<float>(hi));
+  return mt::test::rows::random_values(n, seed, t, static_cast<float>(lo), static_cast<float>(hi));
 }
 
 using Inputs = std::vector<std::pair<std::string, std::vector<float>>>;
@@ -95,8 +94,7 @@ TEST(Elementwise, UnaryOpsMatchTheirOracles) {
           std::vector<double> want(n);
           for (std::size_t i = 0; i < n; ++i) want[i] = c.f(x[i]);
           mt::test::expect_within(
-              out, want, [&](std::size_t i) { return tolerance(t, want[i], c.absolute); },
-              c.op);
+              out, want, [&](std::size_t i) { return tolerance(t, want[i], c.absolute); }, c.op);
         }
       }
     }
@@ -172,15 +170,18 @@ TEST(Elementwise, SpecialValuesFollowPyTorch) {
        {2.0f, -2.0f, 2.0f, 0.0f, inf, -inf, 2.0f, nan},
        {1.0f, -1.0f, -0.0f, nan, inf, -inf, nan, nan}},
       {"binary_pow", {-2.0f, 0.0f, nan, 1.0f}, {0.5f, 0.0f, 0.0f, nan}, {nan, 1.0f, 1.0f, 1.0f}},
-      {"binary_atan2", {0.0f, -0.0f, 0.0f}, {-0.0f, -1.0f, 0.0f}, {3.14159274f, -3.14159274f, 0.0f}},
+      {"binary_atan2",
+       {0.0f, -0.0f, 0.0f},
+       {-0.0f, -1.0f, 0.0f},
+       {3.14159274f, -3.14159274f, 0.0f}},
   };
   mt::test::for_each_backend([&](mt::Context& ctx) {
     for (const Special& c : cases) {
       SCOPED_TRACE(c.kernel);
       const bool binary = !c.b.empty();
-      const std::vector<float> out =
-          binary ? run(ctx, c.kernel, DType::F32, {{"a", c.a}, {"b", c.b}})
-                 : run(ctx, c.kernel, DType::F32, {{"x", c.a}});
+      const std::vector<float> out = binary
+                                         ? run(ctx, c.kernel, DType::F32, {{"a", c.a}, {"b", c.b}})
+                                         : run(ctx, c.kernel, DType::F32, {{"x", c.a}});
       ASSERT_EQ(out.size(), c.want.size());
       for (std::size_t i = 0; i < out.size(); ++i) {
         if (std::isnan(c.want[i])) {
@@ -222,8 +223,7 @@ TEST(Elementwise, LengthAndDTypeErrorsNameKernelAndBuffer) {
     mt::BufferMap good{{"a", mt::test::pack(x, t)},
                        {"b", mt::test::pack(x, t)},
                        {"out", mt::test::poisoned(9, t)}};
-    const auto expect_bad = [&](const std::string& buffer, std::size_t n,
-                                const std::string& text) {
+    const auto expect_bad = [&](const std::string& buffer, std::size_t n, const std::string& text) {
       mt::BufferMap b = good;
       b[buffer] = mt::test::poisoned(n, t);
       mt::test::expect_mentions(

@@ -19,46 +19,46 @@
 // The op table: X(op, formula). Each op has PyTorch's semantics for the function of the same
 // name (torch.<op>; relu, gelu, gelu_tanh, softplus, sigmoid and silu as in torch.nn.functional),
 // computed in f32 and rounded once to T. The formula is what `tile inspect` shows.
-#define MT_MLX_UNARY_OPS(X)                                                  \
-  X(abs, "|x|")                                                              \
-  X(neg, "-x")                                                               \
-  X(sign, "(x > 0) - (x < 0); 0 for NaN")                                    \
-  X(square, "x * x")                                                         \
-  X(sqrt, "sqrt(x)")                                                         \
-  X(rsqrt, "1 / sqrt(x)")                                                    \
-  X(recip, "1 / x")                                                          \
-  X(exp, "e^x")                                                              \
-  X(exp2, "2^x")                                                             \
-  X(expm1, "e^x - 1, accurate near 0")                                       \
-  X(log, "ln x")                                                             \
-  X(log2, "log2 x")                                                          \
-  X(log1p, "ln(1 + x), accurate near 0")                                     \
-  X(sin, "sin x")                                                            \
-  X(cos, "cos x")                                                            \
-  X(tan, "tan x")                                                            \
-  X(tanh, "tanh x")                                                          \
-  X(sigmoid, "1 / (1 + e^-x)")                                               \
-  X(silu, "x * sigmoid(x)")                                                  \
-  X(relu, "x < 0 ? 0 : x (NaN and -0 pass through)")                         \
-  X(gelu, "x/2 * (1 + erf(x / sqrt 2))")                                     \
-  X(gelu_tanh, "x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))")          \
-  X(softplus, "x > 20 ? x : ln(1 + e^x)")                                    \
-  X(erf, "erf x")                                                            \
-  X(floor, "floor x")                                                        \
-  X(ceil, "ceil x")                                                          \
+#define MT_MLX_UNARY_OPS(X)                                         \
+  X(abs, "|x|")                                                     \
+  X(neg, "-x")                                                      \
+  X(sign, "(x > 0) - (x < 0); 0 for NaN")                           \
+  X(square, "x * x")                                                \
+  X(sqrt, "sqrt(x)")                                                \
+  X(rsqrt, "1 / sqrt(x)")                                           \
+  X(recip, "1 / x")                                                 \
+  X(exp, "e^x")                                                     \
+  X(exp2, "2^x")                                                    \
+  X(expm1, "e^x - 1, accurate near 0")                              \
+  X(log, "ln x")                                                    \
+  X(log2, "log2 x")                                                 \
+  X(log1p, "ln(1 + x), accurate near 0")                            \
+  X(sin, "sin x")                                                   \
+  X(cos, "cos x")                                                   \
+  X(tan, "tan x")                                                   \
+  X(tanh, "tanh x")                                                 \
+  X(sigmoid, "1 / (1 + e^-x)")                                      \
+  X(silu, "x * sigmoid(x)")                                         \
+  X(relu, "x < 0 ? 0 : x (NaN and -0 pass through)")                \
+  X(gelu, "x/2 * (1 + erf(x / sqrt 2))")                            \
+  X(gelu_tanh, "x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))") \
+  X(softplus, "x > 20 ? x : ln(1 + e^x)")                           \
+  X(erf, "erf x")                                                   \
+  X(floor, "floor x")                                               \
+  X(ceil, "ceil x")                                                 \
   X(round, "x rounded to the nearest integer, halves to even")
-#define MT_MLX_BINARY_OPS(X)                                                         \
-  X(add, "a + b")                                                                    \
-  X(sub, "a - b")                                                                    \
-  X(mul, "a * b")                                                                    \
-  X(div, "a / b")                                                                    \
-  X(maximum, "max(a, b); NaN if either is NaN")                                      \
-  X(minimum, "min(a, b); NaN if either is NaN")                                      \
-  X(pow, "a^b (C's powf special cases)")                                             \
-  X(atan2, "the angle of (b, a) in [-pi, pi]")                                       \
+#define MT_MLX_BINARY_OPS(X)                    \
+  X(add, "a + b")                               \
+  X(sub, "a - b")                               \
+  X(mul, "a * b")                               \
+  X(div, "a / b")                               \
+  X(maximum, "max(a, b); NaN if either is NaN") \
+  X(minimum, "min(a, b); NaN if either is NaN") \
+  X(pow, "a^b (C's powf special cases)")        \
+  X(atan2, "the angle of (b, a) in [-pi, pi]")  \
   X(remainder, "a - b * floor(a / b): fmod(a, b), plus b when its sign differs from b's")
-#define MT_MLX_GATED_OPS(X)                    \
-  X(swiglu, "silu(gate) * up")                 \
+#define MT_MLX_GATED_OPS(X)    \
+  X(swiglu, "silu(gate) * up") \
   X(geglu_tanh, "gelu_tanh(gate) * up")
 
 namespace mt::kernels::mlx::elementwise {
