@@ -18,6 +18,7 @@
 #include "metaltile/kernels/ffai/norms.hpp"
 #include "metaltile/kernels/ffai/rope.hpp"
 #include "metaltile/kernels/ffai/sampling.hpp"
+#include "metaltile/kernels/mlx/elementwise.hpp"
 #include "metaltile/kernels/mlx/gemm.hpp"
 #include "metaltile/kernels/mlx/gemv.hpp"
 #include "metaltile/kernels/mlx/quantized.hpp"
@@ -38,6 +39,7 @@ std::vector<KernelInfo> gather() {
   add(kernels::ffai::norms::kernel_infos());
   add(kernels::ffai::rope::kernel_infos());
   add(kernels::ffai::sampling::kernel_infos());
+  add(kernels::mlx::elementwise::kernel_infos());
   add(kernels::mlx::rows::kernel_infos());
   add(kernels::mlx::gemm::kernel_infos());
   add(kernels::mlx::gemv::kernel_infos());

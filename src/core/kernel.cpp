@@ -86,29 +86,6 @@ bool accepts_combine(OpKind op, CombineOp combine, DType t) {
   return integer32 || t == DType::F32 || t == DType::F16 || t == DType::BF16;
 }
 
-bool accepts_operand_type(OpKind op, DType t) {
-  if (is_fp8(t)) return op == OpKind::Cast || op == OpKind::Bitcast || op == OpKind::Select;
-  if (is_float_only(op)) return is_float(t);
-  if (is_integer_only(op)) return is_integer(t);
-  if (is_bitwise(op)) return is_integer(t) || t == DType::Bool;
-  switch (op) {
-    case OpKind::Neg: return is_float(t) || is_integer(t);
-    case OpKind::Abs: return is_float(t) || is_integer(t);
-    case OpKind::Add:
-    case OpKind::Sub:
-    case OpKind::Mul:
-    case OpKind::Div:
-    case OpKind::Rem:
-    case OpKind::Min:
-    case OpKind::Max:
-    case OpKind::Lt:
-    case OpKind::Le:
-    case OpKind::Gt:
-    case OpKind::Ge: return is_arithmetic(t);
-    default: return true;
-  }
-}
-
 namespace make {
 namespace {
 Instr with_result(Kernel& k, OpKind op, DType t, std::vector<ValueId> operands) {
@@ -185,7 +162,7 @@ Instr local_write(const Kernel& k, LocalId l, ValueId value) {
 }
 
 Instr unary(Kernel& k, OpKind op, ValueId a) {
-  MT_ASSERT(is_unary(op) && op != OpKind::Cast && op != OpKind::Bitcast) << op_name(op);
+  MT_ASSERT(is_unary(op)) << op_name(op);
   MT_ASSERT(accepts_operand_type(op, k.type_of(a))) << op_name(op) << " " << name_of(k.type_of(a));
   return with_result(k, op, k.type_of(a), {a});
 }

@@ -1,95 +1,56 @@
-// Names and op sets generated from MT_FOR_EACH_OP.
+// The columns of MT_FOR_EACH_OP as functions, and the names of combines and shuffles.
 #include "metaltile/core/ops.hpp"
 
 namespace mt {
 
-std::string_view op_name(OpKind op) {
-  switch (op) {
-#define MT_OP_NAME(name, printed, shape) \
-  case OpKind::name: return printed;
-    MT_FOR_EACH_OP(MT_OP_NAME)
+// Each function is one switch generated from the list: a row missing a column does not compile.
+// (clang-format would read a `case` outside a switch as code to merge.)
+// clang-format off
+#define MT_OP_COLUMN(function, type, column) \
+  type function(OpKind op) {                 \
+    switch (op) { MT_FOR_EACH_OP(column) }   \
+    return type{};                           \
+  }
+#define MT_OP_NAME(name, printed, ...) case OpKind::name: return printed;
+#define MT_OP_SHAPE(name, printed, shape, ...) case OpKind::name: return OpShape::shape;
+#define MT_OP_OPERANDS(name, printed, shape, operands, ...) \
+  case OpKind::name: return OperandClass::operands;
+#define MT_OP_ORDER(name, printed, shape, operands, order, ...) \
+  case OpKind::name: return OperandOrder::order == OperandOrder::Commutative;
+#define MT_OP_PURITY(name, printed, shape, operands, order, purity, ...) \
+  case OpKind::name: return Purity::purity == Purity::Pure;
+#define MT_OP_RESULT(name, printed, shape, operands, order, purity, result, ...) \
+  case OpKind::name: return ResultKind::result;
+#define MT_OP_ULPS(name, printed, shape, operands, order, purity, result, ulps) \
+  case OpKind::name: return ulps;
+// clang-format on
+
+MT_OP_COLUMN(op_name, std::string_view, MT_OP_NAME)
+MT_OP_COLUMN(op_shape, OpShape, MT_OP_SHAPE)
+MT_OP_COLUMN(operand_class, OperandClass, MT_OP_OPERANDS)
+MT_OP_COLUMN(is_commutative, bool, MT_OP_ORDER)
+MT_OP_COLUMN(is_pure, bool, MT_OP_PURITY)
+MT_OP_COLUMN(result_kind, ResultKind, MT_OP_RESULT)
+MT_OP_COLUMN(op_ulps, int, MT_OP_ULPS)
+
 #undef MT_OP_NAME
-  }
-  return "?";
-}
-
-OpShape op_shape(OpKind op) {
-  switch (op) {
-#define MT_OP_SHAPE(name, printed, shape) \
-  case OpKind::name: return OpShape::shape;
-    MT_FOR_EACH_OP(MT_OP_SHAPE)
 #undef MT_OP_SHAPE
-  }
-  return OpShape::Statement;
-}
+#undef MT_OP_OPERANDS
+#undef MT_OP_ORDER
+#undef MT_OP_PURITY
+#undef MT_OP_RESULT
+#undef MT_OP_ULPS
+#undef MT_OP_COLUMN
 
-bool is_unary(OpKind op) { return op_shape(op) == OpShape::Unary; }
-bool is_binary(OpKind op) { return op_shape(op) == OpShape::Binary; }
-bool is_comparison(OpKind op) { return op_shape(op) == OpShape::Compare; }
-
-bool is_commutative(OpKind op) {
-  switch (op) {
-    case OpKind::Add:
-    case OpKind::Mul:
-    case OpKind::Min:
-    case OpKind::Max:
-    case OpKind::And:
-    case OpKind::Or:
-    case OpKind::Xor:
-    case OpKind::Eq:
-    case OpKind::Ne: return true;
-    default: return false;
-  }
-}
-
-bool is_float_only(OpKind op) {
-  switch (op) {
-    case OpKind::Floor:
-    case OpKind::Ceil:
-    case OpKind::Round:
-    case OpKind::Trunc:
-    case OpKind::Exp:
-    case OpKind::Exp2:
-    case OpKind::Log:
-    case OpKind::Log2:
-    case OpKind::Sqrt:
-    case OpKind::Rsqrt:
-    case OpKind::Sin:
-    case OpKind::Cos:
-    case OpKind::Tanh:
-    case OpKind::Erf:
-    case OpKind::Sigmoid:
-    case OpKind::Silu:
-    case OpKind::Gelu:
-    case OpKind::Fma: return true;
-    default: return false;
-  }
-}
-
-bool is_integer_only(OpKind op) { return op == OpKind::Shl || op == OpKind::Shr; }
-
-bool is_bitwise(OpKind op) {
-  return op == OpKind::Not || op == OpKind::And || op == OpKind::Or || op == OpKind::Xor;
-}
-
-bool is_pure(OpKind op) {
-  switch (op_shape(op)) {
-    case OpShape::Unary:
-    case OpShape::Binary:
-    case OpShape::Compare:
-    case OpShape::Ternary: return true;
-    case OpShape::Leaf:
-      // A scalar parameter is uniform over the launch; program_id differs by thread but is
-      // still a pure function of the thread, so CSE may merge two reads of it.
-      return true;
-    case OpShape::Memory:
-    case OpShape::Local:
-    case OpShape::Array:
-    case OpShape::Control:
-    case OpShape::Sync:
-    case OpShape::Collective:
-    case OpShape::Matrix:
-    case OpShape::Statement: return false;
+bool accepts_operand_type(OpKind op, DType t) {
+  switch (operand_class(op)) {
+    case OperandClass::Float: return is_float(t) && !is_fp8(t);
+    case OperandClass::Integer: return is_integer(t);
+    case OperandClass::Arithmetic: return is_arithmetic(t);
+    case OperandClass::Bits: return is_integer(t) || t == DType::Bool;
+    case OperandClass::Equality: return is_arithmetic(t) || t == DType::Bool;
+    case OperandClass::Any: return true;
+    case OperandClass::Own: return !is_fp8(t);
   }
   return false;
 }
@@ -125,23 +86,6 @@ std::string_view shuffle_name(ShuffleKind s) {
     case ShuffleKind::Down: return "down";
   }
   return "?";
-}
-
-bool has_result(OpKind op) {
-  switch (op) {
-    case OpKind::Store:
-    case OpKind::LocalWrite:
-    case OpKind::If:
-    case OpKind::Require:
-    case OpKind::RequireLen:
-    case OpKind::RequireLenMultiple:
-    case OpKind::LoadVector:
-    case OpKind::StoreVector:
-    case OpKind::ArrayStore:
-    case OpKind::Barrier:
-    case OpKind::WarpBarrier: return false;
-    default: return op_shape(op) != OpShape::Matrix;
-  }
 }
 
 }  // namespace mt

@@ -218,6 +218,7 @@ std::string print_instr(const Kernel& k, const Instr& in) {
         return name + " " + local_name(k, in.local) + " = " + operand(in, 0);
       return typed + " = " + name + " " + local_name(k, in.local);
     case OpShape::Unary:
+    case OpShape::Convert:
     case OpShape::Binary:
     case OpShape::Compare:
     case OpShape::Ternary: return typed + " = " + name + " " + operand_list(in);

@@ -8,7 +8,6 @@
 #include <limits>
 
 #include "metaltile/core/error.hpp"
-#include "metaltile/core/kernel.hpp"  // accepts_operand_type
 
 namespace mt {
 namespace {
@@ -73,7 +72,8 @@ Scalar bitcast(Scalar v, DType from, DType to) {
 
 std::size_t arity(OpKind op) {
   switch (op_shape(op)) {
-    case OpShape::Unary: return 1;
+    case OpShape::Unary:
+    case OpShape::Convert: return 1;
     case OpShape::Binary:
     case OpShape::Compare: return 2;
     case OpShape::Ternary: return 3;
@@ -95,6 +95,14 @@ float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 constexpr float kSqrt2 = 1.41421356f;  // sqrtf(2), correctly rounded
 
+// x/2 * (1 + tanh(z)) with z = sqrt(2/pi) * (x + 0.044715 x^3), written as x / (1 + e^(-2z)):
+// the same function without the cancellation of 1 + tanh(z) for x < 0. The CUDA dialect's
+// pattern spells the same steps in the same order.
+float gelu_tanh(float x) {
+  const float z = 0.7978845608f * (x + 0.044715f * x * x * x);
+  return x / (1.0f + std::exp(-2.0f * z));
+}
+
 // IEEE minNum/maxNum with -0 ordered below +0 (as CUDA's fminf/fmaxf do; libm's fmin
 // leaves the choice between zeros to the platform): the non-NaN operand when one is NaN.
 float float_min(float x, float y) {
@@ -112,9 +120,9 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
   MT_ASSERT(args.size() == arity(op))
       << op_name(op) << " takes " << arity(op) << " operands, got " << args.size();
   MT_ASSERT(accepts_operand_type(op, operand)) << op_name(op) << " on " << name_of(operand);
-  if (is_comparison(op)) {
+  if (result_kind(op) == ResultKind::Bool) {
     MT_ASSERT(result == DType::Bool) << op_name(op) << " gives bool, not " << name_of(result);
-  } else if (op != OpKind::Cast && op != OpKind::Bitcast) {
+  } else if (result_kind(op) == ResultKind::Same) {
     MT_ASSERT(result == operand) << op_name(op) << " on " << name_of(operand) << " gives "
                                  << name_of(result);
   }
@@ -142,21 +150,26 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::Abs: return fl ? real(std::fabs(fx)) : integer(x.i < 0 ? 0 - ux : ux);
     case OpKind::Floor: return real(std::floor(fx));
     case OpKind::Ceil: return real(std::ceil(fx));
-    case OpKind::Round: return real(std::round(fx));  // half away from zero
+    case OpKind::Round: return real(std::round(fx));          // half away from zero
+    case OpKind::RoundEven: return real(std::nearbyint(fx));  // the default mode: half to even
     case OpKind::Trunc: return real(std::trunc(fx));
     case OpKind::Exp: return real(std::exp(fx));
     case OpKind::Exp2: return real(std::exp2(fx));
+    case OpKind::Expm1: return real(std::expm1(fx));
     case OpKind::Log: return real(std::log(fx));
     case OpKind::Log2: return real(std::log2(fx));
+    case OpKind::Log1p: return real(std::log1p(fx));
     case OpKind::Sqrt: return real(std::sqrt(fx));
     case OpKind::Rsqrt: return real(1.0f / std::sqrt(fx));
     case OpKind::Sin: return real(std::sin(fx));
     case OpKind::Cos: return real(std::cos(fx));
+    case OpKind::Tan: return real(std::tan(fx));
     case OpKind::Tanh: return real(std::tanh(fx));
     case OpKind::Erf: return real(std::erf(fx));
     case OpKind::Sigmoid: return real(sigmoid(fx));
     case OpKind::Silu: return real(fx * sigmoid(fx));
     case OpKind::Gelu: return real(0.5f * fx * (1.0f + std::erf(fx / kSqrt2)));
+    case OpKind::GeluTanh: return real(gelu_tanh(fx));
     case OpKind::Cast: return convert(x, operand, result);
     case OpKind::Bitcast: return bitcast(x, operand, result);
 
@@ -176,6 +189,8 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
       return fl ? real(float_min(fx, fy)) : integer(static_cast<std::uint64_t>(std::min(x.i, y.i)));
     case OpKind::Max:
       return fl ? real(float_max(fx, fy)) : integer(static_cast<std::uint64_t>(std::max(x.i, y.i)));
+    case OpKind::Pow: return real(std::pow(fx, fy));
+    case OpKind::Atan2: return real(std::atan2(fx, fy));
     // On bool (0 or 1) the bitwise forms are the logical ones.
     case OpKind::And: return integer(ux & uy);
     case OpKind::Or: return integer(ux | uy);

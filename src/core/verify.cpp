@@ -32,7 +32,8 @@ Arity arity_of(OpKind op) {
     case OpShape::Collective:
       return {op == OpKind::WarpShuffle || op == OpKind::ThreadgroupArgmax ? 2u : 1u, 0};
     case OpShape::Local: return {op == OpKind::LocalWrite ? 1u : 0u, 0};
-    case OpShape::Unary: return {1, 0};
+    case OpShape::Unary:
+    case OpShape::Convert: return {1, 0};
     case OpShape::Binary:
     case OpShape::Compare: return {2, 0};
     case OpShape::Ternary: return {3, 0};
@@ -51,6 +52,7 @@ bool allowed_in(Region region, OpKind op) {
   switch (op_shape(op)) {
     case OpShape::Leaf: return region == Region::Body || is_launch_uniform(op);
     case OpShape::Unary:
+    case OpShape::Convert:
     case OpShape::Binary:
     case OpShape::Compare:
     case OpShape::Ternary: return true;
@@ -293,6 +295,7 @@ class Verifier {
       case OpShape::Collective: return check_collective(in);
       case OpShape::Local: return check_local(in);
       case OpShape::Unary: return check_unary(in);
+      case OpShape::Convert: return check_convert(in);
       case OpShape::Binary: return check_binary(in);
       case OpShape::Compare: return check_compare(in);
       case OpShape::Ternary: return in.op == OpKind::Fma ? check_fma(in) : check_select(in);
@@ -463,16 +466,17 @@ class Verifier {
 
   void check_unary(const Instr& in) const {
     const DType a = operand_type(in, 0);
-    if (in.op == OpKind::Cast) return;  // converts any type to any type
-    if (in.op == OpKind::Bitcast) {
-      if (a == DType::Bool || in.dtype == DType::Bool) fail(in, "bitcast of bool");
-      if (size_of(a) != size_of(in.dtype)) {
-        fail(in, "bitcast to " + std::string(name_of(in.dtype)) + " changes the size");
-      }
-      return;
-    }
     expect_accepted(in, a);
     expect_result(in, a, "the operand's type");
+  }
+
+  void check_convert(const Instr& in) const {
+    if (in.op == OpKind::Cast) return;  // converts any type to any type
+    const DType a = operand_type(in, 0);
+    if (a == DType::Bool || in.dtype == DType::Bool) fail(in, "bitcast of bool");
+    if (size_of(a) != size_of(in.dtype)) {
+      fail(in, "bitcast to " + std::string(name_of(in.dtype)) + " changes the size");
+    }
   }
 
   void check_binary(const Instr& in) const {

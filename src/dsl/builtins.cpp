@@ -18,24 +18,11 @@ Val max(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::Max, a, 
 
 #define MT_DSL_UNARY_FN(fn, op) \
   Val fn(const Val& a) { return dsl_detail::unary(OpKind::op, a); }
-MT_DSL_UNARY_FN(abs, Abs)
-MT_DSL_UNARY_FN(floor, Floor)
-MT_DSL_UNARY_FN(ceil, Ceil)
-MT_DSL_UNARY_FN(round, Round)
-MT_DSL_UNARY_FN(trunc, Trunc)
-MT_DSL_UNARY_FN(exp, Exp)
-MT_DSL_UNARY_FN(exp2, Exp2)
-MT_DSL_UNARY_FN(log, Log)
-MT_DSL_UNARY_FN(log2, Log2)
-MT_DSL_UNARY_FN(sqrt, Sqrt)
-MT_DSL_UNARY_FN(rsqrt, Rsqrt)
-MT_DSL_UNARY_FN(sin, Sin)
-MT_DSL_UNARY_FN(cos, Cos)
-MT_DSL_UNARY_FN(tanh, Tanh)
-MT_DSL_UNARY_FN(erf, Erf)
-MT_DSL_UNARY_FN(sigmoid, Sigmoid)
-MT_DSL_UNARY_FN(silu, Silu)
-MT_DSL_UNARY_FN(gelu, Gelu)
+MT_FOR_EACH_DSL_MATH(MT_DSL_UNARY_FN)
+#define MT_DSL_BINARY_FN(fn, op) \
+  Val fn(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::op, a, b); }
+MT_FOR_EACH_DSL_BINARY_MATH(MT_DSL_BINARY_FN)
+#undef MT_DSL_BINARY_FN
 #undef MT_DSL_UNARY_FN
 
 Val clamp(const Val& x, const Val& lo, const Val& hi) { return min(max(x, lo), hi); }

@@ -19,7 +19,7 @@ struct OpEntry {
 
 const std::vector<OpEntry>& all_ops() {
   static const std::vector<OpEntry> ops = {
-#define MT_OP_ENTRY(name, printed, shape) {OpKind::name, printed, OpShape::shape},
+#define MT_OP_ENTRY(name, printed, shape, ...) {OpKind::name, printed, OpShape::shape},
       MT_FOR_EACH_OP(MT_OP_ENTRY)
 #undef MT_OP_ENTRY
   };
@@ -50,13 +50,16 @@ TEST(Ops, NamesAndShapesComeFromTheList) {
 }
 
 TEST(Ops, ShapePredicates) {
-  EXPECT_EQ(
-      where(is_unary),
-      (std::set<std::string>{"neg",  "not",     "abs",  "floor", "ceil",  "round",  "trunc", "exp",
-                             "exp2", "log",     "log2", "sqrt",  "rsqrt", "sin",    "cos",   "tanh",
-                             "erf",  "sigmoid", "silu", "gelu",  "cast",  "bitcast"}));
-  EXPECT_EQ(where(is_binary), (std::set<std::string>{"add", "sub", "mul", "div", "rem", "min",
-                                                     "max", "and", "or", "xor", "shl", "shr"}));
+  EXPECT_EQ(where(is_unary),
+            (std::set<std::string>{
+                "neg",  "not",   "abs", "floor",   "ceil",  "round", "round_even", "trunc", "exp",
+                "exp2", "expm1", "log", "log2",    "log1p", "sqrt",  "rsqrt",      "sin",   "cos",
+                "tan",  "tanh",  "erf", "sigmoid", "silu",  "gelu",  "gelu_tanh"}));
+  const auto is_conversion = [](OpKind op) { return op_shape(op) == OpShape::Convert; };
+  EXPECT_EQ(where(is_conversion), (std::set<std::string>{"cast", "bitcast"}));
+  EXPECT_EQ(where(is_binary),
+            (std::set<std::string>{"add", "sub", "mul", "div", "rem", "min", "max", "and", "or",
+                                   "xor", "shl", "shr", "pow", "atan2"}));
   EXPECT_EQ(where(is_comparison), (std::set<std::string>{"eq", "ne", "lt", "le", "gt", "ge"}));
 }
 
@@ -64,11 +67,94 @@ TEST(Ops, OpSets) {
   EXPECT_EQ(where(is_commutative),
             (std::set<std::string>{"add", "mul", "min", "max", "and", "or", "xor", "eq", "ne"}));
   EXPECT_EQ(where(is_float_only),
-            (std::set<std::string>{"floor", "ceil", "round", "trunc", "exp", "exp2", "log", "log2",
-                                   "sqrt", "rsqrt", "sin", "cos", "tanh", "erf", "sigmoid", "silu",
-                                   "gelu", "fma"}));
+            (std::set<std::string>{
+                "floor",   "ceil",  "round", "round_even", "trunc", "exp",   "exp2", "expm1", "log",
+                "log2",    "log1p", "sqrt",  "rsqrt",      "sin",   "cos",   "tan",  "tanh",  "erf",
+                "sigmoid", "silu",  "gelu",  "gelu_tanh",  "pow",   "atan2", "fma"}));
   EXPECT_EQ(where(is_integer_only), (std::set<std::string>{"shl", "shr"}));
   EXPECT_EQ(where(is_bitwise), (std::set<std::string>{"not", "and", "or", "xor"}));
+  const auto any_type = [](OpKind op) { return operand_class(op) == OperandClass::Any; };
+  EXPECT_EQ(where(any_type), (std::set<std::string>{"cast", "bitcast", "select"}));
+  const auto equality = [](OpKind op) { return operand_class(op) == OperandClass::Equality; };
+  EXPECT_EQ(where(equality), (std::set<std::string>{"eq", "ne"}));
+}
+
+// accepts_operand_type is the Operands column: fp8 only where the class is Any, bool only for
+// bitwise ops, equality and Any, and each class on exactly its dtypes.
+TEST(Ops, OperandClassesAcceptTheirDTypes) {
+  const auto accepted = [](OpKind op) {
+    std::set<std::string> names;
+    for (DType t : kAllDTypes) {
+      if (accepts_operand_type(op, t)) names.insert(std::string(name_of(t)));
+    }
+    return names;
+  };
+  const std::set<std::string> floats = {"f32", "f16", "bf16"};
+  const std::set<std::string> integers = {"i32", "u32", "i8", "u8"};
+  std::set<std::string> arithmetic = floats, bits = integers, equality, any;
+  arithmetic.insert(integers.begin(), integers.end());
+  bits.insert("bool");
+  equality = arithmetic;
+  equality.insert("bool");
+  for (DType t : kAllDTypes) any.insert(std::string(name_of(t)));
+  EXPECT_EQ(accepted(OpKind::Exp), floats);
+  EXPECT_EQ(accepted(OpKind::Fma), floats);
+  EXPECT_EQ(accepted(OpKind::Shl), integers);
+  EXPECT_EQ(accepted(OpKind::Add), arithmetic);
+  EXPECT_EQ(accepted(OpKind::Neg), arithmetic);
+  EXPECT_EQ(accepted(OpKind::Lt), arithmetic);
+  EXPECT_EQ(accepted(OpKind::Xor), bits);
+  EXPECT_EQ(accepted(OpKind::Eq), equality);
+  EXPECT_EQ(accepted(OpKind::Select), any);
+  EXPECT_EQ(accepted(OpKind::Cast), any);
+}
+
+// The Result column: comparisons give bool, arithmetic its operands' type, conversions the
+// named type; thread identity and lengths are u32.
+TEST(Ops, ResultKinds) {
+  const auto kind_is = [](ResultKind kind) {
+    return [kind](OpKind op) { return result_kind(op) == kind; };
+  };
+  for (const OpEntry& e : all_ops()) {
+    if (e.shape == OpShape::Unary || e.shape == OpShape::Binary || e.shape == OpShape::Ternary) {
+      EXPECT_EQ(result_kind(e.op), ResultKind::Same) << e.name;
+    }
+    if (e.shape == OpShape::Compare) {
+      EXPECT_EQ(result_kind(e.op), ResultKind::Bool) << e.name;
+    }
+    if (e.shape == OpShape::Convert) {
+      EXPECT_EQ(result_kind(e.op), ResultKind::Named) << e.name;
+    }
+  }
+  std::set<std::string> u32 = {"program_id",
+                               "len",
+                               "thread_id",
+                               "threadgroup_id",
+                               "threads_per_threadgroup",
+                               "threadgroups_per_grid",
+                               "lane_id",
+                               "warp_id",
+                               "threadgroup_argmax"};
+  std::set<std::string> u32_results;
+  for (const OpEntry& e : all_ops()) {
+    if (kind_is(ResultKind::U32)(e.op)) u32_results.insert(std::string(e.name));
+  }
+  EXPECT_EQ(u32_results, u32);
+}
+
+// The Ulps column: exact ops are bit-identical on every backend; libm functions get 4 ulps and
+// functions composed of a few rounded steps 8.
+TEST(Ops, UlpsOfTheMathFunctions) {
+  std::set<std::string> approximate;
+  for (const OpEntry& e : all_ops()) {
+    if (op_ulps(e.op) != 0) approximate.insert(std::string(e.name));
+  }
+  EXPECT_EQ(approximate, (std::set<std::string>{"exp", "exp2", "expm1", "log", "log2", "log1p",
+                                                "sin", "cos", "tan", "tanh", "erf", "sigmoid",
+                                                "silu", "gelu", "gelu_tanh", "pow", "atan2"}));
+  EXPECT_EQ(op_ulps(OpKind::Exp), 4);
+  EXPECT_EQ(op_ulps(OpKind::Gelu), 8);
+  EXPECT_EQ(op_ulps(OpKind::Sqrt), 0);
 }
 
 TEST(Ops, PurityAndResults) {

@@ -12,12 +12,12 @@
 namespace mt::fuzz {
 
 Tolerance gpu_tolerance(OpKind op, DType t) {
-  const bool composed = op == OpKind::Sigmoid || op == OpKind::Silu || op == OpKind::Gelu;
+  const bool composed = op_ulps(op) > 4;
   // Where exp(-x) overflows on one side and not the other, sigmoid is 0 against a tiny
   // subnormal: 1e-30 absolute covers that edge and nothing else of any size.
   const double absolute = op == OpKind::Gelu ? 2e-6 : composed ? 1e-30 : 0.0;
   if (t != DType::F32) return Tolerance{1, absolute};
-  return Tolerance{composed ? 8 : 4, absolute};
+  return Tolerance{op_ulps(op), absolute};
 }
 
 FuzzProgram generate(std::uint64_t seed, const GenOptions& options) {

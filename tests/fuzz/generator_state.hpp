@@ -13,6 +13,10 @@
 
 namespace mt::fuzz::detail {
 
+// The list's Unary or Binary ops, in list order (the generator picks among them, so a new op is
+// fuzzed without a change to the generator).
+const std::vector<OpKind>& ops_of_shape(OpShape shape);
+
 // Over which threads a value (or the control flow reaching a point) is the same, from the
 // widest to the narrowest. A barrier or threadgroup collective needs control flow uniform
 // over the group; a warp collective over the warp.

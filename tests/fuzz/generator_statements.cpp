@@ -311,11 +311,17 @@ void Generator::global_atomic() {
 void Generator::approx_math() {
   const DType types[] = {DType::F32, DType::F32, DType::F16, DType::BF16};
   const DType t = rng_.pick(types);
-  const OpKind ops[] = {OpKind::Exp,     OpKind::Exp2, OpKind::Log,  OpKind::Log2,
-                        OpKind::Sin,     OpKind::Cos,  OpKind::Tanh, OpKind::Erf,
-                        OpKind::Sigmoid, OpKind::Silu, OpKind::Gelu};
+  std::vector<OpKind> ops;
+  for (OpShape shape : {OpShape::Unary, OpShape::Binary}) {
+    for (OpKind op : ops_of_shape(shape)) {
+      if (is_approximate(op)) ops.push_back(op);
+    }
+  }
   const OpKind op = rng_.pick(ops);
-  const ValueId y = emit_value(make::unary(k_, op, value(t, 2)), Uniformity::Thread, false);
+  const ValueId x = value(t, 2);
+  const ValueId y =
+      is_binary(op) ? emit_value(make::binary(k_, op, x, value(t, 2)), Uniformity::Thread, false)
+                    : emit_value(make::unary(k_, op, x), Uniformity::Thread, false);
   store_approx(y, op);
 }
 

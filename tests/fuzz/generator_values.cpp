@@ -5,40 +5,45 @@
 
 #include "fuzz/generator_state.hpp"
 #include "fuzz/sample.hpp"
+#include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 
 namespace mt::fuzz {
 
-bool is_approximate(OpKind op) {
-  switch (op) {
-    case OpKind::Exp:
-    case OpKind::Exp2:
-    case OpKind::Log:
-    case OpKind::Log2:
-    case OpKind::Sin:
-    case OpKind::Cos:
-    case OpKind::Tanh:
-    case OpKind::Erf:
-    case OpKind::Sigmoid:
-    case OpKind::Silu:
-    case OpKind::Gelu: return true;
-    default: return false;
-  }
-}
+bool is_approximate(OpKind op) { return op_ulps(op) != 0; }
 
 namespace detail {
-namespace {
 
-constexpr OpKind kUnaryOps[] = {OpKind::Neg,   OpKind::Not,     OpKind::Abs,   OpKind::Floor,
-                                OpKind::Ceil,  OpKind::Round,   OpKind::Trunc, OpKind::Sqrt,
-                                OpKind::Rsqrt, OpKind::Exp,     OpKind::Exp2,  OpKind::Log,
-                                OpKind::Log2,  OpKind::Sin,     OpKind::Cos,   OpKind::Tanh,
-                                OpKind::Erf,   OpKind::Sigmoid, OpKind::Silu,  OpKind::Gelu};
-constexpr OpKind kBinaryOps[] = {OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Div,
-                                 OpKind::Rem, OpKind::Min, OpKind::Max, OpKind::And,
-                                 OpKind::Or,  OpKind::Xor, OpKind::Shl, OpKind::Shr};
+// Every unary and binary op of the list, so a new one is fuzzed without a change here.
+const std::vector<OpKind>& ops_of_shape(OpShape wanted) {
+  static const auto all = [] {
+    std::vector<std::pair<OpShape, OpKind>> ops;
+#define MT_LIST_OP(name, printed, shape, ...) ops.push_back({OpShape::shape, OpKind::name});
+    MT_FOR_EACH_OP(MT_LIST_OP)
+#undef MT_LIST_OP
+    return ops;
+  }();
+  static const auto unary = [] {
+    std::vector<OpKind> ops;
+    for (const auto& [shape, op] : all) {
+      if (shape == OpShape::Unary) ops.push_back(op);
+    }
+    return ops;
+  }();
+  static const auto binary = [] {
+    std::vector<OpKind> ops;
+    for (const auto& [shape, op] : all) {
+      if (shape == OpShape::Binary) ops.push_back(op);
+    }
+    return ops;
+  }();
+  MT_ASSERT(wanted == OpShape::Unary || wanted == OpShape::Binary) << "ops_of_shape";
+  return wanted == OpShape::Unary ? unary : binary;
+}
 constexpr OpKind kCompareOps[] = {OpKind::Eq, OpKind::Ne, OpKind::Lt,
                                   OpKind::Le, OpKind::Gt, OpKind::Ge};
+
+namespace {
 
 bool is_reduction_type(DType t) {
   return t == DType::I32 || t == DType::U32 || t == DType::F32 || t == DType::F16 ||
@@ -295,7 +300,7 @@ ValueId Generator::group_array_read(DType t) {
 
 ValueId Generator::unary(DType t, int depth) {
   std::vector<OpKind> ops;
-  for (OpKind op : kUnaryOps) {
+  for (OpKind op : ops_of_shape(OpShape::Unary)) {
     if (!accepts_operand_type(op, t)) continue;
     if (!exact() && is_approximate(op)) continue;  // the Gpu profile stores those directly
     ops.push_back(op);
@@ -307,8 +312,10 @@ ValueId Generator::unary(DType t, int depth) {
 
 ValueId Generator::arithmetic(DType t, int depth) {
   std::vector<OpKind> ops;
-  for (OpKind op : kBinaryOps) {
-    if (accepts_operand_type(op, t)) ops.push_back(op);
+  for (OpKind op : ops_of_shape(OpShape::Binary)) {
+    if (!accepts_operand_type(op, t)) continue;
+    if (!exact() && is_approximate(op)) continue;  // the Gpu profile stores those directly
+    ops.push_back(op);
   }
   if (ops.empty()) return select(t, depth);
   const OpKind op = rng_.pick(ops);

@@ -81,13 +81,16 @@ struct Block {
 //  LocalWrite   local = operands[0]
 //  unary        result = op(operands[0]); float math computes in f32 and rounds to dtype.
 //               Neg on unsigned wraps; Not is bitwise (logical on bool); Round is half away
-//               from zero; Abs of INT_MIN wraps. Cast converts value (float->int truncates
+//               from zero, RoundEven half to even; Abs of INT_MIN wraps. GeluTanh is
+//               x / (1 + exp(-2z)), z = 0.7978845608 (x + 0.044715 x^3) (the tanh form of
+//               gelu without its cancellation). Cast converts value (float->int truncates
 //               toward zero and saturates, NaN -> 0; float narrowing rounds to nearest even,
 //               fp8 saturates); Bitcast reinterprets bits of a same-size type.
 //  binary       result = operands[0] op operands[1], both of `dtype`. Integer ops wrap;
 //               Div/Rem truncate toward zero (division by zero is an error); Shl/Shr take
 //               the shift amount modulo the bit width (Shr is arithmetic on signed types);
-//               float Min/Max return the non-NaN operand.
+//               float Min/Max return the non-NaN operand. Pow and Atan2 (floats) are C's
+//               powf and atan2f.
 //  comparison   result:bool; floats compare as IEEE (NaN unordered: only Ne is true)
 //  Select       result = operands[0] (bool) ? operands[1] : operands[2]
 //  Fma          result = operands[0] * operands[1] + operands[2], floats of `dtype`: the f32
@@ -228,8 +231,6 @@ Instr threadgroup_reduce(Kernel& k, CombineOp combine, ValueId value);
 Instr threadgroup_argmax(Kernel& k, ValueId value, ValueId index);
 }  // namespace make
 
-// Which dtypes an op accepts for its operands (the verifier and the DSL both ask this).
-bool accepts_operand_type(OpKind op, DType t);
 // Which value types a combine accepts in a collective or atomic: reductions take i32, u32
 // and floats (not fp8; And/Or/Xor only integers); atomics take i32 and u32 for every combine
 // but Mul, and f32 for Add.

@@ -1,113 +1,139 @@
-// The IR's op kinds, listed once. The list generates OpKind, the printer's names and the
-// op sets that passes ask about (is_binary, is_comparison, ...).
+// The IR's op kinds, listed once with their properties. The list generates OpKind, the
+// printer's names, and every property the passes, the verifier, the DSL and the backends ask
+// about (is_commutative, accepts_operand_type, is_pure, has_result, op_ulps...): a new op
+// states each property in its row, so forgetting one is a compile error.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
+#include "metaltile/core/dtype.hpp"
+
 namespace mt {
 
-// X(Name, printed_name, Shape). Shapes: Leaf (no value operands), Unary, Binary, Compare,
-// Ternary, Memory (tensor parameters), Local, Array (threadgroup / per-thread arrays),
-// Control, Sync (barriers), Collective (warp / threadgroup cooperation), Matrix (tensor-core
-// math and the asynchronous copies that feed it; no result), Statement. Semantics of
-// each op are documented in core/kernel.hpp beside Instr and stated once, as arithmetic, in
-// core/scalar_eval.cpp.
-#define MT_FOR_EACH_OP(X)                                   \
-  /* leaves */                                              \
-  X(Const, "const", Leaf)                                   \
-  X(ProgramId, "program_id", Leaf)                          \
-  X(ScalarParam, "scalar", Leaf)                            \
-  X(TensorLen, "len", Leaf)                                 \
-  X(ThreadId, "thread_id", Leaf)                            \
-  X(ThreadgroupId, "threadgroup_id", Leaf)                  \
-  X(ThreadsPerThreadgroup, "threads_per_threadgroup", Leaf) \
-  X(ThreadgroupsPerGrid, "threadgroups_per_grid", Leaf)     \
-  X(LaneId, "lane_id", Leaf)                                \
-  X(WarpId, "warp_id", Leaf)                                \
-  /* memory */                                              \
-  X(Load, "load", Memory)                                   \
-  X(Store, "store", Memory)                                 \
-  X(LoadVector, "load_vector", Memory)                      \
-  X(StoreVector, "store_vector", Memory)                    \
-  X(AtomicGlobal, "atomic", Memory)                         \
-  /* arrays: threadgroup memory and per-thread arrays */    \
-  X(ArrayLoad, "array_load", Array)                         \
-  X(ArrayStore, "array_store", Array)                       \
-  X(AtomicArray, "array_atomic", Array)                     \
-  /* mutable locals */                                      \
-  X(LocalRead, "read", Local)                               \
-  X(LocalWrite, "write", Local)                             \
-  /* unary arithmetic and math */                           \
-  X(Neg, "neg", Unary)                                      \
-  X(Not, "not", Unary)                                      \
-  X(Abs, "abs", Unary)                                      \
-  X(Floor, "floor", Unary)                                  \
-  X(Ceil, "ceil", Unary)                                    \
-  X(Round, "round", Unary)                                  \
-  X(Trunc, "trunc", Unary)                                  \
-  X(Exp, "exp", Unary)                                      \
-  X(Exp2, "exp2", Unary)                                    \
-  X(Log, "log", Unary)                                      \
-  X(Log2, "log2", Unary)                                    \
-  X(Sqrt, "sqrt", Unary)                                    \
-  X(Rsqrt, "rsqrt", Unary)                                  \
-  X(Sin, "sin", Unary)                                      \
-  X(Cos, "cos", Unary)                                      \
-  X(Tanh, "tanh", Unary)                                    \
-  X(Erf, "erf", Unary)                                      \
-  X(Sigmoid, "sigmoid", Unary)                              \
-  X(Silu, "silu", Unary)                                    \
-  X(Gelu, "gelu", Unary)                                    \
-  X(Cast, "cast", Unary)                                    \
-  X(Bitcast, "bitcast", Unary)                              \
-  /* binary arithmetic */                                   \
-  X(Add, "add", Binary)                                     \
-  X(Sub, "sub", Binary)                                     \
-  X(Mul, "mul", Binary)                                     \
-  X(Div, "div", Binary)                                     \
-  X(Rem, "rem", Binary)                                     \
-  X(Min, "min", Binary)                                     \
-  X(Max, "max", Binary)                                     \
-  X(And, "and", Binary)                                     \
-  X(Or, "or", Binary)                                       \
-  X(Xor, "xor", Binary)                                     \
-  X(Shl, "shl", Binary)                                     \
-  X(Shr, "shr", Binary)                                     \
-  /* comparisons (result bool) */                           \
-  X(Eq, "eq", Compare)                                      \
-  X(Ne, "ne", Compare)                                      \
-  X(Lt, "lt", Compare)                                      \
-  X(Le, "le", Compare)                                      \
-  X(Gt, "gt", Compare)                                      \
-  X(Ge, "ge", Compare)                                      \
-  /* selection and fused multiply-add */                    \
-  X(Select, "select", Ternary)                              \
-  X(Fma, "fma", Ternary)                                    \
-  /* structured control flow */                             \
-  X(For, "for", Control)                                    \
-  X(If, "if", Control)                                      \
-  /* synchronisation and collectives */                     \
-  X(Barrier, "barrier", Sync)                               \
-  X(WarpBarrier, "warp_barrier", Sync)                      \
-  X(WarpReduce, "warp_reduce", Collective)                  \
-  X(WarpShuffle, "warp_shuffle", Collective)                \
-  X(WarpPrefixSum, "warp_prefix_sum", Collective)           \
-  X(ThreadgroupReduce, "threadgroup_reduce", Collective)    \
-  X(ThreadgroupArgmax, "threadgroup_argmax", Collective)    \
-  /* tensor cores and their staging (core/matrix.hpp) */    \
-  X(Mma, "mma", Matrix)                                     \
-  X(LoadMatrix, "load_matrix", Matrix)                      \
-  X(CopyAsync, "copy_async", Matrix)                        \
-  X(CopyAsyncCommit, "copy_async_commit", Matrix)           \
-  X(CopyAsyncWait, "copy_async_wait", Matrix)               \
-  /* host-side contract */                                  \
-  X(Require, "require", Statement)                          \
-  X(RequireLen, "require_len", Statement)                   \
-  X(RequireLenMultiple, "require_len_multiple", Statement)
+// X(Name, printed_name, Shape, Operands, Order, Purity, Result, Ulps). The columns:
+//  Shape     how the op is built, printed, verified and run: Leaf (no value operands), Unary
+//            (one operand, result of its type), Convert (Cast, Bitcast: one operand, result of a
+//            named type), Binary, Compare, Ternary, Memory (tensor parameters), Local, Array
+//            (threadgroup / per-thread arrays), Control, Sync (barriers), Collective (warp /
+//            threadgroup cooperation), Matrix (tensor-core math and the asynchronous copies
+//            that feed it; no result, core/matrix.hpp), Statement (the host-side contract).
+//  Operands  which dtypes the value operands may have (OperandClass below).
+//  Order     Commutative when swapping the two operands never changes the result; else Ordered.
+//  Purity    Pure when the result depends only on the operands and the thread's identity (no
+//            memory, effects or cooperation with other threads), so CSE, DCE and LICM may
+//            merge, drop or move it; else Impure.
+//  Result    what the result's dtype is (ResultKind below).
+//  Ulps      how far, in ulps of f32 before the final rounding to the dtype, a backend's result
+//            may be from scalar_eval's: 0 for exact ops (integer ops and IEEE correctly rounded
+//            ones: every backend gives the same bits), 4 for a single libm-quality function
+//            (CUDA's expf, sinf, tanhf... are within 2 ulp, the host's libm within 1), 8 for a
+//            function composed of two or three rounded steps (sigmoid, silu, gelu).
+// Semantics of each op are documented in core/kernel.hpp beside Instr and stated once, as
+// arithmetic, in core/scalar_eval.cpp.
+#define MT_FOR_EACH_OP(X)                                                               \
+  /* leaves */                                                                          \
+  X(Const, "const", Leaf, Own, Ordered, Pure, Named, 0)                                 \
+  X(ProgramId, "program_id", Leaf, Own, Ordered, Pure, U32, 0)                          \
+  X(ScalarParam, "scalar", Leaf, Own, Ordered, Pure, Named, 0)                          \
+  X(TensorLen, "len", Leaf, Own, Ordered, Pure, U32, 0)                                 \
+  X(ThreadId, "thread_id", Leaf, Own, Ordered, Pure, U32, 0)                            \
+  X(ThreadgroupId, "threadgroup_id", Leaf, Own, Ordered, Pure, U32, 0)                  \
+  X(ThreadsPerThreadgroup, "threads_per_threadgroup", Leaf, Own, Ordered, Pure, U32, 0) \
+  X(ThreadgroupsPerGrid, "threadgroups_per_grid", Leaf, Own, Ordered, Pure, U32, 0)     \
+  X(LaneId, "lane_id", Leaf, Own, Ordered, Pure, U32, 0)                                \
+  X(WarpId, "warp_id", Leaf, Own, Ordered, Pure, U32, 0)                                \
+  /* memory */                                                                          \
+  X(Load, "load", Memory, Own, Ordered, Impure, Named, 0)                               \
+  X(Store, "store", Memory, Own, Ordered, Impure, None, 0)                              \
+  X(LoadVector, "load_vector", Memory, Own, Ordered, Impure, None, 0)                   \
+  X(StoreVector, "store_vector", Memory, Own, Ordered, Impure, None, 0)                 \
+  X(AtomicGlobal, "atomic", Memory, Own, Ordered, Impure, Same, 0)                      \
+  /* arrays: threadgroup memory and per-thread arrays */                                \
+  X(ArrayLoad, "array_load", Array, Own, Ordered, Impure, Named, 0)                     \
+  X(ArrayStore, "array_store", Array, Own, Ordered, Impure, None, 0)                    \
+  X(AtomicArray, "array_atomic", Array, Own, Ordered, Impure, Same, 0)                  \
+  /* mutable locals */                                                                  \
+  X(LocalRead, "read", Local, Own, Ordered, Impure, Named, 0)                           \
+  X(LocalWrite, "write", Local, Own, Ordered, Impure, None, 0)                          \
+  /* unary arithmetic and math */                                                       \
+  X(Neg, "neg", Unary, Arithmetic, Ordered, Pure, Same, 0)                              \
+  X(Not, "not", Unary, Bits, Ordered, Pure, Same, 0)                                    \
+  X(Abs, "abs", Unary, Arithmetic, Ordered, Pure, Same, 0)                              \
+  X(Floor, "floor", Unary, Float, Ordered, Pure, Same, 0)                               \
+  X(Ceil, "ceil", Unary, Float, Ordered, Pure, Same, 0)                                 \
+  X(Round, "round", Unary, Float, Ordered, Pure, Same, 0)                               \
+  X(RoundEven, "round_even", Unary, Float, Ordered, Pure, Same, 0)                      \
+  X(Trunc, "trunc", Unary, Float, Ordered, Pure, Same, 0)                               \
+  X(Exp, "exp", Unary, Float, Ordered, Pure, Same, 4)                                   \
+  X(Exp2, "exp2", Unary, Float, Ordered, Pure, Same, 4)                                 \
+  X(Expm1, "expm1", Unary, Float, Ordered, Pure, Same, 4)                               \
+  X(Log, "log", Unary, Float, Ordered, Pure, Same, 4)                                   \
+  X(Log2, "log2", Unary, Float, Ordered, Pure, Same, 4)                                 \
+  X(Log1p, "log1p", Unary, Float, Ordered, Pure, Same, 4)                               \
+  X(Sqrt, "sqrt", Unary, Float, Ordered, Pure, Same, 0)                                 \
+  X(Rsqrt, "rsqrt", Unary, Float, Ordered, Pure, Same, 0)                               \
+  X(Sin, "sin", Unary, Float, Ordered, Pure, Same, 4)                                   \
+  X(Cos, "cos", Unary, Float, Ordered, Pure, Same, 4)                                   \
+  X(Tan, "tan", Unary, Float, Ordered, Pure, Same, 4)                                   \
+  X(Tanh, "tanh", Unary, Float, Ordered, Pure, Same, 4)                                 \
+  X(Erf, "erf", Unary, Float, Ordered, Pure, Same, 4)                                   \
+  X(Sigmoid, "sigmoid", Unary, Float, Ordered, Pure, Same, 8)                           \
+  X(Silu, "silu", Unary, Float, Ordered, Pure, Same, 8)                                 \
+  X(Gelu, "gelu", Unary, Float, Ordered, Pure, Same, 8)                                 \
+  X(GeluTanh, "gelu_tanh", Unary, Float, Ordered, Pure, Same, 8)                        \
+  /* conversions */                                                                     \
+  X(Cast, "cast", Convert, Any, Ordered, Pure, Named, 0)                                \
+  X(Bitcast, "bitcast", Convert, Any, Ordered, Pure, Named, 0)                          \
+  /* binary arithmetic */                                                               \
+  X(Add, "add", Binary, Arithmetic, Commutative, Pure, Same, 0)                         \
+  X(Sub, "sub", Binary, Arithmetic, Ordered, Pure, Same, 0)                             \
+  X(Mul, "mul", Binary, Arithmetic, Commutative, Pure, Same, 0)                         \
+  X(Div, "div", Binary, Arithmetic, Ordered, Pure, Same, 0)                             \
+  X(Rem, "rem", Binary, Arithmetic, Ordered, Pure, Same, 0)                             \
+  X(Min, "min", Binary, Arithmetic, Commutative, Pure, Same, 0)                         \
+  X(Max, "max", Binary, Arithmetic, Commutative, Pure, Same, 0)                         \
+  X(And, "and", Binary, Bits, Commutative, Pure, Same, 0)                               \
+  X(Or, "or", Binary, Bits, Commutative, Pure, Same, 0)                                 \
+  X(Xor, "xor", Binary, Bits, Commutative, Pure, Same, 0)                               \
+  X(Shl, "shl", Binary, Integer, Ordered, Pure, Same, 0)                                \
+  X(Shr, "shr", Binary, Integer, Ordered, Pure, Same, 0)                                \
+  X(Pow, "pow", Binary, Float, Ordered, Pure, Same, 4)                                  \
+  X(Atan2, "atan2", Binary, Float, Ordered, Pure, Same, 4)                              \
+  /* comparisons (result bool) */                                                       \
+  X(Eq, "eq", Compare, Equality, Commutative, Pure, Bool, 0)                            \
+  X(Ne, "ne", Compare, Equality, Commutative, Pure, Bool, 0)                            \
+  X(Lt, "lt", Compare, Arithmetic, Ordered, Pure, Bool, 0)                              \
+  X(Le, "le", Compare, Arithmetic, Ordered, Pure, Bool, 0)                              \
+  X(Gt, "gt", Compare, Arithmetic, Ordered, Pure, Bool, 0)                              \
+  X(Ge, "ge", Compare, Arithmetic, Ordered, Pure, Bool, 0)                              \
+  /* selection (operands: the arms; the condition is bool) and fused multiply-add */    \
+  X(Select, "select", Ternary, Any, Ordered, Pure, Same, 0)                             \
+  X(Fma, "fma", Ternary, Float, Ordered, Pure, Same, 0)                                 \
+  /* structured control flow */                                                         \
+  X(For, "for", Control, Own, Ordered, Impure, Same, 0)                                 \
+  X(If, "if", Control, Own, Ordered, Impure, None, 0)                                   \
+  /* synchronisation and collectives */                                                 \
+  X(Barrier, "barrier", Sync, Own, Ordered, Impure, None, 0)                            \
+  X(WarpBarrier, "warp_barrier", Sync, Own, Ordered, Impure, None, 0)                   \
+  X(WarpReduce, "warp_reduce", Collective, Own, Ordered, Impure, Same, 0)               \
+  X(WarpShuffle, "warp_shuffle", Collective, Own, Ordered, Impure, Same, 0)             \
+  X(WarpPrefixSum, "warp_prefix_sum", Collective, Own, Ordered, Impure, Same, 0)        \
+  X(ThreadgroupReduce, "threadgroup_reduce", Collective, Own, Ordered, Impure, Same, 0) \
+  X(ThreadgroupArgmax, "threadgroup_argmax", Collective, Own, Ordered, Impure, U32, 0)  \
+  /* tensor cores and their staging (core/matrix.hpp) */                                \
+  X(Mma, "mma", Matrix, Own, Ordered, Impure, None, 0)                                  \
+  X(LoadMatrix, "load_matrix", Matrix, Own, Ordered, Impure, None, 0)                   \
+  X(CopyAsync, "copy_async", Matrix, Own, Ordered, Impure, None, 0)                     \
+  X(CopyAsyncCommit, "copy_async_commit", Matrix, Own, Ordered, Impure, None, 0)        \
+  X(CopyAsyncWait, "copy_async_wait", Matrix, Own, Ordered, Impure, None, 0)            \
+  /* host-side contract */                                                              \
+  X(Require, "require", Statement, Own, Ordered, Impure, None, 0)                       \
+  X(RequireLen, "require_len", Statement, Own, Ordered, Impure, None, 0)                \
+  X(RequireLenMultiple, "require_len_multiple", Statement, Own, Ordered, Impure, None, 0)
 
 enum class OpKind {
-#define MT_OP_ENUM(name, printed, shape) name,
+#define MT_OP_ENUM(name, ...) name,
   MT_FOR_EACH_OP(MT_OP_ENUM)
 #undef MT_OP_ENUM
 };
@@ -115,6 +141,7 @@ enum class OpKind {
 enum class OpShape {
   Leaf,
   Unary,
+  Convert,
   Binary,
   Compare,
   Ternary,
@@ -128,6 +155,28 @@ enum class OpShape {
   Statement
 };
 
+// Which dtypes an op's value operands may have. fp8 is a storage type: only Any takes it.
+enum class OperandClass : std::uint8_t {
+  Float,       // f32, f16, bf16 (math computed in f32)
+  Integer,     // i32, u32, i8, u8
+  Arithmetic,  // Float and Integer
+  Bits,        // Integer and bool (bitwise ops; logical on bool)
+  Equality,    // Arithmetic and bool
+  Any,         // every dtype, fp8 included (Cast, Bitcast, Select's arms)
+  Own,         // typed by the op's own rules (indices, bounds, parameters), checked by make::
+};
+enum class OperandOrder : std::uint8_t { Ordered, Commutative };
+enum class Purity : std::uint8_t { Pure, Impure };
+// The dtype of an op's result.
+enum class ResultKind : std::uint8_t {
+  None,   // no result (stores, writes, If, barriers, contract statements)
+  Same,   // the value operands' dtype (For: the bounds'; atomics, collectives: the value's)
+  Bool,   // comparisons
+  U32,    // thread identity, tensor lengths, argmax indices
+  Named,  // a dtype the instruction names: a literal's, a cast's target, a parameter's,
+          // local's or array's element type
+};
+
 // How a reduction, scan or atomic combines values.
 enum class CombineOp : std::uint8_t { Add, Mul, Max, Min, And, Or, Xor };
 std::string_view combine_name(CombineOp c);
@@ -136,19 +185,31 @@ std::string_view combine_name(CombineOp c);
 enum class ShuffleKind : std::uint8_t { Index, Xor, Up, Down };
 std::string_view shuffle_name(ShuffleKind s);
 
+// The columns of the op list.
 std::string_view op_name(OpKind op);
 OpShape op_shape(OpKind op);
-
-bool is_unary(OpKind op);         // one value operand, result of the same type (Cast/Bitcast aside)
-bool is_binary(OpKind op);        // two operands of one type, result of that type
-bool is_comparison(OpKind op);    // two operands of one type, bool result
-bool is_commutative(OpKind op);   // Add Mul Min Max And Or Xor Eq Ne
-bool is_float_only(OpKind op);    // math functions Floor..Gelu, and Fma
-bool is_integer_only(OpKind op);  // Shl Shr
-bool is_bitwise(OpKind op);       // Not And Or Xor (integers and bool)
-// Ops whose result depends only on their operands and the thread's identity: no memory, no
-// effects, no cooperation with other threads (collectives are not pure).
+OperandClass operand_class(OpKind op);
+ResultKind result_kind(OpKind op);
+// The Ulps column: 0 for ops every backend computes bit for bit alike.
+int op_ulps(OpKind op);
+bool is_commutative(OpKind op);  // the Order column
+// The Purity column: a function of the operands and the thread's identity only (collectives
+// are not pure; leaves such as program_id are).
 bool is_pure(OpKind op);
+// Whether op's value operands may have dtype t (the Operands column; the DSL, make::, the
+// verifier, scalar_eval and the emitters ask this).
+bool accepts_operand_type(OpKind op, DType t);
+
+// Op sets derived from the columns.
+inline bool is_unary(OpKind op) { return op_shape(op) == OpShape::Unary; }
+inline bool is_binary(OpKind op) { return op_shape(op) == OpShape::Binary; }
+inline bool is_comparison(OpKind op) { return op_shape(op) == OpShape::Compare; }
+inline bool is_float_only(OpKind op) { return operand_class(op) == OperandClass::Float; }
+inline bool is_integer_only(OpKind op) { return operand_class(op) == OperandClass::Integer; }
+inline bool is_bitwise(OpKind op) { return operand_class(op) == OperandClass::Bits; }
+// False for Store, LocalWrite, If, the Require ops, vector access, ArrayStore and barriers.
+// For's result is its loop variable.
+inline bool has_result(OpKind op) { return result_kind(op) != ResultKind::None; }
 // Leaves whose value is the same for every thread of a launch and known on the host before
 // it: Const, ScalarParam, TensorLen, ThreadsPerThreadgroup and ThreadgroupsPerGrid (a contract
 // may use only these and pure ops on them).
@@ -156,7 +217,5 @@ bool is_launch_uniform(OpKind op);
 // Ops every thread of a threadgroup (Barrier, ThreadgroupReduce, ThreadgroupArgmax) or of a
 // warp (the warp ops, Mma and LoadMatrix) must reach together.
 bool is_collective(OpKind op);
-// False for Store, LocalWrite, If and the Require ops. For's result is its loop variable.
-bool has_result(OpKind op);
 
 }  // namespace mt

@@ -36,24 +36,46 @@ template <Literal N>
 Val max(N a, const Val& b) {
   return max(b.literal(a), b);
 }
-Val abs(const Val& a);
-Val floor(const Val& a);
-Val ceil(const Val& a);
-Val round(const Val& a);  // half away from zero
-Val trunc(const Val& a);
-Val exp(const Val& a);
-Val exp2(const Val& a);
-Val log(const Val& a);
-Val log2(const Val& a);
-Val sqrt(const Val& a);
-Val rsqrt(const Val& a);
-Val sin(const Val& a);
-Val cos(const Val& a);
-Val tanh(const Val& a);
-Val erf(const Val& a);
-Val sigmoid(const Val& a);
-Val silu(const Val& a);
-Val gelu(const Val& a);  // exact form: 0.5 x (1 + erf(x / sqrt 2))
+// One function per unary math op, X(function, OpKind): each takes the dtypes its op accepts
+// (core/ops.hpp; abs also integers, the rest floats), computes in f32 and rounds to the
+// value's type. round is half away from zero, round_even half to even; gelu is the exact form
+// 0.5 x (1 + erf(x / sqrt 2)), gelu_tanh the tanh approximation
+// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))); expm1 and log1p stay accurate near 0.
+#define MT_FOR_EACH_DSL_MATH(X) \
+  X(abs, Abs)                   \
+  X(floor, Floor)               \
+  X(ceil, Ceil)                 \
+  X(round, Round)               \
+  X(round_even, RoundEven)      \
+  X(trunc, Trunc)               \
+  X(exp, Exp)                   \
+  X(exp2, Exp2)                 \
+  X(expm1, Expm1)               \
+  X(log, Log)                   \
+  X(log2, Log2)                 \
+  X(log1p, Log1p)               \
+  X(sqrt, Sqrt)                 \
+  X(rsqrt, Rsqrt)               \
+  X(sin, Sin)                   \
+  X(cos, Cos)                   \
+  X(tan, Tan)                   \
+  X(tanh, Tanh)                 \
+  X(erf, Erf)                   \
+  X(sigmoid, Sigmoid)           \
+  X(silu, Silu)                 \
+  X(gelu, Gelu)                 \
+  X(gelu_tanh, GeluTanh)
+#define MT_DSL_DECLARE_MATH(function, op) Val function(const Val& a);
+MT_FOR_EACH_DSL_MATH(MT_DSL_DECLARE_MATH)
+#undef MT_DSL_DECLARE_MATH
+// One function per binary math op on floats, X(function, OpKind): operands of one float type,
+// computed in f32 (C's powf and atan2f), rounded to that type.
+#define MT_FOR_EACH_DSL_BINARY_MATH(X) \
+  X(pow, Pow)                          \
+  X(atan2, Atan2)
+#define MT_DSL_DECLARE_BINARY_MATH(function, op) Val function(const Val& a, const Val& b);
+MT_FOR_EACH_DSL_BINARY_MATH(MT_DSL_DECLARE_BINARY_MATH)
+#undef MT_DSL_DECLARE_BINARY_MATH
 Val clamp(const Val& x, const Val& lo, const Val& hi);
 // a * b + c with one rounding (f32 fmaf), then rounded to the operands' float type. Kernels use
 // it where a multiply-add must be one instruction: the GPU code is compiled without

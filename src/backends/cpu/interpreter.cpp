@@ -400,103 +400,63 @@ class GroupRunner {
            op == OpKind::WarpPrefixSum;
   }
 
+  // Dispatches on the op's shape first: every Unary, Convert, Binary, Compare and Ternary op is
+  // scalar_eval's, so a new arithmetic op needs no case here.
   void exec(const Instr& in, ActiveLanes active, std::size_t depth) {
-    switch (in.op) {
-      case OpKind::Const: fill(in, active, [&](Lane) { return in.literal; }); return;
-      case OpKind::ProgramId:
-        fill(in, active, [&](Lane lane) { return Scalar::of_int(program_id(lane, in.axis)); });
-        return;
-      case OpKind::ScalarParam:
-      case OpKind::TensorLen: {
-        const Scalar value = l_.uniforms[in.param.index];
-        if (in.op == OpKind::TensorLen) check_tensor_len(k_, in, value.i);
-        fill(in, active, [&](Lane) { return value; });
-        return;
-      }
-      case OpKind::ThreadId:
-      case OpKind::ThreadgroupId:
-      case OpKind::ThreadsPerThreadgroup:
-      case OpKind::ThreadgroupsPerGrid:
-      case OpKind::LaneId:
-      case OpKind::WarpId: thread_identity(in, active); return;
-      case OpKind::Load: load(in, active); return;
-      case OpKind::LoadVector: load_vector(in, active); return;
-      case OpKind::StoreVector: store_vector(in, active); return;
-      case OpKind::AtomicGlobal: atomic_global(in, active); return;
-      case OpKind::ArrayLoad:
-        arrays_.load(in, active, row(in.operands[0]), row(in.result), where_);
-        return;
-      case OpKind::ArrayStore:
-        arrays_.store(in, active, row(in.operands[0]), row(in.operands[1]), where_);
-        return;
-      case OpKind::AtomicArray:
-        arrays_.atomic(in, active, row(in.operands[0]), row(in.operands[1]), row(in.result),
-                       where_);
-        return;
-      case OpKind::Barrier:
-      case OpKind::WarpBarrier:
-      case OpKind::WarpReduce:
-      case OpKind::WarpShuffle:
-      case OpKind::WarpPrefixSum:
-      case OpKind::ThreadgroupReduce:
-      case OpKind::ThreadgroupArgmax: cooperate(in, active); return;
-      case OpKind::Store: store(in, active); return;
-      case OpKind::LocalRead: local_read(in, active); return;
-      case OpKind::LocalWrite: local_write(in, active); return;
-      case OpKind::Neg:
-      case OpKind::Not:
-      case OpKind::Abs:
-      case OpKind::Floor:
-      case OpKind::Ceil:
-      case OpKind::Round:
-      case OpKind::Trunc:
-      case OpKind::Exp:
-      case OpKind::Exp2:
-      case OpKind::Log:
-      case OpKind::Log2:
-      case OpKind::Sqrt:
-      case OpKind::Rsqrt:
-      case OpKind::Sin:
-      case OpKind::Cos:
-      case OpKind::Tanh:
-      case OpKind::Erf:
-      case OpKind::Sigmoid:
-      case OpKind::Silu:
-      case OpKind::Gelu:
-      case OpKind::Cast:
-      case OpKind::Bitcast: eval<1>(in, k_.type_of(in.operands[0]), active); return;
-      case OpKind::Add:
-      case OpKind::Sub:
-      case OpKind::Mul:
-      case OpKind::Div:
-      case OpKind::Rem:
-      case OpKind::Min:
-      case OpKind::Max:
-      case OpKind::And:
-      case OpKind::Or:
-      case OpKind::Xor:
-      case OpKind::Shl:
-      case OpKind::Shr:
-      case OpKind::Eq:
-      case OpKind::Ne:
-      case OpKind::Lt:
-      case OpKind::Le:
-      case OpKind::Gt:
-      case OpKind::Ge: eval<2>(in, k_.type_of(in.operands[0]), active); return;
-      case OpKind::Select: eval<3>(in, k_.type_of(in.operands[1]), active); return;
-      case OpKind::Fma: eval<3>(in, k_.type_of(in.operands[0]), active); return;
-      case OpKind::For: for_loop(in, active, depth); return;
-      case OpKind::If: if_then_else(in, active, depth); return;
-      case OpKind::Require:
-      case OpKind::RequireLen:
-      case OpKind::RequireLenMultiple: require(in, active); return;
-      case OpKind::Mma:
-      case OpKind::LoadMatrix:
-      case OpKind::CopyAsync:
-      case OpKind::CopyAsyncCommit:
-      case OpKind::CopyAsyncWait: matrix(in, active); return;
+    switch (op_shape(in.op)) {
+      case OpShape::Leaf: return leaf(in, active);
+      case OpShape::Memory: return memory(in, active);
+      case OpShape::Array: return array(in, active);
+      case OpShape::Local:
+        return in.op == OpKind::LocalRead ? local_read(in, active) : local_write(in, active);
+      // The value operands' type is the last operand's (Select's first operand is its bool
+      // condition).
+      case OpShape::Unary:
+      case OpShape::Convert: return eval<1>(in, k_.type_of(in.operands.back()), active);
+      case OpShape::Binary:
+      case OpShape::Compare: return eval<2>(in, k_.type_of(in.operands.back()), active);
+      case OpShape::Ternary: return eval<3>(in, k_.type_of(in.operands.back()), active);
+      case OpShape::Control:
+        return in.op == OpKind::For ? for_loop(in, active, depth) : if_then_else(in, active, depth);
+      case OpShape::Sync:
+      case OpShape::Collective: return cooperate(in, active);
+      case OpShape::Matrix: return matrix(in, active);
+      case OpShape::Statement: return require(in, active);
     }
     MT_ASSERT(false) << "op " << static_cast<int>(in.op);
+  }
+
+  void leaf(const Instr& in, ActiveLanes active) {
+    if (in.op == OpKind::Const) return fill(in, active, [&](Lane) { return in.literal; });
+    if (in.op == OpKind::ProgramId) {
+      return fill(in, active, [&](Lane lane) { return Scalar::of_int(program_id(lane, in.axis)); });
+    }
+    if (in.op == OpKind::ScalarParam || in.op == OpKind::TensorLen) {
+      const Scalar value = l_.uniforms[in.param.index];
+      if (in.op == OpKind::TensorLen) check_tensor_len(k_, in, value.i);
+      return fill(in, active, [&](Lane) { return value; });
+    }
+    thread_identity(in, active);
+  }
+
+  void memory(const Instr& in, ActiveLanes active) {
+    if (in.op == OpKind::Load) return load(in, active);
+    if (in.op == OpKind::Store) return store(in, active);
+    if (in.op == OpKind::LoadVector) return load_vector(in, active);
+    if (in.op == OpKind::StoreVector) return store_vector(in, active);
+    MT_ASSERT(in.op == OpKind::AtomicGlobal) << op_name(in.op) << " is not a memory op";
+    atomic_global(in, active);
+  }
+
+  void array(const Instr& in, ActiveLanes active) {
+    if (in.op == OpKind::ArrayLoad) {
+      return arrays_.load(in, active, row(in.operands[0]), row(in.result), where_);
+    }
+    if (in.op == OpKind::ArrayStore) {
+      return arrays_.store(in, active, row(in.operands[0]), row(in.operands[1]), where_);
+    }
+    MT_ASSERT(in.op == OpKind::AtomicArray) << op_name(in.op) << " is not an array op";
+    arrays_.atomic(in, active, row(in.operands[0]), row(in.operands[1]), row(in.result), where_);
   }
 
   const Launch& l_;

@@ -28,20 +28,28 @@ constexpr OpRow kOpTable[] = {
     {OpKind::Floor, "floorf({0})", "", "", ""},
     {OpKind::Ceil, "ceilf({0})", "", "", ""},
     {OpKind::Round, "roundf({0})", "", "", ""},  // half away from zero
+    {OpKind::RoundEven, "rintf({0})", "", "", ""},
     {OpKind::Trunc, "truncf({0})", "", "", ""},
     {OpKind::Exp, "expf({0})", "", "", ""},
     {OpKind::Exp2, "exp2f({0})", "", "", ""},
+    {OpKind::Expm1, "expm1f({0})", "", "", ""},
     {OpKind::Log, "logf({0})", "", "", ""},
     {OpKind::Log2, "log2f({0})", "", "", ""},
+    {OpKind::Log1p, "log1pf({0})", "", "", ""},
     {OpKind::Sqrt, "sqrtf({0})", "", "", ""},
     {OpKind::Rsqrt, "mt_rsqrt({0})", "", "", ""},
     {OpKind::Sin, "sinf({0})", "", "", ""},
     {OpKind::Cos, "cosf({0})", "", "", ""},
+    {OpKind::Tan, "tanf({0})", "", "", ""},
     {OpKind::Tanh, "tanhf({0})", "", "", ""},
     {OpKind::Erf, "erff({0})", "", "", ""},
     {OpKind::Sigmoid, "mt_sigmoid({0})", "", "", ""},
     {OpKind::Silu, "mt_silu({0})", "", "", ""},
     {OpKind::Gelu, "mt_gelu({0})", "", "", ""},
+    // scalar_eval's gelu_tanh, step for step.
+    {OpKind::GeluTanh,
+     "{0} / (1.0f + expf(-2.0f * (0.7978845608f * ({0} + 0.044715f * {0} * {0} * {0}))))", "", "",
+     ""},
     {OpKind::Add, "{0} + {1}", "{0} + {1}", "mt_add({0}, {1})", ""},
     {OpKind::Sub, "{0} - {1}", "{0} - {1}", "mt_sub({0}, {1})", ""},
     {OpKind::Mul, "{0} * {1}", "{0} * {1}", "mt_mul({0}, {1})", ""},
@@ -49,6 +57,8 @@ constexpr OpRow kOpTable[] = {
     {OpKind::Rem, "fmodf({0}, {1})", "mt_rem({0}, {1})", "mt_rem({0}, {1})", ""},
     {OpKind::Min, "fminf({0}, {1})", "mt_min({0}, {1})", "mt_min({0}, {1})", ""},
     {OpKind::Max, "fmaxf({0}, {1})", "mt_max({0}, {1})", "mt_max({0}, {1})", ""},
+    {OpKind::Pow, "powf({0}, {1})", "", "", ""},
+    {OpKind::Atan2, "atan2f({0}, {1})", "", "", ""},
     {OpKind::Fma, "fmaf({0}, {1}, {2})", "", "", ""},
     {OpKind::And, "", "{0} & {1}", "mt_and({0}, {1})", "{0} && {1}"},
     {OpKind::Or, "", "{0} | {1}", "mt_or({0}, {1})", "{0} || {1}"},
@@ -83,8 +93,8 @@ constexpr std::string_view kReservedNames[] = {
     "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize",
     // functions the patterns and conversions call
     "fabsf", "floorf", "ceilf", "roundf", "truncf", "expf", "exp2f", "logf", "log2f", "sqrtf",
-    "sinf", "cosf", "tanhf", "erff", "fmodf", "fminf", "fmaxf", "fmaf", "rintf", "isnan", "min",
-    "max", "atomicCAS", "half", "nv_bfloat16", "memcpy",
+    "sinf", "cosf", "tanhf", "erff", "fmodf", "tanf", "expm1f", "log1pf", "powf", "atan2f", "fminf",
+    "fmaxf", "fmaf", "rintf", "isnan", "min", "max", "atomicCAS", "half", "nv_bfloat16", "memcpy",
     // atomics and vector types the emitted code spells
     "atomicAdd", "atomicMax", "atomicMin", "atomicAnd", "atomicOr", "atomicXor", "uint2", "uint4"};
 

@@ -469,110 +469,80 @@ class Emitter {
     --indent_;
   }
 
+  // Dispatches on the op's shape first: every Unary, Binary and Compare op (and Fma) is a
+  // pattern of the dialect's op table, so a new arithmetic op needs no case here.
   void emit(const Instr& in) {
     // Numbered in pre-order like mt::for_each_instr, so the host finds a failing site again.
     site_ = next_site_++;
-    switch (in.op) {
-      case OpKind::Const:
-        constants_[in.result.index] = in.literal;
-        emit_assign(in, literal(in.dtype, in.literal));
-        return;
-      case OpKind::ProgramId: emit_assign(in, program_id(in.axis)); return;
-      case OpKind::ScalarParam: emit_assign(in, param_names_[in.param.index]); return;
-      case OpKind::TensorLen: emit_assign(in, "(unsigned int)" + count_name(in.param)); return;
-      case OpKind::Load: emit_load(in); return;
-      case OpKind::Store: emit_store(in); return;
-      case OpKind::LocalRead: emit_assign(in, local_names_[in.local.index]); return;
-      case OpKind::LocalWrite:
+    switch (op_shape(in.op)) {
+      case OpShape::Leaf: return emit_leaf(in);
+      case OpShape::Memory: return emit_memory(in);
+      case OpShape::Array:
+        if (in.op == OpKind::ArrayLoad) return emit_array_load(in);
+        if (in.op == OpKind::ArrayStore) return emit_array_store(in);
+        return emit_atomic(in);
+      case OpShape::Local:
+        if (in.op == OpKind::LocalRead) return emit_assign(in, local_names_[in.local.index]);
         line() << local_names_[in.local.index] << " = " << value(in.operands[0]) << ";\n";
         return;
-      case OpKind::Neg:
-      case OpKind::Not:
-      case OpKind::Abs:
-      case OpKind::Floor:
-      case OpKind::Ceil:
-      case OpKind::Round:
-      case OpKind::Trunc:
-      case OpKind::Exp:
-      case OpKind::Exp2:
-      case OpKind::Log:
-      case OpKind::Log2:
-      case OpKind::Sqrt:
-      case OpKind::Rsqrt:
-      case OpKind::Sin:
-      case OpKind::Cos:
-      case OpKind::Tanh:
-      case OpKind::Erf:
-      case OpKind::Sigmoid:
-      case OpKind::Silu:
-      case OpKind::Gelu:
-      case OpKind::Add:
-      case OpKind::Sub:
-      case OpKind::Mul:
-      case OpKind::Div:
-      case OpKind::Rem:
-      case OpKind::Min:
-      case OpKind::Max:
-      case OpKind::And:
-      case OpKind::Or:
-      case OpKind::Xor:
-      case OpKind::Shl:
-      case OpKind::Shr:
-      case OpKind::Eq:
-      case OpKind::Ne:
-      case OpKind::Lt:
-      case OpKind::Le:
-      case OpKind::Gt:
-      case OpKind::Ge:
-      case OpKind::Fma: emit_arithmetic(in); return;
-      case OpKind::Cast:
-        emit_assign(in,
-                    cast_expression(k_.type_of(in.operands[0]), in.dtype, value(in.operands[0])));
-        return;
-      case OpKind::Bitcast: {
-        const DType from = k_.type_of(in.operands[0]);
-        const std::string expr = bitcast_expression(from, in.dtype, value(in.operands[0]));
-        if (expr.empty()) cannot_render(in, from);
-        emit_assign(in, expr);
-        return;
-      }
-      case OpKind::Select:
+      case OpShape::Unary:
+      case OpShape::Binary:
+      case OpShape::Compare: return emit_arithmetic(in);
+      case OpShape::Convert: return emit_convert(in);
+      case OpShape::Ternary:
+        if (in.op != OpKind::Select) return emit_arithmetic(in);
         emit_assign(in, value(in.operands[0]) + " ? " + value(in.operands[1]) + " : " +
                             value(in.operands[2]));
         return;
-      case OpKind::For: emit_for(in); return;
-      case OpKind::If: emit_if(in); return;
-      case OpKind::Require:
-      case OpKind::RequireLen:
-      case OpKind::RequireLenMultiple:
+      case OpShape::Control: return in.op == OpKind::For ? emit_for(in) : emit_if(in);
+      case OpShape::Sync:
+        line() << (in.op == OpKind::Barrier ? kBarrier : kWarpBarrier) << ";\n";
+        return;
+      case OpShape::Collective: return emit_collective(in);
+      case OpShape::Matrix: return emit_matrix(in);
+      case OpShape::Statement:
         // Contracts run on the host; the verifier keeps the Require ops out of the body.
         cannot_render(in, DType::Bool);
-      case OpKind::ThreadId: emit_assign(in, std::string(kThreadIndex[in.axis])); return;
-      case OpKind::ThreadgroupId: emit_assign(in, std::string(kGroupIndex[in.axis])); return;
-      case OpKind::ThreadsPerThreadgroup: emit_assign(in, std::string(kGroupSize[in.axis])); return;
-      case OpKind::ThreadgroupsPerGrid: emit_assign(in, std::string(kGridSize[in.axis])); return;
-      case OpKind::LaneId: emit_assign(in, std::string(kLaneId)); return;
-      case OpKind::WarpId: emit_assign(in, std::string(kWarpId)); return;
-      case OpKind::LoadVector:
-      case OpKind::StoreVector: emit_vector_access(in); return;
-      case OpKind::AtomicGlobal:
-      case OpKind::AtomicArray: emit_atomic(in); return;
-      case OpKind::ArrayLoad: emit_array_load(in); return;
-      case OpKind::ArrayStore: emit_array_store(in); return;
-      case OpKind::Barrier: line() << kBarrier << ";\n"; return;
-      case OpKind::WarpBarrier: line() << kWarpBarrier << ";\n"; return;
-      case OpKind::WarpReduce:
-      case OpKind::WarpShuffle:
-      case OpKind::WarpPrefixSum:
-      case OpKind::ThreadgroupReduce:
-      case OpKind::ThreadgroupArgmax: emit_collective(in); return;
-      case OpKind::Mma:
-      case OpKind::LoadMatrix:
-      case OpKind::CopyAsync:
-      case OpKind::CopyAsyncCommit:
-      case OpKind::CopyAsyncWait: emit_matrix(in); return;
     }
     MT_ASSERT(false) << "op " << static_cast<int>(in.op);
+  }
+
+  void emit_leaf(const Instr& in) {
+    if (in.op == OpKind::Const) {
+      constants_[in.result.index] = in.literal;
+      return emit_assign(in, literal(in.dtype, in.literal));
+    }
+    if (in.op == OpKind::ProgramId) return emit_assign(in, program_id(in.axis));
+    if (in.op == OpKind::ScalarParam) return emit_assign(in, param_names_[in.param.index]);
+    if (in.op == OpKind::TensorLen) return emit_assign(in, "(unsigned int)" + count_name(in.param));
+    emit_assign(in, std::string(thread_identity(in)));
+  }
+
+  std::string_view thread_identity(const Instr& in) const {
+    if (in.op == OpKind::ThreadId) return kThreadIndex[in.axis];
+    if (in.op == OpKind::ThreadgroupId) return kGroupIndex[in.axis];
+    if (in.op == OpKind::ThreadsPerThreadgroup) return kGroupSize[in.axis];
+    if (in.op == OpKind::ThreadgroupsPerGrid) return kGridSize[in.axis];
+    if (in.op == OpKind::LaneId) return kLaneId;
+    MT_ASSERT(in.op == OpKind::WarpId) << op_name(in.op) << " is not a thread identity";
+    return kWarpId;
+  }
+
+  void emit_memory(const Instr& in) {
+    if (in.op == OpKind::Load) return emit_load(in);
+    if (in.op == OpKind::Store) return emit_store(in);
+    if (in.op == OpKind::AtomicGlobal) return emit_atomic(in);
+    emit_vector_access(in);
+  }
+
+  void emit_convert(const Instr& in) {
+    const DType from = k_.type_of(in.operands[0]);
+    if (in.op == OpKind::Cast) {
+      return emit_assign(in, cast_expression(from, in.dtype, value(in.operands[0])));
+    }
+    const std::string expr = bitcast_expression(from, in.dtype, value(in.operands[0]));
+    if (expr.empty()) cannot_render(in, from);
+    emit_assign(in, expr);
   }
 
   const Kernel& k_;

@@ -133,7 +133,7 @@ Kernel every_op_on(DType t) {
   const ValueId vb = push(m.body(), make::load(k, b, pid));
   const ValueId vc = push(m.body(), make::load(k, cond, pid));
   const auto each_op = [&](auto f) {
-#define MT_EACH_OP(name, printed, shape) f(OpKind::name);
+#define MT_EACH_OP(name, ...) f(OpKind::name);
     MT_FOR_EACH_OP(MT_EACH_OP)
 #undef MT_EACH_OP
   };
@@ -401,7 +401,7 @@ TEST(NvrtcKernels, CoverEveryOpKind) {
   collect(thread_identity());
   std::vector<std::string> missing;
   // The tensor-core ops (shape Matrix) compile in emit_matrix_test.cpp.
-#define MT_CHECK_OP(name, printed, shape)                                          \
+#define MT_CHECK_OP(name, printed, shape, ...)                                     \
   if (OpShape::shape != OpShape::Statement && OpShape::shape != OpShape::Matrix && \
       used.count(OpKind::name) == 0)                                               \
     missing.push_back(printed);

@@ -108,8 +108,9 @@ inline void set_element(Bytes& bytes, std::size_t i, float v, DType t) {
   std::copy(one.begin(), one.end(), bytes.begin() + static_cast<std::ptrdiff_t>(i * one.size()));
 }
 
-// Bit-exact comparison of two buffers of t elements (any NaN matches any NaN). Records a failure listing the count and
-// the first 10 mismatches (index, expected and actual bits and values). Returns whether equal.
+// Bit-exact comparison of two buffers of t elements (any NaN matches any NaN). Records a failure
+// listing the count and the first 10 mismatches (index, expected and actual bits and values).
+// Returns whether equal.
 inline bool expect_same_bits(std::span<const std::uint8_t> actual,
                              std::span<const std::uint8_t> expected, DType t,
                              std::string_view label) {
