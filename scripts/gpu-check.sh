@@ -15,8 +15,9 @@
 # Knobs for a short device lease: TEST_BUDGET (seconds for ctest, default none), REFERENCE_ARGS
 # (extra bench/references.py options, e.g. "--no-compile --reps 20"), BENCH_ARGS (extra tile
 # bench options, e.g. "--runs 20").
-# Time: the 24 sanitizer runs go 12 at a time, each limited to SANITIZER_TIMEOUT (150 s), so that
-# stage ends within 5 minutes in the worst case; the summary prints each stage's seconds.
+# Time: the 40 sanitizer runs go 16 at a time, each limited to SANITIZER_TIMEOUT (150 s), so that
+# stage ends within 8 minutes in the worst case (most runs take seconds); the summary prints each
+# stage's seconds.
 # Exit status: 0 if everything passed; 1 if a test, a benchmark or a sanitizer run failed or a
 # sanitizer reported errors (every stage runs even after a failed one); 2 if the build failed.
 set -uo pipefail
