@@ -47,10 +47,10 @@ using namespace affine;
 
 constexpr DType F32 = DType::F32;
 constexpr DType U32 = DType::U32;
-constexpr std::uint32_t kSliceUnits = 2;                     // units of a weight row a k slice
-constexpr std::uint32_t kSlice = kSliceUnits * kUnitCodes;   // k slice of the tensor-core path
-constexpr std::uint32_t kMaxUnitWords = 8;                   // a unit is `bits` <= 8 words
-constexpr std::uint32_t kThreads = 128;                      // the entry's kernels
+constexpr std::uint32_t kSliceUnits = 2;                    // units of a weight row a k slice
+constexpr std::uint32_t kSlice = kSliceUnits * kUnitCodes;  // k slice of the tensor-core path
+constexpr std::uint32_t kMaxUnitWords = 8;                  // a unit is `bits` <= 8 words
+constexpr std::uint32_t kThreads = 128;                     // the entry's kernels
 constexpr std::uint32_t kSimtBlock = 64, kSimtStride = kUnitCodes + 1;
 
 struct QgemmConfig {
@@ -73,9 +73,9 @@ struct QgemmParams {
 };
 
 QgemmParams declare_qgemm(KernelBuilder& b, DType t, std::uint32_t threads) {
-  QgemmParams q{b.input("a", t),       b.input("wq", U32),         b.input("scales", t),
-                b.input("biases", t),  b.output("out", t),         b.scalar_u32("m"),
-                b.scalar_u32("n"),     b.scalar_u32("k"),          b.scalar_u32("group_size"),
+  QgemmParams q{b.input("a", t),      b.input("wq", U32), b.input("scales", t),
+                b.input("biases", t), b.output("out", t), b.scalar_u32("m"),
+                b.scalar_u32("n"),    b.scalar_u32("k"),  b.scalar_u32("group_size"),
                 b.scalar_u32("bits")};
   require_affine_format(b, q.bits, q.group_size);
   b.require(q.m > 0u && q.n > 0u, "m and n are positive");
@@ -120,7 +120,11 @@ class SliceDequantizer {
  public:
   SliceDequantizer(const QgemmParams& q, const Val& row, const Val& tile_row, const Val& first,
                    std::uint32_t count)
-      : q_(q), row_(row), tile_row_(tile_row), first_(first), count_(count),
+      : q_(q),
+        row_(row),
+        tile_row_(tile_row),
+        first_(first),
+        count_(count),
         words_(thread_array("codes", U32, count * kMaxUnitWords)),
         scales_(thread_array("unit_scales", q.scales.dtype(), count)),
         biases_(thread_array("unit_biases", q.biases.dtype(), count)) {}

@@ -125,8 +125,8 @@ TEST(MlxQgemm, EveryVariantHandlesTailsInMAndN) {
   };
   mt::test::for_each_backend([](mt::Context& ctx) {
     std::uint64_t seed = 700;
-    for (const Shape& s : {Shape{1, 7, 96}, Shape{17, 33, 192}, Shape{65, 130, 96},
-                           Shape{130, 67, 192}}) {
+    for (const Shape& s :
+         {Shape{1, 7, 96}, Shape{17, 33, 192}, Shape{65, 130, 96}, Shape{130, 67, 192}}) {
       for (DType t : {DType::F16, DType::BF16}) {
         for (const auto& [bits, g] : {std::pair{4u, 64u}, std::pair{3u, 32u}}) {
           const std::uint32_t k = (s.k + g - 1) / g * g;  // 96 is three groups of 32, not 64
@@ -209,9 +209,9 @@ TEST(MlxQgemm, EntryKernelRunsDirectlyWithOverDispatch) {
       const Problem p = problem(t, 4, 64, 70, 9, 128, 41);
       SCOPED_TRACE(p.text());
       const std::uint32_t blocks = (p.m + 63) / 64 * ((p.n + 63) / 64);
-      const mt::DispatchResult r = ctx.dispatch_with_grid(
-          mt::kernels::mlx::quantized::qgemm_affine::kernel_ir_for(t), p.buffers(), {},
-          {blocks + 3, 1, 1}, {128, 1, 1});
+      const mt::DispatchResult r =
+          ctx.dispatch_with_grid(mt::kernels::mlx::quantized::qgemm_affine::kernel_ir_for(t),
+                                 p.buffers(), {}, {blocks + 3, 1, 1}, {128, 1, 1});
       expect_product(mt::test::unpack(r.outputs.at("out"), t), p);
     }
   });
@@ -263,16 +263,15 @@ TEST(MlxQgemm, PreconditionErrorsNameKernelAndParam) {
     bad["out"] = {};
     mt::test::expect_mentions(error(kernel, bad),
                               {"kernel 'qgemm_affine'", "param 'm'", "m and n are positive"});
+    mt::test::expect_mentions(mt::test::error_of([&] {
+                                ctx.dispatch_with_grid(
+                                    mt::kernels::mlx::quantized::qgemm_affine::kernel_ir_for(p.t),
+                                    good, {}, {1, 1, 1}, {256, 1, 1});
+                              }),
+                              {"kernel 'qgemm_affine'", "tpg = (128, 1, 1)"});
     mt::test::expect_mentions(
-        mt::test::error_of([&] {
-          ctx.dispatch_with_grid(mt::kernels::mlx::quantized::qgemm_affine::kernel_ir_for(p.t),
-                                 good, {}, {1, 1, 1}, {256, 1, 1});
-        }),
-        {"kernel 'qgemm_affine'", "tpg = (128, 1, 1)"});
-    mt::test::expect_mentions(
-        mt::test::error_of([] {
-          mt::kernels::mlx::quantized::qgemm_affine_128x128::kernel_ir_for(DType::F32);
-        }),
+        mt::test::error_of(
+            [] { mt::kernels::mlx::quantized::qgemm_affine_128x128::kernel_ir_for(DType::F32); }),
         {"kernel 'qgemm_affine_128x128'", "f32"});
     // The context stays usable.
     expect_product(run(ctx, kernel, p, good), p);
