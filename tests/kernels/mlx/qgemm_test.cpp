@@ -171,6 +171,7 @@ TEST(MlxQgemm, EqualsGemmOnTheDequantisedWeights) {
                             {"k", le_bytes(p.k)}};
         const std::vector<float> want =
             mt::test::unpack(mt::kernels::run(ctx, "gemm", t, dense).outputs.at("out"), t);
+        expect_product(want, p);
         for (const std::string& name : tensor_core_variants()) {
           SCOPED_TRACE(p.text() + " " + name);
           mt::test::expect_close(run_specialised(ctx, name, p), want, 0.0, 0.0, "out");
