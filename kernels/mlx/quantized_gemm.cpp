@@ -55,11 +55,15 @@ constexpr std::uint32_t kSimtBlock = 64, kSimtStride = kUnitCodes + 1;
 
 struct QgemmConfig {
   std::uint32_t bm, bn, stages, warps_m, warps_n;
-  std::uint32_t threads() const { return 32 * warps_m * warps_n; }
-  std::uint32_t wm() const { return bm / warps_m; }
-  std::uint32_t wn() const { return bn / warps_n; }
+  constexpr std::uint32_t threads() const { return 32 * warps_m * warps_n; }
+  constexpr std::uint32_t wm() const { return bm / warps_m; }
+  constexpr std::uint32_t wn() const { return bn / warps_n; }
   // Each thread dequantises this many consecutive units of one weight row per slice.
-  std::uint32_t units_per_thread() const { return bn * kSliceUnits / threads(); }
+  constexpr std::uint32_t units_per_thread() const { return bn * kSliceUnits / threads(); }
+  constexpr bool splits_slices() const {
+    return bn * kSliceUnits % threads() == 0 && units_per_thread() >= 1 &&
+           kSliceUnits % units_per_thread() == 0;
+  }
 };
 
 constexpr QgemmConfig k64x64{64, 64, 3, 2, 2};
@@ -179,6 +183,7 @@ class SliceDequantizer {
 
 template <const QgemmConfig& C>
 void qgemm_tensor_cores(const QgemmParams& q, DType t) {
+  static_assert(C.splits_slices(), "the threads must split a slice's units evenly");
   const MatrixView va = matrix_view(q.a, q.m, q.k), vo = matrix_view(q.out, q.m, q.n);
   const Val tiles_n = (q.n + (C.bn - 1)) / C.bn, block = threadgroup_id(0);
   const Val row0 = block / tiles_n * C.bm, col0 = block % tiles_n * C.bn;
