@@ -126,8 +126,7 @@ void check(mt::Context& ctx, const Chunk& c, DType t, std::uint64_t seed) {
   poison_unattended_rows(c, in.k, in.v);
   const mt::DispatchResult r = mt::kernels::run(ctx, "attention_prefill", t, raw_buffers(c, in, t));
   ASSERT_EQ(r.outputs.size(), 1u);
-  attn::expect_attention_close(mt::test::unpack(r.outputs.at("out"), t), expected, t, max_v,
-                               "out");
+  attn::expect_attention_close(mt::test::unpack(r.outputs.at("out"), t), expected, t, max_v, "out");
 }
 
 TEST(AttentionPrefill, ChunksAtTheStartAfterEarlierChunksAndScattered) {
@@ -268,9 +267,10 @@ TEST(AttentionPrefill, QuantisedCachesMatchTheDequantisedCache) {
                   .outputs.at("out"),
               t);
           attn::expect_attention_close(got, exact, t, max_v, "against the f64 oracle");
-          const std::vector<float> reference = mt::test::unpack(
-              mt::kernels::run(ctx, "attention_prefill", t, raw_buffers(c, in, t)).outputs.at("out"),
-              t);
+          const std::vector<float> reference =
+              mt::test::unpack(mt::kernels::run(ctx, "attention_prefill", t, raw_buffers(c, in, t))
+                                   .outputs.at("out"),
+                               t);
           attn::expect_attention_close(got, attn::widen(reference), t, max_v,
                                        "against attention_prefill on the dequantised cache");
         }
@@ -285,10 +285,10 @@ TEST(AttentionPrefill, ErrorsNameKernelAndBuffer) {
     Chunk c;
     c.positions = {3, 24};  // 24 is past the cache
     const attn::Inputs in = random_inputs(c, t, 7);
-    mt::test::expect_mentions(mt::test::error_of([&] {
-                                mt::kernels::run(ctx, "attention_prefill", t, raw_buffers(c, in, t));
-                              }),
-                              {"attention_prefill", "positions", "out of bounds"});
+    mt::test::expect_mentions(
+        mt::test::error_of(
+            [&] { mt::kernels::run(ctx, "attention_prefill", t, raw_buffers(c, in, t)); }),
+        {"attention_prefill", "positions", "out of bounds"});
     c.positions = {3, 4};
     const attn::Inputs good = random_inputs(c, t, 8);
     // A cache of one sequence: [Hkv, S, D], not one per token.
