@@ -203,11 +203,16 @@ void Decoder::add_linear(std::vector<Launch>& into, const Linear& l, const Devic
   into.push_back({&r, {{"w", l.w}, {"x", x}, {"out", out}}});
 }
 
-// gemm (dense f16 / bf16) takes any number of rows; gemv (f32) and qgemv_affine 16.
+// gemm (dense f16 / bf16) takes any number of rows; gemv (f32) and qgemv_affine 16. (The LM
+// head runs on one row only.)
 std::uint32_t Decoder::max_linear_rows() const {
-  const bool dense = weights_.layers.empty() || !weights_.layers[0].qkv.quantised();
-  return dense && weights_.dtype != DType::F32 ? std::numeric_limits<std::uint32_t>::max()
-                                               : kGemvRows;
+  if (weights_.dtype == DType::F32) return kGemvRows;
+  for (const LayerWeights& l : weights_.layers) {
+    for (const Linear* linear : {&l.qkv, &l.o, &l.gate_up, &l.down}) {
+      if (linear->quantised()) return kGemvRows;
+    }
+  }
+  return std::numeric_limits<std::uint32_t>::max();
 }
 
 void Decoder::plan_layers(std::vector<Launch>& into, const Activations& a, const DeviceBuffer& ids,

@@ -158,7 +158,7 @@ int run_generate(const ParsedArgs& args) {
 
   const Clock::time_point prefill_start = Clock::now();
   decoder.prefill(prompt);
-  (void)decoder.logits().size();  // waits for the prompt's last logits
+  decoder.synchronize();
   const double prefill_ms = ms_since(prefill_start);
   std::vector<std::uint32_t> generated;
   generated.push_back(decoder.sample(sampling));

@@ -75,6 +75,8 @@ class Decoder {
   void feed_drawn();
   // The last logits computed, as f32 (waits for the step).
   std::vector<float> logits() const;
+  // Waits for every launch queued so far (to time a prefill or a step).
+  void synchronize() const { stream_.synchronize(); }
 
  private:
   struct Launch {
