@@ -17,8 +17,9 @@
 // use `gemv`, MLX-quantised ones `qgemv_affine`; shape scalars are specialised per runner.
 //
 // Prefill runs the same layers on a chunk of T prompt tokens at once: the projections as
-// matrix products of T rows (`gemm` on the tensor cores for dense f16/bf16 weights; `gemv` /
-// `qgemv_affine` for up to 16 rows otherwise), RoPE and the cache append of all T tokens in one
+// matrix products of T rows (`gemm` on the tensor cores for dense f16/bf16 weights,
+// `qgemm_affine` for MLX-quantised ones past 4 rows, `qgemv_affine` below; `gemv` for up to 16
+// rows of dense f32), RoPE and the cache append of all T tokens in one
 // qkv_rope_append, and attention_prefill, where token t attends causally to the cache up to its
 // own position. Only the last token of the prompt needs logits: its row of the final norm is
 // gathered (the `embedding` kernel over the normed rows) into the decode step's buffer, and the
@@ -39,8 +40,11 @@ namespace {
 
 // Prompt tokens per prefill chunk unless the options say otherwise.
 constexpr std::uint32_t kDefaultChunk = 512;
-// The rows gemv and qgemv_affine take at once.
+// The rows gemv takes at once.
 constexpr std::uint32_t kGemvRows = 16;
+// Up to this many rows, quantised weights go through qgemv_affine (the weight bytes dominate);
+// past it through the quantised GEMM on the tensor cores.
+constexpr std::uint32_t kQgemvRows = 4;
 
 std::string consts_key(const std::string& name, const ConstMap& consts) {
   std::string key = name;
@@ -185,11 +189,20 @@ Decoder::Activations Decoder::allocate_activations(std::uint32_t rows) const {
 void Decoder::add_linear(std::vector<Launch>& into, const Linear& l, const DeviceBuffer& x,
                          const DeviceBuffer& out, std::uint32_t rows) {
   if (l.quantised()) {
-    // A tensor-core matrix kernel for MLX affine weights would take rows > 16 here (and raise
-    // max_linear_rows); until then qgemv_affine takes up to 16 rows at once.
-    kernels::KernelRunner& r = runner(
-        "qgemv_affine",
-        {{"k", l.k}, {"n", l.n}, {"group_size", l.quant->group_size}, {"bits", l.quant->bits}});
+    const ConstMap shape{
+        {"k", l.k}, {"n", l.n}, {"group_size", l.quant->group_size}, {"bits", l.quant->bits}};
+    if (rows > kQgemvRows) {
+      kernels::KernelRunner& r = runner("qgemm_affine", shape);
+      into.push_back({&r,
+                      {{"a", x},
+                       {"wq", l.wq},
+                       {"scales", l.scales},
+                       {"biases", l.biases},
+                       {"out", out},
+                       {"m", rows}}});
+      return;
+    }
+    kernels::KernelRunner& r = runner("qgemv_affine", shape);
     into.push_back(
         {&r, {{"x", x}, {"wq", l.wq}, {"scales", l.scales}, {"biases", l.biases}, {"out", out}}});
     return;
@@ -203,13 +216,13 @@ void Decoder::add_linear(std::vector<Launch>& into, const Linear& l, const Devic
   into.push_back({&r, {{"w", l.w}, {"x", x}, {"out", out}}});
 }
 
-// gemm (dense f16 / bf16) takes any number of rows; gemv (f32) and qgemv_affine 16. (The LM
-// head runs on one row only.)
+// gemm (dense f16 / bf16) and qgemm_affine (quantised, any dtype) take any number of rows;
+// gemv (dense f32) 16. (The LM head runs on one row only.)
 std::uint32_t Decoder::max_linear_rows() const {
-  if (weights_.dtype == DType::F32) return kGemvRows;
+  if (weights_.dtype != DType::F32) return std::numeric_limits<std::uint32_t>::max();
   for (const LayerWeights& l : weights_.layers) {
     for (const Linear* linear : {&l.qkv, &l.o, &l.gate_up, &l.down}) {
-      if (linear->quantised()) return kGemvRows;
+      if (!linear->quantised()) return kGemvRows;
     }
   }
   return std::numeric_limits<std::uint32_t>::max();

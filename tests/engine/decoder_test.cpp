@@ -118,7 +118,8 @@ TEST(Decoder, MatchesTransformersOnEachArchitecture) {
   });
 }
 
-// The prompt (8 tokens) prefilled at once: in one chunk, and in chunks of 3 (each attending to
+// The prompt (8 tokens) prefilled at once: in one chunk (the MLX 4-bit model through
+// qgemm_affine), and in chunks of 3 (qgemv_affine; each attending to
 // the cache the chunks before it wrote, Mistral's window across chunk boundaries); then the
 // continuation token by token over that cache.
 TEST(Decoder, BatchedPrefillMatchesTransformers) {
