@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../../../kernels/ffai/sampling_params.hpp"
+#include "kernels/ffai/sampling_oracle.hpp"
 #include "kernels/mlx/rows_oracle.hpp"
 #include "metaltile/metaltile.hpp"
 #include "support/backends.hpp"
@@ -22,22 +23,6 @@ namespace {
 
 using mt::DType;
 namespace s = mt::kernels::ffai::sampling;
-
-// Philox4x32-10 with 64-bit products, as its definition states it.
-std::array<std::uint32_t, 4> host_philox(std::array<std::uint32_t, 4> c, std::uint32_t k0,
-                                         std::uint32_t k1) {
-  for (int round = 0; round < 10; ++round) {
-    if (round > 0) {
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
-    }
-    const std::uint64_t p0 = std::uint64_t{0xD2511F53u} * c[0];
-    const std::uint64_t p1 = std::uint64_t{0xCD9E8D57u} * c[2];
-    c = {static_cast<std::uint32_t>(p1 >> 32) ^ c[1] ^ k0, static_cast<std::uint32_t>(p1),
-         static_cast<std::uint32_t>(p0 >> 32) ^ c[3] ^ k1, static_cast<std::uint32_t>(p0)};
-  }
-  return c;
-}
 
 // in: counters (4 words) and keys (2 words) per case; out: 4 words per case.
 mt::Kernel philox_kernel() {
@@ -71,7 +56,7 @@ TEST(SamplingMath, PhiloxMatchesKnownAnswersAndTheHostReference) {
        {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}}};
   std::vector<std::uint32_t> counters, keys, expected;
   for (const Known& k : known) {
-    EXPECT_EQ(host_philox(k.counter, k.key[0], k.key[1]), k.expected);
+    EXPECT_EQ(mt::test::sampling::philox(k.counter, k.key[0], k.key[1]), k.expected);
     counters.insert(counters.end(), k.counter.begin(), k.counter.end());
     keys.insert(keys.end(), k.key.begin(), k.key.end());
     expected.insert(expected.end(), k.expected.begin(), k.expected.end());
@@ -85,7 +70,7 @@ TEST(SamplingMath, PhiloxMatchesKnownAnswersAndTheHostReference) {
     counters.insert(counters.end(), c.begin(), c.end());
     keys.push_back(k0);
     keys.push_back(k1);
-    const auto r = host_philox(c, k0, k1);
+    const auto r = mt::test::sampling::philox(c, k0, k1);
     expected.insert(expected.end(), r.begin(), r.end());
   }
   const mt::Kernel k = philox_kernel();
@@ -97,19 +82,6 @@ TEST(SamplingMath, PhiloxMatchesKnownAnswersAndTheHostReference) {
     const mt::DispatchResult r = ctx.dispatch_with_grid(k, b, {}, {1, 1, 1}, {64, 1, 1});
     mt::test::expect_equal(mt::test::unpack_u32(r.outputs.at("out")), expected, "philox");
   });
-}
-
-// The same steps as exp_nonpositive in host f32 arithmetic (no fused multiply-add).
-float host_exp_nonpositive(float d) {
-  const float clamped = std::max(d, -87.0f);
-  const float n = std::floor(clamped * 1.44269504f + 0.5f);
-  const float r = (clamped - n * 0.693145751953125f) - n * 1.4286068203094173e-06f;
-  float p = 1.0f / 5040.0f;
-  for (float c : {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f}) {
-    p = p * r + c;
-  }
-  const float two_n = std::bit_cast<float>(static_cast<std::uint32_t>(int(n) + 127) << 23);
-  return d < -87.0f ? 0.0f : p * two_n;
 }
 
 TEST(SamplingMath, ExpIsTheSameBitsEverywhereAndAccurate) {
@@ -124,7 +96,7 @@ TEST(SamplingMath, ExpIsTheSameBitsEverywhereAndAccurate) {
   for (int i = 0; i < 500; ++i) d.push_back(rng.uniform(-90.0f, 0.0f));
   std::vector<float> expected;
   for (float v : d) {
-    const float e = host_exp_nonpositive(v);
+    const float e = mt::test::sampling::exp_nonpositive(v);
     expected.push_back(e);
     if (v >= -87.0f) {
       EXPECT_NEAR(e, std::exp(double(v)), 2.5e-7 * std::exp(double(v))) << "d = " << v;
