@@ -16,6 +16,7 @@
 // same token (the same integer arithmetic) in one launch per pass.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -74,7 +75,7 @@ void build_sample(KernelBuilder& k, DType T) {
   RowInputs in = declare_row_scalars(k, tensors);
   DrawScalars d = declare_draw_scalars(k);
   require_1d_launch(k);
-  k.require(threads_per_threadgroup(0) == kThreads, "tpg = (256, 1, 1)");
+  k.require(threads_per_threadgroup(0) % 32u == 0u, "tpg = (32 * warps, 1, 1)");
   k.require_len(out, in.rows, "rows = len(logits)/vocab");
   // A logit's index is chunk + local with local < kChunk: below 2^32 only if vocab leaves a
   // chunk's room (a wrapped index would pass the i < vocab guard and read another logit).
@@ -103,6 +104,11 @@ void build_sample(KernelBuilder& k, DType T) {
 
 // ---- registry entry -----------------------------------------------------------------------------
 
+// Threads of a group of this kernel: kUnroll logits each, 32 to kThreads.
+std::size_t row_threads(std::size_t vocab) {
+  return std::clamp<std::size_t>(std::bit_ceil(geometry::ceil_div(vocab, kUnroll)), 32, kThreads);
+}
+
 // The segment kernels: sample_top, a sample_histogram launch per pass, sample_kept (unless
 // greedy), sample_draw.
 LaunchPlan segment_launches(std::size_t rows, const SegmentPlan& p, bool sampled) {
@@ -124,8 +130,8 @@ LaunchPlan segment_launches(std::size_t rows, const SegmentPlan& p, bool sampled
   return plan;
 }
 
-// The two-kernel plan when it fits; else the radix path: this kernel (a group of 256 threads per
-// row) when each row is one segment, the segment kernels otherwise.
+// The two-kernel plan when it fits; else the radix path: this kernel (a group per row) when each
+// row is one segment, the segment kernels otherwise.
 LaunchPlan sample_geometry(const LaunchShape& s) {
   const std::size_t vocab = s.u32("vocab");
   const std::size_t rows = vocab == 0 ? 0 : s.elements("logits") / vocab;
@@ -134,7 +140,7 @@ LaunchPlan sample_geometry(const LaunchShape& s) {
   if (!p.fits) {
     const SegmentPlan segments =
         segment_plan(vocab, rows, s.u32("top_k"), s.f32("top_p"), temperature);
-    if (rows == 0 || segments.segments <= 1) return geometry::rows(rows, kThreads);
+    if (rows == 0 || segments.segments <= 1) return geometry::rows(rows, row_threads(vocab));
     return segment_launches(rows, segments, temperature > 0.0f);
   }
   const std::size_t entries = rows * p.groups * p.run, lasts = rows * p.slices;

@@ -59,8 +59,12 @@ Segment declare_segment(KernelBuilder& k, const RowInputs& in) {
   Val count = (in.vocab + size - 1u) / max(size, u32(1));
   Val row = threadgroup_id(1), index = threadgroup_id(0);
   Val begin = index * size;
-  return Segment{size,  count, (in.vocab + (kTile - 1)) / kTile,
-                 row,   index, begin,
+  return Segment{size,
+                 count,
+                 (in.vocab + (kTile - 1)) / kTile,
+                 row,
+                 index,
+                 begin,
                  begin + min(in.vocab - min(begin, in.vocab), size),
                  row < in.rows && index < count};
 }
@@ -328,9 +332,8 @@ BenchCase segment_case(BenchScale scale, const std::string& kernel) {
               0.0,
               0.0};
   const bool top = kernel == "sample_top", draw = kernel == "sample_draw";
-  b.elements = {{"logits", rows * vocab},
-                {"penalty_ids", rows},
-                {"segment_tops", rows * p.segments * 2}};
+  b.elements = {
+      {"logits", rows * vocab}, {"penalty_ids", rows}, {"segment_tops", rows * p.segments * 2}};
   if (!draw) b.elements["hist"] = rows * kMaxPasses * kHistWords;
   if (!top) b.elements["select_state"] = rows * kStateSlots * kStateWords;
   if (kernel == "sample_kept" || draw) b.elements["tile_sums"] = rows * p.tiles * 3;

@@ -91,13 +91,17 @@ struct Tally {
   Wide mass;
 };
 
-inline Tally operator+(const Tally& a, const Tally& b) { return {a.count + b.count, a.mass + b.mass}; }
-inline Tally operator-(const Tally& a, const Tally& b) { return {a.count - b.count, a.mass - b.mass}; }
+inline Tally operator+(const Tally& a, const Tally& b) {
+  return {a.count + b.count, a.mass + b.mass};
+}
+inline Tally operator-(const Tally& a, const Tally& b) {
+  return {a.count - b.count, a.mass - b.mass};
+}
 inline Tally zero_tally() { return {u32(0), wide(u32(0))}; }
 
 inline Tally warp_shuffle(const Tally& v, const Val& lane) {
-  return {mt::warp_shuffle(v.count, lane), {mt::warp_shuffle(v.mass.lo, lane),
-                                            mt::warp_shuffle(v.mass.hi, lane)}};
+  return {mt::warp_shuffle(v.count, lane),
+          {mt::warp_shuffle(v.mass.lo, lane), mt::warp_shuffle(v.mass.hi, lane)}};
 }
 
 // Inclusive prefix sums over the lanes of a warp (Hillis-Steele with shuffles; exact).
@@ -108,7 +112,8 @@ inline Tally warp_inclusive_scan(const Tally& v) {
     Val take = lane >= d;
     Val c = warp_shuffle_up(sum.count, d);
     Val lo = warp_shuffle_up(sum.mass.lo, d), hi = warp_shuffle_up(sum.mass.hi, d);
-    sum = sum + Tally{select(take, c, u32(0)), {select(take, lo, u32(0)), select(take, hi, u32(0))}};
+    sum =
+        sum + Tally{select(take, c, u32(0)), {select(take, lo, u32(0)), select(take, hi, u32(0))}};
   }
   return sum;
 }

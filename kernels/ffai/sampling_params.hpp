@@ -204,8 +204,9 @@ inline constexpr std::uint32_t kMaxPasses = 2 * kSelectLevels;         // top-k,
 inline constexpr std::uint32_t kStateWords = 8;                        // a stored state or cut
 inline constexpr std::uint32_t kCutSlot = kMaxPasses;  // state slots: one a pass, then the cut
 inline constexpr std::uint32_t kStateSlots = kMaxPasses + 1;
-// Groups a launch of the segment kernels aims at (two per SM of an H100, about).
-inline constexpr std::size_t kTargetGroups = 256;
+// Groups a launch of the segment kernels aims at (about a wave on an H100: 132 SMs, 7 groups of
+// 30 KiB threadgroup memory each).
+inline constexpr std::size_t kTargetGroups = 1024;
 
 // How the radix path splits a request: rows of `segments` segments of `segment` logits (a
 // multiple of kTile, at most kChunk), one group each; the histogram passes its cuts need (three

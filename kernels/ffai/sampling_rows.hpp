@@ -1,7 +1,8 @@
 // How the radix-selection sampling kernels read a row and draw from it: the logits of a range
-// in tiles of kTile (kUnroll per thread, loaded together) with the repetition penalty from a
-// bitmap in threadgroup memory; the top logit of a range; the kept tally of a logit under a cut;
-// and the draw in index order, which walks tiles with a threadgroup scan each.
+// in tiles of kUnroll logits per thread (loaded together; kTile = 2048 for a group of 256) with
+// the repetition penalty from a bitmap in threadgroup memory; the top logit of a range; the kept
+// tally of a logit under a cut; and the draw in index order, which walks tiles with a threadgroup
+// scan each.
 #pragma once
 
 #include <cstdint>
@@ -49,7 +50,7 @@ class RowTokens {
     Val tid = thread_id(0), threads = threads_per_threadgroup(0);
     for (Val first : range(begin, end, u32(kChunk))) {
       Val last = first + min(end - first, u32(kChunk));
-      for (Val w : range(tid, u32(kChunk / 32), threads)) bits_[w] = u32(0);
+      for (Val w : range(tid, (last - first + 31u) / 32u, threads)) bits_[w] = u32(0);
       barrier();
       for (Val p : range(tid, in_.n_penalty, threads)) {
         Val id = in_.penalty_ids[row_ * in_.n_penalty + p];
@@ -66,29 +67,33 @@ class RowTokens {
     }
   }
 
+  // Logits a tile: kUnroll per thread.
+  static Val tile_size() { return threads_per_threadgroup(0) * kUnroll; }
+
   // This thread's kUnroll logits of the tile at `tile` inside the chunk [first, last): kUnroll
-  // consecutive logits per thread (`runs`: thread order is index order) or one every kThreads
-  // (coalesced). All loads come before any use, so they are in flight together.
+  // consecutive logits per thread (`runs`: thread order is index order) or one every
+  // threads (coalesced). All loads come before any use, so they are in flight together.
   std::vector<Token> tile(const Val& tile, const Val& first, const Val& last, bool runs) const {
-    Val tid = thread_id(0);
+    Val tid = thread_id(0), threads = threads_per_threadgroup(0);
     std::vector<Token> out;
     for (std::uint32_t u = 0; u < kUnroll; ++u) {
-      Val i = runs ? tile + tid * kUnroll + u : tile + u * kThreads + tid;
+      Val i = runs ? tile + tid * kUnroll + u : tile + threads * u + tid;
       Val valid = i < last;
       Val local = select(valid, i - first, u32(0));
       Val x = in_.logits[row_ * in_.vocab + first + local].to(kF32);
       Val penalised = ((Val(bits_[local >> 5u]) >> (local & 31u)) & 1u) == 1u;
-      out.push_back(Token{
-          i, order_key(sampling_logit(x, penalised, in_.repetition_penalty, in_.temperature)),
-          valid});
+      out.push_back(
+          Token{i, order_key(sampling_logit(x, penalised, in_.repetition_penalty, in_.temperature)),
+                valid});
     }
     return out;
   }
 
   // f(token) for every logit of [begin, end), valid or not (coalesced tiles).
-  void for_each(const Val& begin, const Val& end, const std::function<void(const Token&)>& f) const {
+  void for_each(const Val& begin, const Val& end,
+                const std::function<void(const Token&)>& f) const {
     for_chunks(begin, end, [&](const Val& first, const Val& last) {
-      for (Val t : range(first, last, u32(kTile))) {
+      for (Val t : range(first, last, tile_size())) {
         for (const Token& token : tile(t, first, last, false)) f(token);
       }
     });
@@ -151,7 +156,7 @@ inline Val walk_draw(KernelBuilder& k, const RowTokens& tokens, const Val& begin
   if_(thread_id(0) == 0u, [&] { found[0] = u32(kNoIndex); });
   TallyVar base(before);
   tokens.for_chunks(begin, end, [&](const Val& first, const Val& last) {
-    for (Val t : range(first, last, u32(kTile))) {
+    for (Val t : range(first, last, RowTokens::tile_size())) {
       std::vector<Token> run = tokens.tile(t, first, last, true);
       std::vector<Tally> tallies;
       Tally own = zero_tally();

@@ -92,17 +92,25 @@ class SharedHistogram {
     });
   }
 
-  // The coarse sums of the fine buckets (warp w sums coarse entries w, w + warps, ...). Every
-  // thread, after a barrier that follows the last add(); a barrier must follow.
+  // The coarse sums of the fine buckets: each of 256 units sums 8 neighbouring buckets, and
+  // lanes 4c..4c+3 (whole warps take part: 256 is a multiple of 32) combine theirs into coarse
+  // entry c. Every thread, after a barrier that follows the last add(); a barrier must follow.
   void sum_coarse() const {
-    Val warps = threads_per_threadgroup(0) / 32u;
-    for (Val s : range(warp_id(), u32(kCoarse), warps)) {
-      Val b = s * 32u + lane_id();
-      Tally sum = warp_inclusive_scan(Tally{count_[b], {lo_[b], hi_[b]}});
-      if_(lane_id() == 31u, [&] {
-        coarse_count_[s] = sum.count;
-        coarse_lo_[s] = sum.mass.lo;
-        coarse_hi_[s] = sum.mass.hi;
+    for (Val unit : range(thread_id(0), u32(kBuckets / 8), threads_per_threadgroup(0))) {
+      Tally sum = zero_tally();
+      for (std::uint32_t e = 0; e < 8; ++e) {
+        Val b = unit * 8u + e;
+        sum = sum + Tally{count_[b], {lo_[b], hi_[b]}};
+      }
+      for (std::uint32_t m = 1; m <= 2; m *= 2) {
+        sum = sum + Tally{warp_shuffle_xor(sum.count, m),
+                          {warp_shuffle_xor(sum.mass.lo, m), warp_shuffle_xor(sum.mass.hi, m)}};
+      }
+      if_((unit & 3u) == 0u, [&] {
+        Val c = unit >> 2u;
+        coarse_count_[c] = sum.count;
+        coarse_lo_[c] = sum.mass.lo;
+        coarse_hi_[c] = sum.mass.hi;
       });
     }
   }
@@ -189,8 +197,7 @@ struct Selections {
   Selections(const RowInputs& in, const DrawScalars& d)
       : k_on(in.temperature > 0.0f && d.top_k > 0u && d.top_k < in.vocab),
         p_on(in.temperature > 0.0f && d.top_p < 1.0f),
-        passes(select(k_on, u32(kSelectLevels), u32(0)) +
-               select(p_on, u32(kSelectLevels), u32(0))),
+        passes(select(k_on, u32(kSelectLevels), u32(0)) + select(p_on, u32(kSelectLevels), u32(0))),
         top_k(d.top_k),
         p_scaled(ceil(d.top_p * kWeightOne).to(kU32)) {}
 
@@ -284,8 +291,8 @@ inline SelectState start_state(const Selections& sel, const Val& pass, const Sel
                                const Val& top_key) {
   Val n_k = sel.top_k - after.above.count;
   Wide z_k = after.above.mass + mul_wide(n_k, key_weight(after.prefix, top_key));
-  Wide target = select(pass == 0u, select(sel.k_on, wide(sel.top_k), wide(u32(0))),
-                       top_p_target(sel, z_k));
+  Wide target =
+      select(pass == 0u, select(sel.k_on, wide(sel.top_k), wide(u32(0))), top_p_target(sel, z_k));
   SelectState fresh{u32(0), zero_tally(), target};
   Val new_selection = pass % kSelectLevels == 0u;
   return SelectState{select(new_selection, fresh.prefix, after.prefix),
@@ -300,8 +307,7 @@ inline Cut final_cut(const Selections& sel, const SelectState& after, const Val&
   Val n_p = ceil_div(after.target - after.above.mass, key_weight(after.prefix, top_key));
   Val n = select(sel.by_mass(last), n_p, n_k);
   Cut none = no_cut();
-  return Cut{select(sel.passes == 0u, none.key, after.prefix),
-             select(sel.passes == 0u, none.n, n)};
+  return Cut{select(sel.passes == 0u, none.key, after.prefix), select(sel.passes == 0u, none.n, n)};
 }
 
 // Runs advance() on warp 0 and hands its result to every thread through threadgroup memory.
