@@ -4,8 +4,9 @@
 // group per row is enough (a row of one segment), else the segment kernels of
 // sample_segments.cpp, which split each row over several groups.
 //
-// This kernel takes a row per group of 256 threads and makes the same passes as the segment
-// kernels, over the whole row, with its histograms in threadgroup memory:
+// This kernel takes a row per group (32 to 256 threads, 8 logits a thread per tile) and makes
+// the same passes as the segment kernels, over the whole row, with its histograms in
+// threadgroup memory:
 //   - the top logit (key, index): greedy's answer and the reference of the weights;
 //   - top-k, then top-p: three histogram passes each (sampling_select.hpp), each followed by a
 //     scan that picks the next digit of the cut's key;
@@ -214,11 +215,13 @@ KernelInfo sample::info() {
       .dtypes = activation_dtypes(),
       .body = build_sample,
       .doc = {.summary = "draw one token per row: penalty, temperature, top-k, top-p, min-p",
-              .formula = "y = penalised logit / temperature; keep the top-k (larger y, then lower "
-                         "index, first), then the shortest prefix holding top_p of their mass "
-                         "e^(y - y_max), then those with e^(y - y_max) >= min_p; draw u * Z with "
-                         "u from Philox4x32-10(key (seed_lo, seed_hi), counter (offset, row, 0, "
-                         "0)); temperature 0: the top logit",
+              .formula = "y = penalised logit / temperature; W = floor(e^(y - y_max) * 2^31); "
+                         "keep the top-k (larger y, then lower index, first), then the shortest "
+                         "prefix whose mass (sum of W) reaches ceil(top_p * 2^31) / 2^31 of "
+                         "theirs, then those with e^(y - y_max) >= min_p; draw the first kept "
+                         "token whose running mass exceeds floor(u * Z), u from "
+                         "Philox4x32-10(key (seed_lo, seed_hi), counter (offset, row, 0, 0)); "
+                         "temperature 0: the top logit",
               .buffers = {{"logits", "[B, V] T"},
                           {"penalty_ids",
                            "[B, P] u32: each row's previous tokens (< V; repeats "
@@ -234,12 +237,13 @@ KernelInfo sample::info() {
                           {"offset", "u32: Philox counter word 0 (the row is word 1)"},
                           {"n_penalty", "u32: P, ids per row in penalty_ids (0 = none)"},
                           {"repetition_penalty", "f32: > 0; 1 = off"}},
-              .geometry = "1 <= top_k <= 128 or temperature 0 (and V <= 262144): "
-                          "sample_candidates, a warp per 256 logits and up to 8 warps a group, "
-                          "then sample_pick, one group (up to 1024 threads) per row; otherwise the "
-                          "radix path: this kernel, one group of 256 threads per row, when a row "
-                          "is one segment, else sample_top, sample_histogram (a launch a pass), "
-                          "sample_kept and sample_draw over (segments, B)"},
+              .geometry =
+                  "1 <= top_k <= 128 or temperature 0 (and V <= 262144): "
+                  "sample_candidates, a warp per 256 logits and up to 8 warps a group, "
+                  "then sample_pick, one group (up to 1024 threads) per row; otherwise the "
+                  "radix path: this kernel, one group of 32-256 threads per row, when a row "
+                  "is one segment, else sample_top, sample_histogram (a launch a pass), "
+                  "sample_kept and sample_draw over (segments, B)"},
       .geometry = sample_geometry,
       .bench =
           [](BenchScale scale) {
