@@ -57,6 +57,7 @@ Segment declare_segment(KernelBuilder& k, const RowInputs& in) {
   k.require(threadgroups_per_grid(2) == 1u, "a 2-D grid: grid = (x, y, 1)");
   k.require(in.vocab <= 0xFFFFFFFFu - kChunk, "vocab <= 2^32 - 1 - 32768");
   Val count = (in.vocab + size - 1u) / max(size, u32(1));
+  k.require(count <= kMaxSegments, "ceil(vocab / segment) <= 65535");
   Val row = threadgroup_id(1), index = threadgroup_id(0);
   Val begin = index * size;
   return Segment{size,
@@ -93,7 +94,7 @@ void require_scratch_lengths(KernelBuilder& k, const RowInputs& in, const Segmen
     k.require_len(s.tops(), in.rows * seg.count * 2u, "rows*ceil(vocab/segment)*2");
   }
   if (use.hist != Use::None) {
-    k.require_len(s.hist(), in.rows * (kMaxPasses * kHistWords), "rows*6*6336");
+    k.require_len(s.hist(), in.rows * (kMaxPasses * kHistWords), "rows*6*8448");
   }
   if (use.state != Use::None) {
     k.require_len(s.state(), in.rows * (kStateSlots * kStateWords), "rows*7*8");
@@ -125,17 +126,16 @@ Val hist_at(const Segment& seg, const Val& pass) {
   return (seg.row * kMaxPasses + pass) * kHistWords;
 }
 
-// The state stored for pass `slot`, advanced past histogram `slot` (every thread).
-SelectState advanced_state(const StateBoard& board, const Selections& sel, const Scratch& s,
-                           const Segment& seg, const Val& slot) {
+// The state stored in `slot`, loaded by every thread. Kernels load it
+// before the row's top, so that both rounds of loads are in flight together.
+SelectState stored_state(const Scratch& s, const Segment& seg, const Val& slot) {
   Val base = state_at(seg, slot);
-  SelectState stored = load_state([&](std::uint32_t w) { return Val(s.state()[base + w]); });
-  return board.advance(sel, slot, stored, global_hist(s.hist(), hist_at(seg, slot)));
+  return load_state([&](std::uint32_t w) { return Val(s.state()[base + w]); });
 }
 
 // ---- sample_top -------------------------------------------------------------------------------
 
-constexpr ScratchUse kTopScratch{Use::Out, Use::Out, Use::None, Use::None};
+constexpr ScratchUse kTopScratch{Use::Out, Use::Out, Use::Out, Use::None};
 
 void build_sample_top(KernelBuilder& k, DType T) {
   auto tensors = declare_row_tensors(k, T);
@@ -152,7 +152,13 @@ void build_sample_top(KernelBuilder& k, DType T) {
       s.tops()[at] = key;
       s.tops()[at + 1u] = index;
     });
-    // The row's histograms start at zero: its groups clear the request's passes between them.
+    // The row's states and histograms start at zero (so no later launch reads memory no launch
+    // wrote): group 0 clears the states, all groups the request's histograms between them.
+    if_(seg.index == 0u, [&] {
+      for (Val w : range(thread_id(0), u32(kStateSlots * kStateWords), u32(kThreads))) {
+        s.state()[state_at(seg, u32(0)) + w] = u32(0);
+      }
+    });
     Val words = Selections(in, d).passes * kHistWords;
     Val first = seg.index * kThreads + thread_id(0);
     for (Val w : range(first, words, seg.count * kThreads)) {
@@ -176,12 +182,16 @@ void build_sample_histogram(KernelBuilder& k, DType T) {
   k.require(pass < sel.passes, "pass < passes (3 for top-k, 3 for top-p)");
   require_scratch_lengths(k, in, seg, kHistogramScratch, s);
   if_(seg.in_grid, [&] {
+    // Pass 0 reads the cut's slot instead, which sample_top zeroed and no group writes now.
+    Val previous = select(pass > 0u, pass - 1u, u32(kCutSlot));
+    SelectState stored = stored_state(s, seg, previous);
     Val top_key = row_top(s.tops(), seg).first;
     StateBoard board(k);
-    SelectStateVar state(SelectState{u32(0), zero_tally(), wide(u32(0))});
+    SelectStateVar state(stored);
     if_(pass > 0u, [&] {
-      state = start_state(sel, pass, advanced_state(board, sel, s, seg, pass - 1u), top_key);
-    }).else_([&] { state = start_state(sel, pass, state, top_key); });
+      HistView h = global_hist(s.hist(), hist_at(seg, previous));
+      state = start_state(sel, pass, board.advance(sel, previous, stored, h), top_key);
+    }).else_([&] { state = start_state(sel, pass, stored, top_key); });
     SelectState current = state;
     if_(seg.index == 0u && thread_id(0) == 0u, [&] {
       Val base = state_at(seg, pass);
@@ -215,12 +225,15 @@ void build_sample_kept(KernelBuilder& k, DType T) {
   Selections sel(in, d);
   require_scratch_lengths(k, in, seg, kKeptScratch, s);
   if_(seg.in_grid, [&] {
+    Val last = select(sel.passes > 0u, sel.passes - 1u, u32(0));
+    SelectState stored = stored_state(s, seg, last);
     Val top_key = row_top(s.tops(), seg).first;
     StateBoard board(k);
     Cut none = no_cut();
     Var cut_key = none.key, cut_n = none.n;
     if_(sel.passes > 0u, [&] {
-      Cut cut = final_cut(sel, advanced_state(board, sel, s, seg, sel.passes - 1u), top_key);
+      HistView h = global_hist(s.hist(), hist_at(seg, last));
+      Cut cut = final_cut(sel, board.advance(sel, last, stored, h), top_key);
       cut_key = cut.key;
       cut_n = cut.n;
     });
@@ -273,12 +286,13 @@ void build_sample_draw(KernelBuilder& k, DType T) {
   k.require_len(out, in.rows, "rows = len(logits)/vocab");
   require_scratch_lengths(k, in, seg, kDrawScratch, s);
   if_(seg.row < in.rows && seg.index == 0u, [&] {
+    Val base = state_at(seg, u32(kCutSlot));
+    Cut cut{s.state()[base], s.state()[base + 1u]};  // loaded with the row's top
     auto [top_key, top_idx] = row_top(s.tops(), seg);
     // Greedy decoding (and a row of NaN) takes the top logit.
     Var token = top_idx;
     if_(in.temperature > 0.0f && top_key != 0u, [&] {
-      Val base = state_at(seg, u32(kCutSlot));
-      Keeper keeper(Cut{s.state()[base], s.state()[base + 1u]}, top_key, d.min_p);
+      Keeper keeper(cut, top_key, d.min_p);
       GroupScan scan(k);
       Val tid = thread_id(0);
       TallyVar total(zero_tally());
@@ -331,11 +345,11 @@ BenchCase segment_case(BenchScale scale, const std::string& kernel) {
               {},
               0.0,
               0.0};
-  const bool top = kernel == "sample_top", draw = kernel == "sample_draw";
+  const bool draw = kernel == "sample_draw";
   b.elements = {
       {"logits", rows * vocab}, {"penalty_ids", rows}, {"segment_tops", rows * p.segments * 2}};
   if (!draw) b.elements["hist"] = rows * kMaxPasses * kHistWords;
-  if (!top) b.elements["select_state"] = rows * kStateSlots * kStateWords;
+  if (!draw || true) b.elements["select_state"] = rows * kStateSlots * kStateWords;
   if (kernel == "sample_kept" || draw) b.elements["tile_sums"] = rows * p.tiles * 3;
   if (draw) b.elements["out"] = rows;
   b.scalars = {{"vocab", std::uint32_t(vocab)},
@@ -391,7 +405,7 @@ KernelDoc segment_doc(std::string summary, std::string formula, std::vector<Para
 }
 
 const ParamDoc kTopsDoc{"segment_tops", "[B, segments, 2] u32: each segment's top (key, index)"};
-const ParamDoc kHistDoc{"hist", "[B, 6, 6336] u32: a histogram a pass (count, low, high planes)"};
+const ParamDoc kHistDoc{"hist", "[B, 6, 8448] u32: a histogram a pass (count, mass limbs)"};
 const ParamDoc kStateDoc{"select_state", "[B, 7, 8] u32: the state of each pass, then the cut"};
 const ParamDoc kTileDoc{"tile_sums", "[B, ceil(V / 2048), 3] u32: each tile's kept tally"};
 
@@ -404,8 +418,8 @@ KernelInfo sample_top::info() {
       .body = build_sample_top,
       .doc = segment_doc("sampling, radix path: each segment's top logit",
                          "the largest order key of the segment, the lowest index on ties; "
-                         "zeroes the row's histograms",
-                         {kTopsDoc, kHistDoc}),
+                         "zeroes the row's states and histograms",
+                         {kTopsDoc, kHistDoc, kStateDoc}),
       .geometry = segment_geometry(false),
       .bench = [](BenchScale s) { return std::vector<BenchCase>{segment_case(s, "sample_top")}; },
   };

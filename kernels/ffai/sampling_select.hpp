@@ -7,9 +7,9 @@
 // (sampling_draw.hpp), so no histogram over indices is needed.
 //
 // A histogram is built in threadgroup memory (integer atomics: exact in any order) and, when a
-// row is split over several groups, added into a global one with integer atomics, so the result
-// is the same bits on every backend. Each 32 neighbouring digits also have a coarse sum, so a
-// scan reads 64 + 32 entries (one warp, two rounds) rather than 2048.
+// row is split over several groups, added into a global one with integer atomics (in limbs
+// that need no carry), so the result is the same bits on every backend. Each 32 neighbouring digits
+// also have a coarse sum, so a scan reads 64 + 32 entries (one warp, two rounds) rather than 2048.
 #pragma once
 
 #include <cstdint>
@@ -44,23 +44,19 @@ struct HistView {
   std::function<Tally(const Val&)> fine, coarse;
 };
 
-// Histogram planes in a u32 tensor from `base`: fine counts, fine low words, fine high words,
-// then the same three for the coarse sums.
+// A row's histogram in a u32 tensor from `base`: planes of kBuckets fine entries (count, then
+// the mass's limbs of bits 0-15, 16-31 and 32 and up), then the same four of kCoarse coarse
+// ones. Segments add their limbs with integer atomics that need no carry (each limb of a
+// segment is below 2^16, and a row has at most 65535 segments); the reader joins them.
 inline HistView global_hist(const Tensor& t, const Val& base) {
   auto plane = [t, base](std::uint32_t offset, std::uint32_t n) {
     return [t, base, offset, n](const Val& i) {
-      return Tally{t[base + offset + i], {t[base + offset + n + i], t[base + offset + 2 * n + i]}};
+      Val at = base + offset + i;
+      Val l0 = t[at + n], l1 = t[at + 2 * n], l2 = t[at + 3 * n];
+      return Tally{t[at], wide(l0) + Wide{l1 << 16u, (l1 >> 16u) + l2}};
     };
   };
-  return HistView{plane(0, kBuckets), plane(3 * kBuckets, kCoarse)};
-}
-
-// Adds v to the 64-bit integer at (at_lo, at_hi) of t with integer atomics: the carry of the low
-// word goes to the high one, so the final value is the exact sum in any order.
-inline void atomic_add_wide(const Tensor& t, const Val& at_lo, const Val& at_hi, const Wide& v) {
-  Val old = atomic_add(t, at_lo, v.lo);
-  Val hi = v.hi + select(old + v.lo < old, u32(1), u32(0));
-  if_(hi != 0u, [&] { atomic_add(t, at_hi, hi); });
+  return HistView{plane(0, kBuckets), plane(4 * kBuckets, kCoarse)};
 }
 
 // One level's histogram in threadgroup memory.
@@ -116,20 +112,25 @@ class SharedHistogram {
   }
 
   // Adds every nonzero fine and coarse entry into the global histogram at `base` of t (the
-  // layout of global_hist). Every thread, after sum_coarse() and its barrier.
+  // layout of global_hist; a segment's mass is below 2^47, so its third limb is too). Every
+  // thread, after sum_coarse() and its barrier. The atomics' results are not used, so they
+  // need not wait for an answer.
   void flush(const Tensor& t, const Val& base) const {
     auto flush_plane = [&](const ArrayRef& c, const ArrayRef& lo, const ArrayRef& hi,
                            std::uint32_t offset, std::uint32_t n) {
       for (Val b : range(thread_id(0), u32(n), threads_per_threadgroup(0))) {
         Val count = c[b];
         if_(count > 0u, [&] {
-          atomic_add(t, base + offset + b, count);
-          atomic_add_wide(t, base + offset + n + b, base + offset + 2 * n + b, Wide{lo[b], hi[b]});
+          Val at = base + offset + b, low = lo[b], high = hi[b];
+          atomic_add(t, at, count);
+          atomic_add(t, at + n, low & 0xFFFFu);
+          atomic_add(t, at + 2 * n, low >> 16u);
+          if_(high > 0u, [&] { atomic_add(t, at + 3 * n, high); });
         });
       }
     };
     flush_plane(count_, lo_, hi_, 0, kBuckets);
-    flush_plane(coarse_count_, coarse_lo_, coarse_hi_, 3 * kBuckets, kCoarse);
+    flush_plane(coarse_count_, coarse_lo_, coarse_hi_, 4 * kBuckets, kCoarse);
   }
 
   HistView view() const {
