@@ -5,7 +5,8 @@
 // and without top-p, a penalty; vocabularies of 1, 2, 33, 300 (one segment) and 2049, 5000
 // (two and three segments, the last partial); ties at the top-p cut, a flat row, one dominant
 // logit, NaN and
-// +-inf; rows that differ. Also the segment plan and the launches of each request.
+// +-inf; rows that differ; a row of two penalty chunks (V 33000). Also the segment plan and the
+// launches of each request.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -203,6 +204,30 @@ TEST(SampleRadix, NanAndInfinities) {
       EXPECT_EQ(got[2] % 2, 1u) << "an -inf logit";
       EXPECT_EQ(got[3], 0u) << "a row of NaN";
     }
+  });
+}
+
+// sample's own kernel reads a row longer than 32768 logits in chunks, each with its penalty
+// bitmap (a direct dispatch; by name such a row takes the segment kernels).
+TEST(SampleRadix, OwnKernelOverSeveralChunks) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const std::uint32_t vocab = 33000;
+    std::vector<float> row = model_row(vocab, 44, DType::F32);
+    row[32900] = 7.5f;  // the top, penalised below the others in the second chunk
+    const std::vector<std::uint32_t> ids = {32900, 5, 32767, 32768};
+    const Filters f{.temperature = 1.0f, .top_p = 0.9f, .repetition_penalty = 3.0f};
+    const Request r{vocab, f, 21, 22, 23};
+    std::vector<std::uint32_t> expected;
+    for (std::uint32_t row_index = 0; row_index < 2; ++row_index) {
+      expected.push_back(draw(row, ids, f, 21, 22, 23, row_index, DrawOrder::Index));
+    }
+    std::vector<std::uint32_t> penalty = ids;
+    penalty.insert(penalty.end(), ids.begin(), ids.end());
+    const mt::DispatchResult own = ctx.dispatch_with_grid(
+        s::sample::kernel_ir_for(DType::F32), buffers(r, DType::F32, repeat(row, 2), 2, penalty),
+        {}, {2, 1, 1}, {s::kThreads, 1, 1});
+    EXPECT_EQ(mt::test::unpack_u32(own.outputs.at("out")), expected);
+    EXPECT_EQ(sample(ctx, r, DType::F32, repeat(row, 2), 2, penalty), expected) << "by name";
   });
 }
 
