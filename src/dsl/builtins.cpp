@@ -72,7 +72,8 @@ namespace {
 constexpr std::size_t kElseTaken = static_cast<std::size_t>(-1);  // no block is ever this long
 }  // namespace
 
-IfBuilder if_(const Val& cond, const std::function<void()>& then_body) {
+IfBuilder if_(const Val& cond, const std::function<void()>& then_body, std::source_location where) {
+  KernelBuilder::note_location(where);
   KernelBuilder& k = cond.builder();
   if (cond.dtype() != DType::Bool) k.fail("if_: condition " + k.describe(cond) + " is not bool");
   k.append_statement(make::if_then_else(k.kernel(), cond.id()));
@@ -86,7 +87,8 @@ IfBuilder if_(const Val& cond, const std::function<void()>& then_body) {
 IfBuilder::IfBuilder(KernelBuilder& builder, std::size_t instrs_after)
     : trace_(builder.trace_serial()), instrs_after_(instrs_after) {}
 
-void IfBuilder::else_(const std::function<void()>& body) {
+void IfBuilder::else_(const std::function<void()>& body, std::source_location where) {
+  KernelBuilder::note_location(where);
   KernelBuilder& k = KernelBuilder::of_trace(trace_);
   if (instrs_after_ == kElseTaken) k.fail("else_: this if_ already has an else_");
   if (k.current_block_size() != instrs_after_) k.fail("else_: must directly follow its if_");

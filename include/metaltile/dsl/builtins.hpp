@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <source_location>
 
 #include "metaltile/dsl/val.hpp"
 
@@ -120,12 +121,14 @@ class IfBuilder {
   // `instrs_after` is the size of the current block right after the If was appended: else_
   // must come before anything else is traced there.
   IfBuilder(KernelBuilder& builder, std::size_t instrs_after);
-  void else_(const std::function<void()>& body);
+  void else_(const std::function<void()>& body,
+             std::source_location where = std::source_location::current());
 
  private:
   std::uint64_t trace_;
   std::size_t instrs_after_;
 };
-IfBuilder if_(const Val& cond, const std::function<void()>& then_body);
+IfBuilder if_(const Val& cond, const std::function<void()>& then_body,
+              std::source_location where = std::source_location::current());
 
 }  // namespace mt

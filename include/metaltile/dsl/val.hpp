@@ -5,6 +5,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <source_location>
 #include <type_traits>
 
 #include "metaltile/core/dtype.hpp"
@@ -26,14 +27,19 @@ concept Literal = std::is_arithmetic_v<N> && !std::is_same_v<N, bool>;
 class Val {
  public:
   Val(KernelBuilder& builder, ValueId id, DType dtype);
+  Val(const Val&) = default;
+  // Rebinding a Val is fine, except inside a loop to a Val made outside it: the loop body is
+  // traced once, so the new value would not carry to the next iteration (the loop would reuse
+  // the value from before it). That is an mt::Error suggesting a Var.
+  Val& operator=(const Val& other);
 
   DType dtype() const { return dtype_; }
   ValueId id() const;
   KernelBuilder& builder() const;
 
   // Value conversion (Cast) and bit reinterpretation (Bitcast, same size).
-  Val to(DType t) const;
-  Val bitcast(DType t) const;
+  Val to(DType t, std::source_location where = std::source_location::current()) const;
+  Val bitcast(DType t, std::source_location where = std::source_location::current()) const;
 
   // A constant of this value's type (an error if n does not fit the type's kind).
   template <Literal N>
@@ -43,6 +49,7 @@ class Val {
   std::uint64_t trace_;
   ValueId id_;
   DType dtype_;
+  std::uint32_t loop_;  // the innermost loop being traced when the value was made (0: none)
 };
 
 // An operand of a DSL operator or function: a Val, or something read into one (a tensor or
@@ -55,15 +62,22 @@ class Val {
 // What cannot be deferred: an operand that is itself a call (`(a + b) * (c + d)`) is recorded
 // when C++ evaluates it, before the operator runs; with two such operands, name one first
 // (`Val s = a + b; s * (c + d)`).
+//
+// An Operand also carries the kernel author's line (where the conversion happens), so a
+// mistake in an operator is reported there (KernelBuilder::note_location).
 class Operand {
  public:
-  Operand(const Val& v) : value_(&v) {}  // NOLINT: any Val is an operand
+  Operand(const Val& v,  // NOLINT: any Val is an operand
+          std::source_location where = std::source_location::current())
+      : value_(&v), where_(where) {}
+  // Anything that reads into a Val is one too (NOLINT: implicit).
   template <class T>
   requires(!std::is_same_v<T, Val> && std::is_convertible_v<const T&, Val>)
-      Operand(const T& source)  // NOLINT: so is anything that reads into one
-      : source_(&source), read_(&read_source<T>) {}
-  // The value: reading the source here, once per call.
-  Val get() const { return value_ != nullptr ? *value_ : read_(source_); }
+      Operand(const T& source, std::source_location where = std::source_location::current())
+      : source_(&source), read_(&read_source<T>), where_(where) {}
+  // The value: reading the source here, once per call. Notes the operand's line first.
+  Val get() const;
+  const std::source_location& where() const { return where_; }
 
  private:
   template <class T>
@@ -73,9 +87,12 @@ class Operand {
   const Val* value_ = nullptr;
   const void* source_ = nullptr;
   Val (*read_)(const void*) = nullptr;
+  std::source_location where_;
 };
 
 namespace dsl_detail {
+// KernelBuilder::note_location, for the headers that see KernelBuilder only declared.
+void note_location(const std::source_location& where);
 Val literal_int(const Val& like, std::int64_t n);
 // An unsigned literal above int64's range: an error beside an integer, never a wrapped value.
 Val literal_uint(const Val& like, std::uint64_t n);
