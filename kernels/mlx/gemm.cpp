@@ -63,8 +63,9 @@ GemmBlock gemm_block(KernelBuilder& k, DType t, const GemmConfig& c) {
             "tpg = (" + std::to_string(c.threads()) + ", 1, 1)");
 
   const Val tiles_n = (n + (c.bn - 1)) / c.bn, block = threadgroup_id(0), warp = warp_id();
-  return GemmBlock{matrix_view(a, m, kk), matrix_view(b, n, kk), matrix_view(out, m, n), kk,
-                   block / tiles_n * c.bm, block % tiles_n * c.bn,
+  return GemmBlock{matrix_view(a, m, kk),     matrix_view(b, n, kk),
+                   matrix_view(out, m, n),    kk,
+                   block / tiles_n * c.bm,    block % tiles_n * c.bn,
                    warp / c.warps_n * c.wm(), warp % c.warps_n * c.wn()};
 }
 
@@ -130,9 +131,9 @@ void build_gemm_unrolled(KernelBuilder& k, DType t) {
         for (std::uint32_t step = 0; step < operands.steps(); ++step) {
           if (step + 1 < operands.steps()) {
             operands.load((step + 1) % 2, s, step + 1);
-          } else {              // the next slice's first fragments:
+          } else {                          // the next slice's first fragments:
             copy_async_wait(C.stages - 2);  // it has landed for this thread's copies...
-            barrier();          // ...and everyone's; no warp reads slice's stage any more
+            barrier();  // ...and everyone's; no warp reads slice's stage any more
             operands.load((step + 1) % 2, (s + 1) % C.stages, 0);
           }
           acc.mma(operands, step % 2);

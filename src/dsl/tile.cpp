@@ -13,6 +13,19 @@ namespace {
 
 std::uint32_t chunk_elements(DType t) { return 16 / static_cast<std::uint32_t>(size_of(t)); }
 
+// `base`, or `base`_1, _2, ... when an array of that name exists (a tile stored twice).
+std::string fresh_array_name(const Kernel& k, const std::string& base) {
+  const auto taken = [&](const std::string& name) {
+    for (const Array& a : k.arrays) {
+      if (a.name == name) return true;
+    }
+    return false;
+  };
+  std::string name = base;
+  for (int i = 1; taken(name); ++i) name = base + "_" + std::to_string(i);
+  return name;
+}
+
 }  // namespace
 
 MatrixView matrix_view(const Tensor& t, const Val& rows, const Val& cols) {
@@ -188,8 +201,7 @@ void AccumulatorTile::store(const MatrixView& view, const Val& row0, const Val& 
   }
 }
 
-void AccumulatorTile::store_pairs(const MatrixView& view, const Val& row0,
-                                  const Val& col0) const {
+void AccumulatorTile::store_pairs(const MatrixView& view, const Val& row0, const Val& col0) const {
   KernelBuilder& k = KernelBuilder::current();
   const DType t = view.tensor.dtype();
   // An accumulator fragment holds rows g and g + 8, columns 2t and 2t + 1 of each: elements
@@ -199,7 +211,7 @@ void AccumulatorTile::store_pairs(const MatrixView& view, const Val& row0,
     const MatrixCoord y = fragment_coord(FragmentRole::Accumulator, input_, 0, e + 1);
     MT_ASSERT(x.row == y.row && x.col + 1 == y.col) << "accumulator element " << e;
   }
-  const ArrayRef pair = k.thread_array(name_ + "_pair", t, 2);
+  const ArrayRef pair = k.thread_array(fresh_array_name(k.kernel(), name_ + "_pair"), t, 2);
   const Val aligned = view.stride % 2u == 0u && col0 % 2u == 0u;  // pair columns are even
   for (std::uint32_t mi = 0; mi < rows_ / 16; ++mi) {
     for (std::uint32_t h = 0; h < 2; ++h) {
@@ -215,8 +227,7 @@ void AccumulatorTile::store_pairs(const MatrixView& view, const Val& row0,
           store_vector(view.tensor, at_row + col, pair, 2);
         }).else_([&] {
           if_(row_inside && col < view.cols, [&] { view.tensor[at_row + col] = first; });
-          if_(row_inside && col + 1u < view.cols,
-              [&] { view.tensor[at_row + col + 1u] = second; });
+          if_(row_inside && col + 1u < view.cols, [&] { view.tensor[at_row + col + 1u] = second; });
         });
       }
     }
@@ -272,8 +283,7 @@ void MmaOperands::load(std::uint32_t buffer, std::uint32_t stage, std::uint32_t 
   const std::uint32_t a_tile = stage * a_.rows() * a_.cols();
   const std::uint32_t b_tile = stage * b_.rows() * b_.cols();
   for (std::uint32_t mi = 0; mi < m_tiles_; ++mi) {
-    load_matrix(a(buffer, mi), a_.array(),
-                at(a_offsets_[step], a_tile + mi * 16 * a_.cols()));
+    load_matrix(a(buffer, mi), a_.array(), at(a_offsets_[step], a_tile + mi * 16 * a_.cols()));
   }
   const bool pairs = n_tiles_ % 2 == 0;
   for (std::uint32_t ni = 0; ni < n_tiles_; ni += pairs ? 2 : 1) {

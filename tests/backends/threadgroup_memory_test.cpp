@@ -482,9 +482,11 @@ Kernel vector_offsets_kernel(DType t, std::uint32_t lanes) {
 // and the param (the buffers have a spare vector, so no access is out of bounds); then the same
 // context runs an aligned, offset load correctly and leaves the spare vector of `out` alone.
 TEST(ThreadgroupMemory, MisalignedVectorIndexIsAnErrorThenAGoodDispatch) {
-  const std::tuple<DType, std::uint32_t, std::uint32_t> cases[] = {
-      {DType::F32, 4, 1}, {DType::F16, 4, 2}, {DType::BF16, 8, 4}, {DType::U32, 2, 1},
-      {DType::BF16, 2, 1}};
+  const std::tuple<DType, std::uint32_t, std::uint32_t> cases[] = {{DType::F32, 4, 1},
+                                                                   {DType::F16, 4, 2},
+                                                                   {DType::BF16, 8, 4},
+                                                                   {DType::U32, 2, 1},
+                                                                   {DType::BF16, 2, 1}};
   const Shape s{{2, 1, 1}, {100, 1, 1}};
   for_each_backend([&](Context& ctx) {
     std::mt19937 rng(909);

@@ -326,15 +326,16 @@ TEST(Collectives, VectorLoadsAndStores) {
 }
 
 TEST(Collectives, VectorMisusesAreErrors) {
-  expect_trace_error("bytes12",
-                     [](KernelBuilder& b) { load_vector(b.input("src", DType::F32), u32(0), 3); },
-                     {"vector access to 'src': 3 x f32 is 12 bytes, not 2 or more lanes of 4, 8 or 16"});
-  expect_trace_error("bytes32",
-                     [](KernelBuilder& b) {
-                       Tensor out = b.output("out", DType::F32);
-                       store_vector(out, u32(0), b.thread_array("acc", DType::F32, 8), 8);
-                     },
-                     {"vector access to 'out': 8 x f32 is 32 bytes, not 2 or more lanes of 4, 8 or 16"});
+  expect_trace_error(
+      "bytes12", [](KernelBuilder& b) { load_vector(b.input("src", DType::F32), u32(0), 3); },
+      {"vector access to 'src': 3 x f32 is 12 bytes, not 2 or more lanes of 4, 8 or 16"});
+  expect_trace_error(
+      "bytes32",
+      [](KernelBuilder& b) {
+        Tensor out = b.output("out", DType::F32);
+        store_vector(out, u32(0), b.thread_array("acc", DType::F32, 8), 8);
+      },
+      {"vector access to 'out': 8 x f32 is 32 bytes, not 2 or more lanes of 4, 8 or 16"});
   expect_trace_error("one_lane",
                      [](KernelBuilder& b) { load_vector(b.input("src", DType::F32), u32(0), 1); },
                      {"vector access to 'src': 1 x f32 is 4 bytes, not 2 or more lanes of 4, 8 "
