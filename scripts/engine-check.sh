@@ -8,30 +8,40 @@
 # prefill benchmark beside transformers (bench/engine/decode_bench.py: bf16, 4-bit weights,
 # int8 and int4 KV caches; a 512-token prefill in chunks and token by token beside
 # transformers' eager prefill). Results go under ${OUT:-./engine-out}.
+# ENGINE_STAGES="check sample bench" (the default) picks the parts, so the correctness checks can
+# run beside other tests and the benchmark alone.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 out="${OUT:-$root/engine-out}"
 mkdir -p "$out"
 status=0
+stages=" ${ENGINE_STAGES:-check sample bench} "
+want() { [[ "$stages" == *" $1 "* ]]; }
 
-echo "== engine: logits against transformers (random models of each architecture)"
-if python3 "$root/bench/engine/make_check_models.py" "$out/models" >"$out/models.log" 2>&1; then
-  MT_BACKEND=cuda MT_ENGINE_MODELS="$out/models" "$build/tests/engine.decoder_test" \
-    >"$out/decoder_test.log" 2>&1 || status=1
-  MT_BACKEND=cuda "$build/tests/engine.tile_generate_test" >>"$out/decoder_test.log" 2>&1 || status=1
-  tail -5 "$out/decoder_test.log"
-else
-  echo "make_check_models.py failed (see $out/models.log)"; status=1
+if want check; then
+  echo "== engine: logits against transformers (random models of each architecture)"
+  if python3 "$root/bench/engine/make_check_models.py" "$out/models" >"$out/models.log" 2>&1; then
+    MT_BACKEND=cuda MT_ENGINE_MODELS="$out/models" "$build/tests/engine.decoder_test" \
+      >"$out/decoder_test.log" 2>&1 || status=1
+    MT_BACKEND=cuda "$build/tests/engine.tile_generate_test" >>"$out/decoder_test.log" 2>&1 || status=1
+    tail -5 "$out/decoder_test.log"
+  else
+    echo "make_check_models.py failed (see $out/models.log)"; status=1
+  fi
 fi
 
-echo "== engine: a sample from a random Llama-3.2-1B (gibberish expected)"
-"$build/tools/tile/tile" generate --random llama-3.2-1b --max-tokens 32 --temperature 0.8 \
-  --seed 7 --prompt-ids 128000,9906,11,1917 2>&1 | tee "$out/sample.txt" || status=1
-"$build/tools/tile/tile" generate --random llama-3.2-1b --max-tokens 32 --temperature 0.8 \
-  --seed 7 --prompt-ids 128000,9906,11,1917 --kv int8 2>&1 | tee -a "$out/sample.txt" || status=1
+if want sample; then
+  echo "== engine: a sample from a random Llama-3.2-1B (gibberish expected)"
+  "$build/tools/tile/tile" generate --random llama-3.2-1b --max-tokens 32 --temperature 0.8 \
+    --seed 7 --prompt-ids 128000,9906,11,1917 2>&1 | tee "$out/sample.txt" || status=1
+  "$build/tools/tile/tile" generate --random llama-3.2-1b --max-tokens 32 --temperature 0.8 \
+    --seed 7 --prompt-ids 128000,9906,11,1917 --kv int8 2>&1 | tee -a "$out/sample.txt" || status=1
+fi
 
-echo "== engine: decode benchmark"
-python3 "$root/bench/engine/decode_bench.py" --tile "$build/tools/tile/tile" --out "$out" \
-  2>"$out/decode_bench.log" || { echo "decode_bench.py failed (see $out/decode_bench.log)"; status=1; }
+if want bench; then
+  echo "== engine: decode benchmark"
+  python3 "$root/bench/engine/decode_bench.py" --tile "$build/tools/tile/tile" --out "$out" \
+    2>"$out/decode_bench.log" || { echo "decode_bench.py failed (see $out/decode_bench.log)"; status=1; }
+fi
 exit $status

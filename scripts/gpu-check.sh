@@ -51,6 +51,7 @@ finish() {
   tar czf "$out_top/logs.tgz" -C "$out_top" logs 2>/dev/null && rm -rf "$out"
 }
 trap finish EXIT
+trap 'exit 143' TERM INT  # a time limit still packs the logs
 
 # --- build -------------------------------------------------------------------------------------
 missing=()

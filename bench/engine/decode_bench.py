@@ -153,7 +153,10 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     bandwidth = copy_bandwidth()
     rows, prefill_rows = [], []
-    for name in a.models.split(","):
+    models = a.models.split(",")
+    # Ours first, then transformers eager, then compiled (the slowest to set up), the report
+    # rewritten after each model, so a run cut short by a time limit keeps what it measured.
+    for name in models:
         c = hf_config(name)
         for bits, kv in ((None, None), (4, None), (None, "int8"), (None, "int4")):
             kv_bits = {"int8": 8, "int4": 4}.get(kv)
@@ -181,7 +184,10 @@ def main():
                 except subprocess.CalledProcessError as e:
                     prefill_rows.append({"model": name, "runner": f"tile ({mode})",
                                          "error": str(e)[:200]})
-        for compiled in (False, True):
+        write_report(a, bandwidth, rows, prefill_rows)
+    for compiled in (False, True):
+        for name in models:
+            c = hf_config(name)
             label = "transformers static+compile" if compiled else "transformers eager"
             try:
                 r = run_transformers(name, a.tokens, compiled,
@@ -197,6 +203,13 @@ def main():
                          **{k: v for k, v in r.items() if k != "prefill_ms"},
                          "floor_ms_per_token": 1000 * floor_s,
                          "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
+            write_report(a, bandwidth, rows, prefill_rows)
+
+
+def write_report(a, bandwidth, rows, prefill_rows):
+    """decode.json and decode.md (printed too) from the rows measured so far."""
+    rows = sorted(rows, key=lambda r: r["model"])
+    prefill_rows = sorted(prefill_rows, key=lambda r: r["model"])
     with open(os.path.join(a.out, "decode.json"), "w") as f:
         json.dump({"copy_bandwidth_GBps": bandwidth / 1e9, "tokens": a.tokens, "rows": rows,
                    "prefill_tokens": a.prefill_tokens, "prefill_rows": prefill_rows}, f, indent=1)
@@ -227,7 +240,7 @@ def main():
             lines.append(f"| {r['model']} | {r['runner']} | {r['prefill_ms']:.1f} | {ratio:.2f} |")
     with open(os.path.join(a.out, "decode.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

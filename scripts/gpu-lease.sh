@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# One short GPU lease in two commands of at most 10 minutes each, on a warm machine:
+#
+#   scripts/gpu-lease.sh correctness   # build; then the CUDA test suite, the engine's checks
+#                                      # against transformers and the differential fuzzer, side
+#                                      # by side (none of them is timed)
+#   scripts/gpu-lease.sh speed         # alone on the machine: tile bench with the PyTorch
+#                                      # references, then the engine's decode benchmark
+#
+# Each phase stops its parts by LEASE_SECONDS (default 540) so the command returns within the
+# device tool's limit; what a part finished is in its log. Results go under $OUT/<phase>/ and a
+# summary is printed. The parts are scripts/gpu-check.sh (build, test, bench, fuzz stages) and
+# scripts/engine-check.sh.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="${OUT:-$root/gpu-lease-out}/${1:?usage: gpu-lease.sh correctness|speed}"
+mkdir -p "$out"
+start=$SECONDS
+limit="${LEASE_SECONDS:-540}"
+left() { echo $((limit - (SECONDS - start))); }
+export BUILD_DIR="${BUILD_DIR:-$root/build-gpu}"
+
+case "$1" in
+  correctness)
+    OUT="$out/build" STAGES="" "$root/scripts/gpu-check.sh" >"$out/build.txt" 2>&1
+    build_rc=$?
+    tail -n 4 "$out/build.txt"
+    [ "$build_rc" -eq 2 ] && exit 2
+    budget=$(($(left) - 15))
+    echo "gpu-lease: build done after $((SECONDS - start)) s; $budget s for the checks"
+    OUT="$out/fuzz" SKIP_BUILD=1 STAGES=fuzz JOBS=4 FUZZ_TIMEOUT="$budget" \
+      "$root/scripts/gpu-check.sh" >"$out/fuzz.txt" 2>&1 &
+    fuzz_pid=$!
+    OUT="$out/engine" ENGINE_STAGES="check sample" timeout "$budget" \
+      "$root/scripts/engine-check.sh" >"$out/engine.txt" 2>&1 &
+    engine_pid=$!
+    OUT="$out/test" SKIP_BUILD=1 STAGES=test JOBS=10 TEST_BUDGET="$budget" \
+      "$root/scripts/gpu-check.sh" >"$out/test.txt" 2>&1
+    wait "$fuzz_pid" "$engine_pid"
+    sed -n '/=== gpu-check summary/,$p' "$out/test.txt"
+    echo "--- engine checks"
+    cat "$out/engine.txt"
+    echo "--- fuzz"
+    sed -n '/^fuzz (/,$p' "$out/fuzz.txt"
+    ;;
+  speed)
+    # torch.compile of all ~365 cases would take longer than the lease: eager and cuBLAS for
+    # every case, then torch.compile only for the kernels whose goal names it.
+    REFERENCE_ARGS="${REFERENCE_ARGS:---no-compile --reps 20}" SKIP_BUILD=1 STAGES=bench \
+      OUT="$out/bench" timeout "$(($(left) - 200))" "$root/scripts/gpu-check.sh" \
+      >"$out/bench.txt" 2>&1
+    echo "gpu-lease: bench done after $((SECONDS - start)) s"
+    sed -n '/=== gpu-check summary/,$p' "$out/bench.txt" | head -n 420
+    "$BUILD_DIR/tools/tile/tile" bench --list-cases "$out/cases.json" >/dev/null 2>&1
+    timeout 90 python3 "$root/bench/references.py" --cases "$out/cases.json" \
+      --out "$out/compiled.json" --kernels "${COMPILED_KERNELS:-add_rms_norm}" --reps 20 \
+      >"$out/compiled.log" 2>&1
+    echo "--- torch.compile references (${COMPILED_KERNELS:-add_rms_norm})"
+    python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(r["kernel"], r["label"], r["dtype"], r["reference"], "%.2f us" % r["median_us"])' \
+      "$out/compiled.json" 2>&1 || tail -n 20 "$out/compiled.log"
+    OUT="$out/engine" ENGINE_STAGES="bench" timeout "$(($(left) - 5))" \
+      "$root/scripts/engine-check.sh" >"$out/engine.txt" 2>&1
+    cat "$out/engine.txt" "$out/engine/decode.md" 2>/dev/null
+    ;;
+  *)
+    echo "usage: gpu-lease.sh correctness|speed" >&2
+    exit 2
+    ;;
+esac
