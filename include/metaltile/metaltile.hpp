@@ -7,6 +7,7 @@
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/ids.hpp"
 #include "metaltile/core/kernel.hpp"
+#include "metaltile/core/mutator.hpp"
 #include "metaltile/core/ops.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/core/scalar.hpp"
