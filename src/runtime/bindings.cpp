@@ -6,7 +6,7 @@
 #include <limits>
 #include <sstream>
 
-#include "backends/cpu/interpreter.hpp"
+#include "metaltile/core/contract.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 
@@ -213,8 +213,8 @@ void check_arrays_fit(const Kernel& k, const std::map<std::string, Scalar>& spec
 }
 
 void check_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims) {
-  // The interpreter is the reference semantics of the contract, whichever backend launches.
-  cpu::run_contract(k, uniforms, dims);
+  // Core states the contract's semantics, whichever backend launches.
+  evaluate_contract(k, uniforms, dims);
 }
 
 void check_contract_without_launch_shape(const Kernel& k, std::span<const Scalar> uniforms) {
@@ -236,7 +236,7 @@ void check_contract_without_launch_shape(const Kernel& k, std::span<const Scalar
     if (!depends) reduced.contract.instrs.push_back(in);
   }
   // The launch shape is never read now; any shape will do.
-  cpu::run_contract(reduced, uniforms, LaunchDims{});
+  evaluate_contract(reduced, uniforms, LaunchDims{});
 }
 
 std::map<std::string, Scalar> uniforms_by_name(const Kernel& k, std::span<const Scalar> uniforms) {

@@ -11,18 +11,13 @@
 #include <string_view>
 
 #include "metaltile/core/kernel.hpp"
+#include "metaltile/core/launch_dims.hpp"
 #include "metaltile/core/scalar.hpp"
 
 namespace mt {
 
 enum class Backend : std::uint8_t { Cpu, Cuda };
 std::string_view backend_name(Backend b);
-
-// grid counts threadgroups per axis, tpg threads per threadgroup (CUDA <<<grid, tpg>>>).
-struct LaunchDims {
-  std::array<std::uint32_t, 3> grid{1, 1, 1};
-  std::array<std::uint32_t, 3> tpg{1, 1, 1};
-};
 
 // What a launch may ask for; the runtime checks dims and arrays against these before
 // compiling or launching anything.

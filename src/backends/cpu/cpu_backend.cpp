@@ -21,7 +21,7 @@ class CpuBackend final : public KernelBackend {
     return std::make_shared<const cpu::CpuExecutable>(k);
   }
 
-  // The contract is the caller's to run (mt::cpu::run_contract), once per dispatch.
+  // The contract is the runtime's to check (mt::evaluate_contract), once per dispatch.
   void launch(const Executable& exe, std::span<Argument> args, const LaunchDims& dims) override {
     cpu::interpret(exe.kernel(), args, dims, limits());
   }
