@@ -163,7 +163,6 @@ Error contract_arithmetic_error(const Kernel& k, const Instr& in, std::string_vi
   return param_error(k.name, k.param(d.params[0]).name, detail);
 }
 
-
 // One evaluation of a contract: its values by ValueId, the uniforms (normalised) and the shape.
 class ContractRun {
  public:
@@ -243,9 +242,9 @@ class ContractRun {
       throw contract_arithmetic_error(k_, in, e.what(), args, uniforms_, dims_);
     }
     if (overflows(in.op, in.dtype, operand_type, args)) [[unlikely]] {
-      throw contract_arithmetic_error(
-          k_, in, "the result does not fit " + std::string(name_of(in.dtype)), args, uniforms_,
-          dims_);
+      throw contract_arithmetic_error(k_, in,
+                                      "the result does not fit " + std::string(name_of(in.dtype)),
+                                      args, uniforms_, dims_);
     }
     return result;
   }
@@ -279,7 +278,6 @@ void check_tensor_len(const Kernel& k, const Instr& in, std::int64_t elements) {
                     std::to_string(elements) +
                         " elements are more than a u32 length counts: " + print_instr(k, in));
 }
-
 
 void evaluate_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims) {
   MT_ASSERT(uniforms.size() == k.params.size()) << "kernel '" << k.name << "': " << uniforms.size()

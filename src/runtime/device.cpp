@@ -136,29 +136,29 @@ void Context::launch(const PreparedKernel& kernel, const DeviceBindings& binding
   }
   // The checks of dispatch_with_grid, in its order: dims, bindings, then the contract.
   const LaunchDims dims = check_launch_dims(k, grid, tpg, backend.limits());
-  check_device_bindings(k, bindings, kernel.specialised_);
-  for (const auto& [name, arg] : bindings) {
-    const auto* buffer = std::get_if<DeviceBuffer>(&arg);
+  const DeviceBinding binding = bind_device(k, bindings, kernel.specialised_);
+  for (std::size_t i = 0; i < k.params.size(); ++i) {
+    const auto* buffer =
+        binding.values[i] == nullptr ? nullptr : std::get_if<DeviceBuffer>(binding.values[i]);
     if (buffer != nullptr && buffer->backend_ != state_->backend) {
-      throw param_error(k.name, name,
+      throw param_error(k.name, k.params[i].name,
                         "bound to a DeviceBuffer of another Context; allocate it "
                         "from the Context that launches");
     }
   }
-  check_contract(k, device_uniforms(k, bindings, kernel.specialised_), dims);
+  check_contract(k, binding.uniforms, dims);
 
   const std::vector<DeviceArgument> args =
-      bind_device_arguments(kernel.executable().kernel(), bindings);
+      device_arguments(k, kernel.executable().kernel(), binding);
   backend.enqueue(kernel.executable(), args, dims, *stream.handle_);
 }
 
 std::map<std::string, Scalar> Context::check(const PreparedKernel& kernel,
                                              const DeviceBindings& bindings) const {
   const Kernel& k = kernel.kernel();
-  check_device_bindings(k, bindings, kernel.specialised_);
-  const std::vector<Scalar> uniforms = device_uniforms(k, bindings, kernel.specialised_);
-  check_contract_without_launch_shape(k, uniforms);
-  return uniforms_by_name(k, uniforms);
+  const DeviceBinding binding = bind_device(k, bindings, kernel.specialised_);
+  check_contract_without_launch_shape(k, binding.uniforms);
+  return uniforms_by_name(k, binding.uniforms);
 }
 
 Graph Context::capture(const Stream& stream, const std::function<void()>& record) const {
