@@ -30,9 +30,11 @@ inline constexpr std::string_view kShared = "__shared__ __align__(16)";
 // The scratch of threadgroup collectives: its name and size (prelude.cuh states the layout).
 inline constexpr std::string_view kScratch = "mt_scratch";
 inline constexpr std::string_view kScratchSize = "mt_scratch_bytes";
-// Checked mode: each thread's first failure (prelude.cuh: mt_fault), reported at the end.
+// Checked mode: each thread's first failure (prelude.cuh: mt_fault), reported at the end; the
+// macro the emitted source defines to 1 or 0 to pick the prelude's access helpers.
 inline constexpr std::string_view kFaultType = "mt_fault";
 inline constexpr std::string_view kFirstFault = "mt_first_fault";
+inline constexpr std::string_view kCheckedMacro = "MT_CHECKED";
 // The index type of element counts and 64-bit address arithmetic.
 inline constexpr std::string_view kCountType = "unsigned long long";
 inline constexpr std::string_view kErrorRecordType = "unsigned int*";

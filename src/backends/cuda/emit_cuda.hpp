@@ -17,6 +17,9 @@ struct EmitOptions {
   // access (a load or atomic yields 0, a vector load leaves its array as it was) or the loop;
   // each thread keeps its first violation in registers and, when the body ends, records it in
   // the error record (cuda_abi.hpp) unless another thread's came first. Off: plain accesses.
+  // The emitted calls are the same either way (mt_load, mt_store, ...); the source defines
+  // MT_CHECKED to 1 or 0 and the prelude defines the helpers for that build, the unchecked ones
+  // as the plain access in one __forceinline__ line.
   bool checked = true;
 };
 

@@ -1,5 +1,5 @@
-// The CUDA emitter's text: explicit types and no `auto`, checked guards (and the per-thread
-// fault record) present or absent per option, program_id per kernel mode, names, literals,
+// The CUDA emitter's text: explicit types and no `auto`, accesses through the prelude's helpers
+// (checked or plain per the MT_CHECKED it defines), program_id per kernel mode, names, literals,
 // conversions, the ABI's parameter list and error-record sites. Kernels are built with
 // mt::make directly (no DSL).
 #include "backends/cuda/emit_cuda.hpp"
@@ -88,7 +88,8 @@ Kernel sum_kernel() {
 TEST(EmitCuda, WholeKernelReadsAsExpected) {
   const CudaSource src = emit_cuda(sum_kernel(), EmitOptions{.checked = false});
   EXPECT_EQ(src.entry, "mt_sum");
-  const std::string expected_body = R"(#include "metaltile_prelude.cuh"
+  const std::string expected_body = R"(#define MT_CHECKED 0
+#include "metaltile_prelude.cuh"
 
 extern "C" __global__ void mt_sum(
     const __half* __restrict__ src,
@@ -98,6 +99,7 @@ extern "C" __global__ void mt_sum(
     unsigned long long mt_count_out,
     unsigned int* __restrict__ mt_error) {
   float acc = 0.0f;
+  mt_fault mt_first_fault = {};
   const unsigned int v3 = blockIdx.x * blockDim.x + threadIdx.x;
   const unsigned int v4 = n;
   const bool v5 = v3 < v4;
@@ -106,19 +108,20 @@ extern "C" __global__ void mt_sum(
     acc = v6;
     const unsigned int v7 = 0u;
     const unsigned int v8 = 1u;
-    for (unsigned int v9 = v7; v9 < v4; v9 += v8) {
-      const __half v10 = src[v9];
+    for (unsigned int v9 = mt_loop_start(v7, v4, v8, mt_first_fault, 8u); v9 < v4; v9 += v8) {
+      const __half v10 = mt_load(src, v9, mt_count_src, mt_first_fault, 9u);
       const float v11 = __half2float(v10);
       const float v12 = acc;
       const float v13 = v12 + v11;
       acc = v13;
     }
     const float v14 = acc;
-    out[v3] = v14;
+    mt_store(out, v3, v14, mt_count_out, mt_first_fault, 15u);
   }
+  mt_report(mt_first_fault, mt_error);
 }
 )";
-  const std::size_t at = src.code.find("#include");
+  const std::size_t at = src.code.find("#define MT_CHECKED");
   ASSERT_NE(at, std::string::npos) << src.code;
   EXPECT_EQ(src.code.substr(at), expected_body);
   // The contract (n <= 4096) is evaluated on the host, never emitted.
@@ -145,7 +148,7 @@ TEST(EmitCuda, EveryValueHasAnExplicitTypeAndNoAuto) {
   }
 }
 
-TEST(EmitCuda, CheckedModeGuardsEveryAccessAndLoop) {
+TEST(EmitCuda, EveryAccessAndLoopGoesThroughAHelper) {
   const Kernel k = sum_kernel();
   const std::string checked = emit_cuda(k, EmitOptions{.checked = true}).code;
   EXPECT_CONTAINS(checked,
@@ -161,13 +164,50 @@ TEST(EmitCuda, CheckedModeGuardsEveryAccessAndLoop) {
   const std::string tail = "  mt_report(mt_first_fault, mt_error);\n}\n";
   EXPECT_EQ(checked.substr(checked.size() - tail.size()), tail) << checked;
 
+  EXPECT_CONTAINS(checked, "#define MT_CHECKED 1\n#include \"metaltile_prelude.cuh\"\n");
+}
+
+// Checked and unchecked builds differ in one line, MT_CHECKED, which picks the prelude's
+// definitions of the access helpers; the walker writes the same calls (and the header comment
+// says which build it is).
+TEST(EmitCuda, CheckedAndUncheckedBuildsWriteTheSameCalls) {
+  const auto without_mode = [](std::string code) {
+    for (const char* line :
+         {"// kernel 'sum', mode Grid3D, checked: generated",
+          "// kernel 'sum', mode Grid3D, unchecked: generated", "#define MT_CHECKED"}) {
+      const std::size_t at = code.find(line);
+      if (at != std::string::npos) code.erase(at, code.find('\n', at) + 1 - at);
+    }
+    return code;
+  };
+  const Kernel k = sum_kernel();
+  const std::string checked = emit_cuda(k, EmitOptions{.checked = true}).code;
   const std::string unchecked = emit_cuda(k, EmitOptions{.checked = false}).code;
-  EXPECT_CONTAINS(unchecked, "const __half v10 = src[v9];");
-  EXPECT_CONTAINS(unchecked, "out[v3] = v14;");
-  EXPECT_LACKS(unchecked, "mt_load(");
-  EXPECT_LACKS(unchecked, "mt_store(");
-  EXPECT_LACKS(unchecked, "mt_loop_start(");
-  EXPECT_LACKS(unchecked, "mt_first_fault");
+  EXPECT_CONTAINS(unchecked, "#define MT_CHECKED 0\n");
+  EXPECT_NE(without_mode(checked).size(), checked.size());
+  EXPECT_EQ(without_mode(checked), without_mode(unchecked));
+}
+
+// The prelude's unchecked helpers are the plain operations, force-inlined, so unchecked code is
+// plain indexing once compiled.
+TEST(EmitCuda, UncheckedHelpersAreThePlainOperations) {
+  const std::string prelude(prelude_source());
+  const std::size_t plain = prelude.find("#else  // unchecked: the plain operations");
+  ASSERT_NE(plain, std::string::npos);
+  ASSERT_LT(prelude.find("#if MT_CHECKED"), plain);
+  const std::string unchecked =
+      prelude.substr(plain, prelude.find("#endif  // MT_CHECKED") - plain);
+  EXPECT_CONTAINS(unchecked, "struct mt_fault {};");
+  EXPECT_CONTAINS(unchecked, "MT_DEVICE void mt_report(const mt_fault&, unsigned int*) {}");
+  for (const char* body :
+       {"  return p[index];\n", "  p[index] = value;\n", "  return lo;\n", "  return a[index];\n",
+        "  a[index] = value;\n", "  return C::atomic(a + index, value);\n",
+        "  return C::atomic(p + index, value);\n", "  mt_vector_copy_in<N>(dst, p + index);\n",
+        "  mt_vector_copy_out<N>(p + index, src);\n"}) {
+    EXPECT_CONTAINS(unchecked, body);
+  }
+  EXPECT_LACKS(unchecked, "mt_note");
+  EXPECT_CONTAINS(prelude, "#define MT_DEVICE static __device__ __forceinline__");
 }
 
 TEST(EmitCuda, SitesNameTheInstructionsTheHostFindsAgain) {
@@ -269,8 +309,8 @@ TEST(EmitCuda, IntegerOpsWrapThroughThePreludeOrNativeUnsigned) {
 TEST(EmitCuda, BoolTensorsAreStoredAsBytes) {
   const std::string code = emit_cuda(copy_kernel(DType::Bool), EmitOptions{.checked = false}).code;
   EXPECT_CONTAINS(code, "const unsigned char* __restrict__ src,");
-  EXPECT_CONTAINS(code, "const bool v1 = src[v0] != 0;");
-  EXPECT_CONTAINS(code, "out[v0] = (unsigned char)v1;");
+  EXPECT_CONTAINS(code, "const bool v1 = mt_load(src, v0, mt_count_src, mt_first_fault, 1u) != 0;");
+  EXPECT_CONTAINS(code, "mt_store(out, v0, (unsigned char)v1, mt_count_out, mt_first_fault, 2u);");
 }
 
 TEST(EmitCuda, TypeNamesPerDType) {
