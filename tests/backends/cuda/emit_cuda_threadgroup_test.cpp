@@ -16,6 +16,8 @@
 namespace mt::cuda {
 namespace {
 
+const CDialect& kCuda = cuda_dialect();
+
 ValueId push(Block& block, Instr in) {
   const ValueId result = in.result;
   block.instrs.push_back(std::move(in));
@@ -248,9 +250,9 @@ TEST(EmitCudaThreadgroup, WarpCollectivesWidenHalfTypesAndRoundOnce) {
     for (ValueId r : {sum, prod, max, min, incl, excl})
       push(k.body, make::store(k, ParamId{1}, tid, r));
     const std::string code = unchecked(k);
-    const std::string T(value_type(t));
-    const std::string wide = call(widen_function(t), "v1");
-    const auto round = [&](const std::string& e) { return call(narrow_function(t), e); };
+    const std::string T(kCuda.value_type(t));
+    const std::string wide = call(kCuda.widen_function(t), "v1");
+    const auto round = [&](const std::string& e) { return call(kCuda.narrow_function(t), e); };
     EXPECT_CONTAINS(code, "const " + T + " " + v(sum) + " = " +
                               round("mt_warp_reduce<mt_combine_add>(" + wide + ")") + ";");
     EXPECT_CONTAINS(code, "const " + T + " " + v(prod) + " = " +

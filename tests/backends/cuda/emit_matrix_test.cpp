@@ -92,7 +92,7 @@ TEST(EmitMatrix, ThreadgroupArraysPast48KiBUseDynamicSharedMemory) {
       << c.source.code;
   const Kernel small = tiles(1024);
   EXPECT_EQ(dynamic_shared_bytes(small), 0u);
-  EXPECT_EQ(emit_cuda(small, {}).code.find("mt_dynamic_shared"), std::string::npos);
+  EXPECT_EQ(emit_cuda(small).code.find("mt_dynamic_shared"), std::string::npos);
 }
 
 }  // namespace
