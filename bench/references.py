@@ -4,7 +4,11 @@ cuBLAS through torch, torch SDPA) at the shapes `tile bench --list-cases FILE` w
 writes JSON that `tile bench --references FILE` joins with its own measurements.
 
 usage: references.py --cases cases.json --out refs.json [--kernels a,b,...] [--device cuda|cpu]
-                     [--reps 50] [--no-compile]
+                     [--reps 50] [--no-compile] [--no-graph]
+
+On a GPU each reference is timed per call from replays of a CUDA graph of several calls (as
+`tile bench` times its kernels), so launch and Python overhead are left out of both sides; a
+reference that cannot be captured is timed by single calls and marked "timing": "eager".
 
 Reference implementations live in bench/references/<group>.py: each module defines
 REFERENCES = {kernel_name: make}, where make(case) returns {variant: fn}, fn a callable of no
@@ -81,7 +85,11 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_us(fn, device, reps):
+GRAPH_MICROSECONDS = 500.0  # a timed graph replay lasts about this long
+MAX_GRAPH_CALLS = 64
+
+
+def time_calls(fn, device, reps):
     """Median, 10th and 90th percentile of `reps` timed calls after warm-up, in microseconds."""
     for _ in range(3):
         fn()
@@ -105,6 +113,37 @@ def time_us(fn, device, reps):
     return statistics.median(times), pick(0.1), pick(0.9)
 
 
+def time_graph(fn, reps):
+    """As time_calls, per call, from replays of a CUDA graph of several calls: the device time
+    alone, as `tile bench` measures its kernels (Python and launch overhead left out)."""
+    eager, _, _ = time_calls(fn, "cuda", 3)
+    calls = max(1, min(MAX_GRAPH_CALLS, math.ceil(GRAPH_MICROSECONDS / max(eager, 1.0))))
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            fn()
+    median, p10, p90 = time_calls(graph.replay, "cuda", reps)
+    return median / calls, p10 / calls, p90 / calls
+
+
+def time_us(fn, device, reps, graph=True):
+    """(median, p10, p90, how): per-call device time from graph replays where the reference can
+    be captured (how = "graph"), else from single timed calls (how = "eager")."""
+    if device == "cuda" and graph:
+        try:
+            return (*time_graph(fn, reps), "graph")
+        except Exception as e:  # host synchronisation inside fn, for example
+            print(f"  not capturable ({type(e).__name__}); timing single calls", file=sys.stderr)
+            torch.cuda.synchronize()
+    return (*time_calls(fn, device, reps), "eager")
+
+
 def measure_peaks(device, reps):
     """The two roofs: device-to-device copy bandwidth (read + write) and bf16 matmul FLOP/s."""
     if device != "cuda":
@@ -112,12 +151,12 @@ def measure_peaks(device, reps):
     n = 1 << 28  # 1 GiB of f32
     a = torch.rand(n, device=device)
     b = torch.empty_like(a)
-    copy_us, _, _ = time_us(lambda: b.copy_(a), device, reps)
+    copy_us, _, _ = time_calls(lambda: b.copy_(a), device, reps)
     del a, b
     m = 8192
     x = torch.randn(m, m, device=device, dtype=torch.bfloat16)
     y = torch.randn(m, m, device=device, dtype=torch.bfloat16)
-    mm_us, _, _ = time_us(lambda: torch.matmul(x, y), device, max(10, reps // 5))
+    mm_us, _, _ = time_calls(lambda: torch.matmul(x, y), device, max(10, reps // 5))
     return {
         "copy_gbps": 2 * 4 * n / copy_us / 1e3,
         "bf16_matmul_tflops": 2 * m**3 / mm_us / 1e6,
@@ -146,6 +185,8 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile variants")
+    parser.add_argument("--no-graph", action="store_true",
+                        help="time single calls (launch overhead included) instead of CUDA graphs")
     args = parser.parse_args()
 
     cases = json.loads(pathlib.Path(args.cases).read_text())["cases"]
@@ -175,13 +216,14 @@ def main():
             print(f"references: {entry['kernel']} {entry['label']} {entry['dtype']}: {variant}",
                   file=sys.stderr, flush=True)
             try:
-                median, p10, p90 = time_us(fn, args.device, args.reps)
+                median, p10, p90, how = time_us(fn, args.device, args.reps, not args.no_graph)
             except Exception as e:
                 print(f"  failed: {e}", file=sys.stderr)
                 continue
             out["results"].append({
                 "kernel": entry["kernel"], "label": entry["label"], "dtype": entry["dtype"],
                 "reference": variant, "median_us": median, "p10_us": p10, "p90_us": p90,
+                "timing": how,
             })
         del case, variants
         if args.device == "cuda":

@@ -2,9 +2,12 @@
 # The engine's checks on the GPU machine (after scripts/gpu-check.sh or scripts/build.sh built
 # the tree): (1) logits against transformers on random-initialised models of each architecture
 # made here (bench/engine/make_check_models.py; engine.decoder_test compares f32 logits within
-# 1e-3 of the largest and bf16 top-1 agreement), on the CUDA backend; (2) a sample of generated
-# text from a random model; (3) the decode benchmark beside transformers
-# (bench/engine/decode_bench.py). Results go under ${OUT:-./engine-out}.
+# 1e-3 of the largest and bf16 top-1 agreement, token by token and after a batched prefill, and
+# runs its tiny-model tests of batched prefill and quantised KV caches on CUDA); (2) samples of
+# generated text from a random model, with the raw and an int8 KV cache; (3) the decode and
+# prefill benchmark beside transformers (bench/engine/decode_bench.py: bf16, 4-bit weights,
+# int8 and int4 KV caches; a 512-token prefill in chunks and token by token beside
+# transformers' eager prefill). Results go under ${OUT:-./engine-out}.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -25,6 +28,8 @@ fi
 echo "== engine: a sample from a random Llama-3.2-1B (gibberish expected)"
 "$build/tools/tile/tile" generate --random llama-3.2-1b --max-tokens 32 --temperature 0.8 \
   --seed 7 --prompt-ids 128000,9906,11,1917 2>&1 | tee "$out/sample.txt" || status=1
+"$build/tools/tile/tile" generate --random llama-3.2-1b --max-tokens 32 --temperature 0.8 \
+  --seed 7 --prompt-ids 128000,9906,11,1917 --kv int8 2>&1 | tee -a "$out/sample.txt" || status=1
 
 echo "== engine: decode benchmark"
 python3 "$root/bench/engine/decode_bench.py" --tile "$build/tools/tile/tile" --out "$out" \

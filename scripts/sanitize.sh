@@ -2,17 +2,20 @@
 # Runs NVIDIA compute-sanitizer over the CUDA paths of a built tree, on a machine with a GPU
 # (scripts/gpu-check.sh calls it after the benchmarks). The sanitizers slow a kernel 10-100x,
 # so they run over a chosen subset, all runs in parallel, each under a time limit:
-#   memcheck   (checked mode, the default) the kernel tests (KV cache, rows), the CUDA backend
-#              test, the threadgroup memory and construct tests and the device-resident API test;
+#   memcheck   (checked mode, the default) the kernel tests (KV cache, rows, attention, RoPE,
+#              sampling, embedding, GEMV, quantisation, elementwise, GEMM, the tile layer, the
+#              engine's fused append), the CUDA backend test, the threadgroup memory and
+#              construct tests and the device-resident API test (less its deliberate
+#              out-of-memory allocation, which the sanitizer would report as an API error);
 #   memcheck   (unchecked, MT_CUDA_CHECKED=0: no bounds guards, so memcheck sees every access)
 #              the examples and `tile bench --smoke` over the whole library;
-#   racecheck  the kernels and tests that use threadgroup memory: the row-kernel tests and the
-#              threadgroup tests;
-#   synccheck  the threadgroup tests and softmax (barriers and warp collectives);
+#   racecheck  the kernels and tests that use threadgroup memory: the row kernels, attention,
+#              sampling, GEMM, the tile layer and the threadgroup tests;
+#   synccheck  the threadgroup tests, softmax and GEMM (barriers, warp collectives, cp.async);
 #   initcheck  the KV-cache and norm tests and the examples (reads of uninitialised memory).
 # Usage: sanitize.sh BUILD_DIR OUT_DIR
 # Environment: COMPUTE_SANITIZER (default /usr/local/cuda/bin/compute-sanitizer, else PATH),
-# SANITIZER_TIMEOUT seconds per run (default 150), SANITIZER_JOBS runs at once (default 12),
+# SANITIZER_TIMEOUT seconds per run (default 150), SANITIZER_JOBS runs at once (default 16),
 # SANITIZE_BACKEND (default cuda; MT_BACKEND of the runs).
 # Output: OUT_DIR/<tool>.<run>.log per run, and on stdout one line per run plus a total.
 # Exit status: 0 when every run finished with "ERROR SUMMARY: 0 errors" and its program
@@ -22,7 +25,7 @@ set -uo pipefail
 
 build="$1" out="$2"
 timeout_s="${SANITIZER_TIMEOUT:-150}"
-parallel="${SANITIZER_JOBS:-12}"
+parallel="${SANITIZER_JOBS:-16}"
 backend="${SANITIZE_BACKEND:-cuda}"
 mkdir -p "$out"
 
@@ -46,7 +49,19 @@ runs=(
   "memcheck|1|cuda_backend|$t/backends.cuda.cuda_backend_test"
   "memcheck|1|threadgroup_memory|$t/backends.threadgroup_memory_test"
   "memcheck|1|threadgroup_constructs|$t/backends.threadgroup_constructs_test"
-  "memcheck|1|device_api|$t/runtime.device_test"
+  "memcheck|1|device_api|$t/runtime.device_test --gtest_filter=-DeviceBuffer.AllocatingTooMuchIsAnError"
+  "memcheck|1|attention|$t/kernels.ffai.attention_test"
+  "memcheck|1|attention_quant|$t/kernels.ffai.attention_quant_test"
+  "memcheck|1|rope|$t/kernels.ffai.rope_test"
+  "memcheck|1|sampling|$t/kernels.ffai.sampling_test"
+  "memcheck|1|embedding|$t/kernels.ffai.embedding_test"
+  "memcheck|1|gemv|$t/kernels.mlx.gemv_test"
+  "memcheck|1|qgemv|$t/kernels.mlx.qgemv_test"
+  "memcheck|1|quantized|$t/kernels.mlx.quantized_test"
+  "memcheck|1|elementwise|$t/kernels.mlx.elementwise_test"
+  "memcheck|1|gemm|$t/kernels.mlx.gemm_test"
+  "memcheck|1|tile|$t/backends.tile_test"
+  "memcheck|1|qkv_rope_append|$t/kernels.engine.qkv_rope_append_test"
   "memcheck|0|example_quantize_kv_int4|$build/examples/example_quantize_kv_int4"
   "memcheck|0|example_custom_kernel|$build/examples/example_custom_kernel"
   "memcheck|0|bench_smoke|$build/tools/tile/tile bench --smoke --runs 2 --json $out/bench_smoke.json"
@@ -55,9 +70,14 @@ runs=(
   "racecheck|1|reduce|$t/kernels.mlx.reduce_test"
   "racecheck|1|threadgroup_memory|$t/backends.threadgroup_memory_test"
   "racecheck|1|threadgroup_constructs|$t/backends.threadgroup_constructs_test"
+  "racecheck|1|attention|$t/kernels.ffai.attention_test"
+  "racecheck|1|sampling|$t/kernels.ffai.sampling_test"
+  "racecheck|1|gemm|$t/kernels.mlx.gemm_test"
+  "racecheck|1|tile|$t/backends.tile_test"
   "synccheck|1|threadgroup_memory|$t/backends.threadgroup_memory_test"
   "synccheck|1|threadgroup_constructs|$t/backends.threadgroup_constructs_test"
   "synccheck|1|softmax|$t/kernels.mlx.softmax_test"
+  "synccheck|1|gemm|$t/kernels.mlx.gemm_test"
   "initcheck|1|kv_cache|$t/kernels.ffai.kv_cache_test"
   "initcheck|1|norms|$t/kernels.mlx.norms_test"
   "initcheck|0|example_quantize_kv_int4|$build/examples/example_quantize_kv_int4"
@@ -74,11 +94,14 @@ run_one() {
   echo "$? $((SECONDS - start))" >"$log.status"
 }
 
-# The errors of one log: the sum over its "ERROR SUMMARY: N errors" lines (one per process),
-# or "none" when it has no such line.
+# The errors of one log: the sum over its "ERROR SUMMARY: N errors" lines (one per process;
+# racecheck prints "RACECHECK SUMMARY: H hazards displayed (E errors, W warnings)" instead, and
+# its errors and warnings both count), or "none" when it has no such line.
 errors_in() {
-  grep -hE '=+ ERROR SUMMARY: [0-9]+ error' "$1" |
-    sed -E 's/.*ERROR SUMMARY: ([0-9]+) error.*/\1/' |
+  grep -hE '=+ (ERROR SUMMARY: [0-9]+ error|RACECHECK SUMMARY: [0-9]+ hazard)' "$1" |
+    sed -E -e 's/.*ERROR SUMMARY: ([0-9]+) error.*/\1/' \
+      -e 's/.*RACECHECK SUMMARY: .*\(([0-9]+) errors?, ([0-9]+) warnings?\).*/\1 \2/' |
+    awk '{ $0 = $1 + $2 }1' |
     awk 'BEGIN { n = 0; seen = 0 } { n += $1; seen = 1 } END { print seen ? n : "none" }'
 }
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Decode speed of `tile generate` beside transformers, on the GPU machine.
+"""Decode and prefill speed of `tile generate` beside transformers, on the GPU machine.
 
     python3 bench/engine/decode_bench.py --tile build/tools/tile/tile --out OUT_DIR
 
-For Llama-3.2-1B and Llama-3.1-8B shapes (random weights): tile generate in bf16 and with 4-bit
-weights (MLX affine, group 64), transformers `generate` eager and with a static cache plus
-torch.compile (where that works with the installed transformers), all greedy for --tokens
-tokens after a 16-token prompt; the bandwidth floor (weight and KV bytes read per token over
-the measured device-copy bandwidth) and each result's share of it. Writes OUT_DIR/decode.json
-and OUT_DIR/decode.md.
+For Llama-3.2-1B and Llama-3.1-8B shapes (random weights): tile generate in bf16, with 4-bit
+weights (MLX affine, group 64) and with int8 and int4 KV caches (--kv), transformers `generate`
+eager and with a static cache plus torch.compile (where that works with the installed
+transformers), all greedy for --tokens tokens after a 16-token prompt; the bandwidth floor
+(weight and KV bytes read per token over the measured device-copy bandwidth) and each result's
+share of it. Prefill: a --prefill-tokens prompt (512) through tile generate in chunks (the
+default) and token by token, beside transformers' eager forward pass over the same prompt.
+Writes OUT_DIR/decode.json and OUT_DIR/decode.md.
 """
 import argparse
 import json
@@ -52,34 +54,68 @@ def copy_bandwidth():
     return 2 * 20 * x.numel() / (time.perf_counter() - t)  # read + write bytes per second
 
 
-def bytes_per_token(c, bits, context):
+KV_GROUP = 32  # tile's KV quantisation group (channels)
+
+
+def bytes_per_token(c, bits, context, kv_bits=None):
     """Weights read per decode step (every linear layer, the LM head, the norms, one embedding
-    row) plus the KV cache attended to at the middle of the run."""
+    row) plus the KV cache attended to at the middle of the run (bf16, or kv_bits codes with a
+    bf16 scale and bias per group)."""
     d, hd = c.hidden_size, c.head_dim
     linear = c.num_hidden_layers * (d * hd * (c.num_attention_heads + 2 * c.num_key_value_heads)
                                     + d * hd * c.num_attention_heads
                                     + 3 * d * c.intermediate_size) + c.vocab_size * d
     per_weight = 2.0 if bits is None else bits / 8 + 2 * 2 / 64
-    kv = 2 * c.num_hidden_layers * c.num_key_value_heads * hd * 2 * context
+    per_kv = 2.0 if kv_bits is None else kv_bits / 8 + 2 * 2 / KV_GROUP
+    kv = 2 * c.num_hidden_layers * c.num_key_value_heads * hd * per_kv * context
     return linear * per_weight + kv + (2 * c.num_hidden_layers + 1) * d * 2
 
 
-def run_tile(tile, name, bits, tokens, out):
-    path = os.path.join(out, f"tile-{name}-{bits or 16}.json")
+def run_tile(tile, name, bits, tokens, out, kv=None, prompt=PROMPT, prefill="batched"):
+    tag = f"{name}-{bits or 16}" + (f"-kv{kv}" if kv else "") + (
+        f"-prefill{prompt}-{prefill}" if prompt != PROMPT else "")
+    path = os.path.join(out, f"tile-{tag}.json")
     cmd = [tile, "generate", "--random", name, "--max-tokens", str(tokens),
-           "--prompt-ids", ",".join(str(i + 1000) for i in range(PROMPT)), "--json", path]
+           "--prompt-ids", ",".join(str(i % 100000 + 1000) for i in range(prompt)),
+           "--prefill", prefill, "--json", path]
     if bits:
         cmd += ["--weights", f"int{bits}"]
+    if kv:
+        cmd += ["--kv", kv]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(path) as f:
         return json.load(f)
 
 
-def run_transformers(name, tokens, compiled):
+def prefill_ms(model, length, reps=5):
+    """Median time of the eager forward pass over a `length`-token prompt (logits of the last
+    position only where the installed transformers offers it, as generate's prefill does)."""
+    ids = (torch.arange(length, device="cuda") % 100000 + 1000).view(1, -1)
+
+    def forward():
+        try:
+            return model(ids, logits_to_keep=1)
+        except TypeError:
+            return model(ids)
+
+    times = []
+    with torch.no_grad():
+        for i in range(reps + 2):
+            torch.cuda.synchronize()
+            t = time.perf_counter()
+            forward()
+            torch.cuda.synchronize()
+            if i >= 2:  # two warm-up passes
+                times.append(1000 * (time.perf_counter() - t))
+    return sorted(times)[len(times) // 2]
+
+
+def run_transformers(name, tokens, compiled, prefill_tokens=0):
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = transformers.AutoModelForCausalLM.from_config(hf_config(name),
                                                               dtype=torch.bfloat16).eval()
+    prefill = prefill_ms(model, prefill_tokens) if prefill_tokens else None
     ids = torch.arange(1000, 1000 + PROMPT, device="cuda").view(1, -1)
     kwargs = dict(max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
     if compiled:
@@ -99,8 +135,11 @@ def run_transformers(name, tokens, compiled):
     del model
     torch.cuda.empty_cache()
     decode = max(total - first, 1e-9)
-    return {"tokens_per_s": (tokens - 1) / decode, "ms_per_token": 1000 * decode / (tokens - 1),
-            "time_to_first_token_ms": 1000 * first}
+    r = {"tokens_per_s": (tokens - 1) / decode, "ms_per_token": 1000 * decode / (tokens - 1),
+         "time_to_first_token_ms": 1000 * first}
+    if prefill is not None:
+        r["prefill_ms"] = prefill
+    return r
 
 
 def main():
@@ -109,46 +148,83 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--tokens", type=int, default=128)
     p.add_argument("--models", default="llama-3.2-1b,llama-3.1-8b")
+    p.add_argument("--prefill-tokens", type=int, default=512)
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     bandwidth = copy_bandwidth()
-    rows = []
+    rows, prefill_rows = [], []
     for name in a.models.split(","):
         c = hf_config(name)
-        for bits in (None, 4):
-            floor_s = bytes_per_token(c, bits, PROMPT + a.tokens // 2) / bandwidth
-            r = run_tile(a.tile, name, bits, a.tokens, a.out)
+        for bits, kv in ((None, None), (4, None), (None, "int8"), (None, "int4")):
+            kv_bits = {"int8": 8, "int4": 4}.get(kv)
+            floor_s = bytes_per_token(c, bits, PROMPT + a.tokens // 2, kv_bits) / bandwidth
+            try:
+                r = run_tile(a.tile, name, bits, a.tokens, a.out, kv=kv)
+            except subprocess.CalledProcessError as e:
+                rows.append({"model": name, "runner": "tile", "weights": f"{bits}-bit" if bits else
+                             "bf16", "kv": kv or "bf16", "error": str(e)[:200]})
+                continue
             rows.append({"model": name, "runner": "tile", "weights": f"{bits}-bit" if bits else "bf16",
+                         "kv": kv or "bf16",
                          "tokens_per_s": r["tokens_per_s"], "ms_per_token": r["ms_per_token"],
                          "time_to_first_token_ms": r["time_to_first_token_ms"],
                          "floor_ms_per_token": 1000 * floor_s,
                          "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
+        if a.prefill_tokens:
+            for mode in ("batched", "tokens"):
+                try:
+                    r = run_tile(a.tile, name, None, 1, a.out, prompt=a.prefill_tokens,
+                                 prefill=mode)
+                    prefill_rows.append({"model": name, "runner": f"tile ({mode})",
+                                         "prefill_ms": r["prefill_ms"],
+                                         "chunk": r.get("prefill_chunk")})
+                except subprocess.CalledProcessError as e:
+                    prefill_rows.append({"model": name, "runner": f"tile ({mode})",
+                                         "error": str(e)[:200]})
         for compiled in (False, True):
             label = "transformers static+compile" if compiled else "transformers eager"
             try:
-                r = run_transformers(name, a.tokens, compiled)
+                r = run_transformers(name, a.tokens, compiled,
+                                     0 if compiled else a.prefill_tokens)
             except Exception as e:  # noqa: BLE001 (the table says why the row is missing)
-                rows.append({"model": name, "runner": label, "weights": "bf16", "error": str(e)[:200]})
+                rows.append({"model": name, "runner": label, "weights": "bf16", "kv": "bf16",
+                             "error": str(e)[:200]})
                 continue
+            if "prefill_ms" in r:
+                prefill_rows.append({"model": name, "runner": label, "prefill_ms": r["prefill_ms"]})
             floor_s = bytes_per_token(c, None, PROMPT + a.tokens // 2) / bandwidth
-            rows.append({"model": name, "runner": label, "weights": "bf16", **r,
+            rows.append({"model": name, "runner": label, "weights": "bf16", "kv": "bf16",
+                         **{k: v for k, v in r.items() if k != "prefill_ms"},
                          "floor_ms_per_token": 1000 * floor_s,
                          "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
     with open(os.path.join(a.out, "decode.json"), "w") as f:
-        json.dump({"copy_bandwidth_GBps": bandwidth / 1e9, "tokens": a.tokens, "rows": rows}, f,
-                  indent=1)
+        json.dump({"copy_bandwidth_GBps": bandwidth / 1e9, "tokens": a.tokens, "rows": rows,
+                   "prefill_tokens": a.prefill_tokens, "prefill_rows": prefill_rows}, f, indent=1)
     lines = [f"copy bandwidth {bandwidth / 1e9:.0f} GB/s, {a.tokens} tokens after a {PROMPT}-token "
              "prompt, batch 1", "",
-             "| model | runner | weights | tokens/s | ms/token | floor ms/token | share of floor "
-             "| first token ms |", "|---|---|---|---|---|---|---|---|"]
+             "| model | runner | weights | KV | tokens/s | ms/token | floor ms/token "
+             "| share of floor | first token ms |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['runner']} | {r['weights']} | failed: {r['error']} "
-                         "| | | | |")
+            lines.append(f"| {r['model']} | {r['runner']} | {r['weights']} | {r['kv']} "
+                         f"| failed: {r['error']} | | | | |")
             continue
-        lines.append(f"| {r['model']} | {r['runner']} | {r['weights']} | {r['tokens_per_s']:.1f} "
-                     f"| {r['ms_per_token']:.2f} | {r['floor_ms_per_token']:.2f} "
-                     f"| {100 * r['share_of_floor']:.0f} % | {r['time_to_first_token_ms']:.1f} |")
+        lines.append(f"| {r['model']} | {r['runner']} | {r['weights']} | {r['kv']} "
+                     f"| {r['tokens_per_s']:.1f} | {r['ms_per_token']:.2f} "
+                     f"| {r['floor_ms_per_token']:.2f} | {100 * r['share_of_floor']:.0f} % "
+                     f"| {r['time_to_first_token_ms']:.1f} |")
+    if prefill_rows:
+        lines += ["", f"prefill of a {a.prefill_tokens}-token prompt (bf16; the goal for 8B: at "
+                  "most 1.5 x transformers eager)", "",
+                  "| model | runner | prefill ms | x transformers eager |", "|---|---|---|---|"]
+        eager = {r["model"]: r["prefill_ms"] for r in prefill_rows
+                 if r["runner"] == "transformers eager" and "prefill_ms" in r}
+        for r in prefill_rows:
+            if "error" in r:
+                lines.append(f"| {r['model']} | {r['runner']} | failed: {r['error']} | |")
+                continue
+            ratio = r["prefill_ms"] / eager[r["model"]] if r["model"] in eager else float("nan")
+            lines.append(f"| {r['model']} | {r['runner']} | {r['prefill_ms']:.1f} | {ratio:.2f} |")
     with open(os.path.join(a.out, "decode.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -1,8 +1,9 @@
 """PyTorch versions of the GEMV and MLX affine kernels (docs/kernels/gemv.md, quantized.md).
 
-Dense GEMV: torch.nn.functional.linear, which calls cuBLAS. Quantised GEMV: what a PyTorch
-user without a fused kernel does (dequantise the weight, then linear), and linear on a dense
-weight of the same shape in the same dtype, so the quantised kernel's time reads against both.
+Dense GEMV: torch.nn.functional.linear, which calls cuBLAS. Quantised GEMV and GEMM: what a
+PyTorch user without a fused kernel does (dequantise the weight, then linear: cuBLAS), and
+linear on a dense weight of the same shape in the same dtype, so the quantised kernel's time
+reads against both.
 """
 import torch
 import torch.nn.functional as F
@@ -57,6 +58,19 @@ def qgemv_affine(case):
     }
 
 
+def qgemm_affine(case):
+    m, n, k = case.scalar("m"), case.scalar("n"), case.scalar("k")
+    bits, g = _format(case)
+    a = case.tensor("a", (m, k))
+    wq, scales, biases = _affine_tensors(case, n, k)
+    dense = torch.rand(n, k, device=a.device, dtype=torch.float32).to(a.dtype)
+    return {
+        "dequantize + cuBLAS (torch)":
+            lambda: F.linear(a, _dequantize(wq, scales, biases, bits, g, k)),
+        "cuBLAS on a dense weight (torch linear)": lambda: F.linear(a, dense),
+    }
+
+
 def dequantize_affine(case):
     k = case.scalar("k")
     bits, g = _format(case)
@@ -84,6 +98,9 @@ REFERENCES = {
     "qgemv_affine_m1_r2": qgemv_affine,
     "qgemv_affine_m4": qgemv_affine,
     "qgemv_affine_m8": qgemv_affine,
+    "qgemm_affine": qgemm_affine,
+    "qgemm_affine_128x128": qgemm_affine,
+    "qgemm_affine_128x128_w8": qgemm_affine,
     "dequantize_affine": dequantize_affine,
     "embedding_affine": embedding_affine,
 }

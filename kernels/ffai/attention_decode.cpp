@@ -232,8 +232,10 @@ void merge_round(const Request& r, const Layout& w, const MergeArrays& a, const 
 
 }  // namespace
 
-void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
-  const Request r = declare_request(k, t, f);
+void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial, Queries queries) {
+  MT_ASSERT(!(partial && queries == Queries::Prefill)) << "prefill attention has no split kernel";
+  const bool prefill = queries == Queries::Prefill;
+  const Request r = declare_request(k, t, f, queries);
   std::optional<Tensor> out, part_o, part_m, part_l;
   std::optional<Val> n_splits;
   if (partial) {
@@ -249,7 +251,7 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
     require_query_shaped(k, r, *out);
   }
   // The layout needs exactly kThreads threads a group; grid axes 0, 1, 2 are split, KV head
-  // and sequence, and groups past the work do nothing.
+  // and sequence (prefill: query token), and groups past the work do nothing.
   k.require(threads_per_threadgroup(0) == kThreads, "tpg.x == " + std::to_string(kThreads));
   require_1d_threadgroup(k);
 
@@ -257,7 +259,8 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
   const Val splits = partial ? *n_splits : u32(1);
   const Val in_work = split < splits && kv_head < r.n_kv_heads && b < r.sequences;
   if_(in_work, [&] {
-    const Span span = sequence_span(r.lengths, b, r.max_seq, r.window, true);
+    const Span span = prefill ? token_span(r.lengths, b, r.max_seq, r.window)
+                              : sequence_span(r.lengths, b, r.max_seq, r.window, true);
     const SplitChunk chunk = split_chunk(span, splits);
     // A split with no positions writes nothing (the combine skips it); the one-pass kernel
     // always writes (zeros for an empty sequence).
@@ -270,7 +273,8 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial) {
       const Val rows_per_stream_step = w.row_groups * rows;
       const Val block_step = w.streams * rows_per_stream_step;
       const Val steps = (end - begin + block_step - 1u) / block_step;
-      const Val slot_base = (b * r.n_kv_heads + kv_head) * r.max_seq;
+      // Prefill's tokens share one cache; decode's sequences each have their own.
+      const Val slot_base = (prefill ? kv_head : b * r.n_kv_heads + kv_head) * r.max_seq;
       const Val q_head_base = kv_head * r.group;
       const Val q_row_base = b * r.n_q_heads + q_head_base;
       const CacheReader keys(f, r.k, r.head_dim, r.group_size, w.lane_chunk);

@@ -289,6 +289,119 @@ KernelInfo partial_info(CacheFormat f) {
   };
 }
 
+// --- prefill ---------------------------------------------------------------------------------
+
+const char* kPrefillFormula =
+    "query token t attends to positions [max(0, e - window), e) of the one shared cache (all of "
+    "[0, e) when window is 0), e = positions[t] + 1 (causal: its own position and those "
+    "before); scores, soft-cap, sinks and GQA as attention_decode; f32 accumulation";
+
+std::vector<ParamDoc> prefill_buffer_docs(CacheFormat f) {
+  std::vector<ParamDoc> docs = {{"q", "[T, n_q_heads, head_dim] T: the chunk's queries"}};
+  for (ParamDoc d : cache_docs(f)) {
+    // One sequence's cache: the decode layout without its B axis.
+    const std::string batched = "[B, ";
+    if (d.text.rfind(batched, 0) == 0) d.text = "[" + d.text.substr(batched.size());
+    docs.push_back(d);
+  }
+  docs.push_back({"positions",
+                  "[T] u32: each query token's position (< max_seq); the cache holds the "
+                  "tokens at every position up to it"});
+  docs.push_back({"sinks",
+                  "[n_q_heads] f32: a logit per head joining the denominator only "
+                  "(may be empty when has_sinks is 0)"});
+  docs.push_back({"out", "[T, n_q_heads, head_dim] T: the attention output"});
+  return docs;
+}
+
+// A chunk of T query tokens at positions 0 .. T - 1 (the prompt's first chunk) over a cache of
+// 4096 positions: Llama 3.1 8B's heads.
+BenchCase prefill_case(BenchScale scale, CacheFormat f, std::size_t tokens) {
+  const bool full = scale == BenchScale::Full;
+  const std::size_t hq = full ? kQHeads : kSmokeQHeads, hkv = full ? kKvHeads : kSmokeKvHeads;
+  const std::size_t d = full ? kHeadDim : kSmokeHeadDim, s = full ? 4096 : 8;
+  BenchCase c;
+  c.label = "T" + std::to_string(tokens) + " causal Hq" + std::to_string(hq) + " Hkv" +
+            std::to_string(hkv) + " D" + std::to_string(d);
+  if (f != CacheFormat::Raw) c.label += " g" + std::to_string(kGroup);
+  c.dtype = DType::F16;
+  const std::size_t rows = hkv * s, q_elements = tokens * hq * d;
+  c.scalars = {{"head_dim", std::uint32_t(d)},
+               {"n_q_heads", std::uint32_t(hq)},
+               {"n_kv_heads", std::uint32_t(hkv)},
+               {"max_seq", std::uint32_t(s)},
+               {"scale", float(1.0 / std::sqrt(double(d)))},
+               {"window", std::uint32_t(0)},
+               {"softcap", 0.0f},
+               {"has_sinks", std::uint32_t(0)}};
+  c.elements = {{"q", q_elements}, {"positions", tokens}, {"sinks", hq}, {"out", q_elements}};
+  c.fills = {{"positions", BenchFill::iota(std::uint32_t(s))}};
+  double row_bytes = 0;
+  if (f == CacheFormat::Raw) {
+    c.elements.insert({{"k", rows * d}, {"v", rows * d}});
+    row_bytes = double(d) * 2;
+  } else {
+    const std::size_t bits = code_bits(f), groups = d / kGroup;
+    c.scalars["group_size"] = std::uint32_t(kGroup);
+    for (const std::string x : {"k", "v"}) {
+      c.elements[x + "_w"] = rows * d * bits / 32;
+      c.elements[x + "_s"] = rows * groups;
+      if (has_bias(f)) c.elements[x + "_b"] = rows * groups;
+      c.fills[x + "_s"] = BenchFill::uniform(0.01, 0.05);
+    }
+    row_bytes = double(d * bits) / 8 + double(groups * 2 * (has_bias(f) ? 2 : 1));
+  }
+  // q and out once, and the chunk's K and V rows once; 4 flops per (query head, attended
+  // position, channel): q . k and p v.
+  c.bytes = double(2 * q_elements * 2) + 2.0 * double(hkv * tokens) * row_bytes;
+  c.flops = 4.0 * double(hq * d) * double(tokens) * double(tokens + 1) / 2.0;
+  return c;
+}
+
+std::vector<BenchCase> prefill_cases(BenchScale scale, CacheFormat f) {
+  if (scale == BenchScale::Smoke) return {prefill_case(scale, f, 5)};
+  if (f != CacheFormat::Raw) return {prefill_case(scale, f, 512)};
+  return {prefill_case(scale, f, 512), prefill_case(scale, f, 2048)};
+}
+
+KernelInfo prefill_info(CacheFormat f) {
+  static const std::vector<void (*)(KernelBuilder&, DType)> bodies = {
+      [](KernelBuilder& k, DType t) {
+        build_decode(k, t, CacheFormat::Raw, false, Queries::Prefill);
+      },
+      [](KernelBuilder& k, DType t) {
+        build_decode(k, t, CacheFormat::Int4, false, Queries::Prefill);
+      },
+      [](KernelBuilder& k, DType t) {
+        build_decode(k, t, CacheFormat::Int8, false, Queries::Prefill);
+      },
+      [](KernelBuilder& k, DType t) {
+        build_decode(k, t, CacheFormat::Fp8E4M3, false, Queries::Prefill);
+      },
+      [](KernelBuilder& k, DType t) {
+        build_decode(k, t, CacheFormat::Fp8E5M2, false, Queries::Prefill);
+      }};
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = bodies[static_cast<std::size_t>(f)],
+      .doc = {.summary = "causal attention of a chunk of T query tokens of one sequence over " +
+                         format_words(f) +
+                         " holding the chunk and what precedes it (GQA, window, softcap, sinks)",
+              .formula = kPrefillFormula,
+              .buffers = prefill_buffer_docs(f),
+              .scalars = scalar_docs(f),
+              .geometry = "one threadgroup of 128 threads per (KV head, query token): grid (1, "
+                          "n_kv_heads, T); one pass, no split"},
+      .geometry =
+          [](const LaunchShape& s) {
+            const std::array<std::size_t, 3> grid{1, s.u32("n_kv_heads"), s.elements("positions")};
+            return LaunchPlan{{}, {LaunchStep{"", grid, {kThreads, 1, 1}, {}, {}}}};
+          },
+      .bench = [f](BenchScale scale) { return prefill_cases(scale, f); },
+  };
+}
+
 }  // namespace
 
 std::uint32_t choose_split_count(std::size_t sequences_x_kv_heads, std::size_t positions,
@@ -326,6 +439,12 @@ KernelInfo attention_decode_int4_partial::info() { return partial_info(CacheForm
 KernelInfo attention_decode_int8_partial::info() { return partial_info(CacheFormat::Int8); }
 KernelInfo attention_decode_fp8_e4m3_partial::info() { return partial_info(CacheFormat::Fp8E4M3); }
 KernelInfo attention_decode_fp8_e5m2_partial::info() { return partial_info(CacheFormat::Fp8E5M2); }
+
+KernelInfo attention_prefill::info() { return prefill_info(CacheFormat::Raw); }
+KernelInfo attention_prefill_int4::info() { return prefill_info(CacheFormat::Int4); }
+KernelInfo attention_prefill_int8::info() { return prefill_info(CacheFormat::Int8); }
+KernelInfo attention_prefill_fp8_e4m3::info() { return prefill_info(CacheFormat::Fp8E4M3); }
+KernelInfo attention_prefill_fp8_e5m2::info() { return prefill_info(CacheFormat::Fp8E5M2); }
 
 KernelInfo attention_decode_combine::info() {
   return KernelInfo{

@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "../launch_shape.hpp"
+#include "kv_format.hpp"
 #include "metaltile/dsl/dsl.hpp"
 
 namespace mt::kernels::ffai::attention {
 
-// How K and V are stored (the KV-cache family's layouts, batched over sequences).
-enum class CacheFormat : std::uint8_t { Raw, Int4, Int8, Fp8E4M3, Fp8E5M2 };
+// K and V are stored in one of the KV-cache family's formats (CacheFormat, kv_format.hpp),
+// batched over sequences.
 
 // Work layout. A threadgroup of kWarps warps owns one (sequence, KV head, split). Each lane
 // owns kChannelsPerLane consecutive channels of a K or V row (two 16-byte vectors of f16/bf16,
@@ -41,12 +42,15 @@ inline constexpr float kEmptyMax = -std::numeric_limits<float>::max();
 inline constexpr float kInfinity = std::numeric_limits<float>::infinity();
 inline constexpr float kLog2e = 1.4426950408889634f;
 
-std::string format_suffix(CacheFormat f);  // "", "_int4", "_int8", "_fp8_e4m3", "_fp8_e5m2"
 // K and V rows a lane loads per step: about 64 bytes of cache in flight per lane (two rows of
 // f16/bf16 or int8/fp8 codes, one of f32, four of int4 codes).
 std::uint32_t rows_per_step(CacheFormat f, DType t);
-std::uint32_t code_bits(CacheFormat f);  // bits per code (Raw: 0)
-bool has_bias(CacheFormat f);            // int4 / int8 store a bias per group
+
+// Who the queries are. Decode: one query token per sequence b, attending to positions
+// [0, lengths[b]) of its own cache [B, Hkv, S, ...]. Prefill: T query tokens of one sequence,
+// sharing its cache [Hkv, S, ...]; token t attends causally to positions [0, positions[t]], the
+// cache rows up to its own (which the tokens before it in the chunk have written).
+enum class Queries : std::uint8_t { Decode, Prefill };
 
 // One cache (K or V) as the kernel sees it: the raw tensor, or codes, scales and biases.
 struct CacheTensors {
@@ -56,18 +60,21 @@ struct CacheTensors {
 // The parameters every compute kernel of the family declares, in the documented order, with
 // the host-side contract on their sizes.
 struct Request {
+  Queries queries;
   Tensor q;
   CacheTensors k, v;
-  Tensor lengths, sinks;
+  Tensor lengths;  // decode: lengths [B]; prefill: positions [T]
+  Tensor sinks;
   Val head_dim, n_q_heads, n_kv_heads, max_seq, scale, window, softcap, has_sinks;
   std::optional<Val> group_size;  // quantised formats
-  Val sequences;                  // B = len(lengths)
+  Val sequences;                  // B = len(lengths) (prefill: T = len(positions))
   Val group;                      // n_q_heads / n_kv_heads
 };
 
-// Declares q, the caches, lengths and sinks and the scalars, and requires what the layout
-// needs. Outputs are declared by the caller after these (they follow the inputs).
-Request declare_request(KernelBuilder& k, DType t, CacheFormat f);
+// Declares q, the caches, lengths (prefill: positions) and sinks and the scalars, and requires
+// what the layout needs. Outputs are declared by the caller after these (they follow the
+// inputs).
+Request declare_request(KernelBuilder& k, DType t, CacheFormat f, Queries queries);
 // Requires len(x) == B * n_q_heads * head_dim for an output of that shape.
 void require_query_shaped(KernelBuilder& k, const Request& r, const Tensor& x);
 // Requires the split-K partial results of `rows` = B * n_q_heads * n_splits rows:
@@ -87,6 +94,10 @@ struct Span {
 };
 Span sequence_span(const Tensor& lengths, const Val& b, const Val& max_seq, const Val& window,
                    bool report_bad_length);
+// The positions prefill token t attends to: [lo, end) with end = positions[t] + 1 and lo as
+// above. A position of max_seq or more gives nothing and a load of `positions` one past its
+// end, which checked mode reports.
+Span token_span(const Tensor& positions, const Val& t, const Val& max_seq, const Val& window);
 
 // The positions of split `split` of n_splits: whole granules of kSplitGranule, the first
 // splits full, so ceil((end - lo) / chunk) splits hold positions and the rest none.
@@ -101,9 +112,10 @@ SplitChunk split_chunk(const Span& s, const Val& n_splits);
 // units (scores are scaled by log2(e) before exp2).
 Val normalise(const Val& o, const Val& m, const Val& l, const Val& has_sinks, const Val& sink);
 
-// The kernels' bodies, one per (format, output): `partial` writes part_o / part_m / part_l of
-// one split, else `out`.
-void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial);
+// The kernels' bodies, one per (format, queries, output): `partial` writes part_o / part_m /
+// part_l of one split, else `out` (prefill: always `out`, one pass).
+void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial,
+                  Queries queries = Queries::Decode);
 void build_combine(KernelBuilder& k, DType t);
 
 // --- reading one lane's channels of a cache row ---------------------------------------------

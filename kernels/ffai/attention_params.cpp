@@ -3,7 +3,6 @@
 #include <string>
 
 #include "attention_kernel.hpp"
-#include "metaltile/core/error.hpp"
 
 namespace mt::kernels::ffai::attention {
 namespace {
@@ -28,42 +27,17 @@ Val product(const std::vector<Val>& factors) {
 
 }  // namespace
 
-std::string format_suffix(CacheFormat f) {
-  switch (f) {
-    case CacheFormat::Raw: return "";
-    case CacheFormat::Int4: return "_int4";
-    case CacheFormat::Int8: return "_int8";
-    case CacheFormat::Fp8E4M3: return "_fp8_e4m3";
-    case CacheFormat::Fp8E5M2: return "_fp8_e5m2";
-  }
-  MT_ASSERT(false) << "unknown cache format";
-  return "";
-}
-
-std::uint32_t code_bits(CacheFormat f) {
-  switch (f) {
-    case CacheFormat::Raw: return 0;
-    case CacheFormat::Int4: return 4;
-    case CacheFormat::Int8:
-    case CacheFormat::Fp8E4M3:
-    case CacheFormat::Fp8E5M2: return 8;
-  }
-  MT_ASSERT(false) << "unknown cache format";
-  return 0;
-}
-
-bool has_bias(CacheFormat f) { return f == CacheFormat::Int4 || f == CacheFormat::Int8; }
-
 std::uint32_t rows_per_step(CacheFormat f, DType t) {
   if (f == CacheFormat::Int4) return 4;
   return f == CacheFormat::Raw && t == F32 ? 1 : 2;
 }
 
-Request declare_request(KernelBuilder& k, DType t, CacheFormat f) {
+Request declare_request(KernelBuilder& k, DType t, CacheFormat f, Queries queries) {
+  const bool prefill = queries == Queries::Prefill;
   Tensor q = k.input("q", t);
   CacheTensors kc = declare_cache(k, "k", t, f);
   CacheTensors vc = declare_cache(k, "v", t, f);
-  Tensor lengths = k.input("lengths", U32);
+  Tensor lengths = k.input(prefill ? "positions" : "lengths", U32);
   Tensor sinks = k.input("sinks", F32);
   Val head_dim = k.scalar_u32("head_dim"), n_q_heads = k.scalar_u32("n_q_heads");
   Val n_kv_heads = k.scalar_u32("n_kv_heads"), max_seq = k.scalar_u32("max_seq");
@@ -84,13 +58,22 @@ Request declare_request(KernelBuilder& k, DType t, CacheFormat f) {
   k.require(softcap >= 0.0f, "softcap >= 0 (0: off)");
   k.require(has_sinks <= 1u, "has_sinks is 0 or 1");
   const Val sequences = lengths.len();
-  k.require(sequences > 0u, "len(lengths) > 0 (one length per sequence)");
-  k.require(sequences <= 65535u, "len(lengths) <= 65535 (threadgroups on grid axis 2)");
+  const std::string count = prefill ? "len(positions)" : "len(lengths)";
+  k.require(sequences > 0u, count + (prefill ? " > 0 (one position per query token)"
+                                             : " > 0 (one length per "
+                                               "sequence)"));
+  k.require(sequences <= 65535u, count + " <= 65535 (threadgroups on grid axis 2)");
   require_sinks(k, sinks, n_q_heads, has_sinks);
-  k.require_len(q, product({sequences, n_q_heads, head_dim}), "len(lengths)*n_q_heads*head_dim");
+  k.require_len(q, product({sequences, n_q_heads, head_dim}), count + "*n_q_heads*head_dim");
 
+  // Prefill's tokens share one sequence's cache; decode's sequences have a cache each.
   auto require_cache = [&](const CacheTensors& c) {
     auto check = [&](const Tensor& x, const Val& per_row, const std::string& per_row_text) {
+      if (prefill) {
+        k.require_len(x, product({n_kv_heads, max_seq, per_row}),
+                      "n_kv_heads*max_seq*" + per_row_text);
+        return;
+      }
       k.require_len(x, product({sequences, n_kv_heads, max_seq, per_row}),
                     "len(lengths)*n_kv_heads*max_seq*" + per_row_text);
     };
@@ -113,14 +96,29 @@ Request declare_request(KernelBuilder& k, DType t, CacheFormat f) {
   require_cache(kc);
   require_cache(vc);
 
-  return Request{
-      q,       kc,    vc,     lengths, sinks,     head_dim,   n_q_heads, n_kv_heads,
-      max_seq, scale, window, softcap, has_sinks, group_size, sequences, n_q_heads / n_kv_heads};
+  return Request{.queries = queries,
+                 .q = q,
+                 .k = kc,
+                 .v = vc,
+                 .lengths = lengths,
+                 .sinks = sinks,
+                 .head_dim = head_dim,
+                 .n_q_heads = n_q_heads,
+                 .n_kv_heads = n_kv_heads,
+                 .max_seq = max_seq,
+                 .scale = scale,
+                 .window = window,
+                 .softcap = softcap,
+                 .has_sinks = has_sinks,
+                 .group_size = group_size,
+                 .sequences = sequences,
+                 .group = n_q_heads / n_kv_heads};
 }
 
 void require_query_shaped(KernelBuilder& k, const Request& r, const Tensor& x) {
   k.require_len(x, product({r.sequences, r.n_q_heads, r.head_dim}),
-                "len(lengths)*n_q_heads*head_dim");
+                r.queries == Queries::Prefill ? "len(positions)*n_q_heads*head_dim"
+                                              : "len(lengths)*n_q_heads*head_dim");
 }
 
 void require_partials(KernelBuilder& k, const Val& rows, const Val& head_dim, const Tensor& part_o,
@@ -147,6 +145,16 @@ Span sequence_span(const Tensor& lengths, const Val& b, const Val& max_seq, cons
   // the kernel and `lengths`; unchecked, nothing is written because of it.
   if (report_bad_length) lengths.load(select(bad, lengths.len(), b));
   const Val end = select(bad, u32(0), length);
+  const Val lo = select(window > 0u && window < end, end - window, u32(0));
+  return Span{lo, end};
+}
+
+Span token_span(const Tensor& positions, const Val& t, const Val& max_seq, const Val& window) {
+  const Val position = positions[t];
+  const Val bad = position >= max_seq;
+  // As in sequence_span: checked mode reports this load one past the end of `positions`.
+  positions.load(select(bad, positions.len(), t));
+  const Val end = select(bad, u32(0), position + 1u);
   const Val lo = select(window > 0u && window < end, end - window, u32(0));
   return Span{lo, end};
 }

@@ -34,6 +34,7 @@
 
 #include "../activation_kernel.hpp"
 #include "../launch_shape.hpp"
+#include "kv_format.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
 
@@ -42,11 +43,9 @@ namespace {
 
 constexpr DType F32 = DType::F32;
 constexpr DType U32 = DType::U32;
-constexpr float kMaxF32 = std::numeric_limits<float>::max();
 constexpr float kInfinity = std::numeric_limits<float>::infinity();
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-Val is_finite(const Val& v) { return abs(v) <= kMaxF32; }  // false for NaN and +-inf
+using kv_quant::is_finite;
+using kv_quant::kMaxF32;
 
 // The largest value a dequantised T may take: +-max(T) when the scale (and bias) it comes from
 // are finite, else unbounded, so a NaN or inf parameter passes on.
@@ -172,23 +171,17 @@ void build_quantize_affine(KernelBuilder& k, DType T) {
       mx = max(mx, v);
       finite = finite && is_finite(v);
     }
-    Val spread = mx - mn;
-    // A spread past f32's range (finite values near +-max) still gets a finite scale.
-    Val step = select(spread <= kMaxF32, spread / float(maxq), mx / float(maxq) - mn / float(maxq));
-    // A group with NaN or inf: NaN scale and bias (its codes come out 0).
-    Val scale = select(finite, select(spread == 0.0f, 1.0f, step), kNaN);
-    Val inv_scale = 1.0f / scale;
+    const kv_quant::AffineGroup params = kv_quant::affine_group(mn, mx, finite, maxq);
     Val slot = h * max_seq + position;
-    out_s[slot * gph + group] = scale.to(T);
-    out_b[slot * gph + group] = select(finite, mn, kNaN).to(T);
+    out_s[slot * gph + group] = params.scale.to(T);
+    out_b[slot * gph + group] = params.bias.to(T);
 
     Val first_word = slot * (head_dim / vpp) + group * (group_size / vpp);
     for (Val w : range(group_size / vpp)) {
       Var word = u32(0);
       for (Val j : range(u32(vpp))) {
         Val v = src[base + w * vpp + j].to(F32);
-        Val q = clamp((v - mn) * inv_scale + 0.5f, 0.0f, float(maxq)).to(U32);
-        word |= q << (j * Bits);
+        word |= kv_quant::affine_code(v, params, maxq) << (j * Bits);
       }
       out_w[first_word + w] = word;
     }
@@ -312,7 +305,7 @@ void build_quantize_fp8(KernelBuilder& k, DType T) {
       finite = finite && a <= kMaxF32;
     }
     // A group with NaN or inf: a NaN scale (its codes come out 0).
-    Val scale_t = select(finite, select(amax > 0.0f, amax / float(Fp8Max), 0.0f), kNaN).to(T);
+    Val scale_t = kv_quant::fp8_scale(amax, finite, float(Fp8Max), T);
     Val scale = scale_t.to(F32);
     Val slot = h * max_seq + position;
     out_s[slot * gph + group] = scale_t;
@@ -322,8 +315,7 @@ void build_quantize_fp8(KernelBuilder& k, DType T) {
       Var word = u32(0);
       for (Val j : range(u32(4))) {
         Val v = src[base + w * 4u + j].to(F32);
-        Val code = select(scale > 0.0f, v / scale, 0.0f).to(Fp8).bitcast(DType::U8).to(U32);
-        word |= code << (j * 8u);
+        word |= kv_quant::fp8_code(v, scale, Fp8) << (j * 8u);
       }
       out_w[first_word + w] = word;
     }

@@ -1,23 +1,24 @@
 // sample: the entry of the sampling family. Launched by name it runs the two-kernel path
 // (sample_candidates, then sample_pick) when that path fits (1 <= top_k <= 128, or temperature
-// 0, within the sizes of sampling_params.hpp), and otherwise its own kernel, below.
+// 0, within the sizes of sampling_params.hpp); otherwise the radix path: this kernel when one
+// group per row is enough (a row of one segment), else the segment kernels of
+// sample_segments.cpp, which split each row over several groups.
 //
-// The kernel works on one row per threadgroup without sorting: every question about the row is
-// a pass over its logits (in chunks of 32768, each with a penalty bitmap in threadgroup memory)
-// that ends in a threadgroup reduction, so the answers are the same on every backend.
+// This kernel takes a row per group (32 to 256 threads, 8 logits a thread per tile) and makes
+// the same passes as the segment kernels, over the whole row, with its histograms in
+// threadgroup memory:
 //   - the top logit (key, index): greedy's answer and the reference of the weights;
-//   - top-k: the k-th best (key, index) by bisection, first over keys, then over the indices of
-//     the tied key, counting the logits that rank at least as well;
-//   - top-p: the same bisection over the weights e^(y - y_max) of the top-k;
-//   - min-p: a weight threshold;
-//   - the draw: the kept mass Z and then u * Z located in index order (each thread owns a
-//     contiguous run of every chunk; thread 0 adds the runs' sums in order).
-// A bisection costs a pass per probe (up to 64), so this path serves what the two-kernel path
-// cannot (top_k 0 or > 128 together with top_p < 1), not speed.
+//   - top-k, then top-p: three histogram passes each (sampling_select.hpp), each followed by a
+//     scan that picks the next digit of the cut's key;
+//   - the kept tally of the row (count tied at the cut, mass above it), hence the kept mass Z;
+//   - the draw: the first logit in index order whose running kept mass exceeds
+//     floor(u * Z), found by walking the row in tiles with a threadgroup scan each.
+// So a request costs 3 to 9 passes over the row and one launch; the segment kernels give the
+// same token (the same integer arithmetic) in one launch per pass.
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cstdint>
-#include <functional>
-#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,239 +26,49 @@
 #include "../activation_kernel.hpp"
 #include "../launch_shape.hpp"
 #include "metaltile/kernels/ffai/sampling.hpp"
+#include "sampling_mass.hpp"
 #include "sampling_math.hpp"
 #include "sampling_params.hpp"
+#include "sampling_rows.hpp"
+#include "sampling_select.hpp"
 
 namespace mt::kernels::ffai::sampling {
 namespace {
 
-constexpr std::uint32_t kChunk = 32768;  // logits per chunk: a 4 KiB penalty bitmap
-
-using Visit = std::function<void(const Val& index, const Val& key)>;
-using Weight = std::function<Val(const Val& index, const Val& key)>;
-// Re-visits the calling thread's run of the current chunk.
-using RunVisitor = std::function<void(const Visit&)>;
-
-// A row of logits as the passes see it.
-class RowPasses {
- public:
-  RowPasses(KernelBuilder& k, const RowInputs& in, const Val& row)
-      : in_(in), row_(row), bits_(k.threadgroup_array("penalty_bits", kU32, kChunk / 32)) {}
-
-  // Calls visit(index, key) for every logit of the row: each thread a contiguous run of every
-  // chunk, in index order within a run. after_chunk(visit_run), if given, runs after each chunk
-  // (every thread; it may hold barriers) while the chunk's bitmap is still valid. Every thread
-  // must call this.
-  void for_each(const Visit& visit,
-                const std::function<void(const RunVisitor&)>& after_chunk = nullptr) const {
-    Val tid = thread_id(0), threads = threads_per_threadgroup(0);
-    Val run = (min(in_.vocab, u32(kChunk)) + threads - 1u) / threads;
-    for (Val chunk : range(u32(0), in_.vocab, u32(kChunk))) {
-      Val words = (min(in_.vocab - chunk, u32(kChunk)) + 31u) / 32u;
-      for (Val w : range(tid, words, threads)) bits_[w] = u32(0);
-      barrier();
-      for (Val p : range(tid, in_.n_penalty, threads)) {
-        Val id = in_.penalty_ids[row_ * in_.n_penalty + p];
-        if_(id >= in_.vocab, [&] { in_.penalty_ids.load(max(id, in_.penalty_ids.len())); });
-        if_(id >= chunk && id - chunk < kChunk && id < in_.vocab, [&] {
-          Val local = id - chunk;
-          atomic_or(bits_, local >> 5u, u32(1) << (local & 31u));
-        });
-      }
-      barrier();
-      RunVisitor visit_run = [&](const Visit& f) {
-        for (Val e : range(run)) {
-          Val local = tid * run + e;
-          Val i = chunk + local;
-          if_(local < kChunk && i < in_.vocab, [&] {
-            Val x = in_.logits[row_ * in_.vocab + i].to(kF32);
-            Val penalised = ((Val(bits_[local >> 5u]) >> (local & 31u)) & 1u) == 1u;
-            f(i, order_key(sampling_logit(x, penalised, in_.repetition_penalty, in_.temperature)));
-          });
-        }
-      };
-      visit_run(visit);
-      if (after_chunk) after_chunk(visit_run);
-      barrier();  // the bitmap is cleared for the next chunk only after every read
-    }
-  }
-
-  // The sum over the row of weight(index, key).
-  Val total(const Weight& weight) const {
-    Var sum = f32(0.0f);
-    for_each([&](const Val& i, const Val& key) { sum += weight(i, key); });
-    return threadgroup_sum(sum);
-  }
-
- private:
-  const RowInputs& in_;
-  Val row_;
-  ArrayRef bits_;
-};
-
-// Whether (key, index) is in the prefix of the ranking that ends at (cut_key, cut_index). The
-// cut (0, kNoIndex) keeps every logit.
-Val keeps(const Val& cut_key, const Val& cut_index, const Val& key, const Val& index) {
-  return !ranks_before(cut_key, cut_index, key, index);
-}
-
-// The cuts of top-k and top-p, found by one loop of passes (a single traced pass keeps the
-// kernel small): each search is a bisection for the shortest prefix of the ranking whose
-// weight reaches its target, first over keys (a probe (mid, kNoIndex) holds every logit with
-// key >= mid), then over the indices of the tied key t (a probe (t, mid)). Stages: 0 the
-// top-k search (weights 1, target k), 1 the top-k mass (the top-p target is top_p times it), 2
-// the top-p search (weights e^(y - y_max) inside the top-k), 3 done.
-struct Cuts {
-  Val k_key, k_index, p_key, p_index;
-};
-
-Cuts find_cuts(const RowPasses& row, const RowInputs& in, const DrawScalars& d, const Val& top_key,
-               const Val& k) {
-  Val sample_top_p = d.top_p < 1.0f;
-  Var stage = select(k < in.vocab, u32(0), select(sample_top_p, u32(1), u32(3)));
-  Var phase = u32(0), lo = u32(0), hi = top_key, tied = u32(0);
-  Var target = k.to(kF32);
-  Var k_key = u32(0), k_index = u32(kNoIndex), p_key = u32(0), p_index = u32(kNoIndex);
-
-  // Moves on when a bisection has closed: keys -> indices of the tied key -> the next stage.
-  auto resolve = [&] {
-    Val searching = Val(stage) == 0u || Val(stage) == 2u;
-    Val keys_done = searching && Val(phase) == 0u && Val(lo) >= Val(hi);
-    tied = select(keys_done, Val(lo), Val(tied));
-    lo = select(keys_done, u32(0), Val(lo));
-    hi = select(keys_done, in.vocab - 1u, Val(hi));
-    phase = select(keys_done, u32(1), Val(phase));
-    Val indices_done = searching && Val(phase) == 1u && Val(lo) >= Val(hi);
-    Val top_k_done = indices_done && Val(stage) == 0u;
-    Val top_p_done = indices_done && Val(stage) == 2u;
-    k_key = select(top_k_done, Val(tied), Val(k_key));
-    k_index = select(top_k_done, Val(lo), Val(k_index));
-    p_key = select(top_p_done, Val(tied), Val(p_key));
-    p_index = select(top_p_done, Val(lo), Val(p_index));
-    stage = select(top_k_done, select(sample_top_p, u32(1), u32(3)),
-                   select(top_p_done, u32(3), Val(stage)));
-    phase = select(indices_done, u32(0), Val(phase));
-  };
-
-  // At most 32 + 32 probes for each search and one mass pass (a step beyond them only moves
-  // the stages on).
-  Val steps = select(k < in.vocab, u32(64), u32(0)) + select(sample_top_p, u32(65), u32(0)) + 1u;
-  for (Val step : range(steps)) {
-    (void)step;
-    resolve();
-    if_(Val(stage) < 3u, [&] {
-      Val mass_stage = Val(stage) == 1u;
-      Val key_phase = Val(phase) == 0u;
-      Val mid_key = Val(lo) + (Val(hi) - Val(lo) + 1u) / 2u;
-      Val mid_index = Val(lo) + (Val(hi) - Val(lo)) / 2u;
-      Val probe_key = select(mass_stage, Val(k_key), select(key_phase, mid_key, Val(tied)));
-      Val probe_index =
-          select(mass_stage, Val(k_index), select(key_phase, u32(kNoIndex), mid_index));
-      Val weighted = Val(stage) >= 1u;
-      Val cut_key = k_key, cut_index = k_index;
-      Val m = row.total([&](const Val& i, const Val& key) {
-        Val in_prefix = keeps(probe_key, probe_index, key, i) && keeps(cut_key, cut_index, key, i);
-        return select(in_prefix, select(weighted, relative_weight(key, top_key), 1.0f), 0.0f);
-      });
-      Val enough = m >= Val(target);
-      Val search = !mass_stage;
-      Val keys = search && key_phase, indices = search && !key_phase;
-      lo = select(keys && enough, mid_key, select(indices && !enough, mid_index + 1u, Val(lo)));
-      hi = select(keys && !enough, mid_key - 1u, select(indices && enough, mid_index, Val(hi)));
-      // After the top-k mass: the top-p search, over the keys below the top one.
-      target = select(mass_stage, d.top_p * m, Val(target));
-      lo = select(mass_stage, u32(0), Val(lo));
-      hi = select(mass_stage, top_key, Val(hi));
-      phase = select(mass_stage, u32(0), Val(phase));
-      stage = select(mass_stage, u32(2), Val(stage));
-    });
-  }
-  resolve();
-  return Cuts{k_key, k_index, p_key, p_index};
-}
-
-// The kept weights summed in index order: each thread sums its run of a chunk, thread 0 adds the
-// runs in order. One traced pass serves twice: first for the total Z (target +inf), then to find
-// the first logit whose running sum exceeds u * Z: the run that passes the target rescans its
-// logits one by one (if rounding makes none pass, its last logit of weight > 0 is taken).
-class IndexOrderDraw {
- public:
-  explicit IndexOrderDraw(KernelBuilder& k)
-      : runs_(k.threadgroup_array("run_mass", kF32, 1024)),
-        mass_(k.threadgroup_array("mass", kF32, 2)),           // running mass, mass before the run
-        state_(k.threadgroup_array("draw_state", kU32, 2)) {}  // passing run, token
-
-  // The drawn token, u in [0, 1).
-  Val token(const RowPasses& row, const Weight& weight, const Val& u) const {
-    Var target = f32(std::numeric_limits<float>::infinity());
-    Var token = u32(kNoIndex);
-    for (Val round : range(u32(2))) {
-      run(row, weight, target);
-      Val z = mass_[0], found = state_[1];
-      barrier();  // read before the next round overwrites them
-      // Round 0: z is the total. u * z may round up to z itself: step just below it.
-      Val scaled = u * z;
-      Val below_z = (z.bitcast(kU32) - 1u).bitcast(kF32);
-      target = select(round == 0u, select(scaled < z, scaled, below_z), Val(target));
-      token = select(round == 1u, found, Val(token));
-    }
-    return token;
-  }
-
- private:
-  void run(const RowPasses& row, const Weight& weight, const Val& target) const {
-    Val tid = thread_id(0), threads = threads_per_threadgroup(0);
-    if_(tid == 0u, [&] {
-      mass_[0] = f32(0.0f);
-      state_[1] = u32(kNoIndex);
+// The cut of the row's selections, their histograms built in threadgroup memory one pass at a
+// time (each pass's scan comes before the next pass clears the histogram).
+Cut row_cut(KernelBuilder& k, const RowTokens& tokens, const RowInputs& in, const Selections& sel,
+            const Val& top_key) {
+  SharedHistogram hist(k);
+  StateBoard board(k);
+  SelectStateVar state(SelectState{u32(0), zero_tally(), wide(u32(0))});
+  for (Val pass : range(sel.passes)) {
+    if_(pass > 0u, [&] {
+      SelectState after = board.advance(sel, pass - 1u, state, hist.view());
+      state = start_state(sel, pass, after, top_key);
+    }).else_([&] { state = start_state(sel, pass, state, top_key); });
+    hist.clear();
+    barrier();
+    SelectState s = state;
+    Val level = pass % kSelectLevels;
+    tokens.for_each(u32(0), in.vocab, [&](const Token& t) {
+      if_(t.valid && in_play(t.key, s.prefix, level),
+          [&] { hist.add(digit_of(t.key, level), key_weight(t.key, top_key)); });
     });
     barrier();
-    Var run_sum = f32(0.0f);
-    auto after_chunk = [&](const RunVisitor& visit_run) {
-      runs_[tid] = run_sum;
-      run_sum = f32(0.0f);
-      barrier();
-      if_(tid == 0u, [&] { add_runs(threads, target); });
-      barrier();
-      if_(tid == state_[0], [&] { rescan(visit_run, weight, target); });
-      barrier();
-    };
-    row.for_each([&](const Val& i, const Val& key) { run_sum += weight(i, key); }, after_chunk);
+    hist.sum_coarse();
+    barrier();
   }
-
-  // Thread 0: adds the chunk's run sums in order to the running mass, and notes the run that
-  // first passes the target (while no earlier chunk's has).
-  void add_runs(const Val& threads, const Val& target) const {
-    Var mass = Val(mass_[0]);
-    Var passing = u32(kNoIndex), before = f32(0.0f);
-    Val searching = Val(state_[1]) == kNoIndex;
-    for (Val t : range(threads)) {
-      Val next = mass + runs_[t];
-      Val passes = searching && Val(passing) == kNoIndex && next > target;
-      before = select(passes, Val(mass), Val(before));
-      passing = select(passes, t, Val(passing));
-      mass = next;
-    }
-    mass_[0] = mass;
-    mass_[1] = before;
-    state_[0] = passing;
-  }
-
-  // The passing run: its logits one by one from the mass before it.
-  void rescan(const RunVisitor& visit_run, const Weight& weight, const Val& target) const {
-    Var sum = Val(mass_[1]);
-    Var token = u32(kNoIndex), last_positive = u32(kNoIndex);
-    visit_run([&](const Val& i, const Val& key) {
-      Val w = weight(i, key);
-      sum += w;
-      token = select(Val(token) == kNoIndex && Val(sum) > target, i, Val(token));
-      last_positive = select(w > 0.0f, i, Val(last_positive));
-    });
-    state_[1] = select(Val(token) == kNoIndex, Val(last_positive), Val(token));
-  }
-
-  ArrayRef runs_, mass_, state_;
-};
+  Cut none = no_cut();
+  Var key = none.key, n = none.n;
+  if_(sel.passes > 0u, [&] {
+    SelectState after = board.advance(sel, sel.passes - 1u, state, hist.view());
+    Cut cut = final_cut(sel, after, top_key);
+    key = cut.key;
+    n = cut.n;
+  });
+  return Cut{key, n};
+}
 
 void build_sample(KernelBuilder& k, DType T) {
   auto tensors = declare_row_tensors(k, T);
@@ -265,6 +76,7 @@ void build_sample(KernelBuilder& k, DType T) {
   RowInputs in = declare_row_scalars(k, tensors);
   DrawScalars d = declare_draw_scalars(k);
   require_1d_launch(k);
+  k.require(threads_per_threadgroup(0) % 32u == 0u, "tpg = (32 * warps, 1, 1)");
   k.require_len(out, in.rows, "rows = len(logits)/vocab");
   // A logit's index is chunk + local with local < kChunk: below 2^32 only if vocab leaves a
   // chunk's room (a wrapped index would pass the i < vocab guard and read another logit).
@@ -272,30 +84,20 @@ void build_sample(KernelBuilder& k, DType T) {
 
   Val row = threadgroup_id(0);
   if_(row < in.rows, [&] {
-    RowPasses passes(k, in, row);
-    // The top logit: the largest key, the lowest index among its ties.
-    Var best_key = u32(0), best_idx = u32(kNoIndex);
-    passes.for_each([&](const Val& i, const Val& key) {
-      Val better = ranks_before(key, i, best_key, best_idx);
-      best_key = select(better, key, Val(best_key));
-      best_idx = select(better, i, Val(best_idx));
-    });
-    Val top_key = threadgroup_max(best_key);
-    Val top_idx = threadgroup_min(select(Val(best_key) == top_key, Val(best_idx), u32(kNoIndex)));
-
+    RowTokens tokens(k, in, row);
+    auto [top_key, top_idx] = range_top(tokens, u32(0), in.vocab);
     // Greedy decoding (and a row of NaN) takes the top logit.
     Var token = top_idx;
     if_(in.temperature > 0.0f && top_key != 0u, [&] {
-      Val k_eff = select(d.top_k == 0u, in.vocab, min(d.top_k, in.vocab));
-      Cuts cuts = find_cuts(passes, in, d, top_key, k_eff);
-      Weight kept = [&](const Val& i, const Val& key) {
-        Val w = relative_weight(key, top_key);
-        Val in_set = keeps(cuts.k_key, cuts.k_index, key, i) &&
-                     keeps(cuts.p_key, cuts.p_index, key, i) && w >= d.min_p;
-        return select(in_set, w, 0.0f);
-      };
-      auto bits = philox4x32_10({d.offset, row, u32(0), u32(0)}, d.seed_lo, d.seed_hi);
-      token = IndexOrderDraw(k).token(passes, kept, unit_interval(bits[0]));
+      Selections sel(in, d);
+      Keeper keeper(row_cut(k, tokens, in, sel, top_key), top_key, d.min_p);
+      GroupScan scan(k);
+      TallyVar kept(zero_tally());
+      tokens.for_each(u32(0), in.vocab,
+                      [&](const Token& t) { kept = Tally(kept) + keeper.tally(t); });
+      Wide z = keeper.mass(scan.exclusive(kept).total);
+      token = walk_draw(k, tokens, u32(0), in.vocab, zero_tally(), keeper, draw_target(d, row, z),
+                        scan);
     });
     if_(thread_id(0) == 0u, [&] { out[row] = token; });
   });
@@ -303,12 +105,45 @@ void build_sample(KernelBuilder& k, DType T) {
 
 // ---- registry entry -----------------------------------------------------------------------------
 
-// The two-kernel plan when it fits; else this kernel, one threadgroup of 1024 threads per row.
+// Threads of a group of this kernel: kUnroll logits each, 32 to kThreads.
+std::size_t row_threads(std::size_t vocab) {
+  return std::clamp<std::size_t>(std::bit_ceil(geometry::ceil_div(vocab, kUnroll)), 32, kThreads);
+}
+
+// The segment kernels: sample_top, a sample_histogram launch per pass, sample_kept (unless
+// greedy), sample_draw.
+LaunchPlan segment_launches(std::size_t rows, const SegmentPlan& p, bool sampled) {
+  LaunchPlan plan;
+  plan.scratch = {{"segment_tops", DType::U32, rows * p.segments * 2},
+                  {"hist", DType::U32, rows * kMaxPasses * kHistWords},
+                  {"select_state", DType::U32, rows * kStateSlots * kStateWords},
+                  {"tile_sums", DType::U32, rows * p.tiles * 3}};
+  const std::array<std::size_t, 3> grid{p.segments, rows, 1}, tpg{kThreads, 1, 1};
+  const std::map<std::string, ConstValue> segment = {{"segment", p.segment}};
+  plan.steps.push_back({"sample_top", grid, tpg, {}, segment});
+  for (std::uint32_t pass = 0; pass < p.passes; ++pass) {
+    LaunchStep histogram{"sample_histogram", grid, tpg, {}, segment};
+    histogram.scalars["pass"] = pass;
+    plan.steps.push_back(histogram);
+  }
+  if (sampled) plan.steps.push_back({"sample_kept", grid, tpg, {}, segment});
+  plan.steps.push_back({"sample_draw", {1, rows, 1}, tpg, {}, segment});
+  return plan;
+}
+
+// The two-kernel plan when it fits; else the radix path: this kernel (a group per row) when each
+// row is one segment, the segment kernels otherwise.
 LaunchPlan sample_geometry(const LaunchShape& s) {
   const std::size_t vocab = s.u32("vocab");
   const std::size_t rows = vocab == 0 ? 0 : s.elements("logits") / vocab;
-  const CandidatePlan p = candidate_plan(vocab, s.u32("top_k"), s.f32("temperature"));
-  if (!p.fits) return geometry::rows(rows, row_threads(vocab));
+  const float temperature = s.f32("temperature");
+  const CandidatePlan p = candidate_plan(vocab, s.u32("top_k"), temperature);
+  if (!p.fits) {
+    const SegmentPlan segments =
+        segment_plan(vocab, rows, s.u32("top_k"), s.f32("top_p"), temperature);
+    if (rows == 0 || segments.segments <= 1) return geometry::rows(rows, row_threads(vocab));
+    return segment_launches(rows, segments, temperature > 0.0f);
+  }
   const std::size_t entries = rows * p.groups * p.run, lasts = rows * p.slices;
   LaunchPlan plan;
   plan.scratch = {{"cand_keys", DType::U32, entries},
@@ -343,6 +178,12 @@ BenchCase sample_case(const SampleShape& s, DType t) {
   if (s.temperature > 0.0f && s.top_p < 1.0f) {
     label += " top-p " + std::to_string(s.top_p).substr(0, 4);
   }
+  if (s.temperature > 0.0f && s.min_p > 0.0f) {
+    label += " min-p " + std::to_string(s.min_p).substr(0, 4);
+  }
+  if (s.temperature > 0.0f && s.top_k == 0 && s.top_p >= 1.0f && s.min_p == 0.0f) {
+    label += " temperature";
+  }
   if (s.penalty > 0) label += " penalty " + std::to_string(s.penalty);
   // tile bench cannot bind an empty tensor: without a penalty, one id per row and a penalty of
   // 1 (which changes nothing).
@@ -374,11 +215,13 @@ KernelInfo sample::info() {
       .dtypes = activation_dtypes(),
       .body = build_sample,
       .doc = {.summary = "draw one token per row: penalty, temperature, top-k, top-p, min-p",
-              .formula = "y = penalised logit / temperature; keep the top-k (larger y, then lower "
-                         "index, first), then the shortest prefix holding top_p of their mass "
-                         "e^(y - y_max), then those with e^(y - y_max) >= min_p; draw u * Z with "
-                         "u from Philox4x32-10(key (seed_lo, seed_hi), counter (offset, row, 0, "
-                         "0)); temperature 0: the top logit",
+              .formula = "y = penalised logit / temperature; W = floor(e^(y - y_max) * 2^31); "
+                         "keep the top-k (larger y, then lower index, first), then the shortest "
+                         "prefix whose mass (sum of W) reaches ceil(top_p * 2^31) / 2^31 of "
+                         "theirs, then those with e^(y - y_max) >= min_p; draw the first kept "
+                         "token whose running mass exceeds floor(u * Z), u from "
+                         "Philox4x32-10(key (seed_lo, seed_hi), counter (offset, row, 0, 0)); "
+                         "temperature 0: the top logit",
               .buffers = {{"logits", "[B, V] T"},
                           {"penalty_ids",
                            "[B, P] u32: each row's previous tokens (< V; repeats "
@@ -394,17 +237,21 @@ KernelInfo sample::info() {
                           {"offset", "u32: Philox counter word 0 (the row is word 1)"},
                           {"n_penalty", "u32: P, ids per row in penalty_ids (0 = none)"},
                           {"repetition_penalty", "f32: > 0; 1 = off"}},
-              .geometry = "1 <= top_k <= 128 or temperature 0 (and V <= 262144): "
-                          "sample_candidates, a warp per 256 logits and up to 8 warps a group, "
-                          "then sample_pick, one group (up to 1024 threads) per row; otherwise "
-                          "this kernel, one group of up to 1024 threads (32 logits each) per row"},
+              .geometry =
+                  "1 <= top_k <= 128 or temperature 0 (and V <= 262144): "
+                  "sample_candidates, a warp per 256 logits and up to 8 warps a group, "
+                  "then sample_pick, one group (up to 1024 threads) per row; otherwise the "
+                  "radix path: this kernel, one group of 32-256 threads per row, when a row "
+                  "is one segment, else sample_top, sample_histogram (a launch a pass), "
+                  "sample_kept and sample_draw over (segments, B)"},
       .geometry = sample_geometry,
       .bench =
           [](BenchScale scale) {
             if (scale == BenchScale::Smoke) {
               return std::vector<BenchCase>{
                   sample_case({2, 1000, 20, 0.9f, 0.0f, 1.0f}, DType::F32),
-                  sample_case({2, 300, 0, 0.9f, 0.05f, 0.8f, 3}, DType::F32)};
+                  sample_case({2, 300, 0, 0.9f, 0.05f, 0.8f, 3}, DType::F32),
+                  sample_case({2, 5000, 0, 0.9f, 0.0f, 1.0f}, DType::F32)};
             }
             // Llama 3: V = 128256. The goals: B = 1 and 64 with top-k 50 + top-p 0.9.
             return std::vector<BenchCase>{
@@ -412,8 +259,11 @@ KernelInfo sample::info() {
                 sample_case({64, 128256, 50, 0.9f, 0.0f, 1.0f}, DType::F32),
                 sample_case({1, 128256, 50, 0.9f, 0.0f, 1.0f}, DType::BF16),
                 sample_case({1, 128256, 0, 1.0f, 0.0f, 0.0f}, DType::F32),
+                sample_case({1, 128256, 0, 1.0f, 0.0f, 1.0f}, DType::F32),
                 sample_case({64, 128256, 50, 0.9f, 0.0f, 1.0f, 64}, DType::F32),
-                sample_case({1, 128256, 0, 0.9f, 0.0f, 1.0f}, DType::F32)};
+                sample_case({1, 128256, 0, 0.9f, 0.0f, 1.0f}, DType::F32),
+                sample_case({1, 128256, 0, 1.0f, 0.05f, 1.0f}, DType::F32),
+                sample_case({64, 128256, 0, 0.9f, 0.0f, 1.0f}, DType::F32)};
           },
   };
 }

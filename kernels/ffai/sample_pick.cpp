@@ -8,9 +8,9 @@
 //    slices, and their unreported logits at least as good as tau are gathered after the first
 //    `keep` entries.
 // 2. If any were gathered, sort again: the first top_k entries are now the row's exact top-k.
-// 3. Warp 0 weighs them (e^(y - y_max), exact f32 steps), prefix-sums the weights, applies
-//    top-p and min-p, and draws with Philox: the first entry whose running sum exceeds u times
-//    the kept mass.
+// 3. Warp 0 weighs them (fixed-point W = floor(e^(y - y_max) * 2^31), exact f32 steps), prefix-
+//    sums the weights in exact 64-bit integers, applies top-p and min-p, and draws with Philox:
+//    the first kept entry whose running mass exceeds floor(u * Z), Z the kept mass.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +18,7 @@
 #include "../activation_kernel.hpp"
 #include "../launch_shape.hpp"
 #include "metaltile/kernels/ffai/sampling.hpp"
+#include "sampling_mass.hpp"
 #include "sampling_math.hpp"
 #include "sampling_params.hpp"
 
@@ -97,57 +98,60 @@ Val gather_hidden(KernelBuilder& k, const RowInputs& in, const LastReports& c, c
   return counts[1];
 }
 
-// Step 3, on warp 0: entries [0, k) of (keys, idx) are the top-k, best first. Returns the
-// drawn token on every lane of warp 0.
+// Step 3, on warp 0: entries [0, k) of (keys, idx) are the top-k, best first. Lane l owns
+// entries 4l..4l+3. Returns the drawn token on every lane of warp 0.
 Val draw(const DrawScalars& d, const ArrayRef& keys, const ArrayRef& idx, const Val& k,
          const Val& row) {
-  constexpr std::uint32_t kPer = kMaxKeep / 32;  // entries per lane: lane l owns 4l..4l+3
+  constexpr std::uint32_t kPer = kMaxKeep / 32;
   Val lane = lane_id();
   Val top_key = keys[0];
-  std::vector<Val> weight, running;
-  Val lane_sum = f32(0.0f);
+  // Running sums of per-entry fixed-point masses: each entry's inclusive prefix over [0, 4l + q].
+  auto prefix_sums = [&](const std::vector<Val>& mass) {
+    std::vector<Wide> running;
+    Wide lane_sum = wide(u32(0));
+    for (const Val& m : mass) {
+      lane_sum = lane_sum + wide(m);
+      running.push_back(lane_sum);
+    }
+    Tally own{u32(0), lane_sum};
+    Tally before = warp_inclusive_scan(own) - own;
+    for (Wide& r : running) r = before.mass + r;
+    return running;
+  };
+  std::vector<Val> entry, weight, fixed;
   for (std::uint32_t q = 0; q < kPer; ++q) {
     Val j = lane * kPer + q;
     Val key = keys[select(j < k, j, u32(0))];
     Val w = select(j < k, relative_weight(key, top_key), 0.0f);
-    lane_sum = lane_sum + w;
+    entry.push_back(j);
     weight.push_back(w);
-    running.push_back(lane_sum);
+    fixed.push_back(fixed_weight(w));
   }
-  Val inclusive = warp_inclusive_scan(lane_sum);
-  Val before = select(lane == 0u, 0.0f, warp_shuffle_up(inclusive, 1u));
-  Val total = warp_shuffle(inclusive, 31u);  // the top-k mass
-  std::vector<Val> cum;
-  for (std::uint32_t q = 0; q < kPer; ++q) cum.push_back(before + running[q]);
-
-  // Kept: the first m entries, m the least of k, the top-p count and the min-p count.
-  Val p_target = d.top_p * total;
-  Var below_p = u32(0), at_least_min = u32(0);
+  // top-p: the first m_p entries, m_p = 1 + the entries whose running mass is below the target
+  // ceil(ceil(top_p * 2^31) * Z_k / 2^31), Z_k the top-k's mass.
+  std::vector<Wide> cum = prefix_sums(fixed);
+  Wide z_k = warp_shuffle(Tally{u32(0), cum[kPer - 1]}, u32(31)).mass;
+  Wide p_target = mul_shift(z_k, ceil(d.top_p * kWeightOne).to(kU32), 31, true);
+  Var below_p = u32(0);
   for (std::uint32_t q = 0; q < kPer; ++q) {
-    Val j = lane * kPer + q;
-    below_p += select(j < k && cum[q] < p_target, u32(1), u32(0));
-    at_least_min += select(j < k && weight[q] >= d.min_p, u32(1), u32(0));
+    below_p += select(entry[q] < k && cum[q] < p_target, u32(1), u32(0));
   }
-  Val m_p = select(d.top_p < 1.0f, warp_sum(below_p) + 1u, k);
-  Val m = min(min(k, m_p), select(d.min_p > 0.0f, warp_sum(at_least_min), k));
-  Var kept_mass = f32(0.0f), positive = u32(0);
+  Val m = min(k, select(d.top_p < 1.0f, warp_sum(below_p) + 1u, k));
+  // min-p drops entries with w < min_p; the draw: the first kept entry whose running kept mass
+  // exceeds floor(u * Z).
+  std::vector<Val> kept;
   for (std::uint32_t q = 0; q < kPer; ++q) {
-    Val j = lane * kPer + q;
-    kept_mass += select(j + 1u == m, cum[q], 0.0f);
-    positive += select(j < m && weight[q] > 0.0f, u32(1), u32(0));
+    kept.push_back(select(entry[q] < m && weight[q] >= d.min_p, fixed[q], u32(0)));
   }
-  Val mass = warp_sum(kept_mass);  // exactly cum[m - 1]: one lane adds it to zeros
-
+  std::vector<Wide> kept_cum = prefix_sums(kept);
+  Wide z = warp_shuffle(Tally{u32(0), kept_cum[kPer - 1]}, u32(31)).mass;
   auto bits = philox4x32_10({d.offset, row, u32(0), u32(0)}, d.seed_lo, d.seed_hi);
-  Val target = unit_interval(bits[0]) * mass;
+  Wide target = mul_shift(z, bits[0] >> 8u, 24, false);
   Var not_past = u32(0);
   for (std::uint32_t q = 0; q < kPer; ++q) {
-    Val j = lane * kPer + q;
-    not_past += select(j < m && cum[q] <= target, u32(1), u32(0));
+    not_past += select(entry[q] < k && kept_cum[q] <= target, u32(1), u32(0));
   }
-  // The first entry whose running sum passes the target; never one of weight 0.
-  Val chosen = min(warp_sum(not_past), warp_sum(positive) - 1u);
-  return idx[chosen];
+  return idx[warp_sum(not_past)];
 }
 
 void build_sample_pick(KernelBuilder& k, DType T) {

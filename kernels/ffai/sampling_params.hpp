@@ -1,5 +1,7 @@
 // What the sampling kernels share: their common buffers, scalars and contracts, the sizes of
-// the two-kernel path (sample_candidates + sample_pick) and the rule that chooses it.
+// the two-kernel path (sample_candidates + sample_pick) and the rule that chooses it, and the
+// sizes of the radix path (sample's own kernel, or sample_top, sample_histogram, sample_kept and
+// sample_draw over segments of a row).
 #pragma once
 
 #include <algorithm>
@@ -188,10 +190,52 @@ inline std::size_t pick_threads(const CandidatePlan& p) {
       std::bit_ceil(std::max<std::size_t>(std::max(merged, rescanned) / 2, 1)), 32, kPickThreads);
 }
 
-// Threads of a group of `sample`'s own kernel: 32 logits per thread, 32 to kPickThreads.
-inline std::size_t row_threads(std::size_t vocab) {
-  return std::clamp<std::size_t>(std::bit_ceil(std::max<std::size_t>(vocab / 32, 1)), 32,
-                                 kPickThreads);
+// ---- the radix path ------------------------------------------------------------------------
+
+inline constexpr std::uint32_t kThreads = 256;              // threads of a group
+inline constexpr std::uint32_t kUnroll = 8;                 // logits of a thread in a tile
+inline constexpr std::uint32_t kTile = kThreads * kUnroll;  // 2048: the unit of kept tallies
+inline constexpr std::uint32_t kChunk = 32768;              // logits per penalty bitmap (4 KiB)
+inline constexpr std::uint32_t kBuckets = 2048;             // digits of a level (11 bits)
+inline constexpr std::uint32_t kCoarse = kBuckets / 32;     // sums of 32 neighbouring digits
+// A row's histogram in global memory: per digit (and coarse sum) a count and the mass in three
+// limbs (bits 0-15, 16-31, 32 and up) that the segments add without carries.
+inline constexpr std::uint32_t kHistWords = 4 * (kBuckets + kCoarse);
+inline constexpr std::uint32_t kMaxSegments = 65535;            // limb sums stay below 2^32
+inline constexpr std::uint32_t kSelectLevels = 3;               // digits of a key
+inline constexpr std::uint32_t kMaxPasses = 2 * kSelectLevels;  // top-k, then top-p
+inline constexpr std::uint32_t kStateWords = 8;                 // a stored state or cut
+inline constexpr std::uint32_t kCutSlot = kMaxPasses;  // state slots: one a pass, then the cut
+inline constexpr std::uint32_t kStateSlots = kMaxPasses + 1;
+// Groups a launch of the segment kernels aims at (about a wave on an H100: 132 SMs, 7 groups of
+// 30 KiB threadgroup memory each).
+inline constexpr std::size_t kTargetGroups = 1024;
+
+// How the radix path splits a request: rows of `segments` segments of `segment` logits (a
+// multiple of kTile, at most kChunk), one group each (1: sample's own kernel, a group a row); the
+// histogram passes its cuts need (three for top-k when 0 < top_k < V, three for top-p when top_p <
+// 1; none when greedy).
+struct SegmentPlan {
+  std::uint32_t segment = 0, segments = 0, tiles = 0, passes = 0;
+};
+
+inline SegmentPlan segment_plan(std::size_t vocab, std::size_t rows, std::uint32_t top_k,
+                                float top_p, float temperature) {
+  SegmentPlan p;
+  if (vocab == 0) return p;
+  const std::size_t tiles = geometry::ceil_div(vocab, kTile);
+  const std::size_t wanted = geometry::ceil_div(kTargetGroups, std::max<std::size_t>(rows, 1));
+  const std::size_t fewest = geometry::ceil_div(tiles, kChunk / kTile);
+  const std::size_t segments = std::clamp(wanted, fewest, std::max<std::size_t>(tiles, 1));
+  p.segment = static_cast<std::uint32_t>(geometry::ceil_div(tiles, segments) * kTile);
+  p.segments = static_cast<std::uint32_t>(geometry::ceil_div(vocab, p.segment));
+  // Rows of more than 65535 segments (V > 2^31) go to sample's own kernel, a group per row.
+  if (p.segments > kMaxSegments) p.segments = 1;
+  p.tiles = static_cast<std::uint32_t>(tiles);
+  const bool sampled = temperature > 0.0f;
+  p.passes = (sampled && top_k > 0 && top_k < vocab ? kSelectLevels : 0) +
+             (sampled && top_p < 1.0f ? kSelectLevels : 0);
+  return p;
 }
 
 }  // namespace mt::kernels::ffai::sampling

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "metaltile/dsl/dsl.hpp"
@@ -68,6 +69,46 @@ inline Val extract_code(const std::vector<Val>& words, std::uint32_t i, std::uin
 // float(code) for a code below 2^23, exactly (see kMagic).
 inline Val code_as_float(const Val& code) {
   return (code | kMagicBits).bitcast(DType::F32) - kMagic;
+}
+
+// Code i of a unit as a float times 2^e, and e. For 2, 4 and 8 bits the code stays where it
+// is in its word, or in the word shifted right by 16 (e < 16, so it fits the mantissa):
+// bitcast((word & mask << e) | kMagicBits) - kMagic = q * 2^e exactly, one and-or and one
+// subtraction. Other widths are shifted down (e = 0).
+inline std::pair<Val, std::uint32_t> code_times_power(const std::vector<Val>& words,
+                                                      std::uint32_t i, std::uint32_t bits) {
+  if (bits != 2 && bits != 4 && bits != 8) return {code_as_float(extract_code(words, i, bits)), 0};
+  const CodeBits c = code_bits(i, bits);
+  const bool high = c.shift >= 16;
+  const std::uint32_t e = high ? c.shift - 16 : c.shift;
+  const Val source = high ? words[c.word] >> 16u : words[c.word];
+  return {((source & (max_code(bits) << e)) | kMagicBits).bitcast(DType::F32) - kMagic, e};
+}
+
+// The 32 weights of a unit as MLX dequantises them: T(T(q) * scale) + bias, the product and
+// the sum each rounded to T (the type of scale and bias). The product is q * scale rounded
+// once in f32 (exact for f16 and bf16 scales: their 8- or 11-bit significands times an 8-bit
+// code fit f32's 24), then rounded to T; the bias is added in T. f16 and bf16 codes stay in
+// place (code_times_power: q * 2^e times scale * 2^-e, one multiply by 2^-e per position e and
+// unit; exact, as an f16 or bf16 scale times 2^-14 keeps every significant bit in f32); an f32
+// scale times 2^-e could lose bits below f32's normal range, so f32 codes are shifted down.
+inline std::vector<Val> dequantize_unit_values(const std::vector<Val>& words, std::uint32_t bits,
+                                               const Val& scale, const Val& bias) {
+  const DType t = bias.dtype();
+  const Val s = scale.to(DType::F32);
+  std::vector<std::pair<std::uint32_t, Val>> scaled = {{0, s}};  // (e, s * 2^-e)
+  std::vector<Val> values;
+  for (std::uint32_t i = 0; i < kUnitCodes; ++i) {
+    const auto [q, e] =
+        t == DType::F32
+            ? std::pair<Val, std::uint32_t>{code_as_float(extract_code(words, i, bits)), 0}
+            : code_times_power(words, i, bits);
+    auto it = scaled.begin();
+    while (it != scaled.end() && it->first != e) ++it;
+    if (it == scaled.end()) it = scaled.insert(it, {e, s * (1.0f / float(1u << e))});
+    values.push_back((q * it->second).to(t) + bias);
+  }
+  return values;
 }
 
 // The unit's words from its 32 codes (u32, each below 2^bits).

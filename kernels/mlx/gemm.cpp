@@ -42,28 +42,38 @@ constexpr GemmConfig k128x256S3{128, 256, 64, 3, 2, 4};
 constexpr GemmConfig k64x64S2{64, 64, 32, 2, 2, 2};
 constexpr GemmConfig kUnaligned{64, 64, 32, 2, 2, 2, false};
 
-// --- the kernel (the DSL lines the docs count) ---------------------------------------------
+// --- the kernels (the DSL lines the docs count) --------------------------------------------
 
-template <const GemmConfig& C>
-void build_gemm(KernelBuilder& k, DType t) {
+// The contract, the views and where the group's block and the warp's tile lie.
+struct GemmBlock {
+  MatrixView va, vb, vo;
+  Val kk, row0, col0, warp_row, warp_col;
+};
+
+GemmBlock gemm_block(KernelBuilder& k, DType t, const GemmConfig& c) {
   const Tensor a = k.input("a", t), b = k.input("b", t), out = k.output("out", t);
   const Val m = k.scalar_u32("m"), n = k.scalar_u32("n"), kk = k.scalar_u32("k");
   k.require(m > 0u && n > 0u && kk > 0u, "m, n and k are positive");
   k.require_len(a, m * kk, "m*k");
   k.require_len(b, n * kk, "n*k");
   k.require_len(out, m * n, "m*n");
-  if (C.aligned) k.require(kk % 8u == 0u, "k % 8 == 0 (16-byte rows; gemm takes any k)");
+  if (c.aligned) k.require(kk % 8u == 0u, "k % 8 == 0 (16-byte rows; gemm takes any k)");
   require_1d_launch(k);
-  k.require(threads_per_threadgroup(0) == C.threads(),
-            "tpg = (" + std::to_string(C.threads()) + ", 1, 1)");
+  k.require(threads_per_threadgroup(0) == c.threads(),
+            "tpg = (" + std::to_string(c.threads()) + ", 1, 1)");
 
-  const MatrixView va = matrix_view(a, m, kk), vb = matrix_view(b, n, kk);
-  const MatrixView vo = matrix_view(out, m, n);
-  const Val tiles_n = (n + (C.bn - 1)) / C.bn, block = threadgroup_id(0);
-  const Val row0 = block / tiles_n * C.bm, col0 = block % tiles_n * C.bn;
-  const Val warp = warp_id();
-  const Val warp_row = warp / C.warps_n * C.wm(), warp_col = warp % C.warps_n * C.wn();
+  const Val tiles_n = (n + (c.bn - 1)) / c.bn, block = threadgroup_id(0), warp = warp_id();
+  return GemmBlock{matrix_view(a, m, kk),     matrix_view(b, n, kk),
+                   matrix_view(out, m, n),    kk,
+                   block / tiles_n * c.bm,    block % tiles_n * c.bn,
+                   warp / c.warps_n * c.wm(), warp % c.warps_n * c.wn()};
+}
 
+template <const GemmConfig& C>
+void build_gemm(KernelBuilder& k, DType t) {
+  const GemmBlock g = gemm_block(k, t, C);
+  const MatrixView &va = g.va, &vb = g.vb;
+  const Val &row0 = g.row0, &col0 = g.col0, &warp_row = g.warp_row, &warp_col = g.warp_col;
   const SharedTiles sa("a_tiles", t, C.bm, C.bk, C.stages);
   const SharedTiles sb("b_tiles", t, C.bn, C.bk, C.stages);
   AccumulatorTile acc("acc", t, C.wm(), C.wn());
@@ -75,14 +85,63 @@ void build_gemm(KernelBuilder& k, DType t) {
   };
 
   for (std::uint32_t s = 0; s + 1 < C.stages; ++s) load_slice(u32(s));
-  const Val slices = (kk + (C.bk - 1)) / C.bk;
+  const Val slices = (g.kk + (C.bk - 1)) / C.bk;
   for (Val slice : range(0u, slices)) {
     copy_async_wait(C.stages - 2);  // slice has landed for this thread's copies...
     barrier();                      // ...and everyone's; the oldest stage is free again
     load_slice(slice + (C.stages - 1));
     acc.mma(sa, slice % C.stages, warp_row, sb, warp_col);
   }
-  acc.store(vo, row0 + warp_row, col0 + warp_col);
+  acc.store(g.vo, row0 + warp_row, col0 + warp_col);
+}
+
+// build_gemm with the k loop unrolled by the stage count (slice round + s lives in stage s, a
+// constant, so every tile index is a lane offset computed before the loop plus a constant),
+// the fragments of the next k step loaded before the MMAs of this one (two buffers), and
+// pairs of outputs stored as one 4-byte vector. The copy of slice t + STAGES - 1 goes into the
+// stage of slice t - 1, free since the barrier ending slice t - 1; that barrier (after waiting
+// for the thread's copies of slice t) comes before the loads of slice t's first fragments.
+template <const GemmConfig& C>
+void build_gemm_unrolled(KernelBuilder& k, DType t) {
+  static_assert(C.aligned && C.bk % 32 == 0, "an even number of k steps a slice");
+  const GemmBlock g = gemm_block(k, t, C);
+  const MatrixView &va = g.va, &vb = g.vb;
+  const Val &row0 = g.row0, &col0 = g.col0, &warp_row = g.warp_row, &warp_col = g.warp_col;
+  const SharedTiles sa("a_tiles", t, C.bm, C.bk, C.stages);
+  const SharedTiles sb("b_tiles", t, C.bn, C.bk, C.stages);
+  AccumulatorTile acc("acc", t, C.wm(), C.wn());
+  const MmaOperands operands(acc, sa, warp_row, sb, warp_col);  // lane offsets: before the loop
+  const auto load_slice = [&](const Val& slice, std::uint32_t stage) {
+    const Val k0 = slice * C.bk;
+    copy_tile_async(sa, u32(stage), va, row0, k0, C.threads(), true);
+    copy_tile_async(sb, u32(stage), vb, col0, k0, C.threads(), true);
+    copy_async_commit();
+  };
+
+  for (std::uint32_t s = 0; s + 1 < C.stages; ++s) load_slice(u32(s), s);
+  copy_async_wait(C.stages - 2);
+  barrier();
+  operands.load(0, 0, 0);
+  const Val slices = (g.kk + (C.bk - 1)) / C.bk;
+  for (Val round : range(0u, slices, C.stages)) {
+    for (std::uint32_t s = 0; s < C.stages; ++s) {
+      const Val slice = round + s;
+      if_(slice < slices, [&] {
+        load_slice(slice + (C.stages - 1), (s + C.stages - 1) % C.stages);
+        for (std::uint32_t step = 0; step < operands.steps(); ++step) {
+          if (step + 1 < operands.steps()) {
+            operands.load((step + 1) % 2, s, step + 1);
+          } else {                          // the next slice's first fragments:
+            copy_async_wait(C.stages - 2);  // it has landed for this thread's copies...
+            barrier();  // ...and everyone's; no warp reads slice's stage any more
+            operands.load((step + 1) % 2, (s + 1) % C.stages, 0);
+          }
+          acc.mma(operands, step % 2);
+        }
+      });
+    }
+  }
+  acc.store_pairs(g.vo, row0 + warp_row, col0 + warp_col);
 }
 
 // --- registration: docs, geometry rules and benchmark shapes ------------------------------
@@ -152,11 +211,10 @@ KernelInfo gemm_info(void (*body)(KernelBuilder&, DType), const GemmConfig& c, G
   };
 }
 
-template <const GemmConfig& C>
+template <const GemmConfig& C, void (*Body)(KernelBuilder&, DType) = build_gemm<C>>
 KernelInfo variant_info(std::string summary) {
   return gemm_info(
-      build_gemm<C>, C, [](const LaunchShape& s) { return gemm_launch(s, C, ""); },
-      std::move(summary));
+      Body, C, [](const LaunchShape& s) { return gemm_launch(s, C, ""); }, std::move(summary));
 }
 
 }  // namespace
@@ -178,6 +236,16 @@ KernelInfo gemm_128x128_w8::info() {
 }
 KernelInfo gemm_128x256_s3::info() {
   return variant_info<k128x256S3>("dense GEMM, 128 x 256 blocks, 3 stages, 8 warps");
+}
+KernelInfo gemm_128x128_s3_u::info() {
+  return variant_info<k128x128S3, build_gemm_unrolled<k128x128S3>>(
+      "dense GEMM, 128 x 128 blocks, 3 stages, 4 warps of 64 x 64; k loop unrolled by the "
+      "stages, fragments double-buffered, paired stores");
+}
+KernelInfo gemm_128x256_s3_u::info() {
+  return variant_info<k128x256S3, build_gemm_unrolled<k128x256S3>>(
+      "dense GEMM, 128 x 256 blocks, 3 stages, 8 warps of 64 x 64; k loop unrolled by the "
+      "stages, fragments double-buffered, paired stores");
 }
 KernelInfo gemm_64x64_s2::info() {
   return variant_info<k64x64S2>("dense GEMM, 64 x 64 blocks, 2 stages of k = 32, 4 warps");

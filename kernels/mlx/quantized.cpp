@@ -63,17 +63,11 @@ void store_unit_values(const Tensor& out, const Val& first, const std::vector<Va
 void dequantize_unit(const Tensor& wq, const Tensor& scales, const Tensor& biases,
                      const Tensor& out, const Val& unit, const Val& out_first, const Val& bits,
                      const Val& group_size) {
-  const DType T = out.dtype();
   const Val group = unit >> units_per_group_shift(group_size);
   const Val scale = scales[group], bias = biases[group];
   for_each_bits(bits, [&](std::uint32_t width) {
     const std::vector<Val> words = load_unit_words(wq, unit * width, width);
-    std::vector<Val> values;
-    for (std::uint32_t i = 0; i < kUnitCodes; ++i) {
-      const Val scaled = extract_code(words, i, width).to(T) * scale;
-      values.push_back(scaled + bias);
-    }
-    store_unit_values(out, out_first, values);
+    store_unit_values(out, out_first, dequantize_unit_values(words, width, scale, bias));
   });
 }
 

@@ -96,19 +96,6 @@ std::vector<std::pair<Val, Val>> group_params(const QgemvParams& q, const RowBas
 
 // --- one x-row: whole units, scale and bias folded out -----------------------------------
 
-// Code i of a unit as a float times 2^e, and e. For 2, 4 and 8 bits the code stays where it
-// is in its word, or in the word shifted right by 16 (e < 16, so it fits the mantissa);
-// other widths are shifted down (e = 0).
-std::pair<Val, std::uint32_t> code_times_power(const std::vector<Val>& words, std::uint32_t i,
-                                               std::uint32_t bits) {
-  if (bits != 2 && bits != 4 && bits != 8) return {code_as_float(extract_code(words, i, bits)), 0};
-  const CodeBits c = code_bits(i, bits);
-  const bool high = c.shift >= 16;
-  const std::uint32_t e = high ? c.shift - 16 : c.shift;
-  const Val source = high ? words[c.word] >> 16u : words[c.word];
-  return {((source & (max_code(bits) << e)) | kMagicBits).bitcast(F32) - kMagic, e};
-}
-
 // sum_i x_i * q_i over a unit: one partial sum per position e (code_times_power), each scaled
 // by 2^-e (exactly) at the end.
 Val dot_codes(const std::vector<Val>& words, const std::vector<Val>& xs, std::uint32_t bits) {

@@ -251,7 +251,8 @@ Instr vector_access(const Kernel& k, OpKind op, ParamId p, ValueId index, ArrayI
   const Array& array = k.array(a);
   MT_ASSERT(param.is_tensor() && array.space == MemorySpace::Thread && array.dtype == param.dtype)
       << op_name(op) << " " << param.name << " / " << array.name;
-  MT_ASSERT(lanes * size_of(param.dtype) == 8 || lanes * size_of(param.dtype) == 16)
+  const std::size_t bytes = lanes * size_of(param.dtype);
+  MT_ASSERT(lanes >= 2 && (bytes == 4 || bytes == 8 || bytes == 16))
       << op_name(op) << " of " << lanes << " " << name_of(param.dtype);
   MT_ASSERT(array.size >= lanes || array.size_param.valid()) << op_name(op) << " array too small";
   MT_ASSERT(is_index_type(k.type_of(index))) << "index type " << name_of(k.type_of(index));

@@ -381,12 +381,13 @@ class Verifier {
     }
   }
 
-  // lanes elements of the tensor, 8 or 16 bytes, to or from a per-thread array of its type.
+  // lanes (2 or more) elements of the tensor, 4, 8 or 16 bytes, to or from a per-thread array
+  // of its type.
   void check_vector(const Instr& in, const Param& p) const {
     const std::size_t bytes = std::size_t{in.lanes} * size_of(p.dtype);
-    if (bytes != 8 && bytes != 16) {
+    if (in.lanes < 2 || (bytes != 4 && bytes != 8 && bytes != 16)) {
       fail(in, std::to_string(in.lanes) + " lanes of " + std::string(name_of(p.dtype)) + " are " +
-                   std::to_string(bytes) + " bytes, not 8 or 16");
+                   std::to_string(bytes) + " bytes, not 2 or more lanes of 4, 8 or 16");
     }
     const Array& a = expect_array(in);
     if (a.space != MemorySpace::Thread) fail(in, "array '" + a.name + "' is not per-thread");

@@ -13,21 +13,38 @@ Val program_id(int axis) {
   return k.append(make::program_id(k.mutable_kernel(), axis));
 }
 
-Val min(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::Min, a, b); }
-Val max(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::Max, a, b); }
+Val min(Operand a, Operand b) {
+  const Val left = a.get();
+  return dsl_detail::binary(OpKind::Min, left, b.get());
+}
+Val max(Operand a, Operand b) {
+  const Val left = a.get();
+  return dsl_detail::binary(OpKind::Max, left, b.get());
+}
 
 #define MT_DSL_UNARY_FN(fn, op) \
   Val fn(const Val& a) { return dsl_detail::unary(OpKind::op, a); }
 MT_FOR_EACH_DSL_MATH(MT_DSL_UNARY_FN)
-#define MT_DSL_BINARY_FN(fn, op) \
-  Val fn(const Val& a, const Val& b) { return dsl_detail::binary(OpKind::op, a, b); }
+#define MT_DSL_BINARY_FN(fn, op)                          \
+  Val fn(Operand a, Operand b) {                          \
+    const Val left = a.get();                             \
+    return dsl_detail::binary(OpKind::op, left, b.get()); \
+  }
 MT_FOR_EACH_DSL_BINARY_MATH(MT_DSL_BINARY_FN)
 #undef MT_DSL_BINARY_FN
 #undef MT_DSL_UNARY_FN
 
-Val clamp(const Val& x, const Val& lo, const Val& hi) { return min(max(x, lo), hi); }
+Val clamp(Operand x, Operand lo, Operand hi) {
+  const Val value = x.get();
+  const Val low = lo.get();
+  const Val high = hi.get();
+  return min(max(value, low), high);
+}
 
-Val fma(const Val& a, const Val& b, const Val& c) {
+Val fma(Operand first, Operand second, Operand third) {
+  const Val a = first.get();
+  const Val b = second.get();
+  const Val c = third.get();
   KernelBuilder& k = a.builder();
   if (a.dtype() != b.dtype() || a.dtype() != c.dtype()) {
     k.fail("fma: operands " + k.describe(a) + ", " + k.describe(b) + " and " + k.describe(c) +
@@ -39,7 +56,10 @@ Val fma(const Val& a, const Val& b, const Val& c) {
   return k.append(make::fma(k.mutable_kernel(), a.id(), b.id(), c.id()));
 }
 
-Val select(const Val& cond, const Val& a, const Val& b) {
+Val select(Operand condition, Operand first, Operand second) {
+  const Val cond = condition.get();
+  const Val a = first.get();
+  const Val b = second.get();
   KernelBuilder& k = cond.builder();
   if (cond.dtype() != DType::Bool) k.fail("select: condition " + k.describe(cond) + " is not bool");
   if (a.dtype() != b.dtype()) {
@@ -52,7 +72,8 @@ namespace {
 constexpr std::size_t kElseTaken = static_cast<std::size_t>(-1);  // no block is ever this long
 }  // namespace
 
-IfBuilder if_(const Val& cond, const std::function<void()>& then_body) {
+IfBuilder if_(const Val& cond, const std::function<void()>& then_body, std::source_location where) {
+  KernelBuilder::note_location(where);
   KernelBuilder& k = cond.builder();
   if (cond.dtype() != DType::Bool) k.fail("if_: condition " + k.describe(cond) + " is not bool");
   k.append_statement(make::if_then_else(k.kernel(), cond.id()));
@@ -66,7 +87,8 @@ IfBuilder if_(const Val& cond, const std::function<void()>& then_body) {
 IfBuilder::IfBuilder(KernelBuilder& builder, std::size_t instrs_after)
     : trace_(builder.trace_serial()), instrs_after_(instrs_after) {}
 
-void IfBuilder::else_(const std::function<void()>& body) {
+void IfBuilder::else_(const std::function<void()>& body, std::source_location where) {
+  KernelBuilder::note_location(where);
   KernelBuilder& k = KernelBuilder::of_trace(trace_);
   if (instrs_after_ == kElseTaken) k.fail("else_: this if_ already has an else_");
   if (k.current_block_size() != instrs_after_) k.fail("else_: must directly follow its if_");

@@ -77,10 +77,10 @@ Val atomic_on_array(CombineOp c, const ArrayRef& a, const Val& index, const Val&
 
 void require_vector(KernelBuilder& k, const Tensor& t, const Val& index, std::uint32_t lanes) {
   const std::size_t bytes = lanes * size_of(t.dtype());
-  if (bytes != 8 && bytes != 16) {
+  if (lanes < 2 || (bytes != 4 && bytes != 8 && bytes != 16)) {
     k.fail("vector access to '" + k.kernel().param(t.param()).name + "': " + std::to_string(lanes) +
            " x " + std::string(name_of(t.dtype())) + " is " + std::to_string(bytes) +
-           " bytes, not 8 or 16");
+           " bytes, not 2 or more lanes of 4, 8 or 16");
   }
   if (!is_index_type(index.dtype())) {
     k.fail("vector access: index " + k.describe(index) + " must be u32 or i32");

@@ -26,6 +26,7 @@ KernelBuilder::KernelBuilder(std::string name, KernelMode mode) : trace_(next_tr
   kernel_.name = std::move(name);
   kernel_.mode = mode;
   blocks_.push_back(&kernel_.body);
+  block_loops_.push_back(0);
   previous_ = active_builder;
   active_builder = this;
 }
@@ -58,7 +59,35 @@ KernelBuilder& KernelBuilder::of_trace(std::uint64_t trace) {
                ") is used here: values cannot cross kernels");
 }
 
-void KernelBuilder::fail(std::string_view what) const { throw kernel_error(kernel_.name, what); }
+void dsl_detail::note_location(const std::source_location& where) {
+  KernelBuilder::note_location(where);
+}
+
+KernelBuilder* KernelBuilder::running(std::uint64_t trace) {
+  KernelBuilder* active = active_builder;
+  return active != nullptr && active->trace_ == trace && trace != 0 ? active : nullptr;
+}
+
+void KernelBuilder::note_location(const std::source_location& where) {
+  KernelBuilder* active = active_builder;
+  if (active == nullptr) return;
+  const std::string_view file = where.file_name();
+  // The DSL's own lines: its public headers and its sources.
+  if (file.find("metaltile/dsl/") != std::string_view::npos ||
+      file.find("src/dsl/") != std::string_view::npos) {
+    return;
+  }
+  active->location_file_ = where.file_name();
+  active->location_line_ = where.line();
+}
+
+void KernelBuilder::fail(std::string_view what) const {
+  if (location_file_ == nullptr) throw kernel_error(kernel_.name, what);
+  std::string located(what);
+  located.append(" (at ").append(location_file_).append(":");
+  located.append(std::to_string(location_line_)).append(")");
+  throw kernel_error(kernel_.name, located);
+}
 
 std::string KernelBuilder::describe(const Val& v) const {
   std::ostringstream out;
@@ -152,11 +181,13 @@ void KernelBuilder::open_block(std::size_t block_index) {
   Instr& owner = parent.instrs.back();
   MT_ASSERT(block_index < owner.blocks.size()) << op_name(owner.op) << " block " << block_index;
   blocks_.push_back(&owner.blocks[block_index]);
+  block_loops_.push_back(owner.op == OpKind::For ? ++loops_opened_ : block_loops_.back());
 }
 
 void KernelBuilder::close_block() {
   MT_ASSERT(blocks_.size() > 1) << "closing the kernel body";
   blocks_.pop_back();
+  block_loops_.pop_back();
 }
 
 ValueId KernelBuilder::copy_to_contract(ValueId v,

@@ -14,13 +14,14 @@ Range::Iterator Range::begin() {
   KernelBuilder& k = hi_.builder();
   // The loop is recorded when iteration starts; a second iteration would record it again.
   if (state_ != 0) k.fail("range: a range can be iterated only once; call range() again");
-  var_ = k.append(make::for_loop(k.mutable_kernel(), lo_.id(), hi_.id(), step_.id()));
+  const Val var = k.append(make::for_loop(k.mutable_kernel(), lo_.id(), hi_.id(), step_.id()));
   k.open_block(0);
+  var_.emplace(k, var.id(), var.dtype());  // belongs to the loop it counts
   state_ = 1;
   return Iterator(this);
 }
 
-Val Range::Iterator::operator*() const { return range_->var_; }
+Val Range::Iterator::operator*() const { return *range_->var_; }
 
 Range::Iterator& Range::Iterator::operator++() {
   range_->hi_.builder().close_block();
@@ -30,11 +31,18 @@ Range::Iterator& Range::Iterator::operator++() {
 
 bool Range::Iterator::operator!=(const Iterator&) const { return range_->state_ == 1; }
 
-Range range(const Val& hi) { return range(hi.literal(0), hi); }
+Range range(const Val& hi, std::source_location where) {
+  KernelBuilder::note_location(where);
+  return range(hi.literal(0), hi, where);
+}
 
-Range range(const Val& lo, const Val& hi) { return range(lo, hi, hi.literal(1)); }
+Range range(const Val& lo, const Val& hi, std::source_location where) {
+  KernelBuilder::note_location(where);
+  return range(lo, hi, hi.literal(1), where);
+}
 
-Range range(const Val& lo, const Val& hi, const Val& step) {
+Range range(const Val& lo, const Val& hi, const Val& step, std::source_location where) {
+  KernelBuilder::note_location(where);
   KernelBuilder& k = hi.builder();
   if (!is_index_type(hi.dtype())) {
     k.fail("range: bound " + k.describe(hi) + " must be u32 or i32");

@@ -29,13 +29,15 @@ Val Tensor::len() const {
   return k.append(make::tensor_len(k.mutable_kernel(), param_));
 }
 
-Val Tensor::load(const Val& index) const {
+Val Tensor::load(const Val& index, std::source_location where) const {
+  KernelBuilder::note_location(where);
   KernelBuilder& k = builder();
   require_index(*this, index);
   return k.append(make::load(k.mutable_kernel(), param_, index.id()));
 }
 
-void Tensor::store(const Val& index, const Val& value) const {
+void Tensor::store(const Val& index, const Val& value, std::source_location where) const {
+  KernelBuilder::note_location(where);
   KernelBuilder& k = builder();
   require_index(*this, index);
   const Param& p = k.kernel().param(param_);

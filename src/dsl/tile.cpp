@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "metaltile/core/error.hpp"
 #include "metaltile/dsl/builtins.hpp"
 #include "metaltile/dsl/collectives.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
@@ -11,6 +12,19 @@ namespace mt {
 namespace {
 
 std::uint32_t chunk_elements(DType t) { return 16 / static_cast<std::uint32_t>(size_of(t)); }
+
+// `base`, or `base`_1, _2, ... when an array of that name exists (a tile stored twice).
+std::string fresh_array_name(const Kernel& k, const std::string& base) {
+  const auto taken = [&](const std::string& name) {
+    for (const Array& a : k.arrays) {
+      if (a.name == name) return true;
+    }
+    return false;
+  };
+  std::string name = base;
+  for (int i = 1; taken(name); ++i) name = base + "_" + std::to_string(i);
+  return name;
+}
 
 }  // namespace
 
@@ -128,6 +142,14 @@ void AccumulatorTile::mma(const SharedTiles& a, const Val& stage, const Val& a_r
   }
 }
 
+void AccumulatorTile::mma(const MmaOperands& operands, std::uint32_t buffer) {
+  for (std::uint32_t mi = 0; mi < rows_ / 16; ++mi) {
+    for (std::uint32_t ni = 0; ni < cols_ / 8; ++ni) {
+      mt::mma(at(mi, ni), operands.a(buffer, mi), operands.b(buffer, ni), at(mi, ni));
+    }
+  }
+}
+
 void AccumulatorTile::apply(
     const std::function<Val(const Val& v, const Val& row, const Val& col)>& f) {
   for (std::uint32_t mi = 0; mi < rows_ / 16; ++mi) {
@@ -177,6 +199,109 @@ void AccumulatorTile::store(const MatrixView& view, const Val& row0, const Val& 
       }
     }
   }
+}
+
+void AccumulatorTile::store_pairs(const MatrixView& view, const Val& row0, const Val& col0) const {
+  KernelBuilder& k = KernelBuilder::current();
+  const DType t = view.tensor.dtype();
+  // An accumulator fragment holds rows g and g + 8, columns 2t and 2t + 1 of each: elements
+  // (0, 1) and (2, 3) are adjacent pairs of one row.
+  for (std::uint32_t e = 0; e < 4; e += 2) {
+    const MatrixCoord x = fragment_coord(FragmentRole::Accumulator, input_, 0, e);
+    const MatrixCoord y = fragment_coord(FragmentRole::Accumulator, input_, 0, e + 1);
+    MT_ASSERT(x.row == y.row && x.col + 1 == y.col) << "accumulator element " << e;
+  }
+  const ArrayRef pair = k.thread_array(fresh_array_name(k.kernel(), name_ + "_pair"), t, 2);
+  const Val aligned = view.stride % 2u == 0u && col0 % 2u == 0u;  // pair columns are even
+  for (std::uint32_t mi = 0; mi < rows_ / 16; ++mi) {
+    for (std::uint32_t h = 0; h < 2; ++h) {
+      const Val row = row0 + at(mi, 0).row(2 * h) + mi * 16;
+      const Val row_inside = row < view.rows;
+      for (std::uint32_t ni = 0; ni < cols_ / 8; ++ni) {
+        const Fragment frag = at(mi, ni);
+        const Val col = col0 + frag.col(2 * h) + ni * 8, at_row = row * view.stride;
+        const Val first = frag[2 * h].to(t), second = frag[2 * h + 1].to(t);
+        if_(row_inside && col + 1u < view.cols && aligned, [&] {
+          pair[0] = first;
+          pair[1] = second;
+          store_vector(view.tensor, at_row + col, pair, 2);
+        }).else_([&] {
+          if_(row_inside && col < view.cols, [&] { view.tensor[at_row + col] = first; });
+          if_(row_inside && col + 1u < view.cols, [&] { view.tensor[at_row + col + 1u] = second; });
+        });
+      }
+    }
+  }
+}
+
+MmaOperands::MmaOperands(const AccumulatorTile& acc, const SharedTiles& a, const Val& a_row0,
+                         const SharedTiles& b, const Val& b_row0, std::uint32_t buffers)
+    : a_(a),
+      b_(b),
+      m_tiles_(acc.rows() / 16),
+      n_tiles_(acc.cols() / 8),
+      steps_(a.cols() / mma_shape(acc.input()).k),
+      buffers_(buffers),
+      fa_(mt::fragments(acc.name() + "_a", FragmentRole::A, acc.input(),
+                        std::max(1u, buffers * m_tiles_))),
+      fb_(mt::fragments(acc.name() + "_b", FragmentRole::B, acc.input(),
+                        std::max(1u, buffers * n_tiles_))) {
+  const MmaShape shape = mma_shape(acc.input());
+  if (buffers == 0 || a.cols() != b.cols() || a.cols() % shape.k != 0 || a.rows() % 8 != 0 ||
+      b.rows() % 8 != 0) {
+    KernelBuilder::current().fail(
+        "mma operands of '" + acc.name() + "': " + std::to_string(buffers) + " buffers, tiles of " +
+        std::to_string(a.cols()) + " and " + std::to_string(b.cols()) +
+        " columns: need at least one buffer and equal k extents, multiples of " +
+        std::to_string(shape.k));
+  }
+  // The lanes' rows and k halves, as AccumulatorTile::mma's (one load of four matrices fills
+  // two B fragments when the tile has an even number of them).
+  const std::uint32_t half = shape.k / 2;
+  const bool pairs = n_tiles_ % 2 == 0;
+  const Val lane = lane_id();
+  const Val a_row = a_row0 + lane % 16u, a_half = lane / 16u * half;
+  const Val b_row = pairs ? b_row0 + lane / 16u * 8u + lane % 8u : b_row0 + lane % 8u;
+  const Val b_half = lane / 8u % 2u * half;
+  for (std::uint32_t step = 0; step < steps_; ++step) {
+    a_offsets_.push_back(swizzle(a_row, a_half + step * shape.k, a.cols(), a.dtype()));
+    b_offsets_.push_back(swizzle(b_row, b_half + step * shape.k, b.cols(), b.dtype()));
+  }
+}
+
+void MmaOperands::load(std::uint32_t buffer, std::uint32_t stage, std::uint32_t step) const {
+  KernelBuilder& k = KernelBuilder::current();
+  if (buffer >= buffers_ || stage >= a_.stages() || stage >= b_.stages() || step >= steps_) {
+    k.fail("mma operands: buffer " + std::to_string(buffer) + " of " + std::to_string(buffers_) +
+           ", stage " + std::to_string(stage) + ", k step " + std::to_string(step) + " of " +
+           std::to_string(steps_));
+  }
+  // Constant offsets: the stage's tile and the fragment's first row (a multiple of 8).
+  const auto at = [](const Val& offset, std::uint32_t constant) {
+    return constant == 0 ? offset : offset + constant;
+  };
+  const std::uint32_t a_tile = stage * a_.rows() * a_.cols();
+  const std::uint32_t b_tile = stage * b_.rows() * b_.cols();
+  for (std::uint32_t mi = 0; mi < m_tiles_; ++mi) {
+    load_matrix(a(buffer, mi), a_.array(), at(a_offsets_[step], a_tile + mi * 16 * a_.cols()));
+  }
+  const bool pairs = n_tiles_ % 2 == 0;
+  for (std::uint32_t ni = 0; ni < n_tiles_; ni += pairs ? 2 : 1) {
+    const Val offset = at(b_offsets_[step], b_tile + ni * 8 * b_.cols());
+    if (pairs) {
+      load_matrix(fb_, buffer * n_tiles_ + ni, 2, b_.array(), offset);
+    } else {
+      load_matrix(b(buffer, ni), b_.array(), offset);
+    }
+  }
+}
+
+Fragment MmaOperands::a(std::uint32_t buffer, std::uint32_t mi) const {
+  return fa_[buffer * m_tiles_ + mi];
+}
+
+Fragment MmaOperands::b(std::uint32_t buffer, std::uint32_t ni) const {
+  return fb_[buffer * n_tiles_ + ni];
 }
 
 }  // namespace mt

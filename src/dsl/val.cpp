@@ -61,7 +61,30 @@ void require_bool(std::string_view symbol, const Val& a) {
 }  // namespace
 
 Val::Val(KernelBuilder& builder, ValueId id, DType dtype)
-    : trace_(builder.trace_serial()), id_(id), dtype_(dtype) {}
+    : trace_(builder.trace_serial()), id_(id), dtype_(dtype), loop_(builder.innermost_loop()) {}
+
+Val& Val::operator=(const Val& other) {
+  // Only while this Val's trace runs: a Val kept outside its trace is plain data.
+  if (KernelBuilder* k = KernelBuilder::running(trace_); k != nullptr) {
+    if (k->innermost_loop() != loop_) {
+      k->fail("a Val made outside this loop is reassigned inside it (" + k->describe(*this) +
+              " = " + k->describe(other) +
+              "): the loop body is traced once, so the new value would not carry to the next "
+              "iteration; declare it as a Var (`Var acc = ...;`) to carry it, or use a new Val "
+              "inside the loop");
+    }
+  }
+  trace_ = other.trace_;
+  id_ = other.id_;
+  dtype_ = other.dtype_;
+  loop_ = other.loop_;
+  return *this;
+}
+
+Val Operand::get() const {
+  KernelBuilder::note_location(where_);
+  return value_ != nullptr ? *value_ : read_(source_);
+}
 
 ValueId Val::id() const {
   KernelBuilder::of_trace(trace_);
@@ -70,13 +93,15 @@ ValueId Val::id() const {
 
 KernelBuilder& Val::builder() const { return KernelBuilder::of_trace(trace_); }
 
-Val Val::to(DType t) const {
+Val Val::to(DType t, std::source_location where) const {
+  KernelBuilder::note_location(where);
   KernelBuilder& k = builder();
   if (t == dtype_) return *this;
   return k.append(make::cast(k.mutable_kernel(), t, id_));
 }
 
-Val Val::bitcast(DType t) const {
+Val Val::bitcast(DType t, std::source_location where) const {
+  KernelBuilder::note_location(where);
   KernelBuilder& k = builder();
   if (size_of(t) != size_of(dtype_) || t == DType::Bool || dtype_ == DType::Bool) {
     k.fail("bitcast: " + k.describe(*this) + " to " + std::string(name_of(t)) +

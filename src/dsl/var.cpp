@@ -6,10 +6,11 @@
 
 namespace mt {
 
-Var::Var(const Val& init) : Var(init, std::string()) {}
+Var::Var(const Val& init, std::source_location where) : Var(init, std::string(), where) {}
 
-Var::Var(const Val& init, std::string name)
-    : trace_(init.builder().trace_serial()), dtype_(init.dtype()) {
+Var::Var(const Val& init, std::string name, std::source_location where)
+    : trace_((KernelBuilder::note_location(where), init.builder().trace_serial())),
+      dtype_(init.dtype()) {
   local_ = init.builder().mutable_kernel().new_local(std::move(name), dtype_);
   *this = init;
 }

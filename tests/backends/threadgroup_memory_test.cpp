@@ -397,12 +397,18 @@ TEST(ThreadgroupMemory, AtomicHistogramCountsAndOldValues) {
 
 // --- vector loads and stores ---------------------------------------------------------------
 
-// Per width (8 and 16 bytes): rotated<w> gets each thread's vector rotated by one lane (through
-// a per-thread array), copy<w> the vector as loaded.
+// The vector widths of t: 4 bytes (16-bit types: 2 lanes), 8 and 16.
+std::vector<std::uint32_t> vector_widths(DType t) {
+  if (size_of(t) == 2) return {4, 8, 16};
+  return {8, 16};
+}
+
+// Per width: rotated<w> gets each thread's vector rotated by one lane (through a per-thread
+// array), copy<w> the vector as loaded.
 Kernel vector_kernel(DType t) {
   return trace("tg_vector_" + type_text(t), KernelMode::Reduction, [t](KernelBuilder& b) {
     const Val i = global_thread();
-    for (std::uint32_t width : {8u, 16u}) {
+    for (std::uint32_t width : vector_widths(t)) {
       const std::uint32_t lanes = width / static_cast<std::uint32_t>(size_of(t));
       const std::string w = std::to_string(width);
       const Tensor in = b.input("in" + w, t);
@@ -430,7 +436,7 @@ std::vector<double> vector_values(DType t, std::size_t n, std::mt19937& rng) {
   return v;
 }
 
-TEST(ThreadgroupMemory, VectorLoadsAndStoresOf8And16Bytes) {
+TEST(ThreadgroupMemory, VectorLoadsAndStoresOf4And8And16Bytes) {
   for_each_backend([&](Context& ctx) {
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::U32}) {
       const Kernel k = vector_kernel(t);
@@ -439,7 +445,7 @@ TEST(ThreadgroupMemory, VectorLoadsAndStoresOf8And16Bytes) {
         SCOPED_TRACE(type_text(t) + " " + s.text());
         BufferMap b;
         std::map<std::string, std::vector<double>> want;
-        for (std::size_t width : {8, 16}) {
+        for (std::size_t width : vector_widths(t)) {
           const std::size_t lanes = width / size_of(t), n = s.threads() * lanes;
           const std::string w = std::to_string(width);
           const std::vector<double> in = vector_values(t, n, rng);
@@ -476,8 +482,11 @@ Kernel vector_offsets_kernel(DType t, std::uint32_t lanes) {
 // and the param (the buffers have a spare vector, so no access is out of bounds); then the same
 // context runs an aligned, offset load correctly and leaves the spare vector of `out` alone.
 TEST(ThreadgroupMemory, MisalignedVectorIndexIsAnErrorThenAGoodDispatch) {
-  const std::tuple<DType, std::uint32_t, std::uint32_t> cases[] = {
-      {DType::F32, 4, 1}, {DType::F16, 4, 2}, {DType::BF16, 8, 4}, {DType::U32, 2, 1}};
+  const std::tuple<DType, std::uint32_t, std::uint32_t> cases[] = {{DType::F32, 4, 1},
+                                                                   {DType::F16, 4, 2},
+                                                                   {DType::BF16, 8, 4},
+                                                                   {DType::U32, 2, 1},
+                                                                   {DType::BF16, 2, 1}};
   const Shape s{{2, 1, 1}, {100, 1, 1}};
   for_each_backend([&](Context& ctx) {
     std::mt19937 rng(909);

@@ -2,7 +2,9 @@
 // than threads) copied asynchronously into swizzled threadgroup tiles, multiplied into a 16 x 8
 // accumulator tile, mapped elementwise with its coordinates, reduced per row (sum and max) and
 // stored through a 13 x 7 view (the masked tail must stay poisoned-free and exact in length),
-// against a plain oracle.
+// against a plain oracle. Then double-buffered MmaOperands over two stages of two k steps and
+// paired stores (4-byte pairs of f16 / bf16, 8-byte of f32) through an even and an odd-width
+// view.
 #include "metaltile/dsl/tile.hpp"
 
 #include <gtest/gtest.h>
@@ -84,6 +86,70 @@ TEST(Tile, CopyMmaApplyReduceAndMaskedStore) {
       expect_close(unpack(r.outputs.at("out"), DType::F32), stored, 1e-4, 1e-5, "out");
       expect_close(unpack(r.outputs.at("row_sums"), DType::F32), sum, 1e-3, 1e-5, "row_sums");
       expect_close(unpack(r.outputs.at("row_maxes"), DType::F32), mx, 1e-4, 1e-5, "row_maxes");
+    });
+  }
+}
+
+// One warp, a 32 x 16 accumulator (two A and two B fragments a k step, one matrix load for the B
+// pair) over K = 64: stages 0 and 1 hold k 0..31 and 32..63, two k steps each, walked with the
+// next step's fragments loaded before this step's MMAs. `out` (32 x 16, T) takes every pair as
+// a vector; `tail` (29 x 15 of f32, an odd row stride) takes them element by element.
+Kernel operands_kernel(DType t) {
+  return trace("tile_operands", KernelMode::Reduction, [&](KernelBuilder& k) {
+    const Tensor a = k.input("a", t), b = k.input("b", t);
+    const Tensor out = k.output("out", t), tail = k.output("tail", DType::F32);
+    const SharedTiles sa("a_tiles", t, 32, 32, 2), sb("b_tiles", t, 16, 32, 2);
+    for (std::uint32_t s = 0; s < 2; ++s) {
+      copy_tile_async(sa, u32(s), matrix_view(a, u32(32), u32(64)), u32(0), u32(s * 32), 32, true);
+      copy_tile_async(sb, u32(s), matrix_view(b, u32(16), u32(64)), u32(0), u32(s * 32), 32, true);
+    }
+    copy_async_commit();
+    copy_async_wait(0);
+    barrier();
+    AccumulatorTile acc("acc", t, 32, 16);
+    const MmaOperands operands(acc, sa, u32(0), sb, u32(0));
+    operands.load(0, 0, 0);
+    const std::uint32_t steps = 2 * operands.steps();
+    for (std::uint32_t i = 0; i < steps; ++i) {
+      const std::uint32_t next = i + 1;
+      if (next < steps) {
+        operands.load(next % 2, next / operands.steps(), next % operands.steps());
+      }
+      acc.mma(operands, i % 2);
+    }
+    acc.store_pairs(matrix_view(out, u32(32), u32(16)), u32(0), u32(0));
+    acc.store_pairs(matrix_view(tail, u32(29), u32(15)), u32(0), u32(0));
+  });
+}
+
+TEST(Tile, DoubleBufferedOperandsAndPairedStores) {
+  for (DType t : {DType::F16, DType::BF16}) {
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    std::vector<float> a(32 * 64), b(16 * 64);
+    for (float& x : a) x = d(rng);
+    for (float& x : b) x = d(rng);
+    a = round_all(a, t);
+    b = round_all(b, t);
+    std::vector<float> full(32 * 16), tail(29 * 15);
+    for (std::uint32_t r = 0; r < 32; ++r) {
+      for (std::uint32_t c = 0; c < 16; ++c) {
+        double dot = 0;
+        for (std::uint32_t q = 0; q < 64; ++q) dot += double{a[r * 64 + q]} * b[c * 64 + q];
+        full[r * 16 + c] = static_cast<float>(dot);
+        if (r < 29 && c < 15) tail[r * 15 + c] = static_cast<float>(dot);
+      }
+    }
+    const Kernel k = operands_kernel(t);
+    for_each_backend([&](Context& ctx) {
+      SCOPED_TRACE(std::string(name_of(t)));
+      BufferMap buffers{{"a", pack(a, t)},
+                        {"b", pack(b, t)},
+                        {"out", poisoned(32 * 16, t)},
+                        {"tail", poisoned(29 * 15, DType::F32)}};
+      const DispatchResult r = ctx.dispatch_with_grid(k, buffers, {}, {1, 1, 1}, {32, 1, 1});
+      expect_close(unpack(r.outputs.at("out"), t), round_all(full, t), 1e-3, 1e-2, "out");
+      expect_close(unpack(r.outputs.at("tail"), DType::F32), tail, 1e-4, 1e-5, "tail");
     });
   }
 }

@@ -174,9 +174,10 @@ TEST(VerifyThreadgroup, ThreadIdentityRules) {
 
 TEST(VerifyThreadgroup, VectorAccessRules) {
   expect_rejected([](Kernel& k) { find(k, OpKind::LoadVector).lanes = 3; },
-                  "load_vector src acc %0: u32: 3 lanes of f32 are 12 bytes, not 8 or 16");
+                  "load_vector src acc %0: u32: 3 lanes of f32 are 12 bytes, not 2 or more lanes "
+                  "of 4, 8 or 16");
   expect_rejected([](Kernel& k) { find(k, OpKind::StoreVector).lanes = 1; },
-                  "1 lanes of f32 are 4 bytes, not 8 or 16");
+                  "1 lanes of f32 are 4 bytes, not 2 or more lanes of 4, 8 or 16");
   expect_rejected([](Kernel& k) { find(k, OpKind::LoadVector).array = ArrayId{0}; },
                   "array 'tile' is not per-thread");
   expect_rejected([](Kernel& k) { find(k, OpKind::StoreVector).array = ArrayId{8}; },

@@ -298,6 +298,7 @@ TEST(Collectives, VectorLoadsAndStores) {
     v[0] = a + c;
     store_vector(out, i, v, 8);
     store_vector(out, i, v, 4);  // the first 4 of 8
+    store_vector(out, i, v, 2);  // 4 bytes
   });
   expect_text(print(k),
               "kernel vec mode=Grid3D\n"
@@ -320,19 +321,25 @@ TEST(Collectives, VectorLoadsAndStores) {
               "  array_store src_vec[%8] = %7\n"
               "  store_vector out[%2] <- src_vec x8\n"
               "  store_vector out[%2] <- src_vec x4\n"
+              "  store_vector out[%2] <- src_vec x2\n"
               "}\n");
 }
 
 TEST(Collectives, VectorMisusesAreErrors) {
-  expect_trace_error("bytes12",
-                     [](KernelBuilder& b) { load_vector(b.input("src", DType::F32), u32(0), 3); },
-                     {"vector access to 'src': 3 x f32 is 12 bytes, not 8 or 16"});
-  expect_trace_error("bytes32",
-                     [](KernelBuilder& b) {
-                       Tensor out = b.output("out", DType::F32);
-                       store_vector(out, u32(0), b.thread_array("acc", DType::F32, 8), 8);
-                     },
-                     {"vector access to 'out': 8 x f32 is 32 bytes, not 8 or 16"});
+  expect_trace_error(
+      "bytes12", [](KernelBuilder& b) { load_vector(b.input("src", DType::F32), u32(0), 3); },
+      {"vector access to 'src': 3 x f32 is 12 bytes, not 2 or more lanes of 4, 8 or 16"});
+  expect_trace_error(
+      "bytes32",
+      [](KernelBuilder& b) {
+        Tensor out = b.output("out", DType::F32);
+        store_vector(out, u32(0), b.thread_array("acc", DType::F32, 8), 8);
+      },
+      {"vector access to 'out': 8 x f32 is 32 bytes, not 2 or more lanes of 4, 8 or 16"});
+  expect_trace_error("one_lane",
+                     [](KernelBuilder& b) { load_vector(b.input("src", DType::F32), u32(0), 1); },
+                     {"vector access to 'src': 1 x f32 is 4 bytes, not 2 or more lanes of 4, 8 "
+                      "or 16"});
   expect_trace_error("index_f32",
                      [](KernelBuilder& b) { load_vector(b.input("src", DType::U8), f32(0), 8); },
                      {"vector access: index %0 (f32) must be u32 or i32"});

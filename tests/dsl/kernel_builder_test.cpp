@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "dsl/expect_dsl.hpp"
@@ -208,6 +210,147 @@ TEST(KernelBuilder, UnbalancedBlocksAreErrors) {
                        r.begin();  // opened by hand, never closed
                      },
                      {"left open"});
+}
+
+// --- errors name the kernel author's line -------------------------------------------------
+
+// "kernel_builder_test.cpp:<line>)": the end of a message located at `line` of this file.
+std::string at_line(int line) { return "kernel_builder_test.cpp:" + std::to_string(line) + ")"; }
+
+// Traces `body` and expects an mt::Error containing `fragment` and located at the line that
+// the body stored in `line` (known only once the body has run).
+void expect_located(const std::string& name, const std::function<void(KernelBuilder&)>& body,
+                    const std::string& fragment, const int& line) {
+  try {
+    trace(name, KernelMode::Grid3D, body);
+    ADD_FAILURE() << "tracing '" << name << "' did not throw";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(fragment), std::string::npos) << what;
+    EXPECT_NE(what.find(at_line(line)), std::string::npos)
+        << "not at line " << line << ": " << what;
+  }
+}
+
+TEST(KernelBuilderLocation, OperatorErrorsNameTheLineOfTheExpression) {
+  int line = 0;
+  expect_located(
+      "mixed",
+      [&](KernelBuilder& b) {
+        Val x = b.scalar_u32("x");
+        Val y = b.scalar_f32("y");
+        line = __LINE__ + 1;
+        (void)(x + y);
+      },
+      "operand types differ", line);
+  expect_located(
+      "max",
+      [&](KernelBuilder& b) {
+        Tensor in = b.input("in", DType::F32);
+        Val i = program_id(0);
+        line = __LINE__ + 1;
+        (void)max(in[i], i);
+      },
+      "differ", line);
+}
+
+TEST(KernelBuilderLocation, TensorRangeIfAndVarErrorsNameTheirLine) {
+  int line = 0;
+  expect_located(
+      "store",
+      [&](KernelBuilder& b) {
+        Tensor out = b.output("out", DType::F32);
+        Val i = program_id(0);
+        line = __LINE__ + 1;
+        out[i] = i;
+      },
+      "convert it with .to()", line);
+  expect_located(
+      "float_range",
+      [&](KernelBuilder& b) {
+        Val f = b.scalar_f32("f");
+        line = __LINE__ + 1;
+        for (Val j : range(f)) (void)j;
+      },
+      "must be u32 or i32", line);
+  expect_located(
+      "if_u32",
+      [&](KernelBuilder&) {
+        Val i = program_id(0);
+        line = __LINE__ + 1;
+        if_(i, [] {});
+      },
+      "is not bool", line);
+  expect_located(
+      "to_fp8",
+      [&](KernelBuilder& b) {
+        Val x = b.scalar_u32("x");
+        line = __LINE__ + 1;
+        (void)x.bitcast(DType::F16);
+      },
+      "bitcast", line);
+}
+
+TEST(KernelBuilderLocation, AValOfAnotherTraceIsReportedAtItsUse) {
+  std::optional<Val> foreign;
+  trace("first", KernelMode::Grid3D, [&](KernelBuilder&) { foreign = program_id(0); });
+  int line = 0;
+  expect_located(
+      "second",
+      [&](KernelBuilder&) {
+        Val i = program_id(0);
+        line = __LINE__ + 1;
+        (void)(i + *foreign);
+      },
+      "another kernel's trace", line);
+}
+
+// --- a Val reassigned inside a loop does not carry: the trace says to use a Var -----------
+
+TEST(KernelBuilderLoopCarry, AValFromOutsideTheLoopReassignedInsideIsAnError) {
+  expect_trace_error("sum",
+                     [](KernelBuilder& b) {
+                       Tensor x = b.input("x", DType::F32);
+                       Val n = b.scalar_u32("n");
+                       Val acc = f32(0.0f);
+                       for (Val i : range(n)) acc = acc + x[i];
+                     },
+                     {"reassigned inside", "Var"});
+  // A Val of an outer loop, reassigned in an inner one.
+  expect_trace_error("nested",
+                     [](KernelBuilder& b) {
+                       Tensor x = b.input("x", DType::F32);
+                       Val n = b.scalar_u32("n");
+                       for (Val i : range(n)) {
+                         Val row = x[i];
+                         for (Val j : range(n)) row = row * x[j];
+                       }
+                     },
+                     {"reassigned inside", "Var"});
+}
+
+TEST(KernelBuilderLoopCarry, ReassigningAValOfTheSameLoopOrOutsideLoopsIsFine) {
+  Kernel k = trace("fine", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor x = b.input("x", DType::F32);
+    Tensor out = b.output("out", DType::F32);
+    Val n = b.scalar_u32("n");
+    Val scale = f32(2.0f);
+    scale = scale * scale;  // outside any loop
+    Var acc = f32(0.0f);
+    for (Val i : range(n)) {
+      Val t = x[i];
+      t = t * scale;  // made in this loop
+      i = i + 1u;     // the loop variable belongs to its loop
+      acc += t;
+    }
+    out[program_id(0)] = acc;
+  });
+  EXPECT_EQ(k.name, "fine");
+  // A Val kept after its trace is plain data: rebinding it checks nothing.
+  std::optional<Val> kept;
+  trace("keep", KernelMode::Grid3D, [&](KernelBuilder&) { kept = program_id(0); });
+  Val other = *kept;
+  EXPECT_NO_THROW(other = *kept);
 }
 
 }  // namespace

@@ -362,5 +362,127 @@ TEST(Val, BitcastReinterpretsSameSizedTypes) {
                      {"bitcast", "%1 (u8)", "bool"});
 }
 
+// --- operands are read left to right, whatever order C++ evaluates them in ---------------
+
+// The reads of a kernel's body in order: "a" for a load of tensor a, "acc" for a read of
+// local acc, and "=out" for a store to out.
+std::vector<std::string> reads_in_order(const Kernel& k) {
+  std::vector<std::string> order;
+  for_each_instr(k.body, [&](const Instr& in) {
+    if (in.op == OpKind::Load) order.push_back(k.param(in.param).name);
+    if (in.op == OpKind::LocalRead) order.push_back(k.locals[in.local.index].name);
+    if (in.op == OpKind::Store) order.push_back("=" + k.param(in.param).name);
+  });
+  return order;
+}
+
+using OrderBody = std::function<Val(const Tensor& a, const Tensor& b, const Tensor& c,
+                                    const Tensor& d, const Val& i)>;
+
+// Traces out[i] = body(a, b, c, d, i) over f32 inputs a, b, c and d.
+Kernel traced_order(const OrderBody& body) {
+  return trace("order", KernelMode::Elementwise, [&](KernelBuilder& k) {
+    Tensor a = k.input("a", DType::F32), b = k.input("b", DType::F32);
+    Tensor c = k.input("c", DType::F32), d = k.input("d", DType::F32);
+    Tensor out = k.output("out", DType::F32);
+    Val i = program_id(0);
+    out[i] = body(a, b, c, d, i);
+  });
+}
+
+using Order = std::vector<std::string>;
+
+TEST(ValOperandOrder, AnOperatorLoadsItsLeftOperandFirst) {
+  EXPECT_EQ(reads_in_order(
+                traced_order([](auto& a, auto& b, auto&, auto&, auto& i) { return a[i] * b[i]; })),
+            (Order{"a", "b", "=out"}));
+  EXPECT_EQ(reads_in_order(
+                traced_order([](auto& a, auto& b, auto&, auto&, auto& i) { return b[i] - a[i]; })),
+            (Order{"b", "a", "=out"}));
+  EXPECT_EQ(reads_in_order(traced_order([](auto& a, auto& b, auto&, auto&, auto& i) {
+              return select(a[i] < b[i] || b[i] == 2.0f, a[i], 0.0f);
+            })),
+            (Order{"a", "b", "b", "a", "=out"}));
+}
+
+// Another compiler may evaluate the operands (here: make the element references) in the other
+// order; the loads, and so the printed IR, stay the same.
+TEST(ValOperandOrder, TheCompilersEvaluationOrderDoesNotChangeTheIr) {
+  const Kernel forwards = traced_order([](auto& a, auto& b, auto&, auto&, auto& i) {
+    const TensorElement x = a[i];
+    const TensorElement y = b[i];
+    return x * y;
+  });
+  const Kernel backwards = traced_order([](auto& a, auto& b, auto&, auto&, auto& i) {
+    const TensorElement y = b[i];
+    const TensorElement x = a[i];
+    const Operand right(y);  // converted first, as a right-to-left compiler would
+    const Operand left(x);
+    return operator*(left, right);
+  });
+  EXPECT_EQ(reads_in_order(forwards), (Order{"a", "b", "=out"}));
+  test::expect_text(print(backwards), print(forwards));
+
+  const Kernel fma_backwards = traced_order([](auto& a, auto& b, auto& c, auto&, auto& i) {
+    const TensorElement z = c[i];
+    const TensorElement y = b[i];
+    const TensorElement x = a[i];
+    return fma(x, y, z);
+  });
+  const Kernel fma_forwards =
+      traced_order([](auto& a, auto& b, auto& c, auto&, auto& i) { return fma(a[i], b[i], c[i]); });
+  EXPECT_EQ(reads_in_order(fma_forwards), (Order{"a", "b", "c", "=out"}));
+  test::expect_text(print(fma_backwards), print(fma_forwards));
+}
+
+TEST(ValOperandOrder, FunctionsReadTheirArgumentsLeftToRight) {
+  const std::vector<std::pair<OrderBody, Order>> cases = {
+      {[](auto& a, auto& b, auto&, auto&, auto& i) { return max(a[i], b[i]); }, {"a", "b"}},
+      {[](auto& a, auto& b, auto&, auto&, auto& i) { return min(b[i], a[i]); }, {"b", "a"}},
+      {[](auto& a, auto& b, auto&, auto&, auto& i) { return pow(a[i], b[i]); }, {"a", "b"}},
+      {[](auto& a, auto& b, auto& c, auto&, auto& i) { return fma(a[i], b[i], c[i]); },
+       {"a", "b", "c"}},
+      {[](auto& a, auto& b, auto& c, auto&, auto& i) { return clamp(a[i], b[i], c[i]); },
+       {"a", "b", "c"}},
+      {[](auto& a, auto& b, auto& c, auto& d, auto& i) { return select(a[i] > b[i], c[i], d[i]); },
+       {"a", "b", "c", "d"}},
+      {[](auto& a, auto& b, auto&, auto&, auto& i) { return fma(a[i], b[i], 1.0f); }, {"a", "b"}},
+      {[](auto& a, auto&, auto&, auto&, auto& i) { return 2.0f * a[i]; }, {"a"}},
+  };
+  for (const auto& [body, loads] : cases) {
+    Order expected = loads;
+    expected.push_back("=out");
+    EXPECT_EQ(reads_in_order(traced_order(body)), expected);
+  }
+}
+
+TEST(ValOperandOrder, NestedExpressionsAreRecordedInADefinedOrder) {
+  // A deferred operand is read when its operator runs: after everything to its left.
+  EXPECT_EQ(reads_in_order(traced_order(
+                [](auto& a, auto& b, auto& c, auto&, auto& i) { return a[i] * b[i] + c[i]; })),
+            (Order{"a", "b", "c", "=out"}));
+  EXPECT_EQ(reads_in_order(traced_order([](auto& a, auto& b, auto& c, auto& d, auto& i) {
+              return max(a[i] * b[i], c[i]) - d[i];
+            })),
+            (Order{"a", "b", "c", "d", "=out"}));
+  // An operand that is a call is recorded before its operator runs, so a deferred operand to
+  // its left comes after it: still one order on every compiler.
+  EXPECT_EQ(reads_in_order(traced_order(
+                [](auto& a, auto& b, auto& c, auto&, auto& i) { return a[i] + b[i] * c[i]; })),
+            (Order{"b", "c", "a", "=out"}));
+}
+
+TEST(ValOperandOrder, AVarIsReadWhereItsOperatorRuns) {
+  Kernel k = trace("var_order", KernelMode::Elementwise, [](KernelBuilder& b) {
+    Tensor a = b.input("a", DType::F32);
+    Tensor out = b.output("out", DType::F32);
+    Val i = program_id(0);
+    Var acc(f32(1.0f), "acc");
+    out[i] = acc * a[i];
+    out[i] = a[i] * acc;
+  });
+  EXPECT_EQ(reads_in_order(k), (Order{"acc", "a", "=out", "a", "acc", "=out"}));
+}
+
 }  // namespace
 }  // namespace mt

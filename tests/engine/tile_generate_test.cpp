@@ -24,8 +24,8 @@ TEST(TileGenerate, GreedyTokensMatchTransformers) {
   ASSERT_EQ(r.status, 0) << r.output;
   // fixtures/tiny-llama/expected.safetensors: transformers' greedy continuation.
   EXPECT_NE(r.output.find("120 94 120 94 31 30 94 85"), std::string::npos) << r.output;
-  for (const char* part :
-       {"prompt 8 tokens", "time to first token", "decode 7 tokens", "tokens/s", "ms/token"}) {
+  for (const char* part : {"prompt 8 tokens", "prefill", "chunks of up to 16",
+                           "time to first token", "decode 7 tokens", "tokens/s", "ms/token"}) {
     EXPECT_NE(r.output.find(part), std::string::npos) << part << " in " << r.output;
   }
   const json::Value report = json::read_file(out.string());
@@ -33,7 +33,24 @@ TEST(TileGenerate, GreedyTokensMatchTransformers) {
   EXPECT_EQ(report.at("tokens").array().size(), 8u);
   EXPECT_EQ(report.at("tokens").array()[7].number(), 85);
   EXPECT_GT(report.at("tokens_per_s").number(), 0);
+  EXPECT_GT(report.at("prefill_ms").number(), 0);
+  EXPECT_EQ(report.at("kv").string(), "f16");
   fs::remove(out);
+}
+
+// The prompt token by token, and an int8 KV cache: the same greedy tokens on this model.
+TEST(TileGenerate, TokenByTokenPrefillAndInt8KvCache) {
+  for (const char* options : {"--prefill tokens", "--kv int8"}) {
+    SCOPED_TRACE(options);
+    const mt::test::CommandResult r = mt::test::run_command(
+        mt::test::tile_binary() + " generate " + kFixtures +
+        "/tiny-llama --prompt-ids 1,17,42,99,5,63,120,7 --max-tokens 8 --dtype f32 " + options +
+        " 2>&1");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("120 94 120 94 31 30 94 85"), std::string::npos) << r.output;
+    const std::string mention = std::string(options) == "--kv int8" ? "int8 KV" : "prefill";
+    EXPECT_NE(r.output.find(mention), std::string::npos) << r.output;
+  }
 }
 
 TEST(TileGenerate, RandomModelsRun) {
@@ -54,7 +71,8 @@ TEST(TileGenerate, MistakesSayWhy) {
   const std::vector<Case> cases = {
       {"generate --max-tokens 3", 2, "MODEL_DIR"},
       {"generate --random gpt-5", 1, "llama-3.1-8b"},
-      {"generate --random tiny --kv int8", 1, "--kv int8"},
+      {"generate --random tiny --kv int3", 2, "int3"},
+      {"generate --random tiny --prefill all", 2, "--prefill"},
       {"generate --random tiny --prompt hello", 1, "--prompt-ids"},
       {"generate --random tiny --prompt-ids 1,x", 2, "--prompt-ids"},
       {"generate --random tiny --prompt-ids 1000 --dtype f32", 1, "outside the vocabulary"},

@@ -236,7 +236,13 @@ int fuzz(const Options& o) {
     largest = std::max<std::uint64_t>(largest, size);
     for (OpKind op : seen) ++op_programs[op];
     if (f.comparison.kind.starts_with("generator failed")) ++errors_generating;
-    if (!f.comparison.agree()) failures.push_back(std::move(f));
+    if (!f.comparison.agree()) {
+      // Printed at once, so a run cut short by a time limit still names its failing seeds.
+      const std::string& detail = f.comparison.detail;
+      std::cerr << "metaltile_fuzz: seed " << seed << ": " << f.comparison.kind << ": "
+                << detail.substr(0, detail.find('\n')) << "\n";
+      failures.push_back(std::move(f));
+    }
     if (++done % 1000 == 0) {
       std::cerr << "metaltile_fuzz: " << done << " / " << o.count << " programs, "
                 << failures.size() << " failures\n";

@@ -11,6 +11,8 @@
 
 namespace {
 
+using mt::test::contains;
+
 // Probes, run only by the child (--gtest_also_run_disabled_tests).
 TEST(SkipProbe, DISABLED_Skips) { GTEST_SKIP() << "the probe's reason\nsecond line"; }
 TEST(SkipProbe, DISABLED_SkipsToo) { GTEST_SKIP() << "another reason"; }
@@ -21,10 +23,6 @@ mt::test::CommandResult run_probes(const std::string& filter) {
   return mt::test::run_command("/proc/" + std::to_string(getpid()) +
                                "/exe --gtest_also_run_disabled_tests --gtest_filter='SkipProbe." +
                                filter + "' 2>&1");
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 TEST(TestMain, ABinaryWhoseTestsAllSkipExitsWithCtestsSkipCode) {

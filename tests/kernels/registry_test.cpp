@@ -7,14 +7,13 @@
 #include <vector>
 
 #include "metaltile/metaltile.hpp"
+#include "support/process.hpp"
 
 namespace {
 
-using mt::DType;
+using mt::test::contains;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using mt::DType;
 
 TEST(Registry, EveryKernelAndDtypeTracesVerifiesAndOptimises) {
   std::size_t built = 0;

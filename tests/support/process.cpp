@@ -34,4 +34,10 @@ std::string tile_binary() {
   return path;
 }
 
+CommandResult run_tile(const std::string& args) {
+  const std::string path = tile_binary();
+  if (path.empty()) return {};
+  return run_command("'" + path + "' " + args + " 2>&1");
+}
+
 }  // namespace mt::test

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace mt::test {
 
@@ -19,5 +20,13 @@ CommandResult run_command(const std::string& shell_command);
 // The tile binary named by MT_TILE; when MT_TILE is unset or empty, a gtest failure
 // (ADD_FAILURE) and "".
 std::string tile_binary();
+
+// `tile ARGS` with stderr joined to stdout; an empty result when tile_binary() has none.
+CommandResult run_tile(const std::string& args);
+
+// Whether `text` contains `part` (for checks on command output and messages).
+inline bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
 
 }  // namespace mt::test

@@ -13,16 +13,9 @@
 namespace {
 
 using mt::test::CommandResult;
+using mt::test::contains;
 
-CommandResult tile(const std::string& args) {
-  const std::string path = mt::test::tile_binary();
-  if (path.empty()) return {};
-  return mt::test::run_command("'" + path + "' " + args + " 2>&1");
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+CommandResult tile(const std::string& args) { return mt::test::run_tile(args); }
 
 std::string read(const std::string& path) {
   std::ifstream in(path);

@@ -11,16 +11,13 @@
 namespace {
 
 using mt::test::CommandResult;
+using mt::test::contains;
 
 // `env` is prefixed to the command line ("NAME=value ..." or "").
 CommandResult tile(const std::string& env, const std::string& args) {
   const std::string path = mt::test::tile_binary();
   if (path.empty()) return {};
   return mt::test::run_command(env + " '" + path + "' " + args + " 2>&1");
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 TEST(TileDevice, ReportsTheBackendAndTheGpuOrWhyThereIsNone) {

@@ -97,6 +97,7 @@ int run_bench(const ParsedArgs& args) {
 
   bench::Settings settings;
   settings.specialise = parse_specialise(args.values("--specialise"));
+  settings.graph = !args.has("--no-graph");
   if (auto runs = args.value("--runs")) {
     settings.runs = std::atoi(runs->c_str());
     if (settings.runs < 1) throw UsageError("--runs needs a positive count");
@@ -183,7 +184,8 @@ const Verb& bench_verb() {
         {"--list-cases", "FILE", "write the cases as JSON (for bench/references.py) and stop"},
         {"--checked", "", "measure checked mode (default: unchecked, as production runs)"},
         {"--smoke", "", "the tiny smoke shapes even on a GPU"},
-        {"--runs", "N", "timed launches per case (default 50)"},
+        {"--runs", "N", "timed launches (graph replays on a GPU) per case (default 50)"},
+        {"--no-graph", "", "time single launches, host enqueue included, instead of graphs"},
         {"--specialise", "NAME=VALUE", "bake a scalar into the code where a kernel has it",
          Repeat::Many},
         {"--overheads", "", "also time compiles (cold, disk, memory) and launch overheads"}}},

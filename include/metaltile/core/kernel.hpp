@@ -112,7 +112,8 @@ struct Block {
 //  LaneId, WarpId          linear thread index % 32 and / 32 (32-lane warps)
 // Vector access and atomics on tensor parameters:
 //  LoadVector   array[0..lanes) = param[operands[0] .. + lanes)   (per-thread `array`;
-//               operands[0] must be a multiple of `lanes`; lanes*size_of(dtype) is 8 or 16)
+//               operands[0] must be a multiple of `lanes`; lanes*size_of(dtype) is 4, 8 or 16,
+//               lanes >= 2)
 //  StoreVector  param[operands[0] .. + lanes) = array[0..lanes)
 //  AtomicGlobal result = old param[operands[0]]; param[operands[0]] = old `combine` operands[1]
 // Arrays:

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <source_location>
 
 #include "metaltile/dsl/val.hpp"
 
@@ -17,24 +18,29 @@ Val i32(std::int32_t v);
 Val f32(float v);
 
 // Math: min, max (same types, or a literal adopting the other's type); the rest take floats
-// and compute in f32, rounding to the value's type.
-Val min(const Val& a, const Val& b);
-Val max(const Val& a, const Val& b);
+// and compute in f32, rounding to the value's type. Like the operators, the functions of more
+// than one operand read them left to right (Operand, val.hpp).
+Val min(Operand a, Operand b);
+Val max(Operand a, Operand b);
 template <Literal N>
-Val min(const Val& a, N b) {
-  return min(a, a.literal(b));
+Val min(Operand a, N b) {
+  const Val left = a.get();
+  return min(left, left.literal(b));
 }
 template <Literal N>
-Val max(const Val& a, N b) {
-  return max(a, a.literal(b));
+Val max(Operand a, N b) {
+  const Val left = a.get();
+  return max(left, left.literal(b));
 }
 template <Literal N>
-Val min(N a, const Val& b) {
-  return min(b.literal(a), b);
+Val min(N a, Operand b) {
+  const Val right = b.get();
+  return min(right.literal(a), right);
 }
 template <Literal N>
-Val max(N a, const Val& b) {
-  return max(b.literal(a), b);
+Val max(N a, Operand b) {
+  const Val right = b.get();
+  return max(right.literal(a), right);
 }
 // One function per unary math op, X(function, OpKind): each takes the dtypes its op accepts
 // (core/ops.hpp; abs also integers, the rest floats), computes in f32 and rounds to the
@@ -73,33 +79,40 @@ MT_FOR_EACH_DSL_MATH(MT_DSL_DECLARE_MATH)
 #define MT_FOR_EACH_DSL_BINARY_MATH(X) \
   X(pow, Pow)                          \
   X(atan2, Atan2)
-#define MT_DSL_DECLARE_BINARY_MATH(function, op) Val function(const Val& a, const Val& b);
+#define MT_DSL_DECLARE_BINARY_MATH(function, op) Val function(Operand a, Operand b);
 MT_FOR_EACH_DSL_BINARY_MATH(MT_DSL_DECLARE_BINARY_MATH)
 #undef MT_DSL_DECLARE_BINARY_MATH
-Val clamp(const Val& x, const Val& lo, const Val& hi);
+Val clamp(Operand x, Operand lo, Operand hi);
 // a * b + c with one rounding (f32 fmaf), then rounded to the operands' float type. Kernels use
 // it where a multiply-add must be one instruction: the GPU code is compiled without
 // contracting a * b + c (so that every op rounds as the interpreter does).
-Val fma(const Val& a, const Val& b, const Val& c);
+Val fma(Operand a, Operand b, Operand c);
 template <Literal N>
-Val fma(const Val& a, const Val& b, N c) {
-  return fma(a, b, b.literal(c));
+Val fma(Operand a, Operand b, N c) {
+  const Val first = a.get();
+  const Val second = b.get();
+  return fma(first, second, second.literal(c));
 }
 template <Literal N, Literal M>
-Val clamp(const Val& x, N lo, M hi) {
-  const Val low = x.literal(lo);  // sequenced: argument order would vary by compiler
-  return clamp(x, low, x.literal(hi));
+Val clamp(Operand x, N lo, M hi) {
+  const Val value = x.get();
+  const Val low = value.literal(lo);  // sequenced: argument order would vary by compiler
+  return clamp(value, low, value.literal(hi));
 }
 
 // cond ? a : b, per thread (both sides are computed).
-Val select(const Val& cond, const Val& a, const Val& b);
+Val select(Operand cond, Operand a, Operand b);
 template <Literal N>
-Val select(const Val& c, const Val& a, N b) {
-  return select(c, a, a.literal(b));
+Val select(Operand c, Operand a, N b) {
+  const Val condition = c.get();
+  const Val value = a.get();
+  return select(condition, value, value.literal(b));
 }
 template <Literal N>
-Val select(const Val& c, N a, const Val& b) {
-  return select(c, b.literal(a), b);
+Val select(Operand c, N a, Operand b) {
+  const Val condition = c.get();
+  const Val value = b.get();
+  return select(condition, value.literal(a), value);
 }
 
 // if_(cond, [&] { ... }).else_([&] { ... }): records both arms. else_ is optional.
@@ -108,12 +121,14 @@ class IfBuilder {
   // `instrs_after` is the size of the current block right after the If was appended: else_
   // must come before anything else is traced there.
   IfBuilder(KernelBuilder& builder, std::size_t instrs_after);
-  void else_(const std::function<void()>& body);
+  void else_(const std::function<void()>& body,
+             std::source_location where = std::source_location::current());
 
  private:
   std::uint64_t trace_;
   std::size_t instrs_after_;
 };
-IfBuilder if_(const Val& cond, const std::function<void()>& then_body);
+IfBuilder if_(const Val& cond, const std::function<void()>& then_body,
+              std::source_location where = std::source_location::current());
 
 }  // namespace mt

@@ -78,7 +78,8 @@ Val atomic_and(const ArrayRef& a, const Val& index, const Val& v);
 Val atomic_or(const ArrayRef& a, const Val& index, const Val& v);
 Val atomic_xor(const ArrayRef& a, const Val& index, const Val& v);
 
-// Vector access: `lanes` consecutive elements starting at `index`, 8 or 16 bytes in all.
+// Vector access: `lanes` (2 or more) consecutive elements starting at `index`, 4, 8 or 16 bytes
+// in all.
 // Contract, checked at run time: index is a multiple of lanes. Loads into a new per-thread
 // array; stores from one (of the tensor's type, at least `lanes` long).
 ArrayRef load_vector(const Tensor& t, const Val& index, std::uint32_t lanes);

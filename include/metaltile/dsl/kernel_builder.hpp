@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -65,6 +66,16 @@ class KernelBuilder {
   // trace has ended.
   static KernelBuilder& of_trace(std::uint64_t trace);
 
+  // The kernel author's line of the DSL call being recorded, for error messages: the DSL's
+  // entry points note it (a std::source_location default argument), and fail() ends its
+  // message with "(at file:line)". Lines inside the DSL itself (its headers and sources) are
+  // not noted, so a helper's error points at the kernel code that called it.
+  static void note_location(const std::source_location& where);
+  // The running builder if its serial is `trace`, else nullptr (no error).
+  static KernelBuilder* running(std::uint64_t trace);
+  // The innermost loop being traced (a serial unique in this trace), or 0 outside loops.
+  std::uint32_t innermost_loop() const { return block_loops_.back(); }
+
   // --- used by Val, Var, Tensor and the builtins -------------------------------------------
   Kernel& mutable_kernel() { return kernel_; }
   // Appends an instruction to the current block; returns its result (if it has one).
@@ -95,6 +106,12 @@ class KernelBuilder {
   // Open blocks, innermost last. Appends go only to the innermost block, so the pointers to
   // enclosing blocks stay valid while it is open.
   std::vector<Block*> blocks_;
+  // For each open block, the innermost loop enclosing it (0: none).
+  std::vector<std::uint32_t> block_loops_;
+  std::uint32_t loops_opened_ = 0;
+  // The last noted location (file_name() is a string of static storage), or none.
+  const char* location_file_ = nullptr;
+  std::uint32_t location_line_ = 0;
   // Definitions of values that a contract may copy: constants, scalars and pure ops.
   std::unordered_map<std::uint32_t, Instr> pure_defs_;
   KernelBuilder* previous_ = nullptr;

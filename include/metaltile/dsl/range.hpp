@@ -2,6 +2,9 @@
 // C++ loop body, traced once. Do not `break` out of it: the loop is closed by the iterator.
 #pragma once
 
+#include <optional>
+#include <source_location>
+
 #include "metaltile/dsl/val.hpp"
 
 namespace mt {
@@ -19,36 +22,41 @@ class Range {
     Range* range_;
   };
 
-  Range(Val lo, Val hi, Val step) : lo_(lo), hi_(hi), step_(step), var_(lo) {}
+  Range(Val lo, Val hi, Val step) : lo_(lo), hi_(hi), step_(step) {}
   Iterator begin();
   Iterator end() { return Iterator(nullptr); }
 
  private:
   friend class Iterator;
-  Val lo_, hi_, step_, var_;
-  int state_ = 0;  // 0 not opened, 1 body being traced, 2 closed
+  Val lo_, hi_, step_;
+  std::optional<Val> var_;  // the loop variable, made inside the loop once it is recorded
+  int state_ = 0;           // 0 not opened, 1 body being traced, 2 closed
 };
 
 // The loop variable has hi's type (u32 or i32); literal bounds adopt it.
-Range range(const Val& hi);
-Range range(const Val& lo, const Val& hi);
-Range range(const Val& lo, const Val& hi, const Val& step);
+Range range(const Val& hi, std::source_location where = std::source_location::current());
+Range range(const Val& lo, const Val& hi,
+            std::source_location where = std::source_location::current());
+Range range(const Val& lo, const Val& hi, const Val& step,
+            std::source_location where = std::source_location::current());
 template <Literal N>
-Range range(N lo, const Val& hi) {
-  return range(hi.literal(lo), hi);
+Range range(N lo, const Val& hi, std::source_location where = std::source_location::current()) {
+  return range(hi.literal(lo), hi, where);
 }
 template <Literal N>
-Range range(const Val& lo, N hi) {
-  return range(lo, lo.literal(hi));
+Range range(const Val& lo, N hi, std::source_location where = std::source_location::current()) {
+  return range(lo, lo.literal(hi), where);
 }
 template <Literal N, Literal M>
-Range range(N lo, const Val& hi, M step) {
+Range range(N lo, const Val& hi, M step,
+            std::source_location where = std::source_location::current()) {
   const Val first = hi.literal(lo);  // sequenced: argument order would vary by compiler
-  return range(first, hi, hi.literal(step));
+  return range(first, hi, hi.literal(step), where);
 }
 template <Literal M>
-Range range(const Val& lo, const Val& hi, M step) {
-  return range(lo, hi, hi.literal(step));
+Range range(const Val& lo, const Val& hi, M step,
+            std::source_location where = std::source_location::current()) {
+  return range(lo, hi, hi.literal(step), where);
 }
 
 }  // namespace mt

@@ -17,11 +17,12 @@ class Tensor {
   ParamId param() const;
   KernelBuilder& builder() const;
 
-  TensorElement operator[](const Val& index) const;
+  TensorElement operator[](Operand index) const;
   // The element count of the bound buffer (u32), uniform over the launch.
   Val len() const;
-  Val load(const Val& index) const;
-  void store(const Val& index, const Val& value) const;
+  Val load(const Val& index, std::source_location where = std::source_location::current()) const;
+  void store(const Val& index, const Val& value,
+             std::source_location where = std::source_location::current()) const;
 
  private:
   std::uint64_t trace_;
@@ -30,15 +31,17 @@ class Tensor {
 };
 
 // The element t[i]: converts to a Val by loading; assigning a Val (or a literal of the
-// tensor's type) stores.
+// tensor's type) stores. Its load or store is reported at the line of t[i].
 class TensorElement {
  public:
-  TensorElement(const Tensor& t, Val index) : tensor_(t), index_(index) {}
-  operator Val() const { return tensor_.load(index_); }  // NOLINT: loads read like values
-  Val load() const { return tensor_.load(index_); }
-  Val to(DType t) const { return load().to(t); }
+  TensorElement(const Tensor& t, Val index,
+                std::source_location where = std::source_location::current())
+      : tensor_(t), index_(index), where_(where) {}
+  operator Val() const { return load(); }  // NOLINT: loads read like values
+  Val load() const { return tensor_.load(index_, where_); }
+  Val to(DType t) const { return load().to(t, where_); }
   const TensorElement& operator=(const Val& v) const {
-    tensor_.store(index_, v);
+    tensor_.store(index_, v, where_);
     return *this;
   }
   const TensorElement& operator=(const TensorElement& other) const { return *this = other.load(); }
@@ -50,10 +53,11 @@ class TensorElement {
  private:
   Tensor tensor_;
   Val index_;
+  std::source_location where_;
 };
 
-inline TensorElement Tensor::operator[](const Val& index) const {
-  return TensorElement(*this, index);
+inline TensorElement Tensor::operator[](Operand index) const {
+  return TensorElement(*this, index.get(), index.where());
 }
 
 }  // namespace mt

@@ -23,7 +23,9 @@ MatrixView matrix_view(const Tensor& t, const Val& rows, const Val& cols);
 
 // `stages` threadgroup tiles of rows x cols elements each (a ring for a copy pipeline), each
 // stored row-major with swizzle() applied, so matrix loads read them free of bank conflicts.
-// A row holds a power-of-two number of 16-byte chunks.
+// A row holds a power-of-two number of 16-byte chunks. The swizzle reads only a row's low three
+// bits, so at(s, row + 8j, col) = at(0, row, col) + s * rows * cols + 8j * cols: an offset
+// computed once per lane serves every stage and every eighth row.
 class SharedTiles {
  public:
   SharedTiles(std::string name, DType t, std::uint32_t rows, std::uint32_t cols,
@@ -50,6 +52,8 @@ class SharedTiles {
 void copy_tile_async(const SharedTiles& tiles, const Val& stage, const MatrixView& view,
                      const Val& row0, const Val& col0, std::uint32_t threads, bool aligned);
 
+class MmaOperands;
+
 // One warp's rows x cols accumulator (multiples of 16 x 8) for inputs of `input`: f32 (i32 for
 // i8) elements in the tensor cores' fragment layout, zero at first.
 class AccumulatorTile {
@@ -61,6 +65,8 @@ class AccumulatorTile {
   // linear layer's x and w are). The calling warp's lanes must all call it.
   void mma(const SharedTiles& a, const Val& stage, const Val& a_row0, const SharedTiles& b,
            const Val& b_row0);
+  // acc += A * Bᵀ over one k step: the fragments that `operands` loaded into `buffer`.
+  void mma(const MmaOperands& operands, std::uint32_t buffer);
   // Every element v at (row, col) of the tile becomes f(v, row, col).
   void apply(const std::function<Val(const Val& v, const Val& row, const Val& col)>& f);
   // Reduces each row of the tile (Add, Max or Min over its cols elements, f32 for float
@@ -70,9 +76,15 @@ class AccumulatorTile {
   // Stores the tile at (row0, col0) of `view`, converted to its dtype, skipping elements
   // outside the view.
   void store(const MatrixView& view, const Val& row0, const Val& col0) const;
+  // The same, each lane's two adjacent elements of a fragment row written by one vector store
+  // (4 bytes of f16 / bf16, 8 of f32) under one bounds test, when both lie inside the view and
+  // the pair is aligned (view.stride and col0 even); elsewhere element by element, as store().
+  void store_pairs(const MatrixView& view, const Val& row0, const Val& col0) const;
 
   std::uint32_t rows() const { return rows_; }
   std::uint32_t cols() const { return cols_; }
+  DType input() const { return input_; }
+  const std::string& name() const { return name_; }
   const Fragments& fragments() const { return acc_; }
 
  private:
@@ -81,6 +93,33 @@ class AccumulatorTile {
   DType input_;
   std::uint32_t rows_, cols_;
   Fragments acc_;
+};
+
+// The A and B fragments of one k step of an AccumulatorTile's product with two SharedTiles
+// (as AccumulatorTile::mma, A from a_row0 of `a`, B from b_row0 of `b`), in `buffers` sets, so a
+// kernel loads the next k step's fragments while the tensor cores multiply the current one.
+// Each lane's swizzled offsets of every k step are computed at construction (before the k loop:
+// construct it there); a load adds only constants for the stage and the fragment's rows, which
+// fold into the matrix load's address.
+class MmaOperands {
+ public:
+  MmaOperands(const AccumulatorTile& acc, const SharedTiles& a, const Val& a_row0,
+              const SharedTiles& b, const Val& b_row0, std::uint32_t buffers = 2);
+  // k steps in one stage of the tiles.
+  std::uint32_t steps() const { return steps_; }
+  std::uint32_t buffers() const { return buffers_; }
+  // Loads k step `step` of tile `stage` into buffer `buffer`. The calling warp's lanes must
+  // all call it.
+  void load(std::uint32_t buffer, std::uint32_t stage, std::uint32_t step) const;
+  // Fragment mi of A (ni of B) in buffer `buffer`.
+  Fragment a(std::uint32_t buffer, std::uint32_t mi) const;
+  Fragment b(std::uint32_t buffer, std::uint32_t ni) const;
+
+ private:
+  SharedTiles a_, b_;
+  std::uint32_t m_tiles_, n_tiles_, steps_, buffers_;
+  Fragments fa_, fb_;
+  std::vector<Val> a_offsets_, b_offsets_;  // by k step: lane offsets in tile 0, first fragment
 };
 
 }  // namespace mt

@@ -1,9 +1,11 @@
 // mt::Val: a traced, typed SSA value. C++ operators on Vals record IR ops into the kernel
 // being built. Literals adopt the other operand's type; mixing types needs an explicit .to().
+// Operands are read left to right (mt::Operand), whatever order the C++ compiler evaluates them.
 #pragma once
 
 #include <concepts>
 #include <cstdint>
+#include <source_location>
 #include <type_traits>
 
 #include "metaltile/core/dtype.hpp"
@@ -25,14 +27,19 @@ concept Literal = std::is_arithmetic_v<N> && !std::is_same_v<N, bool>;
 class Val {
  public:
   Val(KernelBuilder& builder, ValueId id, DType dtype);
+  Val(const Val&) = default;
+  // Rebinding a Val is fine, except inside a loop to a Val made outside it: the loop body is
+  // traced once, so the new value would not carry to the next iteration (the loop would reuse
+  // the value from before it). That is an mt::Error suggesting a Var.
+  Val& operator=(const Val& other);
 
   DType dtype() const { return dtype_; }
   ValueId id() const;
   KernelBuilder& builder() const;
 
   // Value conversion (Cast) and bit reinterpretation (Bitcast, same size).
-  Val to(DType t) const;
-  Val bitcast(DType t) const;
+  Val to(DType t, std::source_location where = std::source_location::current()) const;
+  Val bitcast(DType t, std::source_location where = std::source_location::current()) const;
 
   // A constant of this value's type (an error if n does not fit the type's kind).
   template <Literal N>
@@ -42,9 +49,50 @@ class Val {
   std::uint64_t trace_;
   ValueId id_;
   DType dtype_;
+  std::uint32_t loop_;  // the innermost loop being traced when the value was made (0: none)
+};
+
+// An operand of a DSL operator or function: a Val, or something read into one (a tensor or
+// array element, a Var). Reading is deferred to the operator's body, which reads its operands
+// left to right: C++ leaves the order of evaluating a call's arguments to the compiler (g++
+// and clang differ), and `x[i] * w[j]` must record its two loads in one order everywhere, or
+// the printed IR and the compile cache key would depend on the compiler. An Operand points at
+// its source, so it lives only as a parameter, never in a variable.
+//
+// What cannot be deferred: an operand that is itself a call (`(a + b) * (c + d)`) is recorded
+// when C++ evaluates it, before the operator runs; with two such operands, name one first
+// (`Val s = a + b; s * (c + d)`).
+//
+// An Operand also carries the kernel author's line (where the conversion happens), so a
+// mistake in an operator is reported there (KernelBuilder::note_location).
+class Operand {
+ public:
+  Operand(const Val& v,  // NOLINT: any Val is an operand
+          std::source_location where = std::source_location::current())
+      : value_(&v), where_(where) {}
+  // Anything that reads into a Val is one too (NOLINT: implicit).
+  template <class T>
+  requires(!std::is_same_v<T, Val> && std::is_convertible_v<const T&, Val>)
+      Operand(const T& source, std::source_location where = std::source_location::current())
+      : source_(&source), read_(&read_source<T>), where_(where) {}
+  // The value: reading the source here, once per call. Notes the operand's line first.
+  Val get() const;
+  const std::source_location& where() const { return where_; }
+
+ private:
+  template <class T>
+  static Val read_source(const void* source) {
+    return static_cast<Val>(*static_cast<const T*>(source));
+  }
+  const Val* value_ = nullptr;
+  const void* source_ = nullptr;
+  Val (*read_)(const void*) = nullptr;
+  std::source_location where_;
 };
 
 namespace dsl_detail {
+// KernelBuilder::note_location, for the headers that see KernelBuilder only declared.
+void note_location(const std::source_location& where);
 Val literal_int(const Val& like, std::int64_t n);
 // An unsigned literal above int64's range: an error beside an integer, never a wrapped value.
 Val literal_uint(const Val& like, std::uint64_t n);
@@ -69,16 +117,21 @@ Val Val::literal(N n) const {
   }
 }
 
-// Binary operators: Val op Val, Val op literal, literal op Val.
-#define MT_DSL_BINARY(sym, kind)                                                         \
-  inline Val operator sym(const Val& a, const Val& b) { return dsl_detail::kind(a, b); } \
-  template <Literal N>                                                                   \
-  Val operator sym(const Val& a, N b) {                                                  \
-    return dsl_detail::kind(a, a.literal(b));                                            \
-  }                                                                                      \
-  template <Literal N>                                                                   \
-  Val operator sym(N a, const Val& b) {                                                  \
-    return dsl_detail::kind(b.literal(a), b);                                            \
+// Binary operators: Val op Val, Val op literal, literal op Val (operands read left to right).
+#define MT_DSL_BINARY(sym, kind)                      \
+  inline Val operator sym(Operand a, Operand b) {     \
+    const Val left = a.get();                         \
+    return dsl_detail::kind(left, b.get());           \
+  }                                                   \
+  template <Literal N>                                \
+  Val operator sym(Operand a, N b) {                  \
+    const Val left = a.get();                         \
+    return dsl_detail::kind(left, left.literal(b));   \
+  }                                                   \
+  template <Literal N>                                \
+  Val operator sym(N a, Operand b) {                  \
+    const Val right = b.get();                        \
+    return dsl_detail::kind(right.literal(a), right); \
   }
 
 #define MT_DSL_ARITH(sym, op) MT_DSL_BINARY(sym, binary_##op)
@@ -127,8 +180,14 @@ MT_DSL_ARITH(>=, Ge)
 #undef MT_DSL_BINARY
 
 // Logical and/or on bool values (both sides are always evaluated).
-inline Val operator&&(const Val& a, const Val& b) { return dsl_detail::logical(OpKind::And, a, b); }
-inline Val operator||(const Val& a, const Val& b) { return dsl_detail::logical(OpKind::Or, a, b); }
+inline Val operator&&(Operand a, Operand b) {
+  const Val left = a.get();
+  return dsl_detail::logical(OpKind::And, left, b.get());
+}
+inline Val operator||(Operand a, Operand b) {
+  const Val left = a.get();
+  return dsl_detail::logical(OpKind::Or, left, b.get());
+}
 inline Val operator-(const Val& a) { return dsl_detail::unary(OpKind::Neg, a); }
 inline Val operator~(const Val& a) { return dsl_detail::unary(OpKind::Not, a); }
 inline Val operator!(const Val& a) { return dsl_detail::logical_not(a); }

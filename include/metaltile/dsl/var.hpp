@@ -2,6 +2,7 @@
 // record writes, so loops can carry state (acc += x). Like a Val, a Var belongs to its trace.
 #pragma once
 
+#include <source_location>
 #include <string>
 
 #include "metaltile/core/ids.hpp"
@@ -12,8 +13,10 @@ namespace mt {
 class Var {
  public:
   // A new local initialised to `init` (and of its type).
-  Var(const Val& init);  // NOLINT: `Var acc = x;` reads naturally
-  Var(const Val& init, std::string name);
+  Var(const Val& init,  // NOLINT: `Var acc = x;` reads naturally
+      std::source_location where = std::source_location::current());
+  Var(const Val& init, std::string name,
+      std::source_location where = std::source_location::current());
   // A copy is a new local holding the other's current value, never an alias.
   Var(const Var& other);
   Var& operator=(const Val& v);

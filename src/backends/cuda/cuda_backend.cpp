@@ -93,6 +93,8 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
                       u32(DeviceAttribute::MaxGridDimZ)};
   // With the opt-in (cuFuncSetAttribute) that kernels past 48 KiB of arrays make.
   limits_.max_threadgroup_memory = u32(DeviceAttribute::MaxSharedMemoryPerBlockOptin);
+  // Geometry rules (split-K attention, GEMM block size, RoPE waves) size their grids with it.
+  limits_.multiprocessors = u32(DeviceAttribute::MultiprocessorCount);
 }
 
 CudaBackend::~CudaBackend() = default;

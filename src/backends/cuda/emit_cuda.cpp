@@ -280,7 +280,7 @@ class Emitter {
            << ";\n";
   }
 
-  // Vector access: one 8- or 16-byte access between the tensor and a per-thread array.
+  // Vector access: one 4-, 8- or 16-byte access between the tensor and a per-thread array.
   void emit_vector_access(const Instr& in) {
     const std::string& p = param_names_[in.param.index];
     const std::string& a = array_names_[in.array.index];

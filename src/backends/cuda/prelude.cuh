@@ -417,31 +417,40 @@ MT_DEVICE unsigned int mt_threadgroup_argmax(V value, unsigned int index, unsign
 }
 
 // ---- vector access --------------------------------------------------------------------------
-// N elements src[0..N) -> dst[0..N) in one 8- or 16-byte access; the tensor side must be
+// N elements src[0..N) -> dst[0..N) in one 4-, 8- or 16-byte access; the tensor side must be
 // aligned to the access size (the index is a multiple of N and allocations are aligned). The
 // per-thread side is copied with memcpy, which keeps a per-thread array in registers.
 template <unsigned int N, class T>
 MT_DEVICE void mt_vector_copy_in(T* dst, const T* src) {
-  static_assert(N * sizeof(T) == 8 || N * sizeof(T) == 16, "vector access of 8 or 16 bytes");
+  static_assert(N * sizeof(T) == 4 || N * sizeof(T) == 8 || N * sizeof(T) == 16,
+                "vector access of 4, 8 or 16 bytes");
   if constexpr (N * sizeof(T) == 16) {
     const uint4 bits = *reinterpret_cast<const uint4*>(src);
     memcpy(dst, &bits, 16);
-  } else {
+  } else if constexpr (N * sizeof(T) == 8) {
     const uint2 bits = *reinterpret_cast<const uint2*>(src);
     memcpy(dst, &bits, 8);
+  } else {
+    const unsigned int bits = *reinterpret_cast<const unsigned int*>(src);
+    memcpy(dst, &bits, 4);
   }
 }
 template <unsigned int N, class T>
 MT_DEVICE void mt_vector_copy_out(T* dst, const T* src) {
-  static_assert(N * sizeof(T) == 8 || N * sizeof(T) == 16, "vector access of 8 or 16 bytes");
+  static_assert(N * sizeof(T) == 4 || N * sizeof(T) == 8 || N * sizeof(T) == 16,
+                "vector access of 4, 8 or 16 bytes");
   if constexpr (N * sizeof(T) == 16) {
     uint4 bits;
     memcpy(&bits, src, 16);
     *reinterpret_cast<uint4*>(dst) = bits;
-  } else {
+  } else if constexpr (N * sizeof(T) == 8) {
     uint2 bits;
     memcpy(&bits, src, 8);
     *reinterpret_cast<uint2*>(dst) = bits;
+  } else {
+    unsigned int bits;
+    memcpy(&bits, src, 4);
+    *reinterpret_cast<unsigned int*>(dst) = bits;
   }
 }
 

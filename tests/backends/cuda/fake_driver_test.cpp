@@ -64,6 +64,9 @@ TEST_F(FakeDriver, DescriptionAndLimitsComeFromTheDevice) {
   EXPECT_EQ(m.ctx.limits().max_tpg[2], 64u);
   EXPECT_EQ(m.ctx.limits().max_grid[1], 65535u);
   EXPECT_EQ(m.ctx.limits().max_threadgroup_memory, 45056u);
+  // Split-K attention and the GEMM's block choice size their grids with it: when it was left at
+  // its default of 1, attention_decode ran one threadgroup per KV head on an H100.
+  EXPECT_EQ(m.ctx.limits().multiprocessors, 132u);
   // With the fake installed, the default Context is the CUDA backend.
   EXPECT_EQ(Context::create(Backend::Cuda).backend(), Backend::Cuda);
 }

@@ -2,12 +2,16 @@
 // Qwen3's q/k norm on and off, several tokens at scattered positions, GQA head counts, head
 // dims 16..256; the caches start with known values and only the written slots may change. A
 // position past the cache and each length contract are mt::Errors naming kernel and buffer.
+// qkv_rope_append_<format> (int4, int8, fp8 e4m3 and e5m2): the same q bit for bit, and caches
+// holding bit for bit what the KV-cache oracle's quantiser makes of the rows qkv_rope_append
+// stores, every other slot unchanged.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "kernels/ffai/kv_cache_oracle.hpp"
 #include "kernels/mlx/rows_oracle.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
 #include "metaltile/kernels/run.hpp"
@@ -183,6 +187,146 @@ TEST(QkvRopeAppend, ErrorsNameKernelAndBuffer) {
     const Outputs want = oracle(good, gin);
     const mt::DispatchResult r = mt::kernels::run(ctx, "qkv_rope_append", t, buffers(good, gin, t));
     mt::test::expect_close(mt::test::unpack(r.outputs.at("q"), t), want.q, 2e-5, 2e-5, "q");
+  });
+}
+
+// --- quantised caches ----------------------------------------------------------------------
+
+namespace kv = mt::test::kv;
+
+struct Format {
+  const char* suffix;  // qkv_rope_append_<suffix>
+  std::uint32_t bits;
+  const kv::Fp8Format* fp8;  // null: affine (codes, scales and biases)
+};
+const Format kFormats[] = {{"int4", 4, nullptr},
+                           {"int8", 8, nullptr},
+                           {"fp8_e4m3", 8, &kv::kE4M3},
+                           {"fp8_e5m2", 8, &kv::kE5M2}};
+
+// One quantised cache (K or V): codes, scales and biases (affine).
+struct QuantCache {
+  std::vector<std::uint32_t> words;
+  mt::test::Bytes scales, biases;
+};
+
+QuantCache sentinel_cache(const kv::CacheShape& s, const Format& f, DType t) {
+  return {kv::sentinel_words(s.word_elements(f.bits)), kv::sentinel(s.param_elements(), t),
+          kv::sentinel(s.param_elements(), t, -5.0f)};
+}
+
+void put_cache(mt::BufferMap& b, const std::string& x, const QuantCache& c, const Format& f) {
+  b[x + "_w"] = mt::test::pack_u32(c.words);
+  b[x + "_s"] = c.scales;
+  if (f.fp8 == nullptr) b[x + "_b"] = c.biases;
+}
+
+// The cache `c` after quantising, at each token's position, the rows the raw kernel stored in
+// `raw` ([Hkv, max_seq, D] T).
+QuantCache quantised_rows(const Case& c, const kv::CacheShape& s, const Format& f, DType t,
+                          const std::vector<float>& raw, QuantCache q) {
+  for (std::uint32_t pos : c.positions) {
+    std::vector<float> token(s.token_elements());
+    for (std::uint32_t h = 0; h < c.kv_heads; ++h) {
+      for (std::uint32_t d = 0; d < c.head_dim; ++d) {
+        token[h * c.head_dim + d] = raw[kv::raw_index(s, h, pos, d)];
+      }
+    }
+    if (f.fp8 == nullptr) {
+      kv::quantize_affine(s, f.bits, t, token, pos, q.words, q.scales, q.biases);
+    } else {
+      kv::quantize_fp8(s, *f.fp8, t, token, pos, q.words, q.scales);
+    }
+  }
+  return q;
+}
+
+void expect_same_cache(const mt::BufferMap& got, const std::string& x, const QuantCache& want,
+                       const Format& f, DType t) {
+  kv::expect_same_words(got.at(x + "_w"), want.words, x + "_w");
+  kv::expect_same_bits(got.at(x + "_s"), want.scales, t, x + "_s");
+  if (f.fp8 == nullptr) kv::expect_same_bits(got.at(x + "_b"), want.biases, t, x + "_b");
+}
+
+// Group sizes the layout allows for a head dim: the whole head, 32, and the smallest (8).
+std::vector<std::uint32_t> group_sizes(std::uint32_t head_dim) {
+  std::vector<std::uint32_t> g = {head_dim};
+  if (head_dim > 32) g.push_back(32);
+  if (head_dim == 16) g.push_back(8);
+  return g;
+}
+
+TEST(QkvRopeAppend, QuantisedCachesHoldTheQuantisedRawRows) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    std::uint64_t seed = 500;
+    for (DType t : kDTypes) {
+      for (const Case& c : cases()) {
+        const Inputs in = inputs(c, t, seed += 10);
+        const mt::DispatchResult raw =
+            mt::kernels::run(ctx, "qkv_rope_append", t, buffers(c, in, t));
+        const std::vector<float> k_raw = mt::test::unpack(raw.outputs.at("k_cache"), t);
+        const std::vector<float> v_raw = mt::test::unpack(raw.outputs.at("v_cache"), t);
+        for (const Format& f : kFormats) {
+          for (std::uint32_t group : group_sizes(c.head_dim)) {
+            SCOPED_TRACE(c.text() + " " + std::string(mt::name_of(t)) + " " + f.suffix + " group " +
+                         std::to_string(group));
+            const kv::CacheShape s{c.kv_heads, c.head_dim, c.max_seq, group};
+            const QuantCache k0 = sentinel_cache(s, f, t), v0 = sentinel_cache(s, f, t);
+            mt::BufferMap b = buffers(c, in, t);
+            b.erase("k_cache");
+            b.erase("v_cache");
+            put_cache(b, "k", k0, f);
+            put_cache(b, "v", v0, f);
+            b["group_size"] = le_bytes(group);
+            const mt::DispatchResult r =
+                mt::kernels::run(ctx, std::string("qkv_rope_append_") + f.suffix, t, b);
+            kv::expect_same_bits(r.outputs.at("q"), raw.outputs.at("q"), t, "q");
+            expect_same_cache(r.outputs, "k", quantised_rows(c, s, f, t, k_raw, k0), f, t);
+            expect_same_cache(r.outputs, "v", quantised_rows(c, s, f, t, v_raw, v0), f, t);
+          }
+        }
+      }
+    }
+  });
+}
+
+TEST(QkvRopeAppend, QuantisedErrorsNameKernelAndBuffer) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const DType t = DType::F16;
+    const Format& f = kFormats[0];  // int4: 8 codes a word
+    const std::string name = std::string("qkv_rope_append_") + f.suffix;
+    auto request = [&](const Case& c, std::uint32_t group) {
+      const kv::CacheShape s{c.kv_heads, c.head_dim, c.max_seq, group};
+      mt::BufferMap b = buffers(c, inputs(c, t, 3), t);
+      b.erase("k_cache");
+      b.erase("v_cache");
+      put_cache(b, "k", sentinel_cache(s, f, t), f);
+      put_cache(b, "v", sentinel_cache(s, f, t), f);
+      b["group_size"] = le_bytes(group);
+      return b;
+    };
+    const Case past{4, 2, 16, 8, {3, 8}, false, false};  // position 8 is past the cache
+    mt::test::expect_mentions(
+        mt::test::error_of([&] { mt::kernels::run(ctx, name, t, request(past, 16)); }),
+        {name, "positions", "out of bounds"});
+    const Case good{4, 2, 16, 8, {3}, false, false};
+    // A group of 4 holds half a word of int4 codes; 12 does not divide head_dim 16.
+    mt::test::expect_mentions(
+        mt::test::error_of([&] { mt::kernels::run(ctx, name, t, request(good, 4)); }),
+        {name, "group_size % 8 == 0"});
+    mt::test::expect_mentions(mt::test::error_of([&] {
+                                mt::BufferMap b = request(good, 16);
+                                b["group_size"] = le_bytes(std::uint32_t{12});
+                                mt::kernels::run(ctx, name, t, b);
+                              }),
+                              {name, "head_dim % group_size == 0"});
+    for (const std::string buffer : {"k_w", "v_s", "k_b"}) {
+      SCOPED_TRACE(buffer);
+      mt::BufferMap b = request(good, 16);
+      b[buffer] = mt::test::poisoned(3, buffer == "k_w" ? DType::U32 : t);
+      mt::test::expect_mentions(mt::test::error_of([&] { mt::kernels::run(ctx, name, t, b); }),
+                                {name, "'" + buffer + "'", "got "});
+    }
   });
 }
 

@@ -73,13 +73,12 @@ TEST(Sample, DrawsFollowTheFilteredDistribution) {
                                           ? std::vector<DType>{DType::F32, DType::F16, DType::BF16}
                                           : std::vector<DType>{DType::F32};
     for (DType t : dtypes) {
-      const std::uint32_t vocab = 48;
-      const std::vector<float> row = model_row(vocab, 21, t);
       const std::vector<std::uint32_t> penalty = {3, 17, 17, 40};
       struct Case {
         const char* what;
         Filters f;
         std::size_t cpu_draws;
+        std::uint32_t vocab = 48;
       };
       for (const Case& c : {
                Case{"top-k", {.temperature = 1.0f, .top_k = 12}, 200},
@@ -87,16 +86,22 @@ TEST(Sample, DrawsFollowTheFilteredDistribution) {
                     {.temperature = 0.8f, .top_k = 20, .top_p = 0.9f, .repetition_penalty = 1.3f},
                     400},
                Case{"top-k + min-p", {.temperature = 1.2f, .top_k = 30, .min_p = 0.05f}, 200},
-               Case{"temperature only (own kernel)", {.temperature = 1.0f}, 800},
-               Case{"top-p + min-p (own kernel)",
+               Case{"temperature only (radix path)", {.temperature = 1.0f}, 800},
+               Case{"top-p + min-p (radix path)",
                     {.temperature = 0.9f,
                     .top_p = 0.85f,
                     .min_p = 0.02f,
                     .repetition_penalty = 1.2f},
                     200},
+               // Rows of two segments: the segment kernels.
+               Case{"top-p (radix path, 2 segments)",
+                    {.temperature = 0.5f, .top_p = 0.8f},
+                    150,
+                    3000},
            }) {
         SCOPED_TRACE(std::string(mt::name_of(t)) + " " + c.what);
-        check_distribution(ctx, t, row, penalty, Request{vocab, c.f, 0xC0FFEEu, 0x12345u, 99},
+        const std::vector<float> row = model_row(c.vocab, 21, t);
+        check_distribution(ctx, t, row, penalty, Request{c.vocab, c.f, 0xC0FFEEu, 0x12345u, 99},
                            c.cpu_draws);
       }
     }

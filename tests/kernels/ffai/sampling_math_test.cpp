@@ -12,7 +12,9 @@
 #include <limits>
 #include <vector>
 
+#include "../../../kernels/ffai/sampling_mass.hpp"
 #include "../../../kernels/ffai/sampling_params.hpp"
+#include "kernels/ffai/sampling_oracle.hpp"
 #include "kernels/mlx/rows_oracle.hpp"
 #include "metaltile/metaltile.hpp"
 #include "support/backends.hpp"
@@ -22,22 +24,6 @@ namespace {
 
 using mt::DType;
 namespace s = mt::kernels::ffai::sampling;
-
-// Philox4x32-10 with 64-bit products, as its definition states it.
-std::array<std::uint32_t, 4> host_philox(std::array<std::uint32_t, 4> c, std::uint32_t k0,
-                                         std::uint32_t k1) {
-  for (int round = 0; round < 10; ++round) {
-    if (round > 0) {
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
-    }
-    const std::uint64_t p0 = std::uint64_t{0xD2511F53u} * c[0];
-    const std::uint64_t p1 = std::uint64_t{0xCD9E8D57u} * c[2];
-    c = {static_cast<std::uint32_t>(p1 >> 32) ^ c[1] ^ k0, static_cast<std::uint32_t>(p1),
-         static_cast<std::uint32_t>(p0 >> 32) ^ c[3] ^ k1, static_cast<std::uint32_t>(p0)};
-  }
-  return c;
-}
 
 // in: counters (4 words) and keys (2 words) per case; out: 4 words per case.
 mt::Kernel philox_kernel() {
@@ -71,7 +57,7 @@ TEST(SamplingMath, PhiloxMatchesKnownAnswersAndTheHostReference) {
        {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}}};
   std::vector<std::uint32_t> counters, keys, expected;
   for (const Known& k : known) {
-    EXPECT_EQ(host_philox(k.counter, k.key[0], k.key[1]), k.expected);
+    EXPECT_EQ(mt::test::sampling::philox(k.counter, k.key[0], k.key[1]), k.expected);
     counters.insert(counters.end(), k.counter.begin(), k.counter.end());
     keys.insert(keys.end(), k.key.begin(), k.key.end());
     expected.insert(expected.end(), k.expected.begin(), k.expected.end());
@@ -85,7 +71,7 @@ TEST(SamplingMath, PhiloxMatchesKnownAnswersAndTheHostReference) {
     counters.insert(counters.end(), c.begin(), c.end());
     keys.push_back(k0);
     keys.push_back(k1);
-    const auto r = host_philox(c, k0, k1);
+    const auto r = mt::test::sampling::philox(c, k0, k1);
     expected.insert(expected.end(), r.begin(), r.end());
   }
   const mt::Kernel k = philox_kernel();
@@ -97,19 +83,6 @@ TEST(SamplingMath, PhiloxMatchesKnownAnswersAndTheHostReference) {
     const mt::DispatchResult r = ctx.dispatch_with_grid(k, b, {}, {1, 1, 1}, {64, 1, 1});
     mt::test::expect_equal(mt::test::unpack_u32(r.outputs.at("out")), expected, "philox");
   });
-}
-
-// The same steps as exp_nonpositive in host f32 arithmetic (no fused multiply-add).
-float host_exp_nonpositive(float d) {
-  const float clamped = std::max(d, -87.0f);
-  const float n = std::floor(clamped * 1.44269504f + 0.5f);
-  const float r = (clamped - n * 0.693145751953125f) - n * 1.4286068203094173e-06f;
-  float p = 1.0f / 5040.0f;
-  for (float c : {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f}) {
-    p = p * r + c;
-  }
-  const float two_n = std::bit_cast<float>(static_cast<std::uint32_t>(int(n) + 127) << 23);
-  return d < -87.0f ? 0.0f : p * two_n;
 }
 
 TEST(SamplingMath, ExpIsTheSameBitsEverywhereAndAccurate) {
@@ -124,7 +97,7 @@ TEST(SamplingMath, ExpIsTheSameBitsEverywhereAndAccurate) {
   for (int i = 0; i < 500; ++i) d.push_back(rng.uniform(-90.0f, 0.0f));
   std::vector<float> expected;
   for (float v : d) {
-    const float e = host_exp_nonpositive(v);
+    const float e = mt::test::sampling::exp_nonpositive(v);
     expected.push_back(e);
     if (v >= -87.0f) {
       EXPECT_NEAR(e, std::exp(double(v)), 2.5e-7 * std::exp(double(v))) << "d = " << v;
@@ -181,6 +154,92 @@ TEST(SamplingMath, OrderKeysRankLikeTheValues) {
     EXPECT_EQ(keys[ascending.size() + 1], 0u) << "NaN ranks lowest";
     EXPECT_EQ(keys[ascending.size() + 2], 0u) << "NaN ranks lowest";
     EXPECT_GT(keys[0], 0u) << "-inf ranks above NaN";
+  });
+}
+
+// The exact integer helpers of the masses against 128-bit host arithmetic: the 64-bit product
+// of two u32, floor and ceiling of a * q / 2^s (s = 31, 24), the least n with n * w >= r, and
+// the fixed-point weight floor(w * 2^31).
+TEST(SamplingMath, WideProductsShiftsAndDivisionsAreExact) {
+  using U128 = mt::test::sampling::U128;
+  mt::test::rows::Rng rng(17);
+  std::vector<std::uint32_t> in;  // a.lo, a.hi, q, w per case
+  auto word = [&] { return static_cast<std::uint32_t>(rng.next()); };
+  for (int i = 0; i < 200; ++i) {
+    const std::uint32_t hi = i % 4 == 0 ? 0 : word() >> (i % 3 == 0 ? 1 : 9);
+    in.insert(in.end(), {word(), hi, i % 5 == 0 ? 0x80000000u : word() >> 1, 1 + (word() >> 1)});
+  }
+  in.insert(in.end(), {0xFFFFFFFFu, 0x7FFFFFFFu, 0x80000000u, 0x80000000u});  // the largest
+  in.insert(in.end(), {1, 0, 1, 1});
+  const std::size_t n = in.size() / 4;
+  std::vector<std::uint32_t> expected;
+  for (std::size_t c = 0; c < n; ++c) {
+    const std::uint64_t a = (std::uint64_t{in[4 * c + 1]} << 32) | in[4 * c];
+    const std::uint32_t q = in[4 * c + 2], w = in[4 * c + 3];
+    const U128 p = U128{a} * q;
+    const std::uint64_t product = std::uint64_t{in[4 * c]} * w;
+    const std::uint64_t floor31 = static_cast<std::uint64_t>(p >> 31);
+    const std::uint64_t ceil31 = static_cast<std::uint64_t>((p + (U128{1} << 31) - 1) >> 31);
+    const std::uint64_t floor24 = static_cast<std::uint64_t>((U128{a} * (q >> 8)) >> 24);
+    // r = min(a, w * (2^32 - 1)) keeps the answer below 2^32; the least n with n * w >= r.
+    const std::uint64_t r = std::max<std::uint64_t>(1, std::min(a, (std::uint64_t{w} << 32) - w));
+    const std::uint64_t least = (r + w - 1) / w;
+    for (std::uint64_t v : {product, floor31, ceil31, floor24, r}) {
+      expected.push_back(static_cast<std::uint32_t>(v));
+      expected.push_back(static_cast<std::uint32_t>(v >> 32));
+    }
+    expected.push_back(static_cast<std::uint32_t>(least));
+  }
+  const mt::Kernel k = mt::trace("wide_test", mt::KernelMode::Grid3D, [](mt::KernelBuilder& kb) {
+    mt::Tensor x = kb.input("x", DType::U32), out = kb.output("out", DType::U32);
+    mt::Val c = mt::program_id(0);
+    mt::if_(c < x.len() / 4u, [&] {
+      const s::Wide a{x[c * 4u], x[c * 4u + 1u]};
+      mt::Val q = x[c * 4u + 2u], w = x[c * 4u + 3u];
+      // r = max(1, min(a, w * (2^32 - 1))), as on the host.
+      const s::Wide cap{mt::u32(0) - w, w - 1u};
+      s::Wide r = s::select(cap < a, cap, a);
+      r = s::select(r.lo == 0u && r.hi == 0u, s::wide(mt::u32(1)), r);
+      const s::Wide results[] = {s::mul_wide(a.lo, w), s::mul_shift(a, q, 31, false),
+                                 s::mul_shift(a, q, 31, true), s::mul_shift(a, q >> 8u, 24, false),
+                                 r};
+      mt::Val at = c * 11u;
+      for (std::uint32_t i = 0; i < 5; ++i) {
+        out[at + 2 * i] = results[i].lo;
+        out[at + 2 * i + 1] = results[i].hi;
+      }
+      out[at + 10u] = s::ceil_div(r, w);
+    });
+  });
+  mt::test::for_each_backend([&](mt::Context& ctx) {
+    mt::BufferMap b;
+    b["x"] = mt::test::pack_u32(in);
+    b["out"] = mt::test::poisoned(expected.size(), DType::U32);
+    const mt::DispatchResult r = ctx.dispatch_with_grid(k, b, {}, {4, 1, 1}, {64, 1, 1});
+    mt::test::expect_equal(mt::test::unpack_u32(r.outputs.at("out")), expected, "wide");
+  });
+}
+
+TEST(SamplingMath, FixedPointWeightTruncates) {
+  const std::vector<float> w = {1.0f,        0.5f,        0.9999999f, 1e-3f,
+                                4.6567e-10f, 4.6566e-10f, 1e-20f,     0.0f};
+  std::vector<std::uint32_t> expected;
+  for (float v : w) expected.push_back(static_cast<std::uint32_t>(double(v) * 2147483648.0));
+  EXPECT_EQ(expected[0], 0x80000000u);
+  EXPECT_EQ(expected[1], 0x40000000u);
+  EXPECT_EQ(expected[4], 1u);
+  EXPECT_EQ(expected[5], 0u) << "below 2^-31: weight 0";
+  const mt::Kernel k = mt::trace("fixed_test", mt::KernelMode::Grid3D, [](mt::KernelBuilder& kb) {
+    mt::Tensor x = kb.input("x", DType::F32), out = kb.output("out", DType::U32);
+    mt::Val i = mt::program_id(0);
+    mt::if_(i < x.len(), [&] { out[i] = s::fixed_weight(x[i]); });
+  });
+  mt::test::for_each_backend([&](mt::Context& ctx) {
+    mt::BufferMap b;
+    b["x"] = mt::test::pack(w, DType::F32);
+    b["out"] = mt::test::poisoned(w.size(), DType::U32);
+    const mt::DispatchResult r = ctx.dispatch_with_grid(k, b, {}, {1, 1, 1}, {32, 1, 1});
+    EXPECT_EQ(mt::test::unpack_u32(r.outputs.at("out")), expected);
   });
 }
 

@@ -1,10 +1,12 @@
-// The host oracle of the sampling kernels: the filtered distribution of a row (penalty,
-// temperature, top-k, top-p, min-p) in double, from logits ranked exactly as the kernels rank
-// them (the penalised, temperature-divided logits computed in f32), with the margin of every
-// cut so that tests can choose rows whose cuts no f32 rounding can move.
+// The host oracle of the sampling kernels, step for step: the penalised, temperature-divided
+// logits and the weights e^(y - y_max) in the same f32 operations as the kernels, the fixed-point
+// weights W = floor(w * 2^31), the cuts and the draw in exact integer arithmetic. It gives the
+// filtered distribution of a row (W / Z) and the very token a kernel must draw for a seed.
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -14,6 +16,9 @@
 
 namespace mt::test::sampling {
 
+// Products of a 63-bit mass and a 31-bit factor.
+__extension__ using U128 = unsigned __int128;
+
 struct Filters {
   float temperature = 1.0f;
   std::uint32_t top_k = 0;
@@ -22,7 +27,7 @@ struct Filters {
   float repetition_penalty = 1.0f;
 };
 
-// The kept tokens in rank order and their probabilities; `margin` is the smallest relative
+// The kept tokens in rank order and their probabilities W / Z; `margin` is the smallest relative
 // distance of a cut's deciding quantity from its threshold (top-p's running mass, min-p's
 // weight), +inf when no cut applies.
 struct Distribution {
@@ -49,53 +54,142 @@ inline std::vector<std::uint32_t> ranking(const std::vector<float>& y) {
   return order;
 }
 
-inline Distribution filtered(const std::vector<float>& logits,
-                             const std::vector<std::uint32_t>& penalty_ids, const Filters& f) {
+// The largest logit's index, lowest on ties; NaN never wins (0 when all are NaN).
+inline std::uint32_t argmax(const std::vector<float>& y) { return ranking(y).front(); }
+
+// exp_nonpositive of sampling_math.hpp in host f32 arithmetic (no fused multiply-add).
+inline float exp_nonpositive(float d) {
+  const float clamped = std::max(d, -87.0f);
+  const float n = std::floor(clamped * 1.44269504f + 0.5f);
+  const float r = (clamped - n * 0.693145751953125f) - n * 1.4286068203094173e-06f;
+  float p = 1.0f / 5040.0f;
+  for (float c : {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f}) {
+    p = p * r + c;
+  }
+  const float two_n = std::bit_cast<float>(static_cast<std::uint32_t>(int(n) + 127) << 23);
+  return d < -87.0f ? 0.0f : p * two_n;
+}
+
+// Philox4x32-10 with 64-bit products, as its definition states it.
+inline std::array<std::uint32_t, 4> philox(std::array<std::uint32_t, 4> c, std::uint32_t k0,
+                                           std::uint32_t k1) {
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    const std::uint64_t p0 = std::uint64_t{0xD2511F53u} * c[0];
+    const std::uint64_t p1 = std::uint64_t{0xCD9E8D57u} * c[2];
+    c = {static_cast<std::uint32_t>(p1 >> 32) ^ c[1] ^ k0, static_cast<std::uint32_t>(p1),
+         static_cast<std::uint32_t>(p0 >> 32) ^ c[3] ^ k1, static_cast<std::uint32_t>(p0)};
+  }
+  return c;
+}
+
+// A row as the kernels see it: y, the ranking, each token's f32 weight w relative to the top
+// logit and its fixed-point weight W = floor(w * 2^31).
+struct Row {
+  std::vector<float> y;
+  std::vector<std::uint32_t> order;
+  std::vector<float> w;
+  std::vector<std::uint32_t> fixed;
+};
+
+inline Row weigh(const std::vector<float>& logits, const std::vector<std::uint32_t>& penalty_ids,
+                 const Filters& f) {
   const std::set<std::uint32_t> penalised(penalty_ids.begin(), penalty_ids.end());
-  std::vector<float> y(logits.size());
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    y[i] = sampling_logit(logits[i], penalised.count(static_cast<std::uint32_t>(i)) > 0, f);
+  Row r;
+  r.y.resize(logits.size());
+  for (std::size_t i = 0; i < logits.size(); ++i) {
+    const float y =
+        sampling_logit(logits[i], penalised.count(static_cast<std::uint32_t>(i)) > 0, f);
+    r.y[i] = y == 0.0f ? 0.0f : y;  // -0 ranks and weighs as +0
   }
-  const std::vector<std::uint32_t> order = ranking(y);
-  const std::size_t k = f.top_k == 0 ? y.size() : std::min<std::size_t>(f.top_k, y.size());
-  std::vector<double> w(k);
-  for (std::size_t j = 0; j < k; ++j) {
-    const double d = double(y[order[j]]) - double(y[order[0]]);
-    w[j] = y[order[j]] == y[order[0]] ? 1.0 : std::isnan(d) ? 0.0 : std::exp(d);
+  r.order = ranking(r.y);
+  const float top = r.y[r.order.front()];
+  for (float y : r.y) {
+    const float w = y == top || (std::isnan(y) && std::isnan(top)) ? 1.0f
+                    : std::isnan(y)                                ? 0.0f
+                                                                   : exp_nonpositive(y - top);
+    r.w.push_back(w);
+    r.fixed.push_back(static_cast<std::uint32_t>(w * 2147483648.0f));
   }
-  Distribution r;
+  return r;
+}
+
+// The kept set in rank order: the first m of the ranking (the top-k, then the shortest prefix
+// whose mass M satisfies M * 2^31 >= ceil(top_p * 2^31) * Z_k), then min-p's w >= min_p. Greedy
+// decoding and a row of NaN keep the top logit alone.
+inline std::vector<std::uint32_t> kept_tokens(const Row& r, const Filters& f, double* margin) {
+  const std::size_t v = r.y.size();
+  if (f.temperature == 0.0f || std::isnan(r.y[r.order.front()])) return {r.order.front()};
+  const std::size_t k = f.top_k == 0 ? v : std::min<std::size_t>(f.top_k, v);
   std::size_t m = k;
   if (f.top_p < 1.0f) {
-    const double target = double(f.top_p) * std::accumulate(w.begin(), w.end(), 0.0);
-    double cum = 0.0;
+    U128 z = 0;
+    for (std::size_t j = 0; j < k; ++j) z += r.fixed[r.order[j]];
+    const auto q = static_cast<std::uint32_t>(std::ceil(f.top_p * 2147483648.0f));
+    const U128 target = (z * q + (U128{1} << 31) - 1) >> 31;
+    U128 cum = 0;
     for (std::size_t j = 0; j < k; ++j) {
-      cum += w[j];
-      r.margin = std::min(r.margin, std::fabs(cum - target) / target);
+      cum += r.fixed[r.order[j]];
+      *margin = std::min(*margin, std::fabs(double(cum) - double(target)) / double(target));
       if (cum >= target) {
         m = j + 1;
         break;
       }
     }
   }
-  if (f.min_p > 0.0f) {
-    std::size_t kept = 0;
-    for (std::size_t j = 0; j < k; ++j) {
-      r.margin = std::min(r.margin, std::fabs(w[j] - f.min_p) / f.min_p);
-      kept += w[j] >= f.min_p;
-    }
-    m = std::min(m, kept);
-  }
-  const double z = std::accumulate(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(m), 0.0);
+  std::vector<std::uint32_t> kept;
   for (std::size_t j = 0; j < m; ++j) {
-    if (w[j] == 0.0) continue;
-    r.tokens.push_back(order[j]);
-    r.probability.push_back(w[j] / z);
+    const std::uint32_t i = r.order[j];
+    if (f.min_p > 0.0f) *margin = std::min(*margin, std::fabs(double(r.w[i]) - f.min_p) / f.min_p);
+    if (r.w[i] >= f.min_p) kept.push_back(i);
   }
-  return r;
+  return kept;
 }
 
-// The largest logit's index, lowest on ties; NaN never wins (0 when all are NaN).
-inline std::uint32_t argmax(const std::vector<float>& y) { return ranking(y).front(); }
+inline Distribution filtered(const std::vector<float>& logits,
+                             const std::vector<std::uint32_t>& penalty_ids, const Filters& f) {
+  const Row r = weigh(logits, penalty_ids, f);
+  Distribution d;
+  const std::vector<std::uint32_t> kept = kept_tokens(r, f, &d.margin);
+  std::uint64_t z = 0;
+  for (std::uint32_t i : kept) z += r.fixed[i];
+  for (std::uint32_t i : kept) {
+    if (kept.size() > 1 && r.fixed[i] == 0) continue;
+    d.tokens.push_back(i);
+    d.probability.push_back(kept.size() == 1 ? 1.0 : double(r.fixed[i]) / double(z));
+  }
+  return d;
+}
+
+// The order a path draws in: the radix path in index order, the two-kernel path in rank order.
+enum class DrawOrder { Index, Rank };
+
+// The token a kernel draws for row `row` with (seed_lo, seed_hi, offset): U = floor(u * Z) for
+// u = (word0 >> 8) / 2^24 of Philox (key (seed_lo, seed_hi), counter (offset, row, 0, 0)), and
+// the first kept token in `order` whose running mass exceeds U.
+inline std::uint32_t draw(const std::vector<float>& logits,
+                          const std::vector<std::uint32_t>& penalty_ids, const Filters& f,
+                          std::uint32_t seed_lo, std::uint32_t seed_hi, std::uint32_t offset,
+                          std::uint32_t row, DrawOrder order) {
+  const Row r = weigh(logits, penalty_ids, f);
+  double margin = 0.0;
+  std::vector<std::uint32_t> kept = kept_tokens(r, f, &margin);
+  if (kept.size() == 1) return kept.front();
+  if (order == DrawOrder::Index) std::sort(kept.begin(), kept.end());
+  std::uint64_t z = 0;
+  for (std::uint32_t i : kept) z += r.fixed[i];
+  const std::uint32_t u = philox({offset, row, 0, 0}, seed_lo, seed_hi)[0] >> 8;
+  const auto target = static_cast<std::uint64_t>(U128{z} * u >> 24);
+  std::uint64_t cum = 0;
+  for (std::uint32_t i : kept) {
+    cum += r.fixed[i];
+    if (cum > target) return i;
+  }
+  return 0xFFFFFFFFu;  // unreachable: target < z
+}
 
 // P(X >= x) for X chi-square with `df` degrees of freedom: the regularised upper incomplete
 // gamma function Q(df / 2, x / 2), by its series (x < a + 1) or continued fraction.

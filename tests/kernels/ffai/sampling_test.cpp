@@ -1,10 +1,11 @@
 // sample x {f32, f16, bf16} on every backend, on both of its paths (the two-kernel path for
-// 1 <= top_k <= 128 or temperature 0; its own kernel otherwise): the deterministic limits are the
-// argmax (temperature 0, top_k 1, a tiny top_p); many draws of one row (rows of the same logits,
-// each its own Philox counter) never leave the oracle's filtered set and match its distribution
-// (sampling_distribution_test.cpp); the repetition penalty divides positive logits, multiplies
-// negative ones and counts an id once; fixed seeds give a fixed list of tokens (the same on every
-// backend); every contract and a penalty id past the vocabulary are mt::Errors naming the kernel.
+// 1 <= top_k <= 128 or temperature 0; the radix path otherwise, sampling_radix_test.cpp): the
+// deterministic limits are the argmax (temperature 0, top_k 1, a tiny top_p); many draws of one row
+// (rows of the same logits, each its own Philox counter) never leave the oracle's filtered set and
+// match its distribution (sampling_distribution_test.cpp); the repetition penalty divides positive
+// logits, multiplies negative ones and counts an id once; fixed seeds give a fixed list of tokens
+// (the same on every backend); every contract and a penalty id past the vocabulary are mt::Errors
+// naming the kernel.
 #include "metaltile/kernels/ffai/sampling.hpp"
 
 #include <gtest/gtest.h>
@@ -35,7 +36,7 @@ namespace oracle = mt::test::sampling;
 
 constexpr DType kDTypes[] = {DType::F32, DType::F16, DType::BF16};
 
-// The two paths: top_k within the two-kernel path's reach, and off (sample's own kernel).
+// The two paths: top_k within the two-kernel path's reach, and off (the radix path).
 const std::uint32_t kTopKs[] = {20, 0};
 
 TEST(Sample, GreedyIsTheArgmaxLowestIndexOnTies) {
@@ -130,8 +131,8 @@ TEST(Sample, TheTopKIsComplete) {
   });
 }
 
-// top_k above the two-kernel path's reach: sample's own kernel finds the k-th logit by
-// bisection (and top-p's cut after it). With every logit equal, the top 150 are exactly the
+// top_k above the two-kernel path's reach: the radix path finds the k-th logit by histograms
+// of the order keys (and top-p's cut after it). With every logit equal, the top 150 are exactly the
 // indices below 150 (ties broken by index): a cut by value alone would keep all 400.
 TEST(Sample, LargeTopKOnTheOneKernelPath) {
   mt::test::for_each_backend([](mt::Context& ctx) {
@@ -176,28 +177,39 @@ TEST(Sample, RepetitionPenaltyDividesMultipliesAndCountsOnce) {
   });
 }
 
-// Fixed seeds and offsets give these tokens on every backend (the list was made by the
-// interpreter; CUDA must reproduce it bit for bit).
+// Fixed seeds and offsets give these tokens on every backend, and they are the host oracle's
+// (sampling_oracle.hpp's draw: the two-kernel path draws in rank order, the radix path in index
+// order).
 TEST(Sample, FixedSeedsGiveTheSameTokensOnEveryBackend) {
-  mt::test::for_each_backend([](mt::Context& ctx) {
-    const std::uint32_t vocab = 1000;
-    std::vector<float> logits;
-    for (std::uint32_t row = 0; row < 6; ++row) {
-      const std::vector<float> x = model_row(vocab, 100 + row, DType::BF16);
-      logits.insert(logits.end(), x.begin(), x.end());
-    }
-    const std::vector<std::uint32_t> penalty = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-    const Request two_kernel{
-        vocab,
-        {.temperature = 0.9f, .top_k = 50, .top_p = 0.95f, .repetition_penalty = 1.1f},
-        0xDEADBEEFu,
-        42,
-        1000};
-    const Request own_kernel{vocab, {.temperature = 1.1f, .top_p = 0.9f, .min_p = 0.01f}, 7, 0, 3};
-    EXPECT_EQ(sample(ctx, two_kernel, DType::BF16, logits, 6, penalty),
-              (std::vector<std::uint32_t>{612, 935, 656, 131, 131, 562}));
-    EXPECT_EQ(sample(ctx, own_kernel, DType::BF16, logits, 6, penalty),
-              (std::vector<std::uint32_t>{612, 479, 656, 131, 639, 166}));
+  const std::uint32_t vocab = 1000;
+  std::vector<float> logits;
+  std::vector<std::vector<float>> rows;
+  for (std::uint32_t row = 0; row < 6; ++row) {
+    rows.push_back(model_row(vocab, 100 + row, DType::BF16));
+    logits.insert(logits.end(), rows.back().begin(), rows.back().end());
+  }
+  const std::vector<std::uint32_t> penalty = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  const Request two_kernel{
+      vocab,
+      {.temperature = 0.9f, .top_k = 50, .top_p = 0.95f, .repetition_penalty = 1.1f},
+      0xDEADBEEFu,
+      42,
+      1000};
+  const Request radix{vocab, {.temperature = 1.1f, .top_p = 0.9f, .min_p = 0.01f}, 7, 0, 3};
+  const std::vector<std::uint32_t> two_kernel_tokens = {612, 935, 656, 131, 131, 562};
+  const std::vector<std::uint32_t> radix_tokens = {612, 479, 656, 131, 639, 166};
+  for (std::uint32_t row = 0; row < 6; ++row) {
+    const std::vector<std::uint32_t> ids(penalty.begin() + 2 * row, penalty.begin() + 2 * row + 2);
+    EXPECT_EQ(oracle::draw(rows[row], ids, two_kernel.filters, two_kernel.seed_lo,
+                           two_kernel.seed_hi, two_kernel.offset, row, oracle::DrawOrder::Rank),
+              two_kernel_tokens[row]);
+    EXPECT_EQ(oracle::draw(rows[row], ids, radix.filters, radix.seed_lo, radix.seed_hi,
+                           radix.offset, row, oracle::DrawOrder::Index),
+              radix_tokens[row]);
+  }
+  mt::test::for_each_backend([&](mt::Context& ctx) {
+    EXPECT_EQ(sample(ctx, two_kernel, DType::BF16, logits, 6, penalty), two_kernel_tokens);
+    EXPECT_EQ(sample(ctx, radix, DType::BF16, logits, 6, penalty), radix_tokens);
   });
 }
 

@@ -79,9 +79,14 @@ void expect_gemm(const mt::DispatchResult& r, const Problem& p, DType t) {
 }
 
 const std::vector<std::string>& variants() {
-  static const std::vector<std::string> names = {
-      "gemm",         "gemm_128x128_s3", "gemm_128x128_s4", "gemm_128x128_w8", "gemm_128x256_s3",
-      "gemm_64x64_s2"};
+  static const std::vector<std::string> names = {"gemm",
+                                                 "gemm_128x128_s3",
+                                                 "gemm_128x128_s4",
+                                                 "gemm_128x128_w8",
+                                                 "gemm_128x256_s3",
+                                                 "gemm_128x128_s3_u",
+                                                 "gemm_128x256_s3_u",
+                                                 "gemm_64x64_s2"};
   return names;
 }
 

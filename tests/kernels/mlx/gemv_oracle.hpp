@@ -1,6 +1,6 @@
 // The f64 oracle of a GEMV (out[m, n] = sum_k x[m, k] * w[n, k]) and its tolerance
 // (docs/kernels/gemv.md): |out - ref| <= ulp_T(ref) + 2^-19 * sum_k |w[n, k] * x[m, k]|, NaN
-// failing.
+// failing. The tensor-core GEMMs use the same oracle with 2^-16 (docs/kernels/gemm.md).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -57,14 +57,17 @@ inline double ulp(DType t, double v) {
   return std::ldexp(1.0, std::max(e - 1, min_exponent) - mantissa);
 }
 
-inline double tolerance(DType t, double value, double magnitude) {
-  return ulp(t, value) + 0x1p-19 * magnitude;
+inline constexpr double kGemvRelative = 0x1p-19;  // of sum |w x|
+inline constexpr double kGemmRelative = 0x1p-16;  // tensor cores: unspecified sum order
+
+inline double tolerance(DType t, double value, double magnitude, double relative = kGemvRelative) {
+  return ulp(t, value) + relative * magnitude;
 }
 
 // Passes when the lengths match and every element is finite and within tolerance(); prints the
 // first 10 mismatches on failure.
 inline bool expect_within(std::span<const float> actual, const Expected& expected, DType t,
-                          std::string_view label) {
+                          std::string_view label, double relative = kGemvRelative) {
   if (actual.size() != expected.value.size()) {
     ADD_FAILURE() << label << ": length " << actual.size() << ", expected "
                   << expected.value.size();
@@ -75,7 +78,7 @@ inline bool expect_within(std::span<const float> actual, const Expected& expecte
   std::size_t mismatches = 0;
   for (std::size_t i = 0; i < actual.size(); ++i) {
     const double a = actual[i], e = expected.value[i];
-    const double tol = tolerance(t, e, expected.magnitude[i]);
+    const double tol = tolerance(t, e, expected.magnitude[i], relative);
     if (std::isfinite(a) && std::fabs(a - e) <= tol) continue;
     if (++mismatches <= 10) {
       shown << "\n  [" << i << "] expected " << e << ", actual " << a << ", tolerance " << tol;

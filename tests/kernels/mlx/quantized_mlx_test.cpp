@@ -1,7 +1,8 @@
 // The affine kernels against MLX's own output (fixtures/affine_quantized.bin, written by
 // make_quantized_fixtures.py with mlx[cpu]): for every bits value, group size and dtype,
 // quantize_affine gives MLX's codes, scales and biases bit for bit, dequantize_affine MLX's
-// weights bit for bit, and qgemv_affine mx.quantized_matmul's product within tolerance. The
+// weights bit for bit, and qgemv_affine and qgemm_affine mx.quantized_matmul's product within
+// tolerance. The
 // plain C++ oracle (affine_oracle.hpp) is checked against the same fixtures, so the randomized
 // tests that use it test MLX's format.
 #include <gtest/gtest.h>
@@ -218,6 +219,42 @@ TEST(MlxAffineFixtures, QgemvMatchesQuantizedMatmul) {
       const double roundoff = c.t == DType::BF16 ? 0x1p-8 : c.t == DType::F16 ? 0x1p-11 : 0x1p-24;
       for (std::size_t i = 0; i < out.size(); ++i) {
         const double tol = mt::test::gemv::tolerance(c.t, exact.value[i], exact.magnitude[i]) +
+                           8 * roundoff * exact.magnitude[i];
+        EXPECT_LE(std::fabs(double(out[i]) - mlx[i]), tol)
+            << "out[" << i << "] = " << out[i] << ", mx.quantized_matmul " << mlx[i];
+      }
+    }
+  });
+}
+
+// qgemm_affine multiplies dequantize_affine's weights (MLX's, rounded to T), so its oracle is
+// the f64 product with those, within the GEMM tolerance; against MLX's own product the slack is
+// the gemv test's. bits and group_size are specialised.
+TEST(MlxAffineFixtures, QgemmMatchesQuantizedMatmul) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    for (const Record& c : records()) {
+      SCOPED_TRACE(c.text());
+      mt::BufferMap b;
+      b["a"] = c.x;
+      b["wq"] = c.wq;
+      b["scales"] = c.scales;
+      b["biases"] = c.biases;
+      b["out"] = mt::test::poisoned(std::size_t{c.m} * c.n, c.t);
+      b["m"] = le_bytes(c.m);
+      b["n"] = le_bytes(c.n);
+      b["k"] = le_bytes(c.k);
+      const mt::ConstMap consts{{"bits", c.bits}, {"group_size", c.group_size}};
+      const std::vector<float> out = mt::test::unpack(
+          mt::kernels::run(ctx, "qgemm_affine", c.t, b, consts).outputs.at("out"), c.t);
+      const mt::test::gemv::Expected exact = mt::test::gemv::gemv(
+          mt::test::unpack(c.dequantized, c.t), mt::test::unpack(c.x, c.t), c.n, c.k);
+      mt::test::gemv::expect_within(out, exact, c.t, "out vs f64", mt::test::gemv::kGemmRelative);
+
+      const std::vector<float> mlx = mt::test::unpack(c.y, c.t);
+      const double roundoff = c.t == DType::BF16 ? 0x1p-8 : c.t == DType::F16 ? 0x1p-11 : 0x1p-24;
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        const double tol = mt::test::gemv::tolerance(c.t, exact.value[i], exact.magnitude[i],
+                                                     mt::test::gemv::kGemmRelative) +
                            8 * roundoff * exact.magnitude[i];
         EXPECT_LE(std::fabs(double(out[i]) - mlx[i]), tol)
             << "out[" << i << "] = " << out[i] << ", mx.quantized_matmul " << mlx[i];

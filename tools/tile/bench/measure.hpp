@@ -38,7 +38,11 @@ struct Timing {
 struct Settings {
   int warm_up = 3;
   int runs = 50;
-  bool rotate = true;   // rotate among copies of the inputs when they would fit in the L2 cache
+  bool rotate = true;  // rotate among copies of the inputs when they would fit in the L2 cache
+  // Time replays of a captured graph of several launches (on a GPU) rather than single launches:
+  // the host's work per launch (binding checks, several microseconds) would otherwise count as
+  // device time for any kernel shorter than it, the decode shapes among them.
+  bool graph = true;
   ConstMap specialise;  // scalars to bake into the code (applied where the kernel has them)
 };
 
@@ -54,8 +58,9 @@ struct CaseResult {
   const KernelInfo* info = nullptr;
   BenchCase bench;
   Timing timing;
-  double bytes = 0.0;  // bytes moved: the case's count, or every tensor's whole size
-  int input_sets = 1;  // copies of the inputs rotated through
+  double bytes = 0.0;      // bytes moved: the case's count, or every tensor's whole size
+  int input_sets = 1;      // copies of the inputs rotated through
+  int graph_launches = 1;  // launches per timed graph replay (1: single launches, no graph)
 };
 
 // Fills the inputs on the device (BenchFill rules), runs the kernel by name with a

@@ -51,8 +51,9 @@ void print_cells(std::ostream& out, const std::vector<Column>& columns,
 }  // namespace
 
 Row row_of(const CaseResult& r) {
-  return Row{r.info->name, r.info->family, r.bench.label, std::string(name_of(r.bench.dtype)),
-             r.timing,     r.bytes,        r.bench.flops, r.input_sets};
+  return Row{r.info->name,    r.info->family, r.bench.label, std::string(name_of(r.bench.dtype)),
+             r.timing,        r.bytes,        r.bench.flops, r.input_sets,
+             r.graph_launches};
 }
 
 json::Value to_json(const Run& run) {
@@ -70,7 +71,8 @@ json::Value to_json(const Run& run) {
                                 {"flops", r.flops},
                                 {"gbps", r.gbps()},
                                 {"copy_share", run.copy_gbps > 0 ? r.gbps() / run.copy_gbps : 0.0},
-                                {"input_sets", r.input_sets}});
+                                {"input_sets", r.input_sets},
+                                {"graph_launches", r.graph_launches}});
   }
   return json::Object{{"device", run.device},
                       {"backend", run.backend},
@@ -97,6 +99,9 @@ Run run_from_json(const json::Value& v) {
     row.timing.runs = static_cast<int>(r.at("runs").number("runs"));
     row.bytes = r.at("bytes").number("bytes");
     row.flops = r.at("flops").number("flops");
+    if (const json::Value* g = r.find("graph_launches")) {  // absent in older runs
+      row.graph_launches = static_cast<int>(g->number("graph_launches"));
+    }
     run.rows.push_back(std::move(row));
   }
   return run;
@@ -160,9 +165,13 @@ void print_table(std::ostream& out, const Run& run, const References* refs) {
     }
     print_cells(out, columns, cells);
   }
-  out << "\nus: median device time of " << (run.rows.empty() ? 0 : run.rows.front().timing.runs)
-      << " event-timed launches after warm-up; +-%: half the 10-90 % range; GB/s: bytes moved / "
-         "time;"
+  const bool graphs = std::any_of(run.rows.begin(), run.rows.end(),
+                                  [](const Row& r) { return r.graph_launches > 1; });
+  out << "\nus: median device time per launch of "
+      << (run.rows.empty() ? 0 : run.rows.front().timing.runs)
+      << (graphs ? " event-timed replays of a graph of launches (graph_launches in the JSON)"
+                 : " event-timed launches")
+      << " after warm-up; +-%: half the 10-90 % range; GB/s: bytes moved / time;"
       << (refs != nullptr ? " speed-up: reference time / ours (> 1: ours is faster)." : "") << "\n";
 }
 

@@ -20,6 +20,7 @@ struct Row {
   Timing timing;
   double bytes = 0.0, flops = 0.0;
   int input_sets = 1;
+  int graph_launches = 1;  // launches per timed graph replay (1: single launches)
 
   double gbps() const { return timing.median_us > 0 ? bytes / (timing.median_us * 1e3) : 0.0; }
   double tflops() const { return timing.median_us > 0 ? flops / (timing.median_us * 1e6) : 0.0; }

@@ -3,6 +3,9 @@
 //
 //  qkv_rope_append  qkv [T, (Hq + 2 Hkv) D] (+ bias, q/k RMS norm) -> q [T, Hq D] roped, and the
 //                   roped keys and the values written into raw caches at positions[t]
+//  qkv_rope_append_<format>  the same into an int4 / int8 / fp8_e4m3 / fp8_e5m2 cache: the
+//                   roped rows quantised per group as quantize_kv_<format> does, in the same
+//                   launch (the position read from device memory, so a graph can replay it)
 //  swiglu_gate_up   gate_up [T, 2F] -> out [T, F] = silu(gate) * up
 //  step_positions   positions, lengths [B] u32: advanced by one token in device memory, so a
 //                   captured decode step needs no upload between replays
@@ -16,7 +19,14 @@
 
 // The family's kernels, one line each (kernel_info.hpp says what the list generates).
 #define MT_ENGINE_DECODER_KERNELS(X) \
-  X(qkv_rope_append) X(swiglu_gate_up) X(step_positions) X(fill_uniform)
+  X(qkv_rope_append)                 \
+  X(qkv_rope_append_int4)            \
+  X(qkv_rope_append_int8)            \
+  X(qkv_rope_append_fp8_e4m3)        \
+  X(qkv_rope_append_fp8_e5m2)        \
+  X(swiglu_gate_up)                  \
+  X(step_positions)                  \
+  X(fill_uniform)
 
 namespace mt::kernels::engine::decoder {
 

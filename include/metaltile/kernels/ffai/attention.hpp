@@ -1,7 +1,9 @@
 // Decode attention (docs/kernels/attention.md): one new query token per sequence attends to its
 // sequence's KV cache, raw or int4/int8/fp8-quantised, with grouped-query heads, per-sequence
 // lengths, a sliding window, logit soft-capping and attention sinks. Long caches are split
-// across threadgroups (flash-decoding) and the partial results merged by log-sum-exp.
+// across threadgroups (flash-decoding) and the partial results merged by log-sum-exp. Prefill
+// attention: a chunk of query tokens of one sequence attends causally to that sequence's cache,
+// with the same options and cache formats.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +19,8 @@
 //  attention_decode[_<format>]_partial  one split of every (sequence, KV head): unnormalised
 //                                       output, running maximum and sum per query head
 //  attention_decode_combine             merges the partials of every format by log-sum-exp
+//  attention_prefill[_<format>]         T query tokens of one sequence at positions[t], each
+//                                       attending to the cache up to its own position (causal)
 #define MT_FFAI_ATTENTION_KERNELS(X)   \
   X(attention_decode)                  \
   X(attention_decode_int4)             \
@@ -28,7 +32,12 @@
   X(attention_decode_int8_partial)     \
   X(attention_decode_fp8_e4m3_partial) \
   X(attention_decode_fp8_e5m2_partial) \
-  X(attention_decode_combine)
+  X(attention_decode_combine)          \
+  X(attention_prefill)                 \
+  X(attention_prefill_int4)            \
+  X(attention_prefill_int8)            \
+  X(attention_prefill_fp8_e4m3)        \
+  X(attention_prefill_fp8_e5m2)
 
 namespace mt::kernels::ffai::attention {
 

@@ -13,8 +13,11 @@
 //
 // `sample` launched by name with 1 <= top_k <= 128 (or temperature 0) runs two kernels:
 // sample_candidates (every 256 logits of a row report their best few) and sample_pick (one
-// threadgroup per row merges the reports into the exact top-k and draws). Otherwise `sample`'s
-// own kernel works on each row alone (one threadgroup per row, threshold searches, no sort).
+// threadgroup per row merges the reports into the exact top-k and draws). Otherwise it takes
+// the radix path: the cuts from histograms of the logits' order keys (three passes per cut) and
+// exact integer masses, on one threadgroup per row (`sample`'s own kernel) or, for rows longer
+// than a segment, over segments of each row: sample_top, sample_histogram (one launch a pass),
+// sample_kept and sample_draw. Both give the same token.
 #pragma once
 
 #include <string_view>
@@ -26,7 +29,11 @@
 #define MT_FFAI_SAMPLING_KERNELS(X) \
   X(sample)                         \
   X(sample_candidates)              \
-  X(sample_pick)
+  X(sample_pick)                    \
+  X(sample_top)                     \
+  X(sample_histogram)               \
+  X(sample_kept)                    \
+  X(sample_draw)
 
 namespace mt::kernels::ffai::sampling {
 

@@ -12,6 +12,10 @@
 //  gemm_128x128_s4       4 stages instead of 3
 //  gemm_128x128_w8       8 warps of 64 x 32 instead of 4 of 64 x 64
 //  gemm_128x256_s3       128 x 256 block tiles, 8 warps of 64 x 64
+//  gemm_128x128_s3_u     gemm_128x128_s3 with the k loop unrolled by the stage count (constant
+//                        stage indices), fragments double-buffered (the next k step's loaded
+//                        before this one's MMAs) and outputs stored in pairs (4-byte stores)
+//  gemm_128x256_s3_u     the same for gemm_128x256_s3
 //  gemm_64x64_s2         64 x 64 block tiles, 2 stages of k = 32, 4 warps of 32 x 32 (small
 //                        problems: more blocks to fill the device)
 // Each variant is runnable by name with the same buffers and scalars.
@@ -29,6 +33,8 @@
   X(gemm_128x128_s4)           \
   X(gemm_128x128_w8)           \
   X(gemm_128x256_s3)           \
+  X(gemm_128x128_s3_u)         \
+  X(gemm_128x256_s3_u)         \
   X(gemm_64x64_s2)
 
 namespace mt::kernels::mlx::gemm {

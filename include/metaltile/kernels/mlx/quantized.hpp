@@ -15,6 +15,15 @@
 //  qgemv_affine_mR    the same for M <= R, runnable by name on its own
 //  qgemv_affine_m1_r2 an alternative layout for M = 1 (two weight rows a warp, not four), for
 //                     the benchmark to compare
+//  qgemm_affine       a, wq, scales, biases -> out             the same product for any M
+//                                                              (prefill): weight tiles
+//                                                              dequantised on their way to the
+//                                                              tensor cores (f16, bf16; f32 on
+//                                                              the CUDA cores); runs
+//                                                              qgemm_affine_128x128 for large
+//                                                              problems
+//  qgemm_affine_128x128, qgemm_affine_128x128_w8  128 x 128 blocks with 4 or 8 warps, runnable
+//                     by name on their own
 #pragma once
 
 #include <string_view>
@@ -31,7 +40,10 @@
   X(qgemv_affine_m1)                \
   X(qgemv_affine_m1_r2)             \
   X(qgemv_affine_m4)                \
-  X(qgemv_affine_m8)
+  X(qgemv_affine_m8)                \
+  X(qgemm_affine)                   \
+  X(qgemm_affine_128x128)           \
+  X(qgemm_affine_128x128_w8)
 
 namespace mt::kernels::mlx::quantized {
 
