@@ -67,13 +67,13 @@ double time_ms(const Target& t, const Stream& stream, int warm_up, int runs,
   stream.synchronize();
   std::vector<std::pair<std::shared_ptr<EventHandle>, std::shared_ptr<EventHandle>>> events;
   for (int i = 0; i < runs; ++i) {
-    std::shared_ptr<EventHandle> start = t.backend->record_event(stream.handle());
+    std::shared_ptr<EventHandle> start = t.backend->device().record_event(stream.handle());
     work();
-    events.emplace_back(std::move(start), t.backend->record_event(stream.handle()));
+    events.emplace_back(std::move(start), t.backend->device().record_event(stream.handle()));
   }
   stream.synchronize();
   std::vector<double> ms;
-  for (auto& [start, end] : events) ms.push_back(t.backend->elapsed_ms(*start, *end));
+  for (auto& [start, end] : events) ms.push_back(t.backend->device().elapsed_ms(*start, *end));
   return median(ms);
 }
 
@@ -92,7 +92,7 @@ bool measure_dequant(const Setup& setup, Report& report) {
     const DeviceBuffer a = first.ctx.allocate(copy_bytes), b = first.ctx.allocate(copy_bytes);
     auto& dst = const_cast<DeviceMemory&>(b.memory());
     const double ms = time_ms(first, stream, warm_up, runs, [&] {
-      first.backend->copy(dst, a.memory(), copy_bytes, stream.handle());
+      first.backend->device().copy(dst, a.memory(), copy_bytes, stream.handle());
     });
     copy_gbs = 2.0 * double(copy_bytes) / (ms * 1e6);
     report.add({"copy", "device-to-device copy, " + std::to_string(copy_bytes >> 20) + " MiB", "-",

@@ -3,10 +3,13 @@
 #pragma once
 
 // core: the IR, its types, arithmetic, verifier, printer and errors
+#include "metaltile/core/contract.hpp"
 #include "metaltile/core/dtype.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/ids.hpp"
 #include "metaltile/core/kernel.hpp"
+#include "metaltile/core/launch_dims.hpp"
+#include "metaltile/core/mutator.hpp"
 #include "metaltile/core/ops.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/core/scalar.hpp"

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "metaltile/core/mutator.hpp"
 #include "passes/substitution.hpp"
 
 namespace mt::passes {
@@ -39,27 +40,23 @@ Key key_of(const Instr& in) {
   return key;
 }
 
-class Merger {
- public:
-  void merge(Block& block) {
-    scopes_.emplace_back();
-    std::vector<Instr> kept;
-    kept.reserve(block.instrs.size());
-    for (Instr& in : block.instrs) {
-      subst_.apply(in);
-      if (is_pure(in.op)) {
-        Key key = key_of(in);
-        if (std::optional<ValueId> earlier = find(key)) {
-          subst_.replace(in.result, *earlier);
-          continue;
-        }
-        scopes_.back().emplace(std::move(key), in.result);
+class Merger : public BlockMutator {
+ protected:
+  void enter_block() override { scopes_.emplace_back(); }
+  // What a block defined is not visible after it.
+  void leave_block() override { scopes_.pop_back(); }
+
+  void visit(Instr in, std::vector<Instr>& out) override {
+    subst_.apply(in);
+    if (is_pure(in.op)) {
+      Key key = key_of(in);
+      if (std::optional<ValueId> earlier = find(key)) {
+        subst_.replace(in.result, *earlier);
+        return;
       }
-      for (Block& inner : in.blocks) merge(inner);
-      kept.push_back(std::move(in));
+      scopes_.back().emplace(std::move(key), in.result);
     }
-    block.instrs = std::move(kept);
-    scopes_.pop_back();  // what this block defined is not visible after it
+    BlockMutator::visit(std::move(in), out);
   }
 
  private:
@@ -78,8 +75,8 @@ class Merger {
 
 Kernel eliminate_common_subexpressions(Kernel k) {
   Merger merger;
-  merger.merge(k.contract);  // the contract's values are not visible in the body
-  merger.merge(k.body);
+  merger.mutate(k.contract);  // the contract's values are not visible in the body
+  merger.mutate(k.body);
   return k;
 }
 

@@ -6,21 +6,23 @@
 #include <utility>
 #include <vector>
 
+#include "metaltile/core/mutator.hpp"
 #include "metaltile/core/visitor.hpp"
 
 namespace mt::passes {
 namespace {
 
-class Sweeper {
+class Sweeper : public BlockMutator {
  public:
-  explicit Sweeper(Kernel& k) : k_(k) {}
+  // Backwards, so removing a use frees its operands' definitions in the same sweep.
+  explicit Sweeper(Kernel& k) : BlockMutator(Order::Backward), k_(k) {}
 
   void run() {
     do {
       count();
       changed_ = false;
-      sweep(k_.contract);
-      sweep(k_.body);
+      mutate(k_.contract);
+      mutate(k_.body);
     } while (changed_);  // a removed local write can free the value it wrote
     drop_unread_locals();
     drop_unnamed_arrays();
@@ -52,20 +54,14 @@ class Sweeper {
     }
   }
 
-  // Backwards, so removing a use frees its operands' definitions in the same sweep.
-  void sweep(Block& block) {
-    std::vector<Instr> kept;
-    for (auto it = block.instrs.rbegin(); it != block.instrs.rend(); ++it) {
-      for (Block& inner : it->blocks) sweep(inner);
-      if (is_dead(*it)) {
-        for (ValueId v : it->operands) --uses_[v.index];
-        changed_ = true;
-        continue;
-      }
-      kept.push_back(std::move(*it));
+  void visit(Instr in, std::vector<Instr>& out) override {
+    descend(in);
+    if (is_dead(in)) {
+      for (ValueId v : in.operands) --uses_[v.index];
+      changed_ = true;
+      return;
     }
-    std::reverse(kept.begin(), kept.end());
-    block.instrs = std::move(kept);
+    out.push_back(std::move(in));
   }
 
   // After the sweeps no instruction names an unread local; the rest keep their order.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/mutator.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 #include "passes/known_constants.hpp"
 #include "passes/substitution.hpp"
@@ -24,32 +25,17 @@ bool is_all_ones(DType t, const std::optional<Scalar>& c) {
   return c->i == (std::int64_t{1} << bit_width(t)) - 1;
 }
 
-class Folder {
+class Folder : public BlockMutator {
  public:
   explicit Folder(const Kernel& k) : k_(k) {}
 
-  void fold(Block& block) {
-    std::vector<Instr> out;
-    out.reserve(block.instrs.size());
-    for (Instr& in : block.instrs) fold_into(std::move(in), out);
-    block.instrs = std::move(out);
-  }
-
- private:
-  std::optional<Scalar> constant(ValueId v) const { return constants_.find(v); }
-
-  void make_constant(Instr& in, Scalar value) {
-    in.op = OpKind::Const;
-    in.operands.clear();
-    in.literal = normalise(value, in.dtype);
-  }
-
+ protected:
   // Folds `in` and appends what remains of it (nothing, itself, or an inlined if arm) to out.
-  void fold_into(Instr in, std::vector<Instr>& out) {
+  void visit(Instr in, std::vector<Instr>& out) override {
     subst_.apply(in);
     if (in.op == OpKind::If) {
       if (std::optional<Scalar> c = constant(in.operands[0])) {
-        for (Instr& inner : in.blocks[c->i != 0 ? 0 : 1].instrs) fold_into(std::move(inner), out);
+        for (Instr& inner : in.blocks[c->i != 0 ? 0 : 1].instrs) visit(std::move(inner), out);
         return;
       }
     }
@@ -62,8 +48,16 @@ class Folder {
       }
     }
     constants_.record(in);
-    for (Block& inner : in.blocks) fold(inner);
-    out.push_back(std::move(in));
+    BlockMutator::visit(std::move(in), out);
+  }
+
+ private:
+  std::optional<Scalar> constant(ValueId v) const { return constants_.find(v); }
+
+  void make_constant(Instr& in, Scalar value) {
+    in.op = OpKind::Const;
+    in.operands.clear();
+    in.literal = normalise(value, in.dtype);
   }
 
   // All operands constant: becomes a Const. Returns whether it did.
@@ -133,8 +127,8 @@ class Folder {
 
 Kernel fold_constants(Kernel k) {
   Folder folder(k);
-  folder.fold(k.contract);
-  folder.fold(k.body);
+  folder.mutate(k.contract);
+  folder.mutate(k.body);
   return k;
 }
 

@@ -5,28 +5,25 @@
 #include <unordered_set>
 #include <vector>
 
+#include "metaltile/core/mutator.hpp"
 #include "metaltile/core/visitor.hpp"
 #include "passes/known_constants.hpp"
 
 namespace mt::passes {
 namespace {
 
-class Hoister {
+class Hoister : public BlockMutator {
  public:
   explicit Hoister(const Kernel& k) {
     for_each_instr(k.body, [&](const Instr& in) { constants_.record(in); });
   }
 
-  void hoist(Block& block) {
-    std::vector<Instr> out;
-    out.reserve(block.instrs.size());
-    for (Instr& in : block.instrs) {
-      // Inner loops first: what they hoist lands in this loop's body and may rise further.
-      for (Block& inner : in.blocks) hoist(inner);
-      if (in.op == OpKind::For) hoist_out_of(in, out);
-      out.push_back(std::move(in));
-    }
-    block.instrs = std::move(out);
+ protected:
+  void visit(Instr in, std::vector<Instr>& out) override {
+    // Inner loops first: what they hoist lands in this loop's body and may rise further.
+    descend(in);
+    if (in.op == OpKind::For) hoist_out_of(in, out);
+    out.push_back(std::move(in));
   }
 
  private:
@@ -61,7 +58,7 @@ class Hoister {
 }  // namespace
 
 Kernel hoist_invariants(Kernel k) {
-  Hoister(k).hoist(k.body);  // the contract has no loops
+  Hoister(k).mutate(k.body);  // the contract has no loops
   return k;
 }
 

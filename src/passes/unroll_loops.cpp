@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "metaltile/core/mutator.hpp"
 #include "metaltile/core/visitor.hpp"
 #include "passes/known_constants.hpp"
 
@@ -29,26 +30,19 @@ bool has_collective(const Block& block) {
   return found;
 }
 
-class Unroller {
+class Unroller : public BlockMutator {
  public:
   explicit Unroller(Kernel& k) : k_(k) {}
 
-  void unroll(Block& block) {
-    std::vector<Instr> out;
-    out.reserve(block.instrs.size());
-    for (Instr& in : block.instrs) {
-      constants_.record(in);
-      // Inner loops first: an unrolled inner loop counts at its full size for the outer one.
-      for (Block& inner : in.blocks) unroll(inner);
-      if (in.op == OpKind::For) {
-        if (std::optional<std::int64_t> trips = trip_count(in)) {
-          expand(in, *trips, out);
-          continue;
-        }
-      }
-      out.push_back(std::move(in));
+ protected:
+  void visit(Instr in, std::vector<Instr>& out) override {
+    constants_.record(in);
+    // Inner loops first: an unrolled inner loop counts at its full size for the outer one.
+    descend(in);
+    if (in.op == OpKind::For) {
+      if (std::optional<std::int64_t> trips = trip_count(in)) return expand(in, *trips, out);
     }
-    block.instrs = std::move(out);
+    out.push_back(std::move(in));
   }
 
  private:
@@ -111,7 +105,7 @@ class Unroller {
 }  // namespace
 
 Kernel unroll_loops(Kernel k) {
-  Unroller(k).unroll(k.body);  // the contract has no loops
+  Unroller(k).mutate(k.body);  // the contract has no loops
   return k;
 }
 

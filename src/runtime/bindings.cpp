@@ -6,7 +6,7 @@
 #include <limits>
 #include <sstream>
 
-#include "backends/cpu/interpreter.hpp"
+#include "metaltile/core/contract.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 
@@ -112,6 +112,120 @@ std::array<std::size_t, 3> widen(const std::array<std::uint32_t, 3>& d) {
   return {d[0], d[1], d[2]};
 }
 
+// How one kind of named argument is checked and read: byte buffers or device bindings.
+struct BufferRules {
+  static constexpr const char* kNoun = "buffer";
+  static constexpr const char* kSpecialisedToo =
+      "given both as a const and as a buffer; pass it in one of them";
+
+  // What is wrong with `bytes` for parameter p, or "".
+  static std::string problem(const Param& p, const std::vector<std::uint8_t>& bytes) {
+    if (p.is_tensor()) return tensor_length_text(bytes.size(), p.dtype);
+    if (bytes.size() == size_of(p.dtype)) return {};
+    std::ostringstream s;
+    s << "scalar " << name_of(p.dtype) << " needs exactly " << size_of(p.dtype) << " bytes, got "
+      << bytes.size();
+    return s.str();
+  }
+
+  static Scalar uniform(const Param& p, const std::vector<std::uint8_t>& bytes) {
+    if (p.is_tensor())
+      return Scalar::of_int(static_cast<std::int64_t>(bytes.size() / size_of(p.dtype)));
+    return read_element(bytes.data(), p.dtype);
+  }
+};
+
+struct DeviceRules {
+  static constexpr const char* kNoun = "binding";
+  static constexpr const char* kSpecialisedToo =
+      "specialised when the kernel was prepared; it cannot also be bound";
+
+  static std::string problem(const Param& p, const DeviceArg& arg) {
+    if (!p.is_tensor()) {
+      if (holds_dtype(arg, p.dtype)) return {};
+      return "bound to " + binding_text(arg) + " for a scalar of type " +
+             std::string(name_of(p.dtype));
+    }
+    const auto* buffer = std::get_if<DeviceBuffer>(&arg);
+    if (buffer == nullptr) {
+      return "bound to " + binding_text(arg) + ", but this is an " + param_text(p) +
+             "; bind a DeviceBuffer";
+    }
+    if (!buffer->valid())
+      return "bound to an empty DeviceBuffer; allocate one with Context::allocate";
+    return tensor_length_text(buffer->size(), p.dtype);
+  }
+
+  static Scalar uniform(const Param& p, const DeviceArg& arg) {
+    if (!p.is_tensor()) return binding_scalar(arg);
+    const std::size_t elements = std::get<DeviceBuffer>(arg).size() / size_of(p.dtype);
+    return Scalar::of_int(static_cast<std::int64_t>(elements));
+  }
+};
+
+// The one bind step: a walk over k's parameters that finds each in `named`, checks it and
+// computes its uniform. Every name in `named` must be a parameter; that is checked only when the
+// walk found fewer names than `named` holds, or before reporting a parameter's own mistake, so
+// an unknown name is still the first thing reported.
+template <class Rules, class Value>
+Binding<Value> bind_by_name(const Kernel& k, const std::map<std::string, Value>& named,
+                            const std::map<std::string, Scalar>& specialised) {
+  const auto check_unknown = [&] {
+    for (const auto& entry : named) {
+      if (k.find_param(entry.first).valid()) continue;
+      throw kernel_error(k.name, "unknown " + std::string(Rules::kNoun) + " '" + entry.first +
+                                     "': the kernel's parameters are " + params_text(k));
+    }
+  };
+  const auto fail = [&](const Param& p, const std::string& detail) {
+    check_unknown();
+    throw param_error(k.name, p.name, detail);
+  };
+  Binding<Value> b;
+  b.values.assign(k.params.size(), nullptr);
+  b.uniforms.resize(k.params.size());
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < k.params.size(); ++i) {
+    const Param& p = k.params[i];
+    const auto it = named.find(p.name);
+    found += it != named.end() ? 1 : 0;
+    if (auto c = specialised.find(p.name); c != specialised.end()) {
+      if (it != named.end()) fail(p, Rules::kSpecialisedToo);
+      b.uniforms[i] = c->second;
+      continue;
+    }
+    if (it == named.end()) {
+      fail(p, "missing " + std::string(Rules::kNoun) + " (expected " + param_text(p) + ")");
+    }
+    if (const std::string problem = Rules::problem(p, it->second); !problem.empty()) {
+      fail(p, problem);
+    }
+    b.values[i] = &it->second;
+    b.uniforms[i] = Rules::uniform(p, it->second);
+  }
+  if (found != named.size()) check_unknown();
+  return b;
+}
+
+// Calls f(param of `compiled`, its index in `traced`) for each parameter of `compiled`: the
+// parameters of `traced` that were not specialised, in their order (specialise_scalars keeps
+// it, and no other pass touches parameters).
+template <class Value, class F>
+void for_each_compiled_param(const Kernel& traced, const Kernel& compiled, const Binding<Value>& b,
+                             F f) {
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < b.values.size(); ++i) {
+    if (b.values[i] == nullptr) continue;  // specialised: not a parameter of `compiled`
+    MT_ASSERT(next < compiled.params.size() && compiled.params[next].name == traced.params[i].name)
+        << "kernel '" << compiled.name << "': param '" << traced.params[i].name
+        << "' is bound but is not the compiled kernel's parameter " << next;
+    f(compiled.params[next++], i);
+  }
+  MT_ASSERT(next == compiled.params.size())
+      << "kernel '" << compiled.name << "': param '" << compiled.params[next].name
+      << "' survived the passes but has no checked binding";
+}
+
 }  // namespace
 
 LaunchDims check_launch_dims(const Kernel& k, const std::array<std::size_t, 3>& grid,
@@ -213,8 +327,8 @@ void check_arrays_fit(const Kernel& k, const std::map<std::string, Scalar>& spec
 }
 
 void check_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims) {
-  // The interpreter is the reference semantics of the contract, whichever backend launches.
-  cpu::run_contract(k, uniforms, dims);
+  // Core states the contract's semantics, whichever backend launches.
+  evaluate_contract(k, uniforms, dims);
 }
 
 void check_contract_without_launch_shape(const Kernel& k, std::span<const Scalar> uniforms) {
@@ -236,7 +350,7 @@ void check_contract_without_launch_shape(const Kernel& k, std::span<const Scalar
     if (!depends) reduced.contract.instrs.push_back(in);
   }
   // The launch shape is never read now; any shape will do.
-  cpu::run_contract(reduced, uniforms, LaunchDims{});
+  evaluate_contract(reduced, uniforms, LaunchDims{});
 }
 
 std::map<std::string, Scalar> uniforms_by_name(const Kernel& k, std::span<const Scalar> uniforms) {
@@ -246,166 +360,57 @@ std::map<std::string, Scalar> uniforms_by_name(const Kernel& k, std::span<const 
   return by_name;
 }
 
-void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& consts) {
-  for (const auto& entry : buffers) {
-    if (!k.find_param(entry.first).valid()) {
-      throw kernel_error(k.name, "unknown buffer '" + entry.first +
-                                     "': the kernel's parameters are " + params_text(k));
-    }
-  }
-  for (const Param& p : k.params) {
-    auto it = buffers.find(p.name);
-    if (!p.is_tensor() && consts.count(p.name) != 0) {  // specialised
-      if (it == buffers.end()) continue;
-      throw param_error(k.name, p.name,
-                        "given both as a const and as a buffer; pass it in one of them");
-    }
-    if (it == buffers.end()) {
-      throw param_error(k.name, p.name, "missing buffer (expected " + param_text(p) + ")");
-    }
-    const std::size_t bytes = it->second.size();
-    std::string detail;
-    if (p.is_tensor()) {
-      detail = tensor_length_text(bytes, p.dtype);
-    } else if (bytes != size_of(p.dtype)) {
-      std::ostringstream s;
-      s << "scalar " << name_of(p.dtype) << " needs exactly " << size_of(p.dtype) << " bytes, got "
-        << bytes;
-      detail = s.str();
-    }
-    if (!detail.empty()) throw param_error(k.name, p.name, detail);
-  }
+BufferBinding bind_buffers(const Kernel& k, const BufferMap& buffers,
+                           const std::map<std::string, Scalar>& specialised) {
+  return bind_by_name<BufferRules>(k, buffers, specialised);
 }
 
-std::vector<Scalar> buffer_uniforms(const Kernel& k, const BufferMap& buffers,
-                                    const std::map<std::string, Scalar>& specialised) {
-  std::vector<Scalar> uniforms(k.params.size());
-  for (std::size_t p = 0; p < k.params.size(); ++p) {
-    const Param& param = k.params[p];
-    if (auto c = specialised.find(param.name); c != specialised.end()) {
-      uniforms[p] = c->second;
-      continue;
-    }
-    const std::vector<std::uint8_t>& bytes = buffers.at(param.name);
-    if (param.is_tensor()) {
-      uniforms[p] = Scalar::of_int(static_cast<std::int64_t>(bytes.size() / size_of(param.dtype)));
-    } else {
-      MT_ASSERT(bytes.size() == size_of(param.dtype)) << "unchecked scalar " << param.name;
-      uniforms[p] = read_element(bytes.data(), param.dtype);
-    }
-  }
-  return uniforms;
+DeviceBinding bind_device(const Kernel& k, const DeviceBindings& bindings,
+                          const std::map<std::string, Scalar>& specialised) {
+  return bind_by_name<DeviceRules>(k, bindings, specialised);
 }
 
-BoundArguments bind_arguments(const Kernel& original, const Kernel& compiled,
-                              const BufferMap& buffers) {
+BoundArguments buffer_arguments(const Kernel& traced, const Kernel& compiled,
+                                const BufferBinding& b) {
   BoundArguments bound;
-  // Every output of the original comes back, even one the passes found unused.
-  for (const Param& p : original.params) {
-    if (p.kind == ParamKind::Output) bound.outputs.emplace(p.name, buffers.at(p.name));
+  // Every output of the traced kernel comes back, even one the passes found unused.
+  std::vector<std::vector<std::uint8_t>*> copies(traced.params.size(), nullptr);
+  for (std::size_t i = 0; i < traced.params.size(); ++i) {
+    const Param& p = traced.params[i];
+    if (p.kind == ParamKind::Output)
+      copies[i] = &bound.outputs.emplace(p.name, *b.values[i]).first->second;
   }
   bound.args.reserve(compiled.params.size());
-  for (const Param& p : compiled.params) {
-    auto it = buffers.find(p.name);
-    MT_ASSERT(it != buffers.end()) << "kernel '" << compiled.name << "': param '" << p.name
-                                   << "' survived the passes but has no checked buffer";
+  for_each_compiled_param(traced, compiled, b, [&](const Param& p, std::size_t i) {
     Argument arg;
     switch (p.kind) {
-      case ParamKind::Output: {
-        std::vector<std::uint8_t>& copy = bound.outputs.at(p.name);
-        arg.bytes = std::span<std::uint8_t>(copy.data(), copy.size());
-        break;
-      }
+      case ParamKind::Output: arg.bytes = std::span<std::uint8_t>(*copies[i]); break;
       case ParamKind::Input: {
         // Backends never write an input (mt::Argument), so the caller's const bytes are safe.
-        auto& bytes = const_cast<std::vector<std::uint8_t>&>(it->second);
+        auto& bytes = const_cast<std::vector<std::uint8_t>&>(*b.values[i]);
         arg.bytes = std::span<std::uint8_t>(bytes.data(), bytes.size());
         break;
       }
-      case ParamKind::Scalar:
-        MT_ASSERT(it->second.size() == size_of(p.dtype)) << "unchecked scalar " << p.name;
-        arg.scalar = read_element(it->second.data(), p.dtype);
-        break;
+      case ParamKind::Scalar: arg.scalar = b.uniforms[i]; break;
     }
     bound.args.push_back(arg);
-  }
+  });
   return bound;
 }
 
-void check_device_bindings(const Kernel& k, const DeviceBindings& bindings,
-                           const std::map<std::string, Scalar>& specialised) {
-  for (const auto& entry : bindings) {
-    if (!k.find_param(entry.first).valid()) {
-      throw kernel_error(k.name, "unknown binding '" + entry.first +
-                                     "': the kernel's parameters are " + params_text(k));
-    }
-  }
-  for (const Param& p : k.params) {
-    auto it = bindings.find(p.name);
-    if (specialised.count(p.name) != 0) {
-      if (it == bindings.end()) continue;
-      throw param_error(k.name, p.name,
-                        "specialised when the kernel was prepared; it cannot also be bound");
-    }
-    if (it == bindings.end()) {
-      throw param_error(k.name, p.name, "missing binding (expected " + param_text(p) + ")");
-    }
-    const DeviceArg& arg = it->second;
-    std::string detail;
-    if (p.is_tensor()) {
-      const auto* buffer = std::get_if<DeviceBuffer>(&arg);
-      if (buffer == nullptr) {
-        detail = "bound to " + binding_text(arg) + ", but this is an " + param_text(p) +
-                 "; bind a DeviceBuffer";
-      } else if (!buffer->valid()) {
-        detail = "bound to an empty DeviceBuffer; allocate one with Context::allocate";
-      } else {
-        detail = tensor_length_text(buffer->size(), p.dtype);
-      }
-    } else if (!holds_dtype(arg, p.dtype)) {
-      detail = "bound to " + binding_text(arg) + " for a scalar of type " +
-               std::string(name_of(p.dtype));
-    }
-    if (!detail.empty()) throw param_error(k.name, p.name, detail);
-  }
-}
-
-std::vector<Scalar> device_uniforms(const Kernel& k, const DeviceBindings& bindings,
-                                    const std::map<std::string, Scalar>& specialised) {
-  std::vector<Scalar> uniforms(k.params.size());
-  for (std::size_t p = 0; p < k.params.size(); ++p) {
-    const Param& param = k.params[p];
-    if (auto c = specialised.find(param.name); c != specialised.end()) {
-      uniforms[p] = c->second;
-      continue;
-    }
-    const DeviceArg& arg = bindings.at(param.name);
-    if (param.is_tensor()) {
-      const std::size_t elements = std::get<DeviceBuffer>(arg).size() / size_of(param.dtype);
-      uniforms[p] = Scalar::of_int(static_cast<std::int64_t>(elements));
-    } else {
-      uniforms[p] = binding_scalar(arg);
-    }
-  }
-  return uniforms;
-}
-
-std::vector<DeviceArgument> bind_device_arguments(const Kernel& compiled,
-                                                  const DeviceBindings& bindings) {
+std::vector<DeviceArgument> device_arguments(const Kernel& traced, const Kernel& compiled,
+                                             const DeviceBinding& b) {
   std::vector<DeviceArgument> args;
   args.reserve(compiled.params.size());
-  for (const Param& p : compiled.params) {
-    auto it = bindings.find(p.name);
-    MT_ASSERT(it != bindings.end()) << "kernel '" << compiled.name << "': param '" << p.name
-                                    << "' survived the passes but has no checked binding";
+  for_each_compiled_param(traced, compiled, b, [&](const Param& p, std::size_t i) {
     DeviceArgument arg;
     if (p.is_tensor()) {
-      arg.memory = &std::get<DeviceBuffer>(it->second).memory();
+      arg.memory = &std::get<DeviceBuffer>(*b.values[i]).memory();
     } else {
-      arg.scalar = binding_scalar(it->second);
+      arg.scalar = b.uniforms[i];
     }
     args.push_back(arg);
-  }
+  });
   return args;
 }
 

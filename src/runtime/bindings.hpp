@@ -1,6 +1,6 @@
 // The checks of the dispatch contract (launch dims, consts, bindings, the kernel's contract) and
-// the binding of named arguments to the backend's argument vectors, for both the byte-map
-// dispatch and the device-resident launch. Every check throws mt::Error naming the kernel and
+// the one bind step that resolves named arguments, shared by the byte-map dispatch and the
+// device-resident launch. Every check throws mt::Error naming the kernel and
 // the parameter, before anything is compiled or launched.
 #pragma once
 
@@ -49,48 +49,53 @@ void check_contract_without_launch_shape(const Kernel& k, std::span<const Scalar
 // The uniforms of check_contract by parameter name (Context::check returns them).
 std::map<std::string, Scalar> uniforms_by_name(const Kernel& k, std::span<const Scalar> uniforms);
 
-// --- byte-map dispatch (dispatch_with_grid) ------------------------------------------------
+// --- binding by name: one step for the byte-map dispatch and the device-resident launch -------
 
-// Every buffer name is a parameter; no specialised scalar is also a buffer; every tensor
-// parameter has a buffer whose length is a multiple of its element size and whose element count
-// fits u32 (a kernel's len() is u32); every scalar parameter not in `consts` has exactly one
-// element's bytes (4: scalars are 32-bit).
-void check_buffers(const Kernel& k, const BufferMap& buffers, const ConstMap& consts);
+// A launch's parameters resolved by name, checked and read in one walk over the kernel's
+// parameters (bind_buffers, bind_device); the arguments for the compiled kernel are then made
+// from it without looking a name up again.
+template <class Value>
+struct Binding {
+  std::vector<const Value*> values;  // by ParamId of the kernel as traced; nullptr: specialised
+  std::vector<Scalar> uniforms;      // check_contract's: a scalar's value, a tensor's length
+};
+using BufferBinding = Binding<std::vector<std::uint8_t>>;
+using DeviceBinding = Binding<DeviceArg>;
 
-// The uniforms of check_contract from checked buffers and the specialised scalars.
-std::vector<Scalar> buffer_uniforms(const Kernel& k, const BufferMap& buffers,
-                                    const std::map<std::string, Scalar>& specialised);
+// The byte-map dispatch's bind step. Every buffer name is a parameter; no specialised scalar is
+// also a buffer; every tensor parameter has a buffer whose length is a multiple of its element
+// size and whose element count fits u32 (a kernel's len() is u32); every scalar parameter not
+// specialised has exactly one element's bytes (4: scalars are 32-bit). An unknown name is
+// reported before any parameter's mistake; the parameters' in their order. The binding points
+// into `buffers`.
+BufferBinding bind_buffers(const Kernel& k, const BufferMap& buffers,
+                           const std::map<std::string, Scalar>& specialised);
+
+// The device-resident launch's bind step, in the same order: every binding name is a
+// parameter; no specialised scalar is bound again; every tensor parameter is bound to a valid
+// DeviceBuffer whose size is a multiple of its element size and whose element count fits u32;
+// every other scalar parameter is bound to a value of its dtype (u32, i32 or f32). The binding
+// points into `bindings`.
+DeviceBinding bind_device(const Kernel& k, const DeviceBindings& bindings,
+                          const std::map<std::string, Scalar>& specialised);
 
 struct BoundArguments {
   std::vector<Argument> args;  // one per parameter of the compiled kernel, in its order
   BufferMap outputs;           // copies of the caller's output buffers; args point into them
 };
 
-// Binds `buffers` (already checked against `original`) to the parameters of `compiled` (the
-// same kernel after specialisation and passes). Outputs of `original` are copied, since the
-// caller's map is const and the kernel writes them. Inputs are bound in place without a copy:
-// backends only read an input's bytes (see mt::Argument), and inputs can be large weights.
-// The returned args point into `buffers` and into `outputs`: keep both alive while they are used.
-BoundArguments bind_arguments(const Kernel& original, const Kernel& compiled,
-                              const BufferMap& buffers);
+// The arguments of `compiled` (`traced` after specialisation and passes, which keep the
+// unspecialised parameters in order) from `traced`'s binding. Outputs of `traced` are copied,
+// since the caller's map is const and the kernel writes them. Inputs are bound in place without
+// a copy: backends only read an input's bytes (see mt::Argument), and inputs can be large
+// weights. The returned args point into the caller's buffers and into `outputs`: keep both alive
+// while they are used.
+BoundArguments buffer_arguments(const Kernel& traced, const Kernel& compiled,
+                                const BufferBinding& b);
 
-// --- device-resident launch (Context::launch) ----------------------------------------------
-
-// Every binding name is a parameter; no specialised scalar is bound again; every tensor
-// parameter is bound to a valid DeviceBuffer whose size is a multiple of its element size and
-// whose element count fits u32; every other scalar parameter is bound to a value of its dtype
-// (u32, i32 or f32).
-void check_device_bindings(const Kernel& k, const DeviceBindings& bindings,
-                           const std::map<std::string, Scalar>& specialised);
-
-// The uniforms of check_contract from checked bindings and the specialised scalars.
-std::vector<Scalar> device_uniforms(const Kernel& k, const DeviceBindings& bindings,
-                                    const std::map<std::string, Scalar>& specialised);
-
-// One DeviceArgument per parameter of `compiled` (the kernel after specialisation and passes),
-// from bindings already checked against the kernel as traced. The arguments point at the
-// bindings' memory: keep `bindings` alive while they are used.
-std::vector<DeviceArgument> bind_device_arguments(const Kernel& compiled,
-                                                  const DeviceBindings& bindings);
+// One DeviceArgument per parameter of `compiled`, pointing at the bound buffers' memory: keep
+// the bindings alive while they are used.
+std::vector<DeviceArgument> device_arguments(const Kernel& traced, const Kernel& compiled,
+                                             const DeviceBinding& b);
 
 }  // namespace mt

@@ -69,10 +69,9 @@ DeviceLimits Context::limits() const { return state_->backend->limits(); }
 std::map<std::string, Scalar> Context::check(const Kernel& kernel, const BufferMap& buffers,
                                              const ConstMap& consts) const {
   const std::map<std::string, Scalar> specialised = check_consts(kernel, consts);
-  check_buffers(kernel, buffers, consts);
-  const std::vector<Scalar> uniforms = buffer_uniforms(kernel, buffers, specialised);
-  check_contract_without_launch_shape(kernel, uniforms);
-  return uniforms_by_name(kernel, uniforms);
+  const BufferBinding bound = bind_buffers(kernel, buffers, specialised);
+  check_contract_without_launch_shape(kernel, bound.uniforms);
+  return uniforms_by_name(kernel, bound.uniforms);
 }
 
 DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap& buffers,
@@ -86,13 +85,13 @@ DispatchResult Context::dispatch_with_grid(const Kernel& kernel, const BufferMap
   const LaunchDims dims = check_launch_dims(kernel, grid, tpg, backend.limits());
   const std::map<std::string, Scalar> specialised = check_consts(kernel, consts);
   check_arrays_fit(kernel, specialised, backend.limits());
-  check_buffers(kernel, buffers, consts);
+  const BufferBinding binding = bind_buffers(kernel, buffers, specialised);
 
   // 4: host-side preconditions, before a compile (shared with launch, see bindings.hpp).
-  check_contract(kernel, buffer_uniforms(kernel, buffers, specialised), dims);
+  check_contract(kernel, binding.uniforms, dims);
 
   std::shared_ptr<const Executable> exe = state_->compile(kernel, specialised);
-  BoundArguments bound = bind_arguments(kernel, exe->kernel(), buffers);
+  BoundArguments bound = buffer_arguments(kernel, exe->kernel(), binding);
 
   // 5: the launch alone is timed; compile and binding are not part of elapsed_us.
   const auto start = std::chrono::steady_clock::now();

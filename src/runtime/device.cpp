@@ -1,6 +1,6 @@
 // The device-resident API: DeviceBuffer, Stream, PreparedKernel and Graph, and the Context
 // methods that make and use them. Launch checks are those of dispatch_with_grid (bindings.hpp);
-// every backend-specific step is a KernelBackend call.
+// every backend-specific step is a call of the backend's DeviceApi (KernelBackend::device()).
 #include "metaltile/runtime/device.hpp"
 
 #include <exception>
@@ -33,7 +33,7 @@ std::size_t DeviceBuffer::size() const { return memory_ == nullptr ? 0 : memory_
 
 void DeviceBuffer::upload(std::span<const std::uint8_t> bytes, std::size_t offset) const {
   check_made(memory_, "DeviceBuffer", "Context::allocate");
-  backend_->write(*memory_, offset, bytes);
+  backend_->device().write(*memory_, offset, bytes);
 }
 
 std::vector<std::uint8_t> DeviceBuffer::download() const {
@@ -44,7 +44,7 @@ std::vector<std::uint8_t> DeviceBuffer::download() const {
 
 void DeviceBuffer::download(std::span<std::uint8_t> out, std::size_t offset) const {
   check_made(memory_, "DeviceBuffer", "Context::allocate");
-  backend_->read(*memory_, offset, out);
+  backend_->device().read(*memory_, offset, out);
 }
 
 const DeviceMemory& DeviceBuffer::memory() const {
@@ -56,7 +56,7 @@ const DeviceMemory& DeviceBuffer::memory() const {
 
 void Stream::synchronize() const {
   check_made(handle_, "Stream", "Context::create_stream");
-  backend_->synchronize(*handle_);
+  backend_->device().synchronize(*handle_);
 }
 
 StreamHandle& Stream::handle() const {
@@ -75,7 +75,7 @@ void Graph::replay(const Stream& stream) const {
   if (stream.backend_ != backend_) {
     throw Error("a graph can only be replayed on a stream of the Context that captured it");
   }
-  backend_->replay(*handle_, *stream.handle_);
+  backend_->device().replay(*handle_, *stream.handle_);
 }
 
 // --- Context --------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ DeviceBuffer Context::allocate(std::size_t bytes) const {
   DeviceBuffer buffer;
   buffer.backend_ = state_->backend;
   try {
-    buffer.memory_ = state_->backend->allocate(bytes);
+    buffer.memory_ = state_->backend->device().allocate(bytes);
   } catch (const std::bad_alloc&) {
     // The CPU backend's host allocation; a GPU's failure is already an mt::Error (cuMemAlloc).
     throw Error("allocate: " + quantity(bytes, "byte") + " are more than the " +
@@ -102,7 +102,7 @@ DeviceBuffer Context::upload(std::span<const std::uint8_t> bytes) const {
 Stream Context::create_stream() const {
   Stream stream;
   stream.backend_ = state_->backend;
-  stream.handle_ = state_->backend->create_stream();
+  stream.handle_ = state_->backend->device().create_stream();
   return stream;
 }
 
@@ -136,29 +136,29 @@ void Context::launch(const PreparedKernel& kernel, const DeviceBindings& binding
   }
   // The checks of dispatch_with_grid, in its order: dims, bindings, then the contract.
   const LaunchDims dims = check_launch_dims(k, grid, tpg, backend.limits());
-  check_device_bindings(k, bindings, kernel.specialised_);
-  for (const auto& [name, arg] : bindings) {
-    const auto* buffer = std::get_if<DeviceBuffer>(&arg);
+  const DeviceBinding binding = bind_device(k, bindings, kernel.specialised_);
+  for (std::size_t i = 0; i < k.params.size(); ++i) {
+    const auto* buffer =
+        binding.values[i] == nullptr ? nullptr : std::get_if<DeviceBuffer>(binding.values[i]);
     if (buffer != nullptr && buffer->backend_ != state_->backend) {
-      throw param_error(k.name, name,
+      throw param_error(k.name, k.params[i].name,
                         "bound to a DeviceBuffer of another Context; allocate it "
                         "from the Context that launches");
     }
   }
-  check_contract(k, device_uniforms(k, bindings, kernel.specialised_), dims);
+  check_contract(k, binding.uniforms, dims);
 
   const std::vector<DeviceArgument> args =
-      bind_device_arguments(kernel.executable().kernel(), bindings);
-  backend.enqueue(kernel.executable(), args, dims, *stream.handle_);
+      device_arguments(k, kernel.executable().kernel(), binding);
+  backend.device().enqueue(kernel.executable(), args, dims, *stream.handle_);
 }
 
 std::map<std::string, Scalar> Context::check(const PreparedKernel& kernel,
                                              const DeviceBindings& bindings) const {
   const Kernel& k = kernel.kernel();
-  check_device_bindings(k, bindings, kernel.specialised_);
-  const std::vector<Scalar> uniforms = device_uniforms(k, bindings, kernel.specialised_);
-  check_contract_without_launch_shape(k, uniforms);
-  return uniforms_by_name(k, uniforms);
+  const DeviceBinding binding = bind_device(k, bindings, kernel.specialised_);
+  check_contract_without_launch_shape(k, binding.uniforms);
+  return uniforms_by_name(k, binding.uniforms);
 }
 
 Graph Context::capture(const Stream& stream, const std::function<void()>& record) const {
@@ -169,20 +169,20 @@ Graph Context::capture(const Stream& stream, const std::function<void()>& record
         "capture on a stream of another Context; create the stream from the Context "
         "that captures");
   }
-  backend.begin_capture(*stream.handle_);
+  backend.device().begin_capture(*stream.handle_);
   try {
     record();
   } catch (...) {
     // The stream must not stay in capture mode; the error of `record` is the one to report.
     try {
-      (void)backend.end_capture(*stream.handle_);
+      (void)backend.device().end_capture(*stream.handle_);
     } catch (...) {
     }
     throw;
   }
   Graph graph;
   graph.backend_ = state_->backend;
-  graph.handle_ = backend.end_capture(*stream.handle_);
+  graph.handle_ = backend.device().end_capture(*stream.handle_);
   return graph;
 }
 

@@ -8,9 +8,11 @@
 #include <utility>
 #include <vector>
 
+#include "metaltile/core/mutator.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 #include "metaltile/core/verify.hpp"
+#include "metaltile/core/visitor.hpp"
 
 namespace mt::fuzz {
 namespace {
@@ -39,36 +41,34 @@ bool is_zero_const(const Instr& in) {
 }
 
 // Simplifies the instructions with pre-order numbers in [from, to): a statement, loop or if
-// goes (with what it holds); a value becomes a zero constant. Returns whether anything changed.
-bool simplify_range(Block& b, std::size_t& at, std::size_t from, std::size_t to) {
+// goes (with what it holds); a value becomes a zero constant. `changed` says whether anything did.
+class RangeSimplifier : public BlockMutator {
+ public:
+  RangeSimplifier(std::size_t from, std::size_t to) : from_(from), to_(to) {}
   bool changed = false;
-  std::vector<Instr> kept;
-  kept.reserve(b.instrs.size());
-  for (Instr& in : b.instrs) {
-    const std::size_t here = at++;
-    std::size_t inner = 0;
-    for (const Block& blk : in.blocks) inner += count(blk);
-    if (here >= from && here < to) {
-      at += inner;
-      const bool statement = !has_result(in.op) || in.op == OpKind::For;
-      if (statement) {
-        changed = true;
-        continue;
-      }
-      if (!is_zero_const(in)) {
-        kept.push_back(zero_like(in));
-        changed = true;
-        continue;
-      }
-      kept.push_back(std::move(in));
-      continue;
+
+ protected:
+  void visit(Instr in, std::vector<Instr>& out) override {
+    const std::size_t here = at_++;
+    if (here < from_ || here >= to_) return BlockMutator::visit(std::move(in), out);
+    for (const Block& blk : in.blocks) at_ += count(blk);
+    const bool statement = !has_result(in.op) || in.op == OpKind::For;
+    if (statement) {
+      changed = true;
+      return;
     }
-    for (Block& blk : in.blocks) changed |= simplify_range(blk, at, from, to);
-    kept.push_back(std::move(in));
+    if (!is_zero_const(in)) {
+      out.push_back(zero_like(in));
+      changed = true;
+      return;
+    }
+    out.push_back(std::move(in));
   }
-  b.instrs = std::move(kept);
-  return changed;
-}
+
+ private:
+  std::size_t from_, to_;
+  std::size_t at_ = 0;  // the pre-order number of the next instruction
+};
 
 // Removes the value with pre-order number `target`, its uses reading its operand `which` (of
 // the same type) instead: shortens chains (a select or shift between the op a failure needs
@@ -141,73 +141,76 @@ bool removable_when_unused(OpKind op) {
   return is_pure(op) || op == OpKind::Load || op == OpKind::ArrayLoad || op == OpKind::LocalRead;
 }
 
-bool drop_dead(Block& b, const std::vector<int>& uses, const std::vector<int>& local_reads) {
+// Drops values nothing uses, writes of locals nothing reads and empty control flow.
+class DeadDropper : public BlockMutator {
+ public:
+  DeadDropper(const std::vector<int>& uses, const std::vector<int>& local_reads)
+      : uses_(uses), local_reads_(local_reads) {}
   bool changed = false;
-  std::vector<Instr> kept;
-  for (Instr& in : b.instrs) {
+
+ protected:
+  void visit(Instr in, std::vector<Instr>& out) override {
     const bool dead_value = has_result(in.op) && in.op != OpKind::For &&
-                            removable_when_unused(in.op) && uses[in.result.index] == 0;
-    const bool dead_write = in.op == OpKind::LocalWrite && local_reads[in.local.index] == 0;
+                            removable_when_unused(in.op) && uses_[in.result.index] == 0;
+    const bool dead_write = in.op == OpKind::LocalWrite && local_reads_[in.local.index] == 0;
     const bool empty_control = (in.op == OpKind::If || in.op == OpKind::For) &&
                                std::all_of(in.blocks.begin(), in.blocks.end(),
                                            [](const Block& x) { return x.instrs.empty(); });
     if (dead_value || dead_write || empty_control) {
       changed = true;
-      continue;
+      return;
     }
-    for (Block& inner : in.blocks) changed |= drop_dead(inner, uses, local_reads);
-    kept.push_back(std::move(in));
+    BlockMutator::visit(std::move(in), out);
   }
-  b.instrs = std::move(kept);
-  return changed;
-}
 
-template <class F>
-void for_each_instr(Block& b, const F& f) {
-  for (Instr& in : b.instrs) {
-    f(in);
-    for (Block& inner : in.blocks) for_each_instr(inner, f);
-  }
-}
+ private:
+  const std::vector<int>& uses_;
+  const std::vector<int>& local_reads_;
+};
 
 // Equal constants visible at once become one (the first), so a minimised program does not
-// repeat `const 0`: `seen` holds the constants of the enclosing blocks.
-void merge_constants(Block& b, std::vector<std::pair<Instr, ValueId>>& seen,
-                     std::vector<ValueId>& same_as) {
-  const std::size_t outer = seen.size();
-  std::vector<Instr> kept;
-  for (Instr& in : b.instrs) {
+// repeat `const 0`: `seen_` holds the constants of the enclosing blocks.
+class ConstantMerger : public BlockMutator {
+ public:
+  explicit ConstantMerger(std::size_t values) : same_as_(values) {}
+
+ protected:
+  void enter_block() override { outer_.push_back(seen_.size()); }
+  void leave_block() override {
+    seen_.resize(outer_.back());
+    outer_.pop_back();
+  }
+
+  void visit(Instr in, std::vector<Instr>& out) override {
     for (ValueId& v : in.operands) {
-      if (same_as[v.index].valid()) v = same_as[v.index];
+      if (same_as_[v.index].valid()) v = same_as_[v.index];
     }
     if (in.op == OpKind::Const) {
-      const auto match = std::find_if(seen.begin(), seen.end(), [&](const auto& s) {
+      const auto match = std::find_if(seen_.begin(), seen_.end(), [&](const auto& s) {
         return s.first.dtype == in.dtype &&
                std::bit_cast<std::uint64_t>(s.first.literal.f) ==
                    std::bit_cast<std::uint64_t>(in.literal.f) &&
                s.first.literal.i == in.literal.i;
       });
-      if (match != seen.end()) {
-        same_as[in.result.index] = match->second;
-        continue;
+      if (match != seen_.end()) {
+        same_as_[in.result.index] = match->second;
+        return;
       }
-      seen.emplace_back(in, in.result);
+      seen_.emplace_back(in, in.result);
     }
-    for (Block& inner : in.blocks) merge_constants(inner, seen, same_as);
-    kept.push_back(std::move(in));
+    BlockMutator::visit(std::move(in), out);
   }
-  b.instrs = std::move(kept);
-  seen.resize(outer);
-}
+
+ private:
+  std::vector<std::pair<Instr, ValueId>> seen_;
+  std::vector<std::size_t> outer_;  // seen_'s size when each open block began
+  std::vector<ValueId> same_as_;
+};
 
 }  // namespace
 
 void drop_unused(Kernel& k) {
-  {
-    std::vector<std::pair<Instr, ValueId>> seen;
-    std::vector<ValueId> same_as(k.value_types.size());
-    merge_constants(k.body, seen, same_as);
-  }
+  ConstantMerger(k.value_types.size()).mutate(k.body);
   bool changed = true;
   std::vector<int> local_reads;
   std::vector<bool> arrays_named;
@@ -217,7 +220,9 @@ void drop_unused(Kernel& k) {
     arrays_named.assign(k.arrays.size(), false);
     count_uses(k.body, uses, local_reads, arrays_named);
     count_uses(k.contract, uses, local_reads, arrays_named);
-    changed = drop_dead(k.body, uses, local_reads);
+    DeadDropper dropper(uses, local_reads);
+    dropper.mutate(k.body);
+    changed = dropper.changed;
   }
   // Locals nobody reads now have no writes either; arrays nothing names can go. Renumber both.
   std::vector<std::uint32_t> local_index(k.locals.size()), array_index(k.arrays.size());
@@ -315,8 +320,9 @@ FuzzProgram minimise(const FuzzProgram& p, const StillFails& still_fails, int ma
          chunk /= 2) {
       for (std::size_t from = 0; from < count(best.kernel.body); from += chunk) {
         FuzzProgram c = best;
-        std::size_t at = 0;
-        if (!simplify_range(c.kernel.body, at, from, from + chunk)) continue;
+        RangeSimplifier simplifier(from, from + chunk);
+        simplifier.mutate(c.kernel.body);
+        if (!simplifier.changed) continue;
         progress |= attempt(std::move(c));
       }
       if (chunk == 1) break;

@@ -148,12 +148,20 @@ TEST(Contract, RequireLenMisuseIsATraceError) {
 class HugeBuffers : public test::ForwardingBackend {
  public:
   using ForwardingBackend::ForwardingBackend;
-  std::shared_ptr<DeviceMemory> allocate(std::size_t) override {
-    struct Claim : DeviceMemory {
-      std::size_t size() const override { return (std::size_t{1} << 32) * 4; }
-    };
-    return std::make_shared<Claim>();
-  }
+  DeviceApi& device() override { return device_; }
+
+ private:
+  class Claims : public test::ForwardingDevice {
+   public:
+    using ForwardingDevice::ForwardingDevice;
+    std::shared_ptr<DeviceMemory> allocate(std::size_t) override {
+      struct Claim : DeviceMemory {
+        std::size_t size() const override { return (std::size_t{1} << 32) * 4; }
+      };
+      return std::make_shared<Claim>();
+    }
+  };
+  Claims device_{inner().device()};
 };
 
 TEST(Contract, TensorLongerThanAU32LengthIsRejectedWhenBound) {

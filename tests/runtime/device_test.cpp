@@ -212,6 +212,13 @@ TEST(DeviceLaunch, MisuseIsAnErrorAndTheNextLaunchWorks) {
         {"float for a u32", launch(with("n", 100.0f)), {"param 'n'", "f32", "u32"}},
         {"size not a multiple", launch(with("src", ragged)), {"param 'src'", "multiple"}},
         {"unknown name", launch(with("scr", b.src)), {"unknown binding 'scr'", "src", "out"}},
+        {"unknown name before a missing one",
+         [&] {
+           DeviceBindings typo = missing;
+           typo.emplace("scr", b.src);
+           ctx.launch(k, typo, kGrid, kTpg, stream);
+         },
+         {"unknown binding 'scr'"}},
         {"value for a tensor", launch(with("out", 1.0f)), {"param 'out'", "DeviceBuffer"}},
         {"buffer for a scalar", launch(with("scale", b.src)), {"param 'scale'", "DeviceBuffer"}},
         {"empty buffer", launch(with("src", DeviceBuffer())), {"param 'src'", "empty"}},

@@ -169,6 +169,15 @@ TEST(DispatchErrors, UnknownBufferName) {
   expect_error(b, {}, kGrid, kTpg, {"unknown buffer 'scr'", "src", "out", "n"});
 }
 
+// The one bind step checks names and parameters in one walk, yet an unknown name is still
+// reported before a parameter's own mistake (here a missing buffer).
+TEST(DispatchErrors, UnknownNameComesBeforeAMissingBuffer) {
+  BufferMap b = good_buffers();
+  b["scr"] = b.at("src");
+  b.erase("src");
+  expect_error(b, {}, kGrid, kTpg, {"unknown buffer 'scr'"});
+}
+
 TEST(DispatchErrors, ScalarWithWrongByteLength) {
   BufferMap b = good_buffers();
   b["n"] = test::pack_u32(std::vector<std::uint32_t>{kLen, 0});  // 8 bytes

@@ -1,6 +1,7 @@
-// ForwardingBackend: a KernelBackend that passes every call to another one. Tests derive from
-// it to observe or adjust a few calls (count compiles, register kernels with a fake driver)
-// and inherit the rest, so a new backend entry point is forwarded in one place.
+// ForwardingBackend: a KernelBackend that passes every call, device() included, to another one;
+// ForwardingDevice does the same for a DeviceApi. Tests derive from them to observe or adjust a
+// few calls (count compiles, register kernels with a fake driver, claim huge buffers) and
+// inherit the rest, so a new entry point is forwarded in one place.
 #pragma once
 
 #include <memory>
@@ -22,37 +23,47 @@ class ForwardingBackend : public KernelBackend {
   void launch(const Executable& e, std::span<Argument> a, const LaunchDims& d) override {
     inner_->launch(e, a, d);
   }
-  std::shared_ptr<DeviceMemory> allocate(std::size_t b) override { return inner_->allocate(b); }
-  void write(DeviceMemory& d, std::size_t o, std::span<const std::uint8_t> s) override {
-    inner_->write(d, o, s);
-  }
-  void read(const DeviceMemory& s, std::size_t o, std::span<std::uint8_t> d) override {
-    inner_->read(s, o, d);
-  }
-  std::shared_ptr<StreamHandle> create_stream() override { return inner_->create_stream(); }
-  void enqueue(const Executable& e, std::span<const DeviceArgument> a, const LaunchDims& d,
-               StreamHandle& s) override {
-    inner_->enqueue(e, a, d, s);
-  }
-  void synchronize(StreamHandle& s) override { inner_->synchronize(s); }
-  void begin_capture(StreamHandle& s) override { inner_->begin_capture(s); }
-  std::shared_ptr<GraphHandle> end_capture(StreamHandle& s) override {
-    return inner_->end_capture(s);
-  }
-  void replay(GraphHandle& g, StreamHandle& s) override { inner_->replay(g, s); }
-  void copy(DeviceMemory& d, const DeviceMemory& s, std::size_t b, StreamHandle& st) override {
-    inner_->copy(d, s, b, st);
-  }
-  std::shared_ptr<EventHandle> record_event(StreamHandle& s) override {
-    return inner_->record_event(s);
-  }
-  double elapsed_ms(EventHandle& a, EventHandle& b) override { return inner_->elapsed_ms(a, b); }
+  DeviceApi& device() override { return inner_->device(); }
 
  protected:
   KernelBackend& inner() { return *inner_; }
 
  private:
   std::shared_ptr<KernelBackend> inner_;
+};
+
+class ForwardingDevice : public DeviceApi {
+ public:
+  explicit ForwardingDevice(DeviceApi& inner) : inner_(inner) {}
+
+  std::shared_ptr<DeviceMemory> allocate(std::size_t b) override { return inner_.allocate(b); }
+  void write(DeviceMemory& d, std::size_t o, std::span<const std::uint8_t> s) override {
+    inner_.write(d, o, s);
+  }
+  void read(const DeviceMemory& s, std::size_t o, std::span<std::uint8_t> d) override {
+    inner_.read(s, o, d);
+  }
+  std::shared_ptr<StreamHandle> create_stream() override { return inner_.create_stream(); }
+  void enqueue(const Executable& e, std::span<const DeviceArgument> a, const LaunchDims& d,
+               StreamHandle& s) override {
+    inner_.enqueue(e, a, d, s);
+  }
+  void synchronize(StreamHandle& s) override { inner_.synchronize(s); }
+  void begin_capture(StreamHandle& s) override { inner_.begin_capture(s); }
+  std::shared_ptr<GraphHandle> end_capture(StreamHandle& s) override {
+    return inner_.end_capture(s);
+  }
+  void replay(GraphHandle& g, StreamHandle& s) override { inner_.replay(g, s); }
+  void copy(DeviceMemory& d, const DeviceMemory& s, std::size_t b, StreamHandle& st) override {
+    inner_.copy(d, s, b, st);
+  }
+  std::shared_ptr<EventHandle> record_event(StreamHandle& s) override {
+    return inner_.record_event(s);
+  }
+  double elapsed_ms(EventHandle& a, EventHandle& b) override { return inner_.elapsed_ms(a, b); }
+
+ private:
+  DeviceApi& inner_;
 };
 
 }  // namespace mt::test

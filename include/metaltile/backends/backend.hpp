@@ -1,28 +1,25 @@
 // The one small interface every backend implements: compile an optimised kernel to an
-// Executable, and launch it over a grid with one argument per parameter.
+// Executable and launch it over a grid with one argument per parameter; and the optional
+// device-resident API (DeviceApi), which a backend without one gets in host memory.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "metaltile/core/kernel.hpp"
+#include "metaltile/core/launch_dims.hpp"
 #include "metaltile/core/scalar.hpp"
 
 namespace mt {
 
 enum class Backend : std::uint8_t { Cpu, Cuda };
 std::string_view backend_name(Backend b);
-
-// grid counts threadgroups per axis, tpg threads per threadgroup (CUDA <<<grid, tpg>>>).
-struct LaunchDims {
-  std::array<std::uint32_t, 3> grid{1, 1, 1};
-  std::array<std::uint32_t, 3> tpg{1, 1, 1};
-};
 
 // What a launch may ask for; the runtime checks dims and arrays against these before
 // compiling or launching anything.
@@ -58,7 +55,9 @@ struct Argument {
   Scalar scalar;
 };
 
-class Executable {
+// A compiled kernel. compile() hands it out through a shared_ptr, so whatever must keep it
+// alive (a captured graph) can share it with shared_from_this().
+class Executable : public std::enable_shared_from_this<Executable> {
  public:
   virtual ~Executable() = default;
   // The kernel this was compiled from (after specialisation and passes).
@@ -92,28 +91,20 @@ struct DeviceArgument {
   Scalar scalar;
 };
 
-class KernelBackend {
+// The device-resident API (runtime/device.hpp builds on it): device memory, streams, captured
+// graphs and timing events. A backend need not implement it: KernelBackend::device() emulates
+// it in host memory by default.
+class DeviceApi {
  public:
-  virtual ~KernelBackend() = default;
-  virtual Backend kind() const = 0;
-  // A human-readable description: "cpu interpreter", "cuda NVIDIA H100 (sm_90)".
-  virtual std::string description() const = 0;
-  virtual DeviceLimits limits() const = 0;
-  // `k` has been specialised and optimised; its contract has not been evaluated.
-  virtual std::shared_ptr<const Executable> compile(const Kernel& k) = 0;
-  // Runs the kernel; throws mt::Error (naming kernel, op, thread or param) on a failed access.
-  // Must be safe to call from several threads at once.
-  virtual void launch(const Executable& exe, std::span<Argument> args, const LaunchDims& dims) = 0;
-
-  // --- device-resident API ---------------------------------------------------------------
+  virtual ~DeviceApi() = default;
   virtual std::shared_ptr<DeviceMemory> allocate(std::size_t bytes) = 0;
   // Synchronous copies between host bytes and device memory at a byte offset.
   virtual void write(DeviceMemory& dst, std::size_t offset, std::span<const std::uint8_t> src) = 0;
   virtual void read(const DeviceMemory& src, std::size_t offset, std::span<std::uint8_t> dst) = 0;
   virtual std::shared_ptr<StreamHandle> create_stream() = 0;
-  // Enqueues a launch on the stream and returns at once (the CPU backend may run it
-  // immediately). A failed checked access in any launch enqueued since the last
-  // synchronize is reported by synchronize() as an mt::Error naming kernel, param and index.
+  // Enqueues a launch on the stream and returns at once (or runs it at once). A failed checked
+  // access in any launch enqueued since the last synchronize is reported by synchronize() as
+  // an mt::Error naming kernel, param and index.
   virtual void enqueue(const Executable& exe, std::span<const DeviceArgument> args,
                        const LaunchDims& dims, StreamHandle& stream) = 0;
   virtual void synchronize(StreamHandle& stream) = 0;
@@ -131,6 +122,39 @@ class KernelBackend {
   // (waits for the later one).
   virtual std::shared_ptr<EventHandle> record_event(StreamHandle& stream) = 0;
   virtual double elapsed_ms(EventHandle& start, EventHandle& end) = 0;
+};
+
+// A backend: what it is, its limits, compile and the byte-map launch are required; the
+// device-resident API is optional (device()).
+class KernelBackend {
+ public:
+  KernelBackend();
+  virtual ~KernelBackend();
+  KernelBackend(const KernelBackend&) = delete;
+  KernelBackend& operator=(const KernelBackend&) = delete;
+
+  virtual Backend kind() const = 0;
+  // A human-readable description: "cpu interpreter", "cuda NVIDIA H100 (sm_90)".
+  virtual std::string description() const = 0;
+  virtual DeviceLimits limits() const = 0;
+  // `k` has been specialised and optimised; its contract has not been evaluated.
+  virtual std::shared_ptr<const Executable> compile(const Kernel& k) = 0;
+  // Runs the kernel over host bytes (an input's are only read, outputs are written back);
+  // throws mt::Error (naming kernel, op, thread or param) on a failed access. Must be safe to
+  // call from several threads at once.
+  virtual void launch(const Executable& exe, std::span<Argument> args, const LaunchDims& dims) = 0;
+
+  // The device-resident API. The default emulates it in host memory over launch(): memory is
+  // host bytes (new memory holds 0xFF), a stream runs each launch when it is enqueued, on the
+  // calling thread, and keeps its first error for synchronize(), a graph is the list of
+  // launches and copies a capture recorded. That is all the CPU interpreter needs, and it lets
+  // a new backend serve the whole runtime with the five functions above; a backend with device
+  // memory of its own returns its own DeviceApi.
+  virtual DeviceApi& device();
+
+ private:
+  std::once_flag host_device_once_;
+  std::unique_ptr<DeviceApi> host_device_;  // the default device(), made on first use
 };
 
 // The reference interpreter; always available.

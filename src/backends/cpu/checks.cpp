@@ -2,13 +2,11 @@
 #include "backends/cpu/checks.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "metaltile/core/print.hpp"
-#include "metaltile/core/visitor.hpp"
 
 namespace mt::cpu {
 namespace {
@@ -16,80 +14,6 @@ namespace {
 // " at thread (..) of threadgroup (..): <op>", the tail every run-time finding shares.
 std::string at(const Kernel& k, const Instr& in, const ThreadLocator& where, Lane lane) {
   return " at " + where.describe(lane) + ": " + print_instr(k, in);
-}
-
-// A value as a precondition message shows it: integers as integers, bool as true/false, floats
-// as the shortest text that reads back the same (to_chars: locale-independent).
-std::string format_value(Scalar v, DType t) {
-  if (t == DType::Bool) return v.i != 0 ? "true" : "false";
-  if (!is_float(t)) return std::to_string(v.i);
-  char buf[64];
-  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, static_cast<float>(v.f));
-  return std::string(buf, r.ptr);
-}
-
-// What a contract value depends on through the contract's definitions: the parameters
-// (scalars first, then tensors by their lengths, each in parameter order) and the launch shape.
-struct Dependencies {
-  std::vector<ParamId> params;
-  bool tpg = false, grid = false;
-  std::vector<bool> values;  // by ValueId: the values reached
-};
-
-Dependencies dependencies(const Kernel& k, std::span<const ValueId> roots) {
-  std::vector<const Instr*> def(k.value_types.size(), nullptr);
-  for_each_instr(k.contract, [&](const Instr& in) {
-    if (has_result(in.op)) def[in.result.index] = &in;
-  });
-  Dependencies d;
-  d.values.assign(k.value_types.size(), false);
-  std::vector<ValueId> pending(roots.begin(), roots.end());
-  while (!pending.empty()) {
-    const ValueId v = pending.back();
-    pending.pop_back();
-    if (d.values[v.index] || def[v.index] == nullptr) continue;
-    d.values[v.index] = true;
-    const Instr& in = *def[v.index];
-    if (in.op == OpKind::ScalarParam || in.op == OpKind::TensorLen) d.params.push_back(in.param);
-    d.tpg = d.tpg || in.op == OpKind::ThreadsPerThreadgroup;
-    d.grid = d.grid || in.op == OpKind::ThreadgroupsPerGrid;
-    for (ValueId operand : in.operands) pending.push_back(operand);
-  }
-  std::sort(d.params.begin(), d.params.end(), [&](ParamId a, ParamId b) {
-    const bool a_tensor = k.param(a).is_tensor(), b_tensor = k.param(b).is_tensor();
-    return a_tensor != b_tensor ? b_tensor : a < b;
-  });
-  d.params.erase(std::unique(d.params.begin(), d.params.end()), d.params.end());
-  return d;
-}
-
-// "head_dim=64, len(src)=32, tpg=(32,2,1)": the values of what `d` lists.
-std::string values_text(const Kernel& k, const Dependencies& d, std::span<const Scalar> uniforms,
-                        const LaunchDims& dims) {
-  std::vector<std::string> parts;
-  for (ParamId id : d.params) {
-    const Param& p = k.param(id);
-    const Scalar value = uniforms[id.index];
-    parts.push_back(p.is_tensor() ? "len(" + p.name + ")=" + std::to_string(value.i)
-                                  : p.name + "=" + format_value(value, p.dtype));
-  }
-  if (d.tpg) parts.push_back("tpg=" + format_axes(dims.tpg));
-  if (d.grid) parts.push_back("grid=" + format_axes(dims.grid));
-  std::string text;
-  for (const std::string& part : parts) text += (text.empty() ? "" : ", ") + part;
-  return text;
-}
-
-// "4 elements (16 bytes)" of a tensor of type t.
-std::string elements_text(std::int64_t count, DType t) {
-  const auto n = static_cast<std::uint64_t>(count);
-  return quantity(n, "element") + " (" + quantity(n * size_of(t), "byte") + ")";
-}
-
-// "'position < max_seq'" or "the length of 'out_w' (FORMULA)": what a requirement checks.
-std::string requirement_text(const Kernel& k, const Instr& require) {
-  if (require.op == OpKind::Require) return "'" + require.message + "'";
-  return "the length of '" + k.param(require.param).name + "' (" + require.message + ")";
 }
 
 }  // namespace
@@ -146,81 +70,6 @@ void check_launch_dims(const Kernel& k, const LaunchDims& dims, const DeviceLimi
     }
     total *= extent;
   }
-}
-
-void check_tensor_len(const Kernel& k, const Instr& in, std::int64_t elements) {
-  if (elements <= std::int64_t{UINT32_MAX}) return;
-  throw param_error(k.name, k.param(in.param).name,
-                    std::to_string(elements) +
-                        " elements are more than a u32 length counts: " + print_instr(k, in));
-}
-
-Error precondition_error(const Kernel& k, const Instr& require, std::span<const Scalar> uniforms,
-                         const LaunchDims& dims) {
-  const Dependencies d = dependencies(k, require.operands);
-  std::string detail = "precondition failed: " + require.message;
-  const std::string values = values_text(k, d, uniforms, dims);
-  if (!values.empty()) detail += " (" + values + ")";
-  if (d.params.empty()) return kernel_error(k.name, detail);
-  return param_error(k.name, k.param(d.params[0]).name, detail);
-}
-
-Error length_error(const Kernel& k, const Instr& require, std::int64_t count,
-                   std::span<const Scalar> uniforms, const LaunchDims& dims) {
-  const Param& tensor = k.param(require.param);
-  const std::string values = values_text(k, dependencies(k, require.operands), uniforms, dims);
-  const std::string with = values.empty() ? "" : " with " + values;
-  const std::string got = ", got " + elements_text(uniforms[require.param.index].i, tensor.dtype);
-  if (require.op == OpKind::RequireLen) {
-    return param_error(
-        k.name, tensor.name,
-        "expected " + elements_text(count, tensor.dtype) + " = " + require.message + with + got);
-  }
-  if (count <= 0) {
-    return param_error(k.name, tensor.name,
-                       "its length must be a multiple of " + require.message + ", which is " +
-                           std::to_string(count) + with);
-  }
-  return param_error(k.name, tensor.name,
-                     "expected a multiple of " + elements_text(count, tensor.dtype) + " = " +
-                         require.message + with + got);
-}
-
-Error contract_arithmetic_error(const Kernel& k, const Instr& in, std::string_view what,
-                                std::span<const Scalar> args, std::span<const Scalar> uniforms,
-                                const LaunchDims& dims) {
-  const Dependencies d = dependencies(k, in.operands);
-  std::string detail = "contract arithmetic: " + std::string(op_name(in.op));
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    detail += (i == 0 ? " " : ", ") + format_value(args[i], k.type_of(in.operands[i]));
-  }
-  detail += ": " + std::string(what);
-  // The first requirement that uses this value is what the arithmetic was for.
-  for (const Instr& statement : k.contract.instrs) {
-    if (op_shape(statement.op) != OpShape::Statement) continue;
-    if (dependencies(k, statement.operands).values[in.result.index]) {
-      detail += ", in the check of " + requirement_text(k, statement);
-      break;
-    }
-  }
-  const std::string values = values_text(k, d, uniforms, dims);
-  if (!values.empty()) detail += " (" + values + ")";
-  // Name a parameter the op reads directly (max_seq in "mul %n_heads, %max_seq"), in operand
-  // order but the divisor first when it is 0; else the first it depends on.
-  std::vector<ValueId> blame = in.operands;
-  if (args.size() == 2 && !is_float(k.type_of(in.operands[1])) && args[1].i == 0) {
-    std::swap(blame[0], blame[1]);
-  }
-  for (ValueId operand : blame) {
-    for (const Instr& def : k.contract.instrs) {
-      if (def.result != operand) continue;
-      if (def.op == OpKind::ScalarParam || def.op == OpKind::TensorLen) {
-        return param_error(k.name, k.param(def.param).name, detail);
-      }
-    }
-  }
-  if (d.params.empty()) return kernel_error(k.name, detail);
-  return param_error(k.name, k.param(d.params[0]).name, detail);
 }
 
 void check_argument_count(const Kernel& k, std::span<const Argument> args) {

@@ -10,6 +10,7 @@
 
 #include "backends/cpu/lanes.hpp"
 #include "metaltile/backends/backend.hpp"
+#include "metaltile/core/contract.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/kernel.hpp"
 
@@ -43,33 +44,6 @@ void check_loop_step(const Kernel& k, const Instr& in, std::int64_t step,
 // A launch must have at least one threadgroup and one thread on every axis, at most
 // limits.max_threads_per_threadgroup threads a group, and every program id must fit in u32.
 void check_launch_dims(const Kernel& k, const LaunchDims& dims, const DeviceLimits& limits);
-
-// A TensorLen result is u32: the tensor's element count must fit.
-void check_tensor_len(const Kernel& k, const Instr& in, std::int64_t elements);
-
-// "kernel 'K': param 'P': precondition failed: TEXT (P=VALUE, len(T)=N, tpg=(x,y,z))" for a
-// failed Require of the contract: the scalar parameters, then the tensor lengths, then the
-// launch shape, that its condition depends on (traced through the contract block), with their
-// values. `uniforms` holds, by ParamId, a scalar's value or a tensor's element count. P is the
-// first scalar (else the first tensor); a condition on constants or the launch shape alone
-// reads "kernel 'K': precondition failed: TEXT".
-Error precondition_error(const Kernel& k, const Instr& require, std::span<const Scalar> uniforms,
-                         const LaunchDims& dims);
-
-// A failed RequireLen or RequireLenMultiple, naming its tensor, whose length was not `count`
-// (or a multiple of it):
-//  "kernel 'K': param 'out_w': expected 1024 elements (4096 bytes) = FORMULA with head_dim=64,
-//   len(src)=128, got 512 elements (2048 bytes)"
-Error length_error(const Kernel& k, const Instr& require, std::int64_t count,
-                   std::span<const Scalar> uniforms, const LaunchDims& dims);
-
-// Integer arithmetic in the contract that wrapped or divided by zero (`what`), with the
-// operands `args`, the requirement it was computing and the parameters behind it:
-//  "kernel 'K': param 'max_seq': contract arithmetic: mul 4294967296, 64: the result does not
-//   fit u32, in the check of the length of 'out' (FORMULA) (max_seq=..., len(src)=...)"
-Error contract_arithmetic_error(const Kernel& k, const Instr& in, std::string_view what,
-                                std::span<const Scalar> args, std::span<const Scalar> uniforms,
-                                const LaunchDims& dims);
 
 // One argument per parameter, in parameter order.
 void check_argument_count(const Kernel& k, std::span<const Argument> args);

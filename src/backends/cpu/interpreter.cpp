@@ -36,7 +36,6 @@ struct Binding {
 // What a launch shares between groups and workers; read-only while groups run.
 struct Launch {
   const Kernel& kernel;
-  const Block& block;  // the body, or the contract
   LaunchDims dims;
   LaneGeometry geometry;
   std::vector<Binding> bindings{};  // by ParamId; unused for scalars
@@ -45,9 +44,7 @@ struct Launch {
   std::vector<Scalar> uniforms{};
   std::vector<std::uint32_t> slot_of{};  // ValueId -> row of the value table
   std::size_t slots = 0;
-  std::size_t depth = 0;     // nesting levels of For/If, one mask level each
-  bool has_arrays = false;   // the body's arrays are laid out (the contract uses none)
-  bool is_contract = false;  // one host-side thread; integer arithmetic must not wrap
+  std::size_t depth = 0;  // nesting levels of For/If, one mask level each
   // Serialises global atomics between workers running different groups at once.
   std::unique_ptr<std::mutex> atomics = std::make_unique<std::mutex>();
 };
@@ -72,17 +69,9 @@ std::size_t assign_slots(Launch& l, const Block& block) {
   return depth;
 }
 
-Launch prepare(const Kernel& k, const Block& block, std::span<const Argument> args,
-               const LaunchDims& dims) {
+Launch prepare(const Kernel& k, std::span<const Argument> args, const LaunchDims& dims) {
   check_argument_count(k, args);
-  const bool is_contract = &block == &k.contract;
-  // The contract runs as one thread, but reads the launch shape of `dims`.
-  Launch l{.kernel = k,
-           .block = block,
-           .dims = dims,
-           .geometry = LaneGeometry(is_contract ? std::array<std::uint32_t, 3>{1, 1, 1} : dims.tpg),
-           .has_arrays = &block == &k.body,
-           .is_contract = is_contract};
+  Launch l{.kernel = k, .dims = dims, .geometry = LaneGeometry(dims.tpg)};
   l.bindings.resize(k.params.size());
   l.uniforms.resize(k.params.size());
   for (std::size_t p = 0; p < k.params.size(); ++p) {
@@ -96,7 +85,7 @@ Launch prepare(const Kernel& k, const Block& block, std::span<const Argument> ar
     }
   }
   l.slot_of.assign(k.value_types.size(), kNoSlot);
-  l.depth = assign_slots(l, block);
+  l.depth = assign_slots(l, k.body);
   return l;
 }
 
@@ -109,7 +98,7 @@ class GroupRunner {
     values_.reset(l_.slots, lanes);
     locals_.reset(k_.locals.size(), lanes);
     masks_.reset(l_.depth, lanes);
-    if (l_.has_arrays) arrays_.reset(k_, lanes);
+    arrays_.reset(k_, lanes);
     scratch_.reserve(lanes);
   }
 
@@ -117,7 +106,7 @@ class GroupRunner {
     where_ = ThreadLocator(l_.geometry, group);
     local_written_.assign(k_.locals.size() * l_.geometry.lanes(), 0);
     arrays_.begin_group();
-    exec_block(l_.block, l_.geometry.all(), 0);
+    exec_block(k_.body, l_.geometry.all(), 0);
   }
 
  private:
@@ -137,8 +126,7 @@ class GroupRunner {
   }
 
   // Applies scalar_eval to the first N operands of each active lane. An mt::Error from the
-  // arithmetic (integer division by zero) is reported with the kernel, op and thread; in the
-  // contract, with the parameters behind it, and so is an integer result that wraps.
+  // arithmetic (integer division by zero) is reported with the kernel, op and thread.
   template <std::size_t N>
   void eval(const Instr& in, DType operand_type, ActiveLanes active) {
     Scalar* out = row(in.result);
@@ -150,14 +138,7 @@ class GroupRunner {
       try {
         out[lane] = scalar_eval(in.op, in.dtype, operand_type, args);
       } catch (const Error& e) {
-        if (l_.is_contract)
-          throw contract_arithmetic_error(k_, in, e.what(), args, l_.uniforms, l_.dims);
         throw thread_error(k_, in, e.what(), where_, lane);
-      }
-      if (l_.is_contract && overflows(in.op, in.dtype, operand_type, args)) [[unlikely]] {
-        throw contract_arithmetic_error(k_, in,
-                                        "the result does not fit " + std::string(name_of(in.dtype)),
-                                        args, l_.uniforms, l_.dims);
       }
     }
   }
@@ -252,21 +233,6 @@ class GroupRunner {
     if (!taken.empty()) exec_block(in.blocks[0], taken, depth + 1);
     filter_lanes(active, taken, [&](Lane lane) { return cond[lane].i == 0; });
     if (!taken.empty()) exec_block(in.blocks[1], taken, depth + 1);
-  }
-
-  // The contract's statements: a condition, or a tensor's length against a count.
-  void require(const Instr& in, ActiveLanes active) {
-    const Scalar* value = row(in.operands[0]);
-    for (Lane lane : active) {
-      if (in.op == OpKind::Require) {
-        if (value[lane].i == 0) throw precondition_error(k_, in, l_.uniforms, l_.dims);
-        continue;
-      }
-      const std::int64_t count = value[lane].i, length = l_.uniforms[in.param.index].i;
-      const bool holds =
-          in.op == OpKind::RequireLen ? length == count : count > 0 && length % count == 0;
-      if (!holds) throw length_error(k_, in, count, l_.uniforms, l_.dims);
-    }
   }
 
   // The per-axis and warp identity of each thread, and the launch shape.
@@ -421,7 +387,11 @@ class GroupRunner {
       case OpShape::Sync:
       case OpShape::Collective: return cooperate(in, active);
       case OpShape::Matrix: return matrix(in, active);
-      case OpShape::Statement: return require(in, active);
+      case OpShape::Statement:
+        // Requirements are the contract's (core/contract.hpp); the verifier keeps them out of
+        // the body.
+        MT_ASSERT(false) << "kernel " << k_.name << ": " << op_name(in.op) << " in the body";
+        return;
     }
     MT_ASSERT(false) << "op " << static_cast<int>(in.op);
   }
@@ -533,34 +503,13 @@ void run_groups(const Launch& l, unsigned max_workers) {
 
 }  // namespace
 
-void run_contract(const Kernel& k, std::span<const Argument> args, const LaunchDims& dims) {
-  if (k.contract.instrs.empty()) return;
-  // One group of one thread: the contract is evaluated once, on the host.
-  const Launch l = prepare(k, k.contract, args, dims);
-  GroupRunner(l).run({0, 0, 0});
-}
-
-void run_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims) {
-  MT_ASSERT(uniforms.size() == k.params.size()) << "kernel '" << k.name << "': " << uniforms.size()
-                                                << " uniforms for " << k.params.size() << " params";
-  if (k.contract.instrs.empty()) return;
-  // A contract reads no tensor memory (the verifier allows no Load there), only lengths.
-  std::vector<Argument> args(k.params.size());
-  Launch l = prepare(k, k.contract, args, dims);
-  for (std::size_t p = 0; p < k.params.size(); ++p) {
-    const Param& param = k.params[p];
-    l.uniforms[p] = param.is_tensor() ? uniforms[p] : normalise(uniforms[p], param.dtype);
-  }
-  GroupRunner(l).run({0, 0, 0});
-}
-
 void interpret(const Kernel& k, std::span<Argument> args, const LaunchDims& dims,
                const DeviceLimits& limits, unsigned max_workers) {
   check_launch_dims(k, dims, limits);
   check_array_sizes(k);
   check_array_limits(
       k, [](const Array& a) -> std::uint64_t { return a.size; }, limits);
-  const Launch l = prepare(k, k.body, args, dims);
+  const Launch l = prepare(k, args, dims);
   run_groups(l, max_workers);
 }
 

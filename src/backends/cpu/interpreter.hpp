@@ -1,5 +1,6 @@
 // The CPU interpreter: the reference semantics of the IR. It runs a kernel's body one
-// threadgroup at a time in lockstep (each op over all active threads), and its contract once.
+// threadgroup at a time in lockstep (each op over all active threads); the contract is core's
+// (core/contract.hpp).
 #pragma once
 
 #include <span>
@@ -8,18 +9,6 @@
 #include "metaltile/core/kernel.hpp"
 
 namespace mt::cpu {
-
-// Evaluates k's contract block once, as one thread, with the scalar arguments (one argument
-// per parameter, in parameter order) and the launch shape `dims` (what threads_per_threadgroup
-// and threadgroups_per_grid read there). A failed Require throws
-//   "kernel 'K': param 'P': precondition failed: TEXT (P=VALUE, Q=VALUE)"
-// naming every scalar parameter the condition depends on (P is the first of them); a failed
-// RequireLen names its tensor with the expected and actual lengths. Integer arithmetic in the
-// contract is checked: a wrap or a division by zero is an error naming its parameters.
-void run_contract(const Kernel& k, std::span<const Argument> args, const LaunchDims& dims = {});
-// The same, from each parameter's uniform value by ParamId: a scalar's value, a tensor's element
-// count. For callers that know the tensors' sizes but hold no host bytes (device buffers).
-void run_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims);
 
 // Runs k's body over dims.grid threadgroups of dims.tpg threads: one group at a time, each op
 // applied to the group's active threads in lockstep. `k` is specialised and optimised (it may

@@ -1,8 +1,6 @@
 // Lane tables, thread coordinates and mask storage for the lockstep interpreter.
 #include "backends/cpu/lanes.hpp"
 
-#include <sstream>
-
 #include "metaltile/core/error.hpp"
 
 namespace mt::cpu {
@@ -29,13 +27,6 @@ std::array<std::uint32_t, 3> ThreadLocator::global_thread(Lane lane) const {
   std::array<std::uint32_t, 3> out{};
   for (int a = 0; a < 3; ++a) out[a] = group_[a] * geometry_->tpg()[a] + geometry_->local(lane, a);
   return out;
-}
-
-std::string format_axes(std::array<std::uint32_t, 3> v) {
-  // A stream, not "(" + ...: g++ 12 at -O3 misreports string concatenation (-Wrestrict).
-  std::ostringstream os;
-  os << "(" << v[0] << "," << v[1] << "," << v[2] << ")";
-  return os.str();
 }
 
 std::string ThreadLocator::describe(Lane lane) const {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "metaltile/core/launch_dims.hpp"
 #include "metaltile/core/scalar.hpp"
 
 namespace mt::cpu {
@@ -56,9 +57,6 @@ class LaneGeometry {
   std::array<std::vector<std::uint32_t>, 3> local_;
   std::vector<Lane> all_;
 };
-
-// "(x,y,z)": how messages print a coordinate triple.
-std::string format_axes(std::array<std::uint32_t, 3> v);
 
 // Where the lanes of one threadgroup sit in the launch; names a thread in error messages.
 class ThreadLocator {

@@ -88,7 +88,7 @@ Hash128 cubin_key(const CudaSource& source, std::string_view arch) {
   const NvrtcVersion v = Nvrtc::get().version();
   const std::string version = std::to_string(v.major) + "." + std::to_string(v.minor);
   return hash_parts(
-      {kKeyFormat, source.code, source.entry, prelude_source(), options, arch, version});
+      {kKeyFormat, source.code, source.entry, cuda_dialect().prelude, options, arch, version});
 }
 
 CachedCubin cached_cubin(const Kernel& k, const EmitOptions& options, std::string_view arch) {

@@ -19,7 +19,9 @@ namespace mt::cuda {
 
 class CudaStream;
 
-class CudaBackend final : public KernelBackend {
+// Both halves of the backend interface: the required one (compile, the byte-map launch) and
+// the device-resident API, in device memory.
+class CudaBackend final : public KernelBackend, public DeviceApi {
  public:
   // Throws mt::Error with the reason if the device cannot be used (see make_cuda_backend).
   explicit CudaBackend(const CudaOptions& options);
@@ -31,6 +33,7 @@ class CudaBackend final : public KernelBackend {
   DeviceLimits limits() const override { return limits_; }
   std::shared_ptr<const Executable> compile(const Kernel& k) override;
   void launch(const Executable& exe, std::span<Argument> args, const LaunchDims& dims) override;
+  DeviceApi& device() override { return *this; }
 
   std::shared_ptr<DeviceMemory> allocate(std::size_t bytes) override;
   void write(DeviceMemory& dst, std::size_t offset, std::span<const std::uint8_t> src) override;

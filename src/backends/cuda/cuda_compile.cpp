@@ -18,7 +18,8 @@ std::vector<std::string> kernel_compile_options() {
 CompiledKernel compile_kernel(const Kernel& k, const EmitOptions& options, std::string_view arch) {
   CompiledKernel out;
   out.source = emit_cuda(k, options);
-  const NvrtcHeader prelude{kPreludeHeaderName, prelude_source()};
+  const CDialect& cuda = cuda_dialect();
+  const NvrtcHeader prelude{cuda.prelude_name, cuda.prelude};
   NvrtcOutput compiled =
       Nvrtc::get().compile(k.name, out.source.code, arch, kernel_compile_options(), {&prelude, 1});
   out.cubin = std::move(compiled.cubin);

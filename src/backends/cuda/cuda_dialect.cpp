@@ -1,4 +1,5 @@
-// The CUDA dialect tables: type names, conversions, op patterns, literals and reserved names.
+// CUDA's dialect (its tables, cuda_dialect()) and the lookups every CDialect shares: literals,
+// conversions, op patterns and reserved names.
 #include "backends/cuda/cuda_dialect.hpp"
 
 #include <algorithm>
@@ -10,18 +11,46 @@
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 
+extern const char* const kEmbedded_prelude_cuh;
+extern const char* const kEmbedded_matrix_cuh;
+
 namespace mt::cuda {
 namespace {
 
-// One row per renderable op: its pattern for each compute class ("" = none).
-struct OpRow {
-  OpKind op;
-  std::string_view f32, u32, integer, boolean;
+// --- CUDA's tables ---------------------------------------------------------------------------
+
+// In DType order (checked below). Half types compute in f32; fp8 values are byte codes that the
+// prelude converts.
+constexpr TypeSpelling kCudaTypes[] = {
+    {DType::F32, "float", "float", Compute::F32, "", "", "", "__uint_as_float({0})"},
+    {DType::F16, "__half", "__half", Compute::F32, "__half2float", "__float2half_rn", "",
+     "__ushort_as_half((unsigned short){0})"},
+    {DType::BF16, "__nv_bfloat16", "__nv_bfloat16", Compute::F32, "__bfloat162float",
+     "__float2bfloat16_rn", "", "__ushort_as_bfloat16((unsigned short){0})"},
+    {DType::I32, "int", "int", Compute::Int, "", "", "mt_f32_to_i32", ""},
+    {DType::U32, "unsigned int", "unsigned int", Compute::U32, "", "", "mt_f32_to_u32", ""},
+    {DType::I8, "signed char", "signed char", Compute::Int, "", "", "mt_f32_to_i8", ""},
+    {DType::U8, "unsigned char", "unsigned char", Compute::Int, "", "", "mt_f32_to_u8", ""},
+    // Stored as one byte, so a byte other than 0 or 1 from the host is never undefined.
+    {DType::Bool, "bool", "unsigned char", Compute::Bool, "", "", "", ""},
+    {DType::F8E4M3, "unsigned char", "unsigned char", Compute::None, "mt_e4m3_to_f32",
+     "mt_f32_to_e4m3", "", ""},
+    {DType::F8E5M2, "unsigned char", "unsigned char", Compute::None, "mt_e5m2_to_f32",
+     "mt_f32_to_e5m2", "", ""},
 };
+
+constexpr bool rows_follow_dtype_order() {
+  if (std::size(kCudaTypes) != std::size(kAllDTypes)) return false;
+  for (std::size_t i = 0; i < std::size(kCudaTypes); ++i) {
+    if (kCudaTypes[i].dtype != kAllDTypes[i]) return false;
+  }
+  return true;
+}
+static_assert(rows_follow_dtype_order(), "kCudaTypes needs one row per DType, in DType order");
 
 // F32 operands arrive widened to float; Int covers i32, i8 and u8 through the prelude's
 // wrapping helpers; U32 uses C's operators wherever unsigned int already has the IR's meaning.
-constexpr OpRow kOpTable[] = {
+constexpr OpSpelling kCudaOps[] = {
     {OpKind::Neg, "-{0}", "0u - {0}", "mt_neg({0})", ""},
     {OpKind::Not, "", "~{0}", "mt_not({0})", "!{0}"},
     {OpKind::Abs, "fabsf({0})", "{0}", "mt_abs({0})", ""},
@@ -74,9 +103,25 @@ constexpr OpRow kOpTable[] = {
     {OpKind::Ge, "{0} >= {1}", "{0} >= {1}", "{0} >= {1}", ""},
 };
 
+// Bits between 32-bit float and integers, and between the two 16-bit float formats; the other
+// same-size pairs (i32 and u32, the one-byte types) are C conversions, which are modular.
+constexpr BitcastSpelling kCudaBitcasts[] = {
+    {DType::F32, DType::I32, "__float_as_int({0})"},
+    {DType::F32, DType::U32, "__float_as_uint({0})"},
+    {DType::I32, DType::F32, "__int_as_float({0})"},
+    {DType::U32, DType::F32, "__uint_as_float({0})"},
+    {DType::F16, DType::BF16, "__ushort_as_bfloat16(__half_as_ushort({0}))"},
+    {DType::BF16, DType::F16, "__ushort_as_half(__bfloat16_as_ushort({0}))"},
+};
+
+constexpr AtomicSpelling kCudaAtomics[] = {
+    {CombineOp::Add, "atomicAdd"}, {CombineOp::Max, "atomicMax"}, {CombineOp::Min, "atomicMin"},
+    {CombineOp::And, "atomicAnd"}, {CombineOp::Or, "atomicOr"},   {CombineOp::Xor, "atomicXor"},
+};
+
 // Identifiers the emitted code or the prelude spells inside a kernel body, which a parameter
 // or local of the same name would shadow, plus the C++ keywords.
-constexpr std::string_view kReservedNames[] = {
+constexpr std::string_view kCudaReservedNames[] = {
     // C++ keywords and alternative tokens
     "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break",
     "case", "catch", "char", "char8_t", "char16_t", "char32_t", "class", "compl", "concept",
@@ -97,6 +142,8 @@ constexpr std::string_view kReservedNames[] = {
     "fmaxf", "fmaf", "rintf", "isnan", "min", "max", "atomicCAS", "half", "nv_bfloat16", "memcpy",
     // atomics and vector types the emitted code spells
     "atomicAdd", "atomicMax", "atomicMin", "atomicAnd", "atomicOr", "atomicXor", "uint2", "uint4"};
+
+// --- shared helpers --------------------------------------------------------------------------
 
 std::string hex(std::uint32_t bits) {
   char buffer[16];
@@ -126,103 +173,62 @@ std::string float_text(float f) {
 
 }  // namespace
 
-std::string call(std::string_view function, std::string_view argument) {
-  if (function.empty()) return std::string(argument);
-  std::string out(function);
-  out.append("(").append(argument).append(")");
-  return out;
+const CDialect& cuda_dialect() {
+  static const CDialect dialect{
+      .kernel_prefix = "extern \"C\" __global__ void",
+      .restrict_qualifier = "__restrict__",
+      .shared_array = "__shared__ __align__(16)",
+      .aligned_array = "__align__(16)",
+      .dynamic_shared_declaration =
+          "extern __shared__ __align__(16) unsigned char mt_dynamic_shared[];",
+      .dynamic_shared = "mt_dynamic_shared",
+      .unroll = "#pragma unroll",
+      .thread_index = {"threadIdx.x", "threadIdx.y", "threadIdx.z"},
+      .group_index = {"blockIdx.x", "blockIdx.y", "blockIdx.z"},
+      .group_size = {"blockDim.x", "blockDim.y", "blockDim.z"},
+      .grid_size = {"gridDim.x", "gridDim.y", "gridDim.z"},
+      // Thread identity and warp synchronisation through the prelude's helpers.
+      .lane_id = "mt_lane_id()",
+      .warp_id = "mt_warp_id()",
+      .barrier = "__syncthreads()",
+      .warp_barrier = "__syncwarp(mt_warp_mask())",
+      .types = kCudaTypes,
+      .ops = kCudaOps,
+      .bitcasts = kCudaBitcasts,
+      .atomics = kCudaAtomics,
+      .prelude_name = "metaltile_prelude.cuh",
+      .prelude = kEmbedded_prelude_cuh,
+      .matrix_helpers = kEmbedded_matrix_cuh,
+      .checked_macro = "MT_CHECKED",
+      .fault_type = "mt_fault",
+      .first_fault = "mt_first_fault",
+      .scratch = "mt_scratch",
+      .scratch_size = "mt_scratch_bytes",
+      .count_type = "unsigned long long",
+      .error_record_type = "unsigned int*",
+      .reserved_names = kCudaReservedNames,
+  };
+  return dialect;
 }
 
-std::string_view value_type(DType t) {
-  switch (t) {
-    case DType::F32: return "float";
-    case DType::F16: return "__half";
-    case DType::BF16: return "__nv_bfloat16";
-    case DType::I32: return "int";
-    case DType::U32: return "unsigned int";
-    case DType::I8: return "signed char";
-    case DType::U8: return "unsigned char";
-    case DType::Bool: return "bool";
-    case DType::F8E4M3:
-    case DType::F8E5M2: return "unsigned char";
-  }
-  MT_ASSERT(false) << "dtype " << static_cast<int>(t);
-  return "";
+// --- lookups ---------------------------------------------------------------------------------
+
+const TypeSpelling& CDialect::type(DType t) const {
+  const auto i = static_cast<std::size_t>(t);
+  MT_ASSERT(i < types.size() && types[i].dtype == t) << "dtype " << static_cast<int>(t);
+  return types[i];
 }
 
-std::string_view storage_type(DType t) {
-  return t == DType::Bool ? std::string_view("unsigned char") : value_type(t);
+std::string_view CDialect::float_to_int_function(DType t) const {
+  const std::string_view f = type(t).from_f32;
+  MT_ASSERT(!f.empty()) << "float_to_int_function: " << name_of(t) << " is not an integer type";
+  return f;
 }
 
-std::string_view widen_function(DType t) {
-  switch (t) {
-    case DType::F16: return "__half2float";
-    case DType::BF16: return "__bfloat162float";
-    case DType::F8E4M3: return "mt_e4m3_to_f32";
-    case DType::F8E5M2: return "mt_e5m2_to_f32";
-    case DType::F32:
-    case DType::I32:
-    case DType::U32:
-    case DType::I8:
-    case DType::U8:
-    case DType::Bool: return "";
-  }
-  return "";
-}
-
-std::string_view narrow_function(DType t) {
-  switch (t) {
-    case DType::F16: return "__float2half_rn";
-    case DType::BF16: return "__float2bfloat16_rn";
-    case DType::F8E4M3: return "mt_f32_to_e4m3";
-    case DType::F8E5M2: return "mt_f32_to_e5m2";
-    case DType::F32:
-    case DType::I32:
-    case DType::U32:
-    case DType::I8:
-    case DType::U8:
-    case DType::Bool: return "";
-  }
-  return "";
-}
-
-std::string_view float_to_int_function(DType t) {
-  switch (t) {
-    case DType::I32: return "mt_f32_to_i32";
-    case DType::U32: return "mt_f32_to_u32";
-    case DType::I8: return "mt_f32_to_i8";
-    case DType::U8: return "mt_f32_to_u8";
-    case DType::F32:
-    case DType::F16:
-    case DType::BF16:
-    case DType::Bool:
-    case DType::F8E4M3:
-    case DType::F8E5M2: break;
-  }
-  MT_ASSERT(false) << "float_to_int_function: " << name_of(t) << " is not an integer type";
-  return "";
-}
-
-Compute compute_class(DType t) {
-  switch (t) {
-    case DType::F32:
-    case DType::F16:
-    case DType::BF16: return Compute::F32;
-    case DType::U32: return Compute::U32;
-    case DType::I32:
-    case DType::I8:
-    case DType::U8: return Compute::Int;
-    case DType::Bool: return Compute::Bool;
-    case DType::F8E4M3:
-    case DType::F8E5M2: return Compute::None;
-  }
-  return Compute::None;
-}
-
-std::string_view op_pattern(OpKind op, Compute c) {
-  const OpRow* row = std::find_if(std::begin(kOpTable), std::end(kOpTable),
-                                  [&](const OpRow& r) { return r.op == op; });
-  if (row == std::end(kOpTable)) return "";
+std::string_view CDialect::op_pattern(OpKind op, Compute c) const {
+  const auto row =
+      std::find_if(ops.begin(), ops.end(), [&](const OpSpelling& r) { return r.op == op; });
+  if (row == ops.end()) return "";
   switch (c) {
     case Compute::F32: return row->f32;
     case Compute::U32: return row->u32;
@@ -233,42 +239,89 @@ std::string_view op_pattern(OpKind op, Compute c) {
   return "";
 }
 
-std::string_view combine_type(CombineOp c) {
-  switch (c) {
-    case CombineOp::Add: return "mt_combine_add";
-    case CombineOp::Mul: return "mt_combine_mul";
-    case CombineOp::Max: return "mt_combine_max";
-    case CombineOp::Min: return "mt_combine_min";
-    case CombineOp::And: return "mt_combine_and";
-    case CombineOp::Or: return "mt_combine_or";
-    case CombineOp::Xor: return "mt_combine_xor";
+std::string_view CDialect::atomic_function(CombineOp c) const {
+  const auto row = std::find_if(atomics.begin(), atomics.end(),
+                                [&](const AtomicSpelling& r) { return r.combine == c; });
+  return row == atomics.end() ? std::string_view() : row->function;
+}
+
+std::string CDialect::literal(DType t, Scalar v) const {
+  const std::string cast = "(" + std::string(value_type(t)) + ")";
+  switch (t) {
+    case DType::Bool: return v.i != 0 ? "true" : "false";
+    case DType::I32:
+      // -2147483648 is not a literal in C++ (2147483648 does not fit in int).
+      return v.i == INT32_MIN ? "(-2147483647 - 1)" : std::to_string(v.i);
+    case DType::U32: return std::to_string(v.i) + "u";
+    case DType::I8: return cast + std::to_string(v.i);
+    case DType::U8: return cast + std::to_string(v.i) + "u";
+    case DType::F8E4M3:
+    case DType::F8E5M2: return cast + hex(element_bits(t, v));
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16: {
+      // Literals are already rounded to their type, so the conversion of the float is exact.
+      const auto f = static_cast<float>(v.f);
+      if (std::isfinite(f)) return call(narrow_function(t), float_text(f));
+      const std::string bits[] = {hex(element_bits(t, v))};
+      return fill_pattern(type(t).from_bits, bits);
+    }
   }
-  MT_ASSERT(false) << "combine " << static_cast<int>(c);
+  MT_ASSERT(false) << "dtype " << static_cast<int>(t);
   return "";
 }
 
-std::string_view atomic_function(CombineOp c) {
-  switch (c) {
-    case CombineOp::Add: return "atomicAdd";
-    case CombineOp::Max: return "atomicMax";
-    case CombineOp::Min: return "atomicMin";
-    case CombineOp::And: return "atomicAnd";
-    case CombineOp::Or: return "atomicOr";
-    case CombineOp::Xor: return "atomicXor";
-    case CombineOp::Mul: return "";
+std::string CDialect::cast_expression(DType from, DType to, std::string_view operand) const {
+  if (from == to) return std::string(operand);
+  const std::string type_name(value_type(to));
+  if (to == DType::Bool) {
+    if (is_float(from)) return call(widen_function(from), operand) + " != 0.0f";
+    return std::string(operand) + " != 0";
   }
-  return "";
+  if (from == DType::Bool) {
+    if (is_float(to)) return call(narrow_function(to), std::string(operand) + " ? 1.0f : 0.0f");
+    return "(" + type_name + ")" + std::string(operand);
+  }
+  if (is_float(from) && is_float(to)) {
+    return call(narrow_function(to), call(widen_function(from), operand));
+  }
+  if (is_float(from)) return call(float_to_int_function(to), call(widen_function(from), operand));
+  // Integer -> float: the f32 rounding of the integer (C's conversion, to nearest even), then
+  // the narrow type's.
+  if (is_float(to)) return call(narrow_function(to), "(float)" + std::string(operand));
+  // Integer -> integer wraps: C's conversion to a narrower or signed type is modular on CUDA.
+  return "(" + type_name + ")" + std::string(operand);
 }
 
-std::string_view shuffle_function(ShuffleKind s) {
-  switch (s) {
-    case ShuffleKind::Index: return "mt_shuffle";
-    case ShuffleKind::Xor: return "mt_shuffle_xor";
-    case ShuffleKind::Up: return "mt_shuffle_up";
-    case ShuffleKind::Down: return "mt_shuffle_down";
+std::string CDialect::bitcast_expression(DType from, DType to, std::string_view operand) const {
+  if (from == DType::Bool || to == DType::Bool || size_of(from) != size_of(to)) return "";
+  if (from == to) return std::string(operand);
+  for (const BitcastSpelling& b : bitcasts) {
+    if (b.from != from || b.to != to) continue;
+    const std::string operands[] = {std::string(operand)};
+    return fill_pattern(b.pattern, operands);
   }
-  MT_ASSERT(false) << "shuffle " << static_cast<int>(s);
-  return "";
+  // i32 <-> u32, and the one-byte types (fp8 values are their codes): modular conversion.
+  return "(" + std::string(value_type(to)) + ")" + std::string(operand);
+}
+
+bool CDialect::is_reserved_name(std::string_view name) const {
+  if (name.starts_with("mt_") || name.starts_with("MT_") || name.starts_with("_")) return true;
+  if (name.find("__") != std::string_view::npos) return true;
+  if (name.size() > 1 && name[0] == 'v' &&
+      std::all_of(name.begin() + 1, name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return true;
+  }
+  return std::find(reserved_names.begin(), reserved_names.end(), name) != reserved_names.end();
+}
+
+// --- text helpers ----------------------------------------------------------------------------
+
+std::string call(std::string_view function, std::string_view argument) {
+  if (function.empty()) return std::string(argument);
+  std::string out(function);
+  out.append("(").append(argument).append(")");
+  return out;
 }
 
 std::string fill_pattern(std::string_view pattern, std::span<const std::string> operands) {
@@ -288,72 +341,6 @@ std::string fill_pattern(std::string_view pattern, std::span<const std::string> 
   return out;
 }
 
-std::string literal(DType t, Scalar v) {
-  switch (t) {
-    case DType::Bool: return v.i != 0 ? "true" : "false";
-    case DType::I32:
-      // -2147483648 is not a literal in C++ (2147483648 does not fit in int).
-      return v.i == INT32_MIN ? "(-2147483647 - 1)" : std::to_string(v.i);
-    case DType::U32: return std::to_string(v.i) + "u";
-    case DType::I8: return "(signed char)" + std::to_string(v.i);
-    case DType::U8: return "(unsigned char)" + std::to_string(v.i) + "u";
-    case DType::F8E4M3:
-    case DType::F8E5M2: return "(unsigned char)" + hex(element_bits(t, v));
-    case DType::F32: {
-      const auto f = static_cast<float>(v.f);
-      if (std::isfinite(f)) return float_text(f);
-      return "__uint_as_float(" + hex(element_bits(t, v)) + ")";
-    }
-    case DType::F16:
-    case DType::BF16: {
-      // Literals are already rounded to their type, so the conversion of the float is exact.
-      const auto f = static_cast<float>(v.f);
-      if (std::isfinite(f)) return call(narrow_function(t), float_text(f));
-      const std::string bits = "(unsigned short)" + hex(element_bits(t, v));
-      return call(t == DType::F16 ? "__ushort_as_half" : "__ushort_as_bfloat16", bits);
-    }
-  }
-  MT_ASSERT(false) << "dtype " << static_cast<int>(t);
-  return "";
-}
-
-std::string cast_expression(DType from, DType to, std::string_view operand) {
-  if (from == to) return std::string(operand);
-  const std::string type(value_type(to));
-  if (to == DType::Bool) {
-    if (is_float(from)) return call(widen_function(from), operand) + " != 0.0f";
-    return std::string(operand) + " != 0";
-  }
-  if (from == DType::Bool) {
-    if (is_float(to)) return call(narrow_function(to), std::string(operand) + " ? 1.0f : 0.0f");
-    return "(" + type + ")" + std::string(operand);
-  }
-  if (is_float(from) && is_float(to)) {
-    return call(narrow_function(to), call(widen_function(from), operand));
-  }
-  if (is_float(from)) return call(float_to_int_function(to), call(widen_function(from), operand));
-  // Integer -> float: the f32 rounding of the integer (C's conversion, to nearest even), then
-  // the narrow type's.
-  if (is_float(to)) return call(narrow_function(to), "(float)" + std::string(operand));
-  // Integer -> integer wraps: C's conversion to a narrower or signed type is modular on CUDA.
-  return "(" + type + ")" + std::string(operand);
-}
-
-std::string bitcast_expression(DType from, DType to, std::string_view operand) {
-  if (from == DType::Bool || to == DType::Bool || size_of(from) != size_of(to)) return "";
-  if (from == to) return std::string(operand);
-  const std::string x(operand);
-  const std::string type(value_type(to));
-  if (from == DType::F32)
-    return (to == DType::I32 ? "__float_as_int(" : "__float_as_uint(") + x + ")";
-  if (to == DType::F32)
-    return (from == DType::I32 ? "__int_as_float(" : "__uint_as_float(") + x + ")";
-  if (from == DType::F16) return "__ushort_as_bfloat16(__half_as_ushort(" + x + "))";
-  if (from == DType::BF16) return "__ushort_as_half(__bfloat16_as_ushort(" + x + "))";
-  // i32 <-> u32, and the one-byte types (fp8 values are their codes): modular conversion.
-  return "(" + type + ")" + x;
-}
-
 std::string identifier(std::string_view wanted) {
   std::string name;
   for (char c : wanted) {
@@ -367,15 +354,29 @@ std::string identifier(std::string_view wanted) {
   return name;
 }
 
-bool is_reserved_name(std::string_view name) {
-  if (name.starts_with("mt_") || name.starts_with("MT_") || name.starts_with("_")) return true;
-  if (name.find("__") != std::string_view::npos) return true;
-  if (name.size() > 1 && name[0] == 'v' &&
-      std::all_of(name.begin() + 1, name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return true;
+std::string_view combine_type(CombineOp c) {
+  switch (c) {
+    case CombineOp::Add: return "mt_combine_add";
+    case CombineOp::Mul: return "mt_combine_mul";
+    case CombineOp::Max: return "mt_combine_max";
+    case CombineOp::Min: return "mt_combine_min";
+    case CombineOp::And: return "mt_combine_and";
+    case CombineOp::Or: return "mt_combine_or";
+    case CombineOp::Xor: return "mt_combine_xor";
   }
-  return std::find(std::begin(kReservedNames), std::end(kReservedNames), name) !=
-         std::end(kReservedNames);
+  MT_ASSERT(false) << "combine " << static_cast<int>(c);
+  return "";
+}
+
+std::string_view shuffle_function(ShuffleKind s) {
+  switch (s) {
+    case ShuffleKind::Index: return "mt_shuffle";
+    case ShuffleKind::Xor: return "mt_shuffle_xor";
+    case ShuffleKind::Up: return "mt_shuffle_up";
+    case ShuffleKind::Down: return "mt_shuffle_down";
+  }
+  MT_ASSERT(false) << "shuffle " << static_cast<int>(s);
+  return "";
 }
 
 }  // namespace mt::cuda

@@ -17,8 +17,7 @@ namespace mt::cuda {
 
 // A compiled kernel: its module (loaded in the backend's context, which it keeps alive) and the
 // argument slots of its entry point.
-class CudaExecutable final : public Executable,
-                             public std::enable_shared_from_this<CudaExecutable> {
+class CudaExecutable final : public Executable {
  public:
   CudaExecutable(std::shared_ptr<const PrimaryContext> ctx, Kernel k,
                  std::unique_ptr<const Module> module, bool checked);

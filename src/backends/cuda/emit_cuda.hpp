@@ -1,11 +1,12 @@
-// The CUDA emitter: one walker over the IR that writes a kernel as CUDA C++ source, one typed
-// `const <type> vN = ...;` line per value, with spellings from the dialect (cuda_dialect.hpp)
-// and the parameter list of the kernel ABI (cuda_abi.hpp).
+// The CUDA emitter: one walker over the IR that writes a kernel as C++ source for a GPU, one
+// typed `const <type> vN = ...;` line per value, with spellings from the CDialect it is given
+// (cuda_dialect.hpp; CUDA's by default) and the parameter list of the kernel ABI (cuda_abi.hpp).
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "backends/cuda/cuda_dialect.hpp"
 #include "metaltile/core/kernel.hpp"
 
 namespace mt::cuda {
@@ -17,18 +18,16 @@ struct EmitOptions {
   // access (a load or atomic yields 0, a vector load leaves its array as it was) or the loop;
   // each thread keeps its first violation in registers and, when the body ends, records it in
   // the error record (cuda_abi.hpp) unless another thread's came first. Off: plain accesses.
+  // The emitted calls are the same either way (mt_load, mt_store, ...); the source defines
+  // MT_CHECKED to 1 or 0 and the prelude defines the helpers for that build, the unchecked ones
+  // as the plain access in one __forceinline__ line.
   bool checked = true;
 };
 
 struct CudaSource {
   std::string entry;  // the __global__ function's name (cuda_abi.hpp: entry_name)
-  std::string code;   // includes kPreludeHeaderName, which the compiler must be given
+  std::string code;   // includes the dialect's prelude_name, which the compiler must be given
 };
-
-// The name under which emitted code includes the prelude (src/backends/cuda/prelude.cuh).
-inline constexpr std::string_view kPreludeHeaderName = "metaltile_prelude.cuh";
-// The prelude's text, embedded in the library at build time.
-std::string_view prelude_source();
 
 // Emits `k` (verified, contract already evaluated on the host: the contract block is not
 // emitted). The body's semantics are those of core/kernel.hpp and mt::scalar_eval, bit for
@@ -46,6 +45,8 @@ std::string_view prelude_source();
 // mt::scalar_eval uses, and round to the dtype. Addresses are computed in 64 bits (p[i] with
 // a 32-bit i); the IR's 32-bit arithmetic wraps at 32 bits. An op the emitter cannot render
 // is an mt::Error naming the kernel, op and dtype.
+CudaSource emit_cuda(const Kernel& k, const CDialect& dialect, const EmitOptions& options = {});
+// The same in CUDA's dialect (cuda_dialect()).
 CudaSource emit_cuda(const Kernel& k, const EmitOptions& options = {});
 
 }  // namespace mt::cuda

@@ -91,10 +91,12 @@ MT_DEVICE void mt_copy_async(void* dst, const void* src, bool valid) {
   }
 }
 
-// Checked: a source range outside the tensor or misaligned, or a destination outside the
-// array, is noted and copies zeros from nowhere instead.
+// N elements src[from ..) -> shared[to ..), through mt_copy_async, zeros when !valid. Checked:
+// a source range outside the tensor or misaligned, or a destination outside the array, is
+// noted and copies zeros from nowhere instead. Unchecked: the copy itself.
+#if MT_CHECKED
 template <unsigned int N, class T, class I, class J>
-MT_DEVICE void mt_copy_async_checked(T* shared, J to, unsigned long long shared_count, const T* src,
+MT_DEVICE void mt_copy_async_indexed(T* shared, J to, unsigned long long shared_count, const T* src,
                                      I from, unsigned long long count, bool valid, mt_fault& fault,
                                      unsigned int site) {
   if (!mt_in_bounds(to, shared_count) || (long long)to % (long long)N != 0 ||
@@ -105,6 +107,13 @@ MT_DEVICE void mt_copy_async_checked(T* shared, J to, unsigned long long shared_
   const bool ok = valid && mt_vector_ok<N>(from, count, mt_error_load, fault, site);
   mt_copy_async<N * sizeof(T)>(shared + to, ok ? src + from : src, ok);
 }
+#else
+template <unsigned int N, class T, class I, class J>
+MT_DEVICE void mt_copy_async_indexed(T* shared, J to, unsigned long long, const T* src, I from,
+                                     unsigned long long, bool valid, mt_fault&, unsigned int) {
+  mt_copy_async<N * sizeof(T)>(shared + to, valid ? src + from : src, valid);
+}
+#endif
 
 MT_DEVICE void mt_copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 

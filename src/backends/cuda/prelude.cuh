@@ -1,7 +1,7 @@
 // MetalTile CUDA prelude: the device helpers emitted kernels call, where plain C++ on the GPU
 // would not give the IR's semantics (core/kernel.hpp). Embedded in the library at build time
 // and handed to NVRTC as the header "metaltile_prelude.cuh"; the emitted source defines the
-// error record constants (backends/cuda/cuda_abi.hpp) before including it.
+// error record constants (backends/cuda/cuda_abi.hpp) and MT_CHECKED before including it.
 #pragma once
 
 #include <cuda_bf16.h>  // defines: __nv_bfloat16, __float2bfloat16_rn, __bfloat162float
@@ -164,81 +164,7 @@ MT_DEVICE float mt_silu(float x) { return x * mt_sigmoid(x); }
 // The exact (erf) form, x/2 * (1 + erf(x / sqrt(2))), with sqrt(2) rounded to f32.
 MT_DEVICE float mt_gelu(float x) { return 0.5f * x * (1.0f + erff(x / 1.41421356f)); }
 
-// ---- checked mode -------------------------------------------------------------------------
-// Each thread keeps its first failure in registers (an mt_fault local the emitted kernel
-// declares as `mt_first_fault`) and reports it when the body ends (mt_report). A failed check
-// thus writes only registers, and the compiler may still issue later loads early: on an H100
-// a checked scalar copy runs at 90% of the unchecked one's speed, against 60% when each failure
-// went to memory at once. Reporting late is safe: a failed access is skipped, never performed.
-struct mt_fault {
-  unsigned int kind;  // 0: none yet
-  unsigned int site;
-  long long value;
-};
-
-MT_DEVICE void mt_note(mt_fault& fault, unsigned int kind, unsigned int site, long long value) {
-  if (fault.kind != 0u) return;  // keep the thread's first failure
-  fault.kind = kind;
-  fault.site = site;
-  fault.value = value;
-}
-
-// Records a failure in the error record unless another thread's came first.
-MT_DEVICE void mt_fail(unsigned int* error, unsigned int kind, unsigned int site, long long value) {
-  if (atomicCAS(&error[mt_error_word_kind], 0u, kind) != 0u) return;
-  error[mt_error_word_site] = site;
-  error[mt_error_word_value_lo] = (unsigned int)((unsigned long long)value & 0xFFFFFFFFull);
-  error[mt_error_word_value_hi] = (unsigned int)((unsigned long long)value >> 32);
-  error[mt_error_word_group + 0u] = blockIdx.x;
-  error[mt_error_word_group + 1u] = blockIdx.y;
-  error[mt_error_word_group + 2u] = blockIdx.z;
-  error[mt_error_word_thread + 0u] = threadIdx.x;
-  error[mt_error_word_thread + 1u] = threadIdx.y;
-  error[mt_error_word_thread + 2u] = threadIdx.z;
-}
-
-// The end of the body: the thread's first failure, if any, goes to the error record.
-MT_DEVICE void mt_report(const mt_fault& fault, unsigned int* error) {
-  if (fault.kind != 0u) mt_fail(error, fault.kind, fault.site, fault.value);
-}
-
-// An index (int or unsigned int) lies in [0, count).
-template <class I>
-MT_DEVICE bool mt_in_bounds(I index, unsigned long long count) {
-  const long long i = (long long)index;
-  return i >= 0 && (unsigned long long)i < count;
-}
-
-// A failed load reads nothing and yields zero; a failed store writes nothing.
-template <class T, class I>
-MT_DEVICE T mt_load(const T* p, I index, unsigned long long count, mt_fault& fault,
-                    unsigned int site) {
-  if (mt_in_bounds(index, count)) return p[index];
-  mt_note(fault, mt_error_load, site, (long long)index);
-  return T();
-}
-
-template <class T, class I>
-MT_DEVICE void mt_store(T* p, I index, T value, unsigned long long count, mt_fault& fault,
-                        unsigned int site) {
-  if (mt_in_bounds(index, count)) {
-    p[index] = value;
-  } else {
-    mt_note(fault, mt_error_store, site, (long long)index);
-  }
-}
-
-// A loop's first value; a loop that would run with a step <= 0 never ends, so it fails and
-// starts at `hi` (no iterations) instead.
-template <class T>
-MT_DEVICE T mt_loop_start(T lo, T hi, T step, mt_fault& fault, unsigned int site) {
-  if (lo < hi && (long long)step <= 0) {
-    mt_note(fault, mt_error_loop_step, site, (long long)step);
-    return hi;
-  }
-  return lo;
-}
-
+// ---- loops ----------------------------------------------------------------------------------
 // A loop variable's next value: v + step, or hi when that would reach hi or pass the end of
 // T's range, so a loop ends where the interpreter's exact 64-bit loop arithmetic ends it
 // instead of wrapping and running on. v < hi here, so the unsigned distance hi - v is exact for
@@ -528,7 +454,90 @@ MT_DEVICE void mt_vector_copy_out(T* dst, const T* src) {
   }
 }
 
-// ---- checked mode: arrays, atomics and vector access ---------------------------------------
+// ---- memory access: checked or plain -------------------------------------------------------
+// Emitted code makes every tensor and array access, atomic and loop start through the helpers
+// below, with the same calls in checked and unchecked builds; the emitted source defines
+// MT_CHECKED (1 or 0) above its include of this prelude, which picks their definitions. The
+// unchecked ones are the plain operation in one __forceinline__ line (p[i], atomicAdd(p + i, v),
+// the loop's lo) and compile to the code plain indexing gives; their count, fault and site
+// arguments are unused, mt_fault is empty and mt_report does nothing.
+#if MT_CHECKED
+
+// Checked: each thread keeps its first failure in registers (an mt_fault local the emitted
+// kernel declares as `mt_first_fault`) and reports it when the body ends (mt_report). A failed
+// check thus writes only registers, and the compiler may still issue later loads early: on an
+// H100 a checked scalar copy runs at 90% of the unchecked one's speed, against 60% when each
+// failure went to memory at once. Reporting late is safe: a failed access is skipped, never
+// performed.
+struct mt_fault {
+  unsigned int kind;  // 0: none yet
+  unsigned int site;
+  long long value;
+};
+
+MT_DEVICE void mt_note(mt_fault& fault, unsigned int kind, unsigned int site, long long value) {
+  if (fault.kind != 0u) return;  // keep the thread's first failure
+  fault.kind = kind;
+  fault.site = site;
+  fault.value = value;
+}
+
+// Records a failure in the error record unless another thread's came first.
+MT_DEVICE void mt_fail(unsigned int* error, unsigned int kind, unsigned int site, long long value) {
+  if (atomicCAS(&error[mt_error_word_kind], 0u, kind) != 0u) return;
+  error[mt_error_word_site] = site;
+  error[mt_error_word_value_lo] = (unsigned int)((unsigned long long)value & 0xFFFFFFFFull);
+  error[mt_error_word_value_hi] = (unsigned int)((unsigned long long)value >> 32);
+  error[mt_error_word_group + 0u] = blockIdx.x;
+  error[mt_error_word_group + 1u] = blockIdx.y;
+  error[mt_error_word_group + 2u] = blockIdx.z;
+  error[mt_error_word_thread + 0u] = threadIdx.x;
+  error[mt_error_word_thread + 1u] = threadIdx.y;
+  error[mt_error_word_thread + 2u] = threadIdx.z;
+}
+
+// The end of the body: the thread's first failure, if any, goes to the error record.
+MT_DEVICE void mt_report(const mt_fault& fault, unsigned int* error) {
+  if (fault.kind != 0u) mt_fail(error, fault.kind, fault.site, fault.value);
+}
+
+// An index (int or unsigned int) lies in [0, count).
+template <class I>
+MT_DEVICE bool mt_in_bounds(I index, unsigned long long count) {
+  const long long i = (long long)index;
+  return i >= 0 && (unsigned long long)i < count;
+}
+
+// A failed load reads nothing and yields zero; a failed store writes nothing.
+template <class T, class I>
+MT_DEVICE T mt_load(const T* p, I index, unsigned long long count, mt_fault& fault,
+                    unsigned int site) {
+  if (mt_in_bounds(index, count)) return p[index];
+  mt_note(fault, mt_error_load, site, (long long)index);
+  return T();
+}
+
+template <class T, class I>
+MT_DEVICE void mt_store(T* p, I index, T value, unsigned long long count, mt_fault& fault,
+                        unsigned int site) {
+  if (mt_in_bounds(index, count)) {
+    p[index] = value;
+  } else {
+    mt_note(fault, mt_error_store, site, (long long)index);
+  }
+}
+
+// A loop's first value; a loop that would run with a step <= 0 never ends, so it fails and
+// starts at `hi` (no iterations) instead.
+template <class T>
+MT_DEVICE T mt_loop_start(T lo, T hi, T step, mt_fault& fault, unsigned int site) {
+  if (lo < hi && (long long)step <= 0) {
+    mt_note(fault, mt_error_loop_step, site, (long long)step);
+    return hi;
+  }
+  return lo;
+}
+
 // Arrays: a failed array load yields zero, a failed store or atomic does nothing; the
 // failure names the array (mt_error_array).
 template <class T, class I>
@@ -598,6 +607,52 @@ MT_DEVICE void mt_store_vector(T* p, I index, const T* src, unsigned long long c
     mt_vector_copy_out<N>(p + index, src);
   }
 }
+
+#else  // unchecked: the plain operations
+
+struct mt_fault {};
+MT_DEVICE void mt_report(const mt_fault&, unsigned int*) {}
+
+template <class T, class I>
+MT_DEVICE T mt_load(const T* p, I index, unsigned long long, mt_fault&, unsigned int) {
+  return p[index];
+}
+template <class T, class I>
+MT_DEVICE void mt_store(T* p, I index, T value, unsigned long long, mt_fault&, unsigned int) {
+  p[index] = value;
+}
+template <class T>
+MT_DEVICE T mt_loop_start(T lo, T, T, mt_fault&, unsigned int) {
+  return lo;
+}
+template <class T, class I>
+MT_DEVICE T mt_array_load(const T* a, I index, unsigned long long, mt_fault&, unsigned int) {
+  return a[index];
+}
+template <class T, class I>
+MT_DEVICE void mt_array_store(T* a, I index, T value, unsigned long long, mt_fault&, unsigned int) {
+  a[index] = value;
+}
+template <class C, class T, class I>
+MT_DEVICE T mt_array_atomic(T* a, I index, T value, unsigned long long, mt_fault&, unsigned int) {
+  return C::atomic(a + index, value);
+}
+template <class C, class T, class I>
+MT_DEVICE T mt_atomic(T* p, I index, T value, unsigned long long, mt_fault&, unsigned int) {
+  return C::atomic(p + index, value);
+}
+template <unsigned int N, class T, class I>
+MT_DEVICE void mt_load_vector(T* dst, const T* p, I index, unsigned long long, mt_fault&,
+                              unsigned int) {
+  mt_vector_copy_in<N>(dst, p + index);
+}
+template <unsigned int N, class T, class I>
+MT_DEVICE void mt_store_vector(T* p, I index, const T* src, unsigned long long, mt_fault&,
+                               unsigned int) {
+  mt_vector_copy_out<N>(p + index, src);
+}
+
+#endif  // MT_CHECKED
 
 // Emitted code is mechanical: a value the IR leaves unused (177, 550) or a comparison of an
 // unsigned value with the constant 0 (186) is what the IR says, not a mistake to report.

@@ -87,16 +87,6 @@ TEST(Checks, LoopStepMustBePositive) {
       << message;
 }
 
-TEST(Checks, TensorLenMustFitU32) {
-  IrBuilder b("k", KernelMode::Grid3D);
-  b.len(b.input("src", DType::U8));
-  const Instr& len = b.k.body.instrs.back();
-  EXPECT_NO_THROW(check_tensor_len(b.k, len, 4294967295LL));
-  EXPECT_EQ(error_of([&] { check_tensor_len(b.k, len, 4294967296LL); }),
-            "kernel 'k': param 'src': 4294967296 elements are more than a u32 length counts: "
-            "%0: u32 = len src");
-}
-
 TEST(Checks, LaunchDimsMustBeNonEmpty) {
   const Kernel k = IrBuilder("k", KernelMode::Grid3D).k;
   EXPECT_NO_THROW(check_launch_dims(k, dims_of({1, 1, 1}, {1, 1, 1}), DeviceLimits{}));
@@ -150,27 +140,6 @@ TEST(Checks, ArgumentCountMatchesParams) {
   args.resize(3);
   EXPECT_EQ(error_of([&] { check_argument_count(b.k, args); }),
             "kernel 'k': expected 2 arguments (one per parameter), got 3");
-}
-
-// The condition reaches `n` through two ops and `limit` through one; `unused` is not named.
-TEST(Checks, PreconditionNamesTheScalarsItDependsOn) {
-  IrBuilder b("k", KernelMode::Grid3D);
-  const ParamId src = b.input("src", DType::F32);
-  const ParamId unused = b.scalar("unused", DType::I32);
-  const ParamId limit = b.scalar("limit", DType::I32);
-  const ParamId n = b.scalar("n", DType::I32);
-  b.in_contract([&] {
-    b.read_scalar(unused);
-    const ValueId twice = b.bin(OpKind::Mul, b.read_scalar(n), b.i32(2));
-    const ValueId len = b.cast(DType::I32, b.len(src));
-    const ValueId ok = b.cmp(OpKind::Le, b.bin(OpKind::Add, twice, len), b.read_scalar(limit));
-    b.require(ok, "2*n + len(src) <= limit");
-  });
-  const std::vector<Scalar> uniforms{Scalar::of_int(10), Scalar::of_int(1), Scalar::of_int(-4),
-                                     Scalar::of_int(7)};
-  EXPECT_EQ(precondition_error(b.k, b.k.contract.instrs.back(), uniforms, LaunchDims{}).what(),
-            std::string("kernel 'k': param 'limit': precondition failed: 2*n + len(src) <= limit "
-                        "(limit=-4, n=7, len(src)=10)"));
 }
 
 // --- threadgroup programming ---------------------------------------------------------------

@@ -1,5 +1,5 @@
 // The lockstep interpreter on hand-built kernels: per-thread loops and branches under masks,
-// locals, program_id in every mode, loads and stores, the checks' errors and the contract.
+// locals, program_id in every mode, loads and stores and the checks' errors.
 #include "backends/cpu/interpreter.hpp"
 
 #include <gtest/gtest.h>
@@ -336,61 +336,6 @@ TEST(Interpreter, LoopStepZeroIsAnError) {
   EXPECT_NE(message.find("kernel 'stuck': loop step 0 is not positive at thread (0,0,0)"),
             std::string::npos)
       << message;
-}
-
-// Contract: position < max_seq and len(src) == head_dim * 2.
-Kernel contract_kernel() {
-  IrBuilder b("kc", KernelMode::Grid3D);
-  const ParamId src = b.input("src", DType::F16);
-  const ParamId head_dim = b.scalar("head_dim", DType::U32);
-  const ParamId max_seq = b.scalar("max_seq", DType::U32);
-  const ParamId position = b.scalar("position", DType::U32);
-  const ParamId eps = b.scalar("eps", DType::F32);
-  b.in_contract([&] {
-    b.require(b.cmp(OpKind::Lt, b.read_scalar(position), b.read_scalar(max_seq)),
-              "position < max_seq");
-    b.require(b.cmp(OpKind::Eq, b.len(src), b.bin(OpKind::Mul, b.read_scalar(head_dim), b.u32(2))),
-              "len(src) == head_dim * 2");
-    b.require(b.cmp(OpKind::Lt, b.read_scalar(eps), b.f32(1.0f)), "eps < 1");
-    b.require(b.cmp(OpKind::Lt, b.u32(1), b.u32(1)), "never");
-  });
-  return b.k;
-}
-
-std::string contract_error(std::uint32_t position, std::size_t src_elements, float eps) {
-  const Kernel k = contract_kernel();
-  ArgList args(k);
-  args.bind(ParamId{0}, std::vector<std::uint8_t>(src_elements * 2));
-  args.set(ParamId{1}, Scalar::of_int(4));
-  args.set(ParamId{2}, Scalar::of_int(8));
-  args.set(ParamId{3}, Scalar::of_int(position));
-  args.set(ParamId{4}, Scalar::of_float(eps));
-  return error_of([&] { run_contract(k, args.args()); });
-}
-
-TEST(Interpreter, ContractRequireNamesParamsAndValues) {
-  EXPECT_EQ(contract_error(9, 8, 0.5f),
-            "kernel 'kc': param 'max_seq': precondition failed: position < max_seq "
-            "(max_seq=8, position=9)");
-  EXPECT_EQ(contract_error(3, 7, 0.5f),
-            "kernel 'kc': param 'head_dim': precondition failed: len(src) == head_dim * 2 "
-            "(head_dim=4, len(src)=7)");
-  EXPECT_EQ(contract_error(3, 8, 1.5f),
-            "kernel 'kc': param 'eps': precondition failed: eps < 1 (eps=1.5)");
-  // With every parameter in range, the constant condition fails with no parameter to name.
-  EXPECT_EQ(contract_error(3, 8, 0.1f), "kernel 'kc': precondition failed: never");
-}
-
-TEST(Interpreter, ContractThatHoldsThrowsNothing) {
-  IrBuilder b("ok", KernelMode::Grid3D);
-  const ParamId n = b.scalar("n", DType::I32);
-  b.in_contract([&] { b.require(b.cmp(OpKind::Gt, b.read_scalar(n), b.i32(-3)), "n > -3"); });
-  ArgList args(b.k);
-  args.set(n, Scalar::of_int(-2));
-  EXPECT_NO_THROW(run_contract(b.k, args.args()));
-  args.set(n, Scalar::of_int(-3));
-  EXPECT_EQ(error_of([&] { run_contract(b.k, args.args()); }),
-            "kernel 'ok': param 'n': precondition failed: n > -3 (n=-3)");
 }
 
 TEST(Interpreter, WrongArgumentCountIsAnError) {

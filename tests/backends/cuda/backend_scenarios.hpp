@@ -520,7 +520,7 @@ inline void graph_capture_and_replay(const Factory& make) {
 inline void copies_and_events(const Factory& make) {
   Made m = make(true);
   const Context& ctx = m.ctx;
-  KernelBackend& backend = *m.backend;
+  DeviceApi& backend = m.backend->device();
   const Stream stream = ctx.create_stream();
   Bytes pattern(1 << 20);
   for (std::size_t i = 0; i < pattern.size(); ++i)

@@ -1,5 +1,5 @@
-// The CUDA emitter's text: explicit types and no `auto`, checked guards (and the per-thread
-// fault record) present or absent per option, program_id per kernel mode, names, literals,
+// The CUDA emitter's text: explicit types and no `auto`, accesses through the prelude's helpers
+// (checked or plain per the MT_CHECKED it defines), program_id per kernel mode, names, literals,
 // conversions, the ABI's parameter list and error-record sites. Kernels are built with
 // mt::make directly (no DSL).
 #include "backends/cuda/emit_cuda.hpp"
@@ -10,6 +10,7 @@
 #include <limits>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "backends/cuda/cuda_abi.hpp"
 #include "backends/cuda/cuda_dialect.hpp"
@@ -18,6 +19,8 @@
 
 namespace mt::cuda {
 namespace {
+
+const CDialect& kCuda = cuda_dialect();
 
 ValueId push(Block& block, Instr in) {
   const ValueId result = in.result;
@@ -88,7 +91,8 @@ Kernel sum_kernel() {
 TEST(EmitCuda, WholeKernelReadsAsExpected) {
   const CudaSource src = emit_cuda(sum_kernel(), EmitOptions{.checked = false});
   EXPECT_EQ(src.entry, "mt_sum");
-  const std::string expected_body = R"(#include "metaltile_prelude.cuh"
+  const std::string expected_body = R"(#define MT_CHECKED 0
+#include "metaltile_prelude.cuh"
 
 extern "C" __global__ void mt_sum(
     const __half* __restrict__ src,
@@ -98,6 +102,7 @@ extern "C" __global__ void mt_sum(
     unsigned long long mt_count_out,
     unsigned int* __restrict__ mt_error) {
   float acc = 0.0f;
+  mt_fault mt_first_fault = {};
   const unsigned int v3 = blockIdx.x * blockDim.x + threadIdx.x;
   const unsigned int v4 = n;
   const bool v5 = v3 < v4;
@@ -106,19 +111,20 @@ extern "C" __global__ void mt_sum(
     acc = v6;
     const unsigned int v7 = 0u;
     const unsigned int v8 = 1u;
-    for (unsigned int v9 = v7; v9 < v4; v9 += v8) {
-      const __half v10 = src[v9];
+    for (unsigned int v9 = mt_loop_start(v7, v4, v8, mt_first_fault, 8u); v9 < v4; v9 += v8) {
+      const __half v10 = mt_load(src, v9, mt_count_src, mt_first_fault, 9u);
       const float v11 = __half2float(v10);
       const float v12 = acc;
       const float v13 = v12 + v11;
       acc = v13;
     }
     const float v14 = acc;
-    out[v3] = v14;
+    mt_store(out, v3, v14, mt_count_out, mt_first_fault, 15u);
   }
+  mt_report(mt_first_fault, mt_error);
 }
 )";
-  const std::size_t at = src.code.find("#include");
+  const std::size_t at = src.code.find("#define MT_CHECKED");
   ASSERT_NE(at, std::string::npos) << src.code;
   EXPECT_EQ(src.code.substr(at), expected_body);
   // The contract (n <= 4096) is evaluated on the host, never emitted.
@@ -145,7 +151,7 @@ TEST(EmitCuda, EveryValueHasAnExplicitTypeAndNoAuto) {
   }
 }
 
-TEST(EmitCuda, CheckedModeGuardsEveryAccessAndLoop) {
+TEST(EmitCuda, EveryAccessAndLoopGoesThroughAHelper) {
   const Kernel k = sum_kernel();
   const std::string checked = emit_cuda(k, EmitOptions{.checked = true}).code;
   EXPECT_CONTAINS(checked,
@@ -161,13 +167,50 @@ TEST(EmitCuda, CheckedModeGuardsEveryAccessAndLoop) {
   const std::string tail = "  mt_report(mt_first_fault, mt_error);\n}\n";
   EXPECT_EQ(checked.substr(checked.size() - tail.size()), tail) << checked;
 
+  EXPECT_CONTAINS(checked, "#define MT_CHECKED 1\n#include \"metaltile_prelude.cuh\"\n");
+}
+
+// Checked and unchecked builds differ in one line, MT_CHECKED, which picks the prelude's
+// definitions of the access helpers; the walker writes the same calls (and the header comment
+// says which build it is).
+TEST(EmitCuda, CheckedAndUncheckedBuildsWriteTheSameCalls) {
+  const auto without_mode = [](std::string code) {
+    for (const char* line :
+         {"// kernel 'sum', mode Grid3D, checked: generated",
+          "// kernel 'sum', mode Grid3D, unchecked: generated", "#define MT_CHECKED"}) {
+      const std::size_t at = code.find(line);
+      if (at != std::string::npos) code.erase(at, code.find('\n', at) + 1 - at);
+    }
+    return code;
+  };
+  const Kernel k = sum_kernel();
+  const std::string checked = emit_cuda(k, EmitOptions{.checked = true}).code;
   const std::string unchecked = emit_cuda(k, EmitOptions{.checked = false}).code;
-  EXPECT_CONTAINS(unchecked, "const __half v10 = src[v9];");
-  EXPECT_CONTAINS(unchecked, "out[v3] = v14;");
-  EXPECT_LACKS(unchecked, "mt_load(");
-  EXPECT_LACKS(unchecked, "mt_store(");
-  EXPECT_LACKS(unchecked, "mt_loop_start(");
-  EXPECT_LACKS(unchecked, "mt_first_fault");
+  EXPECT_CONTAINS(unchecked, "#define MT_CHECKED 0\n");
+  EXPECT_NE(without_mode(checked).size(), checked.size());
+  EXPECT_EQ(without_mode(checked), without_mode(unchecked));
+}
+
+// The prelude's unchecked helpers are the plain operations, force-inlined, so unchecked code is
+// plain indexing once compiled.
+TEST(EmitCuda, UncheckedHelpersAreThePlainOperations) {
+  const std::string prelude(kCuda.prelude);
+  const std::size_t plain = prelude.find("#else  // unchecked: the plain operations");
+  ASSERT_NE(plain, std::string::npos);
+  ASSERT_LT(prelude.find("#if MT_CHECKED"), plain);
+  const std::string unchecked =
+      prelude.substr(plain, prelude.find("#endif  // MT_CHECKED") - plain);
+  EXPECT_CONTAINS(unchecked, "struct mt_fault {};");
+  EXPECT_CONTAINS(unchecked, "MT_DEVICE void mt_report(const mt_fault&, unsigned int*) {}");
+  for (const char* body :
+       {"  return p[index];\n", "  p[index] = value;\n", "  return lo;\n", "  return a[index];\n",
+        "  a[index] = value;\n", "  return C::atomic(a + index, value);\n",
+        "  return C::atomic(p + index, value);\n", "  mt_vector_copy_in<N>(dst, p + index);\n",
+        "  mt_vector_copy_out<N>(p + index, src);\n"}) {
+    EXPECT_CONTAINS(unchecked, body);
+  }
+  EXPECT_LACKS(unchecked, "mt_note");
+  EXPECT_CONTAINS(prelude, "#define MT_DEVICE static __device__ __forceinline__");
 }
 
 TEST(EmitCuda, SitesNameTheInstructionsTheHostFindsAgain) {
@@ -228,7 +271,8 @@ TEST(EmitCuda, HalfPrecisionComputesInFloatAndRoundsAfterEachOp) {
     const ValueId f = push(k.body, make::fma(k, w, x, y));
     push(k.body, make::store(k, ParamId{1}, pid, f));
     const std::string code = emit_cuda(k).code;
-    const std::string T(value_type(t)), to(widen_function(t)), from(narrow_function(t));
+    const std::string T(kCuda.value_type(t)), to(kCuda.widen_function(t)),
+        from(kCuda.narrow_function(t));
     SCOPED_TRACE(std::string(name_of(t)));
     EXPECT_CONTAINS(code, "const " + T + " v2 = " + from + "(" + to + "(v1) * " + to + "(v1));");
     EXPECT_CONTAINS(code, "const " + T + " v3 = " + from + "(expf(" + to + "(v2)));");
@@ -269,8 +313,35 @@ TEST(EmitCuda, IntegerOpsWrapThroughThePreludeOrNativeUnsigned) {
 TEST(EmitCuda, BoolTensorsAreStoredAsBytes) {
   const std::string code = emit_cuda(copy_kernel(DType::Bool), EmitOptions{.checked = false}).code;
   EXPECT_CONTAINS(code, "const unsigned char* __restrict__ src,");
-  EXPECT_CONTAINS(code, "const bool v1 = src[v0] != 0;");
-  EXPECT_CONTAINS(code, "out[v0] = (unsigned char)v1;");
+  EXPECT_CONTAINS(code, "const bool v1 = mt_load(src, v0, mt_count_src, mt_first_fault, 1u) != 0;");
+  EXPECT_CONTAINS(code, "mt_store(out, v0, (unsigned char)v1, mt_count_out, mt_first_fault, 2u);");
+}
+
+// The walker spells nothing itself: a copy of CUDA's dialect with other spellings gives them.
+TEST(EmitCuda, SpellingsComeFromTheDialectValue) {
+  CDialect other = kCuda;
+  std::vector<TypeSpelling> types(kCuda.types.begin(), kCuda.types.end());
+  types[static_cast<std::size_t>(DType::F16)].value = "half";
+  types[static_cast<std::size_t>(DType::F16)].storage = "half";
+  other.types = types;
+  other.kernel_prefix = "__kernel void";
+  other.restrict_qualifier = "restrict";
+  other.barrier = "barrier(CLK_LOCAL_MEM_FENCE)";
+  other.group_index = {"get_group_id(0)", "get_group_id(1)", "get_group_id(2)"};
+  other.prelude_name = "other_prelude.h";
+  other.checked_macro = "OTHER_CHECKED";
+  Kernel k = copy_kernel(DType::F16);
+  push(k.body, make::barrier(OpKind::Barrier));
+  const std::string code = emit_cuda(k, other, EmitOptions{.checked = true}).code;
+  EXPECT_CONTAINS(code, "#define OTHER_CHECKED 1\n#include \"other_prelude.h\"\n");
+  EXPECT_CONTAINS(code, "__kernel void mt_copy(\n    const half* restrict src,");
+  EXPECT_CONTAINS(code, "get_group_id(0) * blockDim.x + threadIdx.x");
+  EXPECT_CONTAINS(code, "const half v1 = mt_load(src, v0, mt_count_src, mt_first_fault, 1u);");
+  EXPECT_CONTAINS(code, "  barrier(CLK_LOCAL_MEM_FENCE);\n");
+  EXPECT_LACKS(code, "__syncthreads");
+  EXPECT_LACKS(code, "__half");
+  // CUDA's own value is untouched.
+  EXPECT_EQ(kCuda.value_type(DType::F16), "__half");
 }
 
 TEST(EmitCuda, TypeNamesPerDType) {
@@ -285,55 +356,57 @@ TEST(EmitCuda, TypeNamesPerDType) {
                                                     {DType::F8E4M3, "unsigned char"},
                                                     {DType::F8E5M2, "unsigned char"}};
   for (const auto& [t, name] : expected) {
-    EXPECT_EQ(value_type(t), name) << name_of(t);
+    EXPECT_EQ(kCuda.value_type(t), name) << name_of(t);
     const std::string code = emit_cuda(copy_kernel(t)).code;
-    EXPECT_CONTAINS(code, "const " + std::string(storage_type(t)) + "* __restrict__ src,");
+    EXPECT_CONTAINS(code, "const " + std::string(kCuda.storage_type(t)) + "* __restrict__ src,");
   }
 }
 
 TEST(EmitCuda, LiteralsAreExact) {
-  EXPECT_EQ(literal(DType::F32, Scalar::of_float(1.0)), "1.0f");
-  EXPECT_EQ(literal(DType::F32, Scalar::of_float(0.1f)), "0.1f");
-  EXPECT_EQ(literal(DType::F32, Scalar::of_float(-0.0)), "-0.0f");
-  EXPECT_EQ(literal(DType::F32, Scalar::of_float(1e-5f)), "1e-05f");
-  EXPECT_EQ(literal(DType::F32, Scalar::of_float(std::numeric_limits<double>::infinity())),
+  EXPECT_EQ(kCuda.literal(DType::F32, Scalar::of_float(1.0)), "1.0f");
+  EXPECT_EQ(kCuda.literal(DType::F32, Scalar::of_float(0.1f)), "0.1f");
+  EXPECT_EQ(kCuda.literal(DType::F32, Scalar::of_float(-0.0)), "-0.0f");
+  EXPECT_EQ(kCuda.literal(DType::F32, Scalar::of_float(1e-5f)), "1e-05f");
+  EXPECT_EQ(kCuda.literal(DType::F32, Scalar::of_float(std::numeric_limits<double>::infinity())),
             "__uint_as_float(0x7F800000u)");
-  EXPECT_EQ(literal(DType::F16, Scalar::of_float(0.5)), "__float2half_rn(0.5f)");
-  EXPECT_EQ(literal(DType::F16, Scalar::of_float(-std::numeric_limits<double>::infinity())),
+  EXPECT_EQ(kCuda.literal(DType::F16, Scalar::of_float(0.5)), "__float2half_rn(0.5f)");
+  EXPECT_EQ(kCuda.literal(DType::F16, Scalar::of_float(-std::numeric_limits<double>::infinity())),
             "__ushort_as_half((unsigned short)0xFC00u)");
-  EXPECT_EQ(literal(DType::BF16, Scalar::of_float(2.0)), "__float2bfloat16_rn(2.0f)");
-  EXPECT_EQ(literal(DType::I32, Scalar::of_int(-7)), "-7");
-  EXPECT_EQ(literal(DType::I32, Scalar::of_int(INT32_MIN)), "(-2147483647 - 1)");
-  EXPECT_EQ(literal(DType::U32, Scalar::of_int(4294967295)), "4294967295u");
-  EXPECT_EQ(literal(DType::I8, Scalar::of_int(-128)), "(signed char)-128");
-  EXPECT_EQ(literal(DType::U8, Scalar::of_int(255)), "(unsigned char)255u");
-  EXPECT_EQ(literal(DType::Bool, Scalar::of_int(1)), "true");
-  EXPECT_EQ(literal(DType::F8E4M3, Scalar::of_float(1.0)), "(unsigned char)0x38u");
-  EXPECT_EQ(literal(DType::F8E5M2, Scalar::of_float(-2.0)), "(unsigned char)0xC0u");
+  EXPECT_EQ(kCuda.literal(DType::BF16, Scalar::of_float(2.0)), "__float2bfloat16_rn(2.0f)");
+  EXPECT_EQ(kCuda.literal(DType::I32, Scalar::of_int(-7)), "-7");
+  EXPECT_EQ(kCuda.literal(DType::I32, Scalar::of_int(INT32_MIN)), "(-2147483647 - 1)");
+  EXPECT_EQ(kCuda.literal(DType::U32, Scalar::of_int(4294967295)), "4294967295u");
+  EXPECT_EQ(kCuda.literal(DType::I8, Scalar::of_int(-128)), "(signed char)-128");
+  EXPECT_EQ(kCuda.literal(DType::U8, Scalar::of_int(255)), "(unsigned char)255u");
+  EXPECT_EQ(kCuda.literal(DType::Bool, Scalar::of_int(1)), "true");
+  EXPECT_EQ(kCuda.literal(DType::F8E4M3, Scalar::of_float(1.0)), "(unsigned char)0x38u");
+  EXPECT_EQ(kCuda.literal(DType::F8E5M2, Scalar::of_float(-2.0)), "(unsigned char)0xC0u");
   // inf is an E5M2 value (only a conversion saturates it).
-  EXPECT_EQ(literal(DType::F8E5M2, Scalar::of_float(std::numeric_limits<double>::infinity())),
+  EXPECT_EQ(kCuda.literal(DType::F8E5M2, Scalar::of_float(std::numeric_limits<double>::infinity())),
             "(unsigned char)0x7Cu");
 }
 
 TEST(EmitCuda, CastsAndBitcasts) {
-  EXPECT_EQ(cast_expression(DType::F32, DType::I32, "v"), "mt_f32_to_i32(v)");
-  EXPECT_EQ(cast_expression(DType::F16, DType::U8, "v"), "mt_f32_to_u8(__half2float(v))");
-  EXPECT_EQ(cast_expression(DType::BF16, DType::F16, "v"), "__float2half_rn(__bfloat162float(v))");
-  EXPECT_EQ(cast_expression(DType::F32, DType::F8E4M3, "v"), "mt_f32_to_e4m3(v)");
-  EXPECT_EQ(cast_expression(DType::F8E5M2, DType::F32, "v"), "mt_e5m2_to_f32(v)");
-  EXPECT_EQ(cast_expression(DType::I32, DType::BF16, "v"), "__float2bfloat16_rn((float)v)");
-  EXPECT_EQ(cast_expression(DType::I32, DType::I8, "v"), "(signed char)v");
-  EXPECT_EQ(cast_expression(DType::F32, DType::Bool, "v"), "v != 0.0f");
-  EXPECT_EQ(cast_expression(DType::U8, DType::Bool, "v"), "v != 0");
-  EXPECT_EQ(cast_expression(DType::Bool, DType::F16, "v"), "__float2half_rn(v ? 1.0f : 0.0f)");
-  EXPECT_EQ(cast_expression(DType::Bool, DType::I32, "v"), "(int)v");
-  EXPECT_EQ(bitcast_expression(DType::F32, DType::U32, "v"), "__float_as_uint(v)");
-  EXPECT_EQ(bitcast_expression(DType::I32, DType::F32, "v"), "__int_as_float(v)");
-  EXPECT_EQ(bitcast_expression(DType::F16, DType::BF16, "v"),
+  EXPECT_EQ(kCuda.cast_expression(DType::F32, DType::I32, "v"), "mt_f32_to_i32(v)");
+  EXPECT_EQ(kCuda.cast_expression(DType::F16, DType::U8, "v"), "mt_f32_to_u8(__half2float(v))");
+  EXPECT_EQ(kCuda.cast_expression(DType::BF16, DType::F16, "v"),
+            "__float2half_rn(__bfloat162float(v))");
+  EXPECT_EQ(kCuda.cast_expression(DType::F32, DType::F8E4M3, "v"), "mt_f32_to_e4m3(v)");
+  EXPECT_EQ(kCuda.cast_expression(DType::F8E5M2, DType::F32, "v"), "mt_e5m2_to_f32(v)");
+  EXPECT_EQ(kCuda.cast_expression(DType::I32, DType::BF16, "v"), "__float2bfloat16_rn((float)v)");
+  EXPECT_EQ(kCuda.cast_expression(DType::I32, DType::I8, "v"), "(signed char)v");
+  EXPECT_EQ(kCuda.cast_expression(DType::F32, DType::Bool, "v"), "v != 0.0f");
+  EXPECT_EQ(kCuda.cast_expression(DType::U8, DType::Bool, "v"), "v != 0");
+  EXPECT_EQ(kCuda.cast_expression(DType::Bool, DType::F16, "v"),
+            "__float2half_rn(v ? 1.0f : 0.0f)");
+  EXPECT_EQ(kCuda.cast_expression(DType::Bool, DType::I32, "v"), "(int)v");
+  EXPECT_EQ(kCuda.bitcast_expression(DType::F32, DType::U32, "v"), "__float_as_uint(v)");
+  EXPECT_EQ(kCuda.bitcast_expression(DType::I32, DType::F32, "v"), "__int_as_float(v)");
+  EXPECT_EQ(kCuda.bitcast_expression(DType::F16, DType::BF16, "v"),
             "__ushort_as_bfloat16(__half_as_ushort(v))");
-  EXPECT_EQ(bitcast_expression(DType::F8E4M3, DType::I8, "v"), "(signed char)v");
-  EXPECT_EQ(bitcast_expression(DType::Bool, DType::U8, "v"), "");
-  EXPECT_EQ(bitcast_expression(DType::F32, DType::F16, "v"), "");
+  EXPECT_EQ(kCuda.bitcast_expression(DType::F8E4M3, DType::I8, "v"), "(signed char)v");
+  EXPECT_EQ(kCuda.bitcast_expression(DType::Bool, DType::U8, "v"), "");
+  EXPECT_EQ(kCuda.bitcast_expression(DType::F32, DType::F16, "v"), "");
 }
 
 TEST(EmitCuda, NamesAreSanitisedAndDistinct) {

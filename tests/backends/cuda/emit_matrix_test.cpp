@@ -55,7 +55,8 @@ TEST(EmitMatrix, TensorCoreKernelsCompileForSm90) {
       EXPECT_NE(c.source.code.find("__align__(16)"), std::string::npos);
       EXPECT_NE(c.source.code.find("mt_copy_async_wait<0>();"), std::string::npos);
       EXPECT_NE(c.source.code.find("mt_load_matrix<4, false>(fa + 0, sa + "), std::string::npos);
-      EXPECT_NE(c.source.code.find(checked ? "mt_copy_async_checked<" : "mt_copy_async<16>("),
+      EXPECT_NE(c.source.code.find("mt_copy_async_indexed<"), std::string::npos);
+      EXPECT_NE(c.source.code.find(checked ? "#define MT_CHECKED 1\n" : "#define MT_CHECKED 0\n"),
                 std::string::npos);
     }
   }
@@ -91,7 +92,7 @@ TEST(EmitMatrix, ThreadgroupArraysPast48KiBUseDynamicSharedMemory) {
       << c.source.code;
   const Kernel small = tiles(1024);
   EXPECT_EQ(dynamic_shared_bytes(small), 0u);
-  EXPECT_EQ(emit_cuda(small, {}).code.find("mt_dynamic_shared"), std::string::npos);
+  EXPECT_EQ(emit_cuda(small).code.find("mt_dynamic_shared"), std::string::npos);
 }
 
 }  // namespace

@@ -127,13 +127,14 @@ Timing time_launches(const Target& t, const Stream& stream, const Settings& s,
   stream.synchronize();
   std::vector<std::pair<std::shared_ptr<EventHandle>, std::shared_ptr<EventHandle>>> events;
   for (int i = 0; i < s.runs; ++i) {
-    std::shared_ptr<EventHandle> start = t.kernel_backend->record_event(stream.handle());
+    std::shared_ptr<EventHandle> start = t.kernel_backend->device().record_event(stream.handle());
     launch(s.warm_up + i);
-    events.emplace_back(std::move(start), t.kernel_backend->record_event(stream.handle()));
+    events.emplace_back(std::move(start), t.kernel_backend->device().record_event(stream.handle()));
   }
   stream.synchronize();
   std::vector<double> us;
-  for (auto& [start, end] : events) us.push_back(1e3 * t.kernel_backend->elapsed_ms(*start, *end));
+  for (auto& [start, end] : events)
+    us.push_back(1e3 * t.kernel_backend->device().elapsed_ms(*start, *end));
   std::sort(us.begin(), us.end());
   Timing timing;
   timing.runs = static_cast<int>(us.size());
@@ -149,8 +150,9 @@ double measure_copy_gbps(const Target& t, const Settings& s) {
   const DeviceBuffer a = t.ctx.allocate(bytes), b = t.ctx.allocate(bytes);
   fill(t, stream, a, DType::U32, BenchFill{}, 1);
   auto& dst = const_cast<DeviceMemory&>(b.memory());  // the backend's copy writes through it
-  const Timing timing = time_launches(
-      t, stream, s, [&](int) { t.kernel_backend->copy(dst, a.memory(), bytes, stream.handle()); });
+  const Timing timing = time_launches(t, stream, s, [&](int) {
+    t.kernel_backend->device().copy(dst, a.memory(), bytes, stream.handle());
+  });
   return 2.0 * double(bytes) / (timing.median_us * 1e3);
 }
 
