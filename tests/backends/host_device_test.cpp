@@ -198,7 +198,7 @@ TEST(HostDevice, ABackendOfTheRequiredFunctionsServesTheDeviceApi) {
   auto backend = std::make_shared<MinimalBackend>();
   const Context ctx(backend);
   const PreparedKernel add = ctx.prepare(add_kernel());
-  const DeviceBuffer in = ctx.upload(test::pack_u32({1, 2, 3}));
+  const DeviceBuffer in = ctx.upload(test::pack_u32(std::vector<std::uint32_t>{1, 2, 3}));
   const DeviceBuffer out = ctx.allocate(12);
   const Stream stream = ctx.create_stream();
   const DeviceBindings bindings{{"in", in}, {"out", out}, {"add", 5u}};
