@@ -19,6 +19,7 @@
 
 // dsl: the tracing front end
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/patterns.hpp"
 
 // passes: the optimiser (one header a pass) and its order
 #include "metaltile/passes/eliminate_common_subexpressions.hpp"

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
-#include "../launch_shape.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/patterns.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
 
 namespace mt::kernels::engine::decoder {

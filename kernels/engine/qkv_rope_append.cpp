@@ -28,8 +28,8 @@
 
 #include "../activation_kernel.hpp"
 #include "../ffai/kv_format.hpp"
-#include "../launch_shape.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/patterns.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
 
 namespace mt::kernels::engine::decoder {

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "../launch_shape.hpp"
 #include "kv_format.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/patterns.hpp"
 
 namespace mt::kernels::ffai::attention {
 

@@ -33,10 +33,10 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
-#include "../launch_shape.hpp"
 #include "kv_format.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/patterns.hpp"
 
 namespace mt::kernels::ffai::kv_cache {
 namespace {

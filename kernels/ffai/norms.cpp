@@ -21,16 +21,14 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
-#include "../launch_shape.hpp"
 #include "../mlx/row_entry.hpp"
-#include "../mlx/row_loop.hpp"
+#include "metaltile/dsl/patterns.hpp"
 #include "short_rows.hpp"
 
 namespace mt::kernels::ffai::norms {
 namespace {
 
 constexpr DType F32 = DType::F32;
-using mlx::RowLoop;
 
 // The scalars every RMS norm here shares; requires len(w) == n.
 struct NormScalars {
@@ -47,7 +45,7 @@ NormScalars norm_scalars(KernelBuilder& k, const Tensor& w, const Val& n) {
 // out[row, i] = x[row, i] * scale * (w[i] + weight_offset) for the elements this thread owns.
 void write_scaled(const RowLoop& r, const Tensor& x, const Tensor& w, const Tensor& out,
                   const Val& scale, const Val& weight_offset) {
-  mlx::map_elements(r, x, {w}, out, [&](const Val& v, const std::vector<Val>& wi) {
+  map_elements(r, x, {w}, out, [&](const Val& v, const std::vector<Val>& wi) {
     return v * scale * (wi[0] + weight_offset);
   });
 }
@@ -89,11 +87,11 @@ Val add_rows(const RowLoop& r, const Tensor& x, const Tensor& residual, const Te
 void build_add_rms_norm(KernelBuilder& k, DType T) {
   Tensor x = k.input("x", T), residual = k.input("residual", T), w = k.input("w", T);
   Tensor h = k.output("h", T), out = k.output("out", T);
-  RowLoop r = mlx::row_loop(k, x);
+  RowLoop r = row_loop(k, x);
   NormScalars s = norm_scalars(k, w, r.n);
   k.require_len(residual, x.len(), "rows*n = len(x)");
-  mlx::require_out_per_element(k, h, x);
-  mlx::require_out_per_element(k, out, x);
+  require_out_per_element(k, h, x);
+  require_out_per_element(k, out, x);
   if_(r.in_range, [&] {
     Val sum_sq = add_rows(r, x, residual, h);
     Val scale = rsqrt(threadgroup_sum(sum_sq) / r.n.to(F32) + s.eps);
@@ -143,7 +141,7 @@ void build_rms_norm_short_rows(KernelBuilder& k, DType T) {
   k.require(n > 0u, "n > 0");
   k.require_len_multiple(x, n, "n (whole rows)");
   NormScalars s = norm_scalars(k, w, n);
-  mlx::require_out_per_element(k, out, x);
+  require_out_per_element(k, out, x);
 
   Team team = team_for(n, T);
   Val rows_per_group = threads_per_threadgroup(0) >> team.log2;
@@ -154,7 +152,7 @@ void build_rms_norm_short_rows(KernelBuilder& k, DType T) {
   // Lanes of rows past the end still take part in the shuffles, with nothing to add.
   Var sum_sq = f32(0.0f);
   if_(r.in_range,
-      [&] { mlx::for_each_element(r, x, [&](const Val& v, const Val&) { sum_sq += v * v; }); });
+      [&] { for_each_element(r, x, [&](const Val& v, const Val&) { sum_sq += v * v; }); });
   Val scale = rsqrt(team_sum(sum_sq, team.size) / n.to(F32) + s.eps);
   if_(r.in_range, [&] { write_scaled(r, x, w, out, scale, s.weight_offset); });
 }

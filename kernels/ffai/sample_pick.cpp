@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
-#include "../launch_shape.hpp"
+#include "metaltile/dsl/patterns.hpp"
 #include "metaltile/kernels/ffai/sampling.hpp"
 #include "sampling_mass.hpp"
 #include "sampling_math.hpp"

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
-#include "../launch_shape.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/patterns.hpp"
 #include "metaltile/dsl/tile.hpp"
 #include "metaltile/kernels/launch_plan.hpp"
 

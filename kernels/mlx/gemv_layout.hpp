@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "../launch_shape.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/patterns.hpp"
 #include "metaltile/kernels/kernel_info.hpp"
 
 namespace mt::kernels::mlx {

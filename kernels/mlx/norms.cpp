@@ -3,9 +3,9 @@
 // which stays accurate when the mean is large. A NaN or inf in a row makes its whole output
 // NaN through the sums (an inf's own element aside in rms_norm: inf * 0), as in PyTorch.
 #include "../ffai/short_rows.hpp"
+#include "metaltile/dsl/patterns.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
 #include "row_entry.hpp"
-#include "row_loop.hpp"
 
 namespace mt::kernels::mlx::rows {
 namespace {

@@ -23,11 +23,11 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
-#include "../launch_shape.hpp"
 #include "affine_entry.hpp"
 #include "affine_format.hpp"
 #include "gemv_layout.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/patterns.hpp"
 
 namespace mt::kernels::mlx::quantized {
 namespace {

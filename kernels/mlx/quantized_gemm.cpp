@@ -33,10 +33,10 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
-#include "../launch_shape.hpp"
 #include "affine_entry.hpp"
 #include "affine_format.hpp"
 #include "metaltile/dsl/dsl.hpp"
+#include "metaltile/dsl/patterns.hpp"
 #include "metaltile/dsl/tile.hpp"
 #include "metaltile/kernels/mlx/quantized.hpp"
 

@@ -2,9 +2,10 @@
 // ties). Each thread reduces its strided elements, then the threadgroup combines. NaN is the
 // largest value for max and argmax (a row with a NaN has max NaN and argmax the index of its
 // first NaN, as in PyTorch and NumPy); sums propagate NaN and inf - inf by IEEE arithmetic.
+#include "metaltile/dsl/patterns.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
+#include "order_key.hpp"
 #include "row_entry.hpp"
-#include "row_loop.hpp"
 
 namespace mt::kernels::mlx::rows {
 namespace {

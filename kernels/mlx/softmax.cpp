@@ -1,9 +1,10 @@
 // Row softmax in two passes over the row. The first keeps a running max and the sum of
 // exponentials rescaled to it, one rescale per vector of elements; the threadgroup combines
 // the (max, sum) pairs; the second pass writes the normalised exponentials.
+#include "metaltile/dsl/patterns.hpp"
 #include "metaltile/kernels/mlx/rows.hpp"
+#include "order_key.hpp"
 #include "row_entry.hpp"
-#include "row_loop.hpp"
 
 namespace mt::kernels::mlx::rows {
 namespace {

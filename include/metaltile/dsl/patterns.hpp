@@ -1,31 +1,39 @@
-// Shared shape of the row kernels: which row this threadgroup owns, where it starts, and the
-// strided loop of this thread over the row's elements.
+// Patterns for kernel authors: the launch shape a kernel states in its contract, and the row
+// loop that the library's row kernels share (one threadgroup a row, each thread striding over
+// the row's elements, 16-byte vector access when the row length allows it).
+//
+//   trace("scale_rows", KernelMode::Reduction, [](KernelBuilder& k) {
+//     Tensor x = k.input("x", DType::F32), out = k.output("out", DType::F32);
+//     RowLoop r = row_loop(k, x);  // scalar n; contract: len(x) = rows * n, a 1-D launch
+//     require_out_per_element(k, out, x);
+//     if_(r.in_range, [&] {
+//       map_elements(r, x, {}, out, [](Val v, const std::vector<Val>&) { return v * 2.0f; });
+//     });
+//   });
 #pragma once
 
 #include <cstdint>
-#include <limits>
-#include <string>
 #include <vector>
 
-#include "../activation_kernel.hpp"
-#include "../launch_shape.hpp"
-#include "metaltile/core/error.hpp"
 #include "metaltile/dsl/dsl.hpp"
 
-namespace mt::kernels::mlx {
+namespace mt {
 
-inline constexpr float kInfinity = std::numeric_limits<float>::infinity();
+// A kernel that reads only axis 0 of the thread identity (program_id(0), thread_id(0),
+// threads_per_threadgroup(0)) would repeat or garble its work under a 2-D or 3-D threadgroup or
+// grid, so it states the shape it was written for.
 
-// Float order keys: a u32 whose unsigned order is the order of the f32 values, with NaN (every
-// NaN, made one quiet NaN first) above +inf. A u32 max or argmax over keys then treats NaN as
-// the largest value, as PyTorch and MLX's max do, where the float collectives skip NaN.
-inline constexpr std::uint32_t kNaNOrderKey = 0xFFC00000u;  // the key of the quiet NaN 0x7FC00000
-inline Val order_key(const Val& v) {
-  Val bits = select(v != v, u32(0x7FC00000u), v.bitcast(DType::U32));
-  return select((bits >> 31u) == 1u, ~bits, bits | 0x80000000u);
+// A threadgroup of axis 0 only, for a kernel whose grid axes 1 and 2 carry work of their own.
+inline void require_1d_threadgroup(KernelBuilder& k) {
+  k.require(threads_per_threadgroup(1) == 1u && threads_per_threadgroup(2) == 1u,
+            "a 1-D threadgroup: tpg = (x, 1, 1)");
 }
-inline Val from_order_key(const Val& key) {
-  return select((key >> 31u) == 1u, key & 0x7FFFFFFFu, ~key).bitcast(DType::F32);
+
+// A threadgroup and a grid of axis 0 only.
+inline void require_1d_launch(KernelBuilder& k) {
+  require_1d_threadgroup(k);
+  k.require(threadgroups_per_grid(1) == 1u && threadgroups_per_grid(2) == 1u,
+            "a 1-D grid: grid = (x, 1, 1)");
 }
 
 struct RowLoop {
@@ -124,4 +132,4 @@ void map_elements(const RowLoop& r, const Tensor& x, const std::vector<Tensor>& 
   });
 }
 
-}  // namespace mt::kernels::mlx
+}  // namespace mt
