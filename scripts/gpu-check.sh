@@ -28,7 +28,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out_top="${OUT:-$root/gpu-check-out}"
 build="${BUILD_DIR:-$root/build-gpu}"
 jobs="${JOBS:-16}"
-stages=" ${STAGES:-test bench sanitize fuzz} "
+stages=" ${STAGES-test bench sanitize fuzz} "  # STAGES="" builds only
 mkdir -p "$out_top/logs"
 out_top="$(cd "$out_top" && pwd)"
 out="$out_top/logs"

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/engine/safetensors.hpp"
@@ -258,11 +259,49 @@ TEST(Decoder, QuantisedKvBatchedPrefillAgreesWithTokenByToken) {
   });
 }
 
+// bf16 rounding moves a random model's logits by about 2 % of max|logit|: transformers' own bf16
+// forward pass on the four check models differs from its f32 by 1.4-1.8 % (median position) and
+// 1.9-2.4 % (worst), and its top token differs at 2-3 of 56 positions, all with an f32 lead
+// under 1.5 %. Where the f32 top two are closer than kBf16TieMargin the top token may therefore
+// differ without a defect; a top token that differs where the lead is larger is one.
+constexpr double kBf16TieMargin = 0.03;
+
+struct TopOneAgreement {
+  std::size_t positions = 0, agree = 0, decisive_misses = 0;
+  double largest_missed_lead = 0.0;  // of max|logit|, among the positions that differ
+};
+
+// Ours (positions from `first` on) against transformers' f32 logits, teacher-forced.
+TopOneAgreement top_one_agreement(const std::vector<std::vector<float>>& got,
+                                  const std::vector<float>& expected, std::size_t first,
+                                  std::size_t vocab) {
+  TopOneAgreement a;
+  for (std::size_t p = first; p < first + got.size(); ++p) {
+    const std::vector<float> want(expected.begin() + p * vocab, expected.begin() + (p + 1) * vocab);
+    ++a.positions;
+    const std::size_t top = argmax(want);
+    if (argmax(got[p - first]) == top) {
+      ++a.agree;
+      continue;
+    }
+    float second = -std::numeric_limits<float>::infinity(), largest = 0.0f;
+    for (std::size_t i = 0; i < vocab; ++i) {
+      if (i != top) second = std::max(second, want[i]);
+      largest = std::max(largest, std::fabs(want[i]));
+    }
+    const double lead = (double(want[top]) - double(second)) / double(largest);
+    a.largest_missed_lead = std::max(a.largest_missed_lead, lead);
+    if (lead > kBf16TieMargin) ++a.decisive_misses;
+  }
+  return a;
+}
+
 // Larger random models made on the GPU machine (bench/engine/make_check_models.py, run by
 // scripts/engine-check.sh): every subdirectory of MT_ENGINE_MODELS, in f32 as above (token by
 // token and with the prompt prefilled), and in bf16, where the teacher-forced top-1 token must
-// agree with transformers' f32 at >= 98 % of positions (token by token, and from the prompt's
-// last position on after a batched prefill).
+// agree with transformers' f32 wherever transformers' lead is beyond bf16's rounding
+// (kBf16TieMargin) and at >= 90 % of all positions (token by token, and from the prompt's last
+// position on after a batched prefill).
 TEST(Decoder, MatchesTransformersOnModelsInTheEnvironment) {
   const char* root = std::getenv("MT_ENGINE_MODELS");
   if (root == nullptr || *root == 0) {
@@ -285,13 +324,15 @@ TEST(Decoder, MatchesTransformersOnModelsInTheEnvironment) {
             DecoderOptions{.max_seq = std::uint32_t(e.tokens.size()), .batched_prefill = batched});
         const std::size_t first = batched ? e.prompt_length - 1 : 0;
         const std::vector<std::vector<float>> got = run_sequence(decoder, e.tokens, first);
-        std::size_t agree = 0;
-        for (std::size_t p = first; p < e.tokens.size(); ++p) {
-          const std::vector<float> want(e.logits.begin() + p * vocab,
-                                        e.logits.begin() + (p + 1) * vocab);
-          agree += argmax(got[p - first]) == argmax(want);
-        }
-        EXPECT_GE(double(agree), 0.98 * double(got.size())) << agree << " of " << got.size();
+        const TopOneAgreement a = top_one_agreement(got, e.logits, first, vocab);
+        std::cout << "[ measured ] " << dir << (batched ? " bf16 batched" : " bf16")
+                  << ": top token " << a.agree << "/" << a.positions
+                  << ", largest f32 lead where they differ " << a.largest_missed_lead
+                  << " of max|logit|\n";
+        EXPECT_GE(double(a.agree), 0.9 * double(a.positions));
+        EXPECT_EQ(a.decisive_misses, 0u)
+            << "positions where transformers' f32 top token leads by more than " << kBf16TieMargin
+            << " of max|logit| and ours differs";
       }
     }
   });

@@ -94,10 +94,16 @@ TEST(TileBench, UsageErrorsAreReportedWithAStatus) {
   EXPECT_TRUE(contains(missing.output, "/nonexistent/base.json")) << missing.output;
 }
 
+// The smoke shape (n = 256) on every backend: a GPU's full shape has another n, which a
+// specialised n = 256 contradicts.
 TEST(TileBench, SpecialisedScalarsGiveTheSameCases) {
-  const CommandResult r = tile("bench row_sum --runs 2 --specialise n=256");
+  const CommandResult r = tile("bench row_sum --smoke --runs 2 --specialise n=256");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "row_sum")) << r.output;
+  EXPECT_FALSE(contains(r.output, "failed")) << r.output;
+  const CommandResult contradicted = tile("bench row_sum --smoke --runs 2 --specialise n=128");
+  EXPECT_NE(contradicted.status, 0) << contradicted.output;
+  EXPECT_TRUE(contains(contradicted.output, "1 case failed")) << contradicted.output;
 }
 
 }  // namespace

@@ -167,8 +167,9 @@ void print_table(std::ostream& out, const Run& run, const References* refs) {
   }
   const bool graphs = std::any_of(run.rows.begin(), run.rows.end(),
                                   [](const Row& r) { return r.graph_launches > 1; });
-  out << "\nus: median device time per launch of "
-      << (run.rows.empty() ? 0 : run.rows.front().timing.runs)
+  int runs = 0;  // a failed case has none, so the most of any row
+  for (const Row& r : run.rows) runs = std::max(runs, r.timing.runs);
+  out << "\nus: median device time per launch of " << runs
       << (graphs ? " event-timed replays of a graph of launches (graph_launches in the JSON)"
                  : " event-timed launches")
       << " after warm-up; +-%: half the 10-90 % range; GB/s: bytes moved / time;"
