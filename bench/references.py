@@ -228,6 +228,8 @@ def main():
         del case, variants
         if args.device == "cuda":
             torch.cuda.empty_cache()
+        # Written after every case, so a run cut short by a time limit keeps what it measured.
+        pathlib.Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     pathlib.Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"references: {len(out['results'])} timings written to {args.out}", file=sys.stderr)
 

@@ -79,6 +79,20 @@ TEST(TileBench, ComparesWithASavedRunAndJoinsReferences) {
   EXPECT_TRUE(contains(r.output, "speed-up")) << r.output;
 }
 
+TEST(TileBench, ShowsASavedRunWithoutMeasuring) {
+  const std::string saved = temp_path("saved.json"), svg = temp_path("saved.svg");
+  ASSERT_EQ(tile("bench row_max row_sum --smoke --runs 2 --json " + saved).status, 0);
+  const CommandResult r = tile("bench --from " + saved + " row_sum --plot " + svg);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "row_sum")) << r.output;
+  EXPECT_FALSE(contains(r.output, "row_max")) << "only the chosen kernels:\n" << r.output;
+  EXPECT_FALSE(contains(r.output, "measuring")) << "nothing is measured:\n" << r.output;
+  EXPECT_TRUE(read(svg).starts_with("<svg"));
+  const CommandResult missing = tile("bench --from /nonexistent/run.json");
+  EXPECT_NE(missing.status, 0) << missing.output;
+  EXPECT_TRUE(contains(missing.output, "/nonexistent/run.json")) << missing.output;
+}
+
 TEST(TileBench, UsageErrorsAreReportedWithAStatus) {
   const CommandResult unknown = tile("bench no_such_kernel");
   EXPECT_EQ(unknown.status, 2) << unknown.output;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -91,6 +92,9 @@ CaseList gather_cases(const std::vector<const KernelInfo*>& kernels, BenchScale 
   return cases;
 }
 
+int report(const ParsedArgs& args, const bench::Run& run,
+           const std::optional<bench::References>& refs);
+
 int run_bench(const ParsedArgs& args) {
   const std::vector<const KernelInfo*> kernels = select_kernels(args.positionals());
   const std::set<DType> dtypes = parse_dtypes(args.values("--dtype"));
@@ -112,6 +116,28 @@ int run_bench(const ParsedArgs& args) {
     return 0;
   }
 
+  std::optional<bench::References> refs;
+  if (auto path = args.value("--references")) {
+    refs = bench::references_from_json(json::read_file(*path));
+  }
+
+  // A saved run, shown again (joined with references, plotted, compared) without measuring.
+  if (auto path = args.value("--from")) {
+    bench::Run saved = bench::run_from_json(json::read_file(*path));
+    if (!args.positionals().empty()) {
+      std::set<std::string> chosen;
+      for (const KernelInfo* info : kernels) chosen.insert(info->name);
+      std::erase_if(saved.rows, [&](const bench::Row& r) { return chosen.count(r.kernel) == 0; });
+    }
+    if (!dtypes.empty()) {
+      std::erase_if(saved.rows, [&](const bench::Row& r) {
+        return std::none_of(dtypes.begin(), dtypes.end(),
+                            [&](DType t) { return name_of(t) == r.dtype; });
+      });
+    }
+    return report(args, saved, refs);
+  }
+
   const bench::Target target = bench::make_target(args.has("--checked"));
   const BenchScale scale =
       target.gpu && !args.has("--smoke") ? BenchScale::Full : BenchScale::Smoke;
@@ -122,11 +148,6 @@ int run_bench(const ParsedArgs& args) {
   }
   const CaseList cases = gather_cases(kernels, scale, dtypes);
   if (cases.empty()) throw Error("no benchmark case matches (see tile list)");
-
-  std::optional<bench::References> refs;
-  if (auto path = args.value("--references")) {
-    refs = bench::references_from_json(json::read_file(*path));
-  }
 
   bench::Run run{target.device, target.backend, target.variant, 0.0, {}};
   std::cerr << "tile bench: measuring the copy bandwidth\n";
@@ -149,8 +170,20 @@ int run_bench(const ParsedArgs& args) {
   }
   if (terminal) std::cerr << "\n";
 
-  bench::print_table(std::cout, run, refs ? &*refs : nullptr);
+  const int status = report(args, run, refs);
   if (args.has("--overheads")) bench::print_overheads(std::cout, target, settings);
+  if (failures > 0) {
+    std::cerr << "tile bench: " << failures << " case" << (failures == 1 ? "" : "s") << " failed\n";
+    return 1;
+  }
+  return status;
+}
+
+// The table, then what the options ask for: the JSON, the comparison with a saved run, the
+// roofline picture.
+int report(const ParsedArgs& args, const bench::Run& run,
+           const std::optional<bench::References>& refs) {
+  bench::print_table(std::cout, run, refs ? &*refs : nullptr);
   if (auto path = args.value("--json")) {
     json::write_file(*path, bench::to_json(run));
     std::cerr << "tile bench: wrote " << *path << "\n";
@@ -161,10 +194,6 @@ int run_bench(const ParsedArgs& args) {
   if (auto path = args.value("--plot")) {
     bench::write_roofline_svg(*path, run, refs ? refs->bf16_tflops : 0.0);
     std::cerr << "tile bench: wrote " << *path << "\n";
-  }
-  if (failures > 0) {
-    std::cerr << "tile bench: " << failures << " case" << (failures == 1 ? "" : "s") << " failed\n";
-    return 1;
   }
   return 0;
 }
@@ -181,6 +210,9 @@ const Verb& bench_verb() {
         {"--compare", "BASE.json", "print each time's ratio to a saved run, flagging regressions"},
         {"--references", "REFS.json", "join reference timings (bench/references.py)"},
         {"--plot", "FILE.svg", "write the roofline picture"},
+        {"--from", "RUN.json",
+         "show a saved run (--json) instead of measuring: the table, joined with --references, "
+         "--plot, --compare"},
         {"--list-cases", "FILE", "write the cases as JSON (for bench/references.py) and stop"},
         {"--checked", "", "measure checked mode (default: unchecked, as production runs)"},
         {"--smoke", "", "the tiny smoke shapes even on a GPU"},

@@ -56,6 +56,12 @@ Row row_of(const CaseResult& r) {
              r.graph_launches};
 }
 
+std::string run_title(const Run& run) {
+  // The CUDA backend's description already says "unchecked".
+  const bool named = run.device.find(run.variant) != std::string::npos;
+  return run.device + (named ? "" : " (" + run.variant + ")");
+}
+
 json::Value to_json(const Run& run) {
   json::Array rows;
   for (const Row& r : run.rows) {
@@ -134,8 +140,8 @@ References references_from_json(const json::Value& v) {
 }
 
 void print_table(std::ostream& out, const Run& run, const References* refs) {
-  out << "tile bench on " << run.device << " (" << run.variant << "); device-to-device copy "
-      << fixed(run.copy_gbps, 0) << " GB/s in the same run\n\n";
+  out << "tile bench on " << run_title(run) << "; device-to-device copy " << fixed(run.copy_gbps, 0)
+      << " GB/s in the same run\n\n";
   std::vector<Column> columns = {{"kernel", 26, true}, {"shape", 26, true},  {"dtype", 5, true},
                                  {"us", 10, false},    {"+-%", 5, false},    {"GB/s", 7, false},
                                  {"copy%", 6, false},  {"TFLOP/s", 7, false}};

@@ -33,6 +33,8 @@ struct Run {
 };
 
 Row row_of(const CaseResult& r);
+// "cuda NVIDIA H100 ... (sm_90, ..., unchecked)": the device and the variant, said once.
+std::string run_title(const Run& run);
 json::Value to_json(const Run& run);
 Run run_from_json(const json::Value& v);
 

@@ -89,8 +89,8 @@ void write_roofline_svg(const std::string& path, const Run& run, double peak_tfl
     << num(height) << "\" font-family=\"sans-serif\">\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   text(o, kMargin, 24,
-       "tile bench on " + run.device + " (" + run.variant + "): copy " + num(run.copy_gbps) +
-           " GB/s" + (peak_tflops > 0 ? ", bf16 matmul " + num(peak_tflops) + " TFLOP/s" : ""),
+       "tile bench on " + run_title(run) + ": copy " + num(run.copy_gbps) + " GB/s" +
+           (peak_tflops > 0 ? ", bf16 matmul " + num(peak_tflops) + " TFLOP/s" : ""),
        "font-size=\"14\"");
 
   // Left: FLOP/s against FLOP/byte.
