@@ -2,8 +2,9 @@
 # The engine's checks on the GPU machine (after scripts/gpu-check.sh or scripts/build.sh built
 # the tree): (1) logits against transformers on random-initialised models of each architecture
 # made here (bench/engine/make_check_models.py; engine.decoder_test compares f32 logits within
-# 1e-3 of the largest and bf16 top-1 agreement, token by token and after a batched prefill, and
-# runs its tiny-model tests of batched prefill and quantised KV caches on CUDA); (2) samples of
+# 1e-3 of the largest and bf16 top-1 agreement beyond bf16 rounding, token by token and after a
+# batched prefill, on the GPU only, and runs its tiny-model tests of batched prefill and
+# quantised KV caches on CUDA); (2) samples of
 # generated text from a random model, with the raw and an int8 KV cache; (3) the decode and
 # prefill benchmark beside transformers (bench/engine/decode_bench.py: bf16, 4-bit weights,
 # int8 and int4 KV caches; a 512-token prefill in chunks and token by token beside
