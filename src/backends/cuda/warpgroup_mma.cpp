@@ -25,8 +25,8 @@ std::string helper(DType input, std::uint32_t n) {
   std::string list, outputs;
   for (std::uint32_t i = 0; i < regs; ++i) {
     list += (i == 0 ? "%" : ", %") + std::to_string(i);
-    outputs += std::string(i == 0 ? "" : ", ") + (i % 8 == 0 && i != 0 ? "\n        " : "") +
-               "\"+f\"(d[" + std::to_string(i) + "])";
+    outputs += std::string(i == 0 ? "" : i % 8 == 0 ? ",\n        " : ", ") + "\"+f\"(d[" +
+               std::to_string(i) + "])";
   }
   const std::string a = "%" + std::to_string(regs), b = "%" + std::to_string(regs + 1),
                     scale = "%" + std::to_string(regs + 2);
