@@ -96,6 +96,7 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
   limits_.max_threadgroup_memory = u32(DeviceAttribute::MaxSharedMemoryPerBlockOptin);
   // Geometry rules (split-K attention, GEMM block size, RoPE waves) size their grids with it.
   limits_.multiprocessors = u32(DeviceAttribute::MultiprocessorCount);
+  limits_.warpgroup_mma = info_.compute_major == 9 && info_.compute_minor == 0;
 }
 
 CudaBackend::~CudaBackend() = default;
