@@ -8,6 +8,8 @@
 // copies were waited for, copy_async_wait(STAGES - 2), before the barrier) and the stage being
 // refilled is no longer read (every warp passed the barrier after its last mma on it).
 // Tails are masked: chunks past m, n or k copy zeros, stores past m or n are skipped.
+// The gemm_wgmma variants (sm_90) keep the ring and the copies but multiply with the warpgroup
+// MMA straight from the tiles (build_gemm_wgmma).
 //
 // Contract: m, n, k > 0; len(a) = m*k, len(b) = n*k, len(out) = m*n (checked without
 // wrapping, so no index in the body passes 2^32); the aligned variants need k % 8 == 0 (16-byte

@@ -42,8 +42,8 @@ std::string operand_problem(const Kernel& k, const SharedMatrix& m, std::string_
   }
   for (std::uint32_t bytes : {m.leading_bytes, m.stride_bytes}) {
     if (bytes % 16 != 0 || bytes >= kMaxDescriptorBytes) {
-      return what + ": byte offset " + std::to_string(bytes) +
-             " is not a multiple of 16 below " + std::to_string(kMaxDescriptorBytes);
+      return what + ": byte offset " + std::to_string(bytes) + " is not a multiple of 16 below " +
+             std::to_string(kMaxDescriptorBytes);
     }
   }
   return "";
@@ -75,7 +75,8 @@ std::string mma_problem(const Kernel& k, const Instr& in) {
   const Array& acc = k.arrays[d.array.index];
   const std::string what = "fragment D in '" + acc.name + "'";
   if (acc.space != MemorySpace::Thread) return what + " is not a per-thread array";
-  if (acc.dtype != DType::F32) return what + " holds " + std::string(name_of(acc.dtype)) + ", not f32";
+  if (acc.dtype != DType::F32)
+    return what + " holds " + std::string(name_of(acc.dtype)) + ", not f32";
   const std::uint32_t size = warpgroup_accumulator_size(in.lanes);
   if (!acc.size_param.valid() && std::uint64_t{d.offset} + size > acc.size) {
     return what + " needs " + quantity(size, "element") + " from " + std::to_string(d.offset) +
@@ -119,7 +120,9 @@ std::string_view swizzle_name(Swizzle s) {
   return "?";
 }
 
-std::uint32_t swizzle_row_bytes(Swizzle s) { return s == Swizzle::None ? 16 : 16 * (swizzle_mask(s) + 1); }
+std::uint32_t swizzle_row_bytes(Swizzle s) {
+  return s == Swizzle::None ? 16 : 16 * (swizzle_mask(s) + 1);
+}
 
 std::uint32_t shared_matrix_byte(const SharedMatrix& m, std::uint32_t start_byte,
                                  std::uint32_t element_bytes, std::uint32_t row, std::uint32_t k) {
@@ -139,13 +142,12 @@ std::string shared_matrix_start_problem(const SharedMatrix& m, std::int64_t star
   const std::uint32_t w = swizzle_row_bytes(m.swizzle);
   if (((start_byte >> 7) & swizzle_mask(m.swizzle)) != 0) {
     return "starts at byte " + std::to_string(start_byte) + ", not in the first row of its " +
-           std::string(swizzle_name(m.swizzle)) + " swizzle pattern (" +
-           std::to_string(8 * w) + " bytes)";
+           std::string(swizzle_name(m.swizzle)) + " swizzle pattern (" + std::to_string(8 * w) +
+           " bytes)";
   }
   if (static_cast<std::uint32_t>(start_byte % w) + kWarpgroupK * element_bytes > w) {
-    return "starts at byte " + std::to_string(start_byte) + ": its " +
-           std::to_string(kWarpgroupK) + " k elements cross a " +
-           std::string(swizzle_name(m.swizzle)) + " swizzle row";
+    return "starts at byte " + std::to_string(start_byte) + ": its " + std::to_string(kWarpgroupK) +
+           " k elements cross a " + std::string(swizzle_name(m.swizzle)) + " swizzle row";
   }
   return "";
 }

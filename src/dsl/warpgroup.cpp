@@ -98,8 +98,6 @@ void warpgroup_wait(std::uint32_t pending) {
   k.append_statement(make::warpgroup_wait(pending));
 }
 
-void fence_async_shared() {
-  KernelBuilder::current().append_statement(make::fence_async_shared());
-}
+void fence_async_shared() { KernelBuilder::current().append_statement(make::fence_async_shared()); }
 
 }  // namespace mt

@@ -15,9 +15,8 @@ constexpr std::uint32_t kRowBytes = 128;
 void require_128_byte_rows(const SharedTiles& tiles) {
   if (tiles.cols() * size_of(tiles.dtype()) == kRowBytes) return;
   KernelBuilder::current().fail(
-      "warpgroup_mma: tiles '" +
-      KernelBuilder::current().kernel().array(tiles.array().id()).name + "' have rows of " +
-      std::to_string(tiles.cols()) + " " + std::string(name_of(tiles.dtype())) +
+      "warpgroup_mma: tiles '" + KernelBuilder::current().kernel().array(tiles.array().id()).name +
+      "' have rows of " + std::to_string(tiles.cols()) + " " + std::string(name_of(tiles.dtype())) +
       " elements; the warpgroup MMA's 128-byte swizzle needs 128-byte rows");
 }
 

@@ -287,18 +287,17 @@ TEST(Warpgroup, InterpreterReportsMisuse) {
       ctx.dispatch_with_grid(misuse_kernel(what), buffers, {}, {1, 1, 1}, {threads, 1, 1});
     });
   };
-  expect_mentions(run(Misuse::ReadBeforeWait),
-                  {"kernel 'wg_misuse'", "accumulator 'acc'[1]", "in flight", "warpgroup_wait",
-                   "array_load"});
+  expect_mentions(run(Misuse::ReadBeforeWait), {"kernel 'wg_misuse'", "accumulator 'acc'[1]",
+                                                "in flight", "warpgroup_wait", "array_load"});
   expect_mentions(run(Misuse::NoFence),
                   {"kernel 'wg_misuse'", "warpgroup 0", "no warpgroup_fence", "warpgroup_mma"});
-  expect_mentions(run(Misuse::OverwriteInFlight),
-                  {"kernel 'wg_misuse'", "array 'sa'", "warpgroup_mma reading it is in flight",
-                   "array_store"});
+  expect_mentions(
+      run(Misuse::OverwriteInFlight),
+      {"kernel 'wg_misuse'", "array 'sa'", "warpgroup_mma reading it is in flight", "array_store"});
   expect_mentions(run(Misuse::EndInFlight),
                   {"kernel 'wg_misuse'", "warpgroup 0", "ends with warpgroup_mma in flight"});
-  expect_mentions(run(Misuse::SplitStart),
-                  {"kernel 'wg_misuse'", "operand A starts at 512", "one descriptor per warpgroup"});
+  expect_mentions(run(Misuse::SplitStart), {"kernel 'wg_misuse'", "operand A starts at 512",
+                                            "one descriptor per warpgroup"});
   expect_mentions(run(Misuse::ReadBeforeWait, 64),
                   {"kernel 'wg_misuse'", "whole warpgroup of 128 threads", "has 64 threads"});
   // The context stays usable, and the well-ordered kernel (all ones, two warpgroups) gives

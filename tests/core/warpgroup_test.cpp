@@ -108,8 +108,7 @@ TEST(WarpgroupLayout, The128ByteSwizzleIsTheDslSwizzleOf64WideRows) {
 
 TEST(WarpgroupLayout, DescriptorBits) {
   const SharedMatrix m{ArrayId{}, Swizzle::Bytes128, 16, 1024};
-  EXPECT_EQ(matrix_descriptor(0x1230, m),
-            0x123ull | (1ull << 16) | (64ull << 32) | (1ull << 62));
+  EXPECT_EQ(matrix_descriptor(0x1230, m), 0x123ull | (1ull << 16) | (64ull << 32) | (1ull << 62));
   EXPECT_EQ(matrix_descriptor(0x40000 + 0x20, SharedMatrix{ArrayId{}, Swizzle::None, 128, 256}),
             0x2ull | (8ull << 16) | (16ull << 32));
   EXPECT_EQ(descriptor_swizzle_code(Swizzle::Bytes64), 2u);
@@ -148,8 +147,7 @@ TEST(WarpgroupOps, PrintAndVerify) {
   verify(k);
   const std::string text = print(k);
   for (const char* part : {"warpgroup_fence", "warpgroup_mma n64 acc[0..32) += sa[",
-                           "] 128B lbo 0 sbo 1024 * sb[", "warpgroup_commit",
-                           "warpgroup_wait 0"}) {
+                           "] 128B lbo 0 sbo 1024 * sb[", "warpgroup_commit", "warpgroup_wait 0"}) {
     EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
   }
   EXPECT_EQ(shared_matrix_arrays(k), (std::vector<bool>{true, true, false}));
@@ -178,25 +176,23 @@ TEST(WarpgroupOps, DslReportsMisuseByName) {
                                 [](KernelBuilder&) { warpgroup_accumulator("acc", 260); });
                         }),
                         {"kernel 'wg_bad_n'", "warpgroup_accumulator 'acc'", "260"});
-  test::expect_mentions(
-      test::error_of([] {
-        trace("wg_bad_type", KernelMode::Grid3D, [](KernelBuilder& b) {
-          const ArrayRef sa = b.threadgroup_array("sa", DType::F32, 1024);
-          const WarpgroupAccumulator acc = warpgroup_accumulator("acc", 8);
-          warpgroup_mma(acc, {sa, u32(0)}, {sa, u32(0)});
-        });
-      }),
-      {"kernel 'wg_bad_type'", "operand A", "'sa'", "f32"});
-  test::expect_mentions(
-      test::error_of([] {
-        trace("wg_bad_space", KernelMode::Grid3D, [](KernelBuilder& b) {
-          const ArrayRef r = b.thread_array("regs", DType::BF16, 64);
-          const ArrayRef sb = b.threadgroup_array("sb", DType::BF16, 1024);
-          const WarpgroupAccumulator acc = warpgroup_accumulator("acc", 8);
-          warpgroup_mma(acc, {sb, u32(0)}, {r, u32(0)});
-        });
-      }),
-      {"kernel 'wg_bad_space'", "operand B", "'regs'", "not threadgroup memory"});
+  test::expect_mentions(test::error_of([] {
+                          trace("wg_bad_type", KernelMode::Grid3D, [](KernelBuilder& b) {
+                            const ArrayRef sa = b.threadgroup_array("sa", DType::F32, 1024);
+                            const WarpgroupAccumulator acc = warpgroup_accumulator("acc", 8);
+                            warpgroup_mma(acc, {sa, u32(0)}, {sa, u32(0)});
+                          });
+                        }),
+                        {"kernel 'wg_bad_type'", "operand A", "'sa'", "f32"});
+  test::expect_mentions(test::error_of([] {
+                          trace("wg_bad_space", KernelMode::Grid3D, [](KernelBuilder& b) {
+                            const ArrayRef r = b.thread_array("regs", DType::BF16, 64);
+                            const ArrayRef sb = b.threadgroup_array("sb", DType::BF16, 1024);
+                            const WarpgroupAccumulator acc = warpgroup_accumulator("acc", 8);
+                            warpgroup_mma(acc, {sb, u32(0)}, {r, u32(0)});
+                          });
+                        }),
+                        {"kernel 'wg_bad_space'", "operand B", "'regs'", "not threadgroup memory"});
   test::expect_mentions(test::error_of([] {
                           trace("wg_bad_wait", KernelMode::Grid3D,
                                 [](KernelBuilder&) { warpgroup_wait(8); });

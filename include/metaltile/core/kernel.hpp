@@ -69,10 +69,10 @@ struct FragmentRef {
 // descriptor carries. The operand's start is a value operand of the instruction.
 enum class Swizzle : std::uint8_t { None, Bytes32, Bytes64, Bytes128 };
 struct SharedMatrix {
-  ArrayId array;                     // a threadgroup array of the inputs' type
-  Swizzle swizzle = Swizzle::None;   //
-  std::uint32_t leading_bytes = 0;   // between 8x16-byte core matrices along k (no swizzle)
-  std::uint32_t stride_bytes = 0;    // between groups of 8 rows (m for A, n for B)
+  ArrayId array;                    // a threadgroup array of the inputs' type
+  Swizzle swizzle = Swizzle::None;  //
+  std::uint32_t leading_bytes = 0;  // between 8x16-byte core matrices along k (no swizzle)
+  std::uint32_t stride_bytes = 0;   // between groups of 8 rows (m for A, n for B)
   friend bool operator==(const SharedMatrix&, const SharedMatrix&) = default;
 };
 

@@ -26,8 +26,7 @@ void Warpgroups::end_group(const MatrixContext& m) {
     const State& s = states_[w];
     if (s.open.empty() && s.groups.empty()) continue;
     throw thread_error(m.kernel, *s.last,
-                       "warpgroup " + std::to_string(w) +
-                           " ends with warpgroup_mma in flight (" +
+                       "warpgroup " + std::to_string(w) + " ends with warpgroup_mma in flight (" +
                            quantity(s.groups.size(), "committed group") +
                            (s.open.empty() ? "" : " and MMAs not committed") +
                            "): warpgroup_commit and warpgroup_wait(0) before reading or exiting",
@@ -130,10 +129,9 @@ void Warpgroups::mma(const MatrixContext& m, const Instr& in, ActiveLanes active
       }
       const std::int64_t start_byte = begin * esize;
       if (std::string p = shared_matrix_start_problem(layout, start_byte, esize); !p.empty()) {
-        throw thread_error(k, in,
-                           "operand " + std::string(role) + " in '" + k.array(layout.array).name +
-                               "' " + p,
-                           m.where, first);
+        throw thread_error(
+            k, in, "operand " + std::string(role) + " in '" + k.array(layout.array).name + "' " + p,
+            m.where, first);
       }
       std::vector<double> out(std::size_t{rows} * kWarpgroupK);
       for (std::uint32_t r = 0; r < rows; ++r) {
@@ -141,7 +139,8 @@ void Warpgroups::mma(const MatrixContext& m, const Instr& in, ActiveLanes active
           const std::int64_t element =
               shared_matrix_byte(layout, static_cast<std::uint32_t>(start_byte), esize, r, c) /
               esize;
-          out[r * kWarpgroupK + c] = m.arrays.read_shared(in, layout.array, element, first, m.where).f;
+          out[r * kWarpgroupK + c] =
+              m.arrays.read_shared(in, layout.array, element, first, m.where).f;
           flight.reads.emplace_back(layout.array, element);
         }
       }
@@ -162,7 +161,8 @@ void Warpgroups::mma(const MatrixContext& m, const Instr& in, ActiveLanes active
         m.arrays.mark_in_flight_register(d.array, d.offset + e, first + t, true);
       }
     }
-    for (const auto& [array, element] : flight.reads) m.arrays.mark_in_flight_read(array, element, 1);
+    for (const auto& [array, element] : flight.reads)
+      m.arrays.mark_in_flight_read(array, element, 1);
     s.open.push_back(std::move(flight));
     s.last = &in;
   });

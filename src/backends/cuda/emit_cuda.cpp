@@ -143,10 +143,10 @@ class Emitter {
         continue;
       }
       const bool fragment = fragments.count(static_cast<std::uint32_t>(i)) != 0;
-      line() << (matrices[i] ? std::string(d_.shared_matrix_array) + " "
+      line() << (matrices[i]                           ? std::string(d_.shared_matrix_array) + " "
                  : a.space == MemorySpace::Threadgroup ? std::string(d_.shared_array) + " "
-                 : fragment                          ? std::string(d_.aligned_array) + " "
-                                                     : "")
+                 : fragment                            ? std::string(d_.aligned_array) + " "
+                                                       : "")
              << d_.storage_type(a.dtype) << " " << array_names_[i] << "[" << a.size << "];\n";
     }
     bool collectives = false;
@@ -382,9 +382,8 @@ class Emitter {
   // "mt_matrix_descriptor(sa + v7, 0u, 1024u, 1ull)": operand i of a WarpgroupMma.
   std::string descriptor(const Instr& in, std::size_t i) const {
     const SharedMatrix& m = in.matrices[i];
-    return "mt_matrix_descriptor(" + array_names_[m.array.index] + " + " +
-           value(in.operands[i]) + ", " + std::to_string(m.leading_bytes) + "u, " +
-           std::to_string(m.stride_bytes) + "u, " +
+    return "mt_matrix_descriptor(" + array_names_[m.array.index] + " + " + value(in.operands[i]) +
+           ", " + std::to_string(m.leading_bytes) + "u, " + std::to_string(m.stride_bytes) + "u, " +
            std::to_string(descriptor_swizzle_code(m.swizzle)) + "ull)";
   }
 

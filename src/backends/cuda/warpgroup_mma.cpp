@@ -2,6 +2,7 @@
 #include "backends/cuda/warpgroup_mma.hpp"
 
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "metaltile/core/error.hpp"
@@ -22,24 +23,23 @@ bool is_warpgroup_op(OpKind op) {
 std::string helper(DType input, std::uint32_t n) {
   const std::string t(name_of(input));
   const std::uint32_t regs = warpgroup_accumulator_size(n);
-  std::string list, outputs;
+  std::ostringstream list, outputs;
   for (std::uint32_t i = 0; i < regs; ++i) {
-    list += (i == 0 ? "%" : ", %") + std::to_string(i);
-    outputs += std::string(i == 0 ? "" : i % 8 == 0 ? ",\n        " : ", ") + "\"+f\"(d[" +
-               std::to_string(i) + "])";
+    list << (i == 0 ? "%" : ", %") << i;
+    outputs << (i == 0 ? "" : i % 8 == 0 ? ",\n        " : ", ") << "\"+f\"(d[" << i << "])";
   }
-  const std::string a = "%" + std::to_string(regs), b = "%" + std::to_string(regs + 1),
-                    scale = "%" + std::to_string(regs + 2);
-  return "MT_DEVICE void " + warpgroup_mma_function(input, n) +
-         "(float* d, unsigned long long a, unsigned long long b) {\n"
-         "  asm volatile(\n"
-         "      \"{\\n.reg .pred p;\\nsetp.ne.b32 p, " + scale + ", 0;\\n\"\n"
-         "      \"wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32." + t + "." +
-         t + " {" + list + "}, " + a + ", " + b + ", p, 1, 1, 0, 0;\\n}\\n\"\n"
-         "      : " + outputs + "\n"
-         "      : \"l\"(a), \"l\"(b), \"r\"(1)\n"
-         "      : \"memory\");\n"
-         "}\n";
+  std::ostringstream out;
+  out << "MT_DEVICE void " << warpgroup_mma_function(input, n)
+      << "(float* d, unsigned long long a, unsigned long long b) {\n";
+  out << "  asm volatile(\n";
+  out << "      \"{\\n.reg .pred p;\\nsetp.ne.b32 p, %" << regs + 2 << ", 0;\\n\"\n";
+  out << "      \"wgmma.mma_async.sync.aligned.m64n" << n << "k16.f32." << t << "." << t << " {"
+      << list.str() << "}, %" << regs << ", %" << regs + 1 << ", p, 1, 1, 0, 0;\\n}\\n\"\n";
+  out << "      : " << outputs.str() << "\n";
+  out << "      : \"l\"(a), \"l\"(b), \"r\"(1)\n";
+  out << "      : \"memory\");\n";
+  out << "}\n";
+  return out.str();
 }
 
 }  // namespace

@@ -54,14 +54,17 @@ TEST(EmitWarpgroup, KernelsCompileForSm90a) {
     DType t;
     std::uint32_t n;
     Swizzle s;
-  } cases[] = {{DType::BF16, 64, Swizzle::Bytes128},  {DType::F16, 128, Swizzle::Bytes128},
-               {DType::BF16, 256, Swizzle::Bytes64},  {DType::F16, 8, Swizzle::Bytes32},
+  } cases[] = {{DType::BF16, 64, Swizzle::Bytes128},
+               {DType::F16, 128, Swizzle::Bytes128},
+               {DType::BF16, 256, Swizzle::Bytes64},
+               {DType::F16, 8, Swizzle::Bytes32},
                {DType::BF16, 24, Swizzle::None}};
   for (const auto& c : cases) {
     const Kernel k = warpgroup_kernel(c.t, c.n, c.s, 8192);
     for (bool checked : {false, true}) {
       SCOPED_TRACE(k.name + (checked ? " checked" : " unchecked"));
-      const CompiledKernel compiled = compile_kernel(k, {.checked = checked}, kernel_arch(k, "sm_90"));
+      const CompiledKernel compiled =
+          compile_kernel(k, {.checked = checked}, kernel_arch(k, "sm_90"));
       EXPECT_FALSE(compiled.cubin.empty());
       EXPECT_EQ(compiled.log, "") << compiled.source.code;
       const std::string& code = compiled.source.code;

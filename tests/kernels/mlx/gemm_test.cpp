@@ -238,48 +238,49 @@ TEST(MlxGemm, InterpreterRejectsAPipelineThatReadsBeforeItsWait) {
       {"kernel 'gemm_race'", "array 'a_tiles'", "in flight", "race", "load_matrix"});
 }
 
-
 // The warpgroup pipeline with copies one slice too far ahead for the MMAs it keeps in flight:
 // slice 2's copies land in stage 0 while slice 0's MMAs may still read it. The interpreter
 // reports the write as a race with the MMA in flight.
 TEST(MlxGemm, InterpreterRejectsAWarpgroupPipelineThatRefillsAStageInUse) {
-  const mt::Kernel k = mt::trace("gemm_wg_race", mt::KernelMode::Reduction, [](mt::KernelBuilder& b) {
-    using namespace mt;
-    const Tensor a = b.input("a", DType::BF16), w = b.input("b", DType::BF16);
-    const Tensor out = b.output("out", DType::F32);
-    const MatrixView va = matrix_view(a, u32(64), u32(192)), vb = matrix_view(w, u32(8), u32(192));
-    const SharedTiles sa("a_tiles", DType::BF16, 64, 64, 2), sb("b_tiles", DType::BF16, 8, 64, 2);
-    const WarpgroupAccumulator acc = warpgroup_accumulator("acc", 8);
-    acc.fill(f32(0));
-    const auto load = [&](std::uint32_t slice) {
-      copy_tile_async(sa, u32(slice % 2), va, u32(0), u32(slice * 64), 128, true);
-      copy_tile_async(sb, u32(slice % 2), vb, u32(0), u32(slice * 64), 128, true);
-      copy_async_commit();
-    };
-    load(0);
-    for (std::uint32_t slice = 0; slice < 3; ++slice) {
-      copy_async_wait(0);
-      fence_async_shared();
-      barrier();
-      if (slice + 1 < 3) load(slice + 1);  // into the stage of slice - 1, still in flight
-      warpgroup_fence();
-      warpgroup_mma(acc, sa, u32(slice % 2), u32(0), sb, u32(0));
-      warpgroup_commit();
-      warpgroup_wait(1);  // should be 0 with two stages
-    }
-    warpgroup_wait(0);
-    store(acc, matrix_view(out, u32(64), u32(8)), u32(0), u32(0));
-  });
+  const mt::Kernel k =
+      mt::trace("gemm_wg_race", mt::KernelMode::Reduction, [](mt::KernelBuilder& b) {
+        using namespace mt;
+        const Tensor a = b.input("a", DType::BF16), w = b.input("b", DType::BF16);
+        const Tensor out = b.output("out", DType::F32);
+        const MatrixView va = matrix_view(a, u32(64), u32(192)),
+                         vb = matrix_view(w, u32(8), u32(192));
+        const SharedTiles sa("a_tiles", DType::BF16, 64, 64, 2),
+            sb("b_tiles", DType::BF16, 8, 64, 2);
+        const WarpgroupAccumulator acc = warpgroup_accumulator("acc", 8);
+        acc.fill(f32(0));
+        const auto load = [&](std::uint32_t slice) {
+          copy_tile_async(sa, u32(slice % 2), va, u32(0), u32(slice * 64), 128, true);
+          copy_tile_async(sb, u32(slice % 2), vb, u32(0), u32(slice * 64), 128, true);
+          copy_async_commit();
+        };
+        load(0);
+        for (std::uint32_t slice = 0; slice < 3; ++slice) {
+          copy_async_wait(0);
+          fence_async_shared();
+          barrier();
+          if (slice + 1 < 3) load(slice + 1);  // into the stage of slice - 1, still in flight
+          warpgroup_fence();
+          warpgroup_mma(acc, sa, u32(slice % 2), u32(0), sb, u32(0));
+          warpgroup_commit();
+          warpgroup_wait(1);  // should be 0 with two stages
+        }
+        warpgroup_wait(0);
+        store(acc, matrix_view(out, u32(64), u32(8)), u32(0), u32(0));
+      });
   mt::Context ctx = mt::Context::create(mt::Backend::Cpu);
   mt::BufferMap b{{"a", mt::test::pack(std::vector<float>(64 * 192, 1.0f), DType::BF16)},
                   {"b", mt::test::pack(std::vector<float>(8 * 192, 1.0f), DType::BF16)},
                   {"out", mt::test::poisoned(512, DType::F32)}};
-  mt::test::expect_mentions(
-      mt::test::error_of([&] {
-        ctx.dispatch_with_grid(k, b, {}, {1, 1, 1}, {128, 1, 1});
-      }),
-      {"kernel 'gemm_wg_race'", "array 'a_tiles'", "warpgroup_mma reading it is in flight",
-       "copy_async"});
+  mt::test::expect_mentions(mt::test::error_of([&] {
+                              ctx.dispatch_with_grid(k, b, {}, {1, 1, 1}, {128, 1, 1});
+                            }),
+                            {"kernel 'gemm_wg_race'", "array 'a_tiles'",
+                             "warpgroup_mma reading it is in flight", "copy_async"});
 }
 
 }  // namespace
