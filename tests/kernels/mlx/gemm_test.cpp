@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <iostream>
@@ -18,6 +19,8 @@
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/dsl/tile.hpp"
 #include "metaltile/dsl/warpgroup_tile.hpp"
+#include "metaltile/kernels/launch_plan.hpp"
+#include "metaltile/kernels/registry.hpp"
 #include "metaltile/kernels/run.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
@@ -281,6 +284,36 @@ TEST(MlxGemm, InterpreterRejectsAWarpgroupPipelineThatRefillsAStageInUse) {
                             }),
                             {"kernel 'gemm_wg_race'", "array 'a_tiles'",
                              "warpgroup_mma reading it is in flight", "copy_async"});
+}
+
+}  // namespace
+
+namespace {
+
+// The entry's rule: 64 x 64 blocks when 128 x 128 ones would not fill the device, then the
+// warpgroup MMA where the device has it (sm_90) and mma.sync elsewhere, and its own kernel for
+// any k % 8 != 0.
+TEST(MlxGemm, RulePicksTheWarpgroupVariantOnlyWhereTheDeviceHasIt) {
+  const mt::KernelInfo& info = mt::kernel_info("gemm");
+  const auto plan = [&](std::uint32_t m, std::uint32_t n, std::uint32_t k, bool wgmma) {
+    mt::DeviceLimits limits;
+    limits.multiprocessors = 132;
+    limits.warpgroup_mma = wgmma;
+    return info.geometry(mt::LaunchShape(
+        "gemm", DType::BF16, limits,
+        {{"a", std::size_t{m} * k}, {"b", std::size_t{n} * k}, {"out", std::size_t{m} * n}},
+        {{"m", mt::Scalar::of_int(m)},
+         {"n", mt::Scalar::of_int(n)},
+         {"k", mt::Scalar::of_int(k)}}));
+  };
+  const mt::LaunchPlan big = plan(4096, 4096, 4096, true);
+  ASSERT_EQ(big.steps.size(), 1u);
+  EXPECT_EQ(big.steps[0].kernel, "gemm_wgmma_128x128");
+  EXPECT_EQ(big.steps[0].grid, (std::array<std::size_t, 3>{32 * 32, 1, 1}));
+  EXPECT_EQ(big.steps[0].tpg, (std::array<std::size_t, 3>{256, 1, 1}));
+  EXPECT_EQ(plan(4096, 4096, 4096, false).steps[0].kernel, "gemm_128x128_s3");
+  EXPECT_EQ(plan(256, 256, 4096, true).steps[0].kernel, "gemm_64x64_s2");
+  EXPECT_EQ(plan(4096, 4096, 4100, true).steps[0].kernel, "");
 }
 
 }  // namespace
