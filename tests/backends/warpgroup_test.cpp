@@ -4,7 +4,8 @@
 // with tails fed by copy_async into the 128-byte-swizzled tiles of mt::swizzle, against an
 // f64 oracle. The interpreter reports misuse: an accumulator read before the wait, an MMA by
 // part of a warpgroup, a missing fence, operand memory overwritten while an MMA reads it, a
-// group ending with MMAs in flight, and a start the warpgroup's threads disagree on.
+// group ending with MMAs in flight, a start the warpgroup's threads disagree on, and a
+// swizzled start off the first row of its pattern.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -253,7 +254,15 @@ TEST(Warpgroup, KLoopGemmWithTails) {
 
 // --- the interpreter's reports ----------------------------------------------------------------
 
-enum class Misuse { None, ReadBeforeWait, NoFence, OverwriteInFlight, EndInFlight, SplitStart };
+enum class Misuse {
+  None,
+  ReadBeforeWait,
+  NoFence,
+  OverwriteInFlight,
+  EndInFlight,
+  SplitStart,
+  SwizzledStartOffPattern
+};
 
 Kernel misuse_kernel(Misuse what) {
   return trace("wg_misuse", KernelMode::Grid3D, [&](KernelBuilder& b) {
@@ -269,7 +278,13 @@ Kernel misuse_kernel(Misuse what) {
     barrier();
     if (what != Misuse::NoFence) warpgroup_fence();
     const Val start = what == Misuse::SplitStart ? tid / 64u * 512u : u32(0);
-    warpgroup_mma(acc, {sa, start, Swizzle::None, 128, 256}, {sa, u32(0), Swizzle::None, 128, 256});
+    if (what == Misuse::SwizzledStartOffPattern) {  // byte 128: the pattern's second row
+      warpgroup_mma(acc, {sa, u32(64), Swizzle::Bytes128, 0, 1024},
+                    {sa, u32(0), Swizzle::None, 128, 256});
+    } else {
+      warpgroup_mma(acc, {sa, start, Swizzle::None, 128, 256},
+                    {sa, u32(0), Swizzle::None, 128, 256});
+    }
     warpgroup_commit();
     if (what == Misuse::ReadBeforeWait) out[tid] = acc[1];
     if (what == Misuse::OverwriteInFlight) sa[tid] = constant(DType::BF16, 2);
@@ -298,6 +313,8 @@ TEST(Warpgroup, InterpreterReportsMisuse) {
                   {"kernel 'wg_misuse'", "warpgroup 0", "ends with warpgroup_mma in flight"});
   expect_mentions(run(Misuse::SplitStart), {"kernel 'wg_misuse'", "operand A starts at 512",
                                             "one descriptor per warpgroup"});
+  expect_mentions(run(Misuse::SwizzledStartOffPattern), {"kernel 'wg_misuse'", "operand A in 'sa'",
+                                                         "byte 128", "first row", "128B swizzle"});
   expect_mentions(run(Misuse::ReadBeforeWait, 64),
                   {"kernel 'wg_misuse'", "whole warpgroup of 128 threads", "has 64 threads"});
   // The context stays usable, and the well-ordered kernel (all ones, two warpgroups) gives

@@ -311,7 +311,15 @@ void ArrayMemory::check_not_read_in_flight(const Instr& in, ArrayId array, std::
                      where, lane);
 }
 
-void ArrayMemory::write_thread(ArrayId array, std::uint32_t element, Lane lane, Scalar value) {
+void ArrayMemory::write_thread(const Instr& in, ArrayId array, std::uint32_t element, Lane lane,
+                               Scalar value, const ThreadLocator& where) {
+  const Layout& a = layout_[array.index];
+  MT_ASSERT(a.space == MemorySpace::Thread && element < a.size) << "per-thread element " << element;
+  check_register_idle(in, array, element, thread_slot(a, element, lane), lane, where);
+  write_accumulator(array, element, lane, value);
+}
+
+void ArrayMemory::write_accumulator(ArrayId array, std::uint32_t element, Lane lane, Scalar value) {
   const Layout& a = layout_[array.index];
   MT_ASSERT(a.space == MemorySpace::Thread && element < a.size) << "per-thread element " << element;
   const std::size_t slot = thread_slot(a, element, lane);

@@ -50,7 +50,10 @@ class ArrayMemory {
   // The same for element `element` of a fragment's array (Mma, LoadMatrix).
   Scalar read_thread(const Instr& in, ArrayId array, std::uint32_t element, Lane lane,
                      const ThreadLocator& where);
-  void write_thread(ArrayId array, std::uint32_t element, Lane lane, Scalar value);
+  void write_thread(const Instr& in, ArrayId array, std::uint32_t element, Lane lane, Scalar value,
+                    const ThreadLocator& where);
+  // write_thread without the in-flight check: a warpgroup MMA writing its own D.
+  void write_accumulator(ArrayId array, std::uint32_t element, Lane lane, Scalar value);
 
   // Element `element` of threadgroup array `array`, read by `lane` with every check a load
   // makes (bounds, written, races, a pending asynchronous copy): LoadMatrix's rows.

@@ -275,7 +275,8 @@ class GroupRunner {
     for (Lane lane : active) {
       const std::uint8_t* from = b.data + index[lane].i * b.element_size;
       for (std::uint32_t e = 0; e < in.lanes; ++e) {
-        arrays_.write_thread(in.array, e, lane, read_element(from + e * b.element_size, t));
+        arrays_.write_thread(in, in.array, e, lane, read_element(from + e * b.element_size, t),
+                             where_);
       }
     }
   }

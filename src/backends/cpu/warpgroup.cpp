@@ -156,8 +156,8 @@ void Warpgroups::mma(const MatrixContext& m, const Instr& in, ActiveLanes active
         for (std::uint32_t i = 0; i < kWarpgroupK; ++i) {
           sum += a[at.row * kWarpgroupK + i] * b[at.col * kWarpgroupK + i];
         }
-        m.arrays.write_thread(d.array, d.offset + e, first + t,
-                              Scalar::of_float(static_cast<float>(sum)));
+        m.arrays.write_accumulator(d.array, d.offset + e, first + t,
+                                   Scalar::of_float(static_cast<float>(sum)));
         m.arrays.mark_in_flight_register(d.array, d.offset + e, first + t, true);
       }
     }
