@@ -30,10 +30,12 @@ void warpgroup_mma(const WarpgroupAccumulator& acc, const SharedTiles& a, const 
   // an operand's start is plain arithmetic and the MMA's addressing swizzles the rest.
   const Val a0 = stage * (a.rows() * a.cols()) + a_row0 * a.cols();
   const Val b0 = stage * (b.rows() * b.cols()) + b_row0 * b.cols();
-  const std::uint32_t pattern = 8 * kRowBytes;
+  // 1024 bytes between groups of 8 rows; the leading offset is unused with a swizzle and set
+  // to one 16-byte unit, the value the PTX ISA says the hardware assumes.
+  const std::uint32_t pattern = 8 * kRowBytes, unused = 16;
   for (std::uint32_t step = 0; step < a.cols() / kWarpgroupK; ++step) {
-    warpgroup_mma(acc, {a.array(), a0 + step * kWarpgroupK, Swizzle::Bytes128, 0, pattern},
-                  {b.array(), b0 + step * kWarpgroupK, Swizzle::Bytes128, 0, pattern});
+    warpgroup_mma(acc, {a.array(), a0 + step * kWarpgroupK, Swizzle::Bytes128, unused, pattern},
+                  {b.array(), b0 + step * kWarpgroupK, Swizzle::Bytes128, unused, pattern});
   }
 }
 

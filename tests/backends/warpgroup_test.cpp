@@ -61,7 +61,8 @@ std::uint32_t tile_elements(const Layout& l, std::uint32_t rows) {
 
 MatrixDescriptor descriptor(const ArrayRef& shared, const Layout& l, std::uint32_t rows) {
   if (l.swizzle != Swizzle::None) {
-    return {shared, u32(0), l.swizzle, 0, 8 * swizzle_row_bytes(l.swizzle)};
+    // The leading offset is unused with a swizzle: one 16-byte unit, as the PTX ISA assumes.
+    return {shared, u32(0), l.swizzle, 16, 8 * swizzle_row_bytes(l.swizzle)};
   }
   return l.k_outer ? MatrixDescriptor{shared, u32(0), l.swizzle, rows * 16, 128}
                    : MatrixDescriptor{shared, u32(0), l.swizzle, 128, 256};
@@ -192,8 +193,8 @@ Kernel k_loop_kernel(DType t) {
       barrier();
       warpgroup_fence();
       for (std::uint32_t step = 0; step < kSlice / kWarpgroupK; ++step) {
-        warpgroup_mma(acc, {sa, u32(step * kWarpgroupK), Swizzle::Bytes128, 0, 1024},
-                      {sb, u32(step * kWarpgroupK), Swizzle::Bytes128, 0, 1024});
+        warpgroup_mma(acc, {sa, u32(step * kWarpgroupK), Swizzle::Bytes128, 16, 1024},
+                      {sb, u32(step * kWarpgroupK), Swizzle::Bytes128, 16, 1024});
       }
       warpgroup_commit();
       warpgroup_wait(0);
