@@ -8,6 +8,8 @@
 // copies were waited for, copy_async_wait(STAGES - 2), before the barrier) and the stage being
 // refilled is no longer read (every warp passed the barrier after its last mma on it).
 // Tails are masked: chunks past m, n or k copy zeros, stores past m or n are skipped.
+// The gemm_wgmma variants (sm_90) keep the ring and the copies but multiply with the warpgroup
+// MMA straight from the tiles (build_gemm_wgmma).
 //
 // Contract: m, n, k > 0; len(a) = m*k, len(b) = n*k, len(out) = m*n (checked without
 // wrapping, so no index in the body passes 2^32); the aligned variants need k % 8 == 0 (16-byte
@@ -22,6 +24,7 @@
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/dsl/patterns.hpp"
 #include "metaltile/dsl/tile.hpp"
+#include "metaltile/dsl/warpgroup_tile.hpp"
 #include "metaltile/kernels/launch_plan.hpp"
 
 namespace mt::kernels::mlx::gemm {
@@ -41,6 +44,10 @@ constexpr GemmConfig k128x128W8{128, 128, 64, 3, 2, 4};
 constexpr GemmConfig k128x256S3{128, 256, 64, 3, 2, 4};
 constexpr GemmConfig k64x64S2{64, 64, 32, 2, 2, 2};
 constexpr GemmConfig kUnaligned{64, 64, 32, 2, 2, 2, false};
+// Warpgroup MMA (sm_90): warps_m x warps_n = 2 x 4 warps are two warpgroups, each owning 64
+// rows and the block's whole width.
+constexpr GemmConfig kWgmma128x128{128, 128, 64, 4, 2, 4};
+constexpr GemmConfig kWgmma128x256{128, 256, 64, 3, 2, 4};
 
 // --- the kernels (the DSL lines the docs count) --------------------------------------------
 
@@ -144,6 +151,47 @@ void build_gemm_unrolled(KernelBuilder& k, DType t) {
   acc.store_pairs(g.vo, row0 + warp_row, col0 + warp_col);
 }
 
+// The pipeline of build_gemm on the warpgroup MMA: each of the block's two warpgroups
+// multiplies its 64 rows by the whole block width straight from the tiles, asynchronously, and
+// keeps the MMAs of one slice in flight while it issues the next slice's. A stage is refilled
+// only after the MMAs that read it retired, so copies run STAGES - 2 slices ahead: at slice t
+// the thread waits for slice t's copies, publishes them (fence for the MMA's proxy, barrier),
+// issues the copies of slice t + STAGES - 2 into the stage of slice t - 2 (whose MMAs every
+// warpgroup retired with the wait(1) before this barrier), then slice t's MMAs, keeping one
+// group in flight.
+template <const GemmConfig& C>
+void build_gemm_wgmma(KernelBuilder& k, DType t) {
+  static_assert(C.aligned && C.bk == 64 && C.bm == 128 && C.stages >= 3, "two warpgroups");
+  const GemmBlock g = gemm_block(k, t, C);
+  const SharedTiles sa("a_tiles", t, C.bm, C.bk, C.stages);
+  const SharedTiles sb("b_tiles", t, C.bn, C.bk, C.stages);
+  const WarpgroupAccumulator acc = warpgroup_accumulator("acc", C.bn);
+  const Val& rows = g.warp_row;  // the warpgroup's first row in the block: 0 or 64
+  const std::uint32_t ahead = C.stages - 2;
+  const auto load_slice = [&](const Val& slice) {
+    const Val stage = slice % C.stages, k0 = slice * C.bk;
+    copy_tile_async(sa, stage, g.va, g.row0, k0, C.threads(), true);
+    copy_tile_async(sb, stage, g.vb, g.col0, k0, C.threads(), true);
+    copy_async_commit();
+  };
+
+  acc.fill(f32(0));
+  for (std::uint32_t s = 0; s < ahead; ++s) load_slice(u32(s));
+  const Val slices = (g.kk + (C.bk - 1)) / C.bk;
+  for (Val slice : range(0u, slices)) {
+    copy_async_wait(ahead - 1);  // slice has landed for this thread's copies...
+    fence_async_shared();        // ...is visible to the MMAs...
+    barrier();                   // ...and everyone's; slice - 2's MMAs have retired
+    load_slice(slice + ahead);
+    warpgroup_fence();
+    warpgroup_mma(acc, sa, slice % C.stages, rows, sb, u32(0));
+    warpgroup_commit();
+    warpgroup_wait(1);
+  }
+  warpgroup_wait(0);
+  store(acc, g.vo, g.row0 + rows, g.col0);
+}
+
 // --- registration: docs, geometry rules and benchmark shapes ------------------------------
 
 LaunchPlan gemm_launch(const LaunchShape& s, const GemmConfig& c, std::string kernel) {
@@ -156,13 +204,17 @@ LaunchPlan gemm_launch(const LaunchShape& s, const GemmConfig& c, std::string ke
 }
 
 // Unaligned rows need the element-wise copies (the entry's own kernel); a problem with fewer
-// 128 x 128 blocks than a GPU has multiprocessors runs 64 x 64 blocks, four times as many.
+// 128 x 128 blocks than a GPU has multiprocessors runs 64 x 64 blocks, four times as many;
+// larger ones run on the warpgroup MMA where the device has it (sm_90), else on mma.sync.
 LaunchPlan gemm_rule(const LaunchShape& s) {
   const std::size_t m = s.u32("m"), n = s.u32("n"), k = s.u32("k");
   if (k % 8 != 0) return gemm_launch(s, kUnaligned, "");
   const std::size_t blocks = geometry::ceil_div(m, 128) * geometry::ceil_div(n, 128);
   if (blocks < s.limits().multiprocessors) {
     return gemm_launch(s, k64x64S2, std::string(gemm_64x64_s2::name));
+  }
+  if (s.limits().warpgroup_mma) {
+    return gemm_launch(s, kWgmma128x128, std::string(gemm_wgmma_128x128::name));
   }
   return gemm_launch(s, k128x128S3, std::string(gemm_128x128_s3::name));
 }
@@ -217,6 +269,20 @@ KernelInfo variant_info(std::string summary) {
       Body, C, [](const LaunchShape& s) { return gemm_launch(s, C, ""); }, std::move(summary));
 }
 
+// A warpgroup MMA variant: its geometry names warpgroups rather than warps.
+template <const GemmConfig& C>
+KernelInfo wgmma_info(std::string summary) {
+  KernelInfo info = variant_info<C, build_gemm_wgmma<C>>(std::move(summary));
+  info.doc.geometry = "Reduction mode, " + std::to_string(C.threads()) +
+                      " threads a group, one group per " + std::to_string(C.bm) + " x " +
+                      std::to_string(C.bn) + " block of out (ceil(m / " + std::to_string(C.bm) +
+                      ") * ceil(n / " + std::to_string(C.bn) + ") groups, n fastest); k in " +
+                      "slices of 64 through " + std::to_string(C.stages) +
+                      " stages of 128-byte-swizzled threadgroup tiles; 2 warpgroups of 64 x " +
+                      std::to_string(C.bn) + " (warpgroup MMA: CUDA needs sm_90)";
+  return info;
+}
+
 }  // namespace
 
 KernelInfo gemm::info() {
@@ -246,6 +312,16 @@ KernelInfo gemm_128x256_s3_u::info() {
   return variant_info<k128x256S3, build_gemm_unrolled<k128x256S3>>(
       "dense GEMM, 128 x 256 blocks, 3 stages, 8 warps of 64 x 64; k loop unrolled by the "
       "stages, fragments double-buffered, paired stores");
+}
+KernelInfo gemm_wgmma_128x128::info() {
+  return wgmma_info<kWgmma128x128>(
+      "dense GEMM on the warpgroup MMA (sm_90), 128 x 128 blocks, 4 stages, 2 warpgroups of "
+      "64 x 128, one MMA group in flight");
+}
+KernelInfo gemm_wgmma_128x256::info() {
+  return wgmma_info<kWgmma128x256>(
+      "dense GEMM on the warpgroup MMA (sm_90), 128 x 256 blocks, 3 stages, 2 warpgroups of "
+      "64 x 256, one MMA group in flight");
 }
 KernelInfo gemm_64x64_s2::info() {
   return variant_info<k64x64S2>("dense GEMM, 64 x 64 blocks, 2 stages of k = 32, 4 warps");

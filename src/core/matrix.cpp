@@ -2,6 +2,7 @@
 #include "metaltile/core/matrix.hpp"
 
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/warpgroup.hpp"
 
 namespace mt {
 namespace {
@@ -228,6 +229,11 @@ std::string matrix_problem(const Kernel& k, const Instr& in) {
                  ? ""
                  : "leaves " + std::to_string(in.lanes) + " groups pending; at most " +
                        std::to_string(kMaxPendingCopyGroups);
+    case OpKind::WarpgroupMma:
+    case OpKind::WarpgroupFence:
+    case OpKind::WarpgroupCommit:
+    case OpKind::WarpgroupWait:
+    case OpKind::FenceAsyncShared: return warpgroup_problem(k, in);
     default: return std::string(op_name(in.op)) + " is not a tensor-core op";
   }
 }

@@ -62,7 +62,9 @@ bool is_launch_uniform(OpKind op) {
 
 bool is_collective(OpKind op) {
   return op_shape(op) == OpShape::Collective || op == OpKind::Barrier ||
-         op == OpKind::WarpBarrier || op == OpKind::Mma || op == OpKind::LoadMatrix;
+         op == OpKind::WarpBarrier || op == OpKind::Mma || op == OpKind::LoadMatrix ||
+         op == OpKind::WarpgroupMma || op == OpKind::WarpgroupFence ||
+         op == OpKind::WarpgroupCommit || op == OpKind::WarpgroupWait;
 }
 
 std::string_view combine_name(CombineOp c) {

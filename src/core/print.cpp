@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "metaltile/core/matrix.hpp"
+#include "metaltile/core/warpgroup.hpp"
 
 namespace mt {
 namespace {
@@ -119,7 +120,8 @@ std::string leaf(const Kernel& k, const Instr& in) {
 }
 
 // "mma acc[0..4) = a[0..8) * b[0..4) + acc[0..4)", "load_matrix x4 trans a[0..8) <- sa[%3]",
-// "copy_async x8 sa[%4] <- src[%5] if %6", "copy_async_wait 1".
+// "copy_async x8 sa[%4] <- src[%5] if %6", "copy_async_wait 1",
+// "warpgroup_mma n64 acc[0..32) += sa[%7] 128B lbo 0 sbo 1024 * sb[%8] 128B lbo 0 sbo 1024".
 std::string matrix_instr(const Kernel& k, const Instr& in) {
   const std::string name(op_name(in.op));
   const auto shared = [&](std::size_t i) {
@@ -150,7 +152,22 @@ std::string matrix_instr(const Kernel& k, const Instr& in) {
     case OpKind::CopyAsync:
       return name + " x" + std::to_string(in.lanes) + " " + shared(0) + " <- " +
              param_name(k, in.param) + "[" + operand(in, 1) + "] if " + operand(in, 2);
-    case OpKind::CopyAsyncWait: return name + " " + std::to_string(in.lanes);
+    case OpKind::CopyAsyncWait:
+    case OpKind::WarpgroupWait: return name + " " + std::to_string(in.lanes);
+    case OpKind::WarpgroupMma: {
+      if (in.fragments.size() != 1 || in.matrices.size() != 2 || in.operands.size() != 2) {
+        return name + " ?";
+      }
+      const auto matrix = [&](std::size_t i) {
+        const SharedMatrix& m = in.matrices[i];
+        return array_name(k, m.array) + "[" + operand(in, i) + "] " +
+               std::string(swizzle_name(m.swizzle)) + " lbo " + std::to_string(m.leading_bytes) +
+               " sbo " + std::to_string(m.stride_bytes);
+      };
+      return name + " n" + std::to_string(in.lanes) + " " +
+             fragment_text(k, in.fragments[0], warpgroup_accumulator_size(in.lanes)) +
+             " += " + matrix(0) + " * " + matrix(1);
+    }
     default: return name;
   }
 }

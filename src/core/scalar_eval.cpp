@@ -249,7 +249,12 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::LoadMatrix:
     case OpKind::CopyAsync:
     case OpKind::CopyAsyncCommit:
-    case OpKind::CopyAsyncWait: break;
+    case OpKind::CopyAsyncWait:
+    case OpKind::WarpgroupMma:
+    case OpKind::WarpgroupFence:
+    case OpKind::WarpgroupCommit:
+    case OpKind::WarpgroupWait:
+    case OpKind::FenceAsyncShared: break;
   }
   MT_ASSERT(false) << op_name(op) << " is not a scalar op";
   return Scalar{};

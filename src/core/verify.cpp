@@ -39,7 +39,11 @@ Arity arity_of(OpKind op) {
     case OpShape::Ternary: return {3, 0};
     case OpShape::Control: return op == OpKind::For ? Arity{3, 1} : Arity{1, 2};
     case OpShape::Matrix:
-      return {op == OpKind::CopyAsync ? 3u : op == OpKind::LoadMatrix ? 1u : 0u, 0};
+      return {op == OpKind::CopyAsync      ? 3u
+              : op == OpKind::WarpgroupMma ? 2u
+              : op == OpKind::LoadMatrix   ? 1u
+                                           : 0u,
+              0};
     case OpShape::Statement: return {1, 0};
   }
   return {0, 0};

@@ -90,6 +90,7 @@ class Sweeper : public BlockMutator {
     auto mark = [&](const Instr& in) {
       if (in.array.valid()) named[in.array.index] = true;
       for (const FragmentRef& f : in.fragments) named[f.array.index] = true;
+      for (const SharedMatrix& m : in.matrices) named[m.array.index] = true;
     };
     for_each_instr(std::as_const(k_.body), mark);
     if (std::find(named.begin(), named.end(), false) == named.end()) return;
@@ -103,6 +104,7 @@ class Sweeper : public BlockMutator {
     auto rewrite = [&](Instr& in) {
       if (in.array.valid()) in.array = renumbered[in.array.index];
       for (FragmentRef& f : in.fragments) f.array = renumbered[f.array.index];
+      for (SharedMatrix& m : in.matrices) m.array = renumbered[m.array.index];
     };
     for_each_instr(k_.body, rewrite);
     k_.arrays = std::move(kept);

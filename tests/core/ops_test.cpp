@@ -187,16 +187,36 @@ TEST(Ops, PurityAndResults) {
                                         "load_matrix",
                                         "copy_async",
                                         "copy_async_commit",
-                                        "copy_async_wait"};
+                                        "copy_async_wait",
+                                        "warpgroup_mma",
+                                        "warpgroup_fence",
+                                        "warpgroup_commit",
+                                        "warpgroup_wait",
+                                        "fence_async_shared"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(is_pure(e.op), !impure.contains(std::string(e.name))) << e.name;
   }
-  const std::set<std::string> no_result = {"store",          "write",        "if",
-                                           "require",        "require_len",  "require_len_multiple",
-                                           "load_vector",    "store_vector", "array_store",
-                                           "barrier",        "warp_barrier", "mma",
-                                           "load_matrix",    "copy_async",   "copy_async_commit",
-                                           "copy_async_wait"};
+  const std::set<std::string> no_result = {"store",
+                                           "write",
+                                           "if",
+                                           "require",
+                                           "require_len",
+                                           "require_len_multiple",
+                                           "load_vector",
+                                           "store_vector",
+                                           "array_store",
+                                           "barrier",
+                                           "warp_barrier",
+                                           "mma",
+                                           "load_matrix",
+                                           "copy_async",
+                                           "copy_async_commit",
+                                           "copy_async_wait",
+                                           "warpgroup_mma",
+                                           "warpgroup_fence",
+                                           "warpgroup_commit",
+                                           "warpgroup_wait",
+                                           "fence_async_shared"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(has_result(e.op), !no_result.contains(std::string(e.name))) << e.name;
   }
@@ -209,7 +229,8 @@ TEST(Ops, LaunchUniformLeavesAndCollectives) {
   EXPECT_EQ(where(is_collective),
             (std::set<std::string>{"barrier", "warp_barrier", "warp_reduce", "warp_shuffle",
                                    "warp_prefix_sum", "threadgroup_reduce", "threadgroup_argmax",
-                                   "mma", "load_matrix"}));
+                                   "mma", "load_matrix", "warpgroup_mma", "warpgroup_fence",
+                                   "warpgroup_commit", "warpgroup_wait"}));
 }
 
 TEST(Ops, CombineAndShuffleNames) {

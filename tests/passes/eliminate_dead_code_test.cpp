@@ -221,5 +221,25 @@ TEST(EliminateDeadCode, KeepsAndRenumbersFragmentArrays) {
       << print(k);
 }
 
+// Operand arrays named only by a warpgroup MMA are used too, and renumbered with the rest.
+TEST(EliminateDeadCode, KeepsAndRenumbersWarpgroupOperandArrays) {
+  Kernel k = trace("wg_operands", KernelMode::Reduction, [](KernelBuilder& b) {
+    b.threadgroup_array("spare", DType::F32, 4);
+    const ArrayRef sa = b.threadgroup_array("sa", DType::BF16, 1024);
+    const ArrayRef sb = b.threadgroup_array("sb", DType::BF16, 1024);
+    const WarpgroupAccumulator acc = warpgroup_accumulator("acc", 8);
+    warpgroup_fence();
+    warpgroup_mma(acc, {sa, u32(0), Swizzle::Bytes128, 0, 1024},
+                  {sb, u32(0), Swizzle::Bytes128, 0, 1024});
+    b.output("out", DType::F32);
+  });
+  k = eliminate_dead_code(k);
+  verify(k);
+  ASSERT_EQ(k.arrays.size(), 3u);
+  EXPECT_EQ(k.arrays[0].name, "sa");
+  EXPECT_NE(print(k).find("acc[0..4) += sa[%"), std::string::npos) << print(k);
+  EXPECT_NE(print(k).find("* sb[%"), std::string::npos) << print(k);
+}
+
 }  // namespace
 }  // namespace mt

@@ -64,6 +64,18 @@ struct FragmentRef {
   friend bool operator==(const FragmentRef&, const FragmentRef&) = default;
 };
 
+// How a warpgroup MMA operand is laid out in threadgroup memory (core/warpgroup.hpp gives
+// the addressing): the XOR swizzle of its rows and the byte distances the hardware's matrix
+// descriptor carries. The operand's start is a value operand of the instruction.
+enum class Swizzle : std::uint8_t { None, Bytes32, Bytes64, Bytes128 };
+struct SharedMatrix {
+  ArrayId array;                    // a threadgroup array of the inputs' type
+  Swizzle swizzle = Swizzle::None;  //
+  std::uint32_t leading_bytes = 0;  // between 8x16-byte core matrices along k (no swizzle)
+  std::uint32_t stride_bytes = 0;   // between groups of 8 rows (m for A, n for B)
+  friend bool operator==(const SharedMatrix&, const SharedMatrix&) = default;
+};
+
 struct Instr;
 struct Block {
   std::vector<Instr> instrs;
@@ -143,6 +155,17 @@ struct Block {
 //                   thread's CopyAsyncWait that retires its group, not before
 //  CopyAsyncCommit  closes the thread's open copies into one group
 //  CopyAsyncWait    waits until at most `lanes` of the thread's committed groups are pending
+//  WarpgroupMma     fragments {D}: D[64 x lanes] += A[64 x 16] * B[16 x lanes] over a
+//                   warpgroup (128 threads), f16/bf16 inputs read from threadgroup memory as
+//                   `matrices` {A, B} say, starting at elements operands[0] and operands[1];
+//                   asynchronous: D is ready at the WarpgroupWait that retires its group
+//  WarpgroupFence   orders the warpgroup's earlier register and memory accesses before its
+//                   next WarpgroupMma (needed before the first, and after D is written)
+//  WarpgroupCommit  closes the warpgroup's issued MMAs into one group
+//  WarpgroupWait    waits until at most `lanes` of those groups are pending
+//  FenceAsyncShared makes the thread's earlier threadgroup-memory writes visible to the
+//                   asynchronous reads of later WarpgroupMma (before the barrier that
+//                   publishes them)
 // Collectives on f16/bf16 accumulate in f32 and round the final result to the type; integer
 // sums wrap. The combining order of float sums is unspecified (the interpreter uses a
 // pairwise tree), so float sums are compared with a tolerance; max, min and argmax are exact.
@@ -160,10 +183,11 @@ struct Instr {
   CombineOp combine = CombineOp::Add;        // WarpReduce, ThreadgroupReduce, atomics
   ShuffleKind shuffle = ShuffleKind::Index;  // WarpShuffle
   bool inclusive = true;                     // WarpPrefixSum
-  // LoadVector, StoreVector; LoadMatrix (matrices), CopyAsync (elements), CopyAsyncWait
-  // (groups left pending)
+  // LoadVector, StoreVector; LoadMatrix (matrices), CopyAsync (elements), CopyAsyncWait and
+  // WarpgroupWait (groups left pending), WarpgroupMma (n)
   std::uint32_t lanes = 0;
-  std::vector<FragmentRef> fragments;  // Mma {D, A, B, C}, LoadMatrix {dst}
+  std::vector<FragmentRef> fragments;  // Mma {D, A, B, C}, LoadMatrix {dst}, WarpgroupMma {D}
+  std::vector<SharedMatrix> matrices;  // WarpgroupMma {A, B}
   bool transpose = false;              // LoadMatrix
   std::string message;                 // Require, RequireLen, RequireLenMultiple
   std::vector<Block> blocks;           // For: {body}; If: {then, else}

@@ -127,6 +127,12 @@ namespace mt {
   X(CopyAsync, "copy_async", Matrix, Own, Ordered, Impure, None, 0)                     \
   X(CopyAsyncCommit, "copy_async_commit", Matrix, Own, Ordered, Impure, None, 0)        \
   X(CopyAsyncWait, "copy_async_wait", Matrix, Own, Ordered, Impure, None, 0)            \
+  /* Hopper warpgroup MMA and its ordering (core/warpgroup.hpp) */                      \
+  X(WarpgroupMma, "warpgroup_mma", Matrix, Own, Ordered, Impure, None, 0)               \
+  X(WarpgroupFence, "warpgroup_fence", Matrix, Own, Ordered, Impure, None, 0)           \
+  X(WarpgroupCommit, "warpgroup_commit", Matrix, Own, Ordered, Impure, None, 0)         \
+  X(WarpgroupWait, "warpgroup_wait", Matrix, Own, Ordered, Impure, None, 0)             \
+  X(FenceAsyncShared, "fence_async_shared", Matrix, Own, Ordered, Impure, None, 0)      \
   /* host-side contract */                                                              \
   X(Require, "require", Statement, Own, Ordered, Impure, None, 0)                       \
   X(RequireLen, "require_len", Statement, Own, Ordered, Impure, None, 0)                \
@@ -215,7 +221,8 @@ inline bool has_result(OpKind op) { return result_kind(op) != ResultKind::None; 
 // may use only these and pure ops on them).
 bool is_launch_uniform(OpKind op);
 // Ops every thread of a threadgroup (Barrier, ThreadgroupReduce, ThreadgroupArgmax) or of a
-// warp (the warp ops, Mma and LoadMatrix) must reach together.
+// warp (the warp ops, Mma and LoadMatrix) or of a warpgroup (the Warpgroup ops) must reach
+// together.
 bool is_collective(OpKind op);
 
 }  // namespace mt

@@ -10,3 +10,4 @@
 #include "metaltile/dsl/tensor.hpp"
 #include "metaltile/dsl/val.hpp"
 #include "metaltile/dsl/var.hpp"
+#include "metaltile/dsl/warpgroup.hpp"

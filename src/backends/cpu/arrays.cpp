@@ -2,6 +2,8 @@
 // tracking behind the threadgroup-memory checks (see arrays.hpp for the epoch model).
 #include "backends/cpu/arrays.hpp"
 
+#include <algorithm>
+
 #include "backends/cpu/checks.hpp"
 #include "backends/cpu/collectives.hpp"
 #include "metaltile/core/error.hpp"
@@ -27,6 +29,8 @@ void ArrayMemory::reset(const Kernel& k, std::size_t lanes) {
   cells_.assign(shared, Cell{});
   thread_.assign(thread, Scalar{});
   thread_written_.assign(thread, 0);
+  register_in_flight_.assign(thread, 0);
+  read_in_flight_.assign(shared, 0);
   warp_epochs_.assign((lanes + kWarpSize - 1) / kWarpSize, 0);
   pending_.assign(shared, 0);
   open_copies_.assign(lanes, {});
@@ -47,6 +51,9 @@ void ArrayMemory::begin_group() {
     open_copies_[lane].clear();
     copy_groups_[lane].clear();
   }
+  // Likewise warpgroup MMAs: the group that left them in flight was reported.
+  std::fill(register_in_flight_.begin(), register_in_flight_.end(), 0);
+  std::fill(read_in_flight_.begin(), read_in_flight_.end(), 0);
 }
 
 void ArrayMemory::barrier() { ++epoch_; }
@@ -126,6 +133,7 @@ void ArrayMemory::load(const Instr& in, ActiveLanes active, const Scalar* index,
     for (Lane lane : active) {
       check_array_index(*k_, in, index[lane].i, a.size, where, lane);
       const std::size_t slot = thread_slot(a, index[lane].i, lane);
+      check_register_idle(in, in.array, index[lane].i, slot, lane, where);
       check_array_written(*k_, in, in.array, index[lane].i, thread_written_[slot] >= group_start_,
                           where, lane);
       out[lane] = thread_[slot];
@@ -170,6 +178,7 @@ void ArrayMemory::write_async(const Instr& in, std::int64_t e, Lane lane, Scalar
   check_array_index(*k_, in, e, a.size, where, lane);
   const std::size_t cell = a.offset + static_cast<std::size_t>(e);
   check_not_pending(in, in.array, e, cell, lane, true, where);
+  check_not_read_in_flight(in, in.array, e, cell, lane, where);
   Cell& c = cells_[cell];
   check_no_write_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
   const Lane reader = racing_reader(c, lane);
@@ -203,6 +212,7 @@ void ArrayMemory::store(const Instr& in, ActiveLanes active, const Scalar* index
   if (a.space == MemorySpace::Thread) {
     for (Lane lane : active) {
       const std::size_t slot = thread_slot(a, index[lane].i, lane);
+      check_register_idle(in, in.array, index[lane].i, slot, lane, where);
       thread_[slot] = value[lane];
       thread_written_[slot] = epoch_;
     }
@@ -212,6 +222,7 @@ void ArrayMemory::store(const Instr& in, ActiveLanes active, const Scalar* index
     const std::int64_t e = index[lane].i;
     Cell& c = cells_[a.offset + e];
     check_not_pending(in, in.array, e, a.offset + static_cast<std::size_t>(e), lane, true, where);
+    check_not_read_in_flight(in, in.array, e, a.offset + static_cast<std::size_t>(e), lane, where);
     check_no_write_race(*k_, in, e, conflicts(c, lane, false), c.writer, where, lane);
     const Lane reader = racing_reader(c, lane);
     check_no_write_after_read(*k_, in, e, reader != lane, reader, where, lane);
@@ -229,6 +240,7 @@ void ArrayMemory::atomic(const Instr& in, ActiveLanes active, const Scalar* inde
     const std::int64_t e = index[lane].i;
     Cell& c = cells_[a.offset + e];
     check_not_pending(in, in.array, e, a.offset + static_cast<std::size_t>(e), lane, false, where);
+    check_not_read_in_flight(in, in.array, e, a.offset + static_cast<std::size_t>(e), lane, where);
     // An atomic reads the element: it must hold a value, written with no race.
     check_array_written(*k_, in, in.array, e, c.epoch >= group_start_, where, lane);
     check_no_write_race(*k_, in, e, conflicts(c, lane, true), c.writer, where, lane);
@@ -251,11 +263,63 @@ Scalar ArrayMemory::read_thread(const Instr& in, ArrayId array, std::uint32_t el
   const Layout& a = layout_[array.index];
   MT_ASSERT(a.space == MemorySpace::Thread && element < a.size) << "per-thread element " << element;
   const std::size_t slot = thread_slot(a, element, lane);
+  check_register_idle(in, array, element, slot, lane, where);
   check_array_written(*k_, in, array, element, thread_written_[slot] >= group_start_, where, lane);
   return thread_[slot];
 }
 
-void ArrayMemory::write_thread(ArrayId array, std::uint32_t element, Lane lane, Scalar value) {
+Scalar ArrayMemory::read_accumulator(const Instr& in, ArrayId array, std::uint32_t element,
+                                     Lane lane, const ThreadLocator& where) {
+  const Layout& a = layout_[array.index];
+  MT_ASSERT(a.space == MemorySpace::Thread && element < a.size) << "per-thread element " << element;
+  const std::size_t slot = thread_slot(a, element, lane);
+  check_array_written(*k_, in, array, element, thread_written_[slot] >= group_start_, where, lane);
+  return thread_[slot];
+}
+
+void ArrayMemory::mark_in_flight_register(ArrayId array, std::uint32_t element, Lane lane,
+                                          bool busy) {
+  register_in_flight_[thread_slot(layout_[array.index], element, lane)] = busy ? 1 : 0;
+}
+
+void ArrayMemory::mark_in_flight_read(ArrayId array, std::int64_t element, int delta) {
+  std::uint32_t& readers = read_in_flight_[layout_[array.index].offset + element];
+  readers = static_cast<std::uint32_t>(static_cast<std::int64_t>(readers) + delta);
+}
+
+void ArrayMemory::check_register_idle(const Instr& in, ArrayId array, std::int64_t element,
+                                      std::size_t slot, Lane lane,
+                                      const ThreadLocator& where) const {
+  if (register_in_flight_[slot] == 0) [[likely]]
+    return;
+  throw thread_error(*k_, in,
+                     "accumulator '" + k_->array(array).name + "'[" + std::to_string(element) +
+                         "] is used while a warpgroup_mma that writes it is in flight (no "
+                         "warpgroup_wait retired it)",
+                     where, lane);
+}
+
+void ArrayMemory::check_not_read_in_flight(const Instr& in, ArrayId array, std::int64_t element,
+                                           std::size_t cell, Lane lane,
+                                           const ThreadLocator& where) const {
+  if (read_in_flight_[cell] == 0) [[likely]]
+    return;
+  throw thread_error(*k_, in,
+                     "array '" + k_->array(array).name + "': element " + std::to_string(element) +
+                         " written while a warpgroup_mma reading it is in flight (race: no "
+                         "warpgroup_wait retired it)",
+                     where, lane);
+}
+
+void ArrayMemory::write_thread(const Instr& in, ArrayId array, std::uint32_t element, Lane lane,
+                               Scalar value, const ThreadLocator& where) {
+  const Layout& a = layout_[array.index];
+  MT_ASSERT(a.space == MemorySpace::Thread && element < a.size) << "per-thread element " << element;
+  check_register_idle(in, array, element, thread_slot(a, element, lane), lane, where);
+  write_accumulator(array, element, lane, value);
+}
+
+void ArrayMemory::write_accumulator(ArrayId array, std::uint32_t element, Lane lane, Scalar value) {
   const Layout& a = layout_[array.index];
   MT_ASSERT(a.space == MemorySpace::Thread && element < a.size) << "per-thread element " << element;
   const std::size_t slot = thread_slot(a, element, lane);

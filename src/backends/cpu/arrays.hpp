@@ -50,7 +50,10 @@ class ArrayMemory {
   // The same for element `element` of a fragment's array (Mma, LoadMatrix).
   Scalar read_thread(const Instr& in, ArrayId array, std::uint32_t element, Lane lane,
                      const ThreadLocator& where);
-  void write_thread(ArrayId array, std::uint32_t element, Lane lane, Scalar value);
+  void write_thread(const Instr& in, ArrayId array, std::uint32_t element, Lane lane, Scalar value,
+                    const ThreadLocator& where);
+  // write_thread without the in-flight check: a warpgroup MMA writing its own D.
+  void write_accumulator(ArrayId array, std::uint32_t element, Lane lane, Scalar value);
 
   // Element `element` of threadgroup array `array`, read by `lane` with every check a load
   // makes (bounds, written, races, a pending asynchronous copy): LoadMatrix's rows.
@@ -66,6 +69,16 @@ class ArrayMemory {
                    const ThreadLocator& where);
   void commit_async(Lane lane);
   void wait_async(Lane lane, std::uint32_t pending);
+
+  // Warpgroup MMAs in flight (backends/cpu/warpgroup.hpp marks and retires them). While an
+  // accumulator register is marked, any other op that reads or writes it is an error; while a
+  // threadgroup element is marked as read, a write to it is a race. Marks count, so several
+  // MMAs may read one element.
+  void mark_in_flight_register(ArrayId array, std::uint32_t element, Lane lane, bool busy);
+  void mark_in_flight_read(ArrayId array, std::int64_t element, int delta);
+  // read_thread without the in-flight check: a warpgroup MMA accumulating into its own D.
+  Scalar read_accumulator(const Instr& in, ArrayId array, std::uint32_t element, Lane lane,
+                          const ThreadLocator& where);
 
  private:
   struct Layout {
@@ -125,6 +138,14 @@ class ArrayMemory {
   // A read or a foreign write of a cell whose asynchronous copy is not waited for.
   void check_not_pending(const Instr& in, ArrayId array, std::int64_t element, std::size_t cell,
                          Lane lane, bool write, const ThreadLocator& where) const;
+  // Warpgroup MMAs in flight: per thread_ slot, whether one writes it; per shared_ cell, how
+  // many read it.
+  std::vector<std::uint8_t> register_in_flight_;
+  std::vector<std::uint32_t> read_in_flight_;
+  void check_register_idle(const Instr& in, ArrayId array, std::int64_t element, std::size_t slot,
+                           Lane lane, const ThreadLocator& where) const;
+  void check_not_read_in_flight(const Instr& in, ArrayId array, std::int64_t element,
+                                std::size_t cell, Lane lane, const ThreadLocator& where) const;
 };
 
 }  // namespace mt::cpu

@@ -18,6 +18,7 @@
 #include "backends/cpu/collectives.hpp"
 #include "backends/cpu/lanes.hpp"
 #include "backends/cpu/matrix.hpp"
+#include "backends/cpu/warpgroup.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 
@@ -99,6 +100,7 @@ class GroupRunner {
     locals_.reset(k_.locals.size(), lanes);
     masks_.reset(l_.depth, lanes);
     arrays_.reset(k_, lanes);
+    warpgroups_.reset(k_, lanes);
     scratch_.reserve(lanes);
   }
 
@@ -106,7 +108,9 @@ class GroupRunner {
     where_ = ThreadLocator(l_.geometry, group);
     local_written_.assign(k_.locals.size() * l_.geometry.lanes(), 0);
     arrays_.begin_group();
+    warpgroups_.begin_group();
     exec_block(k_.body, l_.geometry.all(), 0);
+    warpgroups_.end_group(MatrixContext{k_, arrays_, where_, l_.geometry.lanes()});
   }
 
  private:
@@ -271,7 +275,8 @@ class GroupRunner {
     for (Lane lane : active) {
       const std::uint8_t* from = b.data + index[lane].i * b.element_size;
       for (std::uint32_t e = 0; e < in.lanes; ++e) {
-        arrays_.write_thread(in.array, e, lane, read_element(from + e * b.element_size, t));
+        arrays_.write_thread(in, in.array, e, lane, read_element(from + e * b.element_size, t),
+                             where_);
       }
     }
   }
@@ -357,6 +362,13 @@ class GroupRunner {
       case OpKind::CopyAsyncWait:
         for (Lane lane : active) arrays_.wait_async(lane, in.lanes);
         return;
+      case OpKind::WarpgroupMma:
+        return warpgroups_.mma(m, in, active, row(in.operands[0]), row(in.operands[1]));
+      case OpKind::WarpgroupFence: return warpgroups_.fence(m, in, active);
+      case OpKind::WarpgroupCommit: return warpgroups_.commit(m, in, active);
+      case OpKind::WarpgroupWait: return warpgroups_.wait(m, in, active);
+      // Memory is coherent between the interpreter's proxies; the fence orders nothing here.
+      case OpKind::FenceAsyncShared: return;
       default: MT_ASSERT(false) << op_name(in.op) << " is not a tensor-core op";
     }
   }
@@ -419,6 +431,7 @@ class GroupRunner {
   }
 
   void array(const Instr& in, ActiveLanes active) {
+    if (k_.array(in.array).space == MemorySpace::Thread) warpgroups_.note_access(in, active);
     if (in.op == OpKind::ArrayLoad) {
       return arrays_.load(in, active, row(in.operands[0]), row(in.result), where_);
     }
@@ -437,6 +450,7 @@ class GroupRunner {
   std::vector<std::uint8_t> local_written_;
   MaskStack masks_;
   ArrayMemory arrays_;
+  Warpgroups warpgroups_;
   std::vector<Scalar> scratch_;  // for reductions; capacity for a whole group
 };
 

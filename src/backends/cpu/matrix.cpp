@@ -70,7 +70,7 @@ void run_mma(const MatrixContext& m, const Instr& in, ActiveLanes active) {
             sum += ma[at.row * s.k + i].f * mb[i * s.n + at.col].f;
           out = Scalar::of_float(static_cast<float>(sum));
         }
-        m.arrays.write_thread(d.array, d.offset + e, warp[lane], out);
+        m.arrays.write_thread(in, d.array, d.offset + e, warp[lane], out, m.where);
       }
     }
   });
@@ -109,8 +109,8 @@ void run_load_matrix(const MatrixContext& m, const Instr& in, ActiveLanes active
         for (std::uint32_t e = 0; e < per_lane; ++e) {
           const std::uint32_t row = in.transpose ? (lane % 4) * 2 + e : lane / 4;
           const std::uint32_t col = in.transpose ? lane / 4 : (lane % 4) * per_lane + e;
-          m.arrays.write_thread(dst.array, dst.offset + j * per_lane + e, warp[lane],
-                                rows[(j * 8 + row) * row_elements + col]);
+          m.arrays.write_thread(in, dst.array, dst.offset + j * per_lane + e, warp[lane],
+                                rows[(j * 8 + row) * row_elements + col], m.where);
         }
       }
     }

@@ -3,10 +3,12 @@
 
 #include <sstream>
 #include <string_view>
+#include <utility>
 
 #include "backends/cuda/cuda_dialect.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/core/visitor.hpp"
+#include "metaltile/core/warpgroup.hpp"
 
 namespace mt::cuda {
 namespace {
@@ -119,25 +121,33 @@ Error error_from_record(const Kernel& k, const ErrorRecord& record,
                      index_text + " out of bounds (" + elements_text + ")" + where);
 }
 
-std::vector<std::uint64_t> dynamic_shared_offsets(const Kernel& k) {
+namespace {
+
+// Threadgroup arrays one after another, each 16-byte aligned, or kSharedMatrixAlignment-aligned
+// when a warpgroup MMA reads it. Returns the offsets (by ArrayId) and the total.
+std::pair<std::vector<std::uint64_t>, std::uint64_t> shared_layout(const Kernel& k) {
+  const std::vector<bool> matrices = shared_matrix_arrays(k);
   std::vector<std::uint64_t> offsets(k.arrays.size(), 0);
   std::uint64_t next = 0;
   for (std::size_t i = 0; i < k.arrays.size(); ++i) {
     const Array& a = k.arrays[i];
     if (a.space != MemorySpace::Threadgroup) continue;
+    const std::uint64_t align = matrices[i] ? kSharedMatrixAlignment : 16;
+    next = (next + align - 1) / align * align;
     offsets[i] = next;
     next += (std::uint64_t{a.size} * size_of(a.dtype) + 15) / 16 * 16;
   }
-  return offsets;
+  return {offsets, next};
+}
+
+}  // namespace
+
+std::vector<std::uint64_t> dynamic_shared_offsets(const Kernel& k) {
+  return shared_layout(k).first;
 }
 
 std::uint64_t dynamic_shared_bytes(const Kernel& k) {
-  std::uint64_t total = 0;
-  for (const Array& a : k.arrays) {
-    if (a.space == MemorySpace::Threadgroup) {
-      total += (std::uint64_t{a.size} * size_of(a.dtype) + 15) / 16 * 16;
-    }
-  }
+  const std::uint64_t total = shared_layout(k).second;
   return total > kStaticSharedLimit ? total : 0;
 }
 

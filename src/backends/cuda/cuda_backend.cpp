@@ -12,6 +12,7 @@
 #include "backends/cuda/cuda_launch.hpp"
 #include "backends/cuda/disk_cache.hpp"
 #include "backends/cuda/nvrtc.hpp"
+#include "backends/cuda/warpgroup_mma.hpp"
 #include "metaltile/core/dtype.hpp"
 #include "metaltile/core/error.hpp"
 
@@ -95,6 +96,7 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
   limits_.max_threadgroup_memory = u32(DeviceAttribute::MaxSharedMemoryPerBlockOptin);
   // Geometry rules (split-K attention, GEMM block size, RoPE waves) size their grids with it.
   limits_.multiprocessors = u32(DeviceAttribute::MultiprocessorCount);
+  limits_.warpgroup_mma = info_.compute_major == 9 && info_.compute_minor == 0;
 }
 
 CudaBackend::~CudaBackend() = default;
@@ -108,7 +110,9 @@ std::string CudaBackend::description() const {
 // --- compile -----------------------------------------------------------------------------------
 
 std::shared_ptr<const Executable> CudaBackend::compile(const Kernel& k) {
-  const CachedCubin compiled = cached_cubin(k, EmitOptions{.checked = options_.checked}, arch());
+  // Warpgroup MMA exists only for sm_90a (kernel_arch refuses it elsewhere).
+  const CachedCubin compiled =
+      cached_cubin(k, EmitOptions{.checked = options_.checked}, kernel_arch(k, arch()));
   auto module = std::make_unique<const Module>(ctx_->get(), *compiled.cubin, compiled.source.entry,
                                                k.name, static_cast<int>(dynamic_shared_bytes(k)));
   return std::make_shared<const CudaExecutable>(ctx_, k, std::move(module), options_.checked);

@@ -13,6 +13,7 @@
 
 extern const char* const kEmbedded_prelude_cuh;
 extern const char* const kEmbedded_matrix_cuh;
+extern const char* const kEmbedded_warpgroup_cuh;
 
 namespace mt::cuda {
 namespace {
@@ -179,8 +180,11 @@ const CDialect& cuda_dialect() {
       .restrict_qualifier = "__restrict__",
       .shared_array = "__shared__ __align__(16)",
       .aligned_array = "__align__(16)",
+      .shared_matrix_array = "__shared__ __align__(1024)",
       .dynamic_shared_declaration =
           "extern __shared__ __align__(16) unsigned char mt_dynamic_shared[];",
+      .dynamic_shared_matrix_declaration =
+          "extern __shared__ __align__(1024) unsigned char mt_dynamic_shared[];",
       .dynamic_shared = "mt_dynamic_shared",
       .unroll = "#pragma unroll",
       .thread_index = {"threadIdx.x", "threadIdx.y", "threadIdx.z"},
@@ -199,6 +203,7 @@ const CDialect& cuda_dialect() {
       .prelude_name = "metaltile_prelude.cuh",
       .prelude = kEmbedded_prelude_cuh,
       .matrix_helpers = kEmbedded_matrix_cuh,
+      .warpgroup_helpers = kEmbedded_warpgroup_cuh,
       .checked_macro = "MT_CHECKED",
       .fault_type = "mt_fault",
       .first_fault = "mt_first_fault",

@@ -58,13 +58,15 @@ struct AtomicSpelling {
 
 struct CDialect {
   // --- the kernel: its prefix, qualifiers and declarations
-  std::string_view kernel_prefix;       // before the entry point's name
-  std::string_view restrict_qualifier;  // of every pointer parameter
-  std::string_view shared_array;        // qualifiers of a threadgroup array
-  std::string_view aligned_array;       // qualifier of a per-thread array holding fragments
+  std::string_view kernel_prefix;        // before the entry point's name
+  std::string_view restrict_qualifier;   // of every pointer parameter
+  std::string_view shared_array;         // qualifiers of a threadgroup array
+  std::string_view aligned_array;        // qualifier of a per-thread array holding fragments
+  std::string_view shared_matrix_array;  // qualifiers of a threadgroup array a warpgroup MMA reads
   // Threadgroup memory sized at launch (arrays past the static limit are carved from it): its
   // declaration and its name.
   std::string_view dynamic_shared_declaration;
+  std::string_view dynamic_shared_matrix_declaration;  // the same when a warpgroup MMA reads it
   std::string_view dynamic_shared;
   std::string_view unroll;  // the line that asks for the following loop to be unrolled
 
@@ -80,10 +82,11 @@ struct CDialect {
   std::span<const AtomicSpelling> atomics;
 
   // --- the prelude, and the names emitted code shares with it
-  std::string_view prelude_name;    // the header the emitted source includes
-  std::string_view prelude;         // its text, handed to the compiler under that name
-  std::string_view matrix_helpers;  // pasted after the include into kernels with tensor-core ops
-  std::string_view checked_macro;   // defined to 1 or 0 above the include: the access helpers
+  std::string_view prelude_name;       // the header the emitted source includes
+  std::string_view prelude;            // its text, handed to the compiler under that name
+  std::string_view matrix_helpers;     // pasted after the include into kernels with tensor-core ops
+  std::string_view warpgroup_helpers;  // and after them into kernels with warpgroup MMA
+  std::string_view checked_macro;      // defined to 1 or 0 above the include: the access helpers
   std::string_view fault_type, first_fault;  // each thread's first failure, reported at the end
   std::string_view scratch, scratch_size;    // the scratch of threadgroup collectives
   std::string_view count_type;               // hidden element counts (64-bit)

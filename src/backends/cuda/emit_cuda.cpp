@@ -6,12 +6,15 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "backends/cuda/cuda_abi.hpp"
 #include "backends/cuda/cuda_dialect.hpp"
+#include "backends/cuda/warpgroup_mma.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/visitor.hpp"
+#include "metaltile/core/warpgroup.hpp"
 
 namespace mt::cuda {
 namespace {
@@ -74,6 +77,9 @@ class Emitter {
     out_ << "#define " << d_.checked_macro << " " << (options_.checked ? 1 : 0) << "\n";
     out_ << "#include \"" << d_.prelude_name << "\"\n\n";
     if (uses_matrix_ops()) out_ << d_.matrix_helpers << "\n";
+    if (uses_warpgroup_ops(k_)) {
+      out_ << d_.warpgroup_helpers << "\n" << warpgroup_mma_helpers(k_) << "\n";
+    }
     emit_signature();
     indent_ = 1;
     for (std::size_t i = 0; i < k_.locals.size(); ++i) {
@@ -114,9 +120,14 @@ class Emitter {
   // tensors. The scratch of threadgroup collectives follows when the kernel has any.
   void emit_arrays() {
     const std::set<std::uint32_t> fragments = fragment_arrays();
+    const std::vector<bool> matrices = shared_matrix_arrays(k_);
     const bool dynamic = dynamic_shared_bytes(k_) > 0;
     const std::vector<std::uint64_t> offsets = dynamic_shared_offsets(k_);
-    if (dynamic) line() << d_.dynamic_shared_declaration << "\n";
+    if (dynamic) {
+      line() << (uses_warpgroup_ops(k_) ? d_.dynamic_shared_matrix_declaration
+                                        : d_.dynamic_shared_declaration)
+             << "\n";
+    }
     for (std::size_t i = 0; i < k_.arrays.size(); ++i) {
       const Array& a = k_.arrays[i];
       if (a.size_param.valid()) {
@@ -132,9 +143,10 @@ class Emitter {
         continue;
       }
       const bool fragment = fragments.count(static_cast<std::uint32_t>(i)) != 0;
-      line() << (a.space == MemorySpace::Threadgroup ? std::string(d_.shared_array) + " "
-                 : fragment                          ? std::string(d_.aligned_array) + " "
-                                                     : "")
+      line() << (matrices[i]                           ? std::string(d_.shared_matrix_array) + " "
+                 : a.space == MemorySpace::Threadgroup ? std::string(d_.shared_array) + " "
+                 : fragment                            ? std::string(d_.aligned_array) + " "
+                                                       : "")
              << d_.storage_type(a.dtype) << " " << array_names_[i] << "[" << a.size << "];\n";
     }
     bool collectives = false;
@@ -367,6 +379,29 @@ class Emitter {
     return array_names_[f.array.index] + " + " + std::to_string(f.offset);
   }
 
+  // "mt_matrix_descriptor(sa + v7, 0u, 1024u, 1ull)": operand i of a WarpgroupMma.
+  std::string descriptor(const Instr& in, std::size_t i) const {
+    const SharedMatrix& m = in.matrices[i];
+    return "mt_matrix_descriptor(" + array_names_[m.array.index] + " + " + value(in.operands[i]) +
+           ", " + std::to_string(m.leading_bytes) + "u, " + std::to_string(m.stride_bytes) + "u, " +
+           std::to_string(descriptor_swizzle_code(m.swizzle)) + "ull)";
+  }
+
+  // Pins every warpgroup accumulator's registers in program order at a fence or wait, so the
+  // compiler moves no access of them across the asynchronous MMA's ordering.
+  void fence_accumulators() {
+    std::set<std::pair<std::uint32_t, std::uint32_t>> arrays;
+    for_each_instr(k_.body, [&](const Instr& in) {
+      if (in.op == OpKind::WarpgroupMma) {
+        const std::uint32_t a = in.fragments[0].array.index;
+        arrays.emplace(a, k_.arrays[a].size);
+      }
+    });
+    for (const auto& [a, size] : arrays) {
+      line() << "mt_fence_accumulator<" << size << ">(" << array_names_[a] << ");\n";
+    }
+  }
+
   void emit_matrix(const Instr& in) {
     switch (in.op) {
       case OpKind::Mma:
@@ -387,6 +422,21 @@ class Emitter {
         return;
       case OpKind::CopyAsyncCommit: line() << "mt_copy_async_commit();\n"; return;
       case OpKind::CopyAsyncWait: line() << "mt_copy_async_wait<" << in.lanes << ">();\n"; return;
+      case OpKind::WarpgroupMma:
+        line() << warpgroup_mma_function(k_.array(in.matrices[0].array).dtype, in.lanes) << "("
+               << fragment(in.fragments[0]) << ", " << descriptor(in, 0) << ", "
+               << descriptor(in, 1) << ");\n";
+        return;
+      case OpKind::WarpgroupFence:
+        fence_accumulators();
+        line() << "mt_warpgroup_fence();\n";
+        return;
+      case OpKind::WarpgroupCommit: line() << "mt_warpgroup_commit();\n"; return;
+      case OpKind::WarpgroupWait:
+        line() << "mt_warpgroup_wait<" << in.lanes << ">();\n";
+        fence_accumulators();
+        return;
+      case OpKind::FenceAsyncShared: line() << "mt_fence_async_shared();\n"; return;
       default: cannot_render(in, in.dtype);
     }
   }

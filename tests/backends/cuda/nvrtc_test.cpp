@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backends/cuda/cuda_compile.hpp"
+#include "backends/cuda/warpgroup_mma.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/verify.hpp"
 #include "metaltile/core/visitor.hpp"
@@ -101,7 +102,9 @@ void expect_compile_cleanly(const std::vector<Kernel>& kernels, bool unchecked_t
     for (std::size_t i = next++; i < jobs.size(); i = next++) {
       Job& job = jobs[i];
       try {
-        const CompiledKernel c = compile_kernel(*job.kernel, {.checked = job.checked}, kArch);
+        // sm_90a for the kernels with warpgroup MMA, as the backend compiles them on sm_90.
+        const CompiledKernel c =
+            compile_kernel(*job.kernel, {.checked = job.checked}, kernel_arch(*job.kernel, kArch));
         if (c.cubin.empty()) job.failure = "empty cubin";
         if (!c.log.empty()) job.failure = "warnings:\n" + c.log + "\nsource:\n" + c.source.code;
       } catch (const Error& e) {

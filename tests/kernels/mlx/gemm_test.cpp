@@ -8,14 +8,19 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <iostream>
 #include <string>
 #include <vector>
 
 #include "kernels/mlx/rows_oracle.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/dsl/tile.hpp"
+#include "metaltile/dsl/warpgroup_tile.hpp"
+#include "metaltile/kernels/launch_plan.hpp"
+#include "metaltile/kernels/registry.hpp"
 #include "metaltile/kernels/run.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
@@ -98,6 +103,31 @@ std::vector<Shape> shapes(const mt::Context& ctx) {
     all.insert(all.end(), {{129, 257, 200}, {300, 136, 520}, {512, 384, 1024}});
   }
   return all;
+}
+
+// The warpgroup MMA variants: on the interpreter and on sm_90 (said when CUDA is another
+// architecture). The same shapes, plus K = 200 (four slices with a tail of 8) on the CPU, so
+// the ring of stages wraps around.
+TEST(MlxGemm, WarpgroupVariantsMatchTheOracleWithTails) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    if (ctx.backend() == mt::Backend::Cuda &&
+        ctx.description().find("sm_90") == std::string::npos) {
+      std::cout << "*** gemm_wgmma_* not run on " << ctx.description() << ": they need sm_90\n";
+      return;
+    }
+    std::vector<Shape> all = shapes(ctx);
+    if (ctx.backend() == mt::Backend::Cpu) all.push_back({65, 130, 200});
+    std::uint64_t seed = 11;
+    for (DType t : {DType::F16, DType::BF16}) {
+      for (const Shape& s : all) {
+        const Problem p = problem(s, t, seed += 2);
+        for (const char* name : {"gemm_wgmma_128x128", "gemm_wgmma_128x256"}) {
+          SCOPED_TRACE(std::string(mt::name_of(t)) + " " + s.text() + " " + name);
+          expect_gemm(mt::kernels::run(ctx, name, t, buffers(p, t)), p, t);
+        }
+      }
+    }
+  });
 }
 
 TEST(MlxGemm, EveryVariantMatchesTheOracleWithTails) {
@@ -209,6 +239,81 @@ TEST(MlxGemm, InterpreterRejectsAPipelineThatReadsBeforeItsWait) {
         ctx.dispatch_with_grid(k, b, {}, {1, 1, 1}, {32, 1, 1});
       }),
       {"kernel 'gemm_race'", "array 'a_tiles'", "in flight", "race", "load_matrix"});
+}
+
+// The warpgroup pipeline with copies one slice too far ahead for the MMAs it keeps in flight:
+// slice 2's copies land in stage 0 while slice 0's MMAs may still read it. The interpreter
+// reports the write as a race with the MMA in flight.
+TEST(MlxGemm, InterpreterRejectsAWarpgroupPipelineThatRefillsAStageInUse) {
+  const mt::Kernel k =
+      mt::trace("gemm_wg_race", mt::KernelMode::Reduction, [](mt::KernelBuilder& b) {
+        using namespace mt;
+        const Tensor a = b.input("a", DType::BF16), w = b.input("b", DType::BF16);
+        const Tensor out = b.output("out", DType::F32);
+        const MatrixView va = matrix_view(a, u32(64), u32(192)),
+                         vb = matrix_view(w, u32(8), u32(192));
+        const SharedTiles sa("a_tiles", DType::BF16, 64, 64, 2),
+            sb("b_tiles", DType::BF16, 8, 64, 2);
+        const WarpgroupAccumulator acc = warpgroup_accumulator("acc", 8);
+        acc.fill(f32(0));
+        const auto load = [&](std::uint32_t slice) {
+          copy_tile_async(sa, u32(slice % 2), va, u32(0), u32(slice * 64), 128, true);
+          copy_tile_async(sb, u32(slice % 2), vb, u32(0), u32(slice * 64), 128, true);
+          copy_async_commit();
+        };
+        load(0);
+        for (std::uint32_t slice = 0; slice < 3; ++slice) {
+          copy_async_wait(0);
+          fence_async_shared();
+          barrier();
+          if (slice + 1 < 3) load(slice + 1);  // into the stage of slice - 1, still in flight
+          warpgroup_fence();
+          warpgroup_mma(acc, sa, u32(slice % 2), u32(0), sb, u32(0));
+          warpgroup_commit();
+          warpgroup_wait(1);  // should be 0 with two stages
+        }
+        warpgroup_wait(0);
+        store(acc, matrix_view(out, u32(64), u32(8)), u32(0), u32(0));
+      });
+  mt::Context ctx = mt::Context::create(mt::Backend::Cpu);
+  mt::BufferMap b{{"a", mt::test::pack(std::vector<float>(64 * 192, 1.0f), DType::BF16)},
+                  {"b", mt::test::pack(std::vector<float>(8 * 192, 1.0f), DType::BF16)},
+                  {"out", mt::test::poisoned(512, DType::F32)}};
+  mt::test::expect_mentions(mt::test::error_of([&] {
+                              ctx.dispatch_with_grid(k, b, {}, {1, 1, 1}, {128, 1, 1});
+                            }),
+                            {"kernel 'gemm_wg_race'", "array 'a_tiles'",
+                             "warpgroup_mma reading it is in flight", "copy_async"});
+}
+
+}  // namespace
+
+namespace {
+
+// The entry's rule: 64 x 64 blocks when 128 x 128 ones would not fill the device, then the
+// warpgroup MMA where the device has it (sm_90) and mma.sync elsewhere, and its own kernel for
+// any k % 8 != 0.
+TEST(MlxGemm, RulePicksTheWarpgroupVariantOnlyWhereTheDeviceHasIt) {
+  const mt::KernelInfo& info = mt::kernel_info("gemm");
+  const auto plan = [&](std::uint32_t m, std::uint32_t n, std::uint32_t k, bool wgmma) {
+    mt::DeviceLimits limits;
+    limits.multiprocessors = 132;
+    limits.warpgroup_mma = wgmma;
+    return info.geometry(mt::LaunchShape(
+        "gemm", DType::BF16, limits,
+        {{"a", std::size_t{m} * k}, {"b", std::size_t{n} * k}, {"out", std::size_t{m} * n}},
+        {{"m", mt::Scalar::of_int(m)},
+         {"n", mt::Scalar::of_int(n)},
+         {"k", mt::Scalar::of_int(k)}}));
+  };
+  const mt::LaunchPlan big = plan(4096, 4096, 4096, true);
+  ASSERT_EQ(big.steps.size(), 1u);
+  EXPECT_EQ(big.steps[0].kernel, "gemm_wgmma_128x128");
+  EXPECT_EQ(big.steps[0].grid, (std::array<std::size_t, 3>{32 * 32, 1, 1}));
+  EXPECT_EQ(big.steps[0].tpg, (std::array<std::size_t, 3>{256, 1, 1}));
+  EXPECT_EQ(plan(4096, 4096, 4096, false).steps[0].kernel, "gemm_128x128_s3");
+  EXPECT_EQ(plan(256, 256, 4096, true).steps[0].kernel, "gemm_64x64_s2");
+  EXPECT_EQ(plan(4096, 4096, 4100, true).steps[0].kernel, "");
 }
 
 }  // namespace

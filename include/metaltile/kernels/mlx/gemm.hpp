@@ -5,8 +5,9 @@
 // multiplying from it with mma.sync while the next stages load.
 //
 //  gemm                  a, b -> out   scalars m, n, k. Runs the variant below that fits the
-//                        shape; itself for k not a multiple of 8 (whose rows are not 16-byte
-//                        aligned): 64 x 64 tiles loaded element by element.
+//                        shape and device (gemm_wgmma_128x128 on sm_90); itself for k not a
+//                        multiple of 8 (whose rows are not 16-byte aligned): 64 x 64 tiles
+//                        loaded element by element.
 //  gemm_128x128_s3       128 x 128 block tiles, k slices of 64 through 3 stages, 4 warps of
 //                        64 x 64; the others differ from it as named:
 //  gemm_128x128_s4       4 stages instead of 3
@@ -16,6 +17,10 @@
 //                        stage indices), fragments double-buffered (the next k step's loaded
 //                        before this one's MMAs) and outputs stored in pairs (4-byte stores)
 //  gemm_128x256_s3_u     the same for gemm_128x256_s3
+//  gemm_wgmma_128x128    the warpgroup MMA (wgmma, sm_90): 128 x 128 block tiles, 4 stages, 2
+//                        warpgroups of 64 x 128 multiplying straight from the 128-byte-swizzled
+//                        tiles, one MMA group in flight while the next slice's is issued
+//  gemm_wgmma_128x256    the same with 128 x 256 block tiles, 3 stages, warpgroups of 64 x 256
 //  gemm_64x64_s2         64 x 64 block tiles, 2 stages of k = 32, 4 warps of 32 x 32 (small
 //                        problems: more blocks to fill the device)
 // Each variant is runnable by name with the same buffers and scalars.
@@ -35,6 +40,8 @@
   X(gemm_128x256_s3)           \
   X(gemm_128x128_s3_u)         \
   X(gemm_128x256_s3_u)         \
+  X(gemm_wgmma_128x128)        \
+  X(gemm_wgmma_128x256)        \
   X(gemm_64x64_s2)
 
 namespace mt::kernels::mlx::gemm {
