@@ -39,9 +39,10 @@ struct DeviceLimits {
   // every backend: CUDA would give a thread up to 512 KiB of local memory, but arrays past a
   // few KiB spill out of registers and crawl, and the interpreter holds a whole group's arrays.
   std::uint32_t max_thread_array_bytes = 16 * 1024;
-  // Whether the device has the warpgroup MMA (CUDA: sm_90, where its kernels compile for
-  // sm_90a). Geometry rules pick kernels using it only then; the interpreter runs them
-  // anywhere but reports false, so the rules' choice there is the portable one.
+  // Whether geometry rules may pick kernels using the warpgroup MMA: the device has it (CUDA:
+  // sm_90, where those kernels compile for sm_90a) and it is enabled (for now MT_WGMMA=1, until
+  // the kernels have been measured on a GPU). The interpreter runs them anywhere but reports
+  // false, so the rules' choice there is the portable one.
   bool warpgroup_mma = false;
 };
 

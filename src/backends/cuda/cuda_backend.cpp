@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 #include "backends/cuda/cubin_cache.hpp"
@@ -96,7 +97,11 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
   limits_.max_threadgroup_memory = u32(DeviceAttribute::MaxSharedMemoryPerBlockOptin);
   // Geometry rules (split-K attention, GEMM block size, RoPE waves) size their grids with it.
   limits_.multiprocessors = u32(DeviceAttribute::MultiprocessorCount);
-  limits_.warpgroup_mma = info_.compute_major == 9 && info_.compute_minor == 0;
+  // The gemm_wgmma_* kernels have passed the interpreter and NVRTC but not yet a GPU, so `gemm`
+  // keeps its mma.sync kernels unless MT_WGMMA=1 asks for them; by name they run either way.
+  const char* opt_in = std::getenv("MT_WGMMA");
+  limits_.warpgroup_mma = info_.compute_major == 9 && info_.compute_minor == 0 &&
+                          opt_in != nullptr && std::string_view(opt_in) == "1";
 }
 
 CudaBackend::~CudaBackend() = default;
