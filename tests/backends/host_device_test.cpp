@@ -19,19 +19,8 @@
 namespace mt {
 namespace {
 
+using test::add_u32_kernel;
 using test::error_of;
-using test::IrBuilder;
-
-// out[i] = in[i] + add, one thread per element.
-Kernel add_kernel() {
-  IrBuilder b("add", KernelMode::Elementwise);
-  const ParamId in = b.input("in", DType::U32);
-  const ParamId out = b.output("out", DType::U32);
-  const ParamId add = b.scalar("add", DType::U32);
-  const ValueId i = b.pid(0);
-  b.store(out, i, b.bin(OpKind::Add, b.load(in, i), b.read_scalar(add)));
-  return b.k;
-}
 
 LaunchDims threads(std::uint32_t n) {
   LaunchDims d;
@@ -41,7 +30,7 @@ LaunchDims threads(std::uint32_t n) {
 
 struct Fixture {
   std::unique_ptr<KernelBackend> cpu = make_cpu_backend();
-  std::shared_ptr<const Executable> add = cpu->compile(add_kernel());
+  std::shared_ptr<const Executable> add = cpu->compile(add_u32_kernel());
   DeviceApi& device = cpu->device();
   std::shared_ptr<StreamHandle> stream = device.create_stream();
 
@@ -164,7 +153,7 @@ TEST(HostDevice, AGraphKeepsItsExecutableAndMemoryAlive) {
   auto out = f.upload({0, 0});
   {
     auto in = f.upload({40, 50});
-    auto exe = f.cpu->compile(add_kernel());
+    auto exe = f.cpu->compile(add_u32_kernel());
     f.device.begin_capture(*f.stream);
     const std::vector<DeviceArgument> args = {
         {in.get(), {}}, {out.get(), {}}, {nullptr, Scalar::of_int(2)}};
@@ -197,7 +186,7 @@ class MinimalBackend final : public KernelBackend {
 TEST(HostDevice, ABackendOfTheRequiredFunctionsServesTheDeviceApi) {
   auto backend = std::make_shared<MinimalBackend>();
   const Context ctx(backend);
-  const PreparedKernel add = ctx.prepare(add_kernel());
+  const PreparedKernel add = ctx.prepare(add_u32_kernel());
   const DeviceBuffer in = ctx.upload(test::pack_u32(std::vector<std::uint32_t>{1, 2, 3}));
   const DeviceBuffer out = ctx.allocate(12);
   const Stream stream = ctx.create_stream();

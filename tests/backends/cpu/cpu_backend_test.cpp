@@ -13,19 +13,8 @@
 namespace mt {
 namespace {
 
+using test::add_u32_kernel;
 using test::ArgList;
-using test::IrBuilder;
-
-// out[i] = in[i] + add
-Kernel add_kernel() {
-  IrBuilder b("add", KernelMode::Elementwise);
-  const ParamId in = b.input("in", DType::U32);
-  const ParamId out = b.output("out", DType::U32);
-  const ParamId add = b.scalar("add", DType::U32);
-  const ValueId i = b.pid(0);
-  b.store(out, i, b.bin(OpKind::Add, b.load(in, i), b.read_scalar(add)));
-  return b.k;
-}
 
 TEST(CpuBackend, DescribesItself) {
   const std::unique_ptr<KernelBackend> cpu = make_cpu_backend();
@@ -41,7 +30,7 @@ TEST(CpuBackend, DescribesItself) {
 
 TEST(CpuBackend, CompileKeepsItsOwnCopy) {
   const std::unique_ptr<KernelBackend> cpu = make_cpu_backend();
-  Kernel k = add_kernel();
+  Kernel k = add_u32_kernel();
   const std::shared_ptr<const Executable> exe = cpu->compile(k);
   k.name = "changed";
   k.body.instrs.clear();
@@ -51,7 +40,7 @@ TEST(CpuBackend, CompileKeepsItsOwnCopy) {
 
 TEST(CpuBackend, LaunchInterprets) {
   const std::unique_ptr<KernelBackend> cpu = make_cpu_backend();
-  const std::shared_ptr<const Executable> exe = cpu->compile(add_kernel());
+  const std::shared_ptr<const Executable> exe = cpu->compile(add_u32_kernel());
   ArgList args(exe->kernel());
   args.bind(ParamId{0}, test::pack_u32(std::vector<std::uint32_t>{1, 2, 3, 4, 5, 6}));
   args.bind(ParamId{1}, test::poisoned(6, DType::U32));
@@ -69,7 +58,7 @@ TEST(CpuBackend, LaunchInterprets) {
 
 TEST(CpuBackend, ConcurrentLaunchesAreIndependent) {
   const std::unique_ptr<KernelBackend> cpu = make_cpu_backend();
-  const std::shared_ptr<const Executable> exe = cpu->compile(add_kernel());
+  const std::shared_ptr<const Executable> exe = cpu->compile(add_u32_kernel());
   constexpr std::uint32_t kThreads = 4, kN = 4096;
   std::vector<std::vector<std::uint32_t>> results(kThreads);
   std::vector<std::thread> pool;

@@ -115,4 +115,15 @@ class ArgList {
   std::vector<Argument> args_;
 };
 
+// out[i] = in[i] + add (u32), one thread per element: the smallest kernel a backend test runs.
+inline Kernel add_u32_kernel() {
+  IrBuilder b("add", KernelMode::Elementwise);
+  const ParamId in = b.input("in", DType::U32);
+  const ParamId out = b.output("out", DType::U32);
+  const ParamId add = b.scalar("add", DType::U32);
+  const ValueId i = b.pid(0);
+  b.store(out, i, b.bin(OpKind::Add, b.load(in, i), b.read_scalar(add)));
+  return b.k;
+}
+
 }  // namespace mt::test
