@@ -110,6 +110,7 @@ class Generator {
   void group_atomics(ArrayId a);
   void region();
   void thread_array_store();
+  std::uint32_t vector_lanes(DType t);
   void vector_load();
   void vector_store();
   void global_atomic();

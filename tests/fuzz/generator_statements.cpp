@@ -261,10 +261,17 @@ void Generator::thread_array_store() {
   emit_statement(make::array_store(k_, a, i, value(t, 2)));
 }
 
-// 8 or 16 bytes from an input at a multiple of the lane count, into a per-thread array.
+// A vector of 4 (types of 1 or 2 bytes: at least two lanes), 8 or 16 bytes of t.
+std::uint32_t Generator::vector_lanes(DType t) {
+  const std::size_t size = size_of(t);
+  const bool four = size <= 2 && rng_.percent(30);
+  return static_cast<std::uint32_t>((four ? 4 : rng_.percent(50) ? 8 : 16) / size);
+}
+
+// 4, 8 or 16 bytes from an input at a multiple of the lane count, into a per-thread array.
 void Generator::vector_load() {
   const DType t = random_dtype();
-  const auto lanes = static_cast<std::uint32_t>((rng_.percent(50) ? 8 : 16) / size_of(t));
+  const std::uint32_t lanes = vector_lanes(t);
   const ParamId p = input(t);
   const auto len =
       static_cast<std::uint32_t>(program_.tensors[k_.param(p).name].size() / size_of(t));
@@ -278,7 +285,7 @@ void Generator::vector_load() {
 // A per-thread array to the thread's own `lanes` elements of a vector output.
 void Generator::vector_store() {
   const DType t = random_dtype();
-  const auto lanes = static_cast<std::uint32_t>((rng_.percent(50) ? 8 : 16) / size_of(t));
+  const std::uint32_t lanes = vector_lanes(t);
   const ArrayId a = thread_array(t, lanes);
   const ParamId out = output("vout" + std::to_string(vector_outputs_++), t);
   fixed_lengths_[out] = std::size_t{threads_} * lanes;
