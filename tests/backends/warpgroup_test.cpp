@@ -262,7 +262,8 @@ enum class Misuse {
   OverwriteInFlight,
   EndInFlight,
   SplitStart,
-  SwizzledStartOffPattern
+  SwizzledStartOffPattern,
+  NoAsyncProxyFence
 };
 
 Kernel misuse_kernel(Misuse what) {
@@ -275,7 +276,7 @@ Kernel misuse_kernel(Misuse what) {
     });
     const WarpgroupAccumulator acc = warpgroup_accumulator("acc", 8);
     acc.fill(f32(0));
-    fence_async_shared();
+    if (what != Misuse::NoAsyncProxyFence) fence_async_shared();
     barrier();
     if (what != Misuse::NoFence) warpgroup_fence();
     const Val start = what == Misuse::SplitStart ? tid / 64u * 512u : u32(0);
@@ -316,6 +317,8 @@ TEST(Warpgroup, InterpreterReportsMisuse) {
                                             "one descriptor per warpgroup"});
   expect_mentions(run(Misuse::SwizzledStartOffPattern), {"kernel 'wg_misuse'", "operand A in 'sa'",
                                                          "byte 128", "first row", "128B swizzle"});
+  expect_mentions(run(Misuse::NoAsyncProxyFence),
+                  {"kernel 'wg_misuse'", "operand A reads 'sa'", "no fence_async_shared"});
   expect_mentions(run(Misuse::ReadBeforeWait, 64),
                   {"kernel 'wg_misuse'", "whole warpgroup of 128 threads", "has 64 threads"});
   // The context stays usable, and the well-ordered kernel (all ones, two warpgroups) gives

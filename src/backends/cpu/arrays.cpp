@@ -32,6 +32,7 @@ void ArrayMemory::reset(const Kernel& k, std::size_t lanes) {
   register_in_flight_.assign(thread, 0);
   read_in_flight_.assign(shared, 0);
   warp_epochs_.assign((lanes + kWarpSize - 1) / kWarpSize, 0);
+  async_fences_.assign(lanes, 0);
   pending_.assign(shared, 0);
   open_copies_.assign(lanes, {});
   copy_groups_.assign(lanes, {});
@@ -83,6 +84,7 @@ void ArrayMemory::record_write(Cell& c, Lane lane, bool atomic) {
   c.epoch = epoch_;
   c.warp_epoch = warp_epochs_[lane / kWarpSize];
   c.writer = lane;
+  c.writer_fences = async_fences_[lane];
   c.atomic = atomic && earlier_atomic;
   c.many = false;
 }
@@ -141,6 +143,16 @@ void ArrayMemory::load(const Instr& in, ActiveLanes active, const Scalar* index,
     return;
   }
   for (Lane lane : active) out[lane] = read_shared(in, in.array, index[lane].i, lane, where);
+}
+
+void ArrayMemory::fence_async_shared(ActiveLanes active) {
+  for (Lane lane : active) ++async_fences_[lane];
+}
+
+bool ArrayMemory::fenced_for_async(ArrayId array, std::int64_t e, Lane& writer) const {
+  const Cell& c = cells_[layout_[array.index].offset + static_cast<std::size_t>(e)];
+  writer = c.writer;
+  return async_fences_[c.writer] > c.writer_fences;
 }
 
 Scalar ArrayMemory::read_shared(const Instr& in, ArrayId array, std::int64_t e, Lane lane,

@@ -76,6 +76,13 @@ class ArrayMemory {
   // MMAs may read one element.
   void mark_in_flight_register(ArrayId array, std::uint32_t element, Lane lane, bool busy);
   void mark_in_flight_read(ArrayId array, std::int64_t element, int delta);
+  // fence_async_shared by each lane of `active`: the lane's earlier writes of threadgroup
+  // memory become visible to the asynchronous proxy (warpgroup MMA operand reads).
+  void fence_async_shared(ActiveLanes active);
+  // Whether the last write of in.array[element] (threadgroup) was followed by a
+  // fence_async_shared of its writer; if not, returns false and sets `writer`.
+  bool fenced_for_async(ArrayId array, std::int64_t element, Lane& writer) const;
+
   // read_thread without the in-flight check: a warpgroup MMA accumulating into its own D.
   Scalar read_accumulator(const Instr& in, ArrayId array, std::uint32_t element, Lane lane,
                           const ThreadLocator& where);
@@ -88,11 +95,12 @@ class ArrayMemory {
   };
   // What the race and written checks know about one threadgroup element.
   struct Cell {
-    std::uint64_t epoch = 0;       // of the last write; before the group's first: unwritten
-    std::uint64_t warp_epoch = 0;  // the writer's warp epoch at that write
-    Lane writer = 0;               // the last thread to write it
-    bool atomic = false;           // every write in `epoch` was atomic
-    bool many = false;             // several threads wrote it atomically in `epoch`
+    std::uint64_t epoch = 0;          // of the last write; before the group's first: unwritten
+    std::uint64_t warp_epoch = 0;     // the writer's warp epoch at that write
+    Lane writer = 0;                  // the last thread to write it
+    std::uint64_t writer_fences = 0;  // the writer's fence_async_shared count at that write
+    bool atomic = false;              // every write in `epoch` was atomic
+    bool many = false;                // several threads wrote it atomically in `epoch`
     // Plain reads in `read_epoch` (none since the last barrier unless it is the current one).
     // Enough to name, for any writer, a reader it races with: `reader` and `other_reader` are
     // equal when one thread read it, two distinct readers of one warp when several of that
@@ -128,6 +136,7 @@ class ArrayMemory {
   std::vector<Scalar> thread_;                 // per-thread arrays, element-major: [element][lane]
   std::vector<std::uint64_t> thread_written_;  // epoch of each thread_ element's last write
   std::vector<std::uint64_t> warp_epochs_;     // by warp; bumped by warp barriers
+  std::vector<std::uint64_t> async_fences_;    // by lane; bumped by fence_async_shared
   std::uint64_t epoch_ = 0;
   std::uint64_t group_start_ = 0;  // the current group's first epoch
   // Asynchronous copies in flight: beside shared_, 0 or the copying lane + 1; per lane, the

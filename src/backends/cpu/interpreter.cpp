@@ -367,8 +367,9 @@ class GroupRunner {
       case OpKind::WarpgroupFence: return warpgroups_.fence(m, in, active);
       case OpKind::WarpgroupCommit: return warpgroups_.commit(m, in, active);
       case OpKind::WarpgroupWait: return warpgroups_.wait(m, in, active);
-      // Memory is coherent between the interpreter's proxies; the fence orders nothing here.
-      case OpKind::FenceAsyncShared: return;
+      // Memory is coherent between the interpreter's proxies, but warpgroup MMAs check that
+      // what they read was fenced by its writer, as the hardware's async proxy needs.
+      case OpKind::FenceAsyncShared: return arrays_.fence_async_shared(active);
       default: MT_ASSERT(false) << op_name(in.op) << " is not a tensor-core op";
     }
   }

@@ -141,6 +141,16 @@ void Warpgroups::mma(const MatrixContext& m, const Instr& in, ActiveLanes active
               esize;
           out[r * kWarpgroupK + c] =
               m.arrays.read_shared(in, layout.array, element, first, m.where).f;
+          Lane writer = 0;
+          if (!m.arrays.fenced_for_async(layout.array, element, writer)) {
+            throw thread_error(k, in,
+                               "operand " + std::string(role) + " reads '" +
+                                   k.array(layout.array).name + "'[" + std::to_string(element) +
+                                   "], which thread " + std::to_string(writer) +
+                                   " wrote (a store or cp.async) with no fence_async_shared "
+                                   "since: the MMA's asynchronous reads may not see it",
+                               m.where, first);
+          }
           flight.reads.emplace_back(layout.array, element);
         }
       }

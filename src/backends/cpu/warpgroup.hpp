@@ -27,7 +27,8 @@ class Warpgroups {
   void end_group(const MatrixContext& m);
 
   // D += A * B for each warpgroup of `active` (starts per thread, which must agree across
-  // the warpgroup). The operands must lie inside their arrays, be written and not race;
+  // the warpgroup). The operands must lie inside their arrays, be written, not race, and
+  // have been fenced by their writers (fence_async_shared) since they were written;
   // D's elements must be written; a warpgroup_fence must lie between the last ordinary access
   // of any accumulator by the warpgroup and this MMA. Sums each output's 16 products exactly
   // (f64) and rounds once to f32.
