@@ -8,11 +8,11 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
-#include <sstream>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "backends/device_range.hpp"
 #include "metaltile/core/error.hpp"
 
 namespace mt {
@@ -85,15 +85,6 @@ HostStream& host_stream(StreamHandle& s) {
   return *host;
 }
 
-// [offset, offset + length) must lie inside the buffer; written so that it cannot overflow.
-void check_range(const char* what, std::size_t offset, std::size_t length, std::size_t size) {
-  if (offset <= size && length <= size - offset) return;
-  std::ostringstream s;
-  s << "device buffer " << what << " of " << quantity(length, "byte") << " at offset " << offset
-    << " is out of range: the buffer holds " << quantity(size, "byte");
-  throw Error(s.str());
-}
-
 RecordedLaunch record(KernelBackend& backend, const Executable& exe,
                       std::span<const DeviceArgument> args, const LaunchDims& dims) {
   RecordedLaunch r;
@@ -140,13 +131,13 @@ class HostDevice final : public DeviceApi {
 
   void write(DeviceMemory& dst, std::size_t offset, std::span<const std::uint8_t> src) override {
     const HostMemory& m = host_memory(dst);
-    check_range("write", offset, src.size(), m.size());
+    check_device_range("write", offset, src.size(), m.size());
     std::copy(src.begin(), src.end(), m.bytes().begin() + static_cast<std::ptrdiff_t>(offset));
   }
 
   void read(const DeviceMemory& src, std::size_t offset, std::span<std::uint8_t> dst) override {
     const HostMemory& m = host_memory(src);
-    check_range("read", offset, dst.size(), m.size());
+    check_device_range("read", offset, dst.size(), m.size());
     const std::span<const std::uint8_t> from = m.bytes().subspan(offset, dst.size());
     std::copy(from.begin(), from.end(), dst.begin());
   }
@@ -217,8 +208,8 @@ class HostDevice final : public DeviceApi {
   void copy(DeviceMemory& dst, const DeviceMemory& src, std::size_t bytes,
             StreamHandle& stream) override {
     RecordedCopy c{host_memory(dst).shared_from_this(), host_memory(src).shared_from_this(), bytes};
-    check_range("copy destination", 0, bytes, c.dst->size());
-    check_range("copy source", 0, bytes, c.src->size());
+    check_device_range("copy destination", 0, bytes, c.dst->size());
+    check_device_range("copy source", 0, bytes, c.src->size());
     HostStream& s = host_stream(stream);
     const std::lock_guard<std::mutex> lock(s.mutex);
     if (s.capturing) {

@@ -5,13 +5,13 @@
 #include "backends/cuda/cuda_device.hpp"
 
 #include <algorithm>
-#include <sstream>
 #include <string>
 #include <utility>
 
 #include "backends/cuda/cuda_abi.hpp"
 #include "backends/cuda/cuda_backend.hpp"
 #include "backends/cuda/cuda_launch.hpp"
+#include "backends/device_range.hpp"
 #include "metaltile/core/dtype.hpp"
 #include "metaltile/core/error.hpp"
 
@@ -23,16 +23,6 @@ namespace {
 constexpr std::uint32_t kStreamRecords = 4096;
 // Error records per block a capture allocates (a graph keeps its records).
 constexpr std::uint32_t kCaptureRecords = 256;
-
-// [offset, offset + length) must lie inside the buffer; written so that it cannot overflow. The
-// words are the CPU backend's, so both report a bad copy alike.
-void check_range(const char* what, std::size_t offset, std::size_t length, std::size_t size) {
-  if (offset <= size && length <= size - offset) return;
-  std::ostringstream s;
-  s << "device buffer " << what << " of " << quantity(length, "byte") << " at offset " << offset
-    << " is out of range: the buffer holds " << quantity(size, "byte");
-  throw Error(s.str());
-}
 
 }  // namespace
 
@@ -171,7 +161,7 @@ std::shared_ptr<DeviceMemory> CudaBackend::allocate(std::size_t bytes) {
 // return, so a launch queued afterwards on any stream sees it.
 void CudaBackend::write(DeviceMemory& dst, std::size_t offset, std::span<const std::uint8_t> src) {
   const CudaMemory& m = cuda_memory(dst);
-  check_range("write", offset, src.size(), m.size());
+  check_device_range("write", offset, src.size(), m.size());
   if (src.empty()) return;
   const Driver& d = Driver::get();
   Lease lease(*this);
@@ -182,7 +172,7 @@ void CudaBackend::write(DeviceMemory& dst, std::size_t offset, std::span<const s
 
 void CudaBackend::read(const DeviceMemory& src, std::size_t offset, std::span<std::uint8_t> dst) {
   const CudaMemory& m = cuda_memory(src);
-  check_range("read", offset, dst.size(), m.size());
+  check_device_range("read", offset, dst.size(), m.size());
   if (dst.empty()) return;
   const Driver& d = Driver::get();
   Lease lease(*this);
@@ -340,8 +330,8 @@ void CudaBackend::replay(GraphHandle& graph, StreamHandle& stream) {
 
 void CudaBackend::copy(DeviceMemory& dst, const DeviceMemory& src, std::size_t bytes,
                        StreamHandle& stream) {
-  check_range("copy destination", 0, bytes, dst.size());
-  check_range("copy source", 0, bytes, src.size());
+  check_device_range("copy destination", 0, bytes, dst.size());
+  check_device_range("copy source", 0, bytes, src.size());
   CudaStream& s = cuda_stream(stream);
   const std::lock_guard<std::mutex> lock(s.mutex);
   make_current(ctx_->get());
