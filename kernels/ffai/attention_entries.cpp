@@ -133,6 +133,25 @@ constexpr std::size_t kSmokeQHeads = 4, kSmokeKvHeads = 2, kSmokeHeadDim = 32;
 
 enum class Part : std::uint8_t { Entry, Partial, Combine };
 
+// The K and V cache tensors of format f for `rows` positions of head_dim d (and for a quantised
+// format its group size); returns the cache bytes of one position of one head, K or V.
+double add_cache_tensors(BenchCase& c, CacheFormat f, std::size_t rows, std::size_t d) {
+  if (f == CacheFormat::Raw) {
+    c.elements.insert({{"k", rows * d}, {"v", rows * d}});
+    return double(d) * 2;
+  }
+  const std::size_t bits = code_bits(f), groups = d / kGroup;
+  c.scalars["group_size"] = std::uint32_t(kGroup);
+  for (const std::string x : {"k", "v"}) {
+    c.elements[x + "_w"] = rows * d * bits / 32;
+    c.elements[x + "_s"] = rows * groups;
+    if (has_bias(f)) c.elements[x + "_b"] = rows * groups;
+    // Scales in [0.01, 0.05] keep dequantised values (and fp8 products) moderate.
+    c.fills[x + "_s"] = BenchFill::uniform(0.01, 0.05);
+  }
+  return double(d * bits) / 8 + double(groups * 2 * (has_bias(f) ? 2 : 1));
+}
+
 BenchCase bench_case(BenchScale scale, CacheFormat f, const Shape& shape, Part part) {
   const bool full = scale == BenchScale::Full;
   const std::size_t hq = full ? kQHeads : kSmokeQHeads, hkv = full ? kKvHeads : kSmokeKvHeads;
@@ -164,22 +183,8 @@ BenchCase bench_case(BenchScale scale, CacheFormat f, const Shape& shape, Part p
                     {"scale", float(1.0 / std::sqrt(double(d)))},
                     {"softcap", 0.0f}});
   c.elements["q"] = q_rows * d;
-  double row_bytes = 0;  // cache bytes of one position of one head, K or V
-  if (f == CacheFormat::Raw) {
-    c.elements.insert({{"k", rows * d}, {"v", rows * d}});
-    row_bytes = double(d) * 2;
-  } else {
-    const std::size_t bits = code_bits(f), groups = d / kGroup;
-    c.scalars["group_size"] = std::uint32_t(kGroup);
-    for (const std::string x : {"k", "v"}) {
-      c.elements[x + "_w"] = rows * d * bits / 32;
-      c.elements[x + "_s"] = rows * groups;
-      if (has_bias(f)) c.elements[x + "_b"] = rows * groups;
-      // Scales in [0.01, 0.05] keep dequantised values (and fp8 products) moderate.
-      c.fills[x + "_s"] = BenchFill::uniform(0.01, 0.05);
-    }
-    row_bytes = double(d * bits) / 8 + double(groups * 2 * (has_bias(f) ? 2 : 1));
-  }
+  // cache bytes of one position of one head, K or V
+  const double row_bytes = add_cache_tensors(c, f, rows, d);
   if (part == Part::Partial) {
     c.scalars["n_splits"] = shape.splits;
     c.elements.insert({{"part_o", part_rows * d}, {"part_m", part_rows}, {"part_l", part_rows}});
@@ -336,21 +341,7 @@ BenchCase prefill_case(BenchScale scale, CacheFormat f, std::size_t tokens) {
                {"has_sinks", std::uint32_t(0)}};
   c.elements = {{"q", q_elements}, {"positions", tokens}, {"sinks", hq}, {"out", q_elements}};
   c.fills = {{"positions", BenchFill::iota(std::uint32_t(s))}};
-  double row_bytes = 0;
-  if (f == CacheFormat::Raw) {
-    c.elements.insert({{"k", rows * d}, {"v", rows * d}});
-    row_bytes = double(d) * 2;
-  } else {
-    const std::size_t bits = code_bits(f), groups = d / kGroup;
-    c.scalars["group_size"] = std::uint32_t(kGroup);
-    for (const std::string x : {"k", "v"}) {
-      c.elements[x + "_w"] = rows * d * bits / 32;
-      c.elements[x + "_s"] = rows * groups;
-      if (has_bias(f)) c.elements[x + "_b"] = rows * groups;
-      c.fills[x + "_s"] = BenchFill::uniform(0.01, 0.05);
-    }
-    row_bytes = double(d * bits) / 8 + double(groups * 2 * (has_bias(f) ? 2 : 1));
-  }
+  const double row_bytes = add_cache_tensors(c, f, rows, d);
   // q and out once, and the chunk's K and V rows once; 4 flops per (query head, attended
   // position, channel): q . k and p v.
   c.bytes = double(2 * q_elements * 2) + 2.0 * double(hkv * tokens) * row_bytes;
