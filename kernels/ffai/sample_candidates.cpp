@@ -174,7 +174,7 @@ KernelInfo sample_candidates::info() {
             step.tpg = {32 * group_slices, 1, 1};
             return LaunchPlan{{}, {step}};
           },
-      .bench = [](BenchScale s) { return std::vector<BenchCase>{candidate_case(s, false)}; },
+      .bench = [](BenchScale s) { return candidate_cases(s, false); },
   };
 }
 

@@ -264,7 +264,7 @@ KernelInfo sample_pick::info() {
             p.run = p.group_slices * p.reports;
             return geometry::rows(vocab == 0 ? 0 : s.elements("logits") / vocab, pick_threads(p));
           },
-      .bench = [](BenchScale s) { return std::vector<BenchCase>{candidate_case(s, true)}; },
+      .bench = [](BenchScale s) { return candidate_cases(s, true); },
   };
 }
 

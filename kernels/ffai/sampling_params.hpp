@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/bench_case.hpp"
@@ -141,11 +142,11 @@ inline CandidatePlan candidate_plan(std::size_t vocab, std::uint32_t top_k, floa
   return p;
 }
 
-// A benchmark case of the two kernels of the path (B rows of V logits, top_k 50, top-p 0.9):
-// `pick` adds sample_pick's tensors and scalars.
-inline BenchCase candidate_case(BenchScale scale, bool pick) {
+// A benchmark case of the two kernels of the path (`rows` rows of V logits, top_k 50, top-p
+// 0.9): `pick` adds sample_pick's tensors and scalars.
+inline BenchCase candidate_case(BenchScale scale, std::size_t rows, bool pick) {
   const bool full = scale == BenchScale::Full;
-  const std::size_t rows = full ? 1 : 2, vocab = full ? 128256 : 1000;
+  const std::size_t vocab = full ? 128256 : 1000;
   const CandidatePlan p = candidate_plan(vocab, 50, 1.0f);
   const std::size_t entries = rows * p.groups * p.run, lasts = rows * p.slices;
   BenchCase b{
@@ -179,6 +180,12 @@ inline BenchCase candidate_case(BenchScale scale, bool pick) {
     b.bytes = 8.0 * double(entries + lasts) + 4.0 * double(rows);
   }
   return b;
+}
+
+// The cases of either kernel: `sample`'s B 1 and B 64 (two rows at smoke scale).
+inline std::vector<BenchCase> candidate_cases(BenchScale scale, bool pick) {
+  if (scale != BenchScale::Full) return {candidate_case(scale, 2, pick)};
+  return {candidate_case(scale, 1, pick), candidate_case(scale, 64, pick)};
 }
 
 // Threads of a sample_pick group: enough for the merges (a pair per thread per stage) and
