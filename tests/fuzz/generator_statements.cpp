@@ -227,9 +227,11 @@ void Generator::group_atomics(ArrayId a) {
   const DType t = k_.array(a).dtype;
   const CombineOp ops[] = {CombineOp::Add, CombineOp::Max, CombineOp::Min,
                            CombineOp::And, CombineOp::Or,  CombineOp::Xor};
+  // One combine a phase: atomics of one kind commute, two kinds on one element (an `or` and
+  // an `xor`, an `add` and a `max`) give a result that depends on the threads' order.
+  CombineOp op = rng_.pick(ops);
+  if (!accepts_combine(OpKind::AtomicArray, op, t)) op = CombineOp::Add;
   for (int n = rng_.range(1, 3); n > 0; --n) {
-    CombineOp op = rng_.pick(ops);
-    if (!accepts_combine(OpKind::AtomicArray, op, t)) op = CombineOp::Add;
     const ValueId i = any_index_below(group_sizes_[a]);
     // Old values depend on the order threads arrive in: only the Exact profile uses them.
     emit_value(make::atomic_array(k_, op, a, i, value(t, 1)), Uniformity::Thread, exact());
@@ -293,22 +295,27 @@ void Generator::vector_store() {
   emit_statement(make::store_vector(k_, out, i, a, lanes));
 }
 
-// An atomic on one of 16 elements every thread may touch. Integer combines give the same
-// result in any order; f32 adds small integers, whose sums are exact.
+// An atomic on one of 16 elements every thread may touch. Integer combines of one kind give
+// the same result in any order, so each output takes one kind (its name says which): two kinds
+// on one element would depend on the threads' order. f32 adds small integers, whose sums are
+// exact.
 void Generator::global_atomic() {
   const DType types[] = {DType::I32, DType::U32, DType::F32};
   const DType t = rng_.pick(types);
-  const ParamId out = output("atomic_" + std::string(name_of(t)), t);
+  CombineOp op = CombineOp::Add;
+  if (t != DType::F32) {
+    const CombineOp ops[] = {CombineOp::Add, CombineOp::Max, CombineOp::Min,
+                             CombineOp::And, CombineOp::Or,  CombineOp::Xor};
+    op = rng_.pick(ops);
+  }
+  const ParamId out =
+      output("atomic_" + std::string(combine_name(op)) + "_" + std::string(name_of(t)), t);
   fixed_lengths_[out] = 16;
   const ValueId i = any_index_below(16);
-  CombineOp op = CombineOp::Add;
   ValueId v;
   if (t == DType::F32) {
     v = exact() && rng_.percent(50) ? value(t, 2) : small_int_f32();
   } else {
-    const CombineOp ops[] = {CombineOp::Add, CombineOp::Max, CombineOp::Min,
-                             CombineOp::And, CombineOp::Or,  CombineOp::Xor};
-    op = rng_.pick(ops);
     v = value(t, 2);
   }
   emit_value(make::atomic_global(k_, op, out, i, v), Uniformity::Thread, exact());
