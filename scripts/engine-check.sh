@@ -25,7 +25,9 @@ if want check; then
   if python3 "$root/bench/engine/make_check_models.py" "$out/models" >"$out/models.log" 2>&1; then
     MT_BACKEND=cuda MT_ENGINE_MODELS="$out/models" "$build/tests/engine.decoder_test" \
       >"$out/decoder_test.log" 2>&1 || status=1
-    MT_BACKEND=cuda "$build/tests/engine.tile_generate_test" >>"$out/decoder_test.log" 2>&1 || status=1
+    # tile_generate_test runs the tile binary, which ctest names in MT_TILE.
+    MT_BACKEND=cuda MT_TILE="$build/tools/tile/tile" "$build/tests/engine.tile_generate_test" \
+      >>"$out/decoder_test.log" 2>&1 || status=1
     tail -5 "$out/decoder_test.log"
   else
     echo "make_check_models.py failed (see $out/models.log)"; status=1

@@ -8,13 +8,27 @@
 #                                      # references, then the engine's decode benchmark
 #
 # Each phase stops its parts by LEASE_SECONDS (default 540) so the command returns within the
-# device tool's limit; what a part finished is in its log. Results go under $OUT/<phase>/ and a
-# summary is printed. The parts are scripts/gpu-check.sh (build, test, bench, fuzz stages) and
-# scripts/engine-check.sh.
+# device tool's limit; what a part finished is in its log. A summary is printed; the phase's
+# files are packed into $OUT/<phase>.tgz, and the few that matter most (the bench table and JSON,
+# the references, the roofline, the decode table, the fuzz report) are copied beside it, because
+# the device tool returns only a handful of files. The parts are scripts/gpu-check.sh (build,
+# test, bench, fuzz stages) and scripts/engine-check.sh.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out="${OUT:-$root/gpu-lease-out}/${1:?usage: gpu-lease.sh correctness|speed}"
+top="${OUT:-$root/gpu-lease-out}"
+phase="${1:?usage: gpu-lease.sh correctness|speed}"
+out="$top/$phase"
 mkdir -p "$out"
+# On every exit: the key files beside the phase's archive, then the archive.
+pack() {
+  for f in bench/bench-table.txt bench/bench.json bench/references.json bench/roofline.svg \
+    compiled.json engine/decode.md fuzz/fuzz-report.txt; do
+    [ -f "$out/$f" ] && cp "$out/$f" "$top/$phase-$(basename "$f")"
+  done
+  tar czf "$top/$phase.tgz" -C "$top" "$phase" 2>/dev/null && rm -rf "$out"
+}
+trap pack EXIT
+trap 'exit 143' TERM INT
 start=$SECONDS
 limit="${LEASE_SECONDS:-540}"
 left() { echo $((limit - (SECONDS - start))); }
