@@ -1,10 +1,12 @@
 // sample_candidates: the first kernel of the two-kernel sampling path. Each warp owns a slice
 // of kSlice consecutive logits of one row (8 per lane, read coalesced), ranks them by order key
 // after the penalty and temperature, and writes the slice's `reports` best (key, index) pairs,
-// best first, by repeated warp-wide selection: every lane offers its best remaining logit, the
-// warp keeps the best offer, and its lane drops that logit. The group's slices (group_slices,
-// a warp each) then sort their reports into one run in threadgroup memory, which sample_pick
-// merges with the other groups' runs; each slice's last report goes out on its own too.
+// best first, by repeated warp-wide selection: each lane sorts its 8 logits in registers, every
+// round the lanes offer their best remaining one, the warp keeps the best offer, and its lane
+// moves on to its next. The group's slices (group_slices, a warp each) then merge their reports
+// into one run (in registers of one warp when the run is at most 32 long, else a bitonic sort in
+// threadgroup memory), which sample_pick merges with the other groups' runs; each slice's last
+// report goes out on its own too.
 //
 // The penalty: the group's slices share a bitmap in threadgroup memory (one word per
 // 32 logits, bit = lane), filled from the row's penalty ids before the slices are ranked. An id
@@ -18,6 +20,7 @@
 #include "metaltile/kernels/ffai/sampling.hpp"
 #include "sampling_math.hpp"
 #include "sampling_params.hpp"
+#include "sampling_register_sort.hpp"
 
 namespace mt::kernels::ffai::sampling {
 namespace {
@@ -70,8 +73,7 @@ void build_sample_candidates(KernelBuilder& k, DType T) {
   // Uniform over the warp: every lane takes part in the shuffles below.
   Val active = row < in.rows && slice < c.slices && warp < c.group_slices;
   if_(active, [&] {
-    ArrayRef keys = k.thread_array("keys", kU32, kPerLane);
-    ArrayRef idx = k.thread_array("idx", kU32, kPerLane);
+    std::vector<Entry> lane_entries;
     for (std::uint32_t e = 0; e < kPerLane; ++e) {
       Val i = slice * kSlice + e * 32u + lane;
       Val valid = i < in.vocab;
@@ -79,20 +81,20 @@ void build_sample_candidates(KernelBuilder& k, DType T) {
       Val word = bits[warp * kPerLane + e];
       Val penalised = ((word >> lane) & 1u) == 1u;
       Val key = order_key(sampling_logit(x, penalised, in.repetition_penalty, in.temperature));
-      keys[e] = select(valid, key, u32(0));
-      idx[e] = select(valid, i, u32(kNoIndex));
+      lane_entries.push_back(Entry{select(valid, key, u32(0)), select(valid, i, u32(kNoIndex))});
+    }
+    // The lane's logits best first; each round the warp takes the best of the lanes' first
+    // entries and the winning lane moves its next one up (spent entries rank below every logit).
+    sort_lane_entries(lane_entries);
+    std::vector<Var> keys, idx;
+    keys.reserve(kPerLane);
+    idx.reserve(kPerLane);
+    for (const Entry& e : lane_entries) {
+      keys.emplace_back(e.key);
+      idx.emplace_back(e.idx);
     }
     for (Val r : range(c.reports)) {
-      // This lane's best remaining logit (its 8 are unrolled, so they stay in registers).
-      Var best_key = Val(keys[0]), best_idx = Val(idx[0]), best_at = u32(0);
-      for (std::uint32_t e = 1; e < kPerLane; ++e) {
-        Val ke = keys[e], ie = idx[e];
-        Val better = ranks_before(ke, ie, best_key, best_idx);
-        best_key = select(better, ke, best_key);
-        best_idx = select(better, ie, best_idx);
-        best_at = select(better, u32(e), best_at);
-      }
-      auto [top_key, top_idx] = warp_top(best_key, best_idx);
+      auto [top_key, top_idx] = warp_top(keys[0], idx[0]);
       if_(lane == 0u, [&] {
         run_keys[warp * c.reports + r] = top_key;
         run_idx[warp * c.reports + r] = top_idx;
@@ -101,13 +103,13 @@ void build_sample_candidates(KernelBuilder& k, DType T) {
           last_idx[row * c.slices + slice] = top_idx;
         });
       });
-      // The winning lane drops its logit (spent entries rank below every logit).
-      Val won = best_idx == top_idx && best_key == top_key;
-      for (std::uint32_t e = 0; e < kPerLane; ++e) {
-        Val drop = won && Val(best_at) == e;
-        keys[e] = select(drop, u32(0), keys[e]);
-        idx[e] = select(drop, u32(kNoIndex), idx[e]);
+      Val won = Val(idx[0]) == top_idx && Val(keys[0]) == top_key;
+      for (std::uint32_t e = 0; e + 1 < kPerLane; ++e) {
+        keys[e] = select(won, Val(keys[e + 1]), Val(keys[e]));
+        idx[e] = select(won, Val(idx[e + 1]), Val(idx[e]));
       }
+      keys[kPerLane - 1] = select(won, u32(0), Val(keys[kPerLane - 1]));
+      idx[kPerLane - 1] = select(won, u32(kNoIndex), Val(idx[kPerLane - 1]));
     }
   }).else_([&] {
     // A slice past the row's end reports nothing: entries that rank below every logit.
@@ -119,17 +121,32 @@ void build_sample_candidates(KernelBuilder& k, DType T) {
     });
   });
   barrier();
-  // The group's reports as one run, best first.
-  bitonic_sort(run_keys, run_idx, ceil_log2(c.run, 10));
-  // A group past the row's groups (an over-dispatched grid) stores nothing: its run would land
-  // in the next row's.
-  if_(row < in.rows && group < c.groups, [&] {
-    for (Val e : range(thread_id(0), c.run, threads_per_threadgroup(0))) {
-      Val at = (row * c.groups + group) * c.run + e;
-      Val key = run_keys[e], index = run_idx[e];
-      cand_keys[at] = key;
-      cand_idx[at] = index;
-    }
+  // The group's reports as one run, best first; a group past the row's groups (an
+  // over-dispatched grid) stores nothing: its run would land in the next row's.
+  Val stores = row < in.rows && group < c.groups;
+  Val run_base = (row * c.groups + group) * c.run;
+  if_(c.run <= 32u, [&] {
+    // A run of one warp's width: warp 0 merges the slices' sorted reports in registers.
+    if_(warp == 0u, [&] {
+      Val mine = lane < c.run;
+      Val at = select(mine, lane, u32(0));
+      Entry own{select(mine, Val(run_keys[at]), u32(0)),
+                select(mine, Val(run_idx[at]), u32(kNoIndex))};
+      Entry sorted = warp_merge_sorted_runs(own, c.reports);
+      if_(stores && mine, [&] {
+        cand_keys[run_base + lane] = sorted.key;
+        cand_idx[run_base + lane] = sorted.idx;
+      });
+    });
+  }).else_([&] {
+    bitonic_sort(run_keys, run_idx, ceil_log2(c.run, 10));
+    if_(stores, [&] {
+      for (Val e : range(thread_id(0), c.run, threads_per_threadgroup(0))) {
+        Val key = run_keys[e], index = run_idx[e];
+        cand_keys[run_base + e] = key;
+        cand_idx[run_base + e] = index;
+      }
+    });
   });
 }
 

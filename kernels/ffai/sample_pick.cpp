@@ -21,6 +21,7 @@
 #include "sampling_mass.hpp"
 #include "sampling_math.hpp"
 #include "sampling_params.hpp"
+#include "sampling_register_sort.hpp"
 
 namespace mt::kernels::ffai::sampling {
 namespace {
@@ -154,6 +155,75 @@ Val draw(const DrawScalars& d, const ArrayRef& keys, const ArrayRef& idx, const 
   return idx[warp_sum(not_past)];
 }
 
+// Step 1 in registers, for runs of at most 32 entries, keep <= 64 and at most two runs a warp:
+// the best 64 entries of all runs, sorted, to entries [0, 64) of (keys, idx). A warp holds 64
+// entries, two a lane (positions lane and 32 + lane). Warp w first merges runs 2w and 2w + 1
+// (bitonic: entry i against the other run's entry 31 - i, then half-cleaners in each half);
+// then, level by level, warp w + 2^(L-1) leaves its 64 in threadgroup memory and warp w keeps
+// the best 64 of both (entry p against the partner's 63 - p, then half-cleaners from 32 down).
+// One barrier a level, instead of one a stage.
+void merge_runs_in_registers(const CandidateLayout& c, const Tensor& cand_keys,
+                             const Tensor& cand_idx, const Val& row, const ArrayRef& keys,
+                             const ArrayRef& idx) {
+  constexpr std::uint32_t kWarpEntries = 64;
+  Val warp = warp_id(), lane = lane_id();
+  Val entries = c.groups * c.run;
+  auto load = [&](const Val& run) {
+    Val real = run < c.groups && lane < c.run;
+    Val at = row * entries + select(real, run * c.run + lane, u32(0));
+    Val key = cand_keys[at], index = cand_idx[at];
+    return Entry{select(real, key, u32(0)), select(real, index, u32(kNoIndex))};
+  };
+  Entry a = load(warp * 2u), b = load(warp * 2u + 1u);
+  Entry a_flipped{warp_shuffle_xor(a.key, 31u), warp_shuffle_xor(a.idx, 31u)};
+  Entry b_flipped{warp_shuffle_xor(b.key, 31u), warp_shuffle_xor(b.idx, 31u)};
+  auto clean_halves = [](Entry low, Entry high) {
+    for (std::uint32_t half = 16; half >= 1; half /= 2) {
+      low = exchange_with(low, half, half);
+      high = exchange_with(high, half, half);
+    }
+    return std::pair{low, high};
+  };
+  auto [low0, high0] = clean_halves(better_of(a, b_flipped), worse_of(b, a_flipped));
+  Var low_key = low0.key, low_idx = low0.idx, high_key = high0.key, high_idx = high0.idx;
+
+  Val groups_log2 = ceil_log2(c.groups, 6);
+  for (std::uint32_t level = 1; level < 6; ++level) {
+    const std::uint32_t span = 1u << level;  // warps whose runs are merged after this level
+    if_(u32(level) < groups_log2, [&] {
+      Val place = warp & (span - 1u);
+      if_(place == span / 2, [&] {
+        Val base = warp * kWarpEntries;
+        keys[base + lane] = Val(low_key);
+        idx[base + lane] = Val(low_idx);
+        keys[base + 32u + lane] = Val(high_key);
+        idx[base + 32u + lane] = Val(high_idx);
+      });
+      barrier();
+      if_(place == 0u, [&] {
+        Val partner = (warp + span / 2) * kWarpEntries;
+        Entry low_other{keys[partner + 63u - lane], idx[partner + 63u - lane]};
+        Entry high_other{keys[partner + 31u - lane], idx[partner + 31u - lane]};
+        Entry low = better_of(Entry{low_key, low_idx}, low_other);
+        Entry high = better_of(Entry{high_key, high_idx}, high_other);
+        auto [l, h] = clean_halves(better_of(low, high), worse_of(low, high));
+        low_key = l.key;
+        low_idx = l.idx;
+        high_key = h.key;
+        high_idx = h.idx;
+      });
+    });
+  }
+  // Warp 0's own entries of threadgroup memory were never a partner's, so no barrier first.
+  if_(warp == 0u, [&] {
+    keys[lane] = Val(low_key);
+    idx[lane] = Val(low_idx);
+    keys[32u + lane] = Val(high_key);
+    idx[32u + lane] = Val(high_idx);
+  });
+  barrier();
+}
+
 void build_sample_pick(KernelBuilder& k, DType T) {
   auto tensors = declare_row_tensors(k, T);
   Tensor cand_keys = k.input("cand_keys", kU32), cand_idx = k.input("cand_idx", kU32);
@@ -182,17 +252,22 @@ void build_sample_pick(KernelBuilder& k, DType T) {
   if_(row < in.rows, [&] {
     ArrayRef keys = k.threadgroup_array("keys", kU32, kMaxEntries);
     ArrayRef idx = k.threadgroup_array("idx", kU32, kMaxEntries);
-    // The groups' runs, padded with empty runs to a power of two, merged to the best `keep`.
-    Val entries = c.groups * c.run;
-    for (Val e : range(tid, (u32(1) << groups_log2) * c.run, threads)) {
-      Val real = e < entries;
-      Val at = row * entries + select(real, e, u32(0));
-      Val ke = cand_keys[at], ie = cand_idx[at];
-      keys[e] = select(real, ke, u32(0));
-      idx[e] = select(real, ie, u32(kNoIndex));
-    }
-    barrier();
-    merge_runs(keys, idx, groups_log2, ceil_log2(c.run, 10), ceil_log2(keep, 7));
+    Val in_registers = c.run <= 32u && keep <= 64u && c.groups <= (threads >> 5u) * 2u;
+    if_(in_registers, [&] {
+      merge_runs_in_registers(c, cand_keys, cand_idx, row, keys, idx);
+    }).else_([&] {
+      // The groups' runs, padded with empty runs to a power of two, merged to the best `keep`.
+      Val entries = c.groups * c.run;
+      for (Val e : range(tid, (u32(1) << groups_log2) * c.run, threads)) {
+        Val real = e < entries;
+        Val at = row * entries + select(real, e, u32(0));
+        Val ke = cand_keys[at], ie = cand_idx[at];
+        keys[e] = select(real, ke, u32(0));
+        idx[e] = select(real, ie, u32(kNoIndex));
+      }
+      barrier();
+      merge_runs(keys, idx, groups_log2, ceil_log2(c.run, 10), ceil_log2(keep, 7));
+    });
     Val tau_key = keys[keep - 1u], tau_idx = idx[keep - 1u];
     barrier();  // everyone has read tau before the gathered logits overwrite the tail
 

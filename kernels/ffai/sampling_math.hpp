@@ -93,10 +93,13 @@ inline Val ranks_before(const Val& ka, const Val& ia, const Val& kb, const Val& 
 // The logit after the repetition penalty: divided by the penalty when positive, multiplied when
 // negative (transformers' RepetitionPenaltyLogitsProcessor); then divided by the temperature
 // when it is positive (greedy decoding ranks the penalised logits themselves).
+// The penalty's division sits in a branch: few logits are penalised, and a select would make
+// every logit pay for it.
 inline Val sampling_logit(const Val& x, const Val& penalised, const Val& penalty,
                           const Val& temperature) {
-  Val p = select(penalised, select(x < 0.0f, x * penalty, x / penalty), x);
-  return select(temperature > 0.0f, p / temperature, p);
+  Var p = x;
+  if_(penalised, [&] { p = select(x < 0.0f, x * penalty, x / penalty); });
+  return select(temperature > 0.0f, Val(p) / temperature, Val(p));
 }
 
 // The unnormalised probability of a ranked logit relative to the top one: 1 for a key equal to

@@ -131,6 +131,32 @@ TEST(Sample, TheTopKIsComplete) {
   });
 }
 
+// Many groups of slices (V = 20000: 79 slices, 10 runs of 32 reports for top_k 64), so that
+// sample_pick merges its runs over four levels: every row's token is the oracle's, drawn in rank
+// order, which it is only if the merged top 64 are the row's, in order. The flat temperature
+// spreads the mass over the whole top 64, so a lost or misplaced entry changes most tokens.
+// Rows 1 and 2 crowd 60 strong logits into the vocabulary's end and start, so that one side of
+// a merge holds more than half of the top 64.
+TEST(Sample, ManyRunsMergeToTheExactTopK) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const std::uint32_t vocab = 20000, rows = 6;
+    const Request r{vocab, {.temperature = 4.0f, .top_k = 64}, 11, 12, 13};
+    std::vector<float> logits;
+    std::vector<std::uint32_t> expected;
+    for (std::uint32_t row = 0; row < rows; ++row) {
+      std::vector<float> x = model_row(vocab, 300 + row, DType::F32);
+      const std::uint32_t crowd_start = row == 1 ? 16400 : 0;
+      for (std::uint32_t j = 0; (row == 1 || row == 2) && j < 60; ++j) {
+        x[crowd_start + 53 * j] = 2.5f + 0.01f * float(j % 17);
+      }
+      logits.insert(logits.end(), x.begin(), x.end());
+      expected.push_back(oracle::draw(x, {}, r.filters, r.seed_lo, r.seed_hi, r.offset, row,
+                                      oracle::DrawOrder::Rank));
+    }
+    EXPECT_EQ(sample(ctx, r, DType::F32, logits, rows), expected);
+  });
+}
+
 // top_k above the two-kernel path's reach: the radix path finds the k-th logit by histograms
 // of the order keys (and top-p's cut after it). With every logit equal, the top 150 are exactly the
 // indices below 150 (ties broken by index): a cut by value alone would keep all 400.
