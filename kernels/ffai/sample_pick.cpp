@@ -12,6 +12,7 @@
 //    sums the weights in exact 64-bit integers, applies top-p and min-p, and draws with Philox:
 //    the first kept entry whose running mass exceeds floor(u * Z), Z the kept mass.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,11 +27,33 @@
 namespace mt::kernels::ffai::sampling {
 namespace {
 
-// Each slice's last (worst) report.
+// Each slice's last (worst) report, and the one of slice thread_id(0) loaded at the start (so
+// its latency hides behind the merge).
 struct LastReports {
   Tensor keys, idx;
   Val slices;
+  Val own_key, own_idx;
+  LastReports(const Tensor& k, const Tensor& i, const Val& n, const Val& row)
+      : keys(k),
+        idx(i),
+        slices(n),
+        own_key(keys[own_at(row)]),
+        own_idx(idx[own_at(row)]) {}
   Val at(const Val& row, const Val& s) const { return row * slices + s; }
+  Val own_at(const Val& row) const {
+    Val tid = thread_id(0);
+    return at(row, select(tid < slices, tid, u32(0)));
+  }
+  // Slice s's report; s == thread_id(0) reads the loaded one.
+  std::pair<Val, Val> of(const Val& row, const Val& s) const {
+    Val own = s == thread_id(0);
+    Var k = own_key, i = own_idx;
+    if_(!own, [&] {
+      k = keys[at(row, s)];
+      i = idx[at(row, s)];
+    });
+    return {k, i};
+  }
 };
 
 // Step 1's gathering: the unreported logits of saturated slices that rank at least as well as
@@ -50,8 +73,7 @@ Val gather_hidden(KernelBuilder& k, const RowInputs& in, const LastReports& c, c
   for (Val w : range(tid, u32(kMaxSaturated * kPerLane), threads)) bits[w] = u32(0);
   barrier();
   for (Val s : range(tid, c.slices, threads)) {
-    Val last_key = c.keys[c.at(row, s)];
-    Val last_idx = c.idx[c.at(row, s)];
+    auto [last_key, last_idx] = c.of(row, s);
     Val made_cut = !ranks_before(tau_key, tau_idx, last_key, last_idx) && last_idx != kNoIndex;
     Var slot = u32(kNoIndex);
     if_(made_cut, [&] {
@@ -102,7 +124,7 @@ Val gather_hidden(KernelBuilder& k, const RowInputs& in, const LastReports& c, c
 // Step 3, on warp 0: entries [0, k) of (keys, idx) are the top-k, best first. Lane l owns
 // entries 4l..4l+3. Returns the drawn token on every lane of warp 0.
 Val draw(const DrawScalars& d, const ArrayRef& keys, const ArrayRef& idx, const Val& k,
-         const Val& row) {
+         const Val& random_word) {
   constexpr std::uint32_t kPer = kMaxKeep / 32;
   Val lane = lane_id();
   Val top_key = keys[0];
@@ -146,8 +168,7 @@ Val draw(const DrawScalars& d, const ArrayRef& keys, const ArrayRef& idx, const 
   }
   std::vector<Wide> kept_cum = prefix_sums(kept);
   Wide z = warp_shuffle(Tally{u32(0), kept_cum[kPer - 1]}, u32(31)).mass;
-  auto bits = philox4x32_10({d.offset, row, u32(0), u32(0)}, d.seed_lo, d.seed_hi);
-  Wide target = mul_shift(z, bits[0] >> 8u, 24, false);
+  Wide target = mul_shift(z, random_word >> 8u, 24, false);
   Var not_past = u32(0);
   for (std::uint32_t q = 0; q < kPer; ++q) {
     not_past += select(entry[q] < k && kept_cum[q] <= target, u32(1), u32(0));
@@ -161,10 +182,11 @@ Val draw(const DrawScalars& d, const ArrayRef& keys, const ArrayRef& idx, const 
 // (bitonic: entry i against the other run's entry 31 - i, then half-cleaners in each half);
 // then, level by level, warp w + 2^(L-1) leaves its 64 in threadgroup memory and warp w keeps
 // the best 64 of both (entry p against the partner's 63 - p, then half-cleaners from 32 down).
-// One barrier a level, instead of one a stage.
+// One barrier a level, instead of one a stage. `while_loading` runs between the loads and their
+// first use.
 void merge_runs_in_registers(const CandidateLayout& c, const Tensor& cand_keys,
                              const Tensor& cand_idx, const Val& row, const ArrayRef& keys,
-                             const ArrayRef& idx) {
+                             const ArrayRef& idx, const std::function<void()>& while_loading) {
   constexpr std::uint32_t kWarpEntries = 64;
   Val warp = warp_id(), lane = lane_id();
   Val entries = c.groups * c.run;
@@ -175,6 +197,7 @@ void merge_runs_in_registers(const CandidateLayout& c, const Tensor& cand_keys,
     return Entry{select(real, key, u32(0)), select(real, index, u32(kNoIndex))};
   };
   Entry a = load(warp * 2u), b = load(warp * 2u + 1u);
+  while_loading();
   Entry a_flipped{warp_shuffle_xor(a.key, 31u), warp_shuffle_xor(a.idx, 31u)};
   Entry b_flipped{warp_shuffle_xor(b.key, 31u), warp_shuffle_xor(b.idx, 31u)};
   auto clean_halves = [](Entry low, Entry high) {
@@ -252,9 +275,18 @@ void build_sample_pick(KernelBuilder& k, DType T) {
   if_(row < in.rows, [&] {
     ArrayRef keys = k.threadgroup_array("keys", kU32, kMaxEntries);
     ArrayRef idx = k.threadgroup_array("idx", kU32, kMaxEntries);
+    // Loaded and computed while the runs' entries are on their way: the last reports (for
+    // step 1's gathering) and, on warp 0, the draw's random word (Philox: a long dependent chain).
+    LastReports last{last_keys, last_idx, c.slices, row};
+    Var random_word = u32(0);
+    auto while_loading = [&] {
+      if_(warp_id() == 0u, [&] {
+        random_word = philox4x32_10({d.offset, row, u32(0), u32(0)}, d.seed_lo, d.seed_hi)[0];
+      });
+    };
     Val in_registers = c.run <= 32u && keep <= 64u && c.groups <= (threads >> 5u) * 2u;
     if_(in_registers, [&] {
-      merge_runs_in_registers(c, cand_keys, cand_idx, row, keys, idx);
+      merge_runs_in_registers(c, cand_keys, cand_idx, row, keys, idx, while_loading);
     }).else_([&] {
       // The groups' runs, padded with empty runs to a power of two, merged to the best `keep`.
       Val entries = c.groups * c.run;
@@ -265,13 +297,13 @@ void build_sample_pick(KernelBuilder& k, DType T) {
         keys[e] = select(real, ke, u32(0));
         idx[e] = select(real, ie, u32(kNoIndex));
       }
+      while_loading();
       barrier();
       merge_runs(keys, idx, groups_log2, ceil_log2(c.run, 10), ceil_log2(keep, 7));
     });
     Val tau_key = keys[keep - 1u], tau_idx = idx[keep - 1u];
     barrier();  // everyone has read tau before the gathered logits overwrite the tail
 
-    LastReports last{last_keys, last_idx, c.slices};
     Val gathered = gather_hidden(k, in, last, row, keys, idx, keep, tau_key, tau_idx);
     if_(gathered > 0u, [&] {
       Val total = keep + gathered;
@@ -289,7 +321,7 @@ void build_sample_pick(KernelBuilder& k, DType T) {
     if_(warp_id() == 0u, [&] {
       Var token = Val(idx[0]);
       if_(in.temperature > 0.0f && Val(keys[0]) != 0u,
-          [&] { token = draw(d, keys, idx, min(d.top_k, in.vocab), row); });
+          [&] { token = draw(d, keys, idx, min(d.top_k, in.vocab), random_word); });
       if_(lane_id() == 0u, [&] { out[row] = token; });
     });
   });
