@@ -34,11 +34,7 @@ struct LastReports {
   Val slices;
   Val own_key, own_idx;
   LastReports(const Tensor& k, const Tensor& i, const Val& n, const Val& row)
-      : keys(k),
-        idx(i),
-        slices(n),
-        own_key(keys[own_at(row)]),
-        own_idx(idx[own_at(row)]) {}
+      : keys(k), idx(i), slices(n), own_key(keys[own_at(row)]), own_idx(idx[own_at(row)]) {}
   Val at(const Val& row, const Val& s) const { return row * slices + s; }
   Val own_at(const Val& row) const {
     Val tid = thread_id(0);
