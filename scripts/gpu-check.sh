@@ -16,7 +16,8 @@
 # invocation beside a running one), FUZZ_COUNT / FUZZ_SEED / FUZZ_JOBS / FUZZ_TIMEOUT (the fuzz
 # stage's programs, first seed, parallel jobs and seconds; defaults 10000, 1, $JOBS, 1200), TEST_BUDGET (seconds for ctest, default none), REFERENCE_ARGS
 # (extra bench/references.py options, e.g. "--no-compile --reps 20"), BENCH_ARGS (extra tile
-# bench options, e.g. "--runs 20").
+# bench options, e.g. "--runs 20"), TEST_REGEX (only the ctest entries it matches, ctest -R) and
+# BENCH_NAMES (only these kernels or families, with their references) for a focused lease.
 # Time: the 40 sanitizer runs go 16 at a time, each limited to SANITIZER_TIMEOUT (150 s), so that
 # stage ends within 8 minutes in the worst case (most runs take seconds); the summary prints each
 # stage's seconds.
@@ -111,8 +112,10 @@ if want test; then
   test_start=$SECONDS
   budget=()
   [ -n "${TEST_BUDGET:-}" ] && budget=(timeout "$TEST_BUDGET")
+  select_tests=()
+  [ -n "${TEST_REGEX:-}" ] && select_tests=(-R "$TEST_REGEX")
   MT_BACKEND=cuda "${budget[@]}" ctest --test-dir "$build" --output-on-failure --timeout 900 -j "$jobs" \
-    >"$out/ctest.log" 2>&1
+    "${select_tests[@]}" >"$out/ctest.log" 2>&1
   test_rc=$?
   test_s=$((SECONDS - test_start))
   cp "$build/Testing/Temporary/LastTest.log" "$out/ctest-full.log" 2>/dev/null || true
@@ -125,7 +128,8 @@ if want bench; then
   log "running tile bench and bench/references.py"
   bench_start=$SECONDS
   tile="$build/tools/tile/tile"
-  "$tile" bench --list-cases "$out/cases.json" >"$out/bench.log" 2>&1
+  # shellcheck disable=SC2086  # BENCH_NAMES is a list of names
+  "$tile" bench ${BENCH_NAMES:-} --list-cases "$out/cases.json" >"$out/bench.log" 2>&1
   if command -v python3 >/dev/null && python3 -c "import torch" 2>/dev/null; then
     PYTHONUNBUFFERED=1 timeout 900 python3 "$root/bench/references.py" --cases "$out/cases.json" \
       --out "$out/references.json" ${REFERENCE_ARGS:-} >"$out/references.log" 2>&1 || echo "references.py failed" >>"$out/bench.log"
@@ -134,7 +138,8 @@ if want bench; then
   fi
   refs=()
   [ -s "$out/references.json" ] && refs=(--references "$out/references.json")
-  "$tile" bench ${BENCH_ARGS:-} "${refs[@]}" --json "$out/bench.json" --plot "$out/roofline.svg" --overheads \
+  # shellcheck disable=SC2086
+  "$tile" bench ${BENCH_ARGS:-} ${BENCH_NAMES:-} "${refs[@]}" --json "$out/bench.json" --plot "$out/roofline.svg" --overheads \
     >"$out/bench-table.txt" 2>>"$out/bench.log"
   bench_rc=$?
   bench_s=$((SECONDS - bench_start))
