@@ -8,7 +8,9 @@
 # generated text from a random model, with the raw and an int8 KV cache; (3) the decode and
 # prefill benchmark beside transformers (bench/engine/decode_bench.py: bf16, 4-bit weights,
 # int8 and int4 KV caches; a 512-token prefill in chunks and token by token beside
-# transformers' eager prefill). Results go under ${OUT:-./engine-out}.
+# transformers' eager prefill); (4, only when asked: "profile") where a decode step's time goes,
+# kernel by kernel (bench/engine/step_profile.py under Nsight Compute, bf16 and 4-bit weights).
+# Results go under ${OUT:-./engine-out}.
 # ENGINE_STAGES="check sample bench" (the default) picks the parts, so the correctness checks can
 # run beside other tests and the benchmark alone.
 set -uo pipefail
@@ -46,5 +48,13 @@ if want bench; then
   echo "== engine: decode benchmark"
   python3 "$root/bench/engine/decode_bench.py" --tile "$build/tools/tile/tile" --out "$out" \
     2>"$out/decode_bench.log" || { echo "decode_bench.py failed (see $out/decode_bench.log)"; status=1; }
+fi
+if want profile; then
+  echo "== engine: decode step profile (kernel time by kernel, launch gaps excluded)"
+  for weights in as-stored int4; do
+    python3 "$root/bench/engine/step_profile.py" --tile "$build/tools/tile/tile" \
+      --model "${PROFILE_MODEL:-llama-3.2-1b}" --out "$out/profile-$weights" -- --weights "$weights" \
+      2>>"$out/step_profile.log" || { echo "step_profile.py failed (see $out/step_profile.log)"; status=1; }
+  done
 fi
 exit $status
