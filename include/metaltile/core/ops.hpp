@@ -133,10 +133,17 @@ namespace mt {
   X(WarpgroupCommit, "warpgroup_commit", Matrix, Own, Ordered, Impure, None, 0)         \
   X(WarpgroupWait, "warpgroup_wait", Matrix, Own, Ordered, Impure, None, 0)             \
   X(FenceAsyncShared, "fence_async_shared", Matrix, Own, Ordered, Impure, None, 0)      \
+  /* asynchronous barriers and bulk tile copies (core/async_barrier.hpp, tensor_map.hpp) */ \
+  X(AsyncBarrierInit, "async_barrier_init", Matrix, Own, Ordered, Impure, None, 0)      \
+  X(AsyncBarrierArrive, "async_barrier_arrive", Matrix, Own, Ordered, Impure, None, 0)  \
+  X(AsyncBarrierExpect, "async_barrier_arrive_expect", Matrix, Own, Ordered, Impure, None, 0) \
+  X(AsyncBarrierWait, "async_barrier_wait", Matrix, Own, Ordered, Impure, None, 0)      \
+  X(BulkTensorLoad, "bulk_tensor_load", Matrix, Own, Ordered, Impure, None, 0)          \
   /* host-side contract */                                                              \
   X(Require, "require", Statement, Own, Ordered, Impure, None, 0)                       \
   X(RequireLen, "require_len", Statement, Own, Ordered, Impure, None, 0)                \
-  X(RequireLenMultiple, "require_len_multiple", Statement, Own, Ordered, Impure, None, 0)
+  X(RequireLenMultiple, "require_len_multiple", Statement, Own, Ordered, Impure, None, 0) \
+  X(TensorMapShape, "tensor_map_shape", Statement, Own, Ordered, Impure, None, 0)
 
 enum class OpKind {
 #define MT_OP_ENUM(name, ...) name,

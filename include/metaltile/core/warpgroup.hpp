@@ -47,6 +47,11 @@ std::string_view swizzle_name(Swizzle s);
 // The swizzle's row width in bytes: 32, 64 or 128; 16 (one core-matrix row) for None.
 std::uint32_t swizzle_row_bytes(Swizzle s);
 
+// `byte` (from the start of a pattern-aligned region) after swizzle s: 16-byte chunk c of a
+// row lands at c ^ (its 128-byte line within the pattern): bits 4.. XOR bits 7..
+// (3 bits for 128 B, 2 for 64 B, 1 for 32 B, none for None).
+std::uint32_t swizzled_byte(Swizzle s, std::uint32_t byte);
+
 // Where element (row, k) of a k-major operand lies, in bytes from the array's start, for an
 // operand whose descriptor starts `start_byte` bytes into the array (16-byte aligned) and
 // whose elements are `element_bytes` wide. Rows are grouped by 8 (stride_bytes apart). With
