@@ -93,6 +93,9 @@ std::vector<bool> shared_matrix_arrays(const Kernel& k) {
     for (const SharedMatrix& m : in.matrices) {
       if (m.array.valid() && m.array.index < out.size()) out[m.array.index] = true;
     }
+    if (in.op == OpKind::BulkTensorLoad && in.array.valid() && in.array.index < out.size()) {
+      out[in.array.index] = true;
+    }
   });
   return out;
 }

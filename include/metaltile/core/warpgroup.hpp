@@ -26,8 +26,8 @@ constexpr std::uint32_t kMaxPendingWarpgroupGroups = 7;
 // swizzle, which the hardware applies to address bits, repeats from the array's start.
 constexpr std::uint32_t kSharedMatrixAlignment = 1024;
 
-// By ArrayId: whether some WarpgroupMma of k reads the array (it is then aligned to
-// kSharedMatrixAlignment).
+// By ArrayId: whether some WarpgroupMma of k reads the array or some BulkTensorLoad writes it
+// (it is then aligned to kSharedMatrixAlignment, so that swizzles start with the array).
 std::vector<bool> shared_matrix_arrays(const Kernel& k);
 
 // f16 and bf16 multiply into f32.
