@@ -53,6 +53,10 @@ void ArrayMemory::begin_group() {
     open_copies_[lane].clear();
     copy_groups_[lane].clear();
   }
+  // Bulk copies count on the group's own barriers, which start again at phase 0.
+  if (!k_->async_barriers.empty()) {
+    for (Cell& c : cells_) c.bulk_slot = 0;
+  }
   // Likewise warpgroup MMAs: the group that left them in flight was reported.
   std::fill(register_in_flight_.begin(), register_in_flight_.end(), 0);
   std::fill(read_in_flight_.begin(), read_in_flight_.end(), 0);
