@@ -200,14 +200,15 @@ void build_gemm_wgmma(KernelBuilder& k, DType t) {
   store(acc, g.vo, g.row0 + rows, g.col0);
 }
 
-// The warpgroup MMA fed by bulk copies, warp-specialised: thread `consumers` (the first of the
-// producer warp) issues one bulk copy per tile, its bytes counted on the stage's `full` barrier;
-// the two warpgroups wait on `full`, multiply, keep one MMA group in flight, and once slice
-// t - 1's MMAs have retired (warpgroup_wait(1) during slice t) arrive on its stage's `empty`
-// barrier, which the producer waits on before refilling that stage with slice t + STAGES - 1.
-// Stage s of slice t is in its (t / STAGES)-th round: both barriers' phases have that parity.
-// Consumers come first in each slice, so the interpreter, running the threads in lockstep, sees
-// every wait complete; on the GPU the producer runs up to STAGES - 1 slices ahead.
+// The warpgroup MMA fed by bulk copies, warp-specialised: lane 0 of the producer warp issues
+// one bulk copy per tile, its bytes counted on the stage's `full` barrier; the two warpgroups
+// wait on `full`, multiply, retire the slice's MMAs and arrive on its stage's `empty` barrier,
+// which the producer waits on before refilling that stage with slice t + STAGES. Stage s of
+// slice t is in its (t / STAGES)-th round: both barriers' phases have that parity. Consumers
+// come first in each slice, so the interpreter, running the threads in lockstep, sees every
+// wait complete; on the GPU the producer runs up to STAGES slices ahead. The roles are tested
+// on the warpgroup index as lane 0 has it (visibly warp-uniform), and no MMA stays in flight
+// across the producer's branch: otherwise ptxas serialises the MMAs (warning C7518).
 template <const GemmConfig& C>
 void build_gemm_wgmma_tma(KernelBuilder& k, DType t) {
   static_assert(C.aligned && C.bk == 64 && C.bm == 128 && C.producer_warps == 1, "1 producer");
@@ -221,8 +222,12 @@ void build_gemm_wgmma_tma(KernelBuilder& k, DType t) {
   const AsyncBarriers full("full", C.stages), empty("empty", C.stages);
   const WarpgroupAccumulator acc = warpgroup_accumulator("acc", C.bn);
   const Val& rows = g.warp_row;  // the warpgroup's first row in the block: 0 or 64
-  const Val consumer = thread_id(0) < C.consumer_threads();
-  const Val producer = thread_id(0) == C.consumer_threads();
+  // The warpgroup index as lane 0 has it: visibly uniform over each warp, so ptxas keeps the
+  // consumers' MMAs asynchronous (a plain thread-index test is a divergent path to it, where it
+  // serialises them, warning C7518).
+  const Val warpgroup = warp_shuffle(thread_id(0) / kWarpgroupSize, 0u);
+  const Val consumer = warpgroup < C.consumer_threads() / kWarpgroupSize;
+  const Val producer_warp = warpgroup == C.consumer_threads() / kWarpgroupSize;
   const Val slices = (g.kk + (C.bk - 1)) / C.bk;
   const auto load_slice = [&](const Val& slice, const Val& stage) {
     full.arrive_expect(stage, u32(a_map.box_bytes() + b_map.box_bytes()));
@@ -230,6 +235,7 @@ void build_gemm_wgmma_tma(KernelBuilder& k, DType t) {
     load_tile_bulk(sb, stage, b_map, g.col0, slice * C.bk, full, stage);
   };
 
+  const Val producer = producer_warp && lane_id() == 0u;
   if_(producer, [&] {
     for (std::uint32_t s = 0; s < C.stages; ++s) {
       full.init(u32(s), 1);
@@ -247,21 +253,18 @@ void build_gemm_wgmma_tma(KernelBuilder& k, DType t) {
       warpgroup_fence();
       warpgroup_mma(acc, sa, slice % C.stages, rows, sb, u32(0));
       warpgroup_commit();
-      warpgroup_wait(1);  // slice - 1's MMAs have retired: its stage is free
-      if_(slice > 0u, [&] { empty.arrive((slice - 1u) % C.stages); });
+      warpgroup_wait(0);               // slice's MMAs have retired...
+      empty.arrive(slice % C.stages);  // ...so its stage is free
     });
-    if_(producer, [&] {
-      const Val next = slice + (C.stages - 1);  // into the stage of slice - 1
-      if_(slice > 0u && next < slices, [&] {
-        empty.wait(next % C.stages, (slice - 1u) / C.stages % 2u);
-        load_slice(next, next % C.stages);
+    if_(producer_warp, [&] {
+      const Val next = slice + C.stages;  // into the stage slice has freed
+      if_(next < slices && lane_id() == 0u, [&] {
+        empty.wait(slice % C.stages, slice / C.stages % 2u);
+        load_slice(next, slice % C.stages);
       });
     });
   }
-  if_(consumer, [&] {
-    warpgroup_wait(0);
-    store(acc, g.vo, g.row0 + rows, g.col0);
-  });
+  if_(consumer, [&] { store(acc, g.vo, g.row0 + rows, g.col0); });
 }
 
 // --- registration: docs, geometry rules and benchmark shapes ------------------------------

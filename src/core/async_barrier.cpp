@@ -67,14 +67,13 @@ std::string async_barrier_problem(const Kernel& k, const Instr& in) {
   for (std::size_t i = 0; i < (two ? 2u : 1u); ++i) {
     if (!has_value(k, in, i)) return "operand " + std::to_string(i) + " is missing";
     if (k.value_types[in.operands[i].index] != DType::U32) {
-      const std::string what = i == 0                                 ? "the barrier index"
+      const std::string what = i == 0                                ? "the barrier index"
                                : in.op == OpKind::AsyncBarrierExpect ? "the byte count"
-                                                                      : "the parity";
+                                                                     : "the parity";
       return what + " must be u32";
     }
   }
-  if (in.op == OpKind::AsyncBarrierInit &&
-      (in.lanes == 0 || in.lanes > kMaxAsyncBarrierArrivals)) {
+  if (in.op == OpKind::AsyncBarrierInit && (in.lanes == 0 || in.lanes > kMaxAsyncBarrierArrivals)) {
     return "expects " + std::to_string(in.lanes) + " arrivals; from 1 to " +
            std::to_string(kMaxAsyncBarrierArrivals);
   }

@@ -293,8 +293,7 @@ void evaluate_contract(const Kernel& k, std::span<const Scalar> uniforms, const 
   ContractRun(k, uniforms, dims).run();
 }
 
-std::vector<TensorMapExtent> evaluate_tensor_maps(const Kernel& k,
-                                                  std::span<const Scalar> uniforms,
+std::vector<TensorMapExtent> evaluate_tensor_maps(const Kernel& k, std::span<const Scalar> uniforms,
                                                   const LaunchDims& dims) {
   std::vector<TensorMapExtent> extents(k.tensor_maps.size());
   if (k.tensor_maps.empty()) return extents;

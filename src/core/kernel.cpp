@@ -84,14 +84,14 @@ TensorMapId Kernel::new_tensor_map(TensorMap m) {
 }
 
 const AsyncBarrier& Kernel::async_barrier(AsyncBarrierId b) const {
-  MT_ASSERT(b.valid() && b.index < async_barriers.size()) << "async barrier " << b.index << " in "
-                                                           << name;
+  MT_ASSERT(b.valid() && b.index < async_barriers.size())
+      << "async barrier " << b.index << " in " << name;
   return async_barriers[b.index];
 }
 
 const TensorMap& Kernel::tensor_map(TensorMapId m) const {
-  MT_ASSERT(m.valid() && m.index < tensor_maps.size()) << "tensor map " << m.index << " in "
-                                                        << name;
+  MT_ASSERT(m.valid() && m.index < tensor_maps.size())
+      << "tensor map " << m.index << " in " << name;
   return tensor_maps[m.index];
 }
 

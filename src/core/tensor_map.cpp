@@ -79,8 +79,8 @@ std::uint32_t tensor_map_destination_alignment(Swizzle s) {
   return s == Swizzle::None ? 128 : 8 * swizzle_row_bytes(s);
 }
 
-std::string tensor_map_extent_problem(const Kernel& k, const TensorMap& m,
-                                      const TensorMapExtent& e, std::uint64_t tensor_elements) {
+std::string tensor_map_extent_problem(const Kernel& k, const TensorMap& m, const TensorMapExtent& e,
+                                      std::uint64_t tensor_elements) {
   const std::uint64_t element_bytes = size_of(k.param(m.tensor).dtype);
   const std::string what = "tensor map '" + m.name + "' of " + std::to_string(e.rows) + " rows x " +
                            std::to_string(e.cols) + " columns, row stride " +
@@ -110,8 +110,8 @@ Instr tensor_map_shape(const Kernel& k, TensorMapId m, ValueId rows, ValueId col
   return in;
 }
 
-Instr bulk_tensor_load(const Kernel& k, ArrayId dst, ValueId dst_index, TensorMapId m,
-                       ValueId row, ValueId col, AsyncBarrierId set, ValueId barrier) {
+Instr bulk_tensor_load(const Kernel& k, ArrayId dst, ValueId dst_index, TensorMapId m, ValueId row,
+                       ValueId col, AsyncBarrierId set, ValueId barrier) {
   Instr in;
   in.op = OpKind::BulkTensorLoad;
   in.array = dst;
@@ -138,8 +138,7 @@ std::string tensor_map_problem(const Kernel& k, const TensorMap& m) {
   const std::uint32_t row_bytes = m.box_cols * static_cast<std::uint32_t>(size_of(p.dtype));
   if (m.swizzle == Swizzle::None) {
     if (row_bytes % 16 != 0) {
-      return what + ": a box row is " + std::to_string(row_bytes) +
-             " bytes, not a multiple of 16";
+      return what + ": a box row is " + std::to_string(row_bytes) + " bytes, not a multiple of 16";
     }
   } else if (row_bytes != swizzle_row_bytes(m.swizzle)) {
     return what + ": a box row is " + std::to_string(row_bytes) + " bytes; the " +

@@ -83,8 +83,7 @@ void AsyncBarriers::init(const Val& index, std::uint32_t arrivals) const {
 
 void AsyncBarriers::arrive(const Val& index) const {
   KernelBuilder& k = builder();
-  expect_u32(k, "async barriers '" + k.kernel().async_barrier(id_).name + "'.arrive: index",
-             index);
+  expect_u32(k, "async barriers '" + k.kernel().async_barrier(id_).name + "'.arrive: index", index);
   k.append_statement(make::async_barrier_arrive(k.kernel(), id_, index.id()));
 }
 

@@ -79,8 +79,8 @@ void check_box(Context& ctx, DType t, std::uint32_t box_rows, std::uint32_t box_
                std::uint32_t rows, std::uint32_t cols, std::int32_t row0, std::int32_t col0) {
   SCOPED_TRACE(std::string(name_of(t)) + " box " + std::to_string(box_rows) + "x" +
                std::to_string(box_cols) + " " + std::string(swizzle_name(s)) + " tensor " +
-               std::to_string(rows) + "x" + std::to_string(cols) + " at (" +
-               std::to_string(row0) + ", " + std::to_string(col0) + ")");
+               std::to_string(rows) + "x" + std::to_string(cols) + " at (" + std::to_string(row0) +
+               ", " + std::to_string(col0) + ")");
   const std::uint32_t stride = (cols + 7) / 8 * 8 + 8;  // 16-byte rows with a gap after each
   std::vector<float> src(std::size_t{rows} * stride);
   for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i % 251) + 1;
@@ -92,15 +92,12 @@ void check_box(Context& ctx, DType t, std::uint32_t box_rows, std::uint32_t box_
       expected[oracle_index(s, box_cols, r, c)] = inside ? src[gr * stride + gc] : 0.0f;
     }
   }
-  BufferMap buffers{{"src", pack(src, t)},
-                    {"out", poisoned(expected.size(), t)},
-                    {"rows", scalar_u32(rows)},
-                    {"cols", scalar_u32(cols)},
-                    {"stride", scalar_u32(stride)},
-                    {"row0", scalar_i32(row0)},
+  BufferMap buffers{{"src", pack(src, t)},          {"out", poisoned(expected.size(), t)},
+                    {"rows", scalar_u32(rows)},     {"cols", scalar_u32(cols)},
+                    {"stride", scalar_u32(stride)}, {"row0", scalar_i32(row0)},
                     {"col0", scalar_i32(col0)}};
-  const DispatchResult r = ctx.dispatch_with_grid(box_kernel(t, box_rows, box_cols, s), buffers,
-                                                  {}, {1, 1, 1}, {128, 1, 1});
+  const DispatchResult r = ctx.dispatch_with_grid(box_kernel(t, box_rows, box_cols, s), buffers, {},
+                                                  {1, 1, 1}, {128, 1, 1});
   expect_close(unpack(r.outputs.at("out"), t), expected, 0, 0, "out");
 }
 
@@ -121,8 +118,8 @@ TEST(BulkCopy, BoxesInEachSwizzleModeWithZerosPastTheEdges) {
 Kernel phases_kernel() {
   return trace("bulk_phases", KernelMode::Grid3D, [&](KernelBuilder& b) {
     const Tensor src = b.input("src", DType::BF16), out = b.output("out", DType::F32);
-    const TensorMapRef map = tensor_map("src_map", src, u32(24), u32(64), u32(64), 8, 64,
-                                        Swizzle::Bytes128);
+    const TensorMapRef map =
+        tensor_map("src_map", src, u32(24), u32(64), u32(64), 8, 64, Swizzle::Bytes128);
     const ArrayRef tile = b.threadgroup_array("tile", DType::BF16, 8 * 64);
     const AsyncBarriers full("full", 1), done("done", 1);
     const Val tid = thread_id(0);
@@ -181,8 +178,8 @@ enum class Misuse {
 Kernel misuse_kernel(Misuse what) {
   return trace("bulk_misuse", KernelMode::Grid3D, [&](KernelBuilder& b) {
     const Tensor src = b.input("src", DType::BF16), out = b.output("out", DType::BF16);
-    const TensorMapRef map = tensor_map("src_map", src, u32(8), u32(64), u32(64), 8, 64,
-                                        Swizzle::Bytes128);
+    const TensorMapRef map =
+        tensor_map("src_map", src, u32(8), u32(64), u32(64), 8, 64, Swizzle::Bytes128);
     const ArrayRef tile = b.threadgroup_array("tile", DType::BF16, 2 * 8 * 64);
     const AsyncBarriers full("full", 2);
     const Val tid = thread_id(0);

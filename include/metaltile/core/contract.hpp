@@ -36,8 +36,7 @@ void evaluate_contract(const Kernel& k, std::span<const Scalar> uniforms, const 
 // dims: the contract evaluated as evaluate_contract does (its failures too), then each
 // TensorMapShape's values, checked against the map's tensor: "kernel 'K': param 'a': tensor map
 // 'a_map' of 3 rows x 5 columns, row stride 5: the row stride is 10 bytes; ...".
-std::vector<TensorMapExtent> evaluate_tensor_maps(const Kernel& k,
-                                                  std::span<const Scalar> uniforms,
+std::vector<TensorMapExtent> evaluate_tensor_maps(const Kernel& k, std::span<const Scalar> uniforms,
                                                   const LaunchDims& dims);
 
 // A TensorLen result is u32: the tensor's element count must fit. `in` is the TensorLen.

@@ -40,8 +40,7 @@ std::uint32_t tensor_map_destination_alignment(Swizzle s);
 // cols at least 1 and below 2^32, cols <= row_stride, the row stride a multiple of 16 bytes
 // below 2^40, and every row inside the tensor.
 std::string tensor_map_extent_problem(const Kernel& k, const TensorMap& m,
-                                      const TensorMapExtent& extent,
-                                      std::uint64_t tensor_elements);
+                                      const TensorMapExtent& extent, std::uint64_t tensor_elements);
 
 namespace make {
 // The contract statement that gives map `m` its extent (u32 values of the contract).
@@ -49,8 +48,8 @@ Instr tensor_map_shape(const Kernel& k, TensorMapId m, ValueId rows, ValueId col
                        ValueId row_stride);
 // dst[dst_index ..) <- the box of map `m` at (row, col) (i32), counted on barrier
 // set[barrier] (u32).
-Instr bulk_tensor_load(const Kernel& k, ArrayId dst, ValueId dst_index, TensorMapId m,
-                       ValueId row, ValueId col, AsyncBarrierId set, ValueId barrier);
+Instr bulk_tensor_load(const Kernel& k, ArrayId dst, ValueId dst_index, TensorMapId m, ValueId row,
+                       ValueId col, AsyncBarrierId set, ValueId barrier);
 }  // namespace make
 
 // The verifier's rules for a tensor map declaration (kernel level): "" or what is wrong.

@@ -183,8 +183,8 @@ void ArrayMemory::check_not_pending(const Instr& in, ArrayId array, std::int64_t
   const Cell& c = cells_[cell];
   if (c.bulk_slot != 0 && !phases_->has_seen(lane, c.bulk_slot - 1, c.bulk_phase)) [[unlikely]] {
     throw thread_error(*k_, in,
-                       "array '" + k_->array(array).name + "': element " +
-                           std::to_string(element) + (write ? " written" : " read") +
+                       "array '" + k_->array(array).name + "': element " + std::to_string(element) +
+                           (write ? " written" : " read") +
                            " before this thread waited for the bulk_tensor_load into it (race: "
                            "no async_barrier_wait on " +
                            phases_->slot_name(c.bulk_slot - 1) + " saw its phase " +
@@ -221,8 +221,7 @@ void ArrayMemory::write_async(const Instr& in, std::int64_t e, Lane lane, Scalar
 }
 
 void ArrayMemory::write_bulk(const Instr& in, std::int64_t e, Lane issuer, Scalar value,
-                             std::uint32_t slot, std::uint64_t phase,
-                             const ThreadLocator& where) {
+                             std::uint32_t slot, std::uint64_t phase, const ThreadLocator& where) {
   const Layout& a = layout_[in.array.index];
   check_array_index(*k_, in, e, a.size, where, issuer);
   const std::size_t cell = a.offset + static_cast<std::size_t>(e);

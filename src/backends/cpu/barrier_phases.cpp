@@ -72,8 +72,8 @@ std::uint32_t BarrierPhases::slot(const Kernel& k, const Instr& in, std::int64_t
   return s;
 }
 
-void BarrierPhases::init(const Kernel& k, const Instr& in, ActiveLanes active,
-                         const Scalar* index, std::uint64_t epoch, const ThreadLocator& where) {
+void BarrierPhases::init(const Kernel& k, const Instr& in, ActiveLanes active, const Scalar* index,
+                         std::uint64_t epoch, const ThreadLocator& where) {
   for (Lane lane : active) {
     const std::uint32_t s = slot(k, in, index[lane].i, lane, epoch, where);
     Barrier& b = barriers_[s];
@@ -100,23 +100,21 @@ void BarrierPhases::arrive(const Kernel& k, const Instr& in, ActiveLanes active,
     const std::uint32_t s = slot(k, in, index[lane].i, lane, epoch, where);
     Barrier& b = barriers_[s];
     if (b.pending == 0) {
-      throw thread_error(k, in,
-                         "async barrier " + slot_name(s) + ": more than its " +
-                             quantity(b.arrivals, "arrival") + " in phase " +
-                             std::to_string(b.completed) + " (it still waits for " +
-                             quantity(static_cast<std::uint64_t>(std::max<std::int64_t>(b.bytes, 0)),
-                                      "byte") +
-                             ")",
-                         where, lane);
+      throw thread_error(
+          k, in,
+          "async barrier " + slot_name(s) + ": more than its " + quantity(b.arrivals, "arrival") +
+              " in phase " + std::to_string(b.completed) + " (it still waits for " +
+              quantity(static_cast<std::uint64_t>(std::max<std::int64_t>(b.bytes, 0)), "byte") +
+              ")",
+          where, lane);
     }
     if (bytes != nullptr) {
       b.bytes += bytes[lane].i;
       if (b.bytes > kMaxAsyncBarrierBytes) {
         throw thread_error(k, in,
-                           "async barrier " + slot_name(s) + " expects " +
-                               std::to_string(b.bytes) + " bytes in phase " +
-                               std::to_string(b.completed) + "; a phase counts at most " +
-                               std::to_string(kMaxAsyncBarrierBytes),
+                           "async barrier " + slot_name(s) + " expects " + std::to_string(b.bytes) +
+                               " bytes in phase " + std::to_string(b.completed) +
+                               "; a phase counts at most " + std::to_string(kMaxAsyncBarrierBytes),
                            where, lane);
       }
     }

@@ -61,10 +61,10 @@ class BarrierPhases {
     bool initialised = false;
     Lane initialiser = 0;
     std::uint64_t init_epoch = 0;
-    std::uint32_t arrivals = 0;     // expected a phase
-    std::int64_t pending = 0;       // arrivals still missing from the current phase
-    std::int64_t bytes = 0;         // transaction bytes expected and not yet delivered
-    std::uint64_t completed = 0;    // phases completed
+    std::uint32_t arrivals = 0;   // expected a phase
+    std::int64_t pending = 0;     // arrivals still missing from the current phase
+    std::int64_t bytes = 0;       // transaction bytes expected and not yet delivered
+    std::uint64_t completed = 0;  // phases completed
   };
   // Completes the current phase if its arrivals and bytes are in.
   void try_complete(Barrier& b);
@@ -73,8 +73,8 @@ class BarrierPhases {
   std::vector<std::uint32_t> first_slot_;  // by AsyncBarrierId
   std::vector<std::uint32_t> set_of_;      // by slot: its AsyncBarrierId index
   std::uint32_t slots_ = 0;
-  std::vector<Barrier> barriers_;     // by slot
-  std::vector<std::uint64_t> seen_;   // [lane][slot]: phases the lane has seen complete
+  std::vector<Barrier> barriers_;    // by slot
+  std::vector<std::uint64_t> seen_;  // [lane][slot]: phases the lane has seen complete
 };
 
 }  // namespace mt::cpu

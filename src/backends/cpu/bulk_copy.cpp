@@ -21,16 +21,15 @@ void run_bulk_tensor_load(const MatrixContext& m, const Instr& in, ActiveLanes a
   const std::int64_t box_elements = std::int64_t{map.box_rows} * map.box_cols;
   const TensorMapExtent& e = src.extent;
   for (Lane lane : active) {
-    const std::uint32_t slot =
-        phases.slot(k, in, barrier[lane].i, lane, m.arrays.epoch(), m.where);
+    const std::uint32_t slot = phases.slot(k, in, barrier[lane].i, lane, m.arrays.epoch(), m.where);
     const std::int64_t to = dst_index[lane].i;
     if (to < 0 || to + box_elements > dst.size || (to * esize) % align != 0) {
       throw thread_error(k, in,
                          "array '" + dst.name + "': a box of " +
                              quantity(static_cast<std::uint64_t>(box_elements), "element") +
-                             " at element " + std::to_string(to) +
-                             " is not inside the array (" + quantity(dst.size, "element") +
-                             ") or not aligned to " + std::to_string(align) + " bytes (" +
+                             " at element " + std::to_string(to) + " is not inside the array (" +
+                             quantity(dst.size, "element") + ") or not aligned to " +
+                             std::to_string(align) + " bytes (" +
                              std::string(swizzle_name(map.swizzle)) + " swizzle)",
                          m.where, lane);
     }

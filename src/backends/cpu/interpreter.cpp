@@ -47,7 +47,7 @@ struct Launch {
   // the launch, and a failed Require reports them.
   std::vector<Scalar> uniforms{};
   std::vector<TensorMapExtent> tensor_maps{};  // by TensorMapId: the extent at this launch
-  std::vector<std::uint32_t> slot_of{};  // ValueId -> row of the value table
+  std::vector<std::uint32_t> slot_of{};        // ValueId -> row of the value table
   std::size_t slots = 0;
   std::size_t depth = 0;  // nesting levels of For/If, one mask level each
   // Serialises global atomics between workers running different groups at once.

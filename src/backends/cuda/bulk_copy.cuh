@@ -20,17 +20,16 @@ MT_DEVICE void mt_async_barrier_init(unsigned long long* barrier, unsigned int a
 }
 
 MT_DEVICE void mt_async_barrier_arrive(unsigned long long* barrier) {
-  asm volatile(
-      "{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(
-          mt_shared_address(barrier))
-      : "memory");
+  asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(
+                   mt_shared_address(barrier))
+               : "memory");
 }
 
 // Adds `bytes` of transactions to the current phase, then arrives.
 MT_DEVICE void mt_async_barrier_arrive_expect(unsigned long long* barrier, unsigned int bytes) {
   asm volatile(
-      "{\n.reg .b64 state;\nmbarrier.arrive.expect_tx.shared::cta.b64 state, [%0], %1;\n}\n" ::
-          "r"(mt_shared_address(barrier)),
+      "{\n.reg .b64 state;\nmbarrier.arrive.expect_tx.shared::cta.b64 state, [%0], %1;\n}\n" ::"r"(
+          mt_shared_address(barrier)),
       "r"(bytes)
       : "memory");
 }

@@ -69,8 +69,7 @@ std::vector<EncodedTensorMap> encode_tensor_maps(const Driver& driver, const Ker
   const std::vector<TensorMapExtent> extents = evaluate_tensor_maps(k, uniforms, dims);
   for (std::size_t i = 0; i < k.tensor_maps.size(); ++i) {
     const TensorMap& m = k.tensor_maps[i];
-    maps.push_back(
-        encode_tensor_map(driver, k, m, args.pointers[m.tensor.index], extents[i]));
+    maps.push_back(encode_tensor_map(driver, k, m, args.pointers[m.tensor.index], extents[i]));
   }
   return maps;
 }

@@ -138,8 +138,7 @@ TEST(MlxGemm, BulkCopyVariantsMatchTheOracleWithTails) {
   mt::test::for_each_backend([](mt::Context& ctx) {
     if (ctx.backend() == mt::Backend::Cuda &&
         ctx.description().find("sm_90") == std::string::npos) {
-      std::cout << "*** gemm_wgmma_tma_* not run on " << ctx.description()
-                << ": they need sm_90\n";
+      std::cout << "*** gemm_wgmma_tma_* not run on " << ctx.description() << ": they need sm_90\n";
       return;
     }
     std::vector<Shape> all = shapes(ctx);
