@@ -9,7 +9,8 @@
 // refilled is no longer read (every warp passed the barrier after its last mma on it).
 // Tails are masked: chunks past m, n or k copy zeros, stores past m or n are skipped.
 // The gemm_wgmma variants (sm_90) keep the ring and the copies but multiply with the warpgroup
-// MMA straight from the tiles (build_gemm_wgmma).
+// MMA straight from the tiles (build_gemm_wgmma); the gemm_wgmma_tma variants fill the ring
+// with bulk copies from one producer thread, ordered by async barriers (build_gemm_wgmma_tma).
 //
 // Contract: m, n, k > 0; len(a) = m*k, len(b) = n*k, len(out) = m*n (checked without
 // wrapping, so no index in the body passes 2^32); the aligned variants need k % 8 == 0 (16-byte
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "metaltile/dsl/bulk_tile.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/dsl/patterns.hpp"
 #include "metaltile/dsl/tile.hpp"
@@ -33,7 +35,9 @@ namespace {
 struct GemmConfig {
   std::uint32_t bm, bn, bk, stages, warps_m, warps_n;
   bool aligned = true;
-  std::uint32_t threads() const { return 32 * warps_m * warps_n; }
+  std::uint32_t producer_warps = 0;  // warps that only issue copies (the bulk-copy variants)
+  std::uint32_t consumer_threads() const { return 32 * warps_m * warps_n; }
+  std::uint32_t threads() const { return consumer_threads() + 32 * producer_warps; }
   std::uint32_t wm() const { return bm / warps_m; }
   std::uint32_t wn() const { return bn / warps_n; }
 };
@@ -48,6 +52,10 @@ constexpr GemmConfig kUnaligned{64, 64, 32, 2, 2, 2, false};
 // rows and the block's whole width.
 constexpr GemmConfig kWgmma128x128{128, 128, 64, 4, 2, 4};
 constexpr GemmConfig kWgmma128x256{128, 256, 64, 3, 2, 4};
+// Warpgroup MMA fed by bulk copies (sm_90): the two consumer warpgroups and one producer warp.
+// Stages fill what threadgroup memory the block may take (one block an SM either way).
+constexpr GemmConfig kWgmmaTma128x128{128, 128, 64, 6, 2, 4, true, 1};
+constexpr GemmConfig kWgmmaTma128x256{128, 256, 64, 4, 2, 4, true, 1};
 
 // --- the kernels (the DSL lines the docs count) --------------------------------------------
 
@@ -192,6 +200,73 @@ void build_gemm_wgmma(KernelBuilder& k, DType t) {
   store(acc, g.vo, g.row0 + rows, g.col0);
 }
 
+// The warpgroup MMA fed by bulk copies, warp-specialised: lane 0 of the producer warp issues
+// one bulk copy per tile, its bytes counted on the stage's `full` barrier; the two warpgroups
+// wait on `full`, multiply, retire the slice's MMAs and arrive on its stage's `empty` barrier,
+// which the producer waits on before refilling that stage with slice t + STAGES. Stage s of
+// slice t is in its (t / STAGES)-th round: both barriers' phases have that parity. Consumers
+// come first in each slice, so the interpreter, running the threads in lockstep, sees every
+// wait complete; on the GPU the producer runs up to STAGES slices ahead. The roles are tested
+// on the warpgroup index as lane 0 has it (visibly warp-uniform), and no MMA stays in flight
+// across the producer's branch: otherwise ptxas serialises the MMAs (warning C7518).
+template <const GemmConfig& C>
+void build_gemm_wgmma_tma(KernelBuilder& k, DType t) {
+  static_assert(C.aligned && C.bk == 64 && C.bm == 128 && C.producer_warps == 1, "1 producer");
+  const GemmBlock g = gemm_block(k, t, C);
+  const SharedTiles sa("a_tiles", t, C.bm, C.bk, C.stages);
+  const SharedTiles sb("b_tiles", t, C.bn, C.bk, C.stages);
+  const TensorMapRef a_map = tensor_map("a_map", g.va.tensor, g.va.rows, g.va.cols, g.va.stride,
+                                        C.bm, C.bk, Swizzle::Bytes128);
+  const TensorMapRef b_map = tensor_map("b_map", g.vb.tensor, g.vb.rows, g.vb.cols, g.vb.stride,
+                                        C.bn, C.bk, Swizzle::Bytes128);
+  const AsyncBarriers full("full", C.stages), empty("empty", C.stages);
+  const WarpgroupAccumulator acc = warpgroup_accumulator("acc", C.bn);
+  const Val& rows = g.warp_row;  // the warpgroup's first row in the block: 0 or 64
+  // The warpgroup index as lane 0 has it: visibly uniform over each warp, so ptxas keeps the
+  // consumers' MMAs asynchronous (a plain thread-index test is a divergent path to it, where it
+  // serialises them, warning C7518).
+  const Val warpgroup = warp_shuffle(thread_id(0) / kWarpgroupSize, 0u);
+  const Val consumer = warpgroup < C.consumer_threads() / kWarpgroupSize;
+  const Val producer_warp = warpgroup == C.consumer_threads() / kWarpgroupSize;
+  const Val slices = (g.kk + (C.bk - 1)) / C.bk;
+  const auto load_slice = [&](const Val& slice, const Val& stage) {
+    full.arrive_expect(stage, u32(a_map.box_bytes() + b_map.box_bytes()));
+    load_tile_bulk(sa, stage, a_map, g.row0, slice * C.bk, full, stage);
+    load_tile_bulk(sb, stage, b_map, g.col0, slice * C.bk, full, stage);
+  };
+
+  const Val producer = producer_warp && lane_id() == 0u;
+  if_(producer, [&] {
+    for (std::uint32_t s = 0; s < C.stages; ++s) {
+      full.init(u32(s), 1);
+      empty.init(u32(s), C.consumer_threads());
+    }
+    for (std::uint32_t s = 0; s < C.stages; ++s) {
+      if_(u32(s) < slices, [&] { load_slice(u32(s), u32(s)); });
+    }
+  });
+  acc.fill(f32(0));
+  barrier();  // the barriers are initialised for everyone
+  for (Val slice : range(0u, slices)) {
+    if_(consumer, [&] {
+      full.wait(slice % C.stages, slice / C.stages % 2u);  // slice has landed
+      warpgroup_fence();
+      warpgroup_mma(acc, sa, slice % C.stages, rows, sb, u32(0));
+      warpgroup_commit();
+      warpgroup_wait(0);               // slice's MMAs have retired...
+      empty.arrive(slice % C.stages);  // ...so its stage is free
+    });
+    if_(producer_warp, [&] {
+      const Val next = slice + C.stages;  // into the stage slice has freed
+      if_(next < slices && lane_id() == 0u, [&] {
+        empty.wait(slice % C.stages, slice / C.stages % 2u);
+        load_slice(next, slice % C.stages);
+      });
+    });
+  }
+  if_(consumer, [&] { store(acc, g.vo, g.row0 + rows, g.col0); });
+}
+
 // --- registration: docs, geometry rules and benchmark shapes ------------------------------
 
 LaunchPlan gemm_launch(const LaunchShape& s, const GemmConfig& c, std::string kernel) {
@@ -214,7 +289,7 @@ LaunchPlan gemm_rule(const LaunchShape& s) {
     return gemm_launch(s, k64x64S2, std::string(gemm_64x64_s2::name));
   }
   if (s.limits().warpgroup_mma) {
-    return gemm_launch(s, kWgmma128x128, std::string(gemm_wgmma_128x128::name));
+    return gemm_launch(s, kWgmmaTma128x128, std::string(gemm_wgmma_tma_128x128::name));
   }
   return gemm_launch(s, k128x128S3, std::string(gemm_128x128_s3::name));
 }
@@ -283,6 +358,22 @@ KernelInfo wgmma_info(std::string summary) {
   return info;
 }
 
+// A bulk-copy variant: its geometry names the producer warp too.
+template <const GemmConfig& C>
+KernelInfo wgmma_tma_info(std::string summary) {
+  KernelInfo info = variant_info<C, build_gemm_wgmma_tma<C>>(std::move(summary));
+  info.doc.geometry = "Reduction mode, " + std::to_string(C.threads()) +
+                      " threads a group, one group per " + std::to_string(C.bm) + " x " +
+                      std::to_string(C.bn) + " block of out (ceil(m / " + std::to_string(C.bm) +
+                      ") * ceil(n / " + std::to_string(C.bn) + ") groups, n fastest); k in " +
+                      "slices of 64 through " + std::to_string(C.stages) +
+                      " stages of 128-byte-swizzled threadgroup tiles, each filled by two bulk "
+                      "copies (tensor maps of a and b) and guarded by a full and an empty async "
+                      "barrier; 2 consumer warpgroups of 64 x " +
+                      std::to_string(C.bn) + " and 1 producer warp (CUDA needs sm_90)";
+  return info;
+}
+
 }  // namespace
 
 KernelInfo gemm::info() {
@@ -322,6 +413,16 @@ KernelInfo gemm_wgmma_128x256::info() {
   return wgmma_info<kWgmma128x256>(
       "dense GEMM on the warpgroup MMA (sm_90), 128 x 256 blocks, 3 stages, 2 warpgroups of "
       "64 x 256, one MMA group in flight");
+}
+KernelInfo gemm_wgmma_tma_128x128::info() {
+  return wgmma_tma_info<kWgmmaTma128x128>(
+      "dense GEMM on the warpgroup MMA fed by bulk copies (TMA, sm_90), 128 x 128 blocks, 6 "
+      "stages, 2 consumer warpgroups of 64 x 128 and a producer warp, mbarrier per stage");
+}
+KernelInfo gemm_wgmma_tma_128x256::info() {
+  return wgmma_tma_info<kWgmmaTma128x256>(
+      "dense GEMM on the warpgroup MMA fed by bulk copies (TMA, sm_90), 128 x 256 blocks, 4 "
+      "stages, 2 consumer warpgroups of 64 x 256 and a producer warp, mbarrier per stage");
 }
 KernelInfo gemm_64x64_s2::info() {
   return variant_info<k64x64S2>("dense GEMM, 64 x 64 blocks, 2 stages of k = 32, 4 warps");

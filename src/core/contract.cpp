@@ -11,6 +11,7 @@
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/core/scalar_eval.hpp"
+#include "metaltile/core/tensor_map.hpp"
 #include "metaltile/core/visitor.hpp"
 
 namespace mt {
@@ -202,6 +203,10 @@ class ContractRun {
     }
   }
 
+  // After run(): a contract value, and the normalised uniforms.
+  Scalar value(ValueId v) const { return values_[v.index]; }
+  const std::vector<Scalar>& uniforms() const { return uniforms_; }
+
  private:
   void define(const Instr& in, Scalar value) {
     values_[in.result.index] = value;
@@ -249,8 +254,10 @@ class ContractRun {
     return result;
   }
 
-  // The contract's statements: a condition, or a tensor's length against a count.
+  // The contract's statements: a condition, or a tensor's length against a count. A tensor
+  // map's shape checks nothing here (evaluate_tensor_maps reads and checks it).
   void require(const Instr& in) const {
+    if (in.op == OpKind::TensorMapShape) return;
     const Scalar value = values_[in.operands[0].index];
     if (in.op == OpKind::Require) {
       if (value.i == 0) throw precondition_error(k_, in, uniforms_, dims_);
@@ -284,6 +291,29 @@ void evaluate_contract(const Kernel& k, std::span<const Scalar> uniforms, const 
                                                 << " uniforms for " << k.params.size() << " params";
   if (k.contract.instrs.empty()) return;
   ContractRun(k, uniforms, dims).run();
+}
+
+std::vector<TensorMapExtent> evaluate_tensor_maps(const Kernel& k, std::span<const Scalar> uniforms,
+                                                  const LaunchDims& dims) {
+  std::vector<TensorMapExtent> extents(k.tensor_maps.size());
+  if (k.tensor_maps.empty()) return extents;
+  MT_ASSERT(uniforms.size() == k.params.size()) << "kernel '" << k.name << "': " << uniforms.size()
+                                                << " uniforms for " << k.params.size() << " params";
+  ContractRun run(k, uniforms, dims);
+  run.run();
+  for (const Instr& in : k.contract.instrs) {
+    if (in.op != OpKind::TensorMapShape) continue;
+    const TensorMap& m = k.tensor_map(in.tensor_map);
+    TensorMapExtent& e = extents[in.tensor_map.index];
+    e.rows = static_cast<std::uint64_t>(run.value(in.operands[0]).i);
+    e.cols = static_cast<std::uint64_t>(run.value(in.operands[1]).i);
+    e.row_stride = static_cast<std::uint64_t>(run.value(in.operands[2]).i);
+    const auto elements = static_cast<std::uint64_t>(run.uniforms()[m.tensor.index].i);
+    if (std::string p = tensor_map_extent_problem(k, m, e, elements); !p.empty()) {
+      throw param_error(k.name, k.param(m.tensor).name, p);
+    }
+  }
+  return extents;
 }
 
 }  // namespace mt

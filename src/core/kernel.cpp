@@ -73,6 +73,28 @@ const Array& Kernel::array(ArrayId a) const {
   return arrays[a.index];
 }
 
+AsyncBarrierId Kernel::new_async_barrier(AsyncBarrier b) {
+  async_barriers.push_back(std::move(b));
+  return AsyncBarrierId{static_cast<std::uint32_t>(async_barriers.size() - 1)};
+}
+
+TensorMapId Kernel::new_tensor_map(TensorMap m) {
+  tensor_maps.push_back(std::move(m));
+  return TensorMapId{static_cast<std::uint32_t>(tensor_maps.size() - 1)};
+}
+
+const AsyncBarrier& Kernel::async_barrier(AsyncBarrierId b) const {
+  MT_ASSERT(b.valid() && b.index < async_barriers.size())
+      << "async barrier " << b.index << " in " << name;
+  return async_barriers[b.index];
+}
+
+const TensorMap& Kernel::tensor_map(TensorMapId m) const {
+  MT_ASSERT(m.valid() && m.index < tensor_maps.size())
+      << "tensor map " << m.index << " in " << name;
+  return tensor_maps[m.index];
+}
+
 bool accepts_combine(OpKind op, CombineOp combine, DType t) {
   const bool integer32 = t == DType::I32 || t == DType::U32;
   const bool bitwise =

@@ -1,7 +1,9 @@
 // Shapes, fragment layouts, constructors and verifier rules of the tensor-core ops.
 #include "metaltile/core/matrix.hpp"
 
+#include "metaltile/core/async_barrier.hpp"
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/tensor_map.hpp"
 #include "metaltile/core/warpgroup.hpp"
 
 namespace mt {
@@ -234,6 +236,11 @@ std::string matrix_problem(const Kernel& k, const Instr& in) {
     case OpKind::WarpgroupCommit:
     case OpKind::WarpgroupWait:
     case OpKind::FenceAsyncShared: return warpgroup_problem(k, in);
+    case OpKind::AsyncBarrierInit:
+    case OpKind::AsyncBarrierArrive:
+    case OpKind::AsyncBarrierExpect:
+    case OpKind::AsyncBarrierWait: return async_barrier_problem(k, in);
+    case OpKind::BulkTensorLoad: return bulk_copy_problem(k, in);
     default: return std::string(op_name(in.op)) + " is not a tensor-core op";
   }
 }

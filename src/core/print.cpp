@@ -7,7 +7,9 @@
 #include <cmath>
 #include <limits>
 
+#include "metaltile/core/async_barrier.hpp"
 #include "metaltile/core/matrix.hpp"
+#include "metaltile/core/tensor_map.hpp"
 #include "metaltile/core/warpgroup.hpp"
 
 namespace mt {
@@ -121,7 +123,9 @@ std::string leaf(const Kernel& k, const Instr& in) {
 
 // "mma acc[0..4) = a[0..8) * b[0..4) + acc[0..4)", "load_matrix x4 trans a[0..8) <- sa[%3]",
 // "copy_async x8 sa[%4] <- src[%5] if %6", "copy_async_wait 1",
-// "warpgroup_mma n64 acc[0..32) += sa[%7] 128B lbo 0 sbo 1024 * sb[%8] 128B lbo 0 sbo 1024".
+// "warpgroup_mma n64 acc[0..32) += sa[%7] 128B lbo 0 sbo 1024 * sb[%8] 128B lbo 0 sbo 1024",
+// "async_barrier_init full[%3] arrivals 1", "async_barrier_arrive_expect full[%3] bytes %9",
+// "async_barrier_wait full[%3] parity %7", "bulk_tensor_load sa[%4] <- a_map[%5, %6] on full[%3]".
 std::string matrix_instr(const Kernel& k, const Instr& in) {
   const std::string name(op_name(in.op));
   const auto shared = [&](std::size_t i) {
@@ -168,6 +172,16 @@ std::string matrix_instr(const Kernel& k, const Instr& in) {
              fragment_text(k, in.fragments[0], warpgroup_accumulator_size(in.lanes)) +
              " += " + matrix(0) + " * " + matrix(1);
     }
+    case OpKind::AsyncBarrierInit:
+      return name + " " + async_barrier_text(k, in, 0) + " arrivals " + std::to_string(in.lanes);
+    case OpKind::AsyncBarrierArrive: return name + " " + async_barrier_text(k, in, 0);
+    case OpKind::AsyncBarrierExpect:
+      return name + " " + async_barrier_text(k, in, 0) + " bytes " + operand(in, 1);
+    case OpKind::AsyncBarrierWait:
+      return name + " " + async_barrier_text(k, in, 0) + " parity " + operand(in, 1);
+    case OpKind::BulkTensorLoad:
+      return name + " " + shared(0) + " <- " + tensor_map_name(k, in.tensor_map) + "[" +
+             operand(in, 1) + ", " + operand(in, 2) + "] on " + async_barrier_text(k, in, 3);
     default: return name;
   }
 }
@@ -247,7 +261,12 @@ std::string print_instr(const Kernel& k, const Instr& in) {
       return name + " " + operand(in, 0) + " {";
     case OpShape::Matrix: return matrix_instr(k, in);
     case OpShape::Statement:
-      // "require %5 \"text\"", "require_len out_w, %9 \"n_kv_heads*max_seq*head_dim/8\""
+      // "require %5 \"text\"", "require_len out_w, %9 \"n_kv_heads*max_seq*head_dim/8\"",
+      // "tensor_map_shape a_map rows %2 cols %3 stride %3"
+      if (in.op == OpKind::TensorMapShape) {
+        return name + " " + tensor_map_name(k, in.tensor_map) + " rows " + operand(in, 0) +
+               " cols " + operand(in, 1) + " stride " + operand(in, 2);
+      }
       if (in.op != OpKind::Require) {
         return name + " " + param_name(k, in.param) + ", " + operand(in, 0) + " " +
                quoted(in.message);
@@ -276,6 +295,14 @@ std::string print(const Kernel& k) {
     out += "  array " + array_name(k, ArrayId{static_cast<std::uint32_t>(i)}) + ": " +
            std::string(memory_space_name(a.space)) + " " + std::string(name_of(a.dtype)) + "[" +
            size + "]\n";
+  }
+  for (const AsyncBarrier& b : k.async_barriers) {
+    out += "  async_barrier " + b.name + "[" + std::to_string(b.size) + "]\n";
+  }
+  for (const TensorMap& m : k.tensor_maps) {
+    out += "  tensor_map " + m.name + ": " + param_name(k, m.tensor) + " box " +
+           std::to_string(m.box_rows) + "x" + std::to_string(m.box_cols) + " " +
+           std::string(swizzle_name(m.swizzle)) + "\n";
   }
   if (!k.contract.instrs.empty()) {
     out += "contract {\n";

@@ -225,6 +225,7 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::Require:
     case OpKind::RequireLen:
     case OpKind::RequireLenMultiple:
+    case OpKind::TensorMapShape:
     // Thread identity, memory, synchronisation and collectives depend on more than operands.
     case OpKind::ThreadId:
     case OpKind::ThreadgroupId:
@@ -254,7 +255,12 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::WarpgroupFence:
     case OpKind::WarpgroupCommit:
     case OpKind::WarpgroupWait:
-    case OpKind::FenceAsyncShared: break;
+    case OpKind::FenceAsyncShared:
+    case OpKind::AsyncBarrierInit:
+    case OpKind::AsyncBarrierArrive:
+    case OpKind::AsyncBarrierExpect:
+    case OpKind::AsyncBarrierWait:
+    case OpKind::BulkTensorLoad: break;
   }
   MT_ASSERT(false) << op_name(op) << " is not a scalar op";
   return Scalar{};

@@ -11,6 +11,7 @@
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/matrix.hpp"
+#include "metaltile/core/tensor_map.hpp"
 
 namespace mt {
 namespace {
@@ -39,12 +40,18 @@ Arity arity_of(OpKind op) {
     case OpShape::Ternary: return {3, 0};
     case OpShape::Control: return op == OpKind::For ? Arity{3, 1} : Arity{1, 2};
     case OpShape::Matrix:
-      return {op == OpKind::CopyAsync      ? 3u
-              : op == OpKind::WarpgroupMma ? 2u
-              : op == OpKind::LoadMatrix   ? 1u
-                                           : 0u,
-              0};
-    case OpShape::Statement: return {1, 0};
+      switch (op) {
+        case OpKind::BulkTensorLoad: return {4, 0};
+        case OpKind::CopyAsync: return {3, 0};
+        case OpKind::WarpgroupMma:
+        case OpKind::AsyncBarrierExpect:
+        case OpKind::AsyncBarrierWait: return {2, 0};
+        case OpKind::LoadMatrix:
+        case OpKind::AsyncBarrierInit:
+        case OpKind::AsyncBarrierArrive: return {1, 0};
+        default: return {0, 0};
+      }
+    case OpShape::Statement: return {op == OpKind::TensorMapShape ? 3u : 1u, 0};
   }
   return {0, 0};
 }
@@ -116,6 +123,7 @@ class Verifier {
   void run() {
     check_params();
     check_arrays();
+    check_async_memory();
     walk(k_.contract, Region::Contract);
     walk(k_.body, Region::Body);
   }
@@ -207,6 +215,36 @@ class Verifier {
       if (a.space == MemorySpace::Threadgroup && (is_fp8(a.dtype) || a.dtype == DType::Bool)) {
         fail_kernel(what + ": threadgroup arrays of " + std::string(name_of(a.dtype)) +
                     " are not supported");
+      }
+    }
+  }
+
+  // Async barrier sets and tensor maps are declared by name, like arrays; each map's extent is
+  // given by exactly one TensorMapShape statement of the contract.
+  void check_async_memory() const {
+    std::set<std::string> seen;
+    for (const AsyncBarrier& b : k_.async_barriers) {
+      const std::string what = "async barrier set '" + b.name + "'";
+      if (b.name.empty()) fail_kernel("an async barrier set has no name");
+      if (!seen.insert(b.name).second) fail_kernel(what + " is declared twice");
+      if (b.size == 0) fail_kernel(what + " has no barriers");
+    }
+    std::vector<int> shapes(k_.tensor_maps.size(), 0);
+    for (const Instr& in : k_.contract.instrs) {
+      if (in.op == OpKind::TensorMapShape && in.tensor_map.valid() &&
+          in.tensor_map.index < shapes.size()) {
+        ++shapes[in.tensor_map.index];
+      }
+    }
+    seen.clear();
+    for (std::size_t i = 0; i < k_.tensor_maps.size(); ++i) {
+      const TensorMap& m = k_.tensor_maps[i];
+      if (m.name.empty()) fail_kernel("a tensor map has no name");
+      if (!seen.insert(m.name).second) fail_kernel("tensor map '" + m.name + "' is declared twice");
+      if (std::string p = tensor_map_problem(k_, m); !p.empty()) fail_kernel(p);
+      if (shapes[i] != 1) {
+        fail_kernel("tensor map '" + m.name + "' has " + quantity(shapes[i], "shape statement") +
+                    " in the contract; it needs exactly one");
       }
     }
   }
@@ -511,9 +549,14 @@ class Verifier {
     if (std::string problem = matrix_problem(k_, in); !problem.empty()) fail(in, problem);
   }
 
-  // Require takes a bool condition; RequireLen and RequireLenMultiple a tensor and a u32 count.
+  // Require takes a bool condition; RequireLen and RequireLenMultiple a tensor and a u32 count;
+  // TensorMapShape a map and three u32 values.
   void check_requirement(const Instr& in) const {
     if (in.op == OpKind::Require) return expect_bool(in, 0, "condition");
+    if (in.op == OpKind::TensorMapShape) {
+      if (std::string problem = bulk_copy_problem(k_, in); !problem.empty()) fail(in, problem);
+      return;
+    }
     expect_param(in);
     const Param& p = k_.params[in.param.index];
     if (!p.is_tensor()) fail(in, "param '" + p.name + "' is not a tensor");

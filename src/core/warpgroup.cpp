@@ -93,6 +93,9 @@ std::vector<bool> shared_matrix_arrays(const Kernel& k) {
     for (const SharedMatrix& m : in.matrices) {
       if (m.array.valid() && m.array.index < out.size()) out[m.array.index] = true;
     }
+    if (in.op == OpKind::BulkTensorLoad && in.array.valid() && in.array.index < out.size()) {
+      out[in.array.index] = true;
+    }
   });
   return out;
 }
@@ -130,7 +133,11 @@ std::uint32_t shared_matrix_byte(const SharedMatrix& m, std::uint32_t start_byte
   const std::uint32_t leading = m.swizzle == Swizzle::None ? kb / w * m.leading_bytes : 0;
   const std::uint32_t address =
       start_byte + row / 8 * m.stride_bytes + row % 8 * w + leading + kb % w;
-  return address ^ ((address >> 3) & (swizzle_mask(m.swizzle) << 4));
+  return swizzled_byte(m.swizzle, address);
+}
+
+std::uint32_t swizzled_byte(Swizzle s, std::uint32_t byte) {
+  return byte ^ ((byte >> 3) & (swizzle_mask(s) << 4));
 }
 
 std::string shared_matrix_start_problem(const SharedMatrix& m, std::int64_t start_byte,

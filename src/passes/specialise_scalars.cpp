@@ -50,6 +50,7 @@ Kernel specialise_scalars(Kernel k, const std::map<std::string, Scalar>& values)
   };
   for_each_instr(k.contract, rewrite);
   for_each_instr(k.body, rewrite);
+  for (TensorMap& m : k.tensor_maps) m.tensor = renumbered[m.tensor.index];
   // An array sized by a baked scalar gets its size now; one sized by a kept scalar follows the
   // renumbering (and still needs specialising before a compile).
   for (Array& a : k.arrays) {

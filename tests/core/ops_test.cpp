@@ -192,7 +192,13 @@ TEST(Ops, PurityAndResults) {
                                         "warpgroup_fence",
                                         "warpgroup_commit",
                                         "warpgroup_wait",
-                                        "fence_async_shared"};
+                                        "fence_async_shared",
+                                        "async_barrier_init",
+                                        "async_barrier_arrive",
+                                        "async_barrier_arrive_expect",
+                                        "async_barrier_wait",
+                                        "bulk_tensor_load",
+                                        "tensor_map_shape"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(is_pure(e.op), !impure.contains(std::string(e.name))) << e.name;
   }
@@ -216,7 +222,13 @@ TEST(Ops, PurityAndResults) {
                                            "warpgroup_fence",
                                            "warpgroup_commit",
                                            "warpgroup_wait",
-                                           "fence_async_shared"};
+                                           "fence_async_shared",
+                                           "async_barrier_init",
+                                           "async_barrier_arrive",
+                                           "async_barrier_arrive_expect",
+                                           "async_barrier_wait",
+                                           "bulk_tensor_load",
+                                           "tensor_map_shape"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(has_result(e.op), !no_result.contains(std::string(e.name))) << e.name;
   }

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "metaltile/core/kernel.hpp"
 #include "metaltile/core/launch_dims.hpp"
 #include "metaltile/core/scalar.hpp"
+#include "metaltile/core/tensor_map.hpp"
 
 namespace mt {
 
@@ -29,6 +31,13 @@ namespace mt {
 //    of 'out' (FORMULA) (max_seq=..., len(src)=...)";
 //  - a tensor length past u32 (check_tensor_len).
 void evaluate_contract(const Kernel& k, std::span<const Scalar> uniforms, const LaunchDims& dims);
+
+// The extent of each of k's tensor maps (by TensorMapId) at a launch with these uniforms and
+// dims: the contract evaluated as evaluate_contract does (its failures too), then each
+// TensorMapShape's values, checked against the map's tensor: "kernel 'K': param 'a': tensor map
+// 'a_map' of 3 rows x 5 columns, row stride 5: the row stride is 10 bytes; ...".
+std::vector<TensorMapExtent> evaluate_tensor_maps(const Kernel& k, std::span<const Scalar> uniforms,
+                                                  const LaunchDims& dims);
 
 // A TensorLen result is u32: the tensor's element count must fit. `in` is the TensorLen.
 //  "kernel 'K': param 'src': 4294967296 elements are more than a u32 length counts: <op>"

@@ -22,6 +22,10 @@ using ValueId = Id<struct ValueTag>;  // an SSA value: the result of one instruc
 using LocalId = Id<struct LocalTag>;  // a named mutable local (a DSL Var)
 using ParamId = Id<struct ParamTag>;  // a kernel parameter (tensor or scalar)
 using ArrayId = Id<struct ArrayTag>;  // a threadgroup-memory or per-thread array
+// A set of asynchronous barriers in threadgroup memory (core/async_barrier.hpp).
+using AsyncBarrierId = Id<struct AsyncBarrierTag>;
+// A 2-D description of a tensor for bulk tile copies (core/tensor_map.hpp).
+using TensorMapId = Id<struct TensorMapTag>;
 
 }  // namespace mt
 

@@ -76,6 +76,25 @@ struct SharedMatrix {
   friend bool operator==(const SharedMatrix&, const SharedMatrix&) = default;
 };
 
+// A set of `size` asynchronous barriers in threadgroup memory (one 8-byte word each on the
+// GPU): each counts arrivals and transaction bytes towards its current phase, which completes
+// when both reach zero (core/async_barrier.hpp gives the rules).
+struct AsyncBarrier {
+  std::string name;  // for printing and emitted code only
+  std::uint32_t size = 0;
+};
+
+// A row-major 2-D view of a tensor parameter as the bulk copy engine reads it: boxes of
+// box_rows x box_cols elements land in threadgroup memory laid out with `swizzle`. Its extent
+// (rows, cols, row stride) is launch-uniform: a TensorMapShape statement of the contract gives
+// it, and the host evaluates it before each launch (core/tensor_map.hpp).
+struct TensorMap {
+  std::string name;  // for printing and emitted code only
+  ParamId tensor;
+  std::uint32_t box_rows = 0, box_cols = 0;
+  Swizzle swizzle = Swizzle::None;
+};
+
 struct Instr;
 struct Block {
   std::vector<Instr> instrs;
@@ -166,6 +185,21 @@ struct Block {
 //  FenceAsyncShared makes the thread's earlier threadgroup-memory writes visible to the
 //                   asynchronous reads of later WarpgroupMma (before the barrier that
 //                   publishes them)
+// Asynchronous barriers (`async_barrier` names the set, operands[0] the barrier in it, u32)
+// and bulk tile copies (no results; rules in core/async_barrier.hpp and core/tensor_map.hpp):
+//  AsyncBarrierInit    sets the barrier's arrival count to `lanes` (phase 0, no bytes)
+//  AsyncBarrierArrive  one arrival of the calling thread on the current phase
+//  AsyncBarrierExpect  adds operands[1] (u32) transaction bytes to the current phase, then
+//                      arrives
+//  AsyncBarrierWait    waits until the phase of parity operands[1] (u32, 0 or 1) has completed
+//                      (arrivals and bytes both at zero; the barrier has moved past it)
+//  BulkTensorLoad      array[operands[0] ..) <- the box of `tensor_map` whose corner is row
+//                      operands[1], column operands[2] (i32), laid out with the map's swizzle,
+//                      zeros outside the tensor; the copy counts its box bytes towards the
+//                      current phase of `async_barrier`[operands[3]] and may be read only after
+//                      a wait on that phase
+//  TensorMapShape      (contract) `tensor_map` covers operands[0] rows of operands[1] columns,
+//                      row r starting at element r * operands[2] of its tensor (u32 each)
 // Collectives on f16/bf16 accumulate in f32 and round the final result to the type; integer
 // sums wrap. The combining order of float sums is unspecified (the interpreter uses a
 // pairwise tree), so float sums are compared with a tolerance; max, min and argmax are exact.
@@ -190,6 +224,8 @@ struct Instr {
   std::vector<SharedMatrix> matrices;  // WarpgroupMma {A, B}
   bool transpose = false;              // LoadMatrix
   std::string message;                 // Require, RequireLen, RequireLenMultiple
+  AsyncBarrierId async_barrier;        // the AsyncBarrier ops, BulkTensorLoad
+  TensorMapId tensor_map;              // BulkTensorLoad, TensorMapShape
   std::vector<Block> blocks;           // For: {body}; If: {then, else}
 };
 
@@ -200,6 +236,8 @@ struct Kernel {
   std::vector<Param> params;
   std::vector<Local> locals;
   std::vector<Array> arrays;
+  std::vector<AsyncBarrier> async_barriers;
+  std::vector<TensorMap> tensor_maps;
   std::vector<DType> value_types;
   Block contract;  // evaluated once on the host before a launch: uniforms, consts, Require*
   Block body;      // run by every thread
@@ -207,10 +245,14 @@ struct Kernel {
   ValueId new_value(DType t);
   LocalId new_local(std::string name, DType t);
   ArrayId new_array(Array a);
+  AsyncBarrierId new_async_barrier(AsyncBarrier b);
+  TensorMapId new_tensor_map(TensorMap m);
   DType type_of(ValueId v) const;
   const Param& param(ParamId p) const;
   const Local& local(LocalId l) const;
   const Array& array(ArrayId a) const;
+  const AsyncBarrier& async_barrier(AsyncBarrierId b) const;
+  const TensorMap& tensor_map(TensorMapId m) const;
   // The parameter with this name, or an invalid id.
   ParamId find_param(std::string_view name) const;
 };

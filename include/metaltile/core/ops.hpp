@@ -31,112 +31,119 @@ namespace mt {
 //            function composed of two or three rounded steps (sigmoid, silu, gelu).
 // Semantics of each op are documented in core/kernel.hpp beside Instr and stated once, as
 // arithmetic, in core/scalar_eval.cpp.
-#define MT_FOR_EACH_OP(X)                                                               \
-  /* leaves */                                                                          \
-  X(Const, "const", Leaf, Own, Ordered, Pure, Named, 0)                                 \
-  X(ProgramId, "program_id", Leaf, Own, Ordered, Pure, U32, 0)                          \
-  X(ScalarParam, "scalar", Leaf, Own, Ordered, Pure, Named, 0)                          \
-  X(TensorLen, "len", Leaf, Own, Ordered, Pure, U32, 0)                                 \
-  X(ThreadId, "thread_id", Leaf, Own, Ordered, Pure, U32, 0)                            \
-  X(ThreadgroupId, "threadgroup_id", Leaf, Own, Ordered, Pure, U32, 0)                  \
-  X(ThreadsPerThreadgroup, "threads_per_threadgroup", Leaf, Own, Ordered, Pure, U32, 0) \
-  X(ThreadgroupsPerGrid, "threadgroups_per_grid", Leaf, Own, Ordered, Pure, U32, 0)     \
-  X(LaneId, "lane_id", Leaf, Own, Ordered, Pure, U32, 0)                                \
-  X(WarpId, "warp_id", Leaf, Own, Ordered, Pure, U32, 0)                                \
-  /* memory */                                                                          \
-  X(Load, "load", Memory, Own, Ordered, Impure, Named, 0)                               \
-  X(Store, "store", Memory, Own, Ordered, Impure, None, 0)                              \
-  X(LoadVector, "load_vector", Memory, Own, Ordered, Impure, None, 0)                   \
-  X(StoreVector, "store_vector", Memory, Own, Ordered, Impure, None, 0)                 \
-  X(AtomicGlobal, "atomic", Memory, Own, Ordered, Impure, Same, 0)                      \
-  /* arrays: threadgroup memory and per-thread arrays */                                \
-  X(ArrayLoad, "array_load", Array, Own, Ordered, Impure, Named, 0)                     \
-  X(ArrayStore, "array_store", Array, Own, Ordered, Impure, None, 0)                    \
-  X(AtomicArray, "array_atomic", Array, Own, Ordered, Impure, Same, 0)                  \
-  /* mutable locals */                                                                  \
-  X(LocalRead, "read", Local, Own, Ordered, Impure, Named, 0)                           \
-  X(LocalWrite, "write", Local, Own, Ordered, Impure, None, 0)                          \
-  /* unary arithmetic and math */                                                       \
-  X(Neg, "neg", Unary, Arithmetic, Ordered, Pure, Same, 0)                              \
-  X(Not, "not", Unary, Bits, Ordered, Pure, Same, 0)                                    \
-  X(Abs, "abs", Unary, Arithmetic, Ordered, Pure, Same, 0)                              \
-  X(Floor, "floor", Unary, Float, Ordered, Pure, Same, 0)                               \
-  X(Ceil, "ceil", Unary, Float, Ordered, Pure, Same, 0)                                 \
-  X(Round, "round", Unary, Float, Ordered, Pure, Same, 0)                               \
-  X(RoundEven, "round_even", Unary, Float, Ordered, Pure, Same, 0)                      \
-  X(Trunc, "trunc", Unary, Float, Ordered, Pure, Same, 0)                               \
-  X(Exp, "exp", Unary, Float, Ordered, Pure, Same, 4)                                   \
-  X(Exp2, "exp2", Unary, Float, Ordered, Pure, Same, 4)                                 \
-  X(Expm1, "expm1", Unary, Float, Ordered, Pure, Same, 4)                               \
-  X(Log, "log", Unary, Float, Ordered, Pure, Same, 4)                                   \
-  X(Log2, "log2", Unary, Float, Ordered, Pure, Same, 4)                                 \
-  X(Log1p, "log1p", Unary, Float, Ordered, Pure, Same, 4)                               \
-  X(Sqrt, "sqrt", Unary, Float, Ordered, Pure, Same, 0)                                 \
-  X(Rsqrt, "rsqrt", Unary, Float, Ordered, Pure, Same, 0)                               \
-  X(Sin, "sin", Unary, Float, Ordered, Pure, Same, 4)                                   \
-  X(Cos, "cos", Unary, Float, Ordered, Pure, Same, 4)                                   \
-  X(Tan, "tan", Unary, Float, Ordered, Pure, Same, 4)                                   \
-  X(Tanh, "tanh", Unary, Float, Ordered, Pure, Same, 4)                                 \
-  X(Erf, "erf", Unary, Float, Ordered, Pure, Same, 4)                                   \
-  X(Sigmoid, "sigmoid", Unary, Float, Ordered, Pure, Same, 8)                           \
-  X(Silu, "silu", Unary, Float, Ordered, Pure, Same, 8)                                 \
-  X(Gelu, "gelu", Unary, Float, Ordered, Pure, Same, 8)                                 \
-  X(GeluTanh, "gelu_tanh", Unary, Float, Ordered, Pure, Same, 8)                        \
-  /* conversions */                                                                     \
-  X(Cast, "cast", Convert, Any, Ordered, Pure, Named, 0)                                \
-  X(Bitcast, "bitcast", Convert, Any, Ordered, Pure, Named, 0)                          \
-  /* binary arithmetic */                                                               \
-  X(Add, "add", Binary, Arithmetic, Commutative, Pure, Same, 0)                         \
-  X(Sub, "sub", Binary, Arithmetic, Ordered, Pure, Same, 0)                             \
-  X(Mul, "mul", Binary, Arithmetic, Commutative, Pure, Same, 0)                         \
-  X(Div, "div", Binary, Arithmetic, Ordered, Pure, Same, 0)                             \
-  X(Rem, "rem", Binary, Arithmetic, Ordered, Pure, Same, 0)                             \
-  X(Min, "min", Binary, Arithmetic, Commutative, Pure, Same, 0)                         \
-  X(Max, "max", Binary, Arithmetic, Commutative, Pure, Same, 0)                         \
-  X(And, "and", Binary, Bits, Commutative, Pure, Same, 0)                               \
-  X(Or, "or", Binary, Bits, Commutative, Pure, Same, 0)                                 \
-  X(Xor, "xor", Binary, Bits, Commutative, Pure, Same, 0)                               \
-  X(Shl, "shl", Binary, Integer, Ordered, Pure, Same, 0)                                \
-  X(Shr, "shr", Binary, Integer, Ordered, Pure, Same, 0)                                \
-  X(Pow, "pow", Binary, Float, Ordered, Pure, Same, 4)                                  \
-  X(Atan2, "atan2", Binary, Float, Ordered, Pure, Same, 4)                              \
-  /* comparisons (result bool) */                                                       \
-  X(Eq, "eq", Compare, Equality, Commutative, Pure, Bool, 0)                            \
-  X(Ne, "ne", Compare, Equality, Commutative, Pure, Bool, 0)                            \
-  X(Lt, "lt", Compare, Arithmetic, Ordered, Pure, Bool, 0)                              \
-  X(Le, "le", Compare, Arithmetic, Ordered, Pure, Bool, 0)                              \
-  X(Gt, "gt", Compare, Arithmetic, Ordered, Pure, Bool, 0)                              \
-  X(Ge, "ge", Compare, Arithmetic, Ordered, Pure, Bool, 0)                              \
-  /* selection (operands: the arms; the condition is bool) and fused multiply-add */    \
-  X(Select, "select", Ternary, Any, Ordered, Pure, Same, 0)                             \
-  X(Fma, "fma", Ternary, Float, Ordered, Pure, Same, 0)                                 \
-  /* structured control flow */                                                         \
-  X(For, "for", Control, Own, Ordered, Impure, Same, 0)                                 \
-  X(If, "if", Control, Own, Ordered, Impure, None, 0)                                   \
-  /* synchronisation and collectives */                                                 \
-  X(Barrier, "barrier", Sync, Own, Ordered, Impure, None, 0)                            \
-  X(WarpBarrier, "warp_barrier", Sync, Own, Ordered, Impure, None, 0)                   \
-  X(WarpReduce, "warp_reduce", Collective, Own, Ordered, Impure, Same, 0)               \
-  X(WarpShuffle, "warp_shuffle", Collective, Own, Ordered, Impure, Same, 0)             \
-  X(WarpPrefixSum, "warp_prefix_sum", Collective, Own, Ordered, Impure, Same, 0)        \
-  X(ThreadgroupReduce, "threadgroup_reduce", Collective, Own, Ordered, Impure, Same, 0) \
-  X(ThreadgroupArgmax, "threadgroup_argmax", Collective, Own, Ordered, Impure, U32, 0)  \
-  /* tensor cores and their staging (core/matrix.hpp) */                                \
-  X(Mma, "mma", Matrix, Own, Ordered, Impure, None, 0)                                  \
-  X(LoadMatrix, "load_matrix", Matrix, Own, Ordered, Impure, None, 0)                   \
-  X(CopyAsync, "copy_async", Matrix, Own, Ordered, Impure, None, 0)                     \
-  X(CopyAsyncCommit, "copy_async_commit", Matrix, Own, Ordered, Impure, None, 0)        \
-  X(CopyAsyncWait, "copy_async_wait", Matrix, Own, Ordered, Impure, None, 0)            \
-  /* Hopper warpgroup MMA and its ordering (core/warpgroup.hpp) */                      \
-  X(WarpgroupMma, "warpgroup_mma", Matrix, Own, Ordered, Impure, None, 0)               \
-  X(WarpgroupFence, "warpgroup_fence", Matrix, Own, Ordered, Impure, None, 0)           \
-  X(WarpgroupCommit, "warpgroup_commit", Matrix, Own, Ordered, Impure, None, 0)         \
-  X(WarpgroupWait, "warpgroup_wait", Matrix, Own, Ordered, Impure, None, 0)             \
-  X(FenceAsyncShared, "fence_async_shared", Matrix, Own, Ordered, Impure, None, 0)      \
-  /* host-side contract */                                                              \
-  X(Require, "require", Statement, Own, Ordered, Impure, None, 0)                       \
-  X(RequireLen, "require_len", Statement, Own, Ordered, Impure, None, 0)                \
-  X(RequireLenMultiple, "require_len_multiple", Statement, Own, Ordered, Impure, None, 0)
+#define MT_FOR_EACH_OP(X)                                                                     \
+  /* leaves */                                                                                \
+  X(Const, "const", Leaf, Own, Ordered, Pure, Named, 0)                                       \
+  X(ProgramId, "program_id", Leaf, Own, Ordered, Pure, U32, 0)                                \
+  X(ScalarParam, "scalar", Leaf, Own, Ordered, Pure, Named, 0)                                \
+  X(TensorLen, "len", Leaf, Own, Ordered, Pure, U32, 0)                                       \
+  X(ThreadId, "thread_id", Leaf, Own, Ordered, Pure, U32, 0)                                  \
+  X(ThreadgroupId, "threadgroup_id", Leaf, Own, Ordered, Pure, U32, 0)                        \
+  X(ThreadsPerThreadgroup, "threads_per_threadgroup", Leaf, Own, Ordered, Pure, U32, 0)       \
+  X(ThreadgroupsPerGrid, "threadgroups_per_grid", Leaf, Own, Ordered, Pure, U32, 0)           \
+  X(LaneId, "lane_id", Leaf, Own, Ordered, Pure, U32, 0)                                      \
+  X(WarpId, "warp_id", Leaf, Own, Ordered, Pure, U32, 0)                                      \
+  /* memory */                                                                                \
+  X(Load, "load", Memory, Own, Ordered, Impure, Named, 0)                                     \
+  X(Store, "store", Memory, Own, Ordered, Impure, None, 0)                                    \
+  X(LoadVector, "load_vector", Memory, Own, Ordered, Impure, None, 0)                         \
+  X(StoreVector, "store_vector", Memory, Own, Ordered, Impure, None, 0)                       \
+  X(AtomicGlobal, "atomic", Memory, Own, Ordered, Impure, Same, 0)                            \
+  /* arrays: threadgroup memory and per-thread arrays */                                      \
+  X(ArrayLoad, "array_load", Array, Own, Ordered, Impure, Named, 0)                           \
+  X(ArrayStore, "array_store", Array, Own, Ordered, Impure, None, 0)                          \
+  X(AtomicArray, "array_atomic", Array, Own, Ordered, Impure, Same, 0)                        \
+  /* mutable locals */                                                                        \
+  X(LocalRead, "read", Local, Own, Ordered, Impure, Named, 0)                                 \
+  X(LocalWrite, "write", Local, Own, Ordered, Impure, None, 0)                                \
+  /* unary arithmetic and math */                                                             \
+  X(Neg, "neg", Unary, Arithmetic, Ordered, Pure, Same, 0)                                    \
+  X(Not, "not", Unary, Bits, Ordered, Pure, Same, 0)                                          \
+  X(Abs, "abs", Unary, Arithmetic, Ordered, Pure, Same, 0)                                    \
+  X(Floor, "floor", Unary, Float, Ordered, Pure, Same, 0)                                     \
+  X(Ceil, "ceil", Unary, Float, Ordered, Pure, Same, 0)                                       \
+  X(Round, "round", Unary, Float, Ordered, Pure, Same, 0)                                     \
+  X(RoundEven, "round_even", Unary, Float, Ordered, Pure, Same, 0)                            \
+  X(Trunc, "trunc", Unary, Float, Ordered, Pure, Same, 0)                                     \
+  X(Exp, "exp", Unary, Float, Ordered, Pure, Same, 4)                                         \
+  X(Exp2, "exp2", Unary, Float, Ordered, Pure, Same, 4)                                       \
+  X(Expm1, "expm1", Unary, Float, Ordered, Pure, Same, 4)                                     \
+  X(Log, "log", Unary, Float, Ordered, Pure, Same, 4)                                         \
+  X(Log2, "log2", Unary, Float, Ordered, Pure, Same, 4)                                       \
+  X(Log1p, "log1p", Unary, Float, Ordered, Pure, Same, 4)                                     \
+  X(Sqrt, "sqrt", Unary, Float, Ordered, Pure, Same, 0)                                       \
+  X(Rsqrt, "rsqrt", Unary, Float, Ordered, Pure, Same, 0)                                     \
+  X(Sin, "sin", Unary, Float, Ordered, Pure, Same, 4)                                         \
+  X(Cos, "cos", Unary, Float, Ordered, Pure, Same, 4)                                         \
+  X(Tan, "tan", Unary, Float, Ordered, Pure, Same, 4)                                         \
+  X(Tanh, "tanh", Unary, Float, Ordered, Pure, Same, 4)                                       \
+  X(Erf, "erf", Unary, Float, Ordered, Pure, Same, 4)                                         \
+  X(Sigmoid, "sigmoid", Unary, Float, Ordered, Pure, Same, 8)                                 \
+  X(Silu, "silu", Unary, Float, Ordered, Pure, Same, 8)                                       \
+  X(Gelu, "gelu", Unary, Float, Ordered, Pure, Same, 8)                                       \
+  X(GeluTanh, "gelu_tanh", Unary, Float, Ordered, Pure, Same, 8)                              \
+  /* conversions */                                                                           \
+  X(Cast, "cast", Convert, Any, Ordered, Pure, Named, 0)                                      \
+  X(Bitcast, "bitcast", Convert, Any, Ordered, Pure, Named, 0)                                \
+  /* binary arithmetic */                                                                     \
+  X(Add, "add", Binary, Arithmetic, Commutative, Pure, Same, 0)                               \
+  X(Sub, "sub", Binary, Arithmetic, Ordered, Pure, Same, 0)                                   \
+  X(Mul, "mul", Binary, Arithmetic, Commutative, Pure, Same, 0)                               \
+  X(Div, "div", Binary, Arithmetic, Ordered, Pure, Same, 0)                                   \
+  X(Rem, "rem", Binary, Arithmetic, Ordered, Pure, Same, 0)                                   \
+  X(Min, "min", Binary, Arithmetic, Commutative, Pure, Same, 0)                               \
+  X(Max, "max", Binary, Arithmetic, Commutative, Pure, Same, 0)                               \
+  X(And, "and", Binary, Bits, Commutative, Pure, Same, 0)                                     \
+  X(Or, "or", Binary, Bits, Commutative, Pure, Same, 0)                                       \
+  X(Xor, "xor", Binary, Bits, Commutative, Pure, Same, 0)                                     \
+  X(Shl, "shl", Binary, Integer, Ordered, Pure, Same, 0)                                      \
+  X(Shr, "shr", Binary, Integer, Ordered, Pure, Same, 0)                                      \
+  X(Pow, "pow", Binary, Float, Ordered, Pure, Same, 4)                                        \
+  X(Atan2, "atan2", Binary, Float, Ordered, Pure, Same, 4)                                    \
+  /* comparisons (result bool) */                                                             \
+  X(Eq, "eq", Compare, Equality, Commutative, Pure, Bool, 0)                                  \
+  X(Ne, "ne", Compare, Equality, Commutative, Pure, Bool, 0)                                  \
+  X(Lt, "lt", Compare, Arithmetic, Ordered, Pure, Bool, 0)                                    \
+  X(Le, "le", Compare, Arithmetic, Ordered, Pure, Bool, 0)                                    \
+  X(Gt, "gt", Compare, Arithmetic, Ordered, Pure, Bool, 0)                                    \
+  X(Ge, "ge", Compare, Arithmetic, Ordered, Pure, Bool, 0)                                    \
+  /* selection (operands: the arms; the condition is bool) and fused multiply-add */          \
+  X(Select, "select", Ternary, Any, Ordered, Pure, Same, 0)                                   \
+  X(Fma, "fma", Ternary, Float, Ordered, Pure, Same, 0)                                       \
+  /* structured control flow */                                                               \
+  X(For, "for", Control, Own, Ordered, Impure, Same, 0)                                       \
+  X(If, "if", Control, Own, Ordered, Impure, None, 0)                                         \
+  /* synchronisation and collectives */                                                       \
+  X(Barrier, "barrier", Sync, Own, Ordered, Impure, None, 0)                                  \
+  X(WarpBarrier, "warp_barrier", Sync, Own, Ordered, Impure, None, 0)                         \
+  X(WarpReduce, "warp_reduce", Collective, Own, Ordered, Impure, Same, 0)                     \
+  X(WarpShuffle, "warp_shuffle", Collective, Own, Ordered, Impure, Same, 0)                   \
+  X(WarpPrefixSum, "warp_prefix_sum", Collective, Own, Ordered, Impure, Same, 0)              \
+  X(ThreadgroupReduce, "threadgroup_reduce", Collective, Own, Ordered, Impure, Same, 0)       \
+  X(ThreadgroupArgmax, "threadgroup_argmax", Collective, Own, Ordered, Impure, U32, 0)        \
+  /* tensor cores and their staging (core/matrix.hpp) */                                      \
+  X(Mma, "mma", Matrix, Own, Ordered, Impure, None, 0)                                        \
+  X(LoadMatrix, "load_matrix", Matrix, Own, Ordered, Impure, None, 0)                         \
+  X(CopyAsync, "copy_async", Matrix, Own, Ordered, Impure, None, 0)                           \
+  X(CopyAsyncCommit, "copy_async_commit", Matrix, Own, Ordered, Impure, None, 0)              \
+  X(CopyAsyncWait, "copy_async_wait", Matrix, Own, Ordered, Impure, None, 0)                  \
+  /* Hopper warpgroup MMA and its ordering (core/warpgroup.hpp) */                            \
+  X(WarpgroupMma, "warpgroup_mma", Matrix, Own, Ordered, Impure, None, 0)                     \
+  X(WarpgroupFence, "warpgroup_fence", Matrix, Own, Ordered, Impure, None, 0)                 \
+  X(WarpgroupCommit, "warpgroup_commit", Matrix, Own, Ordered, Impure, None, 0)               \
+  X(WarpgroupWait, "warpgroup_wait", Matrix, Own, Ordered, Impure, None, 0)                   \
+  X(FenceAsyncShared, "fence_async_shared", Matrix, Own, Ordered, Impure, None, 0)            \
+  /* asynchronous barriers and bulk tile copies (core/async_barrier.hpp, tensor_map.hpp) */   \
+  X(AsyncBarrierInit, "async_barrier_init", Matrix, Own, Ordered, Impure, None, 0)            \
+  X(AsyncBarrierArrive, "async_barrier_arrive", Matrix, Own, Ordered, Impure, None, 0)        \
+  X(AsyncBarrierExpect, "async_barrier_arrive_expect", Matrix, Own, Ordered, Impure, None, 0) \
+  X(AsyncBarrierWait, "async_barrier_wait", Matrix, Own, Ordered, Impure, None, 0)            \
+  X(BulkTensorLoad, "bulk_tensor_load", Matrix, Own, Ordered, Impure, None, 0)                \
+  /* host-side contract */                                                                    \
+  X(Require, "require", Statement, Own, Ordered, Impure, None, 0)                             \
+  X(RequireLen, "require_len", Statement, Own, Ordered, Impure, None, 0)                      \
+  X(RequireLenMultiple, "require_len_multiple", Statement, Own, Ordered, Impure, None, 0)     \
+  X(TensorMapShape, "tensor_map_shape", Statement, Own, Ordered, Impure, None, 0)
 
 enum class OpKind {
 #define MT_OP_ENUM(name, ...) name,

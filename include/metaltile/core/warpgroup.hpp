@@ -26,8 +26,8 @@ constexpr std::uint32_t kMaxPendingWarpgroupGroups = 7;
 // swizzle, which the hardware applies to address bits, repeats from the array's start.
 constexpr std::uint32_t kSharedMatrixAlignment = 1024;
 
-// By ArrayId: whether some WarpgroupMma of k reads the array (it is then aligned to
-// kSharedMatrixAlignment).
+// By ArrayId: whether some WarpgroupMma of k reads the array or some BulkTensorLoad writes it
+// (it is then aligned to kSharedMatrixAlignment, so that swizzles start with the array).
 std::vector<bool> shared_matrix_arrays(const Kernel& k);
 
 // f16 and bf16 multiply into f32.
@@ -46,6 +46,11 @@ MatrixCoord warpgroup_accumulator_coord(std::uint32_t thread, std::uint32_t elem
 std::string_view swizzle_name(Swizzle s);
 // The swizzle's row width in bytes: 32, 64 or 128; 16 (one core-matrix row) for None.
 std::uint32_t swizzle_row_bytes(Swizzle s);
+
+// `byte` (from the start of a pattern-aligned region) after swizzle s: 16-byte chunk c of a
+// row lands at c ^ (its 128-byte line within the pattern): bits 4.. XOR bits 7..
+// (3 bits for 128 B, 2 for 64 B, 1 for 32 B, none for None).
+std::uint32_t swizzled_byte(Swizzle s, std::uint32_t byte);
 
 // Where element (row, k) of a k-major operand lies, in bytes from the array's start, for an
 // operand whose descriptor starts `start_byte` bytes into the array (16-byte aligned) and

@@ -3,6 +3,7 @@
 
 #include "metaltile/dsl/array.hpp"
 #include "metaltile/dsl/builtins.hpp"
+#include "metaltile/dsl/bulk_copy.hpp"
 #include "metaltile/dsl/collectives.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
 #include "metaltile/dsl/matrix.hpp"

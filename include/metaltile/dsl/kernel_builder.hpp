@@ -53,6 +53,11 @@ class KernelBuilder {
   // holding a whole number of rows or heads.
   void require_len_multiple(const Tensor& t, const Val& unit, std::string formula);
 
+  // The contract's copy of the launch-uniform value v (constants, scalars, lengths, the launch
+  // shape and pure ops on them), for a contract-level declaration such as a tensor map's
+  // extent; `what` names the declaration in errors (v not uniform, a call inside a loop).
+  ValueId to_contract(const Val& v, std::string_view what) { return contract_value(v, what); }
+
   // The kernel so far. finish() verifies it and hands it over.
   const Kernel& kernel() const { return kernel_; }
   Kernel finish();

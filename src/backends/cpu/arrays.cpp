@@ -10,8 +10,9 @@
 
 namespace mt::cpu {
 
-void ArrayMemory::reset(const Kernel& k, std::size_t lanes) {
+void ArrayMemory::reset(const Kernel& k, std::size_t lanes, const BarrierPhases& phases) {
   k_ = &k;
+  phases_ = &phases;
   lanes_ = lanes;
   layout_.assign(k.arrays.size(), Layout{});
   std::size_t shared = 0, thread = 0;
@@ -52,6 +53,10 @@ void ArrayMemory::begin_group() {
     open_copies_[lane].clear();
     copy_groups_[lane].clear();
   }
+  // Bulk copies count on the group's own barriers, which start again at phase 0.
+  if (!k_->async_barriers.empty()) {
+    for (Cell& c : cells_) c.bulk_slot = 0;
+  }
   // Likewise warpgroup MMAs: the group that left them in flight was reported.
   std::fill(register_in_flight_.begin(), register_in_flight_.end(), 0);
   std::fill(read_in_flight_.begin(), read_in_flight_.end(), 0);
@@ -65,6 +70,7 @@ void ArrayMemory::warp_barrier(ActiveLanes active) {
 
 bool ArrayMemory::conflicts(const Cell& c, Lane lane, bool atomic) const {
   if (c.epoch != epoch_) return false;  // a barrier lies between (or it is unwritten)
+  if (c.bulk_slot != 0) return false;   // ordered by its async barrier (check_not_pending)
   if (atomic && c.atomic) return false;
   if (c.many) return true;
   if (c.writer == lane) return false;
@@ -87,6 +93,7 @@ void ArrayMemory::record_write(Cell& c, Lane lane, bool atomic) {
   c.writer_fences = async_fences_[lane];
   c.atomic = atomic && earlier_atomic;
   c.many = false;
+  c.bulk_slot = 0;
 }
 
 Lane ArrayMemory::racing_reader(const Cell& c, Lane lane) const {
@@ -152,7 +159,8 @@ void ArrayMemory::fence_async_shared(ActiveLanes active) {
 bool ArrayMemory::fenced_for_async(ArrayId array, std::int64_t e, Lane& writer) const {
   const Cell& c = cells_[layout_[array.index].offset + static_cast<std::size_t>(e)];
   writer = c.writer;
-  return async_fences_[c.writer] > c.writer_fences;
+  // A bulk copy writes through the asynchronous proxy itself: nothing to fence.
+  return c.bulk_slot != 0 || async_fences_[c.writer] > c.writer_fences;
 }
 
 Scalar ArrayMemory::read_shared(const Instr& in, ArrayId array, std::int64_t e, Lane lane,
@@ -172,6 +180,17 @@ Scalar ArrayMemory::read_shared(const Instr& in, ArrayId array, std::int64_t e, 
 void ArrayMemory::check_not_pending(const Instr& in, ArrayId array, std::int64_t element,
                                     std::size_t cell, Lane lane, bool write,
                                     const ThreadLocator& where) const {
+  const Cell& c = cells_[cell];
+  if (c.bulk_slot != 0 && !phases_->has_seen(lane, c.bulk_slot - 1, c.bulk_phase)) [[unlikely]] {
+    throw thread_error(*k_, in,
+                       "array '" + k_->array(array).name + "': element " + std::to_string(element) +
+                           (write ? " written" : " read") +
+                           " before this thread waited for the bulk_tensor_load into it (race: "
+                           "no async_barrier_wait on " +
+                           phases_->slot_name(c.bulk_slot - 1) + " saw its phase " +
+                           std::to_string(c.bulk_phase) + " complete)",
+                       where, lane);
+  }
   const Lane owner = pending_[cell];
   if (owner == 0 || (write && owner == lane + 1)) [[likely]]
     return;
@@ -199,6 +218,34 @@ void ArrayMemory::write_async(const Instr& in, std::int64_t e, Lane lane, Scalar
   shared_[cell] = value;
   if (pending_[cell] == 0) open_copies_[lane].push_back(cell);
   pending_[cell] = lane + 1;
+}
+
+void ArrayMemory::write_bulk(const Instr& in, std::int64_t e, Lane issuer, Scalar value,
+                             std::uint32_t slot, std::uint64_t phase, const ThreadLocator& where) {
+  const Layout& a = layout_[in.array.index];
+  check_array_index(*k_, in, e, a.size, where, issuer);
+  const std::size_t cell = a.offset + static_cast<std::size_t>(e);
+  Cell& c = cells_[cell];
+  if (c.bulk_slot != 0 && !phases_->has_completed(c.bulk_slot - 1, c.bulk_phase)) {
+    throw thread_error(*k_, in,
+                       "array '" + k_->array(in.array).name + "': element " + std::to_string(e) +
+                           " written while an earlier bulk_tensor_load into it is in flight "
+                           "(its phase " +
+                           std::to_string(c.bulk_phase) + " of " +
+                           phases_->slot_name(c.bulk_slot - 1) + " has not completed)",
+                       where, issuer);
+  }
+  if (pending_[cell] != 0) {
+    throw thread_error(*k_, in,
+                       "array '" + k_->array(in.array).name + "': element " + std::to_string(e) +
+                           " written while a copy_async into it is in flight",
+                       where, issuer);
+  }
+  check_not_read_in_flight(in, in.array, e, cell, issuer, where);
+  record_write(c, issuer, false);
+  c.bulk_slot = slot + 1;
+  c.bulk_phase = phase;
+  shared_[cell] = value;
 }
 
 void ArrayMemory::commit_async(Lane lane) {

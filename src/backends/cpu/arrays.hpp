@@ -8,6 +8,7 @@
 #include <deque>
 #include <vector>
 
+#include "backends/cpu/barrier_phases.hpp"
 #include "backends/cpu/lanes.hpp"
 #include "metaltile/core/kernel.hpp"
 #include "metaltile/core/scalar.hpp"
@@ -25,7 +26,10 @@ class ArrayMemory {
   // Lays out k's arrays for groups of `lanes` threads. Sizes must be fixed (check_array_sizes).
   // Storage is zero-initialised, and kept from group to group: reading an element that nothing
   // wrote in the current group is an error, so a value left by an earlier group is never seen.
-  void reset(const Kernel& k, std::size_t lanes);
+  // `phases` (kept by the caller) says which bulk copies each thread may read.
+  void reset(const Kernel& k, std::size_t lanes, const BarrierPhases& phases);
+  // The current epoch (async barriers check that a barrier() published their init).
+  std::uint64_t epoch() const { return epoch_; }
 
   // A new group: nothing is written yet.
   void begin_group();
@@ -70,6 +74,15 @@ class ArrayMemory {
   void commit_async(Lane lane);
   void wait_async(Lane lane, std::uint32_t pending);
 
+  // Bulk copies (BulkTensorLoad): write_bulk stores `value` into in.array[element] at once,
+  // written by the asynchronous proxy for `issuer` and counted on `phase` of the barrier in
+  // `slot`. Until a thread has seen that phase complete (an async_barrier_wait), its reads and
+  // writes of the element are races; a later bulk copy into it must wait for the phase to
+  // complete, and none may land on an element an in-flight warpgroup MMA reads. Other threads'
+  // plain reads of the element before the copy are not checked (no barrier orders a copy).
+  void write_bulk(const Instr& in, std::int64_t element, Lane issuer, Scalar value,
+                  std::uint32_t slot, std::uint64_t phase, const ThreadLocator& where);
+
   // Warpgroup MMAs in flight (backends/cpu/warpgroup.hpp marks and retires them). While an
   // accumulator register is marked, any other op that reads or writes it is an error; while a
   // threadgroup element is marked as read, a write to it is a race. Marks count, so several
@@ -101,6 +114,10 @@ class ArrayMemory {
     std::uint64_t writer_fences = 0;  // the writer's fence_async_shared count at that write
     bool atomic = false;              // every write in `epoch` was atomic
     bool many = false;                // several threads wrote it atomically in `epoch`
+    // Written by a bulk copy (the asynchronous proxy): ordered by its barrier's phase
+    // (bulk_slot - 1, bulk_phase), which readers must have seen complete, not by epochs.
+    std::uint32_t bulk_slot = 0;
+    std::uint64_t bulk_phase = 0;
     // Plain reads in `read_epoch` (none since the last barrier unless it is the current one).
     // Enough to name, for any writer, a reader it races with: `reader` and `other_reader` are
     // equal when one thread read it, two distinct readers of one warp when several of that
@@ -129,6 +146,7 @@ class ArrayMemory {
                      const ThreadLocator& where) const;
 
   const Kernel* k_ = nullptr;
+  const BarrierPhases* phases_ = nullptr;
   std::size_t lanes_ = 0;
   std::vector<Layout> layout_;                 // by ArrayId
   std::vector<Scalar> shared_;                 // threadgroup arrays, one after another

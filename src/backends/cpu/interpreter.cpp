@@ -14,11 +14,14 @@
 #include <vector>
 
 #include "backends/cpu/arrays.hpp"
+#include "backends/cpu/barrier_phases.hpp"
+#include "backends/cpu/bulk_copy.hpp"
 #include "backends/cpu/checks.hpp"
 #include "backends/cpu/collectives.hpp"
 #include "backends/cpu/lanes.hpp"
 #include "backends/cpu/matrix.hpp"
 #include "backends/cpu/warpgroup.hpp"
+#include "metaltile/core/contract.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar_eval.hpp"
 
@@ -43,7 +46,8 @@ struct Launch {
   // By ParamId: a scalar's value (normalised), a tensor's element count. Both are uniform over
   // the launch, and a failed Require reports them.
   std::vector<Scalar> uniforms{};
-  std::vector<std::uint32_t> slot_of{};  // ValueId -> row of the value table
+  std::vector<TensorMapExtent> tensor_maps{};  // by TensorMapId: the extent at this launch
+  std::vector<std::uint32_t> slot_of{};        // ValueId -> row of the value table
   std::size_t slots = 0;
   std::size_t depth = 0;  // nesting levels of For/If, one mask level each
   // Serialises global atomics between workers running different groups at once.
@@ -85,6 +89,7 @@ Launch prepare(const Kernel& k, std::span<const Argument> args, const LaunchDims
       l.uniforms[p] = normalise(args[p].scalar, param.dtype);
     }
   }
+  l.tensor_maps = evaluate_tensor_maps(k, l.uniforms, dims);
   l.slot_of.assign(k.value_types.size(), kNoSlot);
   l.depth = assign_slots(l, k.body);
   return l;
@@ -99,7 +104,8 @@ class GroupRunner {
     values_.reset(l_.slots, lanes);
     locals_.reset(k_.locals.size(), lanes);
     masks_.reset(l_.depth, lanes);
-    arrays_.reset(k_, lanes);
+    phases_.reset(k_, lanes);
+    arrays_.reset(k_, lanes, phases_);
     warpgroups_.reset(k_, lanes);
     scratch_.reserve(lanes);
   }
@@ -108,9 +114,11 @@ class GroupRunner {
     where_ = ThreadLocator(l_.geometry, group);
     local_written_.assign(k_.locals.size() * l_.geometry.lanes(), 0);
     arrays_.begin_group();
+    phases_.begin_group();
     warpgroups_.begin_group();
     exec_block(k_.body, l_.geometry.all(), 0);
     warpgroups_.end_group(MatrixContext{k_, arrays_, where_, l_.geometry.lanes()});
+    phases_.end_group(k_, where_);
   }
 
  private:
@@ -370,6 +378,25 @@ class GroupRunner {
       // Memory is coherent between the interpreter's proxies, but warpgroup MMAs check that
       // what they read was fenced by its writer, as the hardware's async proxy needs.
       case OpKind::FenceAsyncShared: return arrays_.fence_async_shared(active);
+      case OpKind::AsyncBarrierInit:
+        return phases_.init(k_, in, active, row(in.operands[0]), arrays_.epoch(), where_);
+      case OpKind::AsyncBarrierArrive:
+        return phases_.arrive(k_, in, active, row(in.operands[0]), nullptr, arrays_.epoch(),
+                              where_);
+      case OpKind::AsyncBarrierExpect:
+        return phases_.arrive(k_, in, active, row(in.operands[0]), row(in.operands[1]),
+                              arrays_.epoch(), where_);
+      case OpKind::AsyncBarrierWait:
+        return phases_.wait(k_, in, active, row(in.operands[0]), row(in.operands[1]),
+                            arrays_.epoch(), where_);
+      case OpKind::BulkTensorLoad: {
+        const TensorMap& map = k_.tensor_map(in.tensor_map);
+        const Binding& b = l_.bindings[map.tensor.index];
+        return run_bulk_tensor_load(m, in, active, row(in.operands[0]), row(in.operands[1]),
+                                    row(in.operands[2]), row(in.operands[3]),
+                                    {b.data, b.element_size, l_.tensor_maps[in.tensor_map.index]},
+                                    phases_);
+      }
       default: MT_ASSERT(false) << op_name(in.op) << " is not a tensor-core op";
     }
   }
@@ -450,6 +477,7 @@ class GroupRunner {
   LaneRows locals_;
   std::vector<std::uint8_t> local_written_;
   MaskStack masks_;
+  BarrierPhases phases_;  // before arrays_, which reads it
   ArrayMemory arrays_;
   Warpgroups warpgroups_;
   std::vector<Scalar> scratch_;  // for reductions; capacity for a whole group

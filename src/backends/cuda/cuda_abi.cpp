@@ -44,17 +44,21 @@ std::vector<Slot> kernel_slots(const Kernel& k) {
     const Param& p = k.params[i];
     const ParamId id{static_cast<std::uint32_t>(i)};
     if (p.is_tensor()) {
-      slots.push_back(Slot{SlotKind::Tensor, id, sizeof(void*)});
+      slots.push_back(Slot{SlotKind::Tensor, id, sizeof(void*), TensorMapId{}});
     } else {
-      slots.push_back(Slot{SlotKind::Scalar, id, size_of(p.dtype)});
+      slots.push_back(Slot{SlotKind::Scalar, id, size_of(p.dtype), TensorMapId{}});
     }
   }
   for (std::size_t i = 0; i < k.params.size(); ++i) {
     if (!k.params[i].is_tensor()) continue;
     slots.push_back(Slot{SlotKind::ElementCount, ParamId{static_cast<std::uint32_t>(i)},
-                         sizeof(std::uint64_t)});
+                         sizeof(std::uint64_t), TensorMapId{}});
   }
-  slots.push_back(Slot{SlotKind::ErrorRecord, ParamId{}, sizeof(void*)});
+  for (std::size_t i = 0; i < k.tensor_maps.size(); ++i) {
+    slots.push_back(
+        Slot{SlotKind::TensorMap, ParamId{}, 128, TensorMapId{static_cast<std::uint32_t>(i)}});
+  }
+  slots.push_back(Slot{SlotKind::ErrorRecord, ParamId{}, sizeof(void*), TensorMapId{}});
   return slots;
 }
 

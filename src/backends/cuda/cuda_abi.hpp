@@ -26,13 +26,16 @@ std::string entry_name(const Kernel& k);
 //   2. for each tensor parameter, in kernel order, its element count as unsigned long long
 //      (read by checked mode and by TensorLen; passed in unchecked mode too, so the launcher
 //      never depends on the mode);
-//   3. a pointer to the error record (kErrorRecordWords unsigned ints, zeroed before launch).
-enum class SlotKind : std::uint8_t { Tensor, Scalar, ElementCount, ErrorRecord };
+//   3. each tensor map, in kernel order, as the 128 bytes the driver encodes for this launch
+//      (const __grid_constant__, bulk_copy.hpp);
+//   4. a pointer to the error record (kErrorRecordWords unsigned ints, zeroed before launch).
+enum class SlotKind : std::uint8_t { Tensor, Scalar, ElementCount, TensorMap, ErrorRecord };
 
 struct Slot {
   SlotKind kind = SlotKind::Tensor;
-  ParamId param;         // the IR parameter (invalid for ErrorRecord)
-  std::size_t size = 0;  // bytes of the argument value (a pointer is 8)
+  ParamId param;           // the IR parameter (invalid for TensorMap and ErrorRecord)
+  std::size_t size = 0;    // bytes of the argument value (a pointer is 8, a tensor map 128)
+  TensorMapId tensor_map;  // TensorMap only
 };
 
 // The launch arguments of `k`, in the order above.

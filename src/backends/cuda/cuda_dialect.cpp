@@ -14,6 +14,7 @@
 extern const char* const kEmbedded_prelude_cuh;
 extern const char* const kEmbedded_matrix_cuh;
 extern const char* const kEmbedded_warpgroup_cuh;
+extern const char* const kEmbedded_bulk_copy_cuh;
 
 namespace mt::cuda {
 namespace {
@@ -186,6 +187,8 @@ const CDialect& cuda_dialect() {
       .dynamic_shared_matrix_declaration =
           "extern __shared__ __align__(1024) unsigned char mt_dynamic_shared[];",
       .dynamic_shared = "mt_dynamic_shared",
+      .async_barrier_array = "__shared__ __align__(8) unsigned long long",
+      .tensor_map_parameter = "const __grid_constant__ mt_tensor_map",
       .unroll = "#pragma unroll",
       .thread_index = {"threadIdx.x", "threadIdx.y", "threadIdx.z"},
       .group_index = {"blockIdx.x", "blockIdx.y", "blockIdx.z"},
@@ -204,6 +207,7 @@ const CDialect& cuda_dialect() {
       .prelude = kEmbedded_prelude_cuh,
       .matrix_helpers = kEmbedded_matrix_cuh,
       .warpgroup_helpers = kEmbedded_warpgroup_cuh,
+      .bulk_copy_helpers = kEmbedded_bulk_copy_cuh,
       .checked_macro = "MT_CHECKED",
       .fault_type = "mt_fault",
       .first_fault = "mt_first_fault",

@@ -68,6 +68,8 @@ struct CDialect {
   std::string_view dynamic_shared_declaration;
   std::string_view dynamic_shared_matrix_declaration;  // the same when a warpgroup MMA reads it
   std::string_view dynamic_shared;
+  std::string_view async_barrier_array;   // a set of async barriers: its type and qualifiers
+  std::string_view tensor_map_parameter;  // a tensor map parameter: its qualifiers and type
   std::string_view unroll;  // the line that asks for the following loop to be unrolled
 
   // --- thread identity and synchronisation
@@ -86,6 +88,7 @@ struct CDialect {
   std::string_view prelude;            // its text, handed to the compiler under that name
   std::string_view matrix_helpers;     // pasted after the include into kernels with tensor-core ops
   std::string_view warpgroup_helpers;  // and after them into kernels with warpgroup MMA
+  std::string_view bulk_copy_helpers;  // and into kernels with async barriers or bulk copies
   std::string_view checked_macro;      // defined to 1 or 0 above the include: the access helpers
   std::string_view fault_type, first_fault;  // each thread's first failure, reported at the end
   std::string_view scratch, scratch_size;    // the scratch of threadgroup collectives

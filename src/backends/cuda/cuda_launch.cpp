@@ -4,6 +4,8 @@
 #include <bit>
 #include <string>
 
+#include "backends/cuda/bulk_copy.hpp"
+#include "metaltile/core/contract.hpp"
 #include "metaltile/core/dtype.hpp"
 #include "metaltile/core/error.hpp"
 
@@ -54,13 +56,34 @@ void check_threadgroup_size(const CudaExecutable& exe, const LaunchDims& dims) {
                          std::to_string(m.registers()) + " registers a thread)");
 }
 
+std::vector<EncodedTensorMap> encode_tensor_maps(const Driver& driver, const Kernel& k,
+                                                 const KernelArgs& args, const LaunchDims& dims) {
+  std::vector<EncodedTensorMap> maps;
+  if (k.tensor_maps.empty()) return maps;
+  std::vector<Scalar> uniforms(k.params.size());
+  for (std::size_t p = 0; p < k.params.size(); ++p) {
+    uniforms[p] = k.params[p].is_tensor()
+                      ? Scalar::of_int(static_cast<std::int64_t>(args.elements[p]))
+                      : args.scalars[p];
+  }
+  const std::vector<TensorMapExtent> extents = evaluate_tensor_maps(k, uniforms, dims);
+  for (std::size_t i = 0; i < k.tensor_maps.size(); ++i) {
+    const TensorMap& m = k.tensor_maps[i];
+    maps.push_back(encode_tensor_map(driver, k, m, args.pointers[m.tensor.index], extents[i]));
+  }
+  return maps;
+}
+
 void launch_kernel(const CudaExecutable& exe, const KernelArgs& args, CuDevicePtr error_record,
                    const LaunchDims& dims, CuStream stream) {
   const std::vector<Slot>& slots = exe.slots();
-  // Every slot's value is at most 8 bytes, little-endian at the start of its word, which is what
-  // cuLaunchKernel reads for a parameter of that size.
+  const Kernel& k = exe.kernel();
+  const Driver& d = Driver::get();
+  // Every slot's value but a tensor map's is at most 8 bytes, little-endian at the start of its
+  // word, which is what cuLaunchKernel reads for a parameter of that size.
   std::vector<std::uint64_t> values(slots.size(), 0);
   std::vector<void*> params(slots.size(), nullptr);
+  const std::vector<EncodedTensorMap> maps = encode_tensor_maps(d, k, args, dims);
   for (std::size_t i = 0; i < slots.size(); ++i) {
     const Slot& slot = slots[i];
     switch (slot.kind) {
@@ -70,12 +93,15 @@ void launch_kernel(const CudaExecutable& exe, const KernelArgs& args, CuDevicePt
             scalar_bits(exe.kernel().param(slot.param).dtype, args.scalars[slot.param.index]);
         break;
       case SlotKind::ElementCount: values[i] = args.elements[slot.param.index]; break;
+      case SlotKind::TensorMap:
+        // cuLaunchKernel copies the 128 bytes from here.
+        params[i] = const_cast<EncodedTensorMap*>(&maps[slot.tensor_map.index]);
+        continue;
       case SlotKind::ErrorRecord: values[i] = error_record; break;
     }
     MT_ASSERT(slot.size <= sizeof(std::uint64_t)) << "slot of " << slot.size << " bytes";
     params[i] = &values[i];
   }
-  const Driver& d = Driver::get();
   d.check(d.api().launch_kernel(exe.module().function(), dims.grid[0], dims.grid[1], dims.grid[2],
                                 dims.tpg[0], dims.tpg[1], dims.tpg[2],
                                 static_cast<unsigned>(exe.module().dynamic_shared_bytes()), stream,

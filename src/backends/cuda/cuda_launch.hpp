@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "backends/cuda/bulk_copy.hpp"
 #include "backends/cuda/cuda_abi.hpp"
 #include "backends/cuda/driver.hpp"
 #include "metaltile/backends/backend.hpp"
@@ -52,6 +53,11 @@ std::uint64_t scalar_bits(DType t, const Scalar& value);
 // mt::Error if dims.tpg has more threads than the compiled kernel allows on this device (its
 // register use can make that fewer than the device limit the runtime checked).
 void check_threadgroup_size(const CudaExecutable& exe, const LaunchDims& dims);
+
+// The tensor maps of k (by TensorMapId) for a launch with `args`: the extents the contract
+// gives (checked; a bad one is an mt::Error naming the tensor), encoded over the bound tensors.
+std::vector<EncodedTensorMap> encode_tensor_maps(const Driver& driver, const Kernel& k,
+                                                 const KernelArgs& args, const LaunchDims& dims);
 
 // cuLaunchKernel of `exe` on `stream` with `args` and the error record at `error_record`.
 void launch_kernel(const CudaExecutable& exe, const KernelArgs& args, CuDevicePtr error_record,

@@ -90,6 +90,11 @@ std::unique_ptr<Driver> Driver::load(std::span<const std::string> candidates) {
   } catch (const Error&) {
     lib.resolve(a.event_elapsed_time, "cuEventElapsedTime");
   }
+  try {
+    lib.resolve(a.tensor_map_encode_tiled, "cuTensorMapEncodeTiled");
+  } catch (const Error&) {
+    a.tensor_map_encode_tiled = nullptr;  // an older driver: bulk copies report it when used
+  }
   d->file_ = lib.file_of("cuInit");
   if (d->file_.empty()) d->file_ = lib.name();
 

@@ -109,6 +109,13 @@ struct DriverApi {
   CuResult (*event_elapsed_time)(float*, CuEvent,
                                  CuEvent) = nullptr;  // cuEventElapsedTime_v2, or the original
   CuResult (*event_destroy)(CuEvent) = nullptr;       // cuEventDestroy_v2
+  // cuTensorMapEncodeTiled (CUDA 12 drivers on): null where the driver lacks it, which only
+  // kernels with bulk tile copies need. Arguments: the 128-byte map, CUtensorMapDataType, rank,
+  // global address, dimensions, strides (bytes), box, element strides, interleave, swizzle,
+  // L2 promotion, out-of-bounds fill.
+  CuResult (*tensor_map_encode_tiled)(void*, int, unsigned, void*, const std::uint64_t*,
+                                      const std::uint64_t*, const std::uint32_t*,
+                                      const std::uint32_t*, int, int, int, int) = nullptr;
 };
 
 class Driver {

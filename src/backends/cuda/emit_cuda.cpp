@@ -2,6 +2,7 @@
 // tables of the CDialect it is given.
 #include "backends/cuda/emit_cuda.hpp"
 
+#include <algorithm>
 #include <initializer_list>
 #include <optional>
 #include <set>
@@ -9,9 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "backends/cuda/bulk_copy.hpp"
 #include "backends/cuda/cuda_abi.hpp"
 #include "backends/cuda/cuda_dialect.hpp"
 #include "backends/cuda/warpgroup_mma.hpp"
+#include "metaltile/core/async_barrier.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/visitor.hpp"
 #include "metaltile/core/warpgroup.hpp"
@@ -68,6 +71,12 @@ class Emitter {
     for (std::size_t i = 0; i < k_.arrays.size(); ++i) {
       array_names_.push_back(namer.claim(k_.arrays[i].name, numbered('a', i)));
     }
+    for (std::size_t i = 0; i < k_.async_barriers.size(); ++i) {
+      barrier_names_.push_back(namer.claim(k_.async_barriers[i].name, numbered('b', i)));
+    }
+    for (std::size_t i = 0; i < k_.tensor_maps.size(); ++i) {
+      tensor_map_names_.push_back(namer.claim(k_.tensor_maps[i].name, numbered('m', i)));
+    }
 
     out_ << "// kernel '" << identifier(k_.name) << "', mode " << mode_name(k_.mode) << ", "
          << (options_.checked ? "checked" : "unchecked")
@@ -80,6 +89,7 @@ class Emitter {
     if (uses_warpgroup_ops(k_)) {
       out_ << d_.warpgroup_helpers << "\n" << warpgroup_mma_helpers(k_) << "\n";
     }
+    if (uses_bulk_copies(k_)) out_ << d_.bulk_copy_helpers << "\n";
     emit_signature();
     indent_ = 1;
     for (std::size_t i = 0; i < k_.locals.size(); ++i) {
@@ -124,8 +134,8 @@ class Emitter {
     const bool dynamic = dynamic_shared_bytes(k_) > 0;
     const std::vector<std::uint64_t> offsets = dynamic_shared_offsets(k_);
     if (dynamic) {
-      line() << (uses_warpgroup_ops(k_) ? d_.dynamic_shared_matrix_declaration
-                                        : d_.dynamic_shared_declaration)
+      const bool aligned = std::find(matrices.begin(), matrices.end(), true) != matrices.end();
+      line() << (aligned ? d_.dynamic_shared_matrix_declaration : d_.dynamic_shared_declaration)
              << "\n";
     }
     for (std::size_t i = 0; i < k_.arrays.size(); ++i) {
@@ -148,6 +158,10 @@ class Emitter {
                  : fragment                            ? std::string(d_.aligned_array) + " "
                                                        : "")
              << d_.storage_type(a.dtype) << " " << array_names_[i] << "[" << a.size << "];\n";
+    }
+    for (std::size_t i = 0; i < k_.async_barriers.size(); ++i) {
+      line() << d_.async_barrier_array << " " << barrier_names_[i] << "["
+             << k_.async_barriers[i].size << "];\n";
     }
     bool collectives = false;
     for_each_instr(k_.body, [&](const Instr& in) {
@@ -178,6 +192,10 @@ class Emitter {
           break;
         case SlotKind::ElementCount:
           decls.push_back(std::string(d_.count_type) + " " + count_name(slot.param));
+          break;
+        case SlotKind::TensorMap:
+          decls.push_back(std::string(d_.tensor_map_parameter) + " " +
+                          tensor_map_names_[slot.tensor_map.index]);
           break;
         case SlotKind::ErrorRecord:
           decls.push_back(std::string(d_.error_record_type) + " " +
@@ -387,6 +405,11 @@ class Emitter {
            std::to_string(descriptor_swizzle_code(m.swizzle)) + "ull)";
   }
 
+  // "full + v3": the async barrier operand i of `in` indexes in its set.
+  std::string barrier(const Instr& in, std::size_t i) const {
+    return barrier_names_[in.async_barrier.index] + " + " + value(in.operands[i]);
+  }
+
   // Pins every warpgroup accumulator's registers in program order at a fence or wait, so the
   // compiler moves no access of them across the asynchronous MMA's ordering.
   void fence_accumulators() {
@@ -437,6 +460,26 @@ class Emitter {
         fence_accumulators();
         return;
       case OpKind::FenceAsyncShared: line() << "mt_fence_async_shared();\n"; return;
+      case OpKind::AsyncBarrierInit:
+        line() << "mt_async_barrier_init(" << barrier(in, 0) << ", " << in.lanes << "u);\n";
+        return;
+      case OpKind::AsyncBarrierArrive:
+        line() << "mt_async_barrier_arrive(" << barrier(in, 0) << ");\n";
+        return;
+      case OpKind::AsyncBarrierExpect:
+        line() << "mt_async_barrier_arrive_expect(" << barrier(in, 0) << ", "
+               << value(in.operands[1]) << ");\n";
+        return;
+      case OpKind::AsyncBarrierWait:
+        line() << "mt_async_barrier_wait(" << barrier(in, 0) << ", " << value(in.operands[1])
+               << ");\n";
+        return;
+      case OpKind::BulkTensorLoad:
+        line() << "mt_bulk_tensor_load_2d(" << array_names_[in.array.index] << " + "
+               << value(in.operands[0]) << ", &" << tensor_map_names_[in.tensor_map.index] << ", "
+               << value(in.operands[1]) << ", " << value(in.operands[2]) << ", " << barrier(in, 3)
+               << ");\n";
+        return;
       default: cannot_render(in, in.dtype);
     }
   }
@@ -589,6 +632,8 @@ class Emitter {
   std::vector<std::string> param_names_;
   std::vector<std::string> local_names_;
   std::vector<std::string> array_names_;
+  std::vector<std::string> barrier_names_;     // by AsyncBarrierId
+  std::vector<std::string> tensor_map_names_;  // by TensorMapId
   std::ostringstream out_;
   int indent_ = 0;
   std::uint32_t site_ = 0;  // pre-order position of the instruction being emitted

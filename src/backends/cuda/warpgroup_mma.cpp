@@ -5,6 +5,7 @@
 #include <sstream>
 #include <utility>
 
+#include "backends/cuda/bulk_copy.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/visitor.hpp"
 #include "metaltile/core/warpgroup.hpp"
@@ -51,6 +52,12 @@ bool uses_warpgroup_ops(const Kernel& k) {
 }
 
 std::string kernel_arch(const Kernel& k, std::string_view device_arch) {
+  if (uses_bulk_copies(k) && device_arch < "sm_90" && device_arch.size() == 5) {
+    throw kernel_error(k.name,
+                       "async barriers and bulk tile copies (mbarrier, TMA) need an sm_90 "
+                       "device or newer; this one is " +
+                           std::string(device_arch));
+  }
   if (!uses_warpgroup_ops(k)) return std::string(device_arch);
   if (device_arch == "sm_90" || device_arch == "sm_90a") return "sm_90a";
   throw kernel_error(k.name, "warpgroup MMA (wgmma) needs an sm_90 device; this one is " +

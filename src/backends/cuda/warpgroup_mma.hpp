@@ -16,7 +16,8 @@ bool uses_warpgroup_ops(const Kernel& k);
 
 // The architecture k compiles for on a device of `device_arch` ("sm_90"): "sm_90a" for a
 // kernel with warpgroup ops on sm_90, `device_arch` for any other kernel. A kernel with
-// warpgroup ops on any other architecture is an mt::Error naming it.
+// warpgroup ops on any other architecture, or with async barriers or bulk copies on one before
+// sm_90, is an mt::Error naming it.
 std::string kernel_arch(const Kernel& k, std::string_view device_arch);
 
 // "mt_warpgroup_mma_bf16_n128": the helper for inputs of `input` and width n.

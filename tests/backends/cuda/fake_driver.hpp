@@ -257,6 +257,8 @@ inline CuResult launch(CuFunction f, unsigned gx, unsigned gy, unsigned gz, unsi
   std::vector<Scalar> scalars(k.params.size());
   std::uint32_t* record = nullptr;
   for (std::size_t i = 0; i < slots.size(); ++i) {
+    // The interpreter that runs the kernel evaluates its tensor maps itself.
+    if (slots[i].kind == SlotKind::TensorMap) continue;
     std::uint64_t value = 0;
     std::memcpy(&value, params[i], slots[i].size);  // the driver copies each parameter's bytes
     switch (slots[i].kind) {
@@ -265,6 +267,7 @@ inline CuResult launch(CuFunction f, unsigned gx, unsigned gy, unsigned gz, unsi
         scalars[slots[i].param.index] = decode_scalar(k.param(slots[i].param).dtype, value);
         break;
       case SlotKind::ElementCount: elements[slots[i].param.index] = value; break;
+      case SlotKind::TensorMap: break;
       case SlotKind::ErrorRecord: record = reinterpret_cast<std::uint32_t*>(value); break;
     }
   }

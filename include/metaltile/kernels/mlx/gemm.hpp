@@ -5,7 +5,7 @@
 // multiplying from it with mma.sync while the next stages load.
 //
 //  gemm                  a, b -> out   scalars m, n, k. Runs the variant below that fits the
-//                        shape and device (gemm_wgmma_128x128 on sm_90); itself for k not a
+//                        shape and device (gemm_wgmma_tma_128x128 on sm_90); itself for k not a
 //                        multiple of 8 (whose rows are not 16-byte aligned): 64 x 64 tiles
 //                        loaded element by element.
 //  gemm_128x128_s3       128 x 128 block tiles, k slices of 64 through 3 stages, 4 warps of
@@ -21,6 +21,11 @@
 //                        warpgroups of 64 x 128 multiplying straight from the 128-byte-swizzled
 //                        tiles, one MMA group in flight while the next slice's is issued
 //  gemm_wgmma_128x256    the same with 128 x 256 block tiles, 3 stages, warpgroups of 64 x 256
+//  gemm_wgmma_tma_128x128  the warpgroup MMA fed by bulk copies (TMA, sm_90): one producer
+//                        thread copies each stage's tiles through tensor maps, zeros past the
+//                        edges, on a `full` async barrier; 2 consumer warpgroups release a
+//                        stage on its `empty` barrier once its MMAs retired; 6 stages
+//  gemm_wgmma_tma_128x256  the same with 128 x 256 block tiles and 4 stages
 //  gemm_64x64_s2         64 x 64 block tiles, 2 stages of k = 32, 4 warps of 32 x 32 (small
 //                        problems: more blocks to fill the device)
 // Each variant is runnable by name with the same buffers and scalars.
@@ -42,6 +47,8 @@
   X(gemm_128x256_s3_u)         \
   X(gemm_wgmma_128x128)        \
   X(gemm_wgmma_128x256)        \
+  X(gemm_wgmma_tma_128x128)    \
+  X(gemm_wgmma_tma_128x256)    \
   X(gemm_64x64_s2)
 
 namespace mt::kernels::mlx::gemm {
