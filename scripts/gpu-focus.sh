@@ -7,7 +7,7 @@
 #
 # Each part has its own time limit, so the command returns within the device tool's 10 minutes
 # and what finished is kept. Results under $OUT: build.txt, ctest.txt, bench.txt (the table),
-# bench.json, references.json, compiled.json.
+# bench.json, references.json, compiled.json, logs.txt.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${OUT:-$root/gpu-focus-out}"
@@ -15,6 +15,13 @@ mkdir -p "$out"
 build="${BUILD_DIR:-$root/build-gpu}"
 start=$SECONDS
 stamp() { echo "gpu-focus: $1 after $((SECONDS - start)) s"; }
+# The device tool returns only a few files: the logs go into one, the case list goes.
+finish() {
+  for f in "$out"/*.log; do [ -f "$f" ] && { echo "=== $f"; cat "$f"; } >>"$out/logs.txt"; done
+  rm -f "$out"/*.log "$out/cases.json"
+}
+trap finish EXIT
+trap 'exit 143' TERM INT
 
 OUT="$out/build" STAGES="" BUILD_DIR="$build" "$root/scripts/gpu-check.sh" >"$out/build.txt" 2>&1
 rc=$?
