@@ -344,17 +344,24 @@ KernelInfo variant_info(std::string summary) {
       Body, C, [](const LaunchShape& s) { return gemm_launch(s, C, ""); }, std::move(summary));
 }
 
+// The geometry of a warpgroup MMA variant: `filled` says how a stage's tiles are filled and
+// `roles` names the group's warpgroups (and warps).
+template <const GemmConfig& C>
+std::string warpgroup_geometry(const std::string& filled, const std::string& roles) {
+  return "Reduction mode, " + std::to_string(C.threads()) + " threads a group, one group per " +
+         std::to_string(C.bm) + " x " + std::to_string(C.bn) + " block of out (ceil(m / " +
+         std::to_string(C.bm) + ") * ceil(n / " + std::to_string(C.bn) +
+         ") groups, n fastest); k in slices of 64 through " + std::to_string(C.stages) +
+         " stages of 128-byte-swizzled threadgroup tiles" + filled + "; " + roles +
+         " (CUDA needs sm_90)";
+}
+
 // A warpgroup MMA variant: its geometry names warpgroups rather than warps.
 template <const GemmConfig& C>
 KernelInfo wgmma_info(std::string summary) {
   KernelInfo info = variant_info<C, build_gemm_wgmma<C>>(std::move(summary));
-  info.doc.geometry = "Reduction mode, " + std::to_string(C.threads()) +
-                      " threads a group, one group per " + std::to_string(C.bm) + " x " +
-                      std::to_string(C.bn) + " block of out (ceil(m / " + std::to_string(C.bm) +
-                      ") * ceil(n / " + std::to_string(C.bn) + ") groups, n fastest); k in " +
-                      "slices of 64 through " + std::to_string(C.stages) +
-                      " stages of 128-byte-swizzled threadgroup tiles; 2 warpgroups of 64 x " +
-                      std::to_string(C.bn) + " (warpgroup MMA: CUDA needs sm_90)";
+  info.doc.geometry = warpgroup_geometry<C>(
+      "", "2 warpgroups of 64 x " + std::to_string(C.bn) + " (warpgroup MMA)");
   return info;
 }
 
@@ -362,15 +369,10 @@ KernelInfo wgmma_info(std::string summary) {
 template <const GemmConfig& C>
 KernelInfo wgmma_tma_info(std::string summary) {
   KernelInfo info = variant_info<C, build_gemm_wgmma_tma<C>>(std::move(summary));
-  info.doc.geometry = "Reduction mode, " + std::to_string(C.threads()) +
-                      " threads a group, one group per " + std::to_string(C.bm) + " x " +
-                      std::to_string(C.bn) + " block of out (ceil(m / " + std::to_string(C.bm) +
-                      ") * ceil(n / " + std::to_string(C.bn) + ") groups, n fastest); k in " +
-                      "slices of 64 through " + std::to_string(C.stages) +
-                      " stages of 128-byte-swizzled threadgroup tiles, each filled by two bulk "
-                      "copies (tensor maps of a and b) and guarded by a full and an empty async "
-                      "barrier; 2 consumer warpgroups of 64 x " +
-                      std::to_string(C.bn) + " and 1 producer warp (CUDA needs sm_90)";
+  info.doc.geometry = warpgroup_geometry<C>(
+      ", each filled by two bulk copies (tensor maps of a and b) and guarded by a full and an "
+      "empty async barrier",
+      "2 consumer warpgroups of 64 x " + std::to_string(C.bn) + " and 1 producer warp");
   return info;
 }
 
