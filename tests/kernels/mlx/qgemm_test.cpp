@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/mlx/affine_oracle.hpp"
+#include "kernels/mlx/affine_problem.hpp"
 #include "kernels/mlx/gemv_oracle.hpp"
 #include "kernels/mlx/rows_oracle.hpp"
 #include "metaltile/kernels/mlx/quantized.hpp"
@@ -30,63 +31,35 @@ namespace oracle = mt::test::gemv;
 
 constexpr DType kDTypes[] = {DType::F32, DType::F16, DType::BF16};
 
-struct Problem {
-  DType t;
-  std::uint32_t bits, group_size, m, n, k;
-  affine::Quantized q;
-  std::vector<float> a;
-
-  std::string text() const {
-    return std::string(mt::name_of(t)) + " bits=" + std::to_string(bits) +
-           " group_size=" + std::to_string(group_size) + " m=" + std::to_string(m) +
-           " n=" + std::to_string(n) + " k=" + std::to_string(k);
-  }
+// A GEMM problem: the weights of affine_problem.hpp, M rows of activations `a`, checked against
+// the product with dequantize_affine's weights.
+struct Problem : affine::Problem {
+  const std::vector<float>& a() const { return input; }
   // dequantize_affine's weights, values of T.
   std::vector<float> weights() const {
     return affine::dequantize(q.wq, q.scales, q.biases, n, k, group_size, bits, t);
   }
-  oracle::Expected expected() const { return oracle::gemv(weights(), a, n, k); }
+  oracle::Expected expected() const { return oracle::gemv(weights(), input, n, k); }
   mt::BufferMap buffers() const {
-    return {{"a", mt::test::pack(a, t)},
-            {"wq", mt::test::pack_u32(q.wq)},
-            {"scales", mt::test::pack(q.scales, t)},
-            {"biases", mt::test::pack(q.biases, t)},
-            {"out", mt::test::poisoned(std::size_t{m} * n, t)},
-            {"m", le_bytes(m)},
-            {"n", le_bytes(n)},
-            {"k", le_bytes(k)},
-            {"group_size", le_bytes(group_size)},
-            {"bits", le_bytes(bits)}};
+    mt::BufferMap b = affine::Problem::buffers("a");
+    b["m"] = le_bytes(m);
+    return b;
   }
 };
 
 Problem problem(DType t, std::uint32_t bits, std::uint32_t group_size, std::uint32_t m,
                 std::uint32_t n, std::uint32_t k, std::uint64_t seed) {
-  const std::vector<float> w =
-      mt::test::rows::random_values(std::size_t{n} * k, seed, t, -1.0f, 1.0f);
-  return {t,
-          bits,
-          group_size,
-          m,
-          n,
-          k,
-          affine::quantize(w, group_size, bits, t),
-          mt::test::rows::random_values(std::size_t{m} * k, seed + 1, t, -2.0f, 2.0f)};
+  return {affine::make_problem(t, bits, group_size, m, n, k, seed)};
 }
 
 std::vector<float> run(const mt::Context& ctx, const std::string& name, const Problem& p,
                        const mt::BufferMap& b, const mt::ConstMap& consts = {}) {
-  return mt::test::unpack(mt::kernels::run(ctx, name, p.t, b, consts).outputs.at("out"), p.t);
+  return affine::run(ctx, name, p, b, consts);
 }
 
-// bits and group_size specialised: the kernel keeps only its branch for these bits, which the
-// interpreter runs faster. SpecialisedScalarsGiveTheSameResult compares with the run-time form.
 std::vector<float> run_specialised(const mt::Context& ctx, const std::string& name,
                                    const Problem& p) {
-  mt::BufferMap b = p.buffers();
-  b.erase("bits");
-  b.erase("group_size");
-  return run(ctx, name, p, b, {{"bits", p.bits}, {"group_size", p.group_size}});
+  return affine::run_specialised(ctx, name, p, p.buffers());
 }
 
 void expect_product(const std::vector<float>& out, const Problem& p) {
@@ -163,7 +136,7 @@ TEST(MlxQgemm, EqualsGemmOnTheDequantisedWeights) {
     for (DType t : {DType::F16, DType::BF16}) {
       for (std::uint32_t bits : affine::kBits) {
         const Problem p = problem(t, bits, 64, 33, 40, 192, seed += 2);
-        mt::BufferMap dense{{"a", mt::test::pack(p.a, t)},
+        mt::BufferMap dense{{"a", mt::test::pack(p.a(), t)},
                             {"b", mt::test::pack(p.weights(), t)},
                             {"out", mt::test::poisoned(std::size_t{p.m} * p.n, t)},
                             {"m", le_bytes(p.m)},
@@ -227,8 +200,8 @@ TEST(MlxQgemm, PreconditionErrorsNameKernelAndParam) {
     };
     const std::string kernel = "qgemm_affine";
     mt::BufferMap bad = good;
-    bad["a"] = mt::test::poisoned(p.a.size() - 1, p.t);
-    mt::test::expect_length_error(error(kernel, bad), kernel, "a", "192", p.a.size() - 1);
+    bad["a"] = mt::test::poisoned(p.a().size() - 1, p.t);
+    mt::test::expect_length_error(error(kernel, bad), kernel, "a", "192", p.a().size() - 1);
     bad = good;
     bad["wq"] = mt::test::poisoned(p.q.wq.size() - 8, DType::U32);
     mt::test::expect_length_error(error(kernel, bad), kernel, "wq", std::to_string(p.q.wq.size()),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/mlx/affine_oracle.hpp"
+#include "kernels/mlx/affine_problem.hpp"
 #include "kernels/mlx/gemv_oracle.hpp"
 #include "kernels/mlx/rows_oracle.hpp"
 #include "metaltile/kernels/run.hpp"
@@ -26,64 +27,30 @@ namespace oracle = mt::test::gemv;
 
 constexpr DType kDTypes[] = {DType::F32, DType::F16, DType::BF16};
 
-struct Problem {
-  DType t;
-  std::uint32_t bits, group_size, n, k, m;
-  affine::Quantized q;
-  std::vector<float> x;
-
-  std::string text() const {
-    return std::string(mt::name_of(t)) + " bits=" + std::to_string(bits) +
-           " group_size=" + std::to_string(group_size) + " n=" + std::to_string(n) +
-           " k=" + std::to_string(k) + " m=" + std::to_string(m);
-  }
+// A GEMV problem: the weights of affine_problem.hpp, M rows of activations `x`, checked against
+// the exact dequantised weights.
+struct Problem : affine::Problem {
   oracle::Expected expected() const {
     const std::vector<double> w =
         affine::dequantize_exact(q.wq, q.scales, q.biases, n, k, group_size, bits);
-    return oracle::gemv(w, x, n, k);
+    return oracle::gemv(w, input, n, k);
   }
-  mt::BufferMap buffers() const {
-    return {{"x", mt::test::pack(x, t)},
-            {"wq", mt::test::pack_u32(q.wq)},
-            {"scales", mt::test::pack(q.scales, t)},
-            {"biases", mt::test::pack(q.biases, t)},
-            {"out", mt::test::poisoned(std::size_t{m} * n, t)},
-            {"k", le_bytes(k)},
-            {"n", le_bytes(n)},
-            {"group_size", le_bytes(group_size)},
-            {"bits", le_bytes(bits)}};
-  }
+  mt::BufferMap buffers() const { return affine::Problem::buffers("x"); }
 };
 
 Problem problem(DType t, std::uint32_t bits, std::uint32_t group_size, std::uint32_t n,
                 std::uint32_t k, std::uint32_t m, std::uint64_t seed) {
-  const std::vector<float> w =
-      mt::test::rows::random_values(std::size_t{n} * k, seed, t, -1.0f, 1.0f);
-  return {t,
-          bits,
-          group_size,
-          n,
-          k,
-          m,
-          affine::quantize(w, group_size, bits, t),
-          mt::test::rows::random_values(std::size_t{m} * k, seed + 1, t, -2.0f, 2.0f)};
+  return {affine::make_problem(t, bits, group_size, m, n, k, seed)};
 }
 
 std::vector<float> run(const mt::Context& ctx, const std::string& name, const Problem& p,
                        const mt::BufferMap& b, const mt::ConstMap& consts = {}) {
-  return mt::test::unpack(mt::kernels::run(ctx, name, p.t, b, consts).outputs.at("out"), p.t);
+  return affine::run(ctx, name, p, b, consts);
 }
 
-// The format specialised: the kernel keeps only its branch for these bits, which the CPU
-// interpreter runs several times faster (it pays per instruction of the whole kernel at every
-// launch). SpecialisedScalarsGiveTheSameResult runs the unspecialised kernel for every bits
-// value and compares.
 std::vector<float> run_specialised(const mt::Context& ctx, const std::string& name,
                                    const Problem& p) {
-  mt::BufferMap b = p.buffers();
-  b.erase("bits");
-  b.erase("group_size");
-  return run(ctx, name, p, b, {{"bits", p.bits}, {"group_size", p.group_size}});
+  return affine::run_specialised(ctx, name, p, p.buffers());
 }
 
 std::vector<std::string> variants_for(std::uint32_t m) {
