@@ -2,7 +2,8 @@
 // exceed the threadgroup memory (DeviceLimits::max_threadgroup_memory) or whose per-thread
 // arrays exceed max_thread_array_bytes is an mt::Error naming the kernel and the array before
 // anything is compiled or allocated (a threadgroup array of 2^30 f32 used to exhaust the host's
-// memory in the interpreter). Arrays exactly at the limits run.
+// memory in the interpreter); async barriers count towards threadgroup memory. Arrays exactly
+// at the limits run.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -84,6 +85,28 @@ TEST(ArrayLimits, ThreadgroupArraysOverTheDevicesMemoryAreErrors) {
     const DispatchResult r = run(ctx, tile_kernel(limit / 4));
     EXPECT_EQ(test::unpack(r.outputs.at("out"), DType::F32)[31], 31.0f);
     EXPECT_NO_THROW(run(ctx, specialised_tile_kernel(), {{"n", std::uint32_t{32}}}));
+  });
+}
+
+// Async barriers take 8 bytes of threadgroup memory each: an array of exactly the limit plus one
+// barrier is over it.
+TEST(ArrayLimits, AsyncBarriersCountTowardsThreadgroupMemory) {
+  test::for_each_backend([](Context& ctx) {
+    const std::uint32_t limit = ctx.limits().max_threadgroup_memory;
+    const Kernel k = trace("tile_and_barrier", KernelMode::Reduction, [limit](KernelBuilder& b) {
+      Tensor out = b.output("out", DType::F32);
+      ArrayRef tile = b.threadgroup_array("tile", DType::F32, limit / 4);
+      const AsyncBarriers bars("bars", 1);
+      Val t = thread_id(0);
+      tile[t] = t.to(DType::F32);
+      barrier();
+      out[t] = tile[t];
+    });
+    EXPECT_EQ(error_of([&] { run(ctx, k); }),
+              "kernel 'tile_and_barrier': array 'tile' (f32[" + std::to_string(limit / 4) +
+                  "]): the threadgroup arrays and async barriers take " +
+                  std::to_string(limit + 8) + " bytes a threadgroup, over the limit of " +
+                  std::to_string(limit) + " bytes of threadgroup memory");
   });
 }
 

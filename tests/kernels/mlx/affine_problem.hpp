@@ -41,9 +41,8 @@ struct Problem {
 
 // Weights uniform in [-1, 1) and activations in [-2, 2), values of t, quantised with the host
 // oracle.
-inline Problem make_problem(DType t, std::uint32_t bits, std::uint32_t group_size,
-                            std::uint32_t m, std::uint32_t n, std::uint32_t k,
-                            std::uint64_t seed) {
+inline Problem make_problem(DType t, std::uint32_t bits, std::uint32_t group_size, std::uint32_t m,
+                            std::uint32_t n, std::uint32_t k, std::uint64_t seed) {
   const std::vector<float> w = rows::random_values(std::size_t{n} * k, seed, t, -1.0f, 1.0f);
   return {t,
           bits,
