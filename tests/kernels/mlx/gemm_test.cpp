@@ -105,54 +105,46 @@ std::vector<Shape> shapes(const mt::Context& ctx) {
   return all;
 }
 
-// The warpgroup MMA variants: on the interpreter and on sm_90 (said when CUDA is another
-// architecture). The same shapes, plus K = 200 (four slices with a tail of 8) on the CPU, so
-// the ring of stages wraps around.
-TEST(MlxGemm, WarpgroupVariantsMatchTheOracleWithTails) {
-  mt::test::for_each_backend([](mt::Context& ctx) {
-    if (ctx.backend() == mt::Backend::Cuda &&
-        ctx.description().find("sm_90") == std::string::npos) {
-      std::cout << "*** gemm_wgmma_* not run on " << ctx.description() << ": they need sm_90\n";
-      return;
-    }
-    std::vector<Shape> all = shapes(ctx);
-    if (ctx.backend() == mt::Backend::Cpu) all.push_back({65, 130, 200});
-    std::uint64_t seed = 11;
-    for (DType t : {DType::F16, DType::BF16}) {
-      for (const Shape& s : all) {
-        const Problem p = problem(s, t, seed += 2);
-        for (const char* name : {"gemm_wgmma_128x128", "gemm_wgmma_128x256"}) {
-          SCOPED_TRACE(std::string(mt::name_of(t)) + " " + s.text() + " " + name);
-          expect_gemm(mt::kernels::run(ctx, name, t, buffers(p, t)), p, t);
-        }
+// Variants that need sm_90 (warpgroup MMA), on the interpreter and on sm_90 (said when CUDA is
+// another architecture, naming them as `what`): the shapes of every variant plus `cpu_shape` on
+// the interpreter.
+void expect_sm90_variants_match(mt::Context& ctx, const std::string& what,
+                                const std::vector<const char*>& names, const Shape& cpu_shape,
+                                std::uint64_t seed) {
+  if (ctx.backend() == mt::Backend::Cuda && ctx.description().find("sm_90") == std::string::npos) {
+    std::cout << "*** " << what << " not run on " << ctx.description() << ": they need sm_90\n";
+    return;
+  }
+  std::vector<Shape> all = shapes(ctx);
+  if (ctx.backend() == mt::Backend::Cpu) all.push_back(cpu_shape);
+  for (DType t : {DType::F16, DType::BF16}) {
+    for (const Shape& s : all) {
+      const Problem p = problem(s, t, seed += 2);
+      for (const char* name : names) {
+        SCOPED_TRACE(std::string(mt::name_of(t)) + " " + s.text() + " " + name);
+        expect_gemm(mt::kernels::run(ctx, name, t, buffers(p, t)), p, t);
       }
     }
+  }
+}
+
+// The warpgroup MMA variants, with K = 200 (four slices with a tail of 8) on the CPU, so the
+// ring of stages wraps around.
+TEST(MlxGemm, WarpgroupVariantsMatchTheOracleWithTails) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    expect_sm90_variants_match(ctx, "gemm_wgmma_*", {"gemm_wgmma_128x128", "gemm_wgmma_128x256"},
+                               {65, 130, 200}, 11);
   });
 }
 
-// The bulk-copy variants: on the interpreter and on sm_90 (said when CUDA is another
-// architecture). Tails in every dimension come from the copies' zeros past the tensor maps'
-// extents; on the CPU, K = 456 runs 8 slices through the 6 (4) stages, so the producer refills
-// stages after waiting on their `empty` barriers, in blocks past M and N.
+// The bulk-copy variants. Tails in every dimension come from the copies' zeros past the tensor
+// maps' extents; on the CPU, K = 456 runs 8 slices through the 6 (4) stages, so the producer
+// refills stages after waiting on their `empty` barriers, in blocks past M and N.
 TEST(MlxGemm, BulkCopyVariantsMatchTheOracleWithTails) {
   mt::test::for_each_backend([](mt::Context& ctx) {
-    if (ctx.backend() == mt::Backend::Cuda &&
-        ctx.description().find("sm_90") == std::string::npos) {
-      std::cout << "*** gemm_wgmma_tma_* not run on " << ctx.description() << ": they need sm_90\n";
-      return;
-    }
-    std::vector<Shape> all = shapes(ctx);
-    if (ctx.backend() == mt::Backend::Cpu) all.push_back({130, 140, 456});
-    std::uint64_t seed = 41;
-    for (DType t : {DType::F16, DType::BF16}) {
-      for (const Shape& s : all) {
-        const Problem p = problem(s, t, seed += 2);
-        for (const char* name : {"gemm_wgmma_tma_128x128", "gemm_wgmma_tma_128x256"}) {
-          SCOPED_TRACE(std::string(mt::name_of(t)) + " " + s.text() + " " + name);
-          expect_gemm(mt::kernels::run(ctx, name, t, buffers(p, t)), p, t);
-        }
-      }
-    }
+    expect_sm90_variants_match(ctx, "gemm_wgmma_tma_*",
+                               {"gemm_wgmma_tma_128x128", "gemm_wgmma_tma_128x256"},
+                               {130, 140, 456}, 41);
   });
 }
 
