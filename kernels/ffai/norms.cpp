@@ -43,11 +43,30 @@ NormScalars norm_scalars(KernelBuilder& k, const Tensor& w, const Val& n) {
   return s;
 }
 
+// One normalised element in f32: v * scale * (w + weight_offset).
+Val scaled(const Val& v, const Val& scale, const Val& w, const Val& weight_offset) {
+  return v * scale * (w + weight_offset);
+}
+
+// The row's scale, 1 / sqrt(mean(h^2) + eps), from each thread's sum of h^2 (a threadgroup
+// reduction, whose barrier also orders the threads' writes of h before later reads).
+Val rms_scale(const Val& sum_sq, const RowLoop& r, const NormScalars& s) {
+  return rsqrt(threadgroup_sum(sum_sq) / r.n.to(F32) + s.eps);
+}
+
+// round_T(a + b), the sum taken in f32; adds the square of the rounded value to sum_sq.
+Val add_rounded(const Val& a, const Val& b, DType t, Var& sum_sq) {
+  Val rounded = (a.to(F32) + b.to(F32)).to(t);
+  Val v = rounded.to(F32);
+  sum_sq += v * v;
+  return rounded;
+}
+
 // out[row, i] = x[row, i] * scale * (w[i] + weight_offset) for the elements this thread owns.
 void write_scaled(const RowLoop& r, const Tensor& x, const Tensor& w, const Tensor& out,
                   const Val& scale, const Val& weight_offset) {
   map_elements(r, x, {w}, out, [&](const Val& v, const std::vector<Val>& wi) {
-    return v * scale * (wi[0] + weight_offset);
+    return scaled(v, scale, wi[0], weight_offset);
   });
 }
 
@@ -58,12 +77,7 @@ Val add_rows(const RowLoop& r, const Tensor& x, const Tensor& residual, const Te
   const DType T = x.dtype();
   const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(T));
   Var sum_sq = f32(0.0f);
-  auto add = [&](const Val& a, const Val& b) {
-    Val rounded = (a.to(F32) + b.to(F32)).to(T);
-    Val v = rounded.to(F32);
-    sum_sq += v * v;
-    return rounded;
-  };
+  auto add = [&](const Val& a, const Val& b) { return add_rounded(a, b, T, sum_sq); };
   if_(r.n % lanes == 0u, [&] {
     for (Val chunk : range(r.first, r.n / lanes, r.stride)) {
       Val at = r.base + chunk * lanes;
@@ -109,23 +123,22 @@ void add_rms_norm_held(const RowLoop& r, const Tensor& x, const Tensor& residual
       ArrayRef xv = load_vector(x, at, lanes);
       ArrayRef rv = load_vector(residual, at, lanes);
       for (std::uint32_t j = 0; j < lanes; ++j) {
-        Val rounded = (Val(xv[j]).to(F32) + Val(rv[j]).to(F32)).to(T);
-        Val v = rounded.to(F32);
-        sum_sq += v * v;
+        Val xj = xv[j];
+        Val rounded = add_rounded(xj, rv[j], T, sum_sq);
         hv[j] = rounded;
         held[c * lanes + j] = rounded;
       }
       store_vector(h, at, hv, lanes);
     });
   }
-  Val scale = rsqrt(threadgroup_sum(sum_sq) / r.n.to(F32) + s.eps);
+  Val scale = rms_scale(sum_sq, r, s);
   for (std::uint32_t c = 0; c < kHeldVectors; ++c) {
     Val chunk = r.first + r.stride * c;
     if_(chunk < chunks, [&] {
       ArrayRef wv = load_vector(w, chunk * lanes, lanes);
       for (std::uint32_t j = 0; j < lanes; ++j) {
         Val v = Val(held[c * lanes + j]).to(F32);
-        o[j] = (v * scale * (Val(wv[j]).to(F32) + s.weight_offset)).to(T);
+        o[j] = scaled(v, scale, Val(wv[j]).to(F32), s.weight_offset).to(T);
       }
       store_vector(out, r.base + chunk * lanes, o, lanes);
     });
@@ -144,8 +157,7 @@ void build_add_rms_norm(KernelBuilder& k, DType T) {
   Val held = r.n % lanes == 0u && r.n / lanes <= r.stride * kHeldVectors;
   if_(r.in_range && held, [&] { add_rms_norm_held(r, x, residual, w, h, out, s); });
   if_(r.in_range && !held, [&] {
-    Val sum_sq = add_rows(r, x, residual, h);
-    Val scale = rsqrt(threadgroup_sum(sum_sq) / r.n.to(F32) + s.eps);
+    Val scale = rms_scale(add_rows(r, x, residual, h), r, s);
     // The barrier inside threadgroup_sum orders every write of h before these reads.
     write_scaled(r, h, w, out, scale, s.weight_offset);
   });
