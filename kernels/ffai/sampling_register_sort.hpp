@@ -60,9 +60,9 @@ inline Entry exchange_with(const Entry& own, std::uint32_t mask, std::uint32_t h
   Val lane = lane_id();
   Entry other{warp_shuffle_xor(own.key, mask), warp_shuffle_xor(own.idx, mask)};
   Val lower = (lane & high_bit) == 0u;
-  Val other_better = ranks_before(other.key, other.idx, own.key, own.idx);
-  Val own_better = ranks_before(own.key, own.idx, other.key, other.idx);
-  Val take = select(lower, other_better, own_better);
+  // The upper lane takes the other entry when it is not better: equal entries (only the empty
+  // padding ones can be) are the same either way.
+  Val take = lower == ranks_before(other.key, other.idx, own.key, own.idx);
   return Entry{select(take, other.key, own.key), select(take, other.idx, own.idx)};
 }
 
