@@ -53,10 +53,7 @@ if [ -n "${KERNELS:-}" ]; then
   if [ -n "${COMPILED:-}" ]; then
     timeout "${COMPILE_SECONDS:-90}" python3 "$root/bench/references.py" --cases "$out/cases.json" \
       --out "$out/compiled.json" --kernels "$COMPILED" --reps 20 >"$out/compiled.log" 2>&1
-    python3 -c 'import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print(r["kernel"], r["label"], r["dtype"], r["reference"], "%.2f us" % r["median_us"])' \
-      "$out/compiled.json" 2>&1 || tail -n 5 "$out/compiled.log"
+    python3 "$root/bench/show_references.py" "$out/compiled.json" 2>&1 || tail -n 5 "$out/compiled.log"
     stamp "torch.compile references"
   fi
 fi

@@ -78,10 +78,7 @@ case "$1" in
       --out "$out/compiled.json" --kernels "${COMPILED_KERNELS:-add_rms_norm}" --reps 20 \
       >"$out/compiled.log" 2>&1
     echo "--- torch.compile references (${COMPILED_KERNELS:-add_rms_norm})"
-    python3 -c 'import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print(r["kernel"], r["label"], r["dtype"], r["reference"], "%.2f us" % r["median_us"])' \
-      "$out/compiled.json" 2>&1 || tail -n 20 "$out/compiled.log"
+    python3 "$root/bench/show_references.py" "$out/compiled.json" 2>&1 || tail -n 20 "$out/compiled.log"
     ;;
   engine)
     OUT="$out/engine" ENGINE_STAGES="bench" timeout "$(($(left) - 90))" \
