@@ -2,9 +2,10 @@
 //
 // add_rms_norm is the pre-norm residual step of a decoder layer: one threadgroup per row adds
 // the residual (h is rounded to T and stored), accumulates sum(h^2) from the rounded values,
-// and after the threadgroup reduction makes the scaled output from h: kept in registers when
-// the row is at most kHeldVectors 16-byte vectors a thread, else read back (its own writes,
-// from L2). Both passes use 16-byte vectors when n is a multiple of the vector width.
+// and after the threadgroup reduction makes the scaled output from h read back (its own
+// writes, from L2). Keeping h in registers instead (tried: up to 8 vectors a thread) took 95
+// registers a thread, so 1024-thread launches failed, and reached only 82 % of copy on the H200.
+// Both passes use 16-byte vectors when n is a multiple of the vector width.
 //
 // rms_norm_short_rows serves rows too short to keep a threadgroup busy (per-head q/k norm:
 // n = head_dim = 128, so one row is 16 vectors of bf16). A team of `team` lanes (the row's
@@ -99,52 +100,6 @@ Val add_rows(const RowLoop& r, const Tensor& x, const Tensor& residual, const Te
   return sum_sq;
 }
 
-// Vectors of h a thread keeps in registers between the two passes: 8 covers rows of up to 64
-// vectors a thread (n <= 8192 in bf16 with the row geometry's 128 threads).
-constexpr std::uint32_t kHeldVectors = 8;
-
-// add_rms_norm for rows whose h fits the threads' registers (n a multiple of the vector width
-// and at most kHeldVectors vectors a thread): h is computed, stored and kept, and the scaled
-// output is made from the kept values, so the second pass reads only w.
-void add_rms_norm_held(const RowLoop& r, const Tensor& x, const Tensor& residual, const Tensor& w,
-                       const Tensor& h, const Tensor& out, const NormScalars& s) {
-  KernelBuilder& k = x.builder();
-  const DType T = x.dtype();
-  const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(T));
-  Val chunks = r.n / lanes;
-  ArrayRef held = k.thread_array("h_held", T, kHeldVectors * lanes);
-  ArrayRef hv = k.thread_array("h_chunk", T, lanes);
-  ArrayRef o = k.thread_array("out_chunk", T, lanes);
-  Var sum_sq = f32(0.0f);
-  for (std::uint32_t c = 0; c < kHeldVectors; ++c) {
-    Val chunk = r.first + r.stride * c;
-    if_(chunk < chunks, [&] {
-      Val at = r.base + chunk * lanes;
-      ArrayRef xv = load_vector(x, at, lanes);
-      ArrayRef rv = load_vector(residual, at, lanes);
-      for (std::uint32_t j = 0; j < lanes; ++j) {
-        Val xj = xv[j];
-        Val rounded = add_rounded(xj, rv[j], T, sum_sq);
-        hv[j] = rounded;
-        held[c * lanes + j] = rounded;
-      }
-      store_vector(h, at, hv, lanes);
-    });
-  }
-  Val scale = rms_scale(sum_sq, r, s);
-  for (std::uint32_t c = 0; c < kHeldVectors; ++c) {
-    Val chunk = r.first + r.stride * c;
-    if_(chunk < chunks, [&] {
-      ArrayRef wv = load_vector(w, chunk * lanes, lanes);
-      for (std::uint32_t j = 0; j < lanes; ++j) {
-        Val v = Val(held[c * lanes + j]).to(F32);
-        o[j] = scaled(v, scale, Val(wv[j]).to(F32), s.weight_offset).to(T);
-      }
-      store_vector(out, r.base + chunk * lanes, o, lanes);
-    });
-  }
-}
-
 void build_add_rms_norm(KernelBuilder& k, DType T) {
   Tensor x = k.input("x", T), residual = k.input("residual", T), w = k.input("w", T);
   Tensor h = k.output("h", T), out = k.output("out", T);
@@ -153,10 +108,7 @@ void build_add_rms_norm(KernelBuilder& k, DType T) {
   k.require_len(residual, x.len(), "rows*n = len(x)");
   require_out_per_element(k, h, x);
   require_out_per_element(k, out, x);
-  const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(T));
-  Val held = r.n % lanes == 0u && r.n / lanes <= r.stride * kHeldVectors;
-  if_(r.in_range && held, [&] { add_rms_norm_held(r, x, residual, w, h, out, s); });
-  if_(r.in_range && !held, [&] {
+  if_(r.in_range, [&] {
     Val scale = rms_scale(add_rows(r, x, residual, h), r, s);
     // The barrier inside threadgroup_sum orders every write of h before these reads.
     write_scaled(r, h, w, out, scale, s.weight_offset);

@@ -107,7 +107,7 @@ TEST(BulkCopy, BoxesInEachSwizzleModeWithZerosPastTheEdges) {
     check_box(ctx, DType::BF16, 16, 64, Swizzle::Bytes128, 40, 100, 8, 0);     // inside
     check_box(ctx, DType::BF16, 16, 64, Swizzle::Bytes128, 21, 100, 8, 64);    // past both edges
     check_box(ctx, DType::F16, 24, 32, Swizzle::Bytes64, 30, 50, -3, 40);      // above the start
-    check_box(ctx, DType::BF16, 8, 16, Swizzle::Bytes32, 9, 20, 4, -5);        // left of it
+    check_box(ctx, DType::BF16, 8, 16, Swizzle::Bytes32, 9, 20, 4, -8);        // left of it
     check_box(ctx, DType::BF16, 12, 24, Swizzle::None, 5, 30, 0, 16);          // no swizzle
     check_box(ctx, DType::BF16, 16, 64, Swizzle::Bytes128, 10, 10, 200, 200);  // wholly outside
   });
@@ -172,6 +172,7 @@ enum class Misuse {
   UseBeforeInit,
   InitNotPublished,
   Misaligned,
+  MisalignedColumn,
   EndWithBytesOutstanding,
 };
 
@@ -195,7 +196,8 @@ Kernel misuse_kernel(Misuse what) {
       full.arrive_expect(u32(1), u32(expect));
       if (what != Misuse::NoCopy && what != Misuse::EndWithBytesOutstanding) {
         const Val at = u32(what == Misuse::Misaligned ? 8 : 0);
-        bulk_tensor_load(tile, at, map, i32(0), i32(0), full, u32(1));
+        const Val col = i32(what == Misuse::MisalignedColumn ? -5 : 0);
+        bulk_tensor_load(tile, at, map, i32(0), col, full, u32(1));
       }
     });
     if (what == Misuse::ReadBeforeWait) out[tid] = tile[tid];
@@ -231,6 +233,8 @@ TEST(BulkCopy, InterpreterReportsMisuse) {
   expect_mentions(run(Misuse::InitNotPublished), {"'full'[1]", "in the epoch of its init"});
   expect_mentions(run(Misuse::Misaligned),
                   {"array 'tile'", "at element 8", "aligned to 1024 bytes", "bulk_tensor_load"});
+  expect_mentions(run(Misuse::MisalignedColumn),
+                  {"tensor map 'src_map'", "column corner -5", "-10 bytes", "multiple of 16"});
   expect_mentions(run(Misuse::EndWithBytesOutstanding),
                   {"kernel 'bulk_misuse'", "'full'[1]", "1024 bytes", "never waited for"});
   // The context stays usable after each report.

@@ -75,7 +75,8 @@ class AsyncBarriers {
 // wholly outside the tensor: those elements are zeros), swizzled as the map says; its bytes
 // count on barriers[barrier]. Asynchronous: read dst only after a wait on that phase. One
 // thread issues it; dst_index * element size must be a multiple of
-// tensor_map_destination_alignment(map.swizzle()).
+// tensor_map_destination_alignment(map.swizzle()), and col * element size a multiple of 16 (the
+// engine starts each box row on a 16-byte boundary; the GPU stops otherwise).
 void bulk_tensor_load(const ArrayRef& dst, const Val& dst_index, const TensorMapRef& map,
                       const Val& row, const Val& col, const AsyncBarriers& barriers,
                       const Val& barrier);

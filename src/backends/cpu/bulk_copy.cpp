@@ -33,6 +33,17 @@ void run_bulk_tensor_load(const MatrixContext& m, const Instr& in, ActiveLanes a
                              std::string(swizzle_name(map.swizzle)) + " swizzle)",
                          m.where, lane);
     }
+    // The engine starts each box row at a 16-byte boundary of the tensor's row: a column
+    // corner that is not one stops the GPU with an illegal instruction.
+    if ((col[lane].i * std::int64_t{esize}) % 16 != 0) {
+      throw thread_error(k, in,
+                         "tensor map '" + map.name + "': the box's column corner " +
+                             std::to_string(col[lane].i) + " is " +
+                             std::to_string(col[lane].i * std::int64_t{esize}) +
+                             " bytes from the row's start; the bulk copy engine needs a "
+                             "multiple of 16",
+                         m.where, lane);
+    }
     const std::uint64_t phase = phases.phase(slot);
     for (std::uint32_t r = 0; r < map.box_rows; ++r) {
       const std::int64_t gr = row[lane].i + r;
