@@ -13,5 +13,6 @@ REFERENCES = {
     name: gemm
     for name in ("gemm", "gemm_128x128_s3", "gemm_128x128_s4", "gemm_128x128_w8",
                  "gemm_128x256_s3", "gemm_128x128_s3_u", "gemm_128x256_s3_u",
-                 "gemm_wgmma_128x128", "gemm_wgmma_128x256", "gemm_64x64_s2")
+                 "gemm_wgmma_128x128", "gemm_wgmma_128x256", "gemm_wgmma_tma_128x128",
+                 "gemm_wgmma_tma_128x256", "gemm_64x64_s2")
 }
