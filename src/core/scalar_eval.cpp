@@ -93,7 +93,9 @@ std::size_t arity(OpKind op) {
 
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
-constexpr float kSqrt2 = 1.41421356f;  // sqrtf(2), correctly rounded
+// 1/sqrt(2) rounded to f32: gelu multiplies by it, as PyTorch does, instead of dividing by
+// sqrt(2) (an IEEE division is a long instruction sequence on the GPU).
+constexpr float kInvSqrt2 = 0.70710678f;
 
 // x/2 * (1 + tanh(z)) with z = sqrt(2/pi) * (x + 0.044715 x^3), written as x / (1 + e^(-2z)):
 // the same function without the cancellation of 1 + tanh(z) for x < 0. The CUDA dialect's
@@ -168,7 +170,7 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::Erf: return real(std::erf(fx));
     case OpKind::Sigmoid: return real(sigmoid(fx));
     case OpKind::Silu: return real(fx * sigmoid(fx));
-    case OpKind::Gelu: return real(0.5f * fx * (1.0f + std::erf(fx / kSqrt2)));
+    case OpKind::Gelu: return real(0.5f * fx * (1.0f + std::erf(fx * kInvSqrt2)));
     case OpKind::GeluTanh: return real(gelu_tanh(fx));
     case OpKind::Cast: return convert(x, operand, result);
     case OpKind::Bitcast: return bitcast(x, operand, result);

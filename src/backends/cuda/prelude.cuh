@@ -161,8 +161,8 @@ MT_DEVICE unsigned char mt_rem(unsigned char a, unsigned char b) {
 MT_DEVICE float mt_rsqrt(float x) { return 1.0f / sqrtf(x); }
 MT_DEVICE float mt_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 MT_DEVICE float mt_silu(float x) { return x * mt_sigmoid(x); }
-// The exact (erf) form, x/2 * (1 + erf(x / sqrt(2))), with sqrt(2) rounded to f32.
-MT_DEVICE float mt_gelu(float x) { return 0.5f * x * (1.0f + erff(x / 1.41421356f)); }
+// The exact (erf) form, x/2 * (1 + erf(x * (1/sqrt(2)))), with 1/sqrt(2) rounded to f32.
+MT_DEVICE float mt_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678f)); }
 
 // ---- loops ----------------------------------------------------------------------------------
 // A loop variable's next value: v + step, or hi when that would reach hi or pass the end of
