@@ -202,21 +202,18 @@ void build_gemm_wgmma(KernelBuilder& k, DType t) {
 
 // The warpgroup MMA fed by bulk copies, warp-specialised: lane 0 of the producer warp issues
 // one bulk copy per tile, its bytes counted on the stage's `full` barrier; the two warpgroups
-// wait on `full`, multiply, retire the MMAs and arrive on the stage's `empty` barrier, which
-// the producer waits on before refilling that stage with slice t + STAGES. Stage s of slice t
-// is in its (t / STAGES)-th round: both barriers' phases have that parity. The consumers take
-// slices in pairs: the second slice's MMAs are issued while the first's run, and each slice is
-// released as soon as it retires (wait(1), then wait(0)), so the tensor cores drain once a
-// pair instead of once a slice. No MMA group stays in flight from one pair to the next: across
-// the loop's iterations ptxas serialises every MMA (C7518) unless each role's loop is one
-// branch, which the lockstep interpreter cannot run. An odd last slice runs alone after the
-// loop. Consumers come first in each pair, so the interpreter, running the threads in
-// lockstep, sees every wait complete; on the GPU the producer runs up to STAGES slices ahead.
-// The roles are tested on the warpgroup index as lane 0 has it, visibly warp-uniform.
+// wait on `full`, multiply, and arrive on the stage's `empty` barrier once the MMAs reading it
+// retired, which the producer waits on before refilling that stage with slice t + STAGES.
+// Stage s of slice t is in its (t / STAGES)-th round: both barriers' phases have that parity.
+// The consumers keep one slice's MMAs in flight while they issue the next slice's
+// (wait(1) retires slice t - 1 after slice t is issued, and frees its stage). The loop is
+// range_by_role: on the GPU each role runs its own loop inside its branch, which keeps ptxas
+// from serialising the MMAs across trips (C7518); the interpreter runs consumers, then the
+// producer, in each trip, and sees every wait complete. The roles are tested on the
+// warpgroup index as lane 0 has it, visibly warp-uniform.
 template <const GemmConfig& C>
 void build_gemm_wgmma_tma(KernelBuilder& k, DType t) {
   static_assert(C.aligned && C.bk == 64 && C.bm == 128 && C.producer_warps == 1, "1 producer");
-  static_assert(C.stages >= 4, "a pair of slices in flight while the next pair loads");
   const GemmBlock g = gemm_block(k, t, C);
   const SharedTiles sa("a_tiles", t, C.bm, C.bk, C.stages);
   const SharedTiles sb("b_tiles", t, C.bn, C.bk, C.stages);
@@ -224,7 +221,8 @@ void build_gemm_wgmma_tma(KernelBuilder& k, DType t) {
                                         C.bm, C.bk, Swizzle::Bytes128);
   const TensorMapRef b_map = tensor_map("b_map", g.vb.tensor, g.vb.rows, g.vb.cols, g.vb.stride,
                                         C.bn, C.bk, Swizzle::Bytes128);
-  const AsyncBarriers full("full", C.stages), empty("empty", C.stages);
+  // empty[STAGES] is a spare that the consumers' first trip arrives on; nobody waits on it.
+  const AsyncBarriers full("full", C.stages), empty("empty", C.stages + 1);
   const WarpgroupAccumulator acc = warpgroup_accumulator("acc", C.bn);
   const Val& rows = g.warp_row;  // the warpgroup's first row in the block: 0 or 64
   const Val warpgroup = warp_shuffle(thread_id(0) / kWarpgroupSize, 0u);
@@ -247,7 +245,7 @@ void build_gemm_wgmma_tma(KernelBuilder& k, DType t) {
   // The producer refills the stage of `slice`, once its MMAs retired, with slice + STAGES.
   const auto refill = [&](const Val& slice) {
     const Val next = slice + C.stages;
-    if_(next < slices && lane_id() == 0u, [&] {
+    if_(next < slices, [&] {
       empty.wait(stage(slice), parity(slice));
       load_slice(next, stage(slice));
     });
@@ -255,38 +253,27 @@ void build_gemm_wgmma_tma(KernelBuilder& k, DType t) {
 
   const Val producer = producer_warp && lane_id() == 0u;
   if_(producer, [&] {
-    for (std::uint32_t s = 0; s < C.stages; ++s) {
-      full.init(u32(s), 1);
-      empty.init(u32(s), C.consumer_threads());
-    }
+    for (std::uint32_t s = 0; s < C.stages; ++s) full.init(u32(s), 1);
+    for (std::uint32_t s = 0; s <= C.stages; ++s) empty.init(u32(s), C.consumer_threads());
     for (std::uint32_t s = 0; s < C.stages; ++s) {
       if_(u32(s) < slices, [&] { load_slice(u32(s), u32(s)); });
     }
   });
   acc.fill(f32(0));
   barrier();  // the barriers are initialised for everyone
-  for (Val pair : range(0u, slices / 2u)) {
-    const Val first = pair * 2u, second = first + 1u;
+  for (Val slice : range_by_role(0u, slices)) {
     if_(consumer, [&] {
-      multiply(first);
-      multiply(second);
-      warpgroup_wait(1);  // the first slice's MMAs have retired...
-      empty.arrive(stage(first));
-      warpgroup_wait(0);  // ...and the second's
-      empty.arrive(stage(second));
+      multiply(slice);
+      warpgroup_wait(1);  // slice - 1's MMAs have retired, so its stage is free; slice 0
+      // arrives on the spare barrier instead (a branch here would serialise the MMAs)
+      empty.arrive(select(slice == 0u, u32(C.stages), stage(slice - 1u)));
     });
-    if_(producer_warp, [&] {
-      refill(first);
-      refill(second);
-    });
+    if_(producer, [&] { if_(slice > 0u, [&] { refill(slice - 1u); }); });
   }
-  if_(consumer && slices % 2u == 1u, [&] {
-    const Val last = slices - 1u;
-    multiply(last);
+  if_(consumer, [&] {
     warpgroup_wait(0);
-    empty.arrive(stage(last));
+    store(acc, g.vo, g.row0 + rows, g.col0);
   });
-  if_(consumer, [&] { store(acc, g.vo, g.row0 + rows, g.col0); });
 }
 
 // --- registration: docs, geometry rules and benchmark shapes ------------------------------

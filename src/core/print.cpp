@@ -256,7 +256,7 @@ std::string print_instr(const Kernel& k, const Instr& in) {
     case OpShape::Control:
       if (in.op == OpKind::For) {
         return name + " " + typed + " in [" + operand(in, 0) + ", " + operand(in, 1) + ") step " +
-               operand(in, 2) + " {";
+               operand(in, 2) + (in.per_role ? " per_role" : "") + " {";
       }
       return name + " " + operand(in, 0) + " {";
     case OpShape::Matrix: return matrix_instr(k, in);

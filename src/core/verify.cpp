@@ -12,6 +12,7 @@
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/matrix.hpp"
 #include "metaltile/core/tensor_map.hpp"
+#include "metaltile/core/visitor.hpp"
 
 namespace mt {
 namespace {
@@ -269,6 +270,7 @@ class Verifier {
     check_result(in);
     check_types(in);
     if (in.op == OpKind::For) {
+      if (in.per_role) check_per_role(in);
       // The loop variable exists only inside the body.
       visible_[in.result.index] = true;
       walk(in.blocks[0], region);
@@ -279,6 +281,37 @@ class Verifier {
     if (has_result(in.op)) {
       visible_[in.result.index] = true;
       scope.push_back(in.result);
+    }
+  }
+
+  // A per_role loop's body: pure values, then role branches that a backend may turn into one
+  // loop each, so their conditions must not change from trip to trip and no branch may wait
+  // at a threadgroup barrier for threads that run another role's loop.
+  void check_per_role(const Instr& loop) const {
+    std::set<std::uint32_t> inside{loop.result.index};
+    for (const Instr& in : loop.blocks[0].instrs) {
+      if (in.op != OpKind::If) {
+        if (!is_pure(in.op) || !has_result(in.op)) {
+          fail(loop, "a per_role loop's body holds only pure values and role branches, not " +
+                         std::string(op_name(in.op)));
+        }
+        inside.insert(in.result.index);
+        continue;
+      }
+      if (inside.contains(in.operands[0].index)) {
+        fail(loop, "a per_role loop's branch condition %" + std::to_string(in.operands[0].index) +
+                       " is computed in the loop; a role must not change between trips");
+      }
+      if (!in.blocks[1].instrs.empty()) {
+        fail(loop, "a per_role loop's role branch has an else block; write each role's branch");
+      }
+      for_each_instr(in.blocks[0], [&](const Instr& inner) {
+        if (inner.op == OpKind::Barrier) {
+          fail(loop,
+               "a per_role loop's role branch has a threadgroup barrier, which threads "
+               "running another role's loop would never reach");
+        }
+      });
     }
   }
 

@@ -14,7 +14,9 @@ Range::Iterator Range::begin() {
   KernelBuilder& k = hi_.builder();
   // The loop is recorded when iteration starts; a second iteration would record it again.
   if (state_ != 0) k.fail("range: a range can be iterated only once; call range() again");
-  const Val var = k.append(make::for_loop(k.mutable_kernel(), lo_.id(), hi_.id(), step_.id()));
+  Instr loop = make::for_loop(k.mutable_kernel(), lo_.id(), hi_.id(), step_.id());
+  loop.per_role = per_role_;
+  const Val var = k.append(std::move(loop));
   k.open_block(0);
   var_.emplace(k, var.id(), var.dtype());  // belongs to the loop it counts
   state_ = 1;
@@ -59,6 +61,12 @@ Range range(const Val& lo, const Val& hi, const Val& step, std::source_location 
            "to count down)");
   }
   return Range(lo, hi, step);
+}
+
+Range range_by_role(const Val& lo, const Val& hi, std::source_location where) {
+  Range r = range(lo, hi, where);  // the same checks of the bounds
+  r.per_role_ = true;
+  return r;
 }
 
 }  // namespace mt

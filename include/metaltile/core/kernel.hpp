@@ -127,7 +127,11 @@ struct Block {
 //  Fma          result = operands[0] * operands[1] + operands[2], floats of `dtype`: the f32
 //               fused multiply-add (one rounding, as C's fmaf), then rounded to `dtype`
 //  For          result = loop variable, in [operands[0], operands[1]) stepping by
-//               operands[2] (> 0); blocks[0] is the body; the variable is visible only there
+//               operands[2] (> 0); blocks[0] is the body; the variable is visible only there.
+//               per_role: the body is pure values and role branches (If without else on a
+//               value from outside the loop, no threadgroup barrier inside), whose threads
+//               talk only through async barriers; a backend may then run each branch's trips
+//               as one loop inside the branch instead of interleaving them (range_by_role)
 //  If           operands[0] (bool); blocks[0] runs when true, blocks[1] when false
 //  Require      host-side contract: operands[0] (bool) must hold, else `message` is reported
 //  RequireLen   host-side contract: the element count of tensor `param` is operands[0] (u32);
@@ -223,6 +227,7 @@ struct Instr {
   std::vector<FragmentRef> fragments;  // Mma {D, A, B, C}, LoadMatrix {dst}, WarpgroupMma {D}
   std::vector<SharedMatrix> matrices;  // WarpgroupMma {A, B}
   bool transpose = false;              // LoadMatrix
+  bool per_role = false;               // For (see above)
   std::string message;                 // Require, RequireLen, RequireLenMultiple
   AsyncBarrierId async_barrier;        // the AsyncBarrier ops, BulkTensorLoad
   TensorMapId tensor_map;              // BulkTensorLoad, TensorMapShape

@@ -28,7 +28,9 @@ class Range {
 
  private:
   friend class Iterator;
+  friend Range range_by_role(const Val& lo, const Val& hi, std::source_location where);
   Val lo_, hi_, step_;
+  bool per_role_ = false;
   std::optional<Val> var_;  // the loop variable, made inside the loop once it is recorded
   int state_ = 0;           // 0 not opened, 1 body being traced, 2 closed
 };
@@ -57,6 +59,21 @@ template <Literal M>
 Range range(const Val& lo, const Val& hi, M step,
             std::source_location where = std::source_location::current()) {
   return range(lo, hi, hi.literal(step), where);
+}
+
+// range(lo, hi) for a warp-specialised pipeline: the body is role branches, `if_(role, ...)`
+// on conditions computed before the loop, true for disjoint sets of threads (a consumer and a
+// producer warp, say), and the pure values they share; the roles talk only through async
+// barriers, never a threadgroup barrier. The interpreter runs the trips as written, role after
+// role within each trip; the CUDA backend runs each role's trips as one loop inside its
+// branch, so work such as a warpgroup MMA group stays in flight from one trip to the next. The
+// verifier checks the body's shape (the For's `per_role`).
+Range range_by_role(const Val& lo, const Val& hi,
+                    std::source_location where = std::source_location::current());
+template <Literal N>
+Range range_by_role(N lo, const Val& hi,
+                    std::source_location where = std::source_location::current()) {
+  return range_by_role(hi.literal(lo), hi, where);
 }
 
 }  // namespace mt

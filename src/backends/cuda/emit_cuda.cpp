@@ -239,7 +239,28 @@ class Emitter {
   }
 
   void emit_block(const Block& block) {
-    for (const Instr& in : block.instrs) emit(in);
+    const std::vector<Instr>& instrs = block.instrs;
+    for (std::size_t i = 0; i < instrs.size(); ++i) {
+      // A role's branch right after a per_role loop joins that role's loop (see
+      // emit_per_role); it is emitted there.
+      role_epilogue_ = nullptr;
+      if (instrs[i].op == OpKind::For && instrs[i].per_role && i + 1 < instrs.size() &&
+          is_role_epilogue(instrs[i], instrs[i + 1])) {
+        role_epilogue_ = &instrs[i + 1];
+      }
+      emit(instrs[i]);
+      if (role_epilogue_ != nullptr) ++i;
+      role_epilogue_ = nullptr;
+    }
+  }
+
+  // Whether `next` is a branch, without else, on the condition of one of loop's roles.
+  static bool is_role_epilogue(const Instr& loop, const Instr& next) {
+    if (next.op != OpKind::If || !next.blocks[1].instrs.empty()) return false;
+    return std::any_of(
+        loop.blocks[0].instrs.begin(), loop.blocks[0].instrs.end(), [&](const Instr& in) {
+          return in.op == OpKind::If && in.operands[0].index == next.operands[0].index;
+        });
   }
 
   std::string program_id(int axis) const {
@@ -485,6 +506,16 @@ class Emitter {
   }
 
   void emit_for(const Instr& in) {
+    const std::string header = loop_header(in);
+    if (in.per_role) return emit_per_role(in, header);
+    if (is_short_constant_loop(in)) line() << d_.unroll << "\n";
+    line() << header;
+    emit_nested(in.blocks[0]);
+    line() << "}\n";
+  }
+
+  // "for (T v = start; v < hi; next) {\n" of loop `in` (its site is the one being emitted).
+  std::string loop_header(const Instr& in) {
     const std::string& lo = value(in.operands[0]);
     const std::string& hi = value(in.operands[1]);
     const std::string& step = value(in.operands[2]);
@@ -493,11 +524,60 @@ class Emitter {
     const std::string next = cannot_wrap(in)
                                  ? var + " += " + step
                                  : var + " = mt_loop_next(" + var + ", " + hi + ", " + step + ")";
-    if (is_short_constant_loop(in)) line() << d_.unroll << "\n";
-    line() << "for (" << d_.value_type(in.dtype) << " " << var << " = " << start << "; " << var
-           << " < " << hi << "; " << next << ") {\n";
-    emit_nested(in.blocks[0]);
-    line() << "}\n";
+    return "for (" + std::string(d_.value_type(in.dtype)) + " " + var + " = " + start + "; " + var +
+           " < " + hi + "; " + next + ") {\n";
+  }
+
+  // A per_role loop (range_by_role) runs as one loop per role branch, inside the branch:
+  // if (role) { for (...) { the shared pure values; the role's body } }, so each role's
+  // threads go round their own loop and asynchronous work stays in flight across trips. A
+  // branch on a role's condition right after the loop (role_epilogue_) follows that role's
+  // loop inside its branch, so nothing of the other roles comes between them: ptxas
+  // serialises warpgroup MMAs left in flight across another role's loop. The roles are
+  // disjoint sets of threads, so none of this changes what a thread runs, or in which order.
+  // Every instruction keeps its pre-order site; the shared values keep theirs in each copy.
+  void emit_per_role(const Instr& loop, const std::string& header) {
+    const std::vector<Instr>& body = loop.blocks[0].instrs;
+    std::vector<std::uint32_t> sites;
+    std::uint32_t at = next_site_;
+    const auto skip_nested = [&](const Instr& in) {
+      for (const Block& inner : in.blocks) for_each_instr(inner, [&](const Instr&) { ++at; });
+    };
+    for (const Instr& in : body) {
+      sites.push_back(at++);
+      skip_nested(in);
+    }
+    const Instr* epilogue = role_epilogue_;
+    role_epilogue_ = nullptr;  // nested blocks have their own
+    const std::uint32_t epilogue_site = at;
+    if (epilogue != nullptr) {
+      ++at;
+      skip_nested(*epilogue);
+    }
+    for (std::size_t r = 0; r < body.size(); ++r) {
+      if (body[r].op != OpKind::If) continue;
+      line() << "if (" << value(body[r].operands[0]) << ") {\n";
+      ++indent_;
+      line() << header;
+      ++indent_;
+      for (std::size_t i = 0; i < body.size(); ++i) {
+        if (body[i].op == OpKind::If) continue;
+        next_site_ = sites[i];
+        emit(body[i]);
+      }
+      next_site_ = sites[r] + 1;
+      emit_block(body[r].blocks[0]);
+      --indent_;
+      line() << "}\n";
+      if (epilogue != nullptr && epilogue->operands[0].index == body[r].operands[0].index) {
+        next_site_ = epilogue_site + 1;
+        emit_block(epilogue->blocks[0]);
+      }
+      --indent_;
+      line() << "}\n";
+    }
+    next_site_ = at;
+    role_epilogue_ = epilogue;  // tells emit_block the next instruction is done
   }
 
   // Whether `v += step` can never wrap the loop variable's type. The body runs with v < hi, so
@@ -636,7 +716,8 @@ class Emitter {
   std::vector<std::string> tensor_map_names_;  // by TensorMapId
   std::ostringstream out_;
   int indent_ = 0;
-  std::uint32_t site_ = 0;  // pre-order position of the instruction being emitted
+  std::uint32_t site_ = 0;                // pre-order position of the instruction being emitted
+  const Instr* role_epilogue_ = nullptr;  // see emit_per_role
   std::uint32_t next_site_ = 0;
 };
 
