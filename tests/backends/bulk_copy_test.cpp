@@ -246,6 +246,32 @@ TEST(BulkCopy, InterpreterReportsMisuse) {
                }).empty());
 }
 
+// A column corner off a 16-byte row boundary would stop the GPU's kernel: on every backend it
+// is an error naming the tensor map (CUDA's checked mode skips the copy, completes its bytes so
+// no thread hangs, and reports it), and the context then runs a good box.
+TEST(BulkCopy, ColumnCornerOffA16ByteBoundaryIsAnErrorOnEveryBackend) {
+  for_each_backend([](Context& ctx) {
+    if (!runs_bulk_copies(ctx)) return;
+    const Kernel k = box_kernel(DType::BF16, 8, 16, Swizzle::Bytes32);
+    const std::uint32_t rows = 9, cols = 20, stride = 32;
+    const auto buffers = [&](std::int32_t col0) {
+      return BufferMap{{"src", pack(std::vector<float>(rows * stride, 1.0f), DType::BF16)},
+                       {"out", poisoned(128, DType::BF16)},
+                       {"rows", scalar_u32(rows)},
+                       {"cols", scalar_u32(cols)},
+                       {"stride", scalar_u32(stride)},
+                       {"row0", scalar_i32(0)},
+                       {"col0", scalar_i32(col0)}};
+    };
+    expect_mentions(error_of([&] {
+                      ctx.dispatch_with_grid(k, buffers(-5), {}, {1, 1, 1}, {128, 1, 1});
+                    }),
+                    {"kernel 'bulk_box_bf16_8x16_32B'", "tensor map 'src_map'", "column corner -5",
+                     "-10 bytes", "multiple of 16"});
+    check_box(ctx, DType::BF16, 8, 16, Swizzle::Bytes32, rows, cols, 4, -8);
+  });
+}
+
 TEST(BulkCopy, ExtentTheEngineCannotDescribeIsAnErrorNamingTheTensor) {
   Context ctx = Context::create(Backend::Cpu);
   const Kernel k = box_kernel(DType::BF16, 8, 16, Swizzle::Bytes32);

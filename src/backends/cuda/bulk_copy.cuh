@@ -60,3 +60,38 @@ MT_DEVICE void mt_bulk_tensor_load_2d(void* dst, const mt_tensor_map* map, int r
       "r"(mt_shared_address(barrier))
       : "memory");
 }
+
+// Completes `bytes` of the current phase's transactions without a copy: a checked launch that
+// skips a bad copy still lets the threads waiting on its barrier go on, and the error is
+// reported when the kernel ends.
+MT_DEVICE void mt_async_barrier_complete(unsigned long long* barrier, unsigned int bytes) {
+  asm volatile("mbarrier.complete_tx.shared::cta.b64 [%0], %1;\n" ::"r"(mt_shared_address(barrier)),
+               "r"(bytes)
+               : "memory");
+}
+
+// Whether a box may be copied: checked, its column corner must lie on a 16-byte boundary of the
+// row (the engine stops the kernel otherwise) and its destination inside the array and on the
+// swizzle's alignment (in elements); a failure is noted. Unchecked: always.
+#if MT_CHECKED
+MT_DEVICE bool mt_bulk_copy_ok(unsigned int dst_index, unsigned int box_elements,
+                               unsigned long long array_elements, unsigned int align_elements,
+                               int col, unsigned int element_bytes, mt_fault& fault,
+                               unsigned int site) {
+  if (((long long)col * (long long)element_bytes) % 16 != 0) {
+    mt_note(fault, mt_error_bulk_column, site, (long long)col);
+    return false;
+  }
+  if (dst_index % align_elements != 0 ||
+      (unsigned long long)dst_index + box_elements > array_elements) {
+    mt_note(fault, mt_error_bulk_destination, site, (long long)dst_index);
+    return false;
+  }
+  return true;
+}
+#else
+MT_DEVICE bool mt_bulk_copy_ok(unsigned int, unsigned int, unsigned long long, unsigned int, int,
+                               unsigned int, mt_fault&, unsigned int) {
+  return true;
+}
+#endif

@@ -7,6 +7,7 @@
 
 #include "backends/cuda/cuda_dialect.hpp"
 #include "metaltile/core/print.hpp"
+#include "metaltile/core/tensor_map.hpp"
 #include "metaltile/core/visitor.hpp"
 #include "metaltile/core/warpgroup.hpp"
 
@@ -30,6 +31,8 @@ std::string_view kind_text(ErrorKind kind) {
     case ErrorKind::LoopStep: return "loop step";
     case ErrorKind::ArrayOutOfBounds: return "array";
     case ErrorKind::VectorMisaligned: return "vector alignment";
+    case ErrorKind::BulkColumn: return "bulk copy column";
+    case ErrorKind::BulkDestination: return "bulk copy destination";
   }
   return "unknown";
 }
@@ -74,6 +77,33 @@ ErrorRecord decode_error_record(std::span<const std::uint32_t, kErrorRecordWords
   return r;
 }
 
+namespace {
+
+// The interpreter's words for a bulk copy the engine cannot do (backends/cpu/bulk_copy.cpp).
+Error bulk_copy_error(const Kernel& k, const Instr& in, const ErrorRecord& record,
+                      const std::string& where) {
+  const TensorMap& map = k.tensor_map(in.tensor_map);
+  const Array& dst = k.array(in.array);
+  const std::int64_t element_bytes = static_cast<std::int64_t>(size_of(dst.dtype));
+  if (record.kind == ErrorKind::BulkColumn) {
+    return kernel_error(k.name, "tensor map '" + map.name + "': the box's column corner " +
+                                    std::to_string(record.value) + " is " +
+                                    std::to_string(record.value * element_bytes) +
+                                    " bytes from the row's start; the bulk copy engine needs a "
+                                    "multiple of 16" +
+                                    where);
+  }
+  const std::uint64_t box = std::uint64_t{map.box_rows} * map.box_cols;
+  return kernel_error(
+      k.name, "array '" + dst.name + "': a box of " + quantity(box, "element") + " at element " +
+                  std::to_string(record.value) + " is not inside the array (" +
+                  quantity(dst.size, "element") + ") or not aligned to " +
+                  std::to_string(tensor_map_destination_alignment(map.swizzle)) + " bytes (" +
+                  std::string(swizzle_name(map.swizzle)) + " swizzle)" + where);
+}
+
+}  // namespace
+
 const Instr* instr_at_site(const Kernel& k, std::uint32_t site) {
   const Instr* found = nullptr;
   std::uint32_t position = 0;
@@ -99,6 +129,9 @@ Error error_from_record(const Kernel& k, const ErrorRecord& record,
   if (record.kind == ErrorKind::LoopStep) {
     return kernel_error(k.name,
                         "loop step " + std::to_string(record.value) + " is not positive" + where);
+  }
+  if (record.kind == ErrorKind::BulkColumn || record.kind == ErrorKind::BulkDestination) {
+    return bulk_copy_error(k, *in, record, where);
   }
   const std::string index_text =
       std::string(op_name(in->op)) + " index " + std::to_string(record.value);
@@ -166,6 +199,8 @@ std::string device_abi_constants() {
   line("mt_error_loop_step", static_cast<std::uint32_t>(ErrorKind::LoopStep));
   line("mt_error_array", static_cast<std::uint32_t>(ErrorKind::ArrayOutOfBounds));
   line("mt_error_vector_align", static_cast<std::uint32_t>(ErrorKind::VectorMisaligned));
+  line("mt_error_bulk_column", static_cast<std::uint32_t>(ErrorKind::BulkColumn));
+  line("mt_error_bulk_destination", static_cast<std::uint32_t>(ErrorKind::BulkDestination));
   line("mt_error_word_kind", kErrorKind);
   line("mt_error_word_site", kErrorSite);
   line("mt_error_word_value_lo", kErrorValueLo);

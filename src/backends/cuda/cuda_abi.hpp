@@ -59,6 +59,8 @@ enum class ErrorKind : std::uint32_t {
   LoopStep = 3,          // value: the step (a For with lo < hi and step <= 0)
   ArrayOutOfBounds = 4,  // value: the index (ArrayLoad, ArrayStore, AtomicArray)
   VectorMisaligned = 5,  // value: the index, not a multiple of the access's lanes
+  BulkColumn = 6,        // value: a bulk copy's column corner, off a 16-byte row boundary
+  BulkDestination = 7,   // value: a bulk copy's destination index, outside or misaligned
 };
 
 enum ErrorWord : std::uint32_t {

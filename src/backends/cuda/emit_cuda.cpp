@@ -16,6 +16,7 @@
 #include "backends/cuda/warpgroup_mma.hpp"
 #include "metaltile/core/async_barrier.hpp"
 #include "metaltile/core/error.hpp"
+#include "metaltile/core/tensor_map.hpp"
 #include "metaltile/core/visitor.hpp"
 #include "metaltile/core/warpgroup.hpp"
 
@@ -495,14 +496,33 @@ class Emitter {
         line() << "mt_async_barrier_wait(" << barrier(in, 0) << ", " << value(in.operands[1])
                << ");\n";
         return;
-      case OpKind::BulkTensorLoad:
-        line() << "mt_bulk_tensor_load_2d(" << array_names_[in.array.index] << " + "
-               << value(in.operands[0]) << ", &" << tensor_map_names_[in.tensor_map.index] << ", "
-               << value(in.operands[1]) << ", " << value(in.operands[2]) << ", " << barrier(in, 3)
-               << ");\n";
-        return;
+      case OpKind::BulkTensorLoad: return emit_bulk_tensor_load(in);
       default: cannot_render(in, in.dtype);
     }
+  }
+
+  // Checked, a copy the engine cannot do is skipped and its bytes completed on the barrier
+  // (mt_bulk_copy_ok notes why); unchecked, the test is `true`.
+  void emit_bulk_tensor_load(const Instr& in) {
+    const TensorMap& map = k_.tensor_map(in.tensor_map);
+    const Array& dst = k_.array(in.array);
+    const std::uint32_t element_bytes = static_cast<std::uint32_t>(size_of(dst.dtype));
+    const std::string box = std::to_string(map.box_rows * map.box_cols) + "u";
+    const std::string align =
+        std::to_string(tensor_map_destination_alignment(map.swizzle) / element_bytes) + "u";
+    line() << "if ("
+           << access("mt_bulk_copy_ok",
+                     {value(in.operands[0]), box, std::to_string(dst.size) + "ull", align,
+                      value(in.operands[2]), std::to_string(element_bytes) + "u"})
+           << ") {\n";
+    line() << "  mt_bulk_tensor_load_2d(" << array_names_[in.array.index] << " + "
+           << value(in.operands[0]) << ", &" << tensor_map_names_[in.tensor_map.index] << ", "
+           << value(in.operands[1]) << ", " << value(in.operands[2]) << ", " << barrier(in, 3)
+           << ");\n";
+    line() << "} else {\n";
+    line() << "  mt_async_barrier_complete(" << barrier(in, 3) << ", "
+           << tensor_map_box_bytes(k_, map) << "u);\n";
+    line() << "}\n";
   }
 
   void emit_for(const Instr& in) {

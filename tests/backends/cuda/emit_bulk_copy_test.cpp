@@ -5,6 +5,8 @@
 // architecture is refused before sm_90, by name.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 #include "backends/cuda/bulk_copy.hpp"
@@ -12,6 +14,7 @@
 #include "backends/cuda/cuda_compile.hpp"
 #include "backends/cuda/emit_cuda.hpp"
 #include "backends/cuda/warpgroup_mma.hpp"
+#include "metaltile/core/visitor.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "support/errors.hpp"
 #include "support/nvrtc.hpp"
@@ -81,6 +84,41 @@ TEST(EmitBulkCopy, KernelsCompileForSm90) {
                 std::string::npos)
           << code;
     }
+  }
+}
+
+// Checked, each copy first asks mt_bulk_copy_ok (column corner, destination) and otherwise
+// completes its bytes on the barrier, so waiting threads go on; a record of either failure
+// decodes to the interpreter's words. Unchecked, the test is `true`.
+TEST(EmitBulkCopy, CheckedCopiesTheEngineCannotDoAreSkippedAndReported) {
+  const Kernel k = bulk_kernel(DType::BF16, 64, 2);
+  const std::string code = emit_cuda(k, {.checked = true}).code;
+  EXPECT_NE(code.find("if (mt_bulk_copy_ok("), std::string::npos) << code;
+  EXPECT_NE(code.find("mt_async_barrier_complete(full + "), std::string::npos) << code;
+  EXPECT_NE(code.find(", 8192u);"), std::string::npos) << code;  // 64 x 64 x 2 bytes
+  std::uint32_t site = 0, position = 0;
+  for_each_instr(k.body, [&](const Instr& in) {
+    if (in.op == OpKind::BulkTensorLoad && site == 0) site = position;
+    ++position;
+  });
+  ASSERT_NE(site, 0u);
+  std::array<std::uint32_t, kErrorRecordWords> words{};
+  words[kErrorSite] = site;
+  const auto message = [&](ErrorKind kind, std::int64_t value) {
+    words[kErrorKind] = static_cast<std::uint32_t>(kind);
+    words[kErrorValueLo] = static_cast<std::uint32_t>(static_cast<std::uint64_t>(value));
+    words[kErrorValueHi] = static_cast<std::uint32_t>(static_cast<std::uint64_t>(value) >> 32);
+    const std::uint64_t elements[] = {4096, 128, 0, 0};
+    return std::string(error_from_record(k, decode_error_record(words), elements, {}).what());
+  };
+  const std::string column = message(ErrorKind::BulkColumn, -5);
+  for (const char* part : {"kernel 'bulk_bf16_64_s2'", "tensor map 'src_map'", "column corner -5",
+                           "-10 bytes", "multiple of 16", "bulk_tensor_load"}) {
+    EXPECT_NE(column.find(part), std::string::npos) << part << " in " << column;
+  }
+  const std::string destination = message(ErrorKind::BulkDestination, 8);
+  for (const char* part : {"array 'tiles'", "at element 8", "aligned to 1024 bytes", "128B"}) {
+    EXPECT_NE(destination.find(part), std::string::npos) << part << " in " << destination;
   }
 }
 
