@@ -12,33 +12,18 @@
 #include "metaltile/runtime/context.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
+#include "support/role_loop_kernel.hpp"
 
 namespace mt {
 namespace {
 
 using test::expect_trace_error;
 
-constexpr std::uint32_t kThreads = 64;
-
-// Two warps, two roles: warp 0 writes out[i * 64 + lane] = i * 3 + lane over trips i, warp 1
-// writes the same slots + 32 with i * 5; after the loop warp 0 adds 1000 to its last slot.
-Kernel two_roles() {
-  return trace("two_roles", KernelMode::Grid3D, [](KernelBuilder& b) {
-    const Tensor out = b.output("out", DType::U32);
-    const Val trips = b.scalar_u32("trips");
-    const Val warp = thread_id(0) / 32u, lane = lane_id();
-    const Val first = warp == 0u, second = warp == 1u;
-    for (Val i : range_by_role(0u, trips)) {
-      const Val row = i * kThreads;  // a pure value the roles share
-      if_(first, [&] { out[row + lane] = i * 3u + lane; });
-      if_(second, [&] { out[row + 32u + lane] = i * 5u + lane; });
-    }
-    if_(first, [&] { out[(trips - 1u) * kThreads + lane] = u32(1000) + lane; });
-  });
-}
+using test::kRoleLoopThreads;
+using test::role_loop_kernel;
 
 TEST(RangeByRole, PrintsPerRole) {
-  const std::string text = print(two_roles());
+  const std::string text = print(role_loop_kernel());
   EXPECT_NE(text.find(") step %"), std::string::npos) << text;
   EXPECT_NE(text.find(" per_role {"), std::string::npos) << text;
   EXPECT_EQ(print(trace("plain", KernelMode::Grid3D,
@@ -53,17 +38,17 @@ TEST(RangeByRole, PrintsPerRole) {
 TEST(RangeByRole, EachRoleRunsItsTripsOnEveryBackend) {
   test::for_each_backend([](Context& ctx) {
     const std::uint32_t trips = 5;
-    std::vector<std::uint32_t> expected(trips * kThreads);
+    std::vector<std::uint32_t> expected(trips * kRoleLoopThreads);
     for (std::uint32_t i = 0; i < trips; ++i) {
       for (std::uint32_t lane = 0; lane < 32; ++lane) {
-        expected[i * kThreads + lane] = i == trips - 1 ? 1000 + lane : i * 3 + lane;
-        expected[i * kThreads + 32 + lane] = i * 5 + lane;
+        expected[i * kRoleLoopThreads + lane] = i == trips - 1 ? 1000 + lane : i * 3 + lane;
+        expected[i * kRoleLoopThreads + 32 + lane] = i * 5 + lane;
       }
     }
     BufferMap buffers{{"out", test::poisoned(expected.size(), DType::U32)},
                       {"trips", test::le_bytes(trips)}};
-    const DispatchResult r =
-        ctx.dispatch_with_grid(two_roles(), buffers, {}, {1, 1, 1}, {kThreads, 1, 1});
+    const DispatchResult r = ctx.dispatch_with_grid(role_loop_kernel(), buffers, {}, {1, 1, 1},
+                                                    {kRoleLoopThreads, 1, 1});
     test::expect_equal(test::unpack_u32(r.outputs.at("out")), expected, "out");
   });
 }
