@@ -553,8 +553,8 @@ class Emitter {
   // threads go round their own loop and asynchronous work stays in flight across trips. A
   // branch on a role's condition right after the loop (role_epilogue_) follows that role's
   // loop inside its branch, so nothing of the other roles comes between them: ptxas
-  // serialises warpgroup MMAs left in flight across another role's loop. The roles are
-  // disjoint sets of threads, so none of this changes what a thread runs, or in which order.
+  // serialises warpgroup MMAs left in flight across another role's loop (C7518). The roles
+  // are disjoint sets of threads, so neither this nor their order changes what a thread runs.
   // Every instruction keeps its pre-order site; the shared values keep theirs in each copy.
   void emit_per_role(const Instr& loop, const std::string& header) {
     const std::vector<Instr>& body = loop.blocks[0].instrs;
@@ -574,7 +574,10 @@ class Emitter {
       ++at;
       skip_nested(*epilogue);
     }
-    for (std::size_t r = 0; r < body.size(); ++r) {
+    // Last role first: the first role (a pipeline's consumer, which the interpreter runs first
+    // in each trip) is emitted last, so that its loop runs straight into its epilogue and what
+    // follows, with no other role's code after its MMAs (C7514 in ptxas 13.0 otherwise).
+    for (std::size_t r = body.size(); r-- > 0;) {
       if (body[r].op != OpKind::If) continue;
       line() << "if (" << value(body[r].operands[0]) << ") {\n";
       ++indent_;

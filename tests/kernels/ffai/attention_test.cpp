@@ -154,6 +154,20 @@ TEST(AttentionDecode, LongSequencesSplitEvenly) {
   });
 }
 
+TEST(AttentionDecode, MoreSplitsThanTheCombineLoadsAtOnce) {
+  // 19 splits of 32 positions at length 600, 12 at 380, 1 at 5: the combine loads 8 splits'
+  // rows a trip, so these take three trips, two, and one mostly past `used`.
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    Problem p;
+    p.lengths = {600, 380, 5};
+    p.kv_heads = 1;
+    p.q_heads = 2;
+    p.head_dim = 16;
+    p.max_seq = 600;
+    for (DType t : kDTypes) check(ctx, p, t, 19, 500);
+  });
+}
+
 TEST(AttentionDecode, ManySequences) {
   // B up to 256 on a GPU; fewer on the interpreter, which runs each threadgroup in turn.
   mt::test::for_each_backend([](mt::Context& ctx) {
