@@ -284,35 +284,8 @@ class Verifier {
     }
   }
 
-  // A per_role loop's body: pure values, then role branches that a backend may turn into one
-  // loop each, so their conditions must not change from trip to trip and no branch may wait
-  // at a threadgroup barrier for threads that run another role's loop.
   void check_per_role(const Instr& loop) const {
-    std::set<std::uint32_t> inside{loop.result.index};
-    for (const Instr& in : loop.blocks[0].instrs) {
-      if (in.op != OpKind::If) {
-        if (!is_pure(in.op) || !has_result(in.op)) {
-          fail(loop, "a per_role loop's body holds only pure values and role branches, not " +
-                         std::string(op_name(in.op)));
-        }
-        inside.insert(in.result.index);
-        continue;
-      }
-      if (inside.contains(in.operands[0].index)) {
-        fail(loop, "a per_role loop's branch condition %" + std::to_string(in.operands[0].index) +
-                       " is computed in the loop; a role must not change between trips");
-      }
-      if (!in.blocks[1].instrs.empty()) {
-        fail(loop, "a per_role loop's role branch has an else block; write each role's branch");
-      }
-      for_each_instr(in.blocks[0], [&](const Instr& inner) {
-        if (inner.op == OpKind::Barrier) {
-          fail(loop,
-               "a per_role loop's role branch has a threadgroup barrier, which threads "
-               "running another role's loop would never reach");
-        }
-      });
-    }
+    if (std::string problem = role_split_problem(loop); !problem.empty()) fail(loop, problem);
   }
 
   void check_arity(const Instr& in) const {
@@ -617,6 +590,38 @@ class Verifier {
 };
 
 }  // namespace
+
+// A per_role loop's body: pure values and role branches that a backend may turn into one loop
+// each, so their conditions must not change from trip to trip and no branch may wait at a
+// threadgroup barrier for threads that run another role's loop.
+std::string role_split_problem(const Instr& loop) {
+  std::set<std::uint32_t> inside{loop.result.index};
+  for (const Instr& in : loop.blocks[0].instrs) {
+    if (in.op != OpKind::If) {
+      if (!is_pure(in.op) || !has_result(in.op)) {
+        return "a per_role loop's body holds only pure values and role branches, not " +
+               std::string(op_name(in.op));
+      }
+      inside.insert(in.result.index);
+      continue;
+    }
+    if (inside.contains(in.operands[0].index)) {
+      return "a per_role loop's branch condition %" + std::to_string(in.operands[0].index) +
+             " is computed in the loop; a role must not change between trips";
+    }
+    if (!in.blocks[1].instrs.empty()) {
+      return "a per_role loop's role branch has an else block; write each role's branch";
+    }
+    bool barrier = false;
+    for_each_instr(in.blocks[0],
+                   [&](const Instr& inner) { barrier = barrier || inner.op == OpKind::Barrier; });
+    if (barrier) {
+      return "a per_role loop's role branch has a threadgroup barrier, which threads running "
+             "another role's loop would never reach";
+    }
+  }
+  return "";
+}
 
 void verify(const Kernel& k) { Verifier(k).run(); }
 

@@ -8,6 +8,7 @@
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/mutator.hpp"
 #include "metaltile/core/scalar_eval.hpp"
+#include "metaltile/core/verify.hpp"
 #include "passes/known_constants.hpp"
 #include "passes/substitution.hpp"
 
@@ -49,6 +50,12 @@ class Folder : public BlockMutator {
     }
     constants_.record(in);
     BlockMutator::visit(std::move(in), out);
+    // Folding a role's condition inlines its branch into a per_role loop's body; the loop
+    // then runs as written (interleaving the roles is always correct).
+    Instr& last = out.back();
+    if (last.op == OpKind::For && last.per_role && !role_split_problem(last).empty()) {
+      last.per_role = false;
+    }
   }
 
  private:

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dsl/expect_dsl.hpp"
+#include "metaltile/passes/pipeline.hpp"
 #include "metaltile/runtime/context.hpp"
 #include "support/backends.hpp"
 #include "support/bytes.hpp"
@@ -49,6 +50,37 @@ TEST(RangeByRole, EachRoleRunsItsTripsOnEveryBackend) {
                       {"trips", test::le_bytes(trips)}};
     const DispatchResult r = ctx.dispatch_with_grid(role_loop_kernel(), buffers, {}, {1, 1, 1},
                                                     {kRoleLoopThreads, 1, 1});
+    test::expect_equal(test::unpack_u32(r.outputs.at("out")), expected, "out");
+  });
+}
+
+// A role whose condition folds to a constant is inlined into the loop's body by the passes;
+// the loop then runs as written, without the per_role mark (and still verifies).
+TEST(RangeByRole, AFoldedRoleLeavesAPlainLoop) {
+  const auto traced = [] {
+    return trace("folded_role", KernelMode::Grid3D, [](KernelBuilder& b) {
+      const Tensor out = b.output("out", DType::U32);
+      const Val trips = b.scalar_u32("trips");
+      const Val always = u32(3) > u32(1), second = thread_id(0) >= 32u;
+      for (Val i : range_by_role(0u, trips)) {
+        if_(always, [&] { out[i * 64u + thread_id(0)] = i; });
+        if_(second, [&] { out[i * 64u + thread_id(0)] = i + 100u; });
+      }
+    });
+  };
+  const Kernel k = traced();
+  EXPECT_NE(print(k).find("per_role"), std::string::npos);
+  const std::string optimised = print(passes::optimise(traced()));
+  EXPECT_EQ(optimised.find("per_role"), std::string::npos) << optimised;
+  EXPECT_NE(optimised.find("for %"), std::string::npos) << optimised;
+  test::for_each_backend([&](Context& ctx) {
+    std::vector<std::uint32_t> expected(4 * 64);
+    for (std::uint32_t i = 0; i < 4; ++i) {
+      for (std::uint32_t t = 0; t < 64; ++t) expected[i * 64 + t] = t >= 32 ? i + 100 : i;
+    }
+    BufferMap buffers{{"out", test::poisoned(expected.size(), DType::U32)},
+                      {"trips", test::le_bytes(std::uint32_t{4})}};
+    const DispatchResult r = ctx.dispatch_with_grid(k, buffers, {}, {1, 1, 1}, {64, 1, 1});
     test::expect_equal(test::unpack_u32(r.outputs.at("out")), expected, "out");
   });
 }

@@ -2,6 +2,8 @@
 // every pass. A violation is an mt::Error naming the kernel, the op and its operands.
 #pragma once
 
+#include <string>
+
 #include "metaltile/core/kernel.hpp"
 
 namespace mt {
@@ -15,5 +17,11 @@ namespace mt {
 // launch shape), pure ops and the Require ops (RequireLen* on a tensor, with a u32 count); the
 // body holds none of them; For/If have their blocks; ids are in range.
 void verify(const Kernel& k);
+
+// What keeps a For marked per_role (range_by_role) from running as one loop per role: "" when
+// its body is pure values and role branches (If without else, on a value from outside the
+// loop, with no threadgroup barrier inside), else why not. The verifier reports it; a pass
+// that breaks the shape (folding a role's condition inlines its branch) clears the mark.
+std::string role_split_problem(const Instr& loop);
 
 }  // namespace mt
