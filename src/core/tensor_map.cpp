@@ -79,6 +79,29 @@ std::uint32_t tensor_map_destination_alignment(Swizzle s) {
   return s == Swizzle::None ? 128 : 8 * swizzle_row_bytes(s);
 }
 
+std::string bulk_column_problem(const TensorMap& m, std::int64_t col, std::uint32_t element_bytes) {
+  const std::int64_t bytes = col * std::int64_t{element_bytes};
+  if (bytes % 16 == 0) return "";
+  return "tensor map '" + m.name + "': the box's column corner " + std::to_string(col) + " is " +
+         std::to_string(bytes) +
+         " bytes from the row's start; the bulk copy engine needs a multiple of 16";
+}
+
+std::string bulk_destination_problem(const TensorMap& m, const Array& dst, std::int64_t at) {
+  const std::int64_t box = std::int64_t{m.box_rows} * m.box_cols;
+  const std::uint32_t align = tensor_map_destination_alignment(m.swizzle);
+  const std::int64_t element_bytes = static_cast<std::int64_t>(size_of(dst.dtype));
+  if (at >= 0 && at + box <= static_cast<std::int64_t>(dst.size) &&
+      (at * element_bytes) % align == 0) {
+    return "";
+  }
+  return "array '" + dst.name + "': a box of " +
+         quantity(static_cast<std::uint64_t>(box), "element") + " at element " +
+         std::to_string(at) + " is not inside the array (" + quantity(dst.size, "element") +
+         ") or not aligned to " + std::to_string(align) + " bytes (" +
+         std::string(swizzle_name(m.swizzle)) + " swizzle)";
+}
+
 std::string tensor_map_extent_problem(const Kernel& k, const TensorMap& m, const TensorMapExtent& e,
                                       std::uint64_t tensor_elements) {
   const std::uint64_t element_bytes = size_of(k.param(m.tensor).dtype);

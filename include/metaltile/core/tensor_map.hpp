@@ -36,6 +36,14 @@ std::uint32_t tensor_map_box_byte(const TensorMap& m, std::uint32_t element_byte
 // the swizzle's width (256, 512 or 1024 bytes).
 std::uint32_t tensor_map_destination_alignment(Swizzle s);
 
+// Why the copy engine cannot start a box of `m` at column `col` of a row of `element_bytes`
+// elements, or "": the corner's byte offset must be a multiple of 16 (the GPU stops the kernel
+// otherwise). And why a box of `m` cannot land at element `at` of threadgroup array `dst`, or
+// "": it must lie inside the array, on tensor_map_destination_alignment(m.swizzle). The
+// interpreter and CUDA's checked mode report these words.
+std::string bulk_column_problem(const TensorMap& m, std::int64_t col, std::uint32_t element_bytes);
+std::string bulk_destination_problem(const TensorMap& m, const Array& dst, std::int64_t at);
+
 // Why `extent` cannot describe tensor `m.tensor` of `tensor_elements` elements, or "": rows and
 // cols at least 1 and below 2^32, cols <= row_stride, the row stride a multiple of 16 bytes
 // below 2^40, and every row inside the tensor.

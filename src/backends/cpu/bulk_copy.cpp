@@ -17,33 +17,15 @@ void run_bulk_tensor_load(const MatrixContext& m, const Instr& in, ActiveLanes a
   const Array& dst = k.array(in.array);
   const DType t = dst.dtype;
   const std::uint32_t esize = static_cast<std::uint32_t>(size_of(t));
-  const std::uint32_t align = tensor_map_destination_alignment(map.swizzle);
   const std::int64_t box_elements = std::int64_t{map.box_rows} * map.box_cols;
   const TensorMapExtent& e = src.extent;
   for (Lane lane : active) {
     const std::uint32_t slot = phases.slot(k, in, barrier[lane].i, lane, m.arrays.epoch(), m.where);
     const std::int64_t to = dst_index[lane].i;
-    if (to < 0 || to + box_elements > dst.size || (to * esize) % align != 0) {
-      throw thread_error(k, in,
-                         "array '" + dst.name + "': a box of " +
-                             quantity(static_cast<std::uint64_t>(box_elements), "element") +
-                             " at element " + std::to_string(to) + " is not inside the array (" +
-                             quantity(dst.size, "element") + ") or not aligned to " +
-                             std::to_string(align) + " bytes (" +
-                             std::string(swizzle_name(map.swizzle)) + " swizzle)",
-                         m.where, lane);
-    }
-    // The engine starts each box row at a 16-byte boundary of the tensor's row: a column
-    // corner that is not one stops the GPU with an illegal instruction.
-    if ((col[lane].i * std::int64_t{esize}) % 16 != 0) {
-      throw thread_error(k, in,
-                         "tensor map '" + map.name + "': the box's column corner " +
-                             std::to_string(col[lane].i) + " is " +
-                             std::to_string(col[lane].i * std::int64_t{esize}) +
-                             " bytes from the row's start; the bulk copy engine needs a "
-                             "multiple of 16",
-                         m.where, lane);
-    }
+    // Checked in the order CUDA's checked mode checks (mt_bulk_copy_ok).
+    std::string problem = bulk_column_problem(map, col[lane].i, esize);
+    if (problem.empty()) problem = bulk_destination_problem(map, dst, to);
+    if (!problem.empty()) throw thread_error(k, in, problem, m.where, lane);
     const std::uint64_t phase = phases.phase(slot);
     for (std::uint32_t r = 0; r < map.box_rows; ++r) {
       const std::int64_t gr = row[lane].i + r;

@@ -79,27 +79,16 @@ ErrorRecord decode_error_record(std::span<const std::uint32_t, kErrorRecordWords
 
 namespace {
 
-// The interpreter's words for a bulk copy the engine cannot do (backends/cpu/bulk_copy.cpp).
+// A bulk copy the engine cannot do, in the interpreter's words (core/tensor_map.hpp).
 Error bulk_copy_error(const Kernel& k, const Instr& in, const ErrorRecord& record,
                       const std::string& where) {
   const TensorMap& map = k.tensor_map(in.tensor_map);
   const Array& dst = k.array(in.array);
-  const std::int64_t element_bytes = static_cast<std::int64_t>(size_of(dst.dtype));
-  if (record.kind == ErrorKind::BulkColumn) {
-    return kernel_error(k.name, "tensor map '" + map.name + "': the box's column corner " +
-                                    std::to_string(record.value) + " is " +
-                                    std::to_string(record.value * element_bytes) +
-                                    " bytes from the row's start; the bulk copy engine needs a "
-                                    "multiple of 16" +
-                                    where);
-  }
-  const std::uint64_t box = std::uint64_t{map.box_rows} * map.box_cols;
-  return kernel_error(
-      k.name, "array '" + dst.name + "': a box of " + quantity(box, "element") + " at element " +
-                  std::to_string(record.value) + " is not inside the array (" +
-                  quantity(dst.size, "element") + ") or not aligned to " +
-                  std::to_string(tensor_map_destination_alignment(map.swizzle)) + " bytes (" +
-                  std::string(swizzle_name(map.swizzle)) + " swizzle)" + where);
+  const std::string problem =
+      record.kind == ErrorKind::BulkColumn
+          ? bulk_column_problem(map, record.value, static_cast<std::uint32_t>(size_of(dst.dtype)))
+          : bulk_destination_problem(map, dst, record.value);
+  return kernel_error(k.name, problem + where);
 }
 
 }  // namespace
