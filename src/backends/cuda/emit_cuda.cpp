@@ -243,15 +243,12 @@ class Emitter {
     const std::vector<Instr>& instrs = block.instrs;
     for (std::size_t i = 0; i < instrs.size(); ++i) {
       // A role's branch right after a per_role loop joins that role's loop (see
-      // emit_per_role); it is emitted there.
-      role_epilogue_ = nullptr;
-      if (instrs[i].op == OpKind::For && instrs[i].per_role && i + 1 < instrs.size() &&
-          is_role_epilogue(instrs[i], instrs[i + 1])) {
-        role_epilogue_ = &instrs[i + 1];
-      }
+      // emit_per_role), which emits it.
+      const bool epilogue = instrs[i].op == OpKind::For && instrs[i].per_role &&
+                            i + 1 < instrs.size() && is_role_epilogue(instrs[i], instrs[i + 1]);
+      role_epilogue_ = epilogue ? &instrs[i + 1] : nullptr;
       emit(instrs[i]);
-      if (role_epilogue_ != nullptr) ++i;
-      role_epilogue_ = nullptr;
+      if (epilogue) ++i;
     }
   }
 
@@ -567,8 +564,7 @@ class Emitter {
       sites.push_back(at++);
       skip_nested(in);
     }
-    const Instr* epilogue = role_epilogue_;
-    role_epilogue_ = nullptr;  // nested blocks have their own
+    const Instr* epilogue = role_epilogue_;  // nested blocks set their own
     const std::uint32_t epilogue_site = at;
     if (epilogue != nullptr) {
       ++at;
@@ -600,7 +596,6 @@ class Emitter {
       line() << "}\n";
     }
     next_site_ = at;
-    role_epilogue_ = epilogue;  // tells emit_block the next instruction is done
   }
 
   // Whether `v += step` can never wrap the loop variable's type. The body runs with v < hi, so
@@ -740,7 +735,7 @@ class Emitter {
   std::ostringstream out_;
   int indent_ = 0;
   std::uint32_t site_ = 0;                // pre-order position of the instruction being emitted
-  const Instr* role_epilogue_ = nullptr;  // see emit_per_role
+  const Instr* role_epilogue_ = nullptr;  // for the per_role loop being emitted (emit_block)
   std::uint32_t next_site_ = 0;
 };
 
