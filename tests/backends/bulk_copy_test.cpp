@@ -35,6 +35,16 @@ bool runs_bulk_copies(const Context& ctx) {
 Bytes scalar_u32(std::uint32_t v) { return pack_u32(std::vector<std::uint32_t>{v}); }
 Bytes scalar_i32(std::int32_t v) { return pack_i32(std::vector<std::int32_t>{v}); }
 
+// box_kernel's buffers: `src` as given, `out` poisoned, the extent and the corner.
+BufferMap box_buffers(const std::vector<float>& src, DType t, std::size_t out_elements,
+                      std::uint32_t rows, std::uint32_t cols, std::uint32_t stride,
+                      std::int32_t row0, std::int32_t col0) {
+  return BufferMap{{"src", pack(src, t)},          {"out", poisoned(out_elements, t)},
+                   {"rows", scalar_u32(rows)},     {"cols", scalar_u32(cols)},
+                   {"stride", scalar_u32(stride)}, {"row0", scalar_i32(row0)},
+                   {"col0", scalar_i32(col0)}};
+}
+
 // Where element (r, c) of a box of `cols` 2-byte elements a row lands, in elements, written
 // from the swizzle's definition (16-byte chunk c / 8 of row r XORed with the row's place in the
 // pattern) rather than from core/tensor_map.cpp's address arithmetic.
@@ -92,12 +102,10 @@ void check_box(Context& ctx, DType t, std::uint32_t box_rows, std::uint32_t box_
       expected[oracle_index(s, box_cols, r, c)] = inside ? src[gr * stride + gc] : 0.0f;
     }
   }
-  BufferMap buffers{{"src", pack(src, t)},          {"out", poisoned(expected.size(), t)},
-                    {"rows", scalar_u32(rows)},     {"cols", scalar_u32(cols)},
-                    {"stride", scalar_u32(stride)}, {"row0", scalar_i32(row0)},
-                    {"col0", scalar_i32(col0)}};
-  const DispatchResult r = ctx.dispatch_with_grid(box_kernel(t, box_rows, box_cols, s), buffers, {},
-                                                  {1, 1, 1}, {128, 1, 1});
+  const DispatchResult r =
+      ctx.dispatch_with_grid(box_kernel(t, box_rows, box_cols, s),
+                             box_buffers(src, t, expected.size(), rows, cols, stride, row0, col0),
+                             {}, {1, 1, 1}, {128, 1, 1});
   expect_close(unpack(r.outputs.at("out"), t), expected, 0, 0, "out");
 }
 
@@ -254,20 +262,14 @@ TEST(BulkCopy, ColumnCornerOffA16ByteBoundaryIsAnErrorOnEveryBackend) {
     if (!runs_bulk_copies(ctx)) return;
     const Kernel k = box_kernel(DType::BF16, 8, 16, Swizzle::Bytes32);
     const std::uint32_t rows = 9, cols = 20, stride = 32;
-    const auto buffers = [&](std::int32_t col0) {
-      return BufferMap{{"src", pack(std::vector<float>(rows * stride, 1.0f), DType::BF16)},
-                       {"out", poisoned(128, DType::BF16)},
-                       {"rows", scalar_u32(rows)},
-                       {"cols", scalar_u32(cols)},
-                       {"stride", scalar_u32(stride)},
-                       {"row0", scalar_i32(0)},
-                       {"col0", scalar_i32(col0)}};
-    };
-    expect_mentions(error_of([&] {
-                      ctx.dispatch_with_grid(k, buffers(-5), {}, {1, 1, 1}, {128, 1, 1});
-                    }),
-                    {"kernel 'bulk_box_bf16_8x16_32B'", "tensor map 'src_map'", "column corner -5",
-                     "-10 bytes", "multiple of 16"});
+    const std::vector<float> src(rows * stride, 1.0f);
+    expect_mentions(
+        error_of([&] {
+          ctx.dispatch_with_grid(k, box_buffers(src, DType::BF16, 128, rows, cols, stride, 0, -5),
+                                 {}, {1, 1, 1}, {128, 1, 1});
+        }),
+        {"kernel 'bulk_box_bf16_8x16_32B'", "tensor map 'src_map'", "column corner -5", "-10 bytes",
+         "multiple of 16"});
     check_box(ctx, DType::BF16, 8, 16, Swizzle::Bytes32, rows, cols, 4, -8);
   });
 }
@@ -277,13 +279,8 @@ TEST(BulkCopy, ExtentTheEngineCannotDescribeIsAnErrorNamingTheTensor) {
   const Kernel k = box_kernel(DType::BF16, 8, 16, Swizzle::Bytes32);
   const auto run = [&](std::uint32_t rows, std::uint32_t cols, std::uint32_t stride,
                        std::size_t elements) {
-    BufferMap buffers{{"src", pack(std::vector<float>(elements, 1.0f), DType::BF16)},
-                      {"out", poisoned(128, DType::BF16)},
-                      {"rows", scalar_u32(rows)},
-                      {"cols", scalar_u32(cols)},
-                      {"stride", scalar_u32(stride)},
-                      {"row0", scalar_i32(0)},
-                      {"col0", scalar_i32(0)}};
+    const BufferMap buffers =
+        box_buffers(std::vector<float>(elements, 1.0f), DType::BF16, 128, rows, cols, stride, 0, 0);
     return error_of([&] { ctx.dispatch_with_grid(k, buffers, {}, {1, 1, 1}, {128, 1, 1}); });
   };
   expect_mentions(run(4, 5, 5, 20), {"kernel 'bulk_box_bf16_8x16_32B'", "param 'src'",
