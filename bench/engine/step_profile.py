@@ -32,8 +32,9 @@ def profile(tile, model, tokens, extra):
     text = run.stdout[run.stdout.index('"ID"'):]
     rows = list(csv.DictReader(io.StringIO(text)))
     # The first row under the header gives the metric's unit.
-    scale = {"nsecond": 1.0, "usecond": 1e3, "msecond": 1e6, "second": 1e9}[
-        rows[0]["gpu__time_duration.sum"]]
+    # ncu spells the unit "ns" or "nsecond" depending on its version.
+    scale = {"nsecond": 1.0, "ns": 1.0, "usecond": 1e3, "us": 1e3, "msecond": 1e6, "ms": 1e6,
+             "second": 1e9, "s": 1e9}[rows[0]["gpu__time_duration.sum"]]
     return [(r["Kernel Name"], scale * float(r["gpu__time_duration.sum"].replace(",", "")))
             for r in rows[1:]]
 
