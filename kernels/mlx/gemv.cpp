@@ -14,61 +14,12 @@
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "gemv_body.hpp"
 #include "gemv_layout.hpp"
 #include "metaltile/dsl/dsl.hpp"
 
 namespace mt::kernels::mlx::gemv {
 namespace {
-
-constexpr DType F32 = DType::F32;
-
-// The inner step: `count` 16-byte vectors of each of the warp's weight rows, starting at
-// vector `first` of the row and 32 vectors apart (consecutive lanes read consecutive
-// vectors), each multiplied into every x-row's accumulator.
-void accumulate_vectors(const Tensor& w, const Tensor& x, const GemvPlace& p,
-                        const std::vector<Val>& w_row_base, const Val& first, std::uint32_t count,
-                        std::vector<Var>& acc, const GemvTiling& t) {
-  const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(w.dtype()));
-  // With fewer than four accumulators one chain of dependent fmas per accumulator would wait
-  // on the fma latency: each vector then gets a chain of its own, added in at its end.
-  const bool short_chains = t.rows_per_warp * t.x_rows < 4;
-  std::vector<Val> offsets;  // element offset of each vector in its row
-  for (std::uint32_t u = 0; u < count; ++u) {
-    offsets.push_back((u == 0 ? first : first + 32u * u) * lanes);
-  }
-  // Every weight load first, so that all of them are in flight together.
-  std::vector<ArrayRef> w_vectors;
-  for (std::uint32_t u = 0; u < count; ++u) {
-    for (std::uint32_t r = 0; r < t.rows_per_warp; ++r) {
-      w_vectors.push_back(load_vector(w, w_row_base[r] + offsets[u], lanes));
-    }
-  }
-  StepSums sums(acc);
-  for (std::uint32_t u = 0; u < count; ++u) {
-    std::vector<std::vector<Val>> weights(t.rows_per_warp);
-    for (std::uint32_t r = 0; r < t.rows_per_warp; ++r) {
-      for (std::uint32_t j = 0; j < lanes; ++j) {
-        weights[r].push_back(w_vectors[u * t.rows_per_warp + r][j].to(F32));
-      }
-    }
-    for (std::uint32_t m = 0; m < t.x_rows; ++m) {
-      const ArrayRef xv = load_vector(x, p.x_row_base[m] + offsets[u], lanes);
-      std::vector<Val> xs;
-      for (std::uint32_t j = 0; j < lanes; ++j) xs.push_back(xv[j].to(F32));
-      for (std::uint32_t r = 0; r < t.rows_per_warp; ++r) {
-        Val& a = sums[r * t.x_rows + m];
-        if (!short_chains) {
-          for (std::uint32_t j = 0; j < lanes; ++j) a = fma(weights[r][j], xs[j], a);
-          continue;
-        }
-        Val partial = weights[r][0] * xs[0];
-        for (std::uint32_t j = 1; j < lanes; ++j) partial = fma(weights[r][j], xs[j], partial);
-        a = a + partial;
-      }
-    }
-  }
-  sums.write_back();
-}
 
 // x-rows per pass, weight rows per warp, 16-byte vectors per weight row in flight per lane.
 template <std::uint32_t XRows, std::uint32_t RowsPerWarp, std::uint32_t Unroll>
@@ -83,41 +34,7 @@ void build_gemv(KernelBuilder& b, DType T) {
   const GemvPlace p = place_gemv_warp(x, k, n, t);
   std::vector<Var> acc = gemv_accumulators(t);
   if_(p.active, [&] {
-    std::vector<Val> w_row_base;
-    for (const Val& row : p.load_rows) w_row_base.push_back(row * k);
-    const std::uint32_t lanes = static_cast<std::uint32_t>(16 / size_of(T));
-    if_(k % lanes == 0u, [&] {
-      const Val vectors = k / lanes;  // per row
-      if constexpr (Unroll == 1) {
-        for (Val v : range(p.lane, vectors, 32u)) {
-          accumulate_vectors(w, x, p, w_row_base, v, 1, acc, t);
-        }
-      } else {
-        const std::uint32_t step = 32 * Unroll;
-        const Val unrolled = vectors / step * step;
-        for (Val v : range(p.lane, unrolled, step)) {
-          accumulate_vectors(w, x, p, w_row_base, v, Unroll, acc, t);
-        }
-        for (Val v : range(unrolled + p.lane, vectors, 32u)) {
-          accumulate_vectors(w, x, p, w_row_base, v, 1, acc, t);
-        }
-      }
-    }).else_([&] {
-      // Rows not 16-byte aligned: one element per lane and step.
-      for (Val i : range(p.lane, k, 32u)) {
-        std::vector<Val> weights;
-        for (const Val& base : w_row_base) weights.push_back(w[base + i].to(F32));
-        StepSums sums(acc);
-        for (std::uint32_t m = 0; m < XRows; ++m) {
-          const Val xi = x[p.x_row_base[m] + i].to(F32);
-          for (std::uint32_t r = 0; r < RowsPerWarp; ++r) {
-            Val& a = sums[r * XRows + m];
-            a = fma(weights[r], xi, a);
-          }
-        }
-        sums.write_back();
-      }
-    });
+    accumulate_dense_gemv(w, k, p, t, Unroll, read_x_rows(x, p), acc);
     store_gemv_results(out, p, n, acc, t);
   });
 }

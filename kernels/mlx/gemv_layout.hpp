@@ -11,6 +11,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,17 +48,18 @@ struct GemvPlace {
 // len(x) = M * k with 1 <= M <= x_rows, len(out) = M * n. Contract products cannot wrap (a
 // product past u32 is an error), so every index below is bounded by the buffer it indexes.
 inline void require_gemv_rows(KernelBuilder& b, const Tensor& x, const Tensor& out, const Val& k,
-                              const Val& n, std::uint32_t x_rows) {
+                              const Val& n, std::uint32_t x_rows, const std::string& x_name = "x") {
   require_1d_launch(b);
   b.require(threads_per_threadgroup(0) == kGemvThreads,
             "tpg = (" + std::to_string(kGemvThreads) + ", 1, 1): " + std::to_string(kGemvWarps) +
                 " warps a group");
   b.require(k > 0u, "k > 0");
   b.require(n > 0u, "n > 0");
-  b.require_len_multiple(x, k, "k (whole rows of x)");
+  b.require_len_multiple(x, k, "k (whole rows of " + x_name + ")");
   const std::string most = std::to_string(x_rows);
-  b.require(x.len() >= k && x.len() / k <= x_rows, "1 <= len(x) / k <= " + most + " (rows of x)");
-  b.require_len(out, x.len() / k * n, "M*n, M = len(x)/k");
+  b.require(x.len() >= k && x.len() / k <= x_rows,
+            "1 <= len(" + x_name + ") / k <= " + most + " (rows of " + x_name + ")");
+  b.require_len(out, x.len() / k * n, "M*n, M = len(" + x_name + ")/k");
 }
 
 inline GemvPlace place_gemv_warp(const Tensor& x, const Val& k, const Val& n, const GemvTiling& t) {
@@ -105,8 +107,13 @@ class StepSums {
   std::vector<Val> values_;
 };
 
+// What a GEMV stores for x-row m and weight row `row` (both in range), given the row's f32
+// total: the total itself when empty; a fused GEMV's epilogue otherwise (a residual added, a
+// scale applied). The result is rounded to out's type once.
+using GemvFinish = std::function<Val(const Val& total, const Val& m, const Val& row)>;
+
 // Sums each accumulator over the warp's lanes and stores the rows that exist: out[m * n + row]
-// for m < M and row < n, rounded to out's type once.
+// = finish(total) for m < M and row < n, rounded to out's type once.
 //
 // The V = R * M sums leave the warp by halving rather than one warp sum each: at each of the
 // five shuffle distances h, a lane keeps half of its values (the upper half if its lane bit h
@@ -115,7 +122,8 @@ class StepSums {
 // halving stops at one value and the remaining distances sum it whole, so 32/V lanes hold each
 // total and the lowest of them stores it.
 inline void store_gemv_results(const Tensor& out, const GemvPlace& p, const Val& n,
-                               const std::vector<Var>& acc, const GemvTiling& t) {
+                               const std::vector<Var>& acc, const GemvTiling& t,
+                               const GemvFinish& finish = {}) {
   std::vector<Val> v(acc.begin(), acc.end());  // slot r * x_rows + m
   const std::size_t slots = v.size();
   MT_ASSERT(std::has_single_bit(slots)) << "gemv sums must be a power of two, not " << slots;
@@ -144,7 +152,7 @@ inline void store_gemv_results(const Tensor& out, const GemvPlace& p, const Val&
     const Val m = slot & (t.x_rows - 1), row = p.first_row + (slot >> m_bits);
     Val stored = m < p.m_count && row < n;
     if (replicas > 1) stored = stored && (p.lane & (replicas - 1)) == 0u;
-    if_(stored, [&] { out[m * n + row] = v[i].to(out.dtype()); });
+    if_(stored, [&] { out[m * n + row] = (finish ? finish(v[i], m, row) : v[i]).to(out.dtype()); });
   }
 }
 

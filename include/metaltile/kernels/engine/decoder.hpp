@@ -7,6 +7,11 @@
 //                   roped rows quantised per group as quantize_kv_<format> does, in the same
 //                   launch (the position read from device memory, so a graph can replay it)
 //  swiglu_gate_up   gate_up [T, 2F] -> out [T, F] = silu(gate) * up
+//  rms_norm_gemv    one row h [K] -> out [N] = W (rms_norm(h) * g): the norm fused into the
+//                   GEMV after it (decode at batch 1)
+//  rms_norm_gemv_swiglu  the same into a stacked gate/up weight [2F, K] -> out [F] =
+//                   silu(gate) * up: norm, projection and activation in one launch
+//  residual_gemv    out [N] = residual + W x: the residual add fused into the GEMV's store
 //  step_positions   positions, lengths [B] u32: advanced by one token in device memory, so a
 //                   captured decode step needs no upload between replays
 //  fill_uniform     out [N] T: pseudo-random uniform values (random weights)
@@ -25,6 +30,9 @@
   X(qkv_rope_append_fp8_e4m3)        \
   X(qkv_rope_append_fp8_e5m2)        \
   X(swiglu_gate_up)                  \
+  X(rms_norm_gemv)                   \
+  X(rms_norm_gemv_swiglu)            \
+  X(residual_gemv)                   \
   X(step_positions)                  \
   X(fill_uniform)
 

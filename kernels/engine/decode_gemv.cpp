@@ -1,0 +1,280 @@
+// The decode step's GEMVs with their neighbours fused in, so a decoder layer at batch 1 needs
+// no launch of its own for the RMS norms, the residual adds or the SwiGLU activation:
+//
+//   rms_norm_gemv          out[n] = r * sum_k w[n, k] * h[k] * (g[k] + weight_offset)
+//   rms_norm_gemv_swiglu   out[j] = silu(a_j) * b_j,  a_j = r * sum_k w[j, k] * h[k] * (g[k] + o),
+//                                                     b_j = the same over row n + j
+//   residual_gemv          out[n] = residual[n] + sum_k w[n, k] * x[k]
+//
+// with r = 1 / sqrt(sum_k h[k]^2 / K + eps) (the RMS norm of h, applied after the dot product:
+// sum_k w (h r g) = r sum_k w (h g)). Everything is f32 with one rounding to T per output.
+//
+// They are the dense GEMV's main loop (kernels/mlx/gemv_body.hpp) with another reader or
+// another epilogue. Every warp streams all of h for its rows anyway, so it sums h^2 on the way
+// and needs no pass, barrier or launch of its own for the norm. The SwiGLU form gives each
+// warp the gate row j and the up row n + j of the stacked gate/up weight, so the activation is
+// applied where both sums meet.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../activation_kernel.hpp"
+#include "../mlx/gemv_body.hpp"
+#include "../mlx/gemv_layout.hpp"
+#include "metaltile/dsl/dsl.hpp"
+#include "metaltile/kernels/engine/decoder.hpp"
+
+namespace mt::kernels::engine::decoder {
+namespace {
+
+using mlx::GemvPlace;
+using mlx::GemvTiling;
+using mlx::kGemvThreads;
+using mlx::kGemvWarps;
+
+constexpr DType F32 = DType::F32;
+
+// Weight rows a warp and 16-byte vectors a row in flight per lane: two rows reuse each h and g
+// load (the norm's reader loads two vectors per x vector); the plain reader is gemv_m1's.
+constexpr GemvTiling kNormTiling{1, 2};
+constexpr std::uint32_t kNormUnroll = 2;
+constexpr GemvTiling kResidualTiling{1, 1};
+constexpr std::uint32_t kResidualUnroll = 4;
+
+// The norm's inputs and its reader: x = h * (g + weight_offset), h^2 summed into `squares`.
+struct NormInput {
+  Tensor h, g;
+  Val eps, weight_offset;
+};
+
+NormInput declare_norm_input(KernelBuilder& b, DType T) {
+  return {b.input("h", T), b.input("norm", T), b.scalar_f32("eps"), b.scalar_f32("weight_offset")};
+}
+
+mlx::XReader read_normed(const NormInput& in, Var& squares) {
+  return [&in, &squares](std::uint32_t, const Val& at, std::uint32_t lanes) {
+    const std::vector<Val> h = mlx::load_f32(in.h, at, lanes);
+    const std::vector<Val> g = mlx::load_f32(in.g, at, lanes);
+    Val part = h[0] * h[0];
+    for (std::uint32_t j = 1; j < lanes; ++j) part = fma(h[j], h[j], part);
+    squares = squares + part;
+    std::vector<Val> x;
+    for (std::uint32_t j = 0; j < lanes; ++j) x.push_back(h[j] * (g[j] + in.weight_offset));
+    return x;
+  };
+}
+
+// 1 / sqrt(mean(h^2) + eps) from each lane's share of the squares (every lane of the warp).
+Val inverse_rms(const Var& squares, const Val& k, const Val& eps) {
+  return rsqrt(warp_sum(squares) / k.to(F32) + eps);
+}
+
+void require_norm_input(KernelBuilder& b, const NormInput& in, const Val& k) {
+  b.require_len(in.g, k, "k");
+  b.require(in.eps >= 0.0f, "eps >= 0");
+}
+
+void build_rms_norm_gemv(KernelBuilder& b, DType T) {
+  const NormInput in = declare_norm_input(b, T);
+  Tensor w = b.input("w", T);
+  Tensor out = b.output("out", T);
+  Val k = b.scalar_u32("k"), n = b.scalar_u32("n");
+  mlx::require_gemv_rows(b, in.h, out, k, n, 1, "h");
+  require_norm_input(b, in, k);
+  b.require_len(w, n * k, "n*k");
+
+  const GemvPlace p = mlx::place_gemv_warp(in.h, k, n, kNormTiling);
+  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
+  Var squares(f32(0.0f), "squares");
+  if_(p.active, [&] {
+    mlx::accumulate_dense_gemv(w, k, p, kNormTiling, kNormUnroll, read_normed(in, squares), acc);
+    const Val r = inverse_rms(squares, k, in.eps);
+    mlx::store_gemv_results(out, p, n, acc, kNormTiling,
+                            [&](const Val& total, const Val&, const Val&) { return total * r; });
+  });
+}
+
+void build_rms_norm_gemv_swiglu(KernelBuilder& b, DType T) {
+  const NormInput in = declare_norm_input(b, T);
+  Tensor w = b.input("w", T);
+  Tensor out = b.output("out", T);
+  Val k = b.scalar_u32("k"), n = b.scalar_u32("n");
+  mlx::require_gemv_rows(b, in.h, out, k, n, 1, "h");
+  require_norm_input(b, in, k);
+  b.require_len(w, 2u * n * k, "2*n*k (gate rows, then up rows)");
+
+  // Warp j owns output j: gate row j and up row n + j.
+  const Val j = program_id(0) * kGemvWarps + warp_id();
+  const Val gate_row = min(j, n - 1u);
+  const GemvPlace p{lane_id(), u32(1), j, {gate_row, gate_row + n}, {u32(0)}, j < n};
+  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);  // [0]: gate, [1]: up
+  Var squares(f32(0.0f), "squares");
+  if_(p.active, [&] {
+    mlx::accumulate_dense_gemv(w, k, p, kNormTiling, kNormUnroll, read_normed(in, squares), acc);
+    const Val r = inverse_rms(squares, k, in.eps);
+    const Val gate = warp_sum(acc[0]) * r, up = warp_sum(acc[1]) * r;
+    if_(p.lane == 0u, [&] { out[j] = (silu(gate) * up).to(T); });
+  });
+}
+
+void build_residual_gemv(KernelBuilder& b, DType T) {
+  Tensor x = b.input("x", T), w = b.input("w", T), residual = b.input("residual", T);
+  Tensor out = b.output("out", T);
+  Val k = b.scalar_u32("k"), n = b.scalar_u32("n");
+  mlx::require_gemv_rows(b, x, out, k, n, 1);
+  b.require_len(w, n * k, "n*k");
+  b.require_len(residual, n, "n");
+
+  const GemvPlace p = mlx::place_gemv_warp(x, k, n, kResidualTiling);
+  std::vector<Var> acc = mlx::gemv_accumulators(kResidualTiling);
+  if_(p.active, [&] {
+    mlx::accumulate_dense_gemv(w, k, p, kResidualTiling, kResidualUnroll, mlx::read_x_rows(x, p),
+                               acc);
+    mlx::store_gemv_results(out, p, n, acc, kResidualTiling,
+                            [&](const Val& total, const Val&, const Val& row) {
+                              return total + residual[row].to(F32);
+                            });
+  });
+}
+
+// --- registration --------------------------------------------------------------------------
+
+// Llama 3.1 8B's shapes (hidden 4096, MLP 14336, q/k/v 6144 rows, vocabulary 128256); smoke:
+// small odd shapes for the interpreter.
+struct Shape {
+  std::size_t n, k;
+  std::string label() const { return std::to_string(n) + " x " + std::to_string(k); }
+};
+
+std::vector<BenchCase> norm_cases(BenchScale scale, bool swiglu) {
+  const bool full = scale == BenchScale::Full;
+  std::vector<Shape> shapes;
+  if (!full) {
+    shapes = {{swiglu ? 20u : 48u, 256}};
+  } else if (swiglu) {
+    shapes = {{14336, 4096}};
+  } else {
+    shapes = {{6144, 4096}, {128256, 4096}};
+  }
+  const DType t = full ? DType::BF16 : DType::F32;
+  std::vector<BenchCase> cases;
+  for (const Shape& s : shapes) {
+    const std::size_t rows = swiglu ? 2 * s.n : s.n;
+    BenchCase c;
+    c.label = (swiglu ? std::to_string(rows) + " x " + std::to_string(s.k) : s.label()) + " M1";
+    c.dtype = t;
+    c.elements = {{"h", s.k}, {"norm", s.k}, {"w", rows * s.k}, {"out", s.n}};
+    c.scalars = {{"k", std::uint32_t(s.k)},
+                 {"n", std::uint32_t(s.n)},
+                 {"eps", 1e-5f},
+                 {"weight_offset", 0.0f}};
+    c.bytes = double((rows * s.k + 2 * s.k + s.n) * size_of(t));
+    c.flops = 2.0 * double(rows * s.k);
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+std::vector<BenchCase> residual_cases(BenchScale scale) {
+  const bool full = scale == BenchScale::Full;
+  const std::vector<Shape> shapes =
+      full ? std::vector<Shape>{{4096, 4096}, {4096, 14336}} : std::vector<Shape>{{48, 256}};
+  const DType t = full ? DType::BF16 : DType::F32;
+  std::vector<BenchCase> cases;
+  for (const Shape& s : shapes) {
+    BenchCase c;
+    c.label = s.label() + " M1";
+    c.dtype = t;
+    c.elements = {{"x", s.k}, {"w", s.n * s.k}, {"residual", s.n}, {"out", s.n}};
+    c.scalars = {{"k", std::uint32_t(s.k)}, {"n", std::uint32_t(s.n)}};
+    c.bytes = double((s.n * s.k + s.k + 2 * s.n) * size_of(t));
+    c.flops = 2.0 * double(s.n * s.k);
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+const ParamDoc kH{"h", "[K] T: the residual stream the norm is taken of (one row)"};
+const ParamDoc kNorm{"norm", "[K] T: the norm's weight g"};
+const ParamDoc kK{"k", "u32: K, the row length of w and h (> 0)"};
+const ParamDoc kEps{"eps", "f32: added to the mean square (>= 0)"};
+const ParamDoc kOffset{"weight_offset", "f32: added to g (0 for Llama, 1 for Gemma)"};
+
+std::string geometry_text(std::uint32_t rows_per_warp, std::uint32_t unroll, std::string rows) {
+  return "Reduction mode, " + std::to_string(kGemvThreads) + " threads a group; each warp owns " +
+         rows + ", lanes split K with " + std::to_string(unroll) +
+         " 16-byte vector(s) per row in flight (" + std::to_string(rows_per_warp) +
+         " weight rows a warp)";
+}
+
+}  // namespace
+
+KernelInfo rms_norm_gemv::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Reduction,
+      .dtypes = activation_dtypes(),
+      .body = build_rms_norm_gemv,
+      .doc = {.summary = "RMS norm of one row fused into the GEMV that follows it (decode at "
+                         "batch 1: the q/k/v projection, the LM head)",
+              .formula = "out[n] = r * sum_k w[n, k] * h[k] * (norm[k] + weight_offset), r = 1 / "
+                         "sqrt(sum_k h[k]^2 / K + eps); f32, rounded to T once",
+              .buffers = {kH, kNorm, {"w", "[N, K] T: the weight"}, {"out", "[N] T"}},
+              .scalars = {kK, {"n", "u32: N, the rows of w (> 0)"}, kEps, kOffset},
+              .geometry = geometry_text(kNormTiling.rows_per_warp, kNormUnroll,
+                                        "2 weight rows (ceil(n / 8) groups)")},
+      .geometry =
+          [](const LaunchShape& s) {
+            return mlx::gemv_launch(s.u32("n"), kNormTiling.rows_per_warp, "");
+          },
+      .bench = [](BenchScale s) { return norm_cases(s, false); },
+  };
+}
+
+KernelInfo rms_norm_gemv_swiglu::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Reduction,
+      .dtypes = activation_dtypes(),
+      .body = build_rms_norm_gemv_swiglu,
+      .doc = {.summary = "RMS norm, the stacked gate/up projection and SwiGLU in one launch "
+                         "(decode at batch 1)",
+              .formula = "out[j] = silu(a_j) * b_j, a_j = r * sum_k w[j, k] * h[k] * (norm[k] + "
+                         "weight_offset), b_j the same over row n + j, r as rms_norm_gemv; f32, "
+                         "rounded to T once",
+              .buffers = {kH,
+                          kNorm,
+                          {"w", "[2N, K] T: the gate rows, then the up rows"},
+                          {"out", "[N] T"}},
+              .scalars = {kK, {"n", "u32: N, the MLP's intermediate size (> 0)"}, kEps, kOffset},
+              .geometry = geometry_text(kNormTiling.rows_per_warp, kNormUnroll,
+                                        "output j: gate row j and up row n + j (ceil(n / 4) "
+                                        "groups)")},
+      .geometry = [](const LaunchShape& s) { return mlx::gemv_launch(s.u32("n"), 1, ""); },
+      .bench = [](BenchScale s) { return norm_cases(s, true); },
+  };
+}
+
+KernelInfo residual_gemv::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Reduction,
+      .dtypes = activation_dtypes(),
+      .body = build_residual_gemv,
+      .doc = {.summary = "GEMV with the residual add fused into its store (decode at batch 1: "
+                         "the attention output and MLP down projections)",
+              .formula = "out[n] = residual[n] + sum_k w[n, k] * x[k]; f32, rounded to T once",
+              .buffers = {{"x", "[K] T: one row"},
+                          {"w", "[N, K] T: the weight"},
+                          {"residual", "[N] T: the residual stream"},
+                          {"out", "[N] T: the new residual stream (a buffer apart from residual)"}},
+              .scalars = {{"k", "u32: K, the row length of w and x (> 0)"},
+                          {"n", "u32: N, the rows of w (> 0)"}},
+              .geometry = geometry_text(kResidualTiling.rows_per_warp, kResidualUnroll,
+                                        "1 weight row (ceil(n / 4) groups)")},
+      .geometry =
+          [](const LaunchShape& s) {
+            return mlx::gemv_launch(s.u32("n"), kResidualTiling.rows_per_warp, "");
+          },
+      .bench = [](BenchScale s) { return residual_cases(s); },
+  };
+}
+
+}  // namespace mt::kernels::engine::decoder
