@@ -228,6 +228,62 @@ std::uint32_t Decoder::max_linear_rows() const {
   return std::numeric_limits<std::uint32_t>::max();
 }
 
+// The layer's q/k/v after its projection (a.qkv) through RoPE into the cache, and attention
+// into a.attn: decode over lengths_, prefill causally over positions.
+void Decoder::add_attention(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
+                            const DeviceBuffer& positions, bool prefill) {
+  const ModelConfig& c = weights_.config;
+  const LayerWeights& l = weights_.layers[layer];
+  const LayerCache& cache = caches_[layer];
+  const float eps = c.rms_eps;
+  const kernels::ffai::rope::RopeFrequencies rope =
+      kernels::ffai::rope::rope_frequencies(c.rope, c.head_dim);
+  const std::string suffix = kernel_suffix(options_.kv);
+  DeviceBindings append{{"qkv", a.qkv},
+                        {"bias", l.qkv_bias},
+                        {"q_norm", l.q_norm},
+                        {"k_norm", l.k_norm},
+                        {"positions", positions},
+                        {"inv_freq", inv_freq_},
+                        {"q", a.q},
+                        {"head_dim", c.head_dim},
+                        {"n_q_heads", c.q_heads},
+                        {"n_kv_heads", c.kv_heads},
+                        {"max_seq", options_.max_seq},
+                        {"eps", eps},
+                        {"attn_factor", rope.attn_factor},
+                        {"has_bias", std::uint32_t(c.qkv_bias)},
+                        {"has_qk_norm", std::uint32_t(c.qk_norm)}};
+  DeviceBindings attend{{"q", a.q},
+                        {"sinks", no_sinks_},
+                        {"out", a.attn},
+                        {"head_dim", c.head_dim},
+                        {"n_q_heads", c.q_heads},
+                        {"n_kv_heads", c.kv_heads},
+                        {"max_seq", options_.max_seq},
+                        {"scale", 1.0f / std::sqrt(float(c.head_dim))},
+                        {"window", c.sliding_window},
+                        {"softcap", 0.0f},
+                        {"has_sinks", 0u}};
+  for (const auto& [name, buffer] : cache) {
+    // The append kernel names a raw cache k_cache / v_cache, the quantised parts as attention.
+    append[options_.kv == KvFormat::Raw ? name + "_cache" : name] = buffer;
+    attend[name] = buffer;
+  }
+  if (options_.kv != KvFormat::Raw) {
+    append["group_size"] = kv_group_;
+    attend["group_size"] = kv_group_;
+  }
+  if (prefill) {
+    attend["positions"] = positions;
+  } else {
+    attend["lengths"] = lengths_;
+  }
+  into.push_back({&runner("qkv_rope_append" + suffix), std::move(append)});
+  into.push_back(
+      {&runner((prefill ? "attention_prefill" : "attention_decode") + suffix), std::move(attend)});
+}
+
 void Decoder::plan_layers(std::vector<Launch>& into, const Activations& a, const DeviceBuffer& ids,
                           const DeviceBuffer& positions, bool prefill) {
   const ModelConfig& c = weights_.config;
@@ -261,12 +317,8 @@ void Decoder::plan_layers(std::vector<Launch>& into, const Activations& a, const
                      {"weight_offset", 0.0f}}});
     cur = 1 - cur;
   };
-  const kernels::ffai::rope::RopeFrequencies rope =
-      kernels::ffai::rope::rope_frequencies(c.rope, c.head_dim);
-  const std::string suffix = kernel_suffix(options_.kv);
   for (std::uint32_t i = 0; i < c.layers; ++i) {
     const LayerWeights& l = weights_.layers[i];
-    const LayerCache& cache = caches_[i];
     if (i == 0) {
       into.push_back({&runner("rms_norm", hidden),
                       {{"x", a.residual[0]},
@@ -278,49 +330,7 @@ void Decoder::plan_layers(std::vector<Launch>& into, const Activations& a, const
       add_norm(a.mlp, l.attn_norm);
     }
     add_linear(into, l.qkv, a.normed, a.qkv, rows);
-    DeviceBindings append{{"qkv", a.qkv},
-                          {"bias", l.qkv_bias},
-                          {"q_norm", l.q_norm},
-                          {"k_norm", l.k_norm},
-                          {"positions", positions},
-                          {"inv_freq", inv_freq_},
-                          {"q", a.q},
-                          {"head_dim", c.head_dim},
-                          {"n_q_heads", c.q_heads},
-                          {"n_kv_heads", c.kv_heads},
-                          {"max_seq", options_.max_seq},
-                          {"eps", eps},
-                          {"attn_factor", rope.attn_factor},
-                          {"has_bias", std::uint32_t(c.qkv_bias)},
-                          {"has_qk_norm", std::uint32_t(c.qk_norm)}};
-    DeviceBindings attend{{"q", a.q},
-                          {"sinks", no_sinks_},
-                          {"out", a.attn},
-                          {"head_dim", c.head_dim},
-                          {"n_q_heads", c.q_heads},
-                          {"n_kv_heads", c.kv_heads},
-                          {"max_seq", options_.max_seq},
-                          {"scale", 1.0f / std::sqrt(float(c.head_dim))},
-                          {"window", c.sliding_window},
-                          {"softcap", 0.0f},
-                          {"has_sinks", 0u}};
-    for (const auto& [name, buffer] : cache) {
-      // The append kernel names a raw cache k_cache / v_cache, the quantised parts as attention.
-      append[options_.kv == KvFormat::Raw ? name + "_cache" : name] = buffer;
-      attend[name] = buffer;
-    }
-    if (options_.kv != KvFormat::Raw) {
-      append["group_size"] = kv_group_;
-      attend["group_size"] = kv_group_;
-    }
-    if (prefill) {
-      attend["positions"] = positions;
-    } else {
-      attend["lengths"] = lengths_;
-    }
-    into.push_back({&runner("qkv_rope_append" + suffix), std::move(append)});
-    into.push_back({&runner((prefill ? "attention_prefill" : "attention_decode") + suffix),
-                    std::move(attend)});
+    add_attention(into, a, i, positions, prefill);
     add_linear(into, l.o, a.attn, a.o, rows);
     add_norm(a.o, l.mlp_norm);
     add_linear(into, l.gate_up, a.normed, a.gate_up, rows);
@@ -333,13 +343,90 @@ void Decoder::plan_layers(std::vector<Launch>& into, const Activations& a, const
 }
 
 void Decoder::plan_launches() {
-  // The final norm belongs to the head: the step without logits stops before it.
-  plan_layers(body_, step_, ids_, positions_, false);
-  head_.push_back(body_.back());
-  body_.pop_back();
-  add_linear(head_, weights_.head, step_.normed, logits_, 1);
+  // Prefill's last chunk copies its final norm's last row into step_.normed for the head.
+  std::vector<Launch> head;
+  add_linear(head, weights_.head, step_.normed, logits_, 1);
+  prefill_head_ = head.back();
+  if (fuses_decode()) {
+    plan_fused_step();
+  } else {
+    // The final norm belongs to the head: the step without logits stops before it.
+    plan_layers(body_, step_, ids_, positions_, false);
+    head_.push_back(body_.back());
+    body_.pop_back();
+    head_.push_back(*prefill_head_);
+  }
   advance_.push_back(
       {&runner("step_positions"), {{"positions", positions_}, {"lengths", lengths_}}});
+}
+
+bool Decoder::fuses_decode() const {
+  if (!options_.fuse_decode) return false;
+  return std::none_of(weights_.layers.begin(), weights_.layers.end(), [](const LayerWeights& l) {
+    return l.qkv.quantised() || l.o.quantised() || l.gate_up.quantised() || l.down.quantised();
+  });
+}
+
+// The decode step of plan_layers with the norms, residual adds and SwiGLU inside the GEMVs:
+//   qkv = W_qkv rms_norm(h)            (rms_norm_gemv)
+//   h  += W_o attention(qkv)           (residual_gemv into the other residual buffer)
+//   act = swiglu(W_gate_up rms_norm(h)) (rms_norm_gemv_swiglu)
+//   h  += W_down act                   (residual_gemv)
+// and the head: logits = W_head rms_norm(h), fused too when the head is dense.
+void Decoder::plan_fused_step() {
+  const ModelConfig& c = weights_.config;
+  const Activations& a = step_;
+  const float eps = c.rms_eps;
+  int cur = 0;  // the residual buffer holding the stream
+  const auto norm_gemv = [&](std::vector<Launch>& into, const std::string& kernel,
+                             const DeviceBuffer& norm, const Linear& l, std::uint32_t n,
+                             const DeviceBuffer& out) {
+    into.push_back({&runner(kernel, {{"k", l.k}, {"n", n}}),
+                    {{"h", a.residual[cur]},
+                     {"norm", norm},
+                     {"w", l.w},
+                     {"out", out},
+                     {"eps", eps},
+                     {"weight_offset", 0.0f}}});
+  };
+  const auto residual_gemv = [&](const Linear& l, const DeviceBuffer& x) {
+    body_.push_back(
+        {&runner("residual_gemv", {{"k", l.k}, {"n", l.n}}),
+         {{"x", x}, {"w", l.w}, {"residual", a.residual[cur]}, {"out", a.residual[1 - cur]}}});
+    cur = 1 - cur;
+  };
+  if (weights_.embed.quantised()) {
+    const Quantization& q = *weights_.embed.quant;
+    body_.push_back({&runner("embedding_affine",
+                             {{"dim", c.hidden}, {"group_size", q.group_size}, {"bits", q.bits}}),
+                     {{"ids", ids_},
+                      {"wq", weights_.embed.wq},
+                      {"scales", weights_.embed.scales},
+                      {"biases", weights_.embed.biases},
+                      {"out", a.residual[0]}}});
+  } else {
+    body_.push_back({&runner("embedding", {{"dim", c.hidden}}),
+                     {{"ids", ids_}, {"table", weights_.embed.w}, {"out", a.residual[0]}}});
+  }
+  for (std::uint32_t i = 0; i < c.layers; ++i) {
+    const LayerWeights& l = weights_.layers[i];
+    norm_gemv(body_, "rms_norm_gemv", l.attn_norm, l.qkv, l.qkv.n, a.qkv);
+    add_attention(body_, a, i, positions_, false);
+    residual_gemv(l.o, a.attn);
+    norm_gemv(body_, "rms_norm_gemv_swiglu", l.mlp_norm, l.gate_up, c.intermediate, a.act);
+    residual_gemv(l.down, a.act);
+  }
+  if (weights_.head.quantised()) {
+    head_.push_back({&runner("rms_norm", {{"n", c.hidden}}),
+                     {{"x", a.residual[cur]},
+                      {"w", weights_.final_norm},
+                      {"out", a.normed},
+                      {"eps", eps},
+                      {"weight_offset", 0.0f}}});
+    head_.push_back(*prefill_head_);
+  } else {
+    norm_gemv(head_, "rms_norm_gemv", weights_.final_norm, weights_.head, weights_.head.n, logits_);
+  }
 }
 
 void Decoder::record(bool with_head) const {
@@ -448,7 +535,7 @@ void Decoder::prefill_chunks(std::span<const std::uint32_t> tokens) {
       // The prompt's last row of the final norm, as the decode step's normed row, and the head.
       launches.push_back({&runner("embedding", {{"dim", weights_.config.hidden}}),
                           {{"ids", last_row}, {"table", a.normed}, {"out", step_.normed}}});
-      launches.push_back(head_.back());
+      launches.push_back(*prefill_head_);
     } else {
       launches.pop_back();  // the final norm: only the last chunk's is used
     }

@@ -71,9 +71,10 @@ def bytes_per_token(c, bits, context, kv_bits=None):
     return linear * per_weight + kv + (2 * c.num_hidden_layers + 1) * d * 2
 
 
-def run_tile(tile, name, bits, tokens, out, kv=None, prompt=PROMPT, prefill="batched"):
+def run_tile(tile, name, bits, tokens, out, kv=None, prompt=PROMPT, prefill="batched",
+             fuse=True):
     tag = f"{name}-{bits or 16}" + (f"-kv{kv}" if kv else "") + (
-        f"-prefill{prompt}-{prefill}" if prompt != PROMPT else "")
+        f"-prefill{prompt}-{prefill}" if prompt != PROMPT else "") + ("" if fuse else "-unfused")
     path = os.path.join(out, f"tile-{tag}.json")
     cmd = [tile, "generate", "--random", name, "--max-tokens", str(tokens),
            "--prompt-ids", ",".join(str(i % 100000 + 1000) for i in range(prompt)),
@@ -82,6 +83,8 @@ def run_tile(tile, name, bits, tokens, out, kv=None, prompt=PROMPT, prefill="bat
         cmd += ["--weights", f"int{bits}"]
     if kv:
         cmd += ["--kv", kv]
+    if not fuse:
+        cmd += ["--no-fuse"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(path) as f:
         return json.load(f)
@@ -149,7 +152,15 @@ def main():
     p.add_argument("--tokens", type=int, default=128)
     p.add_argument("--models", default="llama-3.2-1b,llama-3.1-8b")
     p.add_argument("--prefill-tokens", type=int, default=512)
+    p.add_argument("--variants", default="bf16,unfused,4bit,kv-int8,kv-int4",
+                   help="tile rows per model: bf16 (the fused decode step), unfused (bf16 with "
+                        "--no-fuse), 4bit, kv-int8, kv-int4")
+    p.add_argument("--no-compile", action="store_true",
+                   help="skip transformers with static cache + torch.compile")
     a = p.parse_args()
+    variants = {"bf16": (None, None, True), "unfused": (None, None, False),
+                "4bit": (4, None, True), "kv-int8": (None, "int8", True),
+                "kv-int4": (None, "int4", True)}
     os.makedirs(a.out, exist_ok=True)
     bandwidth = copy_bandwidth()
     rows, prefill_rows = [], []
@@ -158,16 +169,18 @@ def main():
     # rewritten after each model, so a run cut short by a time limit keeps what it measured.
     for name in models:
         c = hf_config(name)
-        for bits, kv in ((None, None), (4, None), (None, "int8"), (None, "int4")):
+        for variant in a.variants.split(","):
+            bits, kv, fuse = variants[variant]
+            runner = "tile" if fuse else "tile (unfused)"
             kv_bits = {"int8": 8, "int4": 4}.get(kv)
             floor_s = bytes_per_token(c, bits, PROMPT + a.tokens // 2, kv_bits) / bandwidth
             try:
-                r = run_tile(a.tile, name, bits, a.tokens, a.out, kv=kv)
+                r = run_tile(a.tile, name, bits, a.tokens, a.out, kv=kv, fuse=fuse)
             except subprocess.CalledProcessError as e:
-                rows.append({"model": name, "runner": "tile", "weights": f"{bits}-bit" if bits else
+                rows.append({"model": name, "runner": runner, "weights": f"{bits}-bit" if bits else
                              "bf16", "kv": kv or "bf16", "error": str(e)[:200]})
                 continue
-            rows.append({"model": name, "runner": "tile", "weights": f"{bits}-bit" if bits else "bf16",
+            rows.append({"model": name, "runner": runner, "weights": f"{bits}-bit" if bits else "bf16",
                          "kv": kv or "bf16",
                          "tokens_per_s": r["tokens_per_s"], "ms_per_token": r["ms_per_token"],
                          "time_to_first_token_ms": r["time_to_first_token_ms"],
@@ -185,7 +198,7 @@ def main():
                     prefill_rows.append({"model": name, "runner": f"tile ({mode})",
                                          "error": str(e)[:200]})
         write_report(a, bandwidth, rows, prefill_rows)
-    for compiled in (False, True):
+    for compiled in (False,) if a.no_compile else (False, True):
         for name in models:
             c = hf_config(name)
             label = "transformers static+compile" if compiled else "transformers eager"

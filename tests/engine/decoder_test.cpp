@@ -119,6 +119,16 @@ TEST(Decoder, MatchesTransformersOnEachArchitecture) {
   });
 }
 
+// The dense models above decode with the norms, residual adds and SwiGLU fused into the GEMVs;
+// the step with a launch for each (fuse_decode off, as quantised weights run it) matches too.
+TEST(Decoder, UnfusedDecodeStepMatchesTransformers) {
+  test::for_each_backend([](Context& ctx) {
+    for (const char* model : {"tiny-llama", "tiny-qwen3"}) {
+      expect_matches_transformers(ctx, model, true, 0, DecoderOptions{.fuse_decode = false});
+    }
+  });
+}
+
 // The prompt (8 tokens) prefilled at once: in one chunk (the MLX 4-bit model through
 // qgemm_affine), and in chunks of 3 (qgemv_affine; each attending to
 // the cache the chunks before it wrote, Mistral's window across chunk boundaries); then the

@@ -134,6 +134,7 @@ int run_generate(const ParsedArgs& args) {
   dopt.max_seq =
       number<std::uint32_t>(args, "--max-seq", std::uint32_t(prompt.size()) + max_tokens);
   dopt.use_graphs = !args.has("--no-graph");
+  dopt.fuse_decode = !args.has("--no-fuse");
   dopt.kv = kv;
   dopt.batched_prefill = prefill_mode == "batched";
   dopt.prefill_chunk = number<std::uint32_t>(args, "--prefill-chunk", 0);
@@ -267,6 +268,9 @@ const Verb& generate_verb() {
         {"--max-seq", "N", "KV-cache positions (default: prompt + max tokens)"},
         {"--ignore-eos", "", "keep generating past an end-of-sequence token"},
         {"--no-graph", "", "launch every kernel each step instead of replaying a graph"},
+        {"--no-fuse", "",
+         "launch the decode step's norms, residual adds and SwiGLU on their own instead of "
+         "inside the GEMVs (dense weights)"},
         {"--json", "FILE", "also write the summary (and the token ids) as JSON"}}},
       run_generate};
   return verb;

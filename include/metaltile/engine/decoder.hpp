@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,6 +36,10 @@ struct DecoderOptions {
   // Most prompt tokens per prefill chunk; 0: 512. Chunks are also limited by the matrix kernels
   // of the weights: 16 rows for gemv / qgemv_affine (f32 or quantised weights).
   std::uint32_t prefill_chunk = 0;
+  // Fuse the decode step's RMS norms, residual adds and SwiGLU into its GEMVs where the
+  // projections are dense (rms_norm_gemv, rms_norm_gemv_swiglu, residual_gemv); false: a
+  // launch for each, as prefill has them.
+  bool fuse_decode = true;
 };
 
 struct SamplingOptions {
@@ -99,6 +104,12 @@ class Decoder {
   void plan_layers(std::vector<Launch>& into, const Activations& a, const DeviceBuffer& ids,
                    const DeviceBuffer& positions, bool prefill);
   void plan_launches();
+  // The decode step with the norms, residual adds and SwiGLU fused into its GEMVs (every
+  // layer's projections dense): 7 launches a layer instead of 10.
+  bool fuses_decode() const;
+  void plan_fused_step();
+  void add_attention(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
+                     const DeviceBuffer& positions, bool prefill);
   void add_linear(std::vector<Launch>& into, const Linear& l, const DeviceBuffer& x,
                   const DeviceBuffer& out, std::uint32_t rows);
   std::uint32_t max_linear_rows() const;
@@ -125,7 +136,10 @@ class Decoder {
   std::map<std::uint32_t, Activations> chunks_;
   DeviceBuffer logits_;
   DeviceBuffer ids_, positions_, lengths_, inv_freq_, no_sinks_, no_penalty_;
+  // The decode step: body_ (every layer), head_ (the final norm and the LM head) and advance_
+  // (the position); prefill_head_: the LM head alone, on step_.normed.
   std::vector<Launch> body_, head_, advance_;
+  std::optional<Launch> prefill_head_;
   std::unique_ptr<Graph> graph_body_, graph_full_;
   std::uint32_t position_ = 0;
   std::uint32_t draws_ = 0;
