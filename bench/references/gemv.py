@@ -88,7 +88,37 @@ def embedding_affine(case):
         lambda: _dequantize(wq[ids], scales[ids], biases[ids], bits, g, dim))
 
 
+def _norm_inputs(case, rows):
+    k = case.scalar("k")
+    h, g = case.tensor("h", (1, k)), case.tensor("norm", (k,))
+    return h, g, case.tensor("w", (rows, k)), case.scalar("eps")
+
+
+def rms_norm_gemv(case):
+    """What the decode step did before the fusion: RMS norm, then cuBLAS."""
+    h, g, w, eps = _norm_inputs(case, case.scalar("n"))
+    return eager_and_compiled(lambda: F.linear(F.rms_norm(h, (h.shape[-1],), g, eps), w))
+
+
+def rms_norm_gemv_swiglu(case):
+    h, g, w, eps = _norm_inputs(case, 2 * case.scalar("n"))
+
+    def fn():
+        gate, up = F.linear(F.rms_norm(h, (h.shape[-1],), g, eps), w).chunk(2, dim=-1)
+        return F.silu(gate) * up
+    return eager_and_compiled(fn)
+
+
+def residual_gemv(case):
+    k, n = case.scalar("k"), case.scalar("n")
+    x, w, residual = case.tensor("x", (1, k)), case.tensor("w", (n, k)), case.tensor("residual", (1, n))
+    return eager_and_compiled(lambda: residual + F.linear(x, w))
+
+
 REFERENCES = {
+    "rms_norm_gemv": rms_norm_gemv,
+    "rms_norm_gemv_swiglu": rms_norm_gemv_swiglu,
+    "residual_gemv": residual_gemv,
     "gemv": gemv,
     "gemv_m1": gemv,
     "gemv_m4": gemv,

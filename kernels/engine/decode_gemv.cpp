@@ -14,13 +14,21 @@
 // and needs no pass, barrier or launch of its own for the norm. The SwiGLU form gives each
 // warp the gate row j and the up row n + j of the stacked gate/up weight, so the activation is
 // applied where both sums meet.
+//
+// rms_norm_qgemv, rms_norm_qgemv_swiglu and residual_qgemv are the same over an MLX affine
+// weight (wq, scales, biases, group_size, bits as qgemv_affine), on the quantised GEMV's
+// one-row loop (kernels/mlx/qgemv_body.hpp: whole 32-code units, scale and bias folded out).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "../activation_kernel.hpp"
+#include "../mlx/affine_entry.hpp"
+#include "../mlx/affine_format.hpp"
 #include "../mlx/gemv_body.hpp"
 #include "../mlx/gemv_layout.hpp"
+#include "../mlx/qgemv_body.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
 
@@ -137,6 +145,79 @@ void build_residual_gemv(KernelBuilder& b, DType T) {
   });
 }
 
+// --- over MLX affine weights ---------------------------------------------------------------
+
+namespace q = mlx::quantized;
+
+// Four weight rows a warp, as qgemv_affine_m1: each unit of x (or h and g) serves all four.
+constexpr GemvTiling kQuantTiling{1, 4};
+
+q::UnitReader read_normed_units(const NormInput& in) {
+  return [&in](const Val& first) {
+    const std::vector<Val> h = mlx::affine::load_unit_values(in.h, first);
+    const std::vector<Val> g = mlx::affine::load_unit_values(in.g, first);
+    Val squares = h[0] * h[0];
+    std::vector<Val> x = {h[0] * (g[0] + in.weight_offset)};
+    for (std::size_t j = 1; j < h.size(); ++j) {
+      squares = fma(h[j], h[j], squares);
+      x.push_back(h[j] * (g[j] + in.weight_offset));
+    }
+    return q::UnitValues{x, squares};
+  };
+}
+
+void build_rms_norm_qgemv(KernelBuilder& b, DType T) {
+  const NormInput in = declare_norm_input(b, T);
+  const q::QgemvParams p = q::declare_qgemv_weight(b, T, in.h, {.x_name = "h"});
+  require_norm_input(b, in, p.k);
+  const GemvPlace place = mlx::place_gemv_warp(in.h, p.k, p.n, kQuantTiling);
+  std::vector<Var> acc = mlx::gemv_accumulators(kQuantTiling);
+  Var squares(f32(0.0f), "squares");
+  if_(place.active, [&] {
+    q::accumulate_qgemv_m1(p, place, kQuantTiling.rows_per_warp, read_normed_units(in), acc,
+                           &squares);
+    const Val r = inverse_rms(squares, p.k, in.eps);
+    mlx::store_gemv_results(p.out, place, p.n, acc, kQuantTiling,
+                            [&](const Val& total, const Val&, const Val&) { return total * r; });
+  });
+}
+
+void build_rms_norm_qgemv_swiglu(KernelBuilder& b, DType T) {
+  const NormInput in = declare_norm_input(b, T);
+  const q::QgemvParams p = q::declare_qgemv_weight(b, T, in.h, {.weight_rows = 2, .x_name = "h"});
+  require_norm_input(b, in, p.k);
+  // Warp j owns output j: gate row j and up row n + j.
+  const Val j = program_id(0) * kGemvWarps + warp_id();
+  const Val gate_row = min(j, p.n - 1u);
+  const GemvPlace place{lane_id(), u32(1), j, {gate_row, gate_row + p.n}, {u32(0)}, j < p.n};
+  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);  // [0]: gate, [1]: up
+  Var squares(f32(0.0f), "squares");
+  if_(place.active, [&] {
+    q::accumulate_qgemv_m1(p, place, kNormTiling.rows_per_warp, read_normed_units(in), acc,
+                           &squares);
+    const Val r = inverse_rms(squares, p.k, in.eps);
+    const Val gate = warp_sum(acc[0]) * r, up = warp_sum(acc[1]) * r;
+    if_(place.lane == 0u, [&] { p.out[j] = (silu(gate) * up).to(T); });
+  });
+}
+
+void build_residual_qgemv(KernelBuilder& b, DType T) {
+  const Tensor x = b.input("x", T);
+  std::optional<Tensor> residual;
+  const q::QgemvParams p =
+      q::declare_qgemv_weight(b, T, x, {.before_out = [&] { residual = b.input("residual", T); }});
+  b.require_len(*residual, p.n, "n");
+  const GemvPlace place = mlx::place_gemv_warp(x, p.k, p.n, kQuantTiling);
+  std::vector<Var> acc = mlx::gemv_accumulators(kQuantTiling);
+  if_(place.active, [&] {
+    q::accumulate_qgemv_m1(p, place, kQuantTiling.rows_per_warp, q::read_units(x), acc, nullptr);
+    mlx::store_gemv_results(p.out, place, p.n, acc, kQuantTiling,
+                            [&](const Val& total, const Val&, const Val& row) {
+                              return total + (*residual)[row].to(F32);
+                            });
+  });
+}
+
 // --- registration --------------------------------------------------------------------------
 
 // Llama 3.1 8B's shapes (hidden 4096, MLP 14336, q/k/v 6144 rows, vocabulary 128256); smoke:
@@ -190,6 +271,22 @@ std::vector<BenchCase> residual_cases(BenchScale scale) {
     c.bytes = double((s.n * s.k + s.k + 2 * s.n) * size_of(t));
     c.flops = 2.0 * double(s.n * s.k);
     cases.push_back(c);
+  }
+  return cases;
+}
+
+// The same shapes over 4-bit weights in groups of 64 (smoke: 4 bits, groups of 32).
+std::vector<BenchCase> quantised_cases(std::vector<BenchCase> cases, BenchScale scale,
+                                       std::size_t weight_rows_per_output) {
+  const bool full = scale == BenchScale::Full;
+  for (BenchCase& c : cases) {
+    const std::size_t k = std::get<std::uint32_t>(c.scalars.at("k"));
+    const std::size_t rows = std::get<std::uint32_t>(c.scalars.at("n")) * weight_rows_per_output;
+    const mlx::affine::QuantisedWeight w{rows, k, full ? 64u : 32u, 4};
+    c.elements.erase("w");
+    w.add_to(c);
+    c.label += " " + w.label();
+    c.bytes += w.bytes(c.dtype) - double(rows * k * size_of(c.dtype));
   }
   return cases;
 }
@@ -274,6 +371,85 @@ KernelInfo residual_gemv::info() {
             return mlx::gemv_launch(s.u32("n"), kResidualTiling.rows_per_warp, "");
           },
       .bench = [](BenchScale s) { return residual_cases(s); },
+  };
+}
+
+KernelInfo rms_norm_qgemv::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Reduction,
+      .dtypes = activation_dtypes(),
+      .body = build_rms_norm_qgemv,
+      .doc = {.summary = "rms_norm_gemv over an MLX affine weight (decode at batch 1)",
+              .formula = "out[n] = r * sum_k (scale * q[n, k] + bias) * h[k] * (norm[k] + "
+                         "weight_offset), r as rms_norm_gemv; f32, rounded to T once",
+              .buffers = {kH,
+                          kNorm,
+                          mlx::affine::kWqDoc,
+                          mlx::affine::kScalesDoc,
+                          mlx::affine::kBiasesDoc,
+                          {"out", "[N] T"}},
+              .scalars = {{"k", "u32: K (a multiple of group_size)"},
+                          {"n", "u32: N, the rows of the weight (> 0)"},
+                          mlx::affine::kGroupSizeDoc,
+                          mlx::affine::kBitsDoc,
+                          kEps,
+                          kOffset},
+              .geometry = "Reduction mode, 128 threads a group; each warp owns 4 weight rows "
+                          "(ceil(n / 16) groups), lanes take whole 32-code units along K"},
+      .geometry = [](const LaunchShape& s) { return mlx::gemv_launch(s.u32("n"), 4, ""); },
+      .bench = [](BenchScale s) { return quantised_cases(norm_cases(s, false), s, 1); },
+  };
+}
+
+KernelInfo rms_norm_qgemv_swiglu::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Reduction,
+      .dtypes = activation_dtypes(),
+      .body = build_rms_norm_qgemv_swiglu,
+      .doc = {.summary = "rms_norm_gemv_swiglu over an MLX affine weight (decode at batch 1)",
+              .formula = "out[j] = silu(a_j) * b_j over the dequantised stacked gate/up weight, "
+                         "as rms_norm_gemv_swiglu",
+              .buffers = {kH,
+                          kNorm,
+                          {"wq", "[2N, K * bits / 32] u32: gate rows, then up rows"},
+                          {"scales", "[2N, K / group_size] T"},
+                          {"biases", "[2N, K / group_size] T"},
+                          {"out", "[N] T"}},
+              .scalars = {{"k", "u32: K (a multiple of group_size)"},
+                          {"n", "u32: N, the MLP's intermediate size (> 0)"},
+                          mlx::affine::kGroupSizeDoc,
+                          mlx::affine::kBitsDoc,
+                          kEps,
+                          kOffset},
+              .geometry = "Reduction mode, 128 threads a group; warp j owns gate row j and up "
+                          "row n + j (ceil(n / 4) groups), lanes take whole 32-code units"},
+      .geometry = [](const LaunchShape& s) { return mlx::gemv_launch(s.u32("n"), 1, ""); },
+      .bench = [](BenchScale s) { return quantised_cases(norm_cases(s, true), s, 2); },
+  };
+}
+
+KernelInfo residual_qgemv::info() {
+  return KernelInfo{
+      .default_mode = KernelMode::Reduction,
+      .dtypes = activation_dtypes(),
+      .body = build_residual_qgemv,
+      .doc = {.summary = "residual_gemv over an MLX affine weight (decode at batch 1)",
+              .formula = "out[n] = residual[n] + sum_k x[k] * (scale * q[n, k] + bias); f32, "
+                         "rounded to T once",
+              .buffers = {{"x", "[K] T: one row"},
+                          mlx::affine::kWqDoc,
+                          mlx::affine::kScalesDoc,
+                          mlx::affine::kBiasesDoc,
+                          {"residual", "[N] T: the residual stream"},
+                          {"out", "[N] T: the new residual stream (a buffer apart from residual)"}},
+              .scalars = {{"k", "u32: K (a multiple of group_size)"},
+                          {"n", "u32: N, the rows of the weight (> 0)"},
+                          mlx::affine::kGroupSizeDoc,
+                          mlx::affine::kBitsDoc},
+              .geometry = "Reduction mode, 128 threads a group; each warp owns 4 weight rows "
+                          "(ceil(n / 16) groups), lanes take whole 32-code units along K"},
+      .geometry = [](const LaunchShape& s) { return mlx::gemv_launch(s.u32("n"), 4, ""); },
+      .bench = [](BenchScale s) { return quantised_cases(residual_cases(s), s, 1); },
   };
 }
 

@@ -29,6 +29,7 @@
 #include "gemv_layout.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/mlx/quantized.hpp"
+#include "qgemv_body.hpp"
 
 namespace mt::kernels::mlx::quantized {
 namespace {
@@ -47,24 +48,9 @@ constexpr std::uint32_t units_in_flight(std::uint32_t bits, std::uint32_t rows_p
   return (bits == 2 || bits == 4 ? 2 : 1) * (4 / rows_per_warp);
 }
 
-// The tensors, scalars and preconditions every qgemv variant shares.
-struct QgemvParams {
-  Tensor x, wq, scales, biases, out;
-  Val k, n, group_size, bits;
-};
-
 QgemvParams declare_qgemv(KernelBuilder& b, DType T, std::uint32_t x_rows) {
-  QgemvParams p{b.input("x", T),      b.input("wq", U32),         b.input("scales", T),
-                b.input("biases", T), b.output("out", T),         b.scalar_u32("k"),
-                b.scalar_u32("n"),    b.scalar_u32("group_size"), b.scalar_u32("bits")};
-  require_affine_format(b, p.bits, p.group_size);
-  require_gemv_rows(b, p.x, p.out, p.k, p.n, x_rows);
-  b.require(p.k % p.group_size == 0u, "k % group_size == 0");
-  const Val row_words = p.k / 32u * p.bits, row_groups = p.k / p.group_size;
-  b.require_len(p.wq, p.n * row_words, "n*k*bits/32");
-  b.require_len(p.scales, p.n * row_groups, "n*k/group_size");
-  b.require_len(p.biases, p.n * row_groups, "n*k/group_size");
-  return p;
+  const Tensor x = b.input("x", T);
+  return declare_qgemv_weight(b, T, x, {.x_rows = x_rows});
 }
 
 // Row-invariant addressing of the warp's weight rows.
@@ -131,9 +117,10 @@ Val tree_sum(std::vector<Val> v) {
 
 // `count` units of each of the warp's rows, 32 apart from `first` (< units, the row's units):
 // y_r += s * sum x q + b * sum x per unit. Units past the row's end (the last step of a lane)
-// re-read the row's last unit and add nothing.
+// re-read the row's last unit and add nothing (nor to the reader's squares).
 void accumulate_units(const QgemvParams& q, const RowBases& rb, const Val& units, const Val& first,
-                      std::uint32_t count, std::uint32_t bits, std::vector<Var>& acc) {
+                      std::uint32_t count, std::uint32_t bits, const UnitReader& read,
+                      std::vector<Var>& acc, Var* squares) {
   const Val group_shift = units_per_group_shift(q.group_size);
   std::vector<Val> unit = {first}, inside;  // inside[u - 1]: unit u exists (unit 0 always does)
   for (std::uint32_t u = 1; u < count; ++u) {
@@ -151,7 +138,12 @@ void accumulate_units(const QgemvParams& q, const RowBases& rb, const Val& units
   StepSums sums(acc);
   for (std::uint32_t u = 0; u < count; ++u) {
     const auto params = group_params(q, rb, unit[u] >> group_shift);
-    const std::vector<Val> xs = load_unit_values(q.x, unit[u] * kUnitCodes);
+    const UnitValues values = read(unit[u] * kUnitCodes);
+    const std::vector<Val>& xs = values.x;
+    if (squares != nullptr) {
+      *squares =
+          *squares + (u == 0 ? *values.squares : select(inside[u - 1], *values.squares, 0.0f));
+    }
     const Val x_sum = tree_sum(xs);
     for (std::size_t r = 0; r < sums.size(); ++r) {
       const Val dot = dot_codes(words[u][r], xs, bits);
@@ -258,14 +250,7 @@ void build_qgemv(KernelBuilder& b, DType T) {
   std::vector<Var> acc = gemv_accumulators(t);
   if_(p.active, [&] {
     if constexpr (XRows == 1) {
-      const Val units = q.k / kUnitCodes;  // per row
-      for_each_bits(q.bits, [&](std::uint32_t bits) {
-        const RowBases rb = row_bases(q, p, bits);
-        const std::uint32_t count = units_in_flight(bits, RowsPerWarp);
-        for (Val c : range(p.lane, units, 32u * count)) {
-          accumulate_units(q, rb, units, c, count, bits, acc);
-        }
-      });
+      accumulate_qgemv_m1(q, p, RowsPerWarp, read_units(q.x), acc, nullptr);
     } else {
       std::vector<Var> weights;  // [R, 8], reserved: a Var copy is a new local
       weights.reserve(std::size_t{RowsPerWarp} * kRunCodes);
@@ -280,6 +265,51 @@ void build_qgemv(KernelBuilder& b, DType T) {
     store_gemv_results(q.out, p, q.n, acc, t);
   });
 }
+
+}  // namespace
+
+QgemvParams declare_qgemv_weight(KernelBuilder& b, DType T, const Tensor& x,
+                                 const QgemvShape& shape) {
+  const Tensor wq = b.input("wq", U32), scales = b.input("scales", T),
+               biases = b.input("biases", T);
+  if (shape.before_out) shape.before_out();
+  QgemvParams p{x,
+                wq,
+                scales,
+                biases,
+                b.output("out", T),
+                b.scalar_u32("k"),
+                b.scalar_u32("n"),
+                b.scalar_u32("group_size"),
+                b.scalar_u32("bits")};
+  require_affine_format(b, p.bits, p.group_size);
+  require_gemv_rows(b, p.x, p.out, p.k, p.n, shape.x_rows, shape.x_name);
+  b.require(p.k % p.group_size == 0u, "k % group_size == 0");
+  const Val row_words = p.k / 32u * p.bits, row_groups = p.k / p.group_size;
+  const std::string rows = shape.weight_rows == 1 ? "n" : std::to_string(shape.weight_rows) + "*n";
+  b.require_len(p.wq, p.n * shape.weight_rows * row_words, rows + "*k*bits/32");
+  b.require_len(p.scales, p.n * shape.weight_rows * row_groups, rows + "*k/group_size");
+  b.require_len(p.biases, p.n * shape.weight_rows * row_groups, rows + "*k/group_size");
+  return p;
+}
+
+UnitReader read_units(const Tensor& x) {
+  return [&x](const Val& first) { return UnitValues{load_unit_values(x, first), std::nullopt}; };
+}
+
+void accumulate_qgemv_m1(const QgemvParams& q, const GemvPlace& p, std::uint32_t rows_per_warp,
+                         const UnitReader& read, std::vector<Var>& acc, Var* squares) {
+  const Val units = q.k / kUnitCodes;  // per row
+  for_each_bits(q.bits, [&](std::uint32_t bits) {
+    const RowBases rb = row_bases(q, p, bits);
+    const std::uint32_t count = units_in_flight(bits, rows_per_warp);
+    for (Val c : range(p.lane, units, 32u * count)) {
+      accumulate_units(q, rb, units, c, count, bits, read, acc, squares);
+    }
+  });
+}
+
+namespace {
 
 // --- registration: docs, geometry rules and benchmark shapes ------------------------------
 

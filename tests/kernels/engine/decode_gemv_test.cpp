@@ -1,7 +1,11 @@
 // The decode step's fused GEMVs (rms_norm_gemv, rms_norm_gemv_swiglu, residual_gemv) x {f32,
 // f16, bf16} on every backend against f64 oracles, over the dense GEMV's shapes (odd N, K not a
 // multiple of the vector width, K with and without a remainder after the unrolled loop);
-// weight_offset 0 and 1; the device-resident path; over-dispatch; the precondition errors.
+// weight_offset 0 and 1; the device-resident path; over-dispatch; the precondition errors. The
+// quantised forms (rms_norm_qgemv, rms_norm_qgemv_swiglu, residual_qgemv) over MLX affine
+// weights of 2, 3, 4 and 8 bits against the same oracles on the exactly dequantised weights,
+// with rows whose last step is partial (units past the row's end must add nothing, not even to
+// the norm's sum of squares).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/mlx/affine_oracle.hpp"
 #include "kernels/mlx/gemv_oracle.hpp"
 #include "kernels/mlx/rows_oracle.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
@@ -57,10 +62,11 @@ struct Dot {
   double value = 0, magnitude = 0;
 };
 
-Dot dot(const Inputs& in, const std::vector<double>& x, std::size_t row) {
+// w: the weight's rows as f64 (dense values, or scale * q + bias).
+Dot dot(const std::vector<double>& w, const std::vector<double>& x, std::size_t row) {
   Dot d;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    const double p = double(in.w[row * x.size() + i]) * x[i];
+    const double p = w[row * x.size() + i] * x[i];
     d.value += p;
     d.magnitude += std::fabs(p);
   }
@@ -81,12 +87,13 @@ std::vector<double> normed_input(const Inputs& in, float offset, double& r) {
 // The kernels sum h^2 in f32 as they go and take an f32 rsqrt: the norm's factor carries a
 // relative error of about 2^-20, charged as 2 |value| of magnitude (2^-18 relative) on top of
 // the GEMV tolerance.
-oracle::Expected rms_norm_gemv(const Inputs& in, std::uint32_t n, float offset) {
+oracle::Expected rms_norm_gemv(const Inputs& in, const std::vector<double>& w, std::uint32_t n,
+                               float offset) {
   double r = 0;
   const std::vector<double> x = normed_input(in, offset, r);
   oracle::Expected e;
   for (std::size_t row = 0; row < n; ++row) {
-    const Dot d = dot(in, x, row);
+    const Dot d = dot(w, x, row);
     e.value.push_back(r * d.value);
     e.magnitude.push_back(r * d.magnitude + 2 * std::fabs(r * d.value));
   }
@@ -95,12 +102,13 @@ oracle::Expected rms_norm_gemv(const Inputs& in, std::uint32_t n, float offset) 
 
 // out = silu(a) b: the errors of a and b carried through silu'(a) b and silu(a), plus silu's
 // own f32 error.
-oracle::Expected rms_norm_gemv_swiglu(const Inputs& in, std::uint32_t n, float offset) {
+oracle::Expected rms_norm_gemv_swiglu(const Inputs& in, const std::vector<double>& w,
+                                      std::uint32_t n, float offset) {
   double r = 0;
   const std::vector<double> x = normed_input(in, offset, r);
   oracle::Expected e;
   for (std::size_t j = 0; j < n; ++j) {
-    const Dot g = dot(in, x, j), u = dot(in, x, n + j);
+    const Dot g = dot(w, x, j), u = dot(w, x, n + j);
     const double a = r * g.value, b = r * u.value;
     const double a_mag = r * g.magnitude + 2 * std::fabs(a),
                  b_mag = r * u.magnitude + 2 * std::fabs(b);
@@ -113,11 +121,11 @@ oracle::Expected rms_norm_gemv_swiglu(const Inputs& in, std::uint32_t n, float o
   return e;
 }
 
-oracle::Expected residual_gemv(const Inputs& in, std::uint32_t n) {
+oracle::Expected residual_gemv(const Inputs& in, const std::vector<double>& w, std::uint32_t n) {
   const std::vector<double> x(in.h.begin(), in.h.end());
   oracle::Expected e;
   for (std::size_t row = 0; row < n; ++row) {
-    const Dot d = dot(in, x, row);
+    const Dot d = dot(w, x, row);
     e.value.push_back(in.residual[row] + d.value);
     e.magnitude.push_back(d.magnitude + std::fabs(in.residual[row]));
   }
@@ -147,11 +155,19 @@ mt::BufferMap buffers(const std::string& kernel, const Shape& s, DType t, const 
   return b;
 }
 
+// The oracle of `kernel` (or of its quantised form) over the weight rows w.
+oracle::Expected expected(const std::string& kernel, const std::vector<double>& w, const Shape& s,
+                          const Inputs& in, float offset) {
+  if (kernel.starts_with("rms_norm") && kernel.ends_with("swiglu")) {
+    return rms_norm_gemv_swiglu(in, w, s.n, offset);
+  }
+  if (kernel.starts_with("rms_norm")) return rms_norm_gemv(in, w, s.n, offset);
+  return residual_gemv(in, w, s.n);
+}
+
 oracle::Expected expected(const std::string& kernel, const Shape& s, const Inputs& in,
                           float offset) {
-  if (kernel == "rms_norm_gemv") return rms_norm_gemv(in, s.n, offset);
-  if (kernel == "rms_norm_gemv_swiglu") return rms_norm_gemv_swiglu(in, s.n, offset);
-  return residual_gemv(in, s.n);
+  return expected(kernel, std::vector<double>(in.w.begin(), in.w.end()), s, in, offset);
 }
 
 const std::vector<std::string>& kernels() {
@@ -270,6 +286,104 @@ TEST(DecodeGemv, PreconditionErrorsNameKernelAndParam) {
           mt::kernels::run(ctx, kernel, t, buffers(kernel, s, t, in, 0.0f));
       oracle::expect_within(mt::test::unpack(r.outputs.at("out"), t), expected(kernel, s, in, 0.0f),
                             t, "out");
+    }
+  });
+}
+
+// --- over MLX affine weights ---------------------------------------------------------------
+
+struct QuantCase {
+  Shape shape;
+  std::uint32_t bits, group_size;
+  std::string text() const {
+    return shape.text() + " bits=" + std::to_string(bits) + " g=" + std::to_string(group_size);
+  }
+};
+
+// Units (32 codes) of K: 2 (one partial step), 66 and 130 (a full step of four-row warps, 64
+// units at 4 bits, or of the SwiGLU form's two-row warps, 128 units, then lanes 0 and 1 with
+// their second unit past the row's end); 3 and 8 bits, group sizes 32 to 128.
+std::vector<QuantCase> quant_cases() {
+  return {{{5, 64}, 4, 32},   {{3, 2112}, 4, 64}, {{3, 4160}, 4, 64},
+          {{7, 384}, 8, 128}, {{4, 256}, 3, 32},  {{9, 256}, 2, 64}};
+}
+
+// The dense buffers with w replaced by its quantisation (its first `rows` rows).
+mt::BufferMap quant_buffers(const std::string& kernel, const QuantCase& c, DType t,
+                            const Inputs& in, const mt::test::affine::Quantized& q,
+                            std::uint32_t rows, float offset) {
+  const std::string dense =
+      kernel.substr(0, kernel.find("qgemv")) + "gemv" + kernel.substr(kernel.find("qgemv") + 5);
+  mt::BufferMap b = buffers(dense, c.shape, t, in, offset);
+  b.erase("w");
+  const std::size_t words = std::size_t{rows} * c.shape.k / 32 * c.bits;
+  const std::size_t groups = std::size_t{rows} * c.shape.k / c.group_size;
+  b["wq"] = mt::test::pack_u32(std::vector<std::uint32_t>(q.wq.begin(), q.wq.begin() + words));
+  b["scales"] = mt::test::pack(std::vector<float>(q.scales.begin(), q.scales.begin() + groups), t);
+  b["biases"] = mt::test::pack(std::vector<float>(q.biases.begin(), q.biases.begin() + groups), t);
+  return b;
+}
+
+TEST(DecodeQgemv, EveryKernelMatchesTheOracle) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    std::uint64_t seed = 71;
+    for (DType t : kDTypes) {
+      for (const QuantCase& c : quant_cases()) {
+        const Inputs in = inputs(c.shape, t, seed += 4);
+        const std::uint32_t n = c.shape.n, k = c.shape.k;
+        const mt::test::affine::Quantized q =
+            mt::test::affine::quantize(in.w, c.group_size, c.bits, t);
+        const std::vector<double> exact = mt::test::affine::dequantize_exact(
+            q.wq, q.scales, q.biases, 2 * n, k, c.group_size, c.bits);
+        for (const std::string kernel :
+             {"rms_norm_qgemv", "rms_norm_qgemv_swiglu", "residual_qgemv"}) {
+          const float offset = kernel == "rms_norm_qgemv" ? 1.0f : 0.0f;
+          SCOPED_TRACE(std::string(mt::name_of(t)) + " " + c.text() + " " + kernel);
+          const std::uint32_t rows = kernel.ends_with("swiglu") ? 2 * n : n;
+          // bits and group_size specialised: the interpreter runs one format's branch.
+          const mt::DispatchResult r =
+              mt::kernels::run(ctx, kernel, t, quant_buffers(kernel, c, t, in, q, rows, offset),
+                               {{"bits", c.bits}, {"group_size", c.group_size}});
+          oracle::expect_within(mt::test::unpack(r.outputs.at("out"), t),
+                                expected(kernel, exact, c.shape, in, offset), t, "out");
+        }
+      }
+    }
+  });
+}
+
+// The scalars at run time give the same bits as specialised; a weight of the wrong length or a
+// K outside whole groups is an error naming kernel and parameter.
+TEST(DecodeQgemv, RunTimeFormatAndErrors) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    const DType t = DType::BF16;
+    const QuantCase c{{5, 64}, 4, 32};
+    const Inputs in = inputs(c.shape, t, 3);
+    const mt::test::affine::Quantized q = mt::test::affine::quantize(in.w, 32, 4, t);
+    for (const std::string kernel : {"rms_norm_qgemv", "rms_norm_qgemv_swiglu", "residual_qgemv"}) {
+      SCOPED_TRACE(kernel);
+      const std::uint32_t rows = kernel.ends_with("swiglu") ? 10 : 5;
+      mt::BufferMap b = quant_buffers(kernel, c, t, in, q, rows, 0.0f);
+      b["bits"] = le_bytes(4u);
+      b["group_size"] = le_bytes(32u);
+      const std::vector<float> plain =
+          mt::test::unpack(mt::kernels::run(ctx, kernel, t, b).outputs.at("out"), t);
+      mt::BufferMap s = b;
+      s.erase("bits");
+      s.erase("group_size");
+      const std::vector<float> specialised =
+          mt::test::unpack(mt::kernels::run(ctx, kernel, t, s, {{"bits", 4u}, {"group_size", 32u}})
+                               .outputs.at("out"),
+                           t);
+      mt::test::expect_close(specialised, plain, 0.0, 0.0, "out");
+      mt::BufferMap bad = b;
+      bad["wq"] = mt::test::pack_u32(std::vector<std::uint32_t>(rows * 64 / 8 - 1, 0u));
+      mt::test::expect_mentions(mt::test::error_of([&] { mt::kernels::run(ctx, kernel, t, bad); }),
+                                {"kernel '" + kernel + "'", "'wq'"});
+      bad = b;
+      bad["group_size"] = le_bytes(128u);
+      mt::test::expect_mentions(mt::test::error_of([&] { mt::kernels::run(ctx, kernel, t, bad); }),
+                                {"kernel '" + kernel + "'", "k % group_size == 0"});
     }
   });
 }

@@ -12,6 +12,8 @@
 //  rms_norm_gemv_swiglu  the same into a stacked gate/up weight [2F, K] -> out [F] =
 //                   silu(gate) * up: norm, projection and activation in one launch
 //  residual_gemv    out [N] = residual + W x: the residual add fused into the GEMV's store
+//  rms_norm_qgemv, rms_norm_qgemv_swiglu, residual_qgemv  the same three over MLX affine
+//                   weights (wq, scales, biases, group_size, bits as qgemv_affine)
 //  step_positions   positions, lengths [B] u32: advanced by one token in device memory, so a
 //                   captured decode step needs no upload between replays
 //  fill_uniform     out [N] T: pseudo-random uniform values (random weights)
@@ -33,6 +35,9 @@
   X(rms_norm_gemv)                   \
   X(rms_norm_gemv_swiglu)            \
   X(residual_gemv)                   \
+  X(rms_norm_qgemv)                  \
+  X(rms_norm_qgemv_swiglu)           \
+  X(residual_qgemv)                  \
   X(step_positions)                  \
   X(fill_uniform)
 
