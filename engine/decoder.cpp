@@ -291,19 +291,7 @@ void Decoder::plan_layers(std::vector<Launch>& into, const Activations& a, const
   const float eps = c.rms_eps;
   const std::uint32_t rows = a.rows;
   // Token embeddings into residual 0.
-  if (weights_.embed.quantised()) {
-    const Quantization& q = *weights_.embed.quant;
-    into.push_back({&runner("embedding_affine",
-                            {{"dim", c.hidden}, {"group_size", q.group_size}, {"bits", q.bits}}),
-                    {{"ids", ids},
-                     {"wq", weights_.embed.wq},
-                     {"scales", weights_.embed.scales},
-                     {"biases", weights_.embed.biases},
-                     {"out", a.residual[0]}}});
-  } else {
-    into.push_back({&runner("embedding", {{"dim", c.hidden}}),
-                    {{"ids", ids}, {"table", weights_.embed.w}, {"out", a.residual[0]}}});
-  }
+  add_embedding(into, ids, a.residual[0]);
   int cur = 0;  // the residual buffer holding the stream
   // residual[other] = x + residual[cur]; normed = norm(residual[other]) * w.
   auto add_norm = [&](const DeviceBuffer& x, const DeviceBuffer& w) {
@@ -360,19 +348,52 @@ void Decoder::plan_launches() {
       {&runner("step_positions"), {{"positions", positions_}, {"lengths", lengths_}}});
 }
 
-bool Decoder::fuses_decode() const {
-  if (!options_.fuse_decode) return false;
-  return std::none_of(weights_.layers.begin(), weights_.layers.end(), [](const LayerWeights& l) {
-    return l.qkv.quantised() || l.o.quantised() || l.gate_up.quantised() || l.down.quantised();
-  });
+bool Decoder::fuses_decode() const { return options_.fuse_decode; }
+
+// A fused decode kernel on linear l: `kernel` ("rms_norm_gemv", ...) on a dense weight, its
+// quantised form ("rms_norm_qgemv", ...) on MLX affine parts, with the shape as constants.
+Decoder::Launch Decoder::fused_linear(const std::string& kernel, const Linear& l, std::uint32_t n,
+                                      DeviceBindings bindings) {
+  ConstMap consts{{"k", l.k}, {"n", n}};
+  if (!l.quantised()) {
+    bindings["w"] = l.w;
+    return {&runner(kernel, consts), std::move(bindings)};
+  }
+  bindings["wq"] = l.wq;
+  bindings["scales"] = l.scales;
+  bindings["biases"] = l.biases;
+  consts["group_size"] = l.quant->group_size;
+  consts["bits"] = l.quant->bits;
+  const std::size_t at = kernel.find("gemv");
+  return {&runner(kernel.substr(0, at) + "q" + kernel.substr(at), consts), std::move(bindings)};
 }
 
-// The decode step of plan_layers with the norms, residual adds and SwiGLU inside the GEMVs:
-//   qkv = W_qkv rms_norm(h)            (rms_norm_gemv)
-//   h  += W_o attention(qkv)           (residual_gemv into the other residual buffer)
+// The token embedding of ids into out.
+void Decoder::add_embedding(std::vector<Launch>& into, const DeviceBuffer& ids,
+                            const DeviceBuffer& out) {
+  const ModelConfig& c = weights_.config;
+  if (weights_.embed.quantised()) {
+    const Quantization& q = *weights_.embed.quant;
+    into.push_back({&runner("embedding_affine",
+                            {{"dim", c.hidden}, {"group_size", q.group_size}, {"bits", q.bits}}),
+                    {{"ids", ids},
+                     {"wq", weights_.embed.wq},
+                     {"scales", weights_.embed.scales},
+                     {"biases", weights_.embed.biases},
+                     {"out", out}}});
+  } else {
+    into.push_back({&runner("embedding", {{"dim", c.hidden}}),
+                    {{"ids", ids}, {"table", weights_.embed.w}, {"out", out}}});
+  }
+}
+
+// The decode step of plan_layers with the norms, residual adds and SwiGLU inside the GEMVs
+// (their q forms on quantised weights):
+//   qkv = W_qkv rms_norm(h)             (rms_norm_gemv)
+//   h  += W_o attention(qkv)            (residual_gemv into the other residual buffer)
 //   act = swiglu(W_gate_up rms_norm(h)) (rms_norm_gemv_swiglu)
-//   h  += W_down act                   (residual_gemv)
-// and the head: logits = W_head rms_norm(h), fused too when the head is dense.
+//   h  += W_down act                    (residual_gemv)
+// and the head: logits = W_head rms_norm(h) (rms_norm_gemv).
 void Decoder::plan_fused_step() {
   const ModelConfig& c = weights_.config;
   const Activations& a = step_;
@@ -381,33 +402,20 @@ void Decoder::plan_fused_step() {
   const auto norm_gemv = [&](std::vector<Launch>& into, const std::string& kernel,
                              const DeviceBuffer& norm, const Linear& l, std::uint32_t n,
                              const DeviceBuffer& out) {
-    into.push_back({&runner(kernel, {{"k", l.k}, {"n", n}}),
-                    {{"h", a.residual[cur]},
-                     {"norm", norm},
-                     {"w", l.w},
-                     {"out", out},
-                     {"eps", eps},
-                     {"weight_offset", 0.0f}}});
+    into.push_back(fused_linear(kernel, l, n,
+                                {{"h", a.residual[cur]},
+                                 {"norm", norm},
+                                 {"out", out},
+                                 {"eps", eps},
+                                 {"weight_offset", 0.0f}}));
   };
   const auto residual_gemv = [&](const Linear& l, const DeviceBuffer& x) {
     body_.push_back(
-        {&runner("residual_gemv", {{"k", l.k}, {"n", l.n}}),
-         {{"x", x}, {"w", l.w}, {"residual", a.residual[cur]}, {"out", a.residual[1 - cur]}}});
+        fused_linear("residual_gemv", l, l.n,
+                     {{"x", x}, {"residual", a.residual[cur]}, {"out", a.residual[1 - cur]}}));
     cur = 1 - cur;
   };
-  if (weights_.embed.quantised()) {
-    const Quantization& q = *weights_.embed.quant;
-    body_.push_back({&runner("embedding_affine",
-                             {{"dim", c.hidden}, {"group_size", q.group_size}, {"bits", q.bits}}),
-                     {{"ids", ids_},
-                      {"wq", weights_.embed.wq},
-                      {"scales", weights_.embed.scales},
-                      {"biases", weights_.embed.biases},
-                      {"out", a.residual[0]}}});
-  } else {
-    body_.push_back({&runner("embedding", {{"dim", c.hidden}}),
-                     {{"ids", ids_}, {"table", weights_.embed.w}, {"out", a.residual[0]}}});
-  }
+  add_embedding(body_, ids_, a.residual[0]);
   for (std::uint32_t i = 0; i < c.layers; ++i) {
     const LayerWeights& l = weights_.layers[i];
     norm_gemv(body_, "rms_norm_gemv", l.attn_norm, l.qkv, l.qkv.n, a.qkv);
@@ -416,17 +424,7 @@ void Decoder::plan_fused_step() {
     norm_gemv(body_, "rms_norm_gemv_swiglu", l.mlp_norm, l.gate_up, c.intermediate, a.act);
     residual_gemv(l.down, a.act);
   }
-  if (weights_.head.quantised()) {
-    head_.push_back({&runner("rms_norm", {{"n", c.hidden}}),
-                     {{"x", a.residual[cur]},
-                      {"w", weights_.final_norm},
-                      {"out", a.normed},
-                      {"eps", eps},
-                      {"weight_offset", 0.0f}}});
-    head_.push_back(*prefill_head_);
-  } else {
-    norm_gemv(head_, "rms_norm_gemv", weights_.final_norm, weights_.head, weights_.head.n, logits_);
-  }
+  norm_gemv(head_, "rms_norm_gemv", weights_.final_norm, weights_.head, weights_.head.n, logits_);
 }
 
 void Decoder::record(bool with_head) const {
