@@ -297,6 +297,18 @@ const ParamDoc kK{"k", "u32: K, the row length of w and h (> 0)"};
 const ParamDoc kEps{"eps", "f32: added to the mean square (>= 0)"};
 const ParamDoc kOffset{"weight_offset", "f32: added to g (0 for Llama, 1 for Gemma)"};
 
+const ParamDoc kQuantisedK{"k", "u32: K (a multiple of group_size)"};
+
+// The scalars of the quantised norm forms: K, N (as `n_text` says), the format, the norm's.
+std::vector<ParamDoc> quantised_norm_scalars(std::string n_text) {
+  return {kQuantisedK,
+          {"n", std::move(n_text)},
+          mlx::affine::kGroupSizeDoc,
+          mlx::affine::kBitsDoc,
+          kEps,
+          kOffset};
+}
+
 std::string geometry_text(std::uint32_t rows_per_warp, std::uint32_t unroll, std::string rows) {
   return "Reduction mode, " + std::to_string(kGemvThreads) + " threads a group; each warp owns " +
          rows + ", lanes split K with " + std::to_string(unroll) +
@@ -388,12 +400,7 @@ KernelInfo rms_norm_qgemv::info() {
                           mlx::affine::kScalesDoc,
                           mlx::affine::kBiasesDoc,
                           {"out", "[N] T"}},
-              .scalars = {{"k", "u32: K (a multiple of group_size)"},
-                          {"n", "u32: N, the rows of the weight (> 0)"},
-                          mlx::affine::kGroupSizeDoc,
-                          mlx::affine::kBitsDoc,
-                          kEps,
-                          kOffset},
+              .scalars = quantised_norm_scalars("u32: N, the rows of the weight (> 0)"),
               .geometry = "Reduction mode, 128 threads a group; each warp owns 4 weight rows "
                           "(ceil(n / 16) groups), lanes take whole 32-code units along K"},
       .geometry = [](const LaunchShape& s) { return mlx::gemv_launch(s.u32("n"), 4, ""); },
@@ -415,12 +422,7 @@ KernelInfo rms_norm_qgemv_swiglu::info() {
                           {"scales", "[2N, K / group_size] T"},
                           {"biases", "[2N, K / group_size] T"},
                           {"out", "[N] T"}},
-              .scalars = {{"k", "u32: K (a multiple of group_size)"},
-                          {"n", "u32: N, the MLP's intermediate size (> 0)"},
-                          mlx::affine::kGroupSizeDoc,
-                          mlx::affine::kBitsDoc,
-                          kEps,
-                          kOffset},
+              .scalars = quantised_norm_scalars("u32: N, the MLP's intermediate size (> 0)"),
               .geometry = "Reduction mode, 128 threads a group; warp j owns gate row j and up "
                           "row n + j (ceil(n / 4) groups), lanes take whole 32-code units"},
       .geometry = [](const LaunchShape& s) { return mlx::gemv_launch(s.u32("n"), 1, ""); },
@@ -442,7 +444,7 @@ KernelInfo residual_qgemv::info() {
                           mlx::affine::kBiasesDoc,
                           {"residual", "[N] T: the residual stream"},
                           {"out", "[N] T: the new residual stream (a buffer apart from residual)"}},
-              .scalars = {{"k", "u32: K (a multiple of group_size)"},
+              .scalars = {kQuantisedK,
                           {"n", "u32: N, the rows of the weight (> 0)"},
                           mlx::affine::kGroupSizeDoc,
                           mlx::affine::kBitsDoc},
