@@ -152,14 +152,15 @@ def main():
     p.add_argument("--tokens", type=int, default=128)
     p.add_argument("--models", default="llama-3.2-1b,llama-3.1-8b")
     p.add_argument("--prefill-tokens", type=int, default=512)
-    p.add_argument("--variants", default="bf16,unfused,4bit,kv-int8,kv-int4",
+    p.add_argument("--variants", default="bf16,unfused,4bit,4bit-unfused,kv-int8,kv-int4",
                    help="tile rows per model: bf16 (the fused decode step), unfused (bf16 with "
-                        "--no-fuse), 4bit, kv-int8, kv-int4")
+                        "--no-fuse), 4bit, 4bit-unfused, kv-int8, kv-int4")
     p.add_argument("--no-compile", action="store_true",
                    help="skip transformers with static cache + torch.compile")
     a = p.parse_args()
     variants = {"bf16": (None, None, True), "unfused": (None, None, False),
-                "4bit": (4, None, True), "kv-int8": (None, "int8", True),
+                "4bit": (4, None, True), "4bit-unfused": (4, None, False),
+                "kv-int8": (None, "int8", True),
                 "kv-int4": (None, "int4", True)}
     os.makedirs(a.out, exist_ok=True)
     bandwidth = copy_bandwidth()

@@ -66,7 +66,10 @@ ParamId Generator::output(const std::string& name, DType t) {
 }
 
 ParamId Generator::new_scalar(DType t, bool small) {
-  const std::string name = (small ? "n" : "s") + std::to_string(k_.params.size());
+  // Appended rather than "n" + to_string(...): g++ 12 at -O3 reports a false -Wrestrict
+  // overlap for operator+(const char*, string&&).
+  std::string name(1, small ? 'n' : 's');
+  name += std::to_string(k_.params.size());
   k_.params.push_back(Param{name, ParamKind::Scalar, t});
   const ParamId p{static_cast<std::uint32_t>(k_.params.size() - 1)};
   program_.scalars[name] = small ? Scalar::of_int(rng_.range(0, 6)) : random_scalar(rng_, t);

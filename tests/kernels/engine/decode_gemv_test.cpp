@@ -340,10 +340,12 @@ TEST(DecodeQgemv, EveryKernelMatchesTheOracle) {
           const float offset = kernel == "rms_norm_qgemv" ? 1.0f : 0.0f;
           SCOPED_TRACE(std::string(mt::name_of(t)) + " " + c.text() + " " + kernel);
           const std::uint32_t rows = kernel.ends_with("swiglu") ? 2 * n : n;
-          // bits and group_size specialised: the interpreter runs one format's branch.
-          const mt::DispatchResult r =
-              mt::kernels::run(ctx, kernel, t, quant_buffers(kernel, c, t, in, q, rows, offset),
-                               {{"bits", c.bits}, {"group_size", c.group_size}});
+          // bits and group_size at run time: one compiled kernel per dtype on CUDA serves
+          // every format (RunTimeFormatAndErrors compares with the specialised form).
+          mt::BufferMap b = quant_buffers(kernel, c, t, in, q, rows, offset);
+          b["bits"] = le_bytes(c.bits);
+          b["group_size"] = le_bytes(c.group_size);
+          const mt::DispatchResult r = mt::kernels::run(ctx, kernel, t, b);
           oracle::expect_within(mt::test::unpack(r.outputs.at("out"), t),
                                 expected(kernel, exact, c.shape, in, offset), t, "out");
         }
