@@ -157,6 +157,7 @@ def main():
                         "--no-fuse), 4bit, 4bit-unfused, kv-int8, kv-int4")
     p.add_argument("--no-compile", action="store_true",
                    help="skip transformers with static cache + torch.compile")
+    p.add_argument("--tile-only", action="store_true", help="skip transformers altogether")
     a = p.parse_args()
     variants = {"bf16": (None, None, True), "unfused": (None, None, False),
                 "4bit": (4, None, True), "4bit-unfused": (4, None, False),
@@ -199,7 +200,7 @@ def main():
                     prefill_rows.append({"model": name, "runner": f"tile ({mode})",
                                          "error": str(e)[:200]})
         write_report(a, bandwidth, rows, prefill_rows)
-    for compiled in (False,) if a.no_compile else (False, True):
+    for compiled in () if a.tile_only else (False,) if a.no_compile else (False, True):
         for name in models:
             c = hf_config(name)
             label = "transformers static+compile" if compiled else "transformers eager"
