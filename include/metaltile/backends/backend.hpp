@@ -40,9 +40,9 @@ struct DeviceLimits {
   // few KiB spill out of registers and crawl, and the interpreter holds a whole group's arrays.
   std::uint32_t max_thread_array_bytes = 16 * 1024;
   // Whether geometry rules may pick kernels using the warpgroup MMA: the device has it (CUDA:
-  // sm_90, where those kernels compile for sm_90a) and it is enabled (for now MT_WGMMA=1, until
-  // the kernels have been measured on a GPU). The interpreter runs them anywhere but reports
-  // false, so the rules' choice there is the portable one.
+  // sm_90, where those kernels compile for sm_90a) and it is not turned off (MT_WGMMA=0). The
+  // interpreter runs them anywhere but reports false, so the rules' choice there is the
+  // portable one.
   bool warpgroup_mma = false;
 };
 
