@@ -427,6 +427,14 @@ void Decoder::plan_fused_step() {
   norm_gemv(head_, "rms_norm_gemv", weights_.final_norm, weights_.head, weights_.head.n, logits_);
 }
 
+std::vector<std::string> Decoder::step_kernels() const {
+  std::vector<std::string> names;
+  for (const std::vector<Launch>* part : {&body_, &head_, &advance_}) {
+    for (const Launch& l : *part) names.push_back(l.runner->info().name);
+  }
+  return names;
+}
+
 void Decoder::record(bool with_head) const {
   for (const Launch& l : body_) l.runner->launch(l.bindings, stream_);
   if (with_head) {

@@ -119,6 +119,54 @@ TEST(Decoder, MatchesTransformersOnEachArchitecture) {
   });
 }
 
+// The step's plan: 6 launches a layer with the fusion (the dense or the quantised forms, as
+// the weights are), 9 without, so a fallback to the unfused step cannot pass unnoticed.
+TEST(Decoder, DecodeStepLaunchesTheFusedKernels) {
+  test::for_each_backend([](Context& ctx) {
+    struct Case {
+      const char* model;
+      bool fuse;
+      std::vector<std::string> layer, ends;
+    };
+    const std::vector<Case> cases = {
+        {"tiny-llama",
+         true,
+         {"rms_norm_gemv", "qkv_rope_append", "attention_decode", "residual_gemv",
+          "rms_norm_gemv_swiglu", "residual_gemv"},
+         {"embedding", "rms_norm_gemv", "step_positions"}},
+        {"tiny-llama-mlx4",
+         true,
+         {"rms_norm_qgemv", "qkv_rope_append", "attention_decode", "residual_qgemv",
+          "rms_norm_qgemv_swiglu", "residual_qgemv"},
+         {"embedding_affine", "rms_norm_qgemv", "step_positions"}},
+        {"tiny-llama",
+         false,
+         {"add_rms_norm", "gemv", "qkv_rope_append", "attention_decode", "gemv", "add_rms_norm",
+          "gemv", "swiglu_gate_up", "gemv"},
+         {"embedding", "gemv", "step_positions"}},
+    };
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::string(c.model) + (c.fuse ? " fused" : " unfused"));
+      const ModelWeights w =
+          load_weights(ctx, fixture_dir(c.model), LoadOptions{.dtype = DType::F32});
+      const Decoder decoder(ctx, w, DecoderOptions{.max_seq = 8, .fuse_decode = c.fuse});
+      const std::vector<std::string> got = decoder.step_kernels();
+      std::vector<std::string> want = {c.ends[0]};
+      for (std::uint32_t l = 0; l < w.config.layers; ++l) {
+        want.insert(want.end(), c.layer.begin(), c.layer.end());
+      }
+      if (!c.fuse) {
+        // Layer 0 starts with rms_norm (nothing to add yet); the head adds the last residual.
+        want[1] = "rms_norm";
+        want.push_back("add_rms_norm");
+      }
+      want.push_back(c.ends[1]);
+      want.push_back(c.ends[2]);
+      EXPECT_EQ(got, want);
+    }
+  });
+}
+
 // The models above decode with the norms, residual adds and SwiGLU fused into the GEMVs (dense
 // and MLX 4-bit); the step with a launch for each (fuse_decode off) matches too.
 TEST(Decoder, UnfusedDecodeStepMatchesTransformers) {

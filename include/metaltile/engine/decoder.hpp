@@ -82,6 +82,9 @@ class Decoder {
   std::vector<float> logits() const;
   // Waits for every launch queued so far (to time a prefill or a step).
   void synchronize() const { stream_.synchronize(); }
+  // The kernels a decode step with logits launches, in order, by the name they are requested
+  // by (attention's split-K entry counts once): what the step's plan chose.
+  std::vector<std::string> step_kernels() const;
 
  private:
   struct Launch {
