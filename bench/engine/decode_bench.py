@@ -186,6 +186,7 @@ def main():
                          "kv": kv or "bf16",
                          "tokens_per_s": r["tokens_per_s"], "ms_per_token": r["ms_per_token"],
                          "time_to_first_token_ms": r["time_to_first_token_ms"],
+                         "step_launches": r.get("step_launches"),
                          "floor_ms_per_token": 1000 * floor_s,
                          "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
         if a.prefill_tokens:

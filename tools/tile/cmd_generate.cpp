@@ -225,7 +225,9 @@ int run_generate(const ParsedArgs& args) {
                    {"decode_ms", decode_ms},
                    {"tokens_per_s", tokens_per_s},
                    {"ms_per_token", ms_per_token},
-                   {"graphs", dopt.use_graphs}};
+                   {"graphs", dopt.use_graphs},
+                   {"fused_decode", dopt.fuse_decode},
+                   {"step_launches", decoder.step_kernels().size()}};
     if (!weights.layers.empty() && weights.layers[0].qkv.quantised()) {
       o["weight_bits"] = std::size_t(weights.layers[0].qkv.quant->bits);
     }
