@@ -335,7 +335,7 @@ void Decoder::plan_launches() {
   std::vector<Launch> head;
   add_linear(head, weights_.head, step_.normed, logits_, 1);
   prefill_head_ = head.back();
-  if (fuses_decode()) {
+  if (options_.fuse_decode) {
     plan_fused_step();
   } else {
     // The final norm belongs to the head: the step without logits stops before it.
@@ -347,8 +347,6 @@ void Decoder::plan_launches() {
   advance_.push_back(
       {&runner("step_positions"), {{"positions", positions_}, {"lengths", lengths_}}});
 }
-
-bool Decoder::fuses_decode() const { return options_.fuse_decode; }
 
 // A fused decode kernel on linear l: `kernel` ("rms_norm_gemv", ...) on a dense weight, its
 // quantised form ("rms_norm_qgemv", ...) on MLX affine parts, with the shape as constants.

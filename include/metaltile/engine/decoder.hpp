@@ -109,7 +109,6 @@ class Decoder {
   void plan_launches();
   // The decode step with the norms, residual adds and SwiGLU fused into its GEMVs (dense or
   // quantised): 6 launches a layer instead of 9.
-  bool fuses_decode() const;
   void plan_fused_step();
   Launch fused_linear(const std::string& kernel, const Linear& l, std::uint32_t n,
                       DeviceBindings bindings);
