@@ -135,6 +135,7 @@ Decoder::Decoder(const Context& ctx, const ModelWeights& weights, const DecoderO
   const kernels::ffai::rope::RopeFrequencies rope =
       kernels::ffai::rope::rope_frequencies(c.rope, c.head_dim);
   inv_freq_ = ctx_.upload(tensor_bytes(rope.inv_freq, DType::F32));
+  attn_factor_ = rope.attn_factor;
   no_sinks_ = ctx_.allocate(0);
   no_penalty_ = ctx_.allocate(0);
   sampler_ = std::make_unique<kernels::KernelRunner>(ctx_, "sample", t);
@@ -235,9 +236,6 @@ void Decoder::add_attention(std::vector<Launch>& into, const Activations& a, std
   const ModelConfig& c = weights_.config;
   const LayerWeights& l = weights_.layers[layer];
   const LayerCache& cache = caches_[layer];
-  const float eps = c.rms_eps;
-  const kernels::ffai::rope::RopeFrequencies rope =
-      kernels::ffai::rope::rope_frequencies(c.rope, c.head_dim);
   const std::string suffix = kernel_suffix(options_.kv);
   DeviceBindings append{{"qkv", a.qkv},
                         {"bias", l.qkv_bias},
@@ -250,8 +248,8 @@ void Decoder::add_attention(std::vector<Launch>& into, const Activations& a, std
                         {"n_q_heads", c.q_heads},
                         {"n_kv_heads", c.kv_heads},
                         {"max_seq", options_.max_seq},
-                        {"eps", eps},
-                        {"attn_factor", rope.attn_factor},
+                        {"eps", c.rms_eps},
+                        {"attn_factor", attn_factor_},
                         {"has_bias", std::uint32_t(c.qkv_bias)},
                         {"has_qk_norm", std::uint32_t(c.qk_norm)}};
   DeviceBindings attend{{"q", a.q},

@@ -19,7 +19,6 @@
 // weight (wq, scales, biases, group_size, bits as qgemv_affine), on the quantised GEMV's
 // one-row loop (kernels/mlx/qgemv_body.hpp: whole 32-code units, scale and bias folded out).
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,16 +58,27 @@ NormInput declare_norm_input(KernelBuilder& b, DType T) {
   return {b.input("h", T), b.input("norm", T), b.scalar_f32("eps"), b.scalar_f32("weight_offset")};
 }
 
+// What the norm makes of loaded values of h and g: x = h * (g + weight_offset) and sum h^2.
+struct Normed {
+  std::vector<Val> x;
+  Val squares;
+};
+
+Normed normed(const NormInput& in, const std::vector<Val>& h, const std::vector<Val>& g) {
+  Normed v{{}, h[0] * h[0]};
+  v.x.push_back(h[0] * (g[0] + in.weight_offset));
+  for (std::size_t j = 1; j < h.size(); ++j) {
+    v.squares = fma(h[j], h[j], v.squares);
+    v.x.push_back(h[j] * (g[j] + in.weight_offset));
+  }
+  return v;
+}
+
 mlx::XReader read_normed(const NormInput& in, Var& squares) {
   return [&in, &squares](std::uint32_t, const Val& at, std::uint32_t lanes) {
-    const std::vector<Val> h = mlx::load_f32(in.h, at, lanes);
-    const std::vector<Val> g = mlx::load_f32(in.g, at, lanes);
-    Val part = h[0] * h[0];
-    for (std::uint32_t j = 1; j < lanes; ++j) part = fma(h[j], h[j], part);
-    squares = squares + part;
-    std::vector<Val> x;
-    for (std::uint32_t j = 0; j < lanes; ++j) x.push_back(h[j] * (g[j] + in.weight_offset));
-    return x;
+    Normed v = normed(in, mlx::load_f32(in.h, at, lanes), mlx::load_f32(in.g, at, lanes));
+    squares = squares + v.squares;
+    return std::move(v.x);
   };
 }
 
@@ -80,6 +90,31 @@ Val inverse_rms(const Var& squares, const Val& k, const Val& eps) {
 void require_norm_input(KernelBuilder& b, const NormInput& in, const Val& k) {
   b.require_len(in.g, k, "k");
   b.require(in.eps >= 0.0f, "eps >= 0");
+}
+
+// The epilogues: each total scaled by the norm's r, or added to its residual row.
+mlx::GemvFinish scaled_by(const Val& r) {
+  return [r](const Val& total, const Val&, const Val&) { return total * r; };
+}
+
+mlx::GemvFinish plus_residual(const Tensor& residual) {
+  return [&residual](const Val& total, const Val&, const Val& row) {
+    return total + residual[row].to(F32);
+  };
+}
+
+// The SwiGLU forms: warp j owns output j, from gate row j and up row n + j (accumulators 0, 1).
+GemvPlace place_swiglu_warp(const Val& n) {
+  const Val j = program_id(0) * kGemvWarps + warp_id();
+  const Val gate_row = min(j, n - 1u);
+  return {lane_id(), u32(1), j, {gate_row, gate_row + n}, {u32(0)}, j < n};
+}
+
+// out[j] = silu(r * gate) * (r * up), stored by lane 0.
+void store_swiglu(const Tensor& out, const GemvPlace& p, const std::vector<Var>& acc,
+                  const Val& r) {
+  const Val gate = warp_sum(acc[0]) * r, up = warp_sum(acc[1]) * r;
+  if_(p.lane == 0u, [&] { out[p.first_row] = (silu(gate) * up).to(out.dtype()); });
 }
 
 void build_rms_norm_gemv(KernelBuilder& b, DType T) {
@@ -96,9 +131,8 @@ void build_rms_norm_gemv(KernelBuilder& b, DType T) {
   Var squares(f32(0.0f), "squares");
   if_(p.active, [&] {
     mlx::accumulate_dense_gemv(w, k, p, kNormTiling, kNormUnroll, read_normed(in, squares), acc);
-    const Val r = inverse_rms(squares, k, in.eps);
     mlx::store_gemv_results(out, p, n, acc, kNormTiling,
-                            [&](const Val& total, const Val&, const Val&) { return total * r; });
+                            scaled_by(inverse_rms(squares, k, in.eps)));
   });
 }
 
@@ -111,17 +145,12 @@ void build_rms_norm_gemv_swiglu(KernelBuilder& b, DType T) {
   require_norm_input(b, in, k);
   b.require_len(w, 2u * n * k, "2*n*k (gate rows, then up rows)");
 
-  // Warp j owns output j: gate row j and up row n + j.
-  const Val j = program_id(0) * kGemvWarps + warp_id();
-  const Val gate_row = min(j, n - 1u);
-  const GemvPlace p{lane_id(), u32(1), j, {gate_row, gate_row + n}, {u32(0)}, j < n};
-  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);  // [0]: gate, [1]: up
+  const GemvPlace p = place_swiglu_warp(n);
+  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
   if_(p.active, [&] {
     mlx::accumulate_dense_gemv(w, k, p, kNormTiling, kNormUnroll, read_normed(in, squares), acc);
-    const Val r = inverse_rms(squares, k, in.eps);
-    const Val gate = warp_sum(acc[0]) * r, up = warp_sum(acc[1]) * r;
-    if_(p.lane == 0u, [&] { out[j] = (silu(gate) * up).to(T); });
+    store_swiglu(out, p, acc, inverse_rms(squares, k, in.eps));
   });
 }
 
@@ -138,10 +167,7 @@ void build_residual_gemv(KernelBuilder& b, DType T) {
   if_(p.active, [&] {
     mlx::accumulate_dense_gemv(w, k, p, kResidualTiling, kResidualUnroll, mlx::read_x_rows(x, p),
                                acc);
-    mlx::store_gemv_results(out, p, n, acc, kResidualTiling,
-                            [&](const Val& total, const Val&, const Val& row) {
-                              return total + residual[row].to(F32);
-                            });
+    mlx::store_gemv_results(out, p, n, acc, kResidualTiling, plus_residual(residual));
   });
 }
 
@@ -154,15 +180,9 @@ constexpr GemvTiling kQuantTiling{1, 4};
 
 q::UnitReader read_normed_units(const NormInput& in) {
   return [&in](const Val& first) {
-    const std::vector<Val> h = mlx::affine::load_unit_values(in.h, first);
-    const std::vector<Val> g = mlx::affine::load_unit_values(in.g, first);
-    Val squares = h[0] * h[0];
-    std::vector<Val> x = {h[0] * (g[0] + in.weight_offset)};
-    for (std::size_t j = 1; j < h.size(); ++j) {
-      squares = fma(h[j], h[j], squares);
-      x.push_back(h[j] * (g[j] + in.weight_offset));
-    }
-    return q::UnitValues{x, squares};
+    Normed v = normed(in, mlx::affine::load_unit_values(in.h, first),
+                      mlx::affine::load_unit_values(in.g, first));
+    return q::UnitValues{std::move(v.x), v.squares};
   };
 }
 
@@ -176,9 +196,8 @@ void build_rms_norm_qgemv(KernelBuilder& b, DType T) {
   if_(place.active, [&] {
     q::accumulate_qgemv_m1(p, place, kQuantTiling.rows_per_warp, read_normed_units(in), acc,
                            &squares);
-    const Val r = inverse_rms(squares, p.k, in.eps);
     mlx::store_gemv_results(p.out, place, p.n, acc, kQuantTiling,
-                            [&](const Val& total, const Val&, const Val&) { return total * r; });
+                            scaled_by(inverse_rms(squares, p.k, in.eps)));
   });
 }
 
@@ -186,35 +205,25 @@ void build_rms_norm_qgemv_swiglu(KernelBuilder& b, DType T) {
   const NormInput in = declare_norm_input(b, T);
   const q::QgemvParams p = q::declare_qgemv_weight(b, T, in.h, {.weight_rows = 2, .x_name = "h"});
   require_norm_input(b, in, p.k);
-  // Warp j owns output j: gate row j and up row n + j.
-  const Val j = program_id(0) * kGemvWarps + warp_id();
-  const Val gate_row = min(j, p.n - 1u);
-  const GemvPlace place{lane_id(), u32(1), j, {gate_row, gate_row + p.n}, {u32(0)}, j < p.n};
-  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);  // [0]: gate, [1]: up
+  const GemvPlace place = place_swiglu_warp(p.n);
+  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
   if_(place.active, [&] {
     q::accumulate_qgemv_m1(p, place, kNormTiling.rows_per_warp, read_normed_units(in), acc,
                            &squares);
-    const Val r = inverse_rms(squares, p.k, in.eps);
-    const Val gate = warp_sum(acc[0]) * r, up = warp_sum(acc[1]) * r;
-    if_(place.lane == 0u, [&] { p.out[j] = (silu(gate) * up).to(T); });
+    store_swiglu(p.out, place, acc, inverse_rms(squares, p.k, in.eps));
   });
 }
 
 void build_residual_qgemv(KernelBuilder& b, DType T) {
-  const Tensor x = b.input("x", T);
-  std::optional<Tensor> residual;
-  const q::QgemvParams p =
-      q::declare_qgemv_weight(b, T, x, {.before_out = [&] { residual = b.input("residual", T); }});
-  b.require_len(*residual, p.n, "n");
+  const Tensor x = b.input("x", T), residual = b.input("residual", T);
+  const q::QgemvParams p = q::declare_qgemv_weight(b, T, x, {});
+  b.require_len(residual, p.n, "n");
   const GemvPlace place = mlx::place_gemv_warp(x, p.k, p.n, kQuantTiling);
   std::vector<Var> acc = mlx::gemv_accumulators(kQuantTiling);
   if_(place.active, [&] {
     q::accumulate_qgemv_m1(p, place, kQuantTiling.rows_per_warp, q::read_units(x), acc, nullptr);
-    mlx::store_gemv_results(p.out, place, p.n, acc, kQuantTiling,
-                            [&](const Val& total, const Val&, const Val& row) {
-                              return total + (*residual)[row].to(F32);
-                            });
+    mlx::store_gemv_results(p.out, place, p.n, acc, kQuantTiling, plus_residual(residual));
   });
 }
 
@@ -439,10 +448,10 @@ KernelInfo residual_qgemv::info() {
               .formula = "out[n] = residual[n] + sum_k x[k] * (scale * q[n, k] + bias); f32, "
                          "rounded to T once",
               .buffers = {{"x", "[K] T: one row"},
+                          {"residual", "[N] T: the residual stream"},
                           mlx::affine::kWqDoc,
                           mlx::affine::kScalesDoc,
                           mlx::affine::kBiasesDoc,
-                          {"residual", "[N] T: the residual stream"},
                           {"out", "[N] T: the new residual stream (a buffer apart from residual)"}},
               .scalars = {kQuantisedK,
                           {"n", "u32: N, the rows of the weight (> 0)"},

@@ -22,17 +22,15 @@ struct QgemvParams {
 };
 
 // How a kernel's weight is shaped around its x: x-rows at most, the weight's rows per output
-// (2 for a stacked gate/up weight), x's name in messages, and what the kernel declares between
-// the weight and out (a residual).
+// (2 for a stacked gate/up weight) and x's name in messages.
 struct QgemvShape {
   std::uint32_t x_rows = 1;
   std::uint32_t weight_rows = 1;
   std::string x_name = "x";
-  std::function<void()> before_out{};
 };
 
-// Declares wq, scales, biases, (before_out), out, k, n, group_size and bits after x, with the
-// contract every qgemv shares (format, lengths, whole groups).
+// Declares wq, scales, biases, out, k, n, group_size and bits after x (and whatever the kernel
+// declared before), with the contract every qgemv shares (format, lengths, whole groups).
 QgemvParams declare_qgemv_weight(KernelBuilder& b, DType T, const Tensor& x,
                                  const QgemvShape& shape);
 

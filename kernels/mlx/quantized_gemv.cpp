@@ -272,7 +272,6 @@ QgemvParams declare_qgemv_weight(KernelBuilder& b, DType T, const Tensor& x,
                                  const QgemvShape& shape) {
   const Tensor wq = b.input("wq", U32), scales = b.input("scales", T),
                biases = b.input("biases", T);
-  if (shape.before_out) shape.before_out();
   QgemvParams p{x,
                 wq,
                 scales,

@@ -141,6 +141,7 @@ class Decoder {
   std::map<std::uint32_t, Activations> chunks_;
   DeviceBuffer logits_;
   DeviceBuffer ids_, positions_, lengths_, inv_freq_, no_sinks_, no_penalty_;
+  float attn_factor_ = 1.0f;  // RoPE's, with inv_freq_ (rope_frequencies of the config)
   // The decode step: body_ (every layer), head_ (the final norm and the LM head) and advance_
   // (the position); prefill_head_: the LM head alone, on step_.normed.
   std::vector<Launch> body_, head_, advance_;
