@@ -28,14 +28,14 @@ rm -rf "$out/build"
 stamp "build"
 
 MT_BACKEND=cuda timeout "${TEST_SECONDS:-120}" ctest --test-dir "$build" -j 16 \
-  -R "${TESTS:-decode_gemv|engine\\.}" --output-on-failure >"$out/ctest.txt" 2>&1
+  -R "${TESTS:-decode_gemv|engine\\.|cuda_backend_test}" --output-on-failure >"$out/ctest.txt" 2>&1
 grep -E "tests passed|tests failed|\*\*\*|Failed|Timeout" "$out/ctest.txt" | tail -n 20
 stamp "tests"
 
 extra=(--no-compile)
 [ "${TRANSFORMERS:-0}" = 1 ] || extra+=(--tile-only)
 timeout "${ENGINE_SECONDS:-150}" python3 "$root/bench/engine/decode_bench.py" --tile "$tile" \
-  --out "$out/engine" --models "$models" --variants "${VARIANTS:-bf16,unfused,4bit,4bit-unfused}" \
+  --out "$out/engine" --models "$models" --variants "${VARIANTS:-bf16,in-order,unfused,4bit,4bit-in-order,4bit-unfused}" \
   --prefill-tokens 0 "${extra[@]}" >"$out/decode.log" 2>&1
 cp "$out/engine/decode.md" "$out/decode.md" 2>/dev/null && cat "$out/decode.md"
 cp "$out/engine/decode.json" "$out/decode.json" 2>/dev/null

@@ -103,6 +103,20 @@ mlx::GemvFinish plus_residual(const Tensor& residual) {
   };
 }
 
+// Each kernel first asks for its group's weight rows in L2 and waits for the kernel before it
+// (mlx::overlap_prior_kernel): the plain forms' kGemvWarps * R consecutive rows, the SwiGLU
+// forms' gate rows and the matching up rows n further on.
+void overlap_rows(const Tensor& w, const Val& k, const GemvTiling& t) {
+  mlx::overlap_prior_kernel(
+      {{w, mlx::group_first_row(t.rows_per_warp), u32(kGemvWarps * t.rows_per_warp), k}});
+}
+
+void overlap_swiglu_rows(const Tensor& w, const Val& n, const Val& row_elements) {
+  const Val gate = mlx::group_first_row(1);
+  mlx::overlap_prior_kernel(
+      {{w, gate, u32(kGemvWarps), row_elements}, {w, gate + n, u32(kGemvWarps), row_elements}});
+}
+
 // The SwiGLU forms: warp j owns output j, from gate row j and up row n + j (accumulators 0, 1).
 GemvPlace place_swiglu_warp(const Val& n) {
   const Val j = program_id(0) * kGemvWarps + warp_id();
@@ -126,6 +140,7 @@ void build_rms_norm_gemv(KernelBuilder& b, DType T) {
   require_norm_input(b, in, k);
   b.require_len(w, n * k, "n*k");
 
+  overlap_rows(w, k, kNormTiling);
   const GemvPlace p = mlx::place_gemv_warp(in.h, k, n, kNormTiling);
   std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
@@ -145,6 +160,7 @@ void build_rms_norm_gemv_swiglu(KernelBuilder& b, DType T) {
   require_norm_input(b, in, k);
   b.require_len(w, 2u * n * k, "2*n*k (gate rows, then up rows)");
 
+  overlap_swiglu_rows(w, n, k);
   const GemvPlace p = place_swiglu_warp(n);
   std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
@@ -162,6 +178,7 @@ void build_residual_gemv(KernelBuilder& b, DType T) {
   b.require_len(w, n * k, "n*k");
   b.require_len(residual, n, "n");
 
+  overlap_rows(w, k, kResidualTiling);
   const GemvPlace p = mlx::place_gemv_warp(x, k, n, kResidualTiling);
   std::vector<Var> acc = mlx::gemv_accumulators(kResidualTiling);
   if_(p.active, [&] {
@@ -178,6 +195,20 @@ namespace q = mlx::quantized;
 // Four weight rows a warp, as qgemv_affine_m1: each unit of x (or h and g) serves all four.
 constexpr GemvTiling kQuantTiling{1, 4};
 
+// The quantised forms ask for the rows' codes, scales and biases: `rows` rows from each of
+// `firsts`.
+void overlap_quantised_rows(const q::QgemvParams& p, const std::vector<Val>& firsts,
+                            std::uint32_t rows) {
+  const Val words = p.k / 32u * p.bits, groups = p.k / p.group_size;
+  std::vector<mlx::WeightRows> ranges;
+  for (const Val& at : firsts) {
+    ranges.push_back({p.wq, at, u32(rows), words});
+    ranges.push_back({p.scales, at, u32(rows), groups});
+    ranges.push_back({p.biases, at, u32(rows), groups});
+  }
+  mlx::overlap_prior_kernel(ranges);
+}
+
 q::UnitReader read_normed_units(const NormInput& in) {
   return [&in](const Val& first) {
     Normed v = normed(in, mlx::affine::load_unit_values(in.h, first),
@@ -190,6 +221,8 @@ void build_rms_norm_qgemv(KernelBuilder& b, DType T) {
   const NormInput in = declare_norm_input(b, T);
   const q::QgemvParams p = q::declare_qgemv_weight(b, T, in.h, {.x_name = "h"});
   require_norm_input(b, in, p.k);
+  overlap_quantised_rows(p, {mlx::group_first_row(kQuantTiling.rows_per_warp)},
+                         kGemvWarps * kQuantTiling.rows_per_warp);
   const GemvPlace place = mlx::place_gemv_warp(in.h, p.k, p.n, kQuantTiling);
   std::vector<Var> acc = mlx::gemv_accumulators(kQuantTiling);
   Var squares(f32(0.0f), "squares");
@@ -205,6 +238,8 @@ void build_rms_norm_qgemv_swiglu(KernelBuilder& b, DType T) {
   const NormInput in = declare_norm_input(b, T);
   const q::QgemvParams p = q::declare_qgemv_weight(b, T, in.h, {.weight_rows = 2, .x_name = "h"});
   require_norm_input(b, in, p.k);
+  const Val gate = mlx::group_first_row(1);
+  overlap_quantised_rows(p, {gate, gate + p.n}, kGemvWarps);
   const GemvPlace place = place_swiglu_warp(p.n);
   std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
@@ -219,6 +254,8 @@ void build_residual_qgemv(KernelBuilder& b, DType T) {
   const Tensor x = b.input("x", T), residual = b.input("residual", T);
   const q::QgemvParams p = q::declare_qgemv_weight(b, T, x, {});
   b.require_len(residual, p.n, "n");
+  overlap_quantised_rows(p, {mlx::group_first_row(kQuantTiling.rows_per_warp)},
+                         kGemvWarps * kQuantTiling.rows_per_warp);
   const GemvPlace place = mlx::place_gemv_warp(x, p.k, p.n, kQuantTiling);
   std::vector<Var> acc = mlx::gemv_accumulators(kQuantTiling);
   if_(place.active, [&] {

@@ -169,6 +169,9 @@ void build(KernelBuilder& k, DType T) {
   std::optional<ArrayRef> head_row;
   if (!raw) head_row = k.threadgroup_array("head_row", F32, kMaxHeadDim);
 
+  // The decode step's kernels overlap their neighbours (dsl/kernel_overlap.hpp).
+  wait_for_prior_kernel();
+  release_next_kernel();
   Val head = threadgroup_id(0), t = threadgroup_id(1), i = thread_id(0);
   Val half = head_dim / 2u;
   if_(head < heads && t < positions.len(), [&] {

@@ -39,6 +39,8 @@ void build_combine(KernelBuilder& k, DType t) {
   require_1d_threadgroup(k);
   k.require(threadgroups_per_grid(2) == 1u, "a 2-D grid: grid = (x, y, 1)");
 
+  wait_for_prior_kernel();  // overlap the partial kernel's tail (dsl/kernel_overlap.hpp)
+  release_next_kernel();
   const Val q_head = threadgroup_id(0), b = threadgroup_id(1);
   if_(q_head < n_q_heads && b < sequences, [&] {
     const Span span = sequence_span(lengths, b, max_seq, window, false);

@@ -255,6 +255,8 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial, Querie
   k.require(threads_per_threadgroup(0) == kThreads, "tpg.x == " + std::to_string(kThreads));
   require_1d_threadgroup(k);
 
+  wait_for_prior_kernel();  // overlap the kernel before (dsl/kernel_overlap.hpp)
+  release_next_kernel();
   const Val split = threadgroup_id(0), kv_head = threadgroup_id(1), b = threadgroup_id(2);
   const Val splits = partial ? *n_splits : u32(1);
   const Val in_work = split < splits && kv_head < r.n_kv_heads && b < r.sequences;

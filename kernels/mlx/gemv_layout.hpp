@@ -76,6 +76,33 @@ inline GemvPlace place_gemv_warp(const Tensor& x, const Val& k, const Val& n, co
   return p;
 }
 
+// Rows [first, first + rows) of a weight whose rows are `row_elements` elements of `w`.
+struct WeightRows {
+  const Tensor& w;
+  Val first;
+  Val rows;
+  Val row_elements;
+};
+
+// The first weight row of this group, its warps owning rows_per_warp rows each.
+inline Val group_first_row(std::uint32_t rows_per_warp) {
+  return program_id(0) * (kGemvWarps * rows_per_warp);
+}
+
+// The start of a GEMV that overlaps the kernel before it in the stream (dsl/kernel_overlap.hpp):
+// thread 0 of the group asks for the group's weight rows in L2 (weights are never written by
+// the kernels before), every thread waits for the prior kernel, and the next kernel may then
+// start and do the same. Must come before the body reads any tensor.
+inline void overlap_prior_kernel(const std::vector<WeightRows>& weights) {
+  if_(thread_id(0) == 0u, [&] {
+    for (const WeightRows& r : weights) {
+      prefetch_l2(r.w, r.first * r.row_elements, r.rows * r.row_elements);
+    }
+  });
+  wait_for_prior_kernel();
+  release_next_kernel();
+}
+
 // One f32 sum per (weight row r, x-row m), at index r * x_rows + m. Reserved up front: a Var
 // copy is a new local, so the vector must never reallocate.
 inline std::vector<Var> gemv_accumulators(const GemvTiling& t) {

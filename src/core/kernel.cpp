@@ -170,6 +170,15 @@ Instr store(const Kernel& k, ParamId p, ValueId index, ValueId value) {
   return in;
 }
 
+Instr prefetch_l2(const Kernel& k, ParamId p, ValueId first, ValueId count) {
+  MT_ASSERT(k.param(p).is_tensor()) << k.param(p).name << " is not a tensor";
+  MT_ASSERT(k.type_of(first) == DType::U32 && k.type_of(count) == DType::U32)
+      << "prefetch_l2 range of " << name_of(k.type_of(first)) << ", " << name_of(k.type_of(count));
+  Instr in = statement(OpKind::PrefetchL2, {first, count});
+  in.param = p;
+  return in;
+}
+
 Instr local_read(Kernel& k, LocalId l) {
   Instr in = with_result(k, OpKind::LocalRead, k.local(l).dtype, {});
   in.local = l;
@@ -336,6 +345,11 @@ Instr atomic_array(Kernel& k, CombineOp combine, ArrayId a, ValueId index, Value
 
 Instr barrier(OpKind op) {
   MT_ASSERT(op == OpKind::Barrier || op == OpKind::WarpBarrier) << op_name(op);
+  return statement(op, {});
+}
+
+Instr kernel_overlap(OpKind op) {
+  MT_ASSERT(op == OpKind::WaitPriorKernel || op == OpKind::ReleaseNextKernel) << op_name(op);
   return statement(op, {});
 }
 

@@ -221,6 +221,7 @@ std::string print_instr(const Kernel& k, const Instr& in) {
       const std::string place = param_name(k, in.param) + "[" + operand(in, 0) + "]";
       const std::string lanes = " x" + std::to_string(in.lanes);
       if (in.op == OpKind::Store) return name + " " + place + " = " + operand(in, 1);
+      if (in.op == OpKind::PrefetchL2) return name + " " + place + " x" + operand(in, 1);
       if (in.op == OpKind::LoadVector)
         return name + " " + place + " -> " + array_name(k, in.array) + lanes;
       if (in.op == OpKind::StoreVector)

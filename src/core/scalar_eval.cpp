@@ -238,11 +238,14 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::LoadVector:
     case OpKind::StoreVector:
     case OpKind::AtomicGlobal:
+    case OpKind::PrefetchL2:
     case OpKind::ArrayLoad:
     case OpKind::ArrayStore:
     case OpKind::AtomicArray:
     case OpKind::Barrier:
     case OpKind::WarpBarrier:
+    case OpKind::WaitPriorKernel:
+    case OpKind::ReleaseNextKernel:
     case OpKind::WarpReduce:
     case OpKind::WarpShuffle:
     case OpKind::WarpPrefixSum:

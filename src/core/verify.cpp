@@ -28,7 +28,10 @@ struct Arity {
 Arity arity_of(OpKind op) {
   switch (op_shape(op)) {
     case OpShape::Leaf: return {0, 0};
-    case OpShape::Memory: return {op == OpKind::Store || op == OpKind::AtomicGlobal ? 2u : 1u, 0};
+    case OpShape::Memory:
+      return {
+          op == OpKind::Store || op == OpKind::AtomicGlobal || op == OpKind::PrefetchL2 ? 2u : 1u,
+          0};
     case OpShape::Array: return {op == OpKind::ArrayLoad ? 1u : 2u, 0};
     case OpShape::Sync: return {0, 0};
     case OpShape::Collective:
@@ -127,9 +130,47 @@ class Verifier {
     check_async_memory();
     walk(k_.contract, Region::Contract);
     walk(k_.body, Region::Body);
+    check_kernel_overlap();
   }
 
  private:
+  // WaitPriorKernel lets the backend start the kernel before the one it follows has ended, so
+  // it must come before the body touches any tensor (a prefetch is only a hint), at the top
+  // level where every thread reaches it.
+  void check_kernel_overlap() const {
+    const Instr* first_access = nullptr;
+    for (const Instr& in : k_.body.instrs) {
+      if (in.op == OpKind::WaitPriorKernel) {
+        if (first_access != nullptr) {
+          fail(in, "wait_prior_kernel comes after " + describe(*first_access) +
+                       ", which may read or write what the prior kernel has not finished");
+        }
+        return;
+      }
+      if (first_access == nullptr) first_access = first_tensor_access(in);
+    }
+    for_each_instr(k_.body, [&](const Instr& in) {
+      if (in.op == OpKind::WaitPriorKernel) {
+        fail(in, "wait_prior_kernel must be at the top of the body, where every thread reaches it");
+      }
+    });
+  }
+
+  // The first instruction, in order, of `in` and the blocks inside it that accesses a tensor
+  // parameter's memory (a prefetch is only a hint); null if none does.
+  static const Instr* first_tensor_access(const Instr& in) {
+    const Instr* found = nullptr;
+    const auto access = [&found](const Instr& i) {
+      if (found == nullptr && ((op_shape(i.op) == OpShape::Memory && i.op != OpKind::PrefetchL2) ||
+                               i.op == OpKind::CopyAsync || i.op == OpKind::BulkTensorLoad)) {
+        found = &i;
+      }
+    };
+    access(in);
+    for (const Block& b : in.blocks) for_each_instr(b, access);
+    return found;
+  }
+
   // --- messages --------------------------------------------------------------------------
   std::string value_text(ValueId v) const {
     if (!v.valid()) return "%?";
@@ -407,6 +448,13 @@ class Verifier {
     expect_param(in);
     const Param& p = k_.params[in.param.index];
     expect_index(in, 0);
+    if (in.op == OpKind::PrefetchL2) {
+      if (!p.is_tensor()) fail(in, "param '" + p.name + "' is not a tensor");
+      if (operand_type(in, 0) != DType::U32 || operand_type(in, 1) != DType::U32) {
+        fail(in, "prefetch_l2's first element and count must be u32");
+      }
+      return;
+    }
     if (in.op == OpKind::Load || in.op == OpKind::LoadVector) {
       if (!p.is_tensor()) fail(in, "param '" + p.name + "' is not a tensor");
       if (in.op == OpKind::LoadVector) return check_vector(in, p);

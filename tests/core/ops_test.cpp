@@ -198,7 +198,10 @@ TEST(Ops, PurityAndResults) {
                                         "async_barrier_arrive_expect",
                                         "async_barrier_wait",
                                         "bulk_tensor_load",
-                                        "tensor_map_shape"};
+                                        "tensor_map_shape",
+                                        "prefetch_l2",
+                                        "wait_prior_kernel",
+                                        "release_next_kernel"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(is_pure(e.op), !impure.contains(std::string(e.name))) << e.name;
   }
@@ -228,7 +231,10 @@ TEST(Ops, PurityAndResults) {
                                            "async_barrier_arrive_expect",
                                            "async_barrier_wait",
                                            "bulk_tensor_load",
-                                           "tensor_map_shape"};
+                                           "tensor_map_shape",
+                                           "prefetch_l2",
+                                           "wait_prior_kernel",
+                                           "release_next_kernel"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(has_result(e.op), !no_result.contains(std::string(e.name))) << e.name;
   }

@@ -209,6 +209,41 @@ TEST(Verify, ContractHoldsOnlyHostComputableOps) {
                   "if %2: bool: not allowed in the contract");
 }
 
+// wait_prior_kernel lets a backend start the kernel before the prior one ends: it must be at
+// the top level (every thread reaches it), before any tensor access; a prefetch may precede it.
+TEST(Verify, WaitForThePriorKernelComesFirst) {
+  const auto with_wait = [](std::size_t at, bool prefetch_first) {
+    Sample s = sample();
+    auto& body = s.k.body.instrs;
+    std::vector<Instr> front;
+    if (prefetch_first) front.push_back(make::prefetch_l2(s.k, s.src, s.pid, s.bn));
+    front.push_back(make::kernel_overlap(OpKind::WaitPriorKernel));
+    front.push_back(make::kernel_overlap(OpKind::ReleaseNextKernel));
+    body.insert(body.begin() + static_cast<std::ptrdiff_t>(at), front.begin(), front.end());
+    return s;
+  };
+  // After the thread id and n, before the branch that loads and stores.
+  EXPECT_NO_THROW(verify(with_wait(2, true).k)) << print(with_wait(2, true).k);
+  EXPECT_NO_THROW(verify(with_wait(3, false).k));
+  expect_rejected(with_wait(4, false).k, "wait_prior_kernel comes after load src");
+  Sample nested = sample();
+  find(nested.k, OpKind::If)
+      .blocks[0]
+      .instrs.insert(find(nested.k, OpKind::If).blocks[0].instrs.begin(),
+                     make::kernel_overlap(OpKind::WaitPriorKernel));
+  expect_rejected(nested.k, "wait_prior_kernel must be at the top of the body");
+  expect_rejected(
+      [](Sample& s) {
+        Instr half = make::constant(s.k, DType::F32, Scalar::of_float(0.5));
+        Instr prefetch = make::prefetch_l2(s.k, s.src, s.pid, s.pid);
+        prefetch.operands[1] = half.result;  // f32: not a count
+        auto at = s.k.body.instrs.begin() + 2;
+        at = s.k.body.instrs.insert(at, std::move(half)) + 1;
+        s.k.body.instrs.insert(at, std::move(prefetch));
+      },
+      "prefetch_l2's first element and count must be u32");
+}
+
 TEST(Verify, BodyHoldsNoRequire) {
   expect_rejected(
       [](Sample& s) {

@@ -17,11 +17,14 @@ struct CudaOptions {
   // mt::Error naming kernel, param, index and thread. Off: plain accesses (faster; an
   // out-of-bounds access is then undefined, as in hand-written CUDA).
   bool checked = true;
+  // Launch kernels that wait_for_prior_kernel() with programmatic dependent launch (sm_90 and
+  // later), so that they start before the kernel they follow ends (dsl/kernel_overlap.hpp).
+  bool kernel_overlap = true;
   int device = 0;  // CUDA device ordinal
 };
 
 // What Context::create uses: checked unless MT_CUDA_CHECKED=0 (1 or unset: checked; anything
-// else is an mt::Error).
+// else is an mt::Error), kernel overlap unless MT_KERNEL_OVERLAP=0 (the same rule).
 CudaOptions cuda_options_from_env();
 
 // A CUDA backend on `options.device`, or mt::Error with the reason none can be made: the driver

@@ -151,12 +151,21 @@ struct Block {
 //               lanes >= 2)
 //  StoreVector  param[operands[0] .. + lanes) = array[0..lanes)
 //  AtomicGlobal result = old param[operands[0]]; param[operands[0]] = old `combine` operands[1]
+//  PrefetchL2   a hint: param[operands[0] .. + operands[1]) (u32) may be fetched into the L2
+//               cache; no effect on values, and the part outside the tensor is ignored
 // Arrays:
 //  ArrayLoad    result = array[operands[0]];  ArrayStore: array[operands[0]] = operands[1]
 //  AtomicArray  like AtomicGlobal on a threadgroup array
 // Synchronisation (every thread of the threadgroup / warp must reach it):
 //  Barrier      threadgroup barrier: threadgroup-memory writes before it are visible after it
 //  WarpBarrier  the same within one warp
+// Overlap with the neighbouring kernels of a stream (programmatic dependent launch; at the
+// top of the body, reached by every thread, before any access of a tensor but PrefetchL2):
+//  WaitPriorKernel    waits until the kernel before this one in the stream has finished and
+//                     its writes are visible; a kernel holding it may be launched before
+//                     that kernel ends (backends without overlap run it as a no-op)
+//  ReleaseNextKernel  lets the next kernel of the stream start now (its WaitPriorKernel still
+//                     waits for this whole kernel)
 // Collectives (results of the operand's type unless stated):
 //  WarpReduce         `combine` (Add, Mul, Max, Min) of operands[0] over the warp's threads
 //  WarpShuffle        operands[0] of the lane chosen by `shuffle` and operands[1] (u32); a
@@ -295,7 +304,9 @@ Instr atomic_global(Kernel& k, CombineOp combine, ParamId p, ValueId index, Valu
 Instr array_load(Kernel& k, ArrayId a, ValueId index);
 Instr array_store(const Kernel& k, ArrayId a, ValueId index, ValueId value);
 Instr atomic_array(Kernel& k, CombineOp combine, ArrayId a, ValueId index, ValueId value);
-Instr barrier(OpKind op);  // Barrier or WarpBarrier
+Instr barrier(OpKind op);         // Barrier or WarpBarrier
+Instr kernel_overlap(OpKind op);  // WaitPriorKernel or ReleaseNextKernel
+Instr prefetch_l2(const Kernel& k, ParamId p, ValueId first, ValueId count);
 Instr warp_reduce(Kernel& k, CombineOp combine, ValueId value);
 Instr warp_shuffle(Kernel& k, ShuffleKind kind, ValueId value, ValueId lane);
 Instr warp_prefix_sum(Kernel& k, bool inclusive, ValueId value);

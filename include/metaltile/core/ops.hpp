@@ -49,6 +49,7 @@ namespace mt {
   X(LoadVector, "load_vector", Memory, Own, Ordered, Impure, None, 0)                         \
   X(StoreVector, "store_vector", Memory, Own, Ordered, Impure, None, 0)                       \
   X(AtomicGlobal, "atomic", Memory, Own, Ordered, Impure, Same, 0)                            \
+  X(PrefetchL2, "prefetch_l2", Memory, Own, Ordered, Impure, None, 0)                         \
   /* arrays: threadgroup memory and per-thread arrays */                                      \
   X(ArrayLoad, "array_load", Array, Own, Ordered, Impure, Named, 0)                           \
   X(ArrayStore, "array_store", Array, Own, Ordered, Impure, None, 0)                          \
@@ -116,6 +117,8 @@ namespace mt {
   /* synchronisation and collectives */                                                       \
   X(Barrier, "barrier", Sync, Own, Ordered, Impure, None, 0)                                  \
   X(WarpBarrier, "warp_barrier", Sync, Own, Ordered, Impure, None, 0)                         \
+  X(WaitPriorKernel, "wait_prior_kernel", Sync, Own, Ordered, Impure, None, 0)                \
+  X(ReleaseNextKernel, "release_next_kernel", Sync, Own, Ordered, Impure, None, 0)            \
   X(WarpReduce, "warp_reduce", Collective, Own, Ordered, Impure, Same, 0)                     \
   X(WarpShuffle, "warp_shuffle", Collective, Own, Ordered, Impure, Same, 0)                   \
   X(WarpPrefixSum, "warp_prefix_sum", Collective, Own, Ordered, Impure, Same, 0)              \

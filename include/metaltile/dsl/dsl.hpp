@@ -6,6 +6,7 @@
 #include "metaltile/dsl/bulk_copy.hpp"
 #include "metaltile/dsl/collectives.hpp"
 #include "metaltile/dsl/kernel_builder.hpp"
+#include "metaltile/dsl/kernel_overlap.hpp"
 #include "metaltile/dsl/matrix.hpp"
 #include "metaltile/dsl/range.hpp"
 #include "metaltile/dsl/tensor.hpp"

@@ -425,6 +425,9 @@ class GroupRunner {
       case OpShape::Control:
         return in.op == OpKind::For ? for_loop(in, active, depth) : if_then_else(in, active, depth);
       case OpShape::Sync:
+        // The interpreter runs a stream's kernels one after another: nothing overlaps.
+        if (in.op == OpKind::WaitPriorKernel || in.op == OpKind::ReleaseNextKernel) return;
+        return cooperate(in, active);
       case OpShape::Collective: return cooperate(in, active);
       case OpShape::Matrix: return matrix(in, active);
       case OpShape::Statement:
@@ -454,6 +457,7 @@ class GroupRunner {
     if (in.op == OpKind::Store) return store(in, active);
     if (in.op == OpKind::LoadVector) return load_vector(in, active);
     if (in.op == OpKind::StoreVector) return store_vector(in, active);
+    if (in.op == OpKind::PrefetchL2) return;  // a cache hint: no effect on values
     MT_ASSERT(in.op == OpKind::AtomicGlobal) << op_name(in.op) << " is not a memory op";
     atomic_global(in, active);
   }

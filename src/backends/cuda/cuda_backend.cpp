@@ -117,11 +117,16 @@ std::string CudaBackend::description() const {
 
 std::shared_ptr<const Executable> CudaBackend::compile(const Kernel& k) {
   // Warpgroup MMA exists only for sm_90a (kernel_arch refuses it elsewhere).
-  const CachedCubin compiled =
-      cached_cubin(k, EmitOptions{.checked = options_.checked}, kernel_arch(k, arch()));
+  const std::string target = kernel_arch(k, arch());
+  const CachedCubin compiled = cached_cubin(k, EmitOptions{.checked = options_.checked}, target);
   auto module = std::make_unique<const Module>(ctx_->get(), *compiled.cubin, compiled.source.entry,
                                                k.name, static_cast<int>(dynamic_shared_bytes(k)));
-  return std::make_shared<const CudaExecutable>(ctx_, k, std::move(module), options_.checked);
+  // The wait is compiled in only for sm_90 on (prelude.cuh): launching overlapped code built
+  // for an older target would race.
+  const bool overlap = options_.kernel_overlap && std::stoi(target.substr(3)) >= 90 &&
+                       Driver::get().api().launch_kernel_ex != nullptr && waits_for_prior_kernel(k);
+  return std::make_shared<const CudaExecutable>(ctx_, k, std::move(module), options_.checked,
+                                                overlap);
 }
 
 // --- the stream pool ---------------------------------------------------------------------------
@@ -230,16 +235,26 @@ void CudaBackend::launch(const Executable& exe, std::span<Argument> args, const 
 
 namespace mt {
 
+namespace {
+
+// An on/off switch from the environment: unset, empty or 1 is on, 0 is off, anything else an
+// mt::Error saying what 0 does.
+bool switch_from_env(const char* name, const char* what_off_does) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0' || std::string_view(value) == "1") return true;
+  if (std::string_view(value) == "0") return false;
+  throw Error(std::string(name) + "='" + value + "' is not 0 or 1 (0 " + what_off_does + ")");
+}
+
+}  // namespace
+
 CudaOptions cuda_options_from_env() {
   CudaOptions options;
-  const char* checked = std::getenv("MT_CUDA_CHECKED");
-  if (checked == nullptr || *checked == '\0' || std::string_view(checked) == "1") return options;
-  if (std::string_view(checked) == "0") {
-    options.checked = false;
-    return options;
-  }
-  throw Error("MT_CUDA_CHECKED='" + std::string(checked) +
-              "' is not 0 or 1 (0 turns the CUDA backend's access guards off)");
+  options.checked =
+      switch_from_env("MT_CUDA_CHECKED", "turns the CUDA backend's access guards off");
+  options.kernel_overlap =
+      switch_from_env("MT_KERNEL_OVERLAP", "launches every kernel after the one before it ends");
+  return options;
 }
 
 std::unique_ptr<KernelBackend> make_cuda_backend(const CudaOptions& options) {

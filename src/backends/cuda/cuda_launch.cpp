@@ -12,11 +12,13 @@
 namespace mt::cuda {
 
 CudaExecutable::CudaExecutable(std::shared_ptr<const PrimaryContext> ctx, Kernel k,
-                               std::unique_ptr<const Module> module, bool checked)
+                               std::unique_ptr<const Module> module, bool checked,
+                               bool overlaps_prior)
     : ctx_(std::move(ctx)),
       kernel_(std::move(k)),
       module_(std::move(module)),
       checked_(checked),
+      overlaps_prior_(overlaps_prior),
       slots_(kernel_slots(kernel_)) {}
 
 const CudaExecutable& cuda_executable(const Executable& exe) {
@@ -74,6 +76,13 @@ std::vector<EncodedTensorMap> encode_tensor_maps(const Driver& driver, const Ker
   return maps;
 }
 
+bool waits_for_prior_kernel(const Kernel& k) {
+  for (const Instr& in : k.body.instrs) {
+    if (in.op == OpKind::WaitPriorKernel) return true;
+  }
+  return false;
+}
+
 void launch_kernel(const CudaExecutable& exe, const KernelArgs& args, CuDevicePtr error_record,
                    const LaunchDims& dims, CuStream stream) {
   const std::vector<Slot>& slots = exe.slots();
@@ -102,9 +111,23 @@ void launch_kernel(const CudaExecutable& exe, const KernelArgs& args, CuDevicePt
     MT_ASSERT(slot.size <= sizeof(std::uint64_t)) << "slot of " << slot.size << " bytes";
     params[i] = &values[i];
   }
+  const unsigned shared_bytes = static_cast<unsigned>(exe.module().dynamic_shared_bytes());
+  if (exe.overlaps_prior()) {
+    // Programmatic stream serialisation: the kernel may start before the prior one ends; its
+    // wait_for_prior_kernel() holds it until then. Graph capture keeps it as such an edge.
+    LaunchAttribute overlap{kProgrammaticStreamSerialization, 0, {1}};
+    LaunchConfig config{{dims.grid[0], dims.grid[1], dims.grid[2]},
+                        {dims.tpg[0], dims.tpg[1], dims.tpg[2]},
+                        shared_bytes,
+                        stream,
+                        &overlap,
+                        1};
+    d.check(d.api().launch_kernel_ex(&config, exe.module().function(), params.data(), nullptr),
+            "cuLaunchKernelEx", exe.kernel().name);
+    return;
+  }
   d.check(d.api().launch_kernel(exe.module().function(), dims.grid[0], dims.grid[1], dims.grid[2],
-                                dims.tpg[0], dims.tpg[1], dims.tpg[2],
-                                static_cast<unsigned>(exe.module().dynamic_shared_bytes()), stream,
+                                dims.tpg[0], dims.tpg[1], dims.tpg[2], shared_bytes, stream,
                                 params.data(), nullptr),
           "cuLaunchKernel", exe.kernel().name);
 }

@@ -91,6 +91,11 @@ std::unique_ptr<Driver> Driver::load(std::span<const std::string> candidates) {
     lib.resolve(a.event_elapsed_time, "cuEventElapsedTime");
   }
   try {
+    lib.resolve(a.launch_kernel_ex, "cuLaunchKernelEx");
+  } catch (const Error&) {
+    a.launch_kernel_ex = nullptr;  // an older driver: kernels are launched without overlap
+  }
+  try {
     lib.resolve(a.tensor_map_encode_tiled, "cuTensorMapEncodeTiled");
   } catch (const Error&) {
     a.tensor_map_encode_tiled = nullptr;  // an older driver: bulk copies report it when used

@@ -96,6 +96,9 @@ struct DriverApi {
   CuResult (*stream_synchronize)(CuStream) = nullptr;
   CuResult (*launch_kernel)(CuFunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                             unsigned, CuStream, void**, void**) = nullptr;
+  // cuLaunchKernelEx (CUDA 12 drivers on): null where the driver lacks it; launches then never
+  // overlap (kernel_overlap.hpp's LaunchConfig and LaunchAttribute give the layouts).
+  CuResult (*launch_kernel_ex)(const void* config, CuFunction, void**, void**) = nullptr;
   CuResult (*stream_begin_capture)(CuStream, int) = nullptr;  // cuStreamBeginCapture_v2
   CuResult (*stream_end_capture)(CuStream, CuGraph*) = nullptr;
   CuResult (*graph_instantiate)(CuGraphExec*, CuGraph,

@@ -669,9 +669,7 @@ class Emitter {
                             value(in.operands[2]));
         return;
       case OpShape::Control: return in.op == OpKind::For ? emit_for(in) : emit_if(in);
-      case OpShape::Sync:
-        line() << (in.op == OpKind::Barrier ? d_.barrier : d_.warp_barrier) << ";\n";
-        return;
+      case OpShape::Sync: return emit_sync(in);
       case OpShape::Collective: return emit_collective(in);
       case OpShape::Matrix: return emit_matrix(in);
       case OpShape::Statement:
@@ -679,6 +677,16 @@ class Emitter {
         cannot_render(in, DType::Bool);
     }
     MT_ASSERT(false) << "op " << static_cast<int>(in.op);
+  }
+
+  void emit_sync(const Instr& in) {
+    switch (in.op) {
+      case OpKind::Barrier: line() << d_.barrier << ";\n"; return;
+      case OpKind::WarpBarrier: line() << d_.warp_barrier << ";\n"; return;
+      case OpKind::WaitPriorKernel: line() << "mt_wait_prior_kernel();\n"; return;
+      case OpKind::ReleaseNextKernel: line() << "mt_release_next_kernel();\n"; return;
+      default: MT_ASSERT(false) << op_name(in.op) << " is not a synchronisation op";
+    }
   }
 
   void emit_leaf(const Instr& in) {
@@ -709,6 +717,11 @@ class Emitter {
     if (in.op == OpKind::Load) return emit_load(in);
     if (in.op == OpKind::Store) return emit_store(in);
     if (in.op == OpKind::AtomicGlobal) return emit_atomic(in);
+    if (in.op == OpKind::PrefetchL2) {
+      line() << "mt_prefetch_l2(" << param_names_[in.param.index] << ", " << value(in.operands[0])
+             << ", " << value(in.operands[1]) << ", " << count_name(in.param) << ");\n";
+      return;
+    }
     emit_vector_access(in);
   }
 

@@ -654,6 +654,37 @@ MT_DEVICE void mt_store_vector(T* p, I index, const T* src, unsigned long long, 
 
 #endif  // MT_CHECKED
 
+// Programmatic dependent launch (sm_90 and later): a kernel launched to overlap the one before
+// it in the stream waits here for that kernel's end and writes; the release lets the next
+// kernel start early. Before sm_90 launches never overlap and both are no-ops.
+MT_DEVICE void mt_wait_prior_kernel() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+MT_DEVICE void mt_release_next_kernel() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// A hint: elements [first, first + n) of p (count in all) into L2, clipped to the tensor and
+// to whole 16-byte granules (the bulk prefetch's alignment), so it never touches other memory.
+template <class T>
+MT_DEVICE void mt_prefetch_l2(const T* p, unsigned int first, unsigned int n,
+                              unsigned long long count) {
+#if __CUDA_ARCH__ >= 900
+  if ((unsigned long long)first >= count) return;
+  unsigned long long end = (unsigned long long)first + n;
+  if (end > count) end = count;
+  const unsigned long long lo = ((unsigned long long)(p + first) + 15ull) & ~15ull;
+  const unsigned long long hi = ((unsigned long long)(p + end)) & ~15ull;
+  if (hi <= lo) return;
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(lo), "r"((unsigned int)(hi - lo))
+               : "memory");
+#endif
+}
+
 // Emitted code is mechanical: a value the IR leaves unused (177, 550) or a comparison of an
 // unsigned value with the constant 0 (186) is what the IR says, not a mistake to report.
 #pragma nv_diag_suppress 177

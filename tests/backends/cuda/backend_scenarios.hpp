@@ -449,6 +449,57 @@ inline void failure_survives_many_launches(const Factory& make, int launches) {
 
 // Capture three dependent launches, replay on fresh inputs; a failing node is named; a replay
 // inside a capture joins it; an empty capture replays as nothing.
+// One kernel of a chain that overlaps the kernel before it (dsl/kernel_overlap.hpp): thread 0
+// of each group asks for the group's part of src in L2, every thread waits for the prior
+// kernel, then out[i] = src[i] + 1.
+inline Kernel overlap_step() {
+  return trace("overlap_step", KernelMode::Grid3D, [](KernelBuilder& b) {
+    Tensor src = b.input("src", DType::F32);
+    Tensor out = b.output("out", DType::F32);
+    Val n = b.scalar_u32("n");
+    Val i = program_id(0);
+    if_(thread_id(0) == 0u, [&] { prefetch_l2(src, i, threads_per_threadgroup(0)); });
+    wait_for_prior_kernel();
+    release_next_kernel();
+    if_(i < n, [&] { out[i] = src[i] + 1.0f; });
+  });
+}
+
+// 64 launches of overlap_step over two buffers in turn, each reading what the launch before
+// wrote and overwriting what it read, run directly and as a replayed graph. A kernel that ran
+// past its wait before the prior one ended would read a stale value; every element must end
+// exactly 64 above where it started (n elements, exact in f32 below 2^21).
+inline void overlapping_chain(const Factory& make, std::uint32_t n) {
+  Made m = make(true);
+  const Context& ctx = m.ctx;
+  const PreparedKernel step = ctx.prepare(overlap_step());
+  const Stream stream = ctx.create_stream();
+  const std::vector<float> start = source(n);
+  const DeviceBuffer a = ctx.upload(f32_bytes(start));
+  const DeviceBuffer b = ctx.upload(test::poisoned(n, DType::F32));
+  const Dims tpg{256, 1, 1}, grid{(n + 255) / 256, 1, 1};
+  const auto chain = [&] {
+    for (int s = 0; s < 64; ++s) {
+      const bool even = s % 2 == 0;
+      ctx.launch(step, {{"src", even ? a : b}, {"out", even ? b : a}, {"n", n}}, grid, tpg, stream);
+    }
+  };
+  const auto expect_added = [&](float added, const std::string& label) {
+    std::vector<float> expected(start);
+    for (float& v : expected) v += added;
+    test::expect_close(f32_of(a.download()), expected, 0.0, 0.0, label);
+  };
+  chain();
+  stream.synchronize();
+  expect_added(64.0f, "direct launches");
+  const Graph graph = ctx.capture(stream, chain);
+  for (int replay = 1; replay <= 2; ++replay) {
+    graph.replay(stream);
+    stream.synchronize();
+    expect_added(64.0f * float(replay + 1), "graph replay " + std::to_string(replay));
+  }
+}
+
 inline void graph_capture_and_replay(const Factory& make) {
   Made m = make(true);
   const Context& ctx = m.ctx;

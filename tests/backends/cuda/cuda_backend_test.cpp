@@ -98,6 +98,11 @@ TEST(CudaBackend, GraphCaptureAndReplay) {
   cuda_scenarios::graph_capture_and_replay(make_real);
 }
 
+TEST(CudaBackend, OverlappingLaunchesWaitForThePriorKernel) {
+  MT_REQUIRE_GPU();
+  cuda_scenarios::overlapping_chain(make_real, 1u << 20);
+}
+
 TEST(CudaBackend, CopiesAndEvents) {
   MT_REQUIRE_GPU();
   cuda_scenarios::copies_and_events(make_real);

@@ -232,6 +232,33 @@ TEST(EmitCuda, SitesNameTheInstructionsTheHostFindsAgain) {
   EXPECT_EQ(found, 3) << code;
 }
 
+// A kernel that overlaps the prior one: the prefetch of src's range, the wait and the release
+// become the prelude's helpers (griddepcontrol and the bulk L2 prefetch, sm_90 only), in order
+// and before the copy's load.
+TEST(EmitCuda, KernelOverlapGoesThroughThePrelude) {
+  Kernel k = copy_kernel(DType::BF16);
+  const ValueId pid = k.body.instrs[0].result;
+  std::vector<Instr> front;
+  front.push_back(make::prefetch_l2(k, ParamId{0}, pid, pid));
+  front.push_back(make::kernel_overlap(OpKind::WaitPriorKernel));
+  front.push_back(make::kernel_overlap(OpKind::ReleaseNextKernel));
+  k.body.instrs.insert(k.body.instrs.begin() + 1, front.begin(), front.end());
+  verify(k);
+  for (bool checked : {false, true}) {
+    const std::string code = emit_cuda(k, EmitOptions{.checked = checked}).code;
+    const std::size_t prefetch = code.find("mt_prefetch_l2(src, v0, v0, mt_count_src);");
+    const std::size_t wait = code.find("mt_wait_prior_kernel();");
+    const std::size_t release = code.find("mt_release_next_kernel();");
+    const std::size_t load = code.find("mt_load(");
+    ASSERT_NE(prefetch, std::string::npos) << code;
+    EXPECT_TRUE(prefetch < wait && wait < release && release < load) << code;
+  }
+  const std::string prelude(kCuda.prelude);
+  EXPECT_CONTAINS(prelude, "griddepcontrol.wait;");
+  EXPECT_CONTAINS(prelude, "griddepcontrol.launch_dependents;");
+  EXPECT_CONTAINS(prelude, "cp.async.bulk.prefetch.L2.global");
+}
+
 TEST(EmitCuda, ProgramIdPerMode) {
   const auto first_value = [](KernelMode mode, int axis) {
     Kernel k;

@@ -76,7 +76,8 @@ struct State {
   std::map<CuFunction, std::unique_ptr<FakeFunction>> functions;
   int max_threads = 1024;  // what cuFuncGetAttribute reports for modules loaded from now on
   long launches = 0;
-  long rejected = 0;  // calls refused with an error (a bug in the backend if nonzero)
+  long overlapped_launches = 0;  // through cuLaunchKernelEx with programmatic serialisation
+  long rejected = 0;             // calls refused with an error (a bug in the backend if nonzero)
   std::vector<std::string> rejections;
 };
 
@@ -543,6 +544,26 @@ inline DriverApi api() {
     return g_fault.exchange(0);
   };
   a.launch_kernel = launch;
+  // The one attribute the backend sets, on kernels that wait for the prior kernel; the fake
+  // runs launches in order, so the overlap itself is not modelled.
+  a.launch_kernel_ex = [](const void* raw, CuFunction f, void** params, void** extra) -> CuResult {
+    const auto& c = *static_cast<const LaunchConfig*>(raw);
+    if (c.attribute_count != 1 || c.attributes == nullptr ||
+        c.attributes[0].id != kProgrammaticStreamSerialization || c.attributes[0].value[0] != 1) {
+      return refuse(kInvalidValue, "cuLaunchKernelEx: not the programmatic serialisation");
+    }
+    bool waits = false;
+    {
+      const std::lock_guard<std::mutex> lock(state().mutex);
+      auto it = state().functions.find(f);
+      waits = it != state().functions.end() && waits_for_prior_kernel(it->second->kernel);
+      if (waits) ++state().overlapped_launches;
+    }
+    if (!waits)
+      return refuse(kInvalidValue, "cuLaunchKernelEx: overlap of a kernel that does not wait");
+    return launch(f, c.grid[0], c.grid[1], c.grid[2], c.block[0], c.block[1], c.block[2],
+                  c.shared_bytes, c.stream, params, extra);
+  };
   a.stream_begin_capture = [](CuStream s, int mode) -> CuResult {
     MT_FAKE_NEED_CONTEXT("cuStreamBeginCapture");
     if (mode != kCaptureModeRelaxed) return refuse(kInvalidValue, "capture mode is not relaxed");

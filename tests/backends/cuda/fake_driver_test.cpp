@@ -113,6 +113,34 @@ TEST_F(FakeDriver, AFailureSurvivesMoreLaunchesThanErrorRecords) {
 
 TEST_F(FakeDriver, GraphCaptureAndReplay) { cuda_scenarios::graph_capture_and_replay(make_fake); }
 
+// Kernels that wait for the prior kernel go through cuLaunchKernelEx with programmatic
+// serialisation (the fake checks the attribute and that the kernel waits); with
+// CudaOptions::kernel_overlap off, and for kernels that do not wait, cuLaunchKernel.
+TEST_F(FakeDriver, KernelsThatWaitAreLaunchedToOverlap) {
+  const auto overlapped = [] {
+    const std::lock_guard<std::mutex> lock(fake::state().mutex);
+    return fake::state().overlapped_launches;
+  };
+  long before = overlapped();
+  cuda_scenarios::overlapping_chain(make_fake, 1000);
+  EXPECT_EQ(overlapped() - before, 128) << "64 direct launches and 64 captured";
+
+  before = overlapped();
+  cuda_scenarios::graph_capture_and_replay(make_fake);  // kernels that do not wait
+  EXPECT_EQ(overlapped(), before);
+
+  const auto make_in_order = [](bool checked) {
+    CudaOptions options;
+    options.checked = checked;
+    options.kernel_overlap = false;
+    std::shared_ptr<KernelBackend> backend =
+        std::make_shared<fake::RegisteringBackend>(make_cuda_backend(options));
+    return cuda_scenarios::Made{backend, Context(backend)};
+  };
+  cuda_scenarios::overlapping_chain(make_in_order, 1000);
+  EXPECT_EQ(overlapped(), before) << "kernel_overlap = false";
+}
+
 TEST_F(FakeDriver, CopiesAndEvents) { cuda_scenarios::copies_and_events(make_fake); }
 
 TEST_F(FakeDriver, ConcurrentLaunches) { cuda_scenarios::concurrent_launches(make_fake); }
