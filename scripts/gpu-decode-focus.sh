@@ -6,11 +6,13 @@
 #   3. the decode benchmark: tile rows fused and unfused (bf16 and 4-bit) for MODELS, then
 #      transformers eager only when TRANSFORMERS=1;
 #   4. the fused kernels against the plain GEMVs (tile bench, no references);
-#   5. the decode step's kernel profile (Nsight Compute) of the first model.
+#   5. the decode step's kernel profile (Nsight Compute) of the first model;
+#   6. the batched prefill's kernel profile (PREFILL_MODEL, 512 tokens).
 #
 #   MODELS=llama-3.2-1b,llama-3.1-8b scripts/gpu-decode-focus.sh
 #
-# Results under $OUT: build.txt, ctest.txt, decode.md / decode.json, kernels.txt, profile.md.
+# Results under $OUT: build.txt, ctest.txt, decode.md / decode.json, kernels.txt, profile.md,
+# prefill-profile.md.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${OUT:-$root/gpu-decode-out}"
@@ -53,3 +55,10 @@ timeout "${PROFILE_SECONDS:-90}" python3 "$root/bench/engine/step_profile.py" --
 cp "$out/profile/step-profile.md" "$out/profile.md" 2>/dev/null && cat "$out/profile.md"
 rm -rf "$out/profile"
 stamp "step profile"
+
+# 6. The batched prefill's kernels (PREFILL_MODEL, 512 tokens), against decode.md's prefill time.
+timeout "${PREFILL_PROFILE_SECONDS:-90}" python3 "$root/bench/engine/step_profile.py" --tile "$tile" \
+  --model "${PREFILL_MODEL:-llama-3.2-1b}" --prefill 512 --out "$out/prefill" >"$out/prefill.log" 2>&1
+cp "$out/prefill/prefill-profile.md" "$out/prefill-profile.md" 2>/dev/null && cat "$out/prefill-profile.md"
+rm -rf "$out/prefill"
+stamp "prefill profile"

@@ -11,6 +11,11 @@ OUT_DIR/step-profile.md) a table: kernel, launches a step, microseconds a step, 
 step's kernel time. Launches serialised under the profiler leave out the gaps between them, so
 the sum is the step's kernel time alone: the measured ms/token (decode_bench.py) minus this sum
 is what launch gaps and tails cost.
+
+With --prefill N the prompt is N token ids and the table is the batched prefill's instead: the
+kernels between the setup step and the first decode step (a warm-up prefill, then the timed
+one: the same launches twice, so the sums are halved; sampling left out). decode_bench.py's
+prefill time minus this sum is what the host's launching and the gaps cost.
 """
 import argparse
 import collections
@@ -21,9 +26,10 @@ import subprocess
 import sys
 
 
-def profile(tile, model, tokens, extra):
+def profile(tile, model, tokens, extra, prompt=4):
+    ids = ",".join(str(i % 100000 + 1000) for i in range(prompt))
     cmd = ["ncu", "--metrics", "gpu__time_duration.sum", "--csv", "--page", "raw",
-           tile, "generate", "--random", model, "--no-graph", "--prompt-ids", "1,2,3,4",
+           tile, "generate", "--random", model, "--no-graph", "--prompt-ids", ids,
            "--max-tokens", str(tokens), "--ignore-eos", *extra]
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if run.returncode != 0:
@@ -45,8 +51,12 @@ def main():
     parser.add_argument("--model", default="llama-3.2-1b")
     parser.add_argument("--tokens", type=int, default=4)
     parser.add_argument("--out", default=".")
+    parser.add_argument("--prefill", type=int, default=0,
+                        help="profile the batched prefill of a prompt of this many tokens")
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
+    if args.prefill:
+        return profile_prefill(args, extra)
     launches = profile(args.tile, args.model, args.tokens, extra)
     # The prompt's chunked prefill and the first (eager, setup) step come first; the last
     # `tokens - 1` steps are alike. A step's launches end with step_positions; the token's
@@ -68,10 +78,36 @@ def main():
     for name, (count, total) in sorted(per_kernel.items(), key=lambda kv: -kv[1][1]):
         lines.append(f"| {name} | {count / steps:g} | {total / steps / 1000:.1f} | "
                      f"{100 * total / steps / step_ns:.1f} % |")
+    write(args.out, "step-profile.md", lines)
+
+
+def profile_prefill(args, extra):
+    launches = profile(args.tile, args.model, 2, extra, prompt=args.prefill)
+    ends = [i for i, (name, _) in enumerate(launches) if "step_positions" in name]
+    if len(ends) < 2:
+        sys.exit(f"step_profile: found {len(ends)} step_positions launches, need 2")
+    per_kernel = collections.OrderedDict()
+    for name, ns in launches[ends[0] + 1:ends[1]]:
+        short = name.split("(")[0]
+        if short.startswith("sample"):
+            continue
+        count, total = per_kernel.get(short, (0, 0.0))
+        per_kernel[short] = (count + 1, total + ns)
+    total_ns = sum(t for _, t in per_kernel.values()) / 2
+    lines = [f"{args.model} {' '.join(extra)}: batched prefill of {args.prefill} tokens, kernel "
+             f"time {total_ns / 1e6:.2f} ms (launch gaps and host time excluded)", "",
+             "| kernel | launches | ms | share |", "|---|---|---|---|"]
+    for name, (count, total) in sorted(per_kernel.items(), key=lambda kv: -kv[1][1]):
+        lines.append(f"| {name} | {count / 2:g} | {total / 2e6:.3f} | "
+                     f"{100 * total / 2 / total_ns:.1f} % |")
+    write(args.out, "prefill-profile.md", lines)
+
+
+def write(out, name, lines):
     text = "\n".join(lines) + "\n"
     print(text)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "step-profile.md"), "w") as f:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, name), "w") as f:
         f.write(text)
 
 
