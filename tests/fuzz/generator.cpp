@@ -272,8 +272,30 @@ FuzzProgram Generator::run() {
   k_.body.instrs.insert(k_.body.instrs.begin() + static_cast<std::ptrdiff_t>(header_size_),
                         prologue_.instrs.begin(), prologue_.instrs.end());
   finish_tensors();
+  overlap_prior_kernel();
   verify(k_);
   return std::move(program_);
+}
+
+// Half the programs start like a kernel that overlaps the one before it: a prefetch of one
+// tensor's range, the wait and the release, after the identity header and before anything
+// touches memory. They change no value; on a GPU such a program is launched to overlap.
+void Generator::overlap_prior_kernel() {
+  if (!rng_.percent(50)) return;
+  std::vector<Instr> front;
+  for (std::size_t p = 0; p < k_.params.size(); ++p) {
+    if (!k_.params[p].is_tensor()) continue;
+    Instr count = make::constant(k_, DType::U32, Scalar::of_int(rng_.range(1, 4096)));
+    front.push_back(make::prefetch_l2(k_, ParamId{static_cast<std::uint32_t>(p)}, global_thread_,
+                                      count.result));
+    front.insert(front.end() - 1, std::move(count));
+    break;
+  }
+  front.push_back(make::kernel_overlap(OpKind::WaitPriorKernel));
+  front.push_back(make::kernel_overlap(OpKind::ReleaseNextKernel));
+  k_.body.instrs.insert(k_.body.instrs.begin() + static_cast<std::ptrdiff_t>(header_size_),
+                        std::make_move_iterator(front.begin()),
+                        std::make_move_iterator(front.end()));
 }
 
 void Generator::finish_tensors() {

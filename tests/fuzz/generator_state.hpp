@@ -122,6 +122,7 @@ class Generator {
   void header();
   void choose_launch();
   void finish_tensors();
+  void overlap_prior_kernel();
   template <class Body>
   void nested(Block& block, Body body);
 

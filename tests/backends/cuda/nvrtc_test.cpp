@@ -282,13 +282,17 @@ Kernel thread_identity() {
 // Every threadgroup-programming op that dtype t accepts, on values loaded from an input of t:
 // threadgroup and per-thread arrays (a per-thread array filled and read in short constant
 // loops), 8- and 16-byte vector access, warp shuffles, reductions and scans, threadgroup
-// reductions and argmax, and atomics on a tensor and on threadgroup memory.
+// reductions and argmax, and atomics on a tensor and on threadgroup memory; first, the overlap
+// with the prior kernel (a prefetch of a, the wait and the release).
 Kernel threadgroup_ops_on(DType t) {
   return trace("threadgroup_ops_" + std::string(name_of(t)), KernelMode::Reduction,
                [t](KernelBuilder& b) {
                  const Tensor a = b.input("a", t);
                  const Val tid = thread_id(0);
                  const Val i = threadgroup_id(0) * threads_per_threadgroup(0) + tid;
+                 prefetch_l2(a, i, threads_per_threadgroup(0));
+                 wait_for_prior_kernel();
+                 release_next_kernel();
                  Keeper keep(b, i);
                  const Val x = a[i];
 
