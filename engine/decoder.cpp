@@ -233,10 +233,15 @@ std::uint32_t Decoder::max_linear_rows() const {
 // into a.attn: decode over lengths_, prefill causally over positions.
 void Decoder::add_attention(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
                             const DeviceBuffer& positions, bool prefill) {
+  add_append(into, a, layer, positions);
+  add_attend(into, a, layer, positions, prefill);
+}
+
+// Bias, q/k norm and RoPE of a.qkv, q into a.q, k and v into the layer's cache.
+void Decoder::add_append(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
+                         const DeviceBuffer& positions) {
   const ModelConfig& c = weights_.config;
   const LayerWeights& l = weights_.layers[layer];
-  const LayerCache& cache = caches_[layer];
-  const std::string suffix = kernel_suffix(options_.kv);
   DeviceBindings append{{"qkv", a.qkv},
                         {"bias", l.qkv_bias},
                         {"q_norm", l.q_norm},
@@ -252,6 +257,18 @@ void Decoder::add_attention(std::vector<Launch>& into, const Activations& a, std
                         {"attn_factor", attn_factor_},
                         {"has_bias", std::uint32_t(c.qkv_bias)},
                         {"has_qk_norm", std::uint32_t(c.qk_norm)}};
+  for (const auto& [name, buffer] : caches_[layer]) {
+    // The append kernel names a raw cache k_cache / v_cache, the quantised parts as attention.
+    append[options_.kv == KvFormat::Raw ? name + "_cache" : name] = buffer;
+  }
+  if (options_.kv != KvFormat::Raw) append["group_size"] = kv_group_;
+  into.push_back({&runner("qkv_rope_append" + kernel_suffix(options_.kv)), std::move(append)});
+}
+
+// Attention of a.q over the layer's cache into a.attn.
+void Decoder::add_attend(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
+                         const DeviceBuffer& positions, bool prefill) {
+  const ModelConfig& c = weights_.config;
   DeviceBindings attend{{"q", a.q},
                         {"sinks", no_sinks_},
                         {"out", a.attn},
@@ -263,23 +280,16 @@ void Decoder::add_attention(std::vector<Launch>& into, const Activations& a, std
                         {"window", c.sliding_window},
                         {"softcap", 0.0f},
                         {"has_sinks", 0u}};
-  for (const auto& [name, buffer] : cache) {
-    // The append kernel names a raw cache k_cache / v_cache, the quantised parts as attention.
-    append[options_.kv == KvFormat::Raw ? name + "_cache" : name] = buffer;
-    attend[name] = buffer;
-  }
-  if (options_.kv != KvFormat::Raw) {
-    append["group_size"] = kv_group_;
-    attend["group_size"] = kv_group_;
-  }
+  for (const auto& [name, buffer] : caches_[layer]) attend[name] = buffer;
+  if (options_.kv != KvFormat::Raw) attend["group_size"] = kv_group_;
   if (prefill) {
     attend["positions"] = positions;
   } else {
     attend["lengths"] = lengths_;
   }
-  into.push_back({&runner("qkv_rope_append" + suffix), std::move(append)});
   into.push_back(
-      {&runner((prefill ? "attention_prefill" : "attention_decode") + suffix), std::move(attend)});
+      {&runner((prefill ? "attention_prefill" : "attention_decode") + kernel_suffix(options_.kv)),
+       std::move(attend)});
 }
 
 void Decoder::plan_layers(std::vector<Launch>& into, const Activations& a, const DeviceBuffer& ids,
@@ -385,7 +395,8 @@ void Decoder::add_embedding(std::vector<Launch>& into, const DeviceBuffer& ids,
 
 // The decode step of plan_layers with the norms, residual adds and SwiGLU inside the GEMVs
 // (their q forms on quantised weights):
-//   qkv = W_qkv rms_norm(h)             (rms_norm_gemv)
+//   q, cache = rope(W_qkv rms_norm(h))  (rms_norm_gemv_rope; with a quantised cache or q/k
+//                                        norm: rms_norm_gemv, then qkv_rope_append)
 //   h  += W_o attention(qkv)            (residual_gemv into the other residual buffer)
 //   act = swiglu(W_gate_up rms_norm(h)) (rms_norm_gemv_swiglu)
 //   h  += W_down act                    (residual_gemv)
@@ -411,11 +422,35 @@ void Decoder::plan_fused_step() {
                      {{"x", x}, {"residual", a.residual[cur]}, {"out", a.residual[1 - cur]}}));
     cur = 1 - cur;
   };
+  // RoPE and the append go into the q/k/v projection's store where nothing comes between them
+  // (a raw cache, no q/k norm).
+  const bool rope_in_projection = options_.kv == KvFormat::Raw && !c.qk_norm;
   add_embedding(body_, ids_, a.residual[0]);
   for (std::uint32_t i = 0; i < c.layers; ++i) {
     const LayerWeights& l = weights_.layers[i];
-    norm_gemv(body_, "rms_norm_gemv", l.attn_norm, l.qkv, l.qkv.n, a.qkv);
-    add_attention(body_, a, i, positions_, false);
+    if (rope_in_projection) {
+      body_.push_back(fused_linear("rms_norm_gemv_rope", l.qkv, l.qkv.n,
+                                   {{"h", a.residual[cur]},
+                                    {"norm", l.attn_norm},
+                                    {"eps", eps},
+                                    {"weight_offset", 0.0f},
+                                    {"bias", l.qkv_bias},
+                                    {"positions", positions_},
+                                    {"inv_freq", inv_freq_},
+                                    {"q", a.q},
+                                    {"k_cache", caches_[i].at("k")},
+                                    {"v_cache", caches_[i].at("v")},
+                                    {"head_dim", c.head_dim},
+                                    {"n_q_heads", c.q_heads},
+                                    {"n_kv_heads", c.kv_heads},
+                                    {"max_seq", options_.max_seq},
+                                    {"attn_factor", attn_factor_},
+                                    {"has_bias", std::uint32_t(c.qkv_bias)}}));
+    } else {
+      norm_gemv(body_, "rms_norm_gemv", l.attn_norm, l.qkv, l.qkv.n, a.qkv);
+      add_append(body_, a, i, positions_);
+    }
+    add_attend(body_, a, i, positions_, false);
     residual_gemv(l.o, a.attn);
     norm_gemv(body_, "rms_norm_gemv_swiglu", l.mlp_norm, l.gate_up, c.intermediate, a.act);
     residual_gemv(l.down, a.act);

@@ -25,72 +25,12 @@
 #include "../activation_kernel.hpp"
 #include "../mlx/affine_entry.hpp"
 #include "../mlx/affine_format.hpp"
-#include "../mlx/gemv_body.hpp"
-#include "../mlx/gemv_layout.hpp"
-#include "../mlx/qgemv_body.hpp"
+#include "fused_norm.hpp"
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
 
 namespace mt::kernels::engine::decoder {
 namespace {
-
-using mlx::GemvPlace;
-using mlx::GemvTiling;
-using mlx::kGemvThreads;
-using mlx::kGemvWarps;
-
-constexpr DType F32 = DType::F32;
-
-// Weight rows a warp and 16-byte vectors a row in flight per lane: two rows reuse each h and g
-// load (the norm's reader loads two vectors per x vector); the plain reader is gemv_m1's.
-constexpr GemvTiling kNormTiling{1, 2};
-constexpr std::uint32_t kNormUnroll = 2;
-constexpr GemvTiling kResidualTiling{1, 1};
-constexpr std::uint32_t kResidualUnroll = 4;
-
-// The norm's inputs and its reader: x = h * (g + weight_offset), h^2 summed into `squares`.
-struct NormInput {
-  Tensor h, g;
-  Val eps, weight_offset;
-};
-
-NormInput declare_norm_input(KernelBuilder& b, DType T) {
-  return {b.input("h", T), b.input("norm", T), b.scalar_f32("eps"), b.scalar_f32("weight_offset")};
-}
-
-// What the norm makes of loaded values of h and g: x = h * (g + weight_offset) and sum h^2.
-struct Normed {
-  std::vector<Val> x;
-  Val squares;
-};
-
-Normed normed(const NormInput& in, const std::vector<Val>& h, const std::vector<Val>& g) {
-  Normed v{{}, h[0] * h[0]};
-  v.x.push_back(h[0] * (g[0] + in.weight_offset));
-  for (std::size_t j = 1; j < h.size(); ++j) {
-    v.squares = fma(h[j], h[j], v.squares);
-    v.x.push_back(h[j] * (g[j] + in.weight_offset));
-  }
-  return v;
-}
-
-mlx::XReader read_normed(const NormInput& in, Var& squares) {
-  return [&in, &squares](std::uint32_t, const Val& at, std::uint32_t lanes) {
-    Normed v = normed(in, mlx::load_f32(in.h, at, lanes), mlx::load_f32(in.g, at, lanes));
-    squares = squares + v.squares;
-    return std::move(v.x);
-  };
-}
-
-// 1 / sqrt(mean(h^2) + eps) from each lane's share of the squares (every lane of the warp).
-Val inverse_rms(const Var& squares, const Val& k, const Val& eps) {
-  return rsqrt(warp_sum(squares) / k.to(F32) + eps);
-}
-
-void require_norm_input(KernelBuilder& b, const NormInput& in, const Val& k) {
-  b.require_len(in.g, k, "k");
-  b.require(in.eps >= 0.0f, "eps >= 0");
-}
 
 // The epilogues: each total scaled by the norm's r, or added to its residual row.
 mlx::GemvFinish scaled_by(const Val& r) {
@@ -101,20 +41,6 @@ mlx::GemvFinish plus_residual(const Tensor& residual) {
   return [&residual](const Val& total, const Val&, const Val& row) {
     return total + residual[row].to(F32);
   };
-}
-
-// Each kernel first asks for its group's weight rows in L2 and waits for the kernel before it
-// (mlx::overlap_prior_kernel): the plain forms' kGemvWarps * R consecutive rows, the SwiGLU
-// forms' gate rows and the matching up rows n further on.
-void overlap_rows(const Tensor& w, const Val& k, const GemvTiling& t) {
-  mlx::overlap_prior_kernel(
-      {{w, mlx::group_first_row(t.rows_per_warp), u32(kGemvWarps * t.rows_per_warp), k}});
-}
-
-void overlap_swiglu_rows(const Tensor& w, const Val& n, const Val& row_elements) {
-  const Val gate = mlx::group_first_row(1);
-  mlx::overlap_prior_kernel(
-      {{w, gate, u32(kGemvWarps), row_elements}, {w, gate + n, u32(kGemvWarps), row_elements}});
 }
 
 // The SwiGLU forms: warp j owns output j, from gate row j and up row n + j (accumulators 0, 1).
@@ -190,32 +116,8 @@ void build_residual_gemv(KernelBuilder& b, DType T) {
 
 // --- over MLX affine weights ---------------------------------------------------------------
 
-namespace q = mlx::quantized;
-
 // Four weight rows a warp, as qgemv_affine_m1: each unit of x (or h and g) serves all four.
 constexpr GemvTiling kQuantTiling{1, 4};
-
-// The quantised forms ask for the rows' codes, scales and biases: `rows` rows from each of
-// `firsts`.
-void overlap_quantised_rows(const q::QgemvParams& p, const std::vector<Val>& firsts,
-                            std::uint32_t rows) {
-  const Val words = p.k / 32u * p.bits, groups = p.k / p.group_size;
-  std::vector<mlx::WeightRows> ranges;
-  for (const Val& at : firsts) {
-    ranges.push_back({p.wq, at, u32(rows), words});
-    ranges.push_back({p.scales, at, u32(rows), groups});
-    ranges.push_back({p.biases, at, u32(rows), groups});
-  }
-  mlx::overlap_prior_kernel(ranges);
-}
-
-q::UnitReader read_normed_units(const NormInput& in) {
-  return [&in](const Val& first) {
-    Normed v = normed(in, mlx::affine::load_unit_values(in.h, first),
-                      mlx::affine::load_unit_values(in.g, first));
-    return q::UnitValues{std::move(v.x), v.squares};
-  };
-}
 
 void build_rms_norm_qgemv(KernelBuilder& b, DType T) {
   const NormInput in = declare_norm_input(b, T);
@@ -337,11 +239,7 @@ std::vector<BenchCase> quantised_cases(std::vector<BenchCase> cases, BenchScale 
   return cases;
 }
 
-const ParamDoc kH{"h", "[K] T: the residual stream the norm is taken of (one row)"};
-const ParamDoc kNorm{"norm", "[K] T: the norm's weight g"};
 const ParamDoc kK{"k", "u32: K, the row length of w and h (> 0)"};
-const ParamDoc kEps{"eps", "f32: added to the mean square (>= 0)"};
-const ParamDoc kOffset{"weight_offset", "f32: added to g (0 for Llama, 1 for Gemma)"};
 
 const ParamDoc kQuantisedK{"k", "u32: K (a multiple of group_size)"};
 

@@ -119,37 +119,56 @@ TEST(Decoder, MatchesTransformersOnEachArchitecture) {
   });
 }
 
-// The step's plan: 6 launches a layer with the fusion (the dense or the quantised forms, as
-// the weights are), 9 without, so a fallback to the unfused step cannot pass unnoticed.
+// The step's plan: 5 launches a layer with the fusion (the dense or the quantised forms, as
+// the weights are), 6 where RoPE cannot go into the projection (Qwen3's q/k norm, a quantised
+// cache), 9 without, so a fallback to a less fused step cannot pass unnoticed.
 TEST(Decoder, DecodeStepLaunchesTheFusedKernels) {
   test::for_each_backend([](Context& ctx) {
     struct Case {
       const char* model;
       bool fuse;
+      KvFormat kv;
       std::vector<std::string> layer, ends;
     };
     const std::vector<Case> cases = {
         {"tiny-llama",
          true,
-         {"rms_norm_gemv", "qkv_rope_append", "attention_decode", "residual_gemv",
-          "rms_norm_gemv_swiglu", "residual_gemv"},
+         KvFormat::Raw,
+         {"rms_norm_gemv_rope", "attention_decode", "residual_gemv", "rms_norm_gemv_swiglu",
+          "residual_gemv"},
          {"embedding", "rms_norm_gemv", "step_positions"}},
         {"tiny-llama-mlx4",
          true,
-         {"rms_norm_qgemv", "qkv_rope_append", "attention_decode", "residual_qgemv",
-          "rms_norm_qgemv_swiglu", "residual_qgemv"},
+         KvFormat::Raw,
+         {"rms_norm_qgemv_rope", "attention_decode", "residual_qgemv", "rms_norm_qgemv_swiglu",
+          "residual_qgemv"},
          {"embedding_affine", "rms_norm_qgemv", "step_positions"}},
+        {"tiny-qwen3",
+         true,
+         KvFormat::Raw,
+         {"rms_norm_gemv", "qkv_rope_append", "attention_decode", "residual_gemv",
+          "rms_norm_gemv_swiglu", "residual_gemv"},
+         {"embedding", "rms_norm_gemv", "step_positions"}},
+        {"tiny-llama",
+         true,
+         KvFormat::Int8,
+         {"rms_norm_gemv", "qkv_rope_append_int8", "attention_decode_int8", "residual_gemv",
+          "rms_norm_gemv_swiglu", "residual_gemv"},
+         {"embedding", "rms_norm_gemv", "step_positions"}},
         {"tiny-llama",
          false,
+         KvFormat::Raw,
          {"add_rms_norm", "gemv", "qkv_rope_append", "attention_decode", "gemv", "add_rms_norm",
           "gemv", "swiglu_gate_up", "gemv"},
          {"embedding", "gemv", "step_positions"}},
     };
     for (const Case& c : cases) {
-      SCOPED_TRACE(std::string(c.model) + (c.fuse ? " fused" : " unfused"));
+      SCOPED_TRACE(std::string(c.model) + (c.fuse ? " fused" : " unfused") +
+                   (c.kv == KvFormat::Raw ? "" : " quantised cache"));
       const ModelWeights w =
           load_weights(ctx, fixture_dir(c.model), LoadOptions{.dtype = DType::F32});
-      const Decoder decoder(ctx, w, DecoderOptions{.max_seq = 8, .fuse_decode = c.fuse});
+      const Decoder decoder(ctx, w,
+                            DecoderOptions{.max_seq = 8, .kv = c.kv, .fuse_decode = c.fuse});
       const std::vector<std::string> got = decoder.step_kernels();
       std::vector<std::string> want = {c.ends[0]};
       for (std::uint32_t l = 0; l < w.config.layers; ++l) {

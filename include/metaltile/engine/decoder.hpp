@@ -108,13 +108,18 @@ class Decoder {
                    const DeviceBuffer& positions, bool prefill);
   void plan_launches();
   // The decode step with the norms, residual adds and SwiGLU fused into its GEMVs (dense or
-  // quantised): 6 launches a layer instead of 9.
+  // quantised), and RoPE with the cache append in the q/k/v projection where it can be: 5
+  // launches a layer instead of 9 (6 with a quantised cache or q/k norm).
   void plan_fused_step();
   Launch fused_linear(const std::string& kernel, const Linear& l, std::uint32_t n,
                       DeviceBindings bindings);
   void add_embedding(std::vector<Launch>& into, const DeviceBuffer& ids, const DeviceBuffer& out);
   void add_attention(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
                      const DeviceBuffer& positions, bool prefill);
+  void add_append(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
+                  const DeviceBuffer& positions);
+  void add_attend(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
+                  const DeviceBuffer& positions, bool prefill);
   void add_linear(std::vector<Launch>& into, const Linear& l, const DeviceBuffer& x,
                   const DeviceBuffer& out, std::uint32_t rows);
   std::uint32_t max_linear_rows() const;

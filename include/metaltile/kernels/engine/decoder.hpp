@@ -14,6 +14,10 @@
 //  residual_gemv    out [N] = residual + W x: the residual add fused into the GEMV's store
 //  rms_norm_qgemv, rms_norm_qgemv_swiglu, residual_qgemv  the same three over MLX affine
 //                   weights (wq, scales, biases, group_size, bits as qgemv_affine)
+//  rms_norm_gemv_rope  one row h [K] -> the q/k/v projection W (rms_norm(h) * g), + bias, q and
+//                   k roped, q -> q [Hq D], k and v into raw caches at positions[0]: the norm,
+//                   projection and qkv_rope_append in one launch (no q/k norm); and
+//                   rms_norm_qgemv_rope over MLX affine weights
 //  step_positions   positions, lengths [B] u32: advanced by one token in device memory, so a
 //                   captured decode step needs no upload between replays
 //  fill_uniform     out [N] T: pseudo-random uniform values (random weights)
@@ -38,6 +42,8 @@
   X(rms_norm_qgemv)                  \
   X(rms_norm_qgemv_swiglu)           \
   X(residual_qgemv)                  \
+  X(rms_norm_gemv_rope)              \
+  X(rms_norm_qgemv_rope)             \
   X(step_positions)                  \
   X(fill_uniform)
 
