@@ -44,8 +44,8 @@ cp "$out/engine/decode.json" "$out/decode.json" 2>/dev/null
 rm -rf "$out/engine"
 stamp "decode benchmark"
 
-timeout "${BENCH_SECONDS:-60}" "$tile" bench rms_norm_gemv rms_norm_gemv_swiglu residual_gemv \
-  rms_norm_qgemv rms_norm_qgemv_swiglu residual_qgemv gemv_m1 qgemv_affine_m1 2>/dev/null |
+timeout "${BENCH_SECONDS:-60}" "$tile" bench rms_norm_gemv rms_norm_gemv_swiglu residual_gemv rms_norm_gemv_rope \
+  rms_norm_qgemv rms_norm_qgemv_swiglu residual_qgemv rms_norm_qgemv_rope gemv_m1 qgemv_affine_m1 2>/dev/null |
   grep -v '^tile bench: \[' >"$out/kernels.txt"
 cat "$out/kernels.txt"
 stamp "kernel bench"
