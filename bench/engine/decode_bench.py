@@ -72,10 +72,11 @@ def bytes_per_token(c, bits, context, kv_bits=None):
 
 
 def run_tile(tile, name, bits, tokens, out, kv=None, prompt=PROMPT, prefill="batched",
-             fuse=True, overlap=True):
+             fuse=True, overlap=True, checked=False):
     tag = f"{name}-{bits or 16}" + (f"-kv{kv}" if kv else "") + (
         f"-prefill{prompt}-{prefill}" if prompt != PROMPT else "") + (
-        "" if fuse else "-unfused") + ("" if overlap else "-in-order")
+        "" if fuse else "-unfused") + ("" if overlap else "-in-order") + (
+        "-checked" if checked else "")
     path = os.path.join(out, f"tile-{tag}.json")
     cmd = [tile, "generate", "--random", name, "--max-tokens", str(tokens),
            "--prompt-ids", ",".join(str(i % 100000 + 1000) for i in range(prompt)),
@@ -86,6 +87,8 @@ def run_tile(tile, name, bits, tokens, out, kv=None, prompt=PROMPT, prefill="bat
         cmd += ["--kv", kv]
     if not fuse:
         cmd += ["--no-fuse"]
+    if checked:
+        cmd += ["--checked"]
     env = dict(os.environ, **({} if overlap else {"MT_KERNEL_OVERLAP": "0"}))
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
     with open(path) as f:
@@ -157,19 +160,22 @@ def main():
     p.add_argument("--variants", default="bf16,unfused,4bit,4bit-unfused,kv-int8,kv-int4",
                    help="tile rows per model: bf16 (the fused decode step), unfused (bf16 with "
                         "--no-fuse), in-order (bf16 with MT_KERNEL_OVERLAP=0: every kernel "
-                        "starts after the one before it ends), 4bit, 4bit-unfused, "
+                        "starts after the one before it ends), checked (bf16 with the GPU's "
+                        "bounds checks, as runs before 2026-12-08 measured), 4bit, 4bit-unfused, "
                         "4bit-in-order, kv-int8, kv-int4")
     p.add_argument("--no-compile", action="store_true",
                    help="skip transformers with static cache + torch.compile")
     p.add_argument("--tile-only", action="store_true", help="skip transformers altogether")
     a = p.parse_args()
-    # (weight bits, KV format, fused step, overlapping launches)
-    variants = {"bf16": (None, None, True, True), "unfused": (None, None, False, True),
-                "in-order": (None, None, True, False),
-                "4bit": (4, None, True, True), "4bit-unfused": (4, None, False, True),
-                "4bit-in-order": (4, None, True, False),
-                "kv-int8": (None, "int8", True, True),
-                "kv-int4": (None, "int4", True, True)}
+    # (weight bits, KV format, fused step, overlapping launches, checked)
+    variants = {"bf16": (None, None, True, True, False),
+                "unfused": (None, None, False, True, False),
+                "in-order": (None, None, True, False, False),
+                "checked": (None, None, True, True, True),
+                "4bit": (4, None, True, True, False), "4bit-unfused": (4, None, False, True, False),
+                "4bit-in-order": (4, None, True, False, False),
+                "kv-int8": (None, "int8", True, True, False),
+                "kv-int4": (None, "int4", True, True, False)}
     os.makedirs(a.out, exist_ok=True)
     bandwidth = copy_bandwidth()
     rows, prefill_rows = [], []
@@ -179,13 +185,14 @@ def main():
     for name in models:
         c = hf_config(name)
         for variant in a.variants.split(","):
-            bits, kv, fuse, overlap = variants[variant]
-            runner = "tile" + ("" if fuse else " (unfused)") + ("" if overlap else " (in order)")
+            bits, kv, fuse, overlap, checked = variants[variant]
+            runner = "tile" + ("" if fuse else " (unfused)") + ("" if overlap else " (in order)") + (
+                " (checked)" if checked else "")
             kv_bits = {"int8": 8, "int4": 4}.get(kv)
             floor_s = bytes_per_token(c, bits, PROMPT + a.tokens // 2, kv_bits) / bandwidth
             try:
                 r = run_tile(a.tile, name, bits, a.tokens, a.out, kv=kv, fuse=fuse,
-                             overlap=overlap)
+                             overlap=overlap, checked=checked)
             except subprocess.CalledProcessError as e:
                 rows.append({"model": name, "runner": runner, "weights": f"{bits}-bit" if bits else
                              "bf16", "kv": kv or "bf16", "error": str(e)[:200]})

@@ -98,7 +98,7 @@ inline void overlap_swiglu_rows(const Tensor& w, const Val& n, const Val& row_el
 // The quantised forms ask for the rows' codes, scales and biases: `rows` rows from each of
 // `firsts`.
 inline void overlap_quantised_rows(const q::QgemvParams& p, const std::vector<Val>& firsts,
-                            std::uint32_t rows) {
+                                   std::uint32_t rows) {
   const Val words = p.k / 32u * p.bits, groups = p.k / p.group_size;
   std::vector<mlx::WeightRows> ranges;
   for (const Val& at : firsts) {

@@ -39,18 +39,10 @@ struct RopeOutputs {
 };
 
 RopeOutputs declare_rope_outputs(KernelBuilder& b, DType T) {
-  RopeOutputs o{b.input("bias", T),
-                b.input("positions", U32),
-                b.input("inv_freq", F32),
-                b.output("q", T),
-                b.output("k_cache", T),
-                b.output("v_cache", T),
-                b.scalar_u32("head_dim"),
-                b.scalar_u32("n_q_heads"),
-                b.scalar_u32("n_kv_heads"),
-                b.scalar_u32("max_seq"),
-                b.scalar_f32("attn_factor"),
-                b.scalar_u32("has_bias")};
+  RopeOutputs o{b.input("bias", T),       b.input("positions", U32),   b.input("inv_freq", F32),
+                b.output("q", T),         b.output("k_cache", T),      b.output("v_cache", T),
+                b.scalar_u32("head_dim"), b.scalar_u32("n_q_heads"),   b.scalar_u32("n_kv_heads"),
+                b.scalar_u32("max_seq"),  b.scalar_f32("attn_factor"), b.scalar_u32("has_bias")};
   b.require(o.head_dim >= 2u && o.head_dim <= 256u && o.head_dim % 2u == 0u,
             "head_dim even, 2..256");
   b.require(o.n_q_heads > 0u && o.n_q_heads <= 65535u, "0 < n_q_heads <= 65535");
@@ -106,8 +98,8 @@ std::vector<Val> group_rows(const RopeOutputs& o) {
 // Reduces the pair's two sums over the warp, applies the norm's r and rounds to T (the
 // projection as rms_norm_gemv would store it), then adds the bias, rotates q and k and stores,
 // from lane 0.
-void store_roped(const RopeOutputs& o, const RopePair& p, const std::vector<Var>& acc,
-                 const Val& r, DType T) {
+void store_roped(const RopeOutputs& o, const RopePair& p, const std::vector<Var>& acc, const Val& r,
+                 DType T) {
   const Val half = o.head_dim / 2u;
   Var a = (warp_sum(acc[0]) * r).to(T).to(F32);
   Var b = (warp_sum(acc[1]) * r).to(T).to(F32);
@@ -131,8 +123,7 @@ void store_roped(const RopeOutputs& o, const RopePair& p, const std::vector<Var>
       o.q[row] = Val(a).to(T);
       o.q[row + half] = Val(b).to(T);
     }).else_([&] {
-      const Val kv_head =
-          select(is_v, p.head - o.n_q_heads - o.n_kv_heads, p.head - o.n_q_heads);
+      const Val kv_head = select(is_v, p.head - o.n_q_heads - o.n_kv_heads, p.head - o.n_q_heads);
       if_(pos < o.max_seq, [&] {
         const Val at = (kv_head * o.max_seq + pos) * o.head_dim + p.i;
         if_(is_v, [&] {
@@ -156,7 +147,8 @@ void build_rms_norm_gemv_rope(KernelBuilder& b, DType T) {
   b.require_len(w, o.rows() * k, "(n_q_heads + 2 n_kv_heads) * head_dim * k");
 
   const std::vector<Val> firsts = group_rows(o);
-  mlx::overlap_prior_kernel({{w, firsts[0], u32(kGemvWarps), k}, {w, firsts[1], u32(kGemvWarps), k}});
+  mlx::overlap_prior_kernel(
+      {{w, firsts[0], u32(kGemvWarps), k}, {w, firsts[1], u32(kGemvWarps), k}});
   const RopePair p = place_pair_warp(o);
   std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
@@ -284,9 +276,8 @@ const std::string kRopeGeometry =
     "and head * D + i + D / 2 (ceil((Hq + 2 Hkv) D / 8) groups), lanes split K";
 
 LaunchPlan rope_launch(const LaunchShape& s) {
-  const std::size_t pairs =
-      std::size_t(s.u32("n_q_heads") + 2 * std::size_t(s.u32("n_kv_heads"))) * s.u32("head_dim") /
-      2;
+  const std::size_t pairs = std::size_t(s.u32("n_q_heads") + 2 * std::size_t(s.u32("n_kv_heads"))) *
+                            s.u32("head_dim") / 2;
   return mlx::gemv_launch(pairs, 1, "");
 }
 
@@ -303,8 +294,8 @@ KernelInfo rms_norm_gemv_rope::info() {
                          "rotated by theta = position * inv_freq[i] (rotate-half, times "
                          "attn_factor); q -> q, k, v -> the caches at the position; f32, "
                          "rounded to T once per store",
-              .buffers = joined({kH, kNorm, {"w", "[(Hq + 2 Hkv) D, K] T: q, k, v rows"}},
-                                kRopeBuffers),
+              .buffers =
+                  joined({kH, kNorm, {"w", "[(Hq + 2 Hkv) D, K] T: q, k, v rows"}}, kRopeBuffers),
               .scalars = joined({kEps, kOffset},
                                 joined(kRopeScalars, {{"k", "u32: K, the row length of w and h"}})),
               .geometry = kRopeGeometry},
@@ -320,13 +311,13 @@ KernelInfo rms_norm_qgemv_rope::info() {
       .body = build_rms_norm_qgemv_rope,
       .doc = {.summary = "rms_norm_gemv_rope over an MLX affine weight (decode at batch 1)",
               .formula = "as rms_norm_gemv_rope over the dequantised weight scale * q + bias",
-              .buffers = joined({kH, kNorm}, joined(kRopeBuffers,
-                                                    {mlx::affine::kWqDoc, mlx::affine::kScalesDoc,
-                                                     mlx::affine::kBiasesDoc})),
-              .scalars = joined({kEps, kOffset}, joined(kRopeScalars,
-                                                        {{"k", "u32: K (a multiple of group_size)"},
-                                                         mlx::affine::kGroupSizeDoc,
-                                                         mlx::affine::kBitsDoc})),
+              .buffers = joined({kH, kNorm},
+                                joined(kRopeBuffers, {mlx::affine::kWqDoc, mlx::affine::kScalesDoc,
+                                                      mlx::affine::kBiasesDoc})),
+              .scalars = joined({kEps, kOffset},
+                                joined(kRopeScalars, {{"k", "u32: K (a multiple of group_size)"},
+                                                      mlx::affine::kGroupSizeDoc,
+                                                      mlx::affine::kBitsDoc})),
               .geometry = kRopeGeometry + ", whole 32-code units"},
       .geometry = rope_launch,
       .bench = [](BenchScale s) { return std::vector<BenchCase>{quantised_rope_case(s)}; },

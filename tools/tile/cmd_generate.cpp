@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "bench/json.hpp"
+#include "bench/measure.hpp"
 #include "commands.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/engine/decoder.hpp"
@@ -74,7 +75,9 @@ bool ends_mid_character(const std::string& text) {
 }
 
 int run_generate(const ParsedArgs& args) {
-  const Context ctx = Context::create();
+  // Unchecked CUDA unless --checked, as tile bench: the decoder's launches pass every host
+  // contract, and the device guards would cost the step time production does not pay.
+  const Context ctx = bench::make_target(args.has("--checked")).ctx;
   const std::optional<std::string> random = args.value("--random");
   if (!random && args.positionals().empty()) {
     throw UsageError("give a MODEL_DIR, or --random NAME for random weights of a named shape");
@@ -270,6 +273,8 @@ const Verb& generate_verb() {
         {"--max-seq", "N", "KV-cache positions (default: prompt + max tokens)"},
         {"--ignore-eos", "", "keep generating past an end-of-sequence token"},
         {"--no-graph", "", "launch every kernel each step instead of replaying a graph"},
+        {"--checked", "",
+         "bounds-check every access on the GPU (default: unchecked, as production runs)"},
         {"--no-fuse", "",
          "launch the decode step's norms, residual adds and SwiGLU on their own instead of "
          "inside the GEMVs (dense weights)"},

@@ -45,9 +45,9 @@ struct Case {
 
 // K = 7 (never vectorised), 96, 264 (vector tails), 1032 (an unrolled step and a remainder).
 std::vector<Case> cases() {
-  return {{4, 2, 16, 8, 3, 96, false},      {4, 2, 16, 8, 7, 264, true, 0.8f},
-          {2, 2, 2, 4, 0, 7, false},        {8, 1, 64, 3, 2, 1032, true},
-          {2, 1, 128, 5, 4, 96, false},     {6, 3, 32, 40, 39, 264, false}};
+  return {{4, 2, 16, 8, 3, 96, false},  {4, 2, 16, 8, 7, 264, true, 0.8f},
+          {2, 2, 2, 4, 0, 7, false},    {8, 1, 64, 3, 2, 1032, true},
+          {2, 1, 128, 5, 4, 96, false}, {6, 3, 32, 40, 39, 264, false}};
 }
 
 struct Inputs {
@@ -91,7 +91,8 @@ Expected expected(const Case& c, const Inputs& in, const std::vector<double>& w,
       sum += p;
       mag += std::fabs(p);
     }
-    const float stored = mt::test::unpack(mt::test::pack(std::vector<float>{float(r * sum)}, t), t)[0];
+    const float stored =
+        mt::test::unpack(mt::test::pack(std::vector<float>{float(r * sum)}, t), t)[0];
     y[row] = double(stored) + (c.bias ? in.bias[row] : 0.0);
     magnitude[row] = r * mag + 2 * std::fabs(r * sum);
   }
@@ -114,8 +115,8 @@ Expected expected(const Case& c, const Inputs& in, const std::vector<double>& w,
       const double cs = std::cos(theta) * c.attn_factor, sn = std::sin(theta) * c.attn_factor;
       value[i] = a * cs - b * sn;
       value[i + half] = b * cs + a * sn;
-      const double charged = std::fabs(cs) * ma + std::fabs(sn) * mb +
-                             (std::fabs(cs) + std::fabs(sn)) * rounding;
+      const double charged =
+          std::fabs(cs) * ma + std::fabs(sn) * mb + (std::fabs(cs) + std::fabs(sn)) * rounding;
       mag[i] = charged, mag[i + half] = std::fabs(cs) * mb + std::fabs(sn) * ma +
                                         (std::fabs(cs) + std::fabs(sn)) * rounding;
     }
@@ -172,11 +173,11 @@ void expect_outputs(const Case& c, const Inputs& in, const mt::DispatchResult& r
                     const Expected& want, DType t) {
   oracle::expect_within(mt::test::unpack(r.outputs.at("q"), t), want.q, t, "q");
   oracle::expect_within(
-      token_rows(c, mt::test::unpack(r.outputs.at("k_cache"), t), in.k_cache, "k_cache"), want.k,
-      t, "k_cache");
+      token_rows(c, mt::test::unpack(r.outputs.at("k_cache"), t), in.k_cache, "k_cache"), want.k, t,
+      "k_cache");
   oracle::expect_within(
-      token_rows(c, mt::test::unpack(r.outputs.at("v_cache"), t), in.v_cache, "v_cache"), want.v,
-      t, "v_cache");
+      token_rows(c, mt::test::unpack(r.outputs.at("v_cache"), t), in.v_cache, "v_cache"), want.v, t,
+      "v_cache");
 }
 
 TEST(RmsNormGemvRope, MatchesTheOracle) {
@@ -204,8 +205,8 @@ TEST(RmsNormGemvRope, DeviceResidentLaunchMatchesTheOracle) {
     const mt::BufferMap b = buffers(c, in, t);
     mt::DeviceBindings bindings;
     std::map<std::string, mt::DeviceBuffer> device;
-    for (const char* name : {"h", "norm", "w", "bias", "positions", "inv_freq", "q", "k_cache",
-                             "v_cache"}) {
+    for (const char* name :
+         {"h", "norm", "w", "bias", "positions", "inv_freq", "q", "k_cache", "v_cache"}) {
       device.emplace(name, ctx.upload(b.at(name)));
       bindings.emplace(name, device.at(name));
     }
