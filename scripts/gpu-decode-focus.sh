@@ -37,7 +37,7 @@ stamp "tests"
 extra=(--no-compile)
 [ "${TRANSFORMERS:-0}" = 1 ] || extra+=(--tile-only)
 timeout "${ENGINE_SECONDS:-150}" python3 "$root/bench/engine/decode_bench.py" --tile "$tile" \
-  --out "$out/engine" --models "$models" --variants "${VARIANTS:-bf16,in-order,unfused,4bit,4bit-in-order,4bit-unfused}" \
+  --out "$out/engine" --models "$models" --variants "${VARIANTS:-bf16,in-order,checked,4bit,4bit-in-order,unfused}" \
   --prefill-tokens 0 "${extra[@]}" >"$out/decode.log" 2>&1
 cp "$out/engine/decode.md" "$out/decode.md" 2>/dev/null && cat "$out/decode.md"
 cp "$out/engine/decode.json" "$out/decode.json" 2>/dev/null
