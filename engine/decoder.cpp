@@ -27,6 +27,7 @@
 #include "metaltile/engine/decoder.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -545,6 +546,7 @@ void Decoder::prefill_chunks(std::span<const std::uint32_t> tokens) {
   };
   std::vector<Chunk> chunks;
   stream_.synchronize();
+  const auto enqueue_start = std::chrono::steady_clock::now();
   for (std::uint32_t start = 0; start < tokens.size(); start += chunk_) {
     const std::uint32_t rows =
         std::min<std::uint32_t>(chunk_, std::uint32_t(tokens.size()) - start);
@@ -578,6 +580,9 @@ void Decoder::prefill_chunks(std::span<const std::uint32_t> tokens) {
     }
     for (const Launch& l : launches) l.runner->launch(l.bindings, stream_);
   }
+  prefill_enqueue_ms_ =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - enqueue_start)
+          .count();
   // Waits for the chunks (their ids and positions die here) and points the decode step after
   // the prompt.
   set_position(position_ + std::uint32_t(tokens.size()));

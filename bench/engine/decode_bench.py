@@ -211,6 +211,7 @@ def main():
                                  prefill=mode)
                     prefill_rows.append({"model": name, "runner": f"tile ({mode})",
                                          "prefill_ms": r["prefill_ms"],
+                                         "enqueue_ms": r.get("prefill_enqueue_ms"),
                                          "chunk": r.get("prefill_chunk")})
                 except subprocess.CalledProcessError as e:
                     prefill_rows.append({"model": name, "runner": f"tile ({mode})",
@@ -260,15 +261,18 @@ def write_report(a, bandwidth, rows, prefill_rows):
     if prefill_rows:
         lines += ["", f"prefill of a {a.prefill_tokens}-token prompt (bf16; the goal for 8B: at "
                   "most 1.5 x transformers eager)", "",
-                  "| model | runner | prefill ms | x transformers eager |", "|---|---|---|---|"]
+                  "| model | runner | prefill ms | x transformers eager | host enqueue ms |",
+                  "|---|---|---|---|---|"]
         eager = {r["model"]: r["prefill_ms"] for r in prefill_rows
                  if r["runner"] == "transformers eager" and "prefill_ms" in r}
         for r in prefill_rows:
             if "error" in r:
-                lines.append(f"| {r['model']} | {r['runner']} | failed: {r['error']} | |")
+                lines.append(f"| {r['model']} | {r['runner']} | failed: {r['error']} | | |")
                 continue
             ratio = r["prefill_ms"] / eager[r["model"]] if r["model"] in eager else float("nan")
-            lines.append(f"| {r['model']} | {r['runner']} | {r['prefill_ms']:.1f} | {ratio:.2f} |")
+            enqueue = f"{r['enqueue_ms']:.1f}" if r.get("enqueue_ms") is not None else ""
+            lines.append(f"| {r['model']} | {r['runner']} | {r['prefill_ms']:.1f} | {ratio:.2f} "
+                         f"| {enqueue} |")
     with open(os.path.join(a.out, "decode.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)

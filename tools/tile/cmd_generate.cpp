@@ -223,6 +223,7 @@ int run_generate(const ParsedArgs& args) {
                    {"decode_tokens", decode_tokens},
                    {"prefill_ms", prefill_ms},
                    {"prefill_chunk", std::size_t(decoder.prefill_chunk())},
+                   {"prefill_enqueue_ms", decoder.last_prefill_enqueue_ms()},
                    {"kv", engine::kv_format_name(kv)},
                    {"time_to_first_token_ms", first_ms},
                    {"decode_ms", decode_ms},

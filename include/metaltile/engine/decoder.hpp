@@ -74,6 +74,9 @@ class Decoder {
   void prefill(std::span<const std::uint32_t> tokens);
   // Tokens per prefill chunk (1 when batched prefill is off).
   std::uint32_t prefill_chunk() const { return chunk_; }
+  // Host time the last batched prefill took to queue its launches (before waiting for them):
+  // near the whole prefill time, the host's launching bounds it; far below, the device does.
+  double last_prefill_enqueue_ms() const { return prefill_enqueue_ms_; }
   // Draws the next token from the current logits (on the device) and returns it; the drawn
   // token is left as the next input, which feed_drawn() runs without an upload.
   std::uint32_t sample(const SamplingOptions& options);
@@ -142,6 +145,7 @@ class Decoder {
   std::vector<LayerCache> caches_;
   std::uint32_t kv_group_ = 0;
   std::uint32_t chunk_ = 1;
+  double prefill_enqueue_ms_ = 0.0;
   Activations step_;
   std::map<std::uint32_t, Activations> chunks_;
   DeviceBuffer logits_;
