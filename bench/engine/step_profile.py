@@ -66,19 +66,35 @@ def main():
     if len(ends) < steps + 1:
         sys.exit(f"step_profile: found {len(ends)} step_positions launches, need {steps + 1}")
     # Each counted step: the previous token's sampling launches, then the step itself.
-    per_kernel = collections.OrderedDict()
-    for name, ns in launches[ends[-steps - 1] + 1:ends[-1] + 1]:
-        short = name.split("(")[0]
-        count, total = per_kernel.get(short, (0, 0.0))
-        per_kernel[short] = (count + 1, total + ns)
+    per_kernel = by_kernel(launches[ends[-steps - 1] + 1:ends[-1] + 1])
     step_ns = sum(t for _, t in per_kernel.values()) / steps
     lines = [f"{args.model} {' '.join(extra)}: {steps} decode steps profiled, kernel time "
              f"{step_ns / 1000:.1f} us a step (launch gaps excluded)", "",
              "| kernel | launches a step | us a step | share |", "|---|---|---|---|"]
-    for name, (count, total) in sorted(per_kernel.items(), key=lambda kv: -kv[1][1]):
-        lines.append(f"| {name} | {count / steps:g} | {total / steps / 1000:.1f} | "
-                     f"{100 * total / steps / step_ns:.1f} % |")
+    lines += table_rows(per_kernel, steps, 1000, ".1f")
     write(args.out, "step-profile.md", lines)
+
+
+def by_kernel(launches, skip=""):
+    """(launches, total ns) by kernel name, in order of first launch; names starting with
+    `skip` (when given) left out."""
+    per_kernel = collections.OrderedDict()
+    for name, ns in launches:
+        short = name.split("(")[0]
+        if skip and short.startswith(skip):
+            continue
+        count, total = per_kernel.get(short, (0, 0.0))
+        per_kernel[short] = (count + 1, total + ns)
+    return per_kernel
+
+
+def table_rows(per_kernel, runs, unit_ns, digits):
+    """One row a kernel, most time first: launches and time a run (in units of unit_ns), and
+    the share of all the kernels' time."""
+    all_ns = sum(t for _, t in per_kernel.values())
+    return [f"| {name} | {count / runs:g} | {total / runs / unit_ns:{digits}} | "
+            f"{100 * total / all_ns:.1f} % |"
+            for name, (count, total) in sorted(per_kernel.items(), key=lambda kv: -kv[1][1])]
 
 
 def profile_prefill(args, extra):
@@ -86,20 +102,12 @@ def profile_prefill(args, extra):
     ends = [i for i, (name, _) in enumerate(launches) if "step_positions" in name]
     if len(ends) < 2:
         sys.exit(f"step_profile: found {len(ends)} step_positions launches, need 2")
-    per_kernel = collections.OrderedDict()
-    for name, ns in launches[ends[0] + 1:ends[1]]:
-        short = name.split("(")[0]
-        if short.startswith("sample"):
-            continue
-        count, total = per_kernel.get(short, (0, 0.0))
-        per_kernel[short] = (count + 1, total + ns)
+    per_kernel = by_kernel(launches[ends[0] + 1:ends[1]], skip="sample")
     total_ns = sum(t for _, t in per_kernel.values()) / 2
     lines = [f"{args.model} {' '.join(extra)}: batched prefill of {args.prefill} tokens, kernel "
              f"time {total_ns / 1e6:.2f} ms (launch gaps and host time excluded)", "",
              "| kernel | launches | ms | share |", "|---|---|---|---|"]
-    for name, (count, total) in sorted(per_kernel.items(), key=lambda kv: -kv[1][1]):
-        lines.append(f"| {name} | {count / 2:g} | {total / 2e6:.3f} | "
-                     f"{100 * total / 2 / total_ns:.1f} % |")
+    lines += table_rows(per_kernel, 2, 1e6, ".3f")
     write(args.out, "prefill-profile.md", lines)
 
 

@@ -31,6 +31,7 @@
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/dsl/patterns.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
+#include "rope_pair.hpp"
 
 namespace mt::kernels::engine::decoder {
 namespace {
@@ -203,14 +204,7 @@ void build(KernelBuilder& k, DType T) {
       b = Val(b) * scale * Val(w_b);
     });
     Val pos = positions[t];
-    if_(!is_v, [&] {
-      Val theta = pos.to(F32) * inv_freq[pair];
-      Val c = cos(theta) * attn_factor, s = sin(theta) * attn_factor;
-      Val ra = Val(a) * c - Val(b) * s;
-      Val rb = Val(b) * c + Val(a) * s;
-      a = ra;
-      b = rb;
-    });
+    if_(!is_v, [&] { rotate_pair(a, b, pos, inv_freq[pair], attn_factor); });
     if_(is_q, [&] {
       if_(active, [&] {
         Val at = t * q_row + head * head_dim + pair;
@@ -223,13 +217,7 @@ void build(KernelBuilder& k, DType T) {
         if_(pos < max_seq, [&] {
           if_(active, [&] {
             Val at = (kv_head * max_seq + pos) * head_dim + pair;
-            if_(is_v, [&] {
-              v_cache.values[at] = Val(a).to(T);
-              v_cache.values[at + half] = Val(b).to(T);
-            }).else_([&] {
-              k_cache.values[at] = Val(a).to(T);
-              k_cache.values[at + half] = Val(b).to(T);
-            });
+            store_cache_pair(k_cache.values, v_cache.values, is_v, at, half, a, b);
           });
         }).else_([&] { positions.load(max(pos, positions.len())); });
         return;

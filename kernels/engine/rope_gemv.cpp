@@ -25,6 +25,7 @@
 #include "metaltile/dsl/dsl.hpp"
 #include "metaltile/dsl/patterns.hpp"
 #include "metaltile/kernels/engine/decoder.hpp"
+#include "rope_pair.hpp"
 
 namespace mt::kernels::engine::decoder {
 namespace {
@@ -110,14 +111,7 @@ void store_roped(const RopeOutputs& o, const RopePair& p, const std::vector<Var>
   });
   const Val is_q = p.head < o.n_q_heads, is_v = p.head >= o.n_q_heads + o.n_kv_heads;
   const Val pos = o.positions[u32(0)];
-  if_(!is_v, [&] {
-    const Val theta = pos.to(F32) * o.inv_freq[p.i];
-    const Val c = cos(theta) * o.attn_factor, s = sin(theta) * o.attn_factor;
-    const Val ra = Val(a) * c - Val(b) * s;
-    const Val rb = Val(b) * c + Val(a) * s;
-    a = ra;
-    b = rb;
-  });
+  if_(!is_v, [&] { rotate_pair(a, b, pos, o.inv_freq[p.i], o.attn_factor); });
   if_(p.place.lane == 0u, [&] {
     if_(is_q, [&] {
       o.q[row] = Val(a).to(T);
@@ -126,13 +120,7 @@ void store_roped(const RopeOutputs& o, const RopePair& p, const std::vector<Var>
       const Val kv_head = select(is_v, p.head - o.n_q_heads - o.n_kv_heads, p.head - o.n_q_heads);
       if_(pos < o.max_seq, [&] {
         const Val at = (kv_head * o.max_seq + pos) * o.head_dim + p.i;
-        if_(is_v, [&] {
-          o.v_cache[at] = Val(a).to(T);
-          o.v_cache[at + half] = Val(b).to(T);
-        }).else_([&] {
-          o.k_cache[at] = Val(a).to(T);
-          o.k_cache[at + half] = Val(b).to(T);
-        });
+        store_cache_pair(o.k_cache, o.v_cache, is_v, at, half, a, b);
       }).else_([&] { o.positions.load(max(pos, o.positions.len())); });
     });
   });
