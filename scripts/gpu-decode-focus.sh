@@ -58,7 +58,7 @@ stamp "step profile"
 
 # 6. The batched prefill's kernels (PREFILL_MODEL, 512 tokens), against decode.md's prefill time.
 timeout "${PREFILL_PROFILE_SECONDS:-90}" python3 "$root/bench/engine/step_profile.py" --tile "$tile" \
-  --model "${PREFILL_MODEL:-llama-3.2-1b}" --prefill 512 --out "$out/prefill" >"$out/prefill.log" 2>&1
+  --model "${PREFILL_MODEL:-llama-3.1-8b}" --prefill 512 --out "$out/prefill" >"$out/prefill.log" 2>&1
 cp "$out/prefill/prefill-profile.md" "$out/prefill-profile.md" 2>/dev/null && cat "$out/prefill-profile.md"
 rm -rf "$out/prefill"
 stamp "prefill profile"
