@@ -34,8 +34,15 @@ struct Expected {
   std::vector<float> logits;  // [tokens, vocab]
 };
 
-Expected expected_of(const std::string& dir) {
-  const SafetensorsFile f = SafetensorsFile::open(dir + "/expected.safetensors");
+// A reference's token sequence and logits: expected.safetensors holds transformers', and
+// tiny-llama-mlx4/expected_mlx_lm.safetensors mlx-lm's (fixtures/make_mlx_lm_expected.py).
+struct Reference {
+  const char* name = "transformers";
+  const char* file = "expected.safetensors";
+};
+
+Expected expected_of(const std::string& dir, const Reference& reference = {}) {
+  const SafetensorsFile f = SafetensorsFile::open(dir + "/" + reference.file);
   Expected e;
   const TensorView* tokens = f.find("tokens");
   for (std::size_t i = 0; i < tokens->elements(); ++i) {
@@ -73,13 +80,14 @@ std::vector<std::vector<float>> run_sequence(Decoder& decoder,
 
 // `prefilled` > 0: positions 0 .. prefilled - 1 run as one prefill (in chunks of the options').
 void expect_matches_transformers(Context& ctx, const std::string& model, bool graphs,
-                                 std::size_t prefilled = 0, DecoderOptions options = {}) {
-  SCOPED_TRACE(model + (graphs ? " (graphs)" : " (launches)") +
+                                 std::size_t prefilled = 0, DecoderOptions options = {},
+                                 const Reference& reference = {}) {
+  SCOPED_TRACE(model + " against " + reference.name + (graphs ? " (graphs)" : " (launches)") +
                (prefilled > 0 ? " prefill of " + std::to_string(prefilled) + " in chunks of " +
                                     std::to_string(options.prefill_chunk)
                               : std::string()));
   const std::string dir = fixture_dir(model);
-  const Expected e = expected_of(dir);
+  const Expected e = expected_of(dir, reference);
   const ModelWeights w = load_weights(ctx, dir, LoadOptions{.dtype = DType::F32});
   const std::size_t vocab = w.config.vocab;
   ASSERT_EQ(e.logits.size(), e.tokens.size() * vocab);
@@ -99,8 +107,8 @@ void expect_matches_transformers(Context& ctx, const std::string& model, bool gr
     for (std::size_t i = 0; i < vocab; ++i) {
       const bool ok = std::fabs(got[i] - want[i]) <= tolerance;  // NaN fails
       if (!ok && shown++ < 5) {
-        ADD_FAILURE() << "position " << p << " token " << i << ": got " << got[i]
-                      << ", transformers " << want[i] << ", tolerance " << tolerance;
+        ADD_FAILURE() << "position " << p << " token " << i << ": got " << got[i] << ", "
+                      << reference.name << " " << want[i] << ", tolerance " << tolerance;
       }
     }
     if (p + 1 >= e.prompt_length && p + 1 < e.tokens.size()) {
@@ -116,6 +124,18 @@ constexpr const char* kModels[] = {"tiny-llama", "tiny-qwen2", "tiny-qwen3", "ti
 TEST(Decoder, MatchesTransformersOnEachArchitecture) {
   test::for_each_backend([](Context& ctx) {
     for (const char* model : kModels) expect_matches_transformers(ctx, model, true);
+  });
+}
+
+// The MLX 4-bit checkpoint against mlx-lm's own forward pass over the same stored codes, scales
+// and biases (f32 on the CPU), within 1e-3 max|logit| and with the same greedy tokens: the
+// decode step (fused, graphs), then a prefill of the prompt and the unfused step.
+TEST(Decoder, MatchesMlxLmOnTheMlxCheckpoint) {
+  const Reference mlx_lm{"mlx-lm", "expected_mlx_lm.safetensors"};
+  test::for_each_backend([&](Context& ctx) {
+    expect_matches_transformers(ctx, "tiny-llama-mlx4", true, 0, {}, mlx_lm);
+    expect_matches_transformers(ctx, "tiny-llama-mlx4", false, 8,
+                                DecoderOptions{.fuse_decode = false}, mlx_lm);
   });
 }
 
