@@ -51,6 +51,19 @@ TEST(TileDevice, ShowsCheckedModeAndTheCacheDirectory) {
   EXPECT_TRUE(contains(bad.output, "MT_CUDA_CHECKED='maybe'")) << bad.output;
 }
 
+TEST(TileDevice, ShowsKernelOverlap) {
+  const CommandResult on = tile("MT_CACHE_DIR=/tmp/mt_tile_device_probe", "device");
+  ASSERT_EQ(on.status, 0) << on.output;
+  EXPECT_TRUE(contains(on.output, "kernel overlap: yes")) << on.output;
+  const CommandResult off =
+      tile("MT_KERNEL_OVERLAP=0 MT_CACHE_DIR=/tmp/mt_tile_device_probe", "device");
+  ASSERT_EQ(off.status, 0) << off.output;
+  EXPECT_TRUE(contains(off.output, "kernel overlap: no (MT_KERNEL_OVERLAP=0)")) << off.output;
+  const CommandResult bad = tile("MT_KERNEL_OVERLAP=2 MT_BACKEND=cpu", "device");
+  EXPECT_EQ(bad.status, 0) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "MT_KERNEL_OVERLAP='2' is not 0 or 1")) << bad.output;
+}
+
 TEST(TileDevice, IsListedInHelp) {
   const CommandResult r = tile("", "help");
   ASSERT_EQ(r.status, 0) << r.output;

@@ -1,6 +1,7 @@
 // tile device: the backend Context::create() picks and, for CUDA, the device (name, compute
-// capability, SMs, memory), driver and NVRTC versions, checked mode and the compile cache. On a
-// machine without a usable GPU it prints the CPU backend and why CUDA is unavailable (exit 0).
+// capability, SMs, memory), driver and NVRTC versions, checked mode, kernel overlap and the compile
+// cache. On a machine without a usable GPU it prints the CPU backend and why CUDA is unavailable
+// (exit 0).
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -60,9 +61,13 @@ int run_device(const ParsedArgs&) {
   }
   try {
     const CudaOptions options = cuda_options_from_env();
-    std::cout << "checked: " << (options.checked ? "yes" : "no (MT_CUDA_CHECKED=0)") << "\n";
+    std::cout << "checked: " << (options.checked ? "yes" : "no (MT_CUDA_CHECKED=0)") << "\n"
+              << "kernel overlap: "
+              << (options.kernel_overlap ? "yes (kernels that wait for the prior one, sm_90 on)"
+                                         : "no (MT_KERNEL_OVERLAP=0)")
+              << "\n";
   } catch (const Error& e) {
-    std::cout << "checked: " << e.what() << "\n";
+    std::cout << "cuda options: " << e.what() << "\n";
   }
   const CudaCompileStats stats = cuda_compile_stats();
   if (stats.cache_dir.empty()) {
@@ -80,7 +85,10 @@ int run_device(const ParsedArgs&) {
 
 const Verb& device_verb() {
   static const Verb verb{
-      {"device", "the backend, the GPU, driver, NVRTC, checked mode and the compile cache", {}, {}},
+      {"device",
+       "the backend, the GPU, driver, NVRTC, checked mode, kernel overlap and the compile cache",
+       {},
+       {}},
       run_device};
   return verb;
 }
