@@ -19,6 +19,7 @@
 
 #include "metaltile/core/error.hpp"
 #include "metaltile/engine/safetensors.hpp"
+#include "metaltile/kernels/registry.hpp"
 #include "metaltile/runtime/bytes.hpp"
 #include "support/backends.hpp"
 #include "support/errors.hpp"
@@ -204,6 +205,30 @@ TEST(Decoder, DecodeStepLaunchesTheFusedKernels) {
       EXPECT_EQ(got, want);
     }
   });
+}
+
+// Every kernel of the fused step but the first (the embedding, after the previous step's
+// sampling) and the last (step_positions) waits for the kernel before it at the top of its
+// body, so that the CUDA backend may start it while that kernel finishes: a kernel that lost its
+// wait would quietly serialise the step again.
+TEST(Decoder, DecodeStepKernelsWaitForTheirPriorKernel) {
+  Context ctx = Context::create(Backend::Cpu);
+  for (const char* model : {"tiny-llama", "tiny-llama-mlx4", "tiny-qwen3"}) {
+    SCOPED_TRACE(model);
+    const ModelWeights w = load_weights(ctx, fixture_dir(model), LoadOptions{.dtype = DType::F32});
+    const Decoder decoder(ctx, w, DecoderOptions{.max_seq = 8});
+    std::size_t checked = 0;
+    for (const std::string& name : decoder.step_kernels()) {
+      if (name.starts_with("embedding") || name == "step_positions") continue;
+      const Kernel& k = traced_kernel(name, DType::F32);
+      const bool waits =
+          std::any_of(k.body.instrs.begin(), k.body.instrs.end(),
+                      [](const Instr& in) { return in.op == OpKind::WaitPriorKernel; });
+      EXPECT_TRUE(waits) << name << " does not wait for the prior kernel";
+      ++checked;
+    }
+    EXPECT_EQ(checked, decoder.step_kernels().size() - 2);
+  }
 }
 
 // The models above decode with the norms, residual adds and SwiGLU fused into the GEMVs (dense
