@@ -238,15 +238,12 @@ void Decoder::add_attention(std::vector<Launch>& into, const Activations& a, std
   add_attend(into, a, layer, positions, prefill);
 }
 
-// Bias, q/k norm and RoPE of a.qkv, q into a.q, k and v into the layer's cache.
-void Decoder::add_append(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
-                         const DeviceBuffer& positions) {
+// What RoPE and the cache append take wherever they run (qkv_rope_append, or the q/k/v
+// projection's store): the bias, positions, frequencies, q and the layer's cache.
+DeviceBindings Decoder::append_bindings(const Activations& a, std::uint32_t layer,
+                                        const DeviceBuffer& positions) const {
   const ModelConfig& c = weights_.config;
-  const LayerWeights& l = weights_.layers[layer];
-  DeviceBindings append{{"qkv", a.qkv},
-                        {"bias", l.qkv_bias},
-                        {"q_norm", l.q_norm},
-                        {"k_norm", l.k_norm},
+  DeviceBindings append{{"bias", weights_.layers[layer].qkv_bias},
                         {"positions", positions},
                         {"inv_freq", inv_freq_},
                         {"q", a.q},
@@ -254,15 +251,27 @@ void Decoder::add_append(std::vector<Launch>& into, const Activations& a, std::u
                         {"n_q_heads", c.q_heads},
                         {"n_kv_heads", c.kv_heads},
                         {"max_seq", options_.max_seq},
-                        {"eps", c.rms_eps},
                         {"attn_factor", attn_factor_},
-                        {"has_bias", std::uint32_t(c.qkv_bias)},
-                        {"has_qk_norm", std::uint32_t(c.qk_norm)}};
+                        {"has_bias", std::uint32_t(c.qkv_bias)}};
   for (const auto& [name, buffer] : caches_[layer]) {
-    // The append kernel names a raw cache k_cache / v_cache, the quantised parts as attention.
+    // The append kernels name a raw cache k_cache / v_cache, the quantised parts as attention.
     append[options_.kv == KvFormat::Raw ? name + "_cache" : name] = buffer;
   }
   if (options_.kv != KvFormat::Raw) append["group_size"] = kv_group_;
+  return append;
+}
+
+// Bias, q/k norm and RoPE of a.qkv, q into a.q, k and v into the layer's cache.
+void Decoder::add_append(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
+                         const DeviceBuffer& positions) {
+  const ModelConfig& c = weights_.config;
+  const LayerWeights& l = weights_.layers[layer];
+  DeviceBindings append = append_bindings(a, layer, positions);
+  append.insert({{"qkv", a.qkv},
+                 {"q_norm", l.q_norm},
+                 {"k_norm", l.k_norm},
+                 {"eps", c.rms_eps},
+                 {"has_qk_norm", std::uint32_t(c.qk_norm)}});
   into.push_back({&runner("qkv_rope_append" + kernel_suffix(options_.kv)), std::move(append)});
 }
 
@@ -430,23 +439,10 @@ void Decoder::plan_fused_step() {
   for (std::uint32_t i = 0; i < c.layers; ++i) {
     const LayerWeights& l = weights_.layers[i];
     if (rope_in_projection) {
-      body_.push_back(fused_linear("rms_norm_gemv_rope", l.qkv, l.qkv.n,
-                                   {{"h", a.residual[cur]},
-                                    {"norm", l.attn_norm},
-                                    {"eps", eps},
-                                    {"weight_offset", 0.0f},
-                                    {"bias", l.qkv_bias},
-                                    {"positions", positions_},
-                                    {"inv_freq", inv_freq_},
-                                    {"q", a.q},
-                                    {"k_cache", caches_[i].at("k")},
-                                    {"v_cache", caches_[i].at("v")},
-                                    {"head_dim", c.head_dim},
-                                    {"n_q_heads", c.q_heads},
-                                    {"n_kv_heads", c.kv_heads},
-                                    {"max_seq", options_.max_seq},
-                                    {"attn_factor", attn_factor_},
-                                    {"has_bias", std::uint32_t(c.qkv_bias)}}));
+      DeviceBindings rope = append_bindings(a, i, positions_);
+      rope.insert(
+          {{"h", a.residual[cur]}, {"norm", l.attn_norm}, {"eps", eps}, {"weight_offset", 0.0f}});
+      body_.push_back(fused_linear("rms_norm_gemv_rope", l.qkv, l.qkv.n, std::move(rope)));
     } else {
       norm_gemv(body_, "rms_norm_gemv", l.attn_norm, l.qkv, l.qkv.n, a.qkv);
       add_append(body_, a, i, positions_);

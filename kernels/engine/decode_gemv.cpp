@@ -66,7 +66,8 @@ void build_rms_norm_gemv(KernelBuilder& b, DType T) {
   require_norm_input(b, in, k);
   b.require_len(w, n * k, "n*k");
 
-  overlap_rows(w, k, kNormTiling);
+  overlap_dense_rows(w, {mlx::group_first_row(kNormTiling.rows_per_warp)},
+                     kGemvWarps * kNormTiling.rows_per_warp, k);
   const GemvPlace p = mlx::place_gemv_warp(in.h, k, n, kNormTiling);
   std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
@@ -86,7 +87,8 @@ void build_rms_norm_gemv_swiglu(KernelBuilder& b, DType T) {
   require_norm_input(b, in, k);
   b.require_len(w, 2u * n * k, "2*n*k (gate rows, then up rows)");
 
-  overlap_swiglu_rows(w, n, k);
+  const Val gate = mlx::group_first_row(1);
+  overlap_dense_rows(w, {gate, gate + n}, kGemvWarps, k);
   const GemvPlace p = place_swiglu_warp(n);
   std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
@@ -104,7 +106,8 @@ void build_residual_gemv(KernelBuilder& b, DType T) {
   b.require_len(w, n * k, "n*k");
   b.require_len(residual, n, "n");
 
-  overlap_rows(w, k, kResidualTiling);
+  overlap_dense_rows(w, {mlx::group_first_row(kResidualTiling.rows_per_warp)},
+                     kGemvWarps * kResidualTiling.rows_per_warp, k);
   const GemvPlace p = mlx::place_gemv_warp(x, k, n, kResidualTiling);
   std::vector<Var> acc = mlx::gemv_accumulators(kResidualTiling);
   if_(p.active, [&] {

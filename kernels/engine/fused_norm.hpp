@@ -82,21 +82,17 @@ inline void require_norm_input(KernelBuilder& b, const NormInput& in, const Val&
 }
 
 // Each kernel first asks for its group's weight rows in L2 and waits for the kernel before it
-// (mlx::overlap_prior_kernel): the plain forms' kGemvWarps * R consecutive rows, the SwiGLU
-// forms' gate rows and the matching up rows n further on.
-inline void overlap_rows(const Tensor& w, const Val& k, const GemvTiling& t) {
-  mlx::overlap_prior_kernel(
-      {{w, mlx::group_first_row(t.rows_per_warp), u32(kGemvWarps * t.rows_per_warp), k}});
+// (mlx::overlap_prior_kernel): `rows` rows of `row_elements` elements from each of `firsts`
+// (the plain forms' kGemvWarps * R consecutive rows; the SwiGLU forms' gate rows and the up
+// rows n further on; the RoPE forms' a and b rows of their pairs).
+inline void overlap_dense_rows(const Tensor& w, const std::vector<Val>& firsts, std::uint32_t rows,
+                               const Val& row_elements) {
+  std::vector<mlx::WeightRows> ranges;
+  for (const Val& at : firsts) ranges.push_back({w, at, u32(rows), row_elements});
+  mlx::overlap_prior_kernel(ranges);
 }
 
-inline void overlap_swiglu_rows(const Tensor& w, const Val& n, const Val& row_elements) {
-  const Val gate = mlx::group_first_row(1);
-  mlx::overlap_prior_kernel(
-      {{w, gate, u32(kGemvWarps), row_elements}, {w, gate + n, u32(kGemvWarps), row_elements}});
-}
-
-// The quantised forms ask for the rows' codes, scales and biases: `rows` rows from each of
-// `firsts`.
+// The quantised forms ask for the rows' codes, scales and biases, the same way.
 inline void overlap_quantised_rows(const q::QgemvParams& p, const std::vector<Val>& firsts,
                                    std::uint32_t rows) {
   const Val words = p.k / 32u * p.bits, groups = p.k / p.group_size;

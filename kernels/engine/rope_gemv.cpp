@@ -134,9 +134,7 @@ void build_rms_norm_gemv_rope(KernelBuilder& b, DType T) {
   require_one_row(b, in, k);
   b.require_len(w, o.rows() * k, "(n_q_heads + 2 n_kv_heads) * head_dim * k");
 
-  const std::vector<Val> firsts = group_rows(o);
-  mlx::overlap_prior_kernel(
-      {{w, firsts[0], u32(kGemvWarps), k}, {w, firsts[1], u32(kGemvWarps), k}});
+  overlap_dense_rows(w, group_rows(o), kGemvWarps, k);
   const RopePair p = place_pair_warp(o);
   std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
@@ -162,11 +160,7 @@ q::QgemvParams declare_rope_weight(KernelBuilder& b, DType T, const NormInput& i
                    b.scalar_u32("group_size"),
                    b.scalar_u32("bits")};
   mlx::affine::require_affine_format(b, p.bits, p.group_size);
-  b.require(p.k % p.group_size == 0u, "k % group_size == 0");
-  const std::string rows = "(n_q_heads + 2 n_kv_heads) * head_dim";
-  b.require_len(p.wq, p.n * (p.k / 32u * p.bits), rows + " * k * bits / 32");
-  b.require_len(p.scales, p.n * (p.k / p.group_size), rows + " * k / group_size");
-  b.require_len(p.biases, p.n * (p.k / p.group_size), rows + " * k / group_size");
+  q::require_weight_rows(b, p, p.n, "(n_q_heads + 2 n_kv_heads)*head_dim");
   return p;
 }
 

@@ -34,6 +34,12 @@ struct QgemvShape {
 QgemvParams declare_qgemv_weight(KernelBuilder& b, DType T, const Tensor& x,
                                  const QgemvShape& shape);
 
+// The contract of a weight of `rows` rows (rows_text names them in messages): K in whole
+// groups, and wq, scales and biases of exactly those rows. declare_qgemv_weight states it; a
+// kernel that declares its weight another way states it too.
+void require_weight_rows(KernelBuilder& b, const QgemvParams& p, const Val& rows,
+                         const std::string& rows_text);
+
 // The 32 f32 values of a unit of x from element `first`, and, for a reader that normalises,
 // the unit's share of sum h^2 (added only for units inside the row).
 struct UnitValues {

@@ -283,13 +283,18 @@ QgemvParams declare_qgemv_weight(KernelBuilder& b, DType T, const Tensor& x,
                 b.scalar_u32("bits")};
   require_affine_format(b, p.bits, p.group_size);
   require_gemv_rows(b, p.x, p.out, p.k, p.n, shape.x_rows, shape.x_name);
+  require_weight_rows(b, p, p.n * shape.weight_rows,
+                      shape.weight_rows == 1 ? "n" : std::to_string(shape.weight_rows) + "*n");
+  return p;
+}
+
+void require_weight_rows(KernelBuilder& b, const QgemvParams& p, const Val& rows,
+                         const std::string& rows_text) {
   b.require(p.k % p.group_size == 0u, "k % group_size == 0");
   const Val row_words = p.k / 32u * p.bits, row_groups = p.k / p.group_size;
-  const std::string rows = shape.weight_rows == 1 ? "n" : std::to_string(shape.weight_rows) + "*n";
-  b.require_len(p.wq, p.n * shape.weight_rows * row_words, rows + "*k*bits/32");
-  b.require_len(p.scales, p.n * shape.weight_rows * row_groups, rows + "*k/group_size");
-  b.require_len(p.biases, p.n * shape.weight_rows * row_groups, rows + "*k/group_size");
-  return p;
+  b.require_len(p.wq, rows * row_words, rows_text + "*k*bits/32");
+  b.require_len(p.scales, rows * row_groups, rows_text + "*k/group_size");
+  b.require_len(p.biases, rows * row_groups, rows_text + "*k/group_size");
 }
 
 UnitReader read_units(const Tensor& x) {

@@ -119,6 +119,8 @@ class Decoder {
   void add_embedding(std::vector<Launch>& into, const DeviceBuffer& ids, const DeviceBuffer& out);
   void add_attention(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
                      const DeviceBuffer& positions, bool prefill);
+  DeviceBindings append_bindings(const Activations& a, std::uint32_t layer,
+                                 const DeviceBuffer& positions) const;
   void add_append(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
                   const DeviceBuffer& positions);
   void add_attend(std::vector<Launch>& into, const Activations& a, std::uint32_t layer,
