@@ -106,19 +106,15 @@ Expected expected(const Case& c, const Inputs& in, const std::vector<double>& w,
       const double a = y[head * d + i], b = y[head * d + i + half];
       const double ma = magnitude[head * d + i], mb = magnitude[head * d + i + half];
       const double rounding = (oracle::ulp(t, a) + oracle::ulp(t, b)) / oracle::kGemvRelative;
-      if (is_v) {
-        value[i] = a, value[i + half] = b;
-        mag[i] = ma + rounding, mag[i + half] = mb + rounding;
-        continue;
-      }
+      // v is not rotated: the identity, cos 1 and sin 0.
       const double theta = double(float(c.position) * in.inv_freq[i]);
-      const double cs = std::cos(theta) * c.attn_factor, sn = std::sin(theta) * c.attn_factor;
+      const double cs = is_v ? 1.0 : std::cos(theta) * c.attn_factor;
+      const double sn = is_v ? 0.0 : std::sin(theta) * c.attn_factor;
+      const double both = (std::fabs(cs) + std::fabs(sn)) * rounding;
       value[i] = a * cs - b * sn;
       value[i + half] = b * cs + a * sn;
-      const double charged =
-          std::fabs(cs) * ma + std::fabs(sn) * mb + (std::fabs(cs) + std::fabs(sn)) * rounding;
-      mag[i] = charged, mag[i + half] = std::fabs(cs) * mb + std::fabs(sn) * ma +
-                                        (std::fabs(cs) + std::fabs(sn)) * rounding;
+      mag[i] = std::fabs(cs) * ma + std::fabs(sn) * mb + both;
+      mag[i + half] = std::fabs(cs) * mb + std::fabs(sn) * ma + both;
     }
     out.value.insert(out.value.end(), value.begin(), value.end());
     out.magnitude.insert(out.magnitude.end(), mag.begin(), mag.end());
