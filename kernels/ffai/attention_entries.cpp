@@ -321,10 +321,12 @@ std::vector<ParamDoc> prefill_buffer_docs(CacheFormat f) {
 
 // A chunk of T query tokens at positions 0 .. T - 1 (the prompt's first chunk) over a cache of
 // 4096 positions: Llama 3.1 8B's heads.
-BenchCase prefill_case(BenchScale scale, CacheFormat f, std::size_t tokens) {
+BenchCase prefill_case(BenchScale scale, CacheFormat f, std::size_t tokens,
+                       std::size_t head_dim = 0) {
   const bool full = scale == BenchScale::Full;
   const std::size_t hq = full ? kQHeads : kSmokeQHeads, hkv = full ? kKvHeads : kSmokeKvHeads;
-  const std::size_t d = full ? kHeadDim : kSmokeHeadDim, s = full ? 4096 : 8;
+  const std::size_t d = head_dim != 0 ? head_dim : full ? kHeadDim : kSmokeHeadDim;
+  const std::size_t s = full ? 4096 : 8;
   BenchCase c;
   c.label = "T" + std::to_string(tokens) + " causal Hq" + std::to_string(hq) + " Hkv" +
             std::to_string(hkv) + " D" + std::to_string(d);
@@ -355,6 +357,21 @@ std::vector<BenchCase> prefill_cases(BenchScale scale, CacheFormat f) {
   return {prefill_case(scale, f, 512), prefill_case(scale, f, 2048)};
 }
 
+// The tensor-core kernel that run by name takes for a request, or "" (the one-token kernel):
+// a raw f16 / bf16 cache whose head_dim has a kernel.
+std::string prefill_mma_kernel(CacheFormat f, DType t, std::uint32_t head_dim) {
+  if (f != CacheFormat::Raw || (t != DType::F16 && t != DType::BF16)) return "";
+  if (head_dim == 64) return std::string(attention_prefill_mma_d64::name);
+  if (head_dim == 128) return std::string(attention_prefill_mma_d128::name);
+  return "";
+}
+
+LaunchPlan prefill_mma_plan(const LaunchShape& s, std::string kernel) {
+  const std::size_t blocks = geometry::ceil_div(s.elements("positions"), kPrefillBlockTokens);
+  const std::array<std::size_t, 3> grid{std::max<std::size_t>(blocks, 1), s.u32("n_q_heads"), 1};
+  return LaunchPlan{{}, {LaunchStep{std::move(kernel), grid, {kThreads, 1, 1}, {}, {}}}};
+}
+
 KernelInfo prefill_info(CacheFormat f) {
   static const std::vector<void (*)(KernelBuilder&, DType)> bodies = {
       [](KernelBuilder& k, DType t) {
@@ -382,14 +399,52 @@ KernelInfo prefill_info(CacheFormat f) {
               .formula = kPrefillFormula,
               .buffers = prefill_buffer_docs(f),
               .scalars = scalar_docs(f),
-              .geometry = "one threadgroup of 128 threads per (KV head, query token): grid (1, "
-                          "n_kv_heads, T); one pass, no split"},
+              .geometry =
+                  f == CacheFormat::Raw
+                      ? "f16 / bf16 with head_dim 64 or 128: attention_prefill_mma_d64 / _d128 "
+                        "(tensor cores); otherwise this kernel, one threadgroup of 128 threads "
+                        "per (KV head, query token): grid (1, n_kv_heads, T); one pass, no split"
+                      : "one threadgroup of 128 threads per (KV head, query token): grid (1, "
+                        "n_kv_heads, T); one pass, no split"},
       .geometry =
-          [](const LaunchShape& s) {
+          [f](const LaunchShape& s) {
+            const std::string mma = prefill_mma_kernel(f, s.dtype(), s.u32("head_dim"));
+            if (!mma.empty()) return prefill_mma_plan(s, mma);
             const std::array<std::size_t, 3> grid{1, s.u32("n_kv_heads"), s.elements("positions")};
             return LaunchPlan{{}, {LaunchStep{"", grid, {kThreads, 1, 1}, {}, {}}}};
           },
       .bench = [f](BenchScale scale) { return prefill_cases(scale, f); },
+  };
+}
+
+template <std::uint32_t HeadDim>
+KernelInfo prefill_mma_info() {
+  const std::string d = std::to_string(HeadDim);
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = {DType::F16, DType::BF16},
+      .body = [](KernelBuilder& k, DType t) { build_prefill_mma(k, t, HeadDim); },
+      .doc = {.summary = "attention_prefill on the tensor cores (flash attention) over a raw "
+                         "cache, head_dim " +
+                         d,
+              .formula = std::string(kPrefillFormula) +
+                         "; P = softmax weights rounded to T before P V, as flash attention does",
+              .buffers = prefill_buffer_docs(CacheFormat::Raw),
+              .scalars = scalar_docs(CacheFormat::Raw),
+              .geometry = "one threadgroup of 128 threads (4 warps of 16 tokens) per (block of " +
+                          std::to_string(kPrefillBlockTokens) +
+                          " query tokens, query head): grid (ceil(T / 64), n_q_heads, 1); K and V "
+                          "in double-buffered tiles of " +
+                          std::to_string(kPrefillBlockKeys) + " positions; head_dim must be " + d},
+      .geometry = [](const LaunchShape& s) { return prefill_mma_plan(s, ""); },
+      .bench =
+          [](BenchScale scale) {
+            if (scale == BenchScale::Smoke) {
+              return std::vector<BenchCase>{prefill_case(scale, CacheFormat::Raw, 5, HeadDim)};
+            }
+            return std::vector<BenchCase>{prefill_case(scale, CacheFormat::Raw, 512, HeadDim),
+                                          prefill_case(scale, CacheFormat::Raw, 2048, HeadDim)};
+          },
   };
 }
 
@@ -436,6 +491,8 @@ KernelInfo attention_prefill_int4::info() { return prefill_info(CacheFormat::Int
 KernelInfo attention_prefill_int8::info() { return prefill_info(CacheFormat::Int8); }
 KernelInfo attention_prefill_fp8_e4m3::info() { return prefill_info(CacheFormat::Fp8E4M3); }
 KernelInfo attention_prefill_fp8_e5m2::info() { return prefill_info(CacheFormat::Fp8E5M2); }
+KernelInfo attention_prefill_mma_d64::info() { return prefill_mma_info<64>(); }
+KernelInfo attention_prefill_mma_d128::info() { return prefill_mma_info<128>(); }
 
 KernelInfo attention_decode_combine::info() {
   return KernelInfo{

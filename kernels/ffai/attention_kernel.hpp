@@ -118,6 +118,13 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial,
                   Queries queries = Queries::Decode);
 void build_combine(KernelBuilder& k, DType t);
 
+// Prefill on the tensor cores (attention_prefill_mma.cpp): raw f16 / bf16 caches of one
+// head_dim (64 or 128), one threadgroup of kThreads per kPrefillBlockTokens query tokens and
+// query head, K and V in tiles of kPrefillBlockKeys positions.
+inline constexpr std::uint32_t kPrefillBlockTokens = 64;
+inline constexpr std::uint32_t kPrefillBlockKeys = 64;
+void build_prefill_mma(KernelBuilder& k, DType t, std::uint32_t head_dim);
+
 // --- reading one lane's channels of a cache row ---------------------------------------------
 
 // The loads of one lane's 16 channels of one row, issued before any of them is used.

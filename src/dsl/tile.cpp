@@ -107,9 +107,14 @@ AccumulatorTile::AccumulatorTile(std::string name, DType input, std::uint32_t ro
   acc_.fill(constant(mma_accumulator_type(input), 0));
 }
 
-void AccumulatorTile::mma(const SharedTiles& a, const Val& stage, const Val& a_row0,
-                          const SharedTiles& b, const Val& b_row0) {
+void AccumulatorTile::mma(const SharedTiles& a, const Val& a_stage, const Val& a_row0,
+                          const SharedTiles& b, const Val& b_stage, const Val& b_row0) {
   const MmaShape shape = mma_shape(input_);
+  if (a.cols() != b.cols()) {
+    KernelBuilder::current().fail("mma of '" + name_ + "': tiles of " + std::to_string(a.cols()) +
+                                  " and " + std::to_string(b.cols()) +
+                                  " columns (k extents differ)");
+  }
   const std::uint32_t half = shape.k / 2;  // one 16-byte chunk of a row
   const std::uint32_t m_tiles = rows_ / 16, n_tiles = cols_ / 8;
   const Fragments fa = mt::fragments(name_ + "_a", FragmentRole::A, input_, m_tiles);
@@ -124,10 +129,10 @@ void AccumulatorTile::mma(const SharedTiles& a, const Val& stage, const Val& a_r
   const Val b_half = lane / 8u % 2u * half;
   for (std::uint32_t ks = 0; ks < a.cols() / shape.k; ++ks) {
     for (std::uint32_t mi = 0; mi < m_tiles; ++mi) {
-      load_matrix(fa[mi], a.array(), a.at(stage, a_row + mi * 16, a_half + ks * shape.k));
+      load_matrix(fa[mi], a.array(), a.at(a_stage, a_row + mi * 16, a_half + ks * shape.k));
     }
     for (std::uint32_t ni = 0; ni < n_tiles; ni += pairs ? 2 : 1) {
-      const Val at = b.at(stage, b_row + ni * 8, b_half + ks * shape.k);
+      const Val at = b.at(b_stage, b_row + ni * 8, b_half + ks * shape.k);
       if (pairs) {
         load_matrix(fb, ni, 2, b.array(), at);
       } else {
@@ -146,6 +151,75 @@ void AccumulatorTile::mma(const MmaOperands& operands, std::uint32_t buffer) {
   for (std::uint32_t mi = 0; mi < rows_ / 16; ++mi) {
     for (std::uint32_t ni = 0; ni < cols_ / 8; ++ni) {
       mt::mma(at(mi, ni), operands.a(buffer, mi), operands.b(buffer, ni), at(mi, ni));
+    }
+  }
+}
+
+void AccumulatorTile::mma(const AccumulatorTile& p, const SharedTiles& b, const Val& stage,
+                          const Val& b_row0) {
+  const MmaShape shape = mma_shape(input_);
+  if (p.input() != input_ || p.rows() != rows_ || p.cols() % shape.k != 0 || b.cols() != cols_ ||
+      cols_ % 16 != 0 || size_of(input_) != 2) {
+    KernelBuilder::current().fail("mma of '" + name_ + "' from registers of '" + p.name() +
+                                  "': P must be " + std::to_string(rows_) + " x (a multiple of " +
+                                  std::to_string(shape.k) + ") of the same 16-bit input, B " +
+                                  std::to_string(cols_) + " columns (a multiple of 16)");
+  }
+  // Element e of an A fragment is element e_acc of accumulator fragment `half` (0: k columns
+  // 0-7 of the step, 1: 8-15) for every lane: the layouts agree, which this checks.
+  struct Source {
+    std::uint32_t half, element;
+  };
+  std::vector<Source> sources;
+  for (std::uint32_t e = 0; e < fragment_size(FragmentRole::A, input_); ++e) {
+    const MatrixCoord a0 = fragment_coord(FragmentRole::A, input_, 0, e);
+    Source s{a0.col / 8, 0};
+    while (fragment_coord(FragmentRole::Accumulator, input_, 0, s.element).row != a0.row ||
+           fragment_coord(FragmentRole::Accumulator, input_, 0, s.element).col != a0.col % 8) {
+      ++s.element;
+    }
+    for (std::uint32_t lane = 0; lane < 32; ++lane) {
+      const MatrixCoord a = fragment_coord(FragmentRole::A, input_, lane, e);
+      const MatrixCoord c = fragment_coord(FragmentRole::Accumulator, input_, lane, s.element);
+      MT_ASSERT(a.row == c.row && a.col == c.col + 8 * s.half) << "A element " << e;
+    }
+    sources.push_back(s);
+  }
+  const std::uint32_t m_tiles = rows_ / 16, n_tiles = cols_ / 8;
+  const Fragments fa = mt::fragments(name_ + "_pa", FragmentRole::A, input_, m_tiles);
+  const Fragments fb = mt::fragments(name_ + "_vb", FragmentRole::B, input_, 2);
+  // Transposed loads of four 8x8 matrices: lanes 8j .. 8j + 7 point at the rows (k) of matrix
+  // j, k rows 0-7 (j even) or 8-15 (j odd) of the step, columns n .. n + 7 (j < 2) or
+  // n + 8 .. n + 15: two B fragments.
+  const Val lane = lane_id();
+  const Val b_row = b_row0 + lane % 8u + lane / 8u % 2u * 8u, b_col = lane / 16u * 8u;
+  for (std::uint32_t ks = 0; ks < p.cols() / shape.k; ++ks) {
+    for (std::uint32_t mi = 0; mi < m_tiles; ++mi) {
+      for (std::uint32_t e = 0; e < sources.size(); ++e) {
+        const Source& s = sources[e];
+        fa[mi][e] = p.at(mi, 2 * ks + s.half)[s.element].to(input_);
+      }
+    }
+    for (std::uint32_t ni = 0; ni < n_tiles; ni += 2) {
+      load_matrix(fb, 0, 2, b.array(), b.at(stage, b_row + ks * shape.k, b_col + ni * 8), true);
+      for (std::uint32_t mi = 0; mi < m_tiles; ++mi) {
+        mt::mma(at(mi, ni), fa[mi], fb[0], at(mi, ni));
+        mt::mma(at(mi, ni + 1), fa[mi], fb[1], at(mi, ni + 1));
+      }
+    }
+  }
+}
+
+void AccumulatorTile::apply_by_row(
+    const std::function<Val(const Val& v, std::uint32_t i, const Val& col)>& f) {
+  for (std::uint32_t mi = 0; mi < rows_ / 16; ++mi) {
+    for (std::uint32_t ni = 0; ni < cols_ / 8; ++ni) {
+      const Fragment frag = at(mi, ni);
+      for (std::uint32_t e = 0; e < frag.size(); ++e) {
+        // Rows g and g + 8 of the fragment: the lane's rows 2 mi and 2 mi + 1.
+        const std::uint32_t half = fragment_coord(FragmentRole::Accumulator, input_, 0, e).row / 8;
+        frag[e] = f(frag[e], 2 * mi + half, frag.col(e) + ni * 8);
+      }
     }
   }
 }

@@ -4,7 +4,7 @@
 // stored through a 13 x 7 view (the masked tail must stay poisoned-free and exact in length),
 // against a plain oracle. Then double-buffered MmaOperands over two stages of two k steps and
 // paired stores (4-byte pairs of f16 / bf16, 8-byte of f32) through an even and an odd-width
-// view.
+// view. Then attention's two products: a product fed from registers, with per-row values.
 #include "metaltile/dsl/tile.hpp"
 
 #include <gtest/gtest.h>
@@ -150,6 +150,71 @@ TEST(Tile, DoubleBufferedOperandsAndPairedStores) {
       const DispatchResult r = ctx.dispatch_with_grid(k, buffers, {}, {1, 1, 1}, {32, 1, 1});
       expect_close(unpack(r.outputs.at("out"), t), round_all(full, t), 1e-3, 1e-2, "out");
       expect_close(unpack(r.outputs.at("tail"), DType::F32), tail, 1e-4, 1e-5, "tail");
+    });
+  }
+}
+
+// One warp, attention's two products: S = A Bᵀ (32 x 32) with A held in a one-stage tile and B
+// in stage 1 of a two-stage ring, each row scaled by a value chosen by its place among the
+// lane's rows (apply_by_row: factor i + 1), then O = S V (32 x 16) with S rounded to T as the A
+// operand from registers and V (32 x 16, n contiguous) from stage 1 of its ring, loaded
+// transposed. Inputs are multiples of 1/2 in [-1, 1], so S, its scaled rows (|.| <= 64, in
+// quarters) and O are exact in T and f32: the comparison is exact.
+Kernel products_kernel(DType t) {
+  return trace("tile_products", KernelMode::Reduction, [&](KernelBuilder& k) {
+    const Tensor a = k.input("a", t), b = k.input("b", t), v = k.input("v", t);
+    const Tensor out = k.output("out", DType::F32);
+    const SharedTiles sa("a_tiles", t, 32, 16, 1), sb("b_tiles", t, 32, 16, 2);
+    const SharedTiles sv("v_tiles", t, 32, 16, 2);
+    copy_tile_async(sa, u32(0), matrix_view(a, u32(32), u32(16)), u32(0), u32(0), 32, true);
+    copy_tile_async(sb, u32(1), matrix_view(b, u32(32), u32(16)), u32(0), u32(0), 32, true);
+    copy_tile_async(sv, u32(1), matrix_view(v, u32(32), u32(16)), u32(0), u32(0), 32, true);
+    copy_async_commit();
+    copy_async_wait(0);
+    barrier();
+    AccumulatorTile s("s", t, 32, 32);
+    s.mma(sa, u32(0), u32(0), sb, u32(1), u32(0));
+    s.apply_by_row([](const Val& x, std::uint32_t i, const Val&) { return x * float(i + 1); });
+    AccumulatorTile o("o", t, 32, 16);
+    o.mma(s, sv, u32(1), u32(0));
+    o.store(matrix_view(out, u32(32), u32(16)), u32(0), u32(0));
+  });
+}
+
+TEST(Tile, ProductOfAProductFromRegistersWithRowValues) {
+  for (DType t : {DType::F16, DType::BF16}) {
+    std::mt19937 rng(13);
+    std::uniform_int_distribution<int> d(-2, 2);
+    std::vector<float> a(32 * 16), b(32 * 16), v(32 * 16);
+    for (std::vector<float>* m : {&a, &b, &v}) {
+      for (float& x : *m) x = 0.5f * float(d(rng));
+    }
+    std::vector<double> scaled(32 * 32);
+    for (std::uint32_t r = 0; r < 32; ++r) {
+      const double factor = 2 * (r / 16) + (r % 16) / 8 + 1;  // i + 1 of row r
+      for (std::uint32_t c = 0; c < 32; ++c) {
+        double dot = 0;
+        for (std::uint32_t q = 0; q < 16; ++q) dot += double{a[r * 16 + q]} * b[c * 16 + q];
+        scaled[r * 32 + c] = dot * factor;
+      }
+    }
+    std::vector<float> expected(32 * 16);
+    for (std::uint32_t r = 0; r < 32; ++r) {
+      for (std::uint32_t n = 0; n < 16; ++n) {
+        double sum = 0;
+        for (std::uint32_t q = 0; q < 32; ++q) sum += scaled[r * 32 + q] * v[q * 16 + n];
+        expected[r * 16 + n] = static_cast<float>(sum);
+      }
+    }
+    const Kernel k = products_kernel(t);
+    for_each_backend([&](Context& ctx) {
+      SCOPED_TRACE(std::string(name_of(t)));
+      BufferMap buffers{{"a", pack(a, t)},
+                        {"b", pack(b, t)},
+                        {"v", pack(v, t)},
+                        {"out", poisoned(32 * 16, DType::F32)}};
+      const DispatchResult r = ctx.dispatch_with_grid(k, buffers, {}, {1, 1, 1}, {32, 1, 1});
+      EXPECT_EQ(unpack(r.outputs.at("out"), DType::F32), expected);
     });
   }
 }

@@ -64,11 +64,28 @@ class AccumulatorTile {
   // from row a_row0, B is cols x k of `b`'s tile from row b_row0 (both k-contiguous, as a
   // linear layer's x and w are). The calling warp's lanes must all call it.
   void mma(const SharedTiles& a, const Val& stage, const Val& a_row0, const SharedTiles& b,
-           const Val& b_row0);
+           const Val& b_row0) {
+    mma(a, stage, a_row0, b, stage, b_row0);
+  }
+  // The same with A and B from tiles of different stages (a block of queries held once, keys
+  // streaming through a ring): the k extent is a.cols(), which must equal b.cols().
+  void mma(const SharedTiles& a, const Val& a_stage, const Val& a_row0, const SharedTiles& b,
+           const Val& b_stage, const Val& b_row0);
   // acc += A * Bᵀ over one k step: the fragments that `operands` loaded into `buffer`.
   void mma(const MmaOperands& operands, std::uint32_t buffer);
+  // acc += P * B, the second product of attention (P = softmax(Q Kᵀ), B = V): P is `p`, another
+  // accumulator tile of this warp (rows() x p.cols()), rounded to the input type and used as
+  // the A operand straight from its registers (two accumulator fragments side by side hold an
+  // A fragment's elements); B is the p.cols() x cols() block of `b`'s tile `stage` from row
+  // b_row0, stored row-major with n contiguous (as a V cache is), loaded transposed. b.cols()
+  // must equal cols(). The calling warp's lanes must all call it.
+  void mma(const AccumulatorTile& p, const SharedTiles& b, const Val& stage, const Val& b_row0);
   // Every element v at (row, col) of the tile becomes f(v, row, col).
   void apply(const std::function<Val(const Val& v, const Val& row, const Val& col)>& f);
+  // The same with the row named by its place among the lane's rows, as row_reduce numbers its
+  // results (i = 0 .. rows() / 8 - 1), so per-row values (a running maximum, a causal limit)
+  // index a vector instead of comparing rows: v at (row, col) becomes f(v, i, col).
+  void apply_by_row(const std::function<Val(const Val& v, std::uint32_t i, const Val& col)>& f);
   // Reduces each row of the tile (Add, Max or Min over its cols elements, f32 for float
   // inputs) across the 4 lanes that hold it: result[i] is row (i / 2) * 16 + i % 2 * 8 +
   // lane_id() / 4's value, for i < rows() / 8; every lane of the quad gets it.

@@ -135,20 +135,31 @@ inline double max_abs(const std::vector<float>& v) {
   return m;
 }
 
-// Passes when every |actual - expected| <= 2 ulp_T(expected) + 1e-5 max|v| and nothing is NaN
-// or infinite; otherwise records the count and the first 10 mismatches.
+// T's unit roundoff: the largest relative error of rounding to T (2^-precision).
+inline double unit_roundoff(DType t) {
+  return t == DType::F32   ? std::ldexp(1.0, -24)
+         : t == DType::F16 ? std::ldexp(1.0, -11)
+                           : std::ldexp(1.0, -8);
+}
+
+// Passes when every |actual - expected| <= 2 ulp_T(expected) + 1e-5 max|v| + extra[i] (extra
+// empty: 0) and nothing is NaN or infinite; otherwise records the count and the first 10
+// mismatches.
 inline bool expect_attention_close(const std::vector<float>& actual,
                                    const std::vector<double>& expected, DType t, double max_v,
-                                   const std::string& label) {
-  if (actual.size() != expected.size()) {
-    ADD_FAILURE() << label << ": " << actual.size() << " elements, expected " << expected.size();
+                                   const std::string& label,
+                                   const std::vector<double>& extra = {}) {
+  if (actual.size() != expected.size() || (!extra.empty() && extra.size() != expected.size())) {
+    ADD_FAILURE() << label << ": " << actual.size() << " elements and " << extra.size()
+                  << " tolerances, expected " << expected.size();
     return false;
   }
   std::ostringstream shown;
   shown.precision(9);
   std::size_t bad = 0;
   for (std::size_t i = 0; i < actual.size(); ++i) {
-    const double tolerance = 2 * ulp(t, expected[i]) + 1e-5 * max_v;
+    const double tolerance =
+        2 * ulp(t, expected[i]) + 1e-5 * max_v + (extra.empty() ? 0.0 : extra[i]);
     const double a = actual[i], e = expected[i];
     if (std::isfinite(a) && std::isfinite(e) && std::fabs(a - e) <= tolerance) continue;
     if (++bad <= 10) {

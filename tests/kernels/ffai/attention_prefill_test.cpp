@@ -5,6 +5,8 @@
 // Chunks at the start of a sequence, after earlier chunks and at scattered positions; each
 // option (window, softcap, sinks), GQA ratios and head dims; rows no token may read hold NaN. A
 // position past the cache and the shared cache's length are mt::Errors naming kernel and buffer.
+// The tensor-core kernels (f16 / bf16, head_dim 64 and 128, which run by name takes) over chunks
+// of several blocks and tiles, within the bound of their rounding of the softmax weights.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -67,6 +69,11 @@ struct Chunk {
   }
 };
 
+// Whether run by name takes the tensor-core kernel (attention_prefill_mma_d64 / _d128).
+bool on_tensor_cores(const Chunk& c, DType t) {
+  return t != DType::F32 && (c.head_dim == 64 || c.head_dim == 128);
+}
+
 // f64: token t's output is decode attention of a sequence of positions[t] + 1 positions.
 std::vector<double> oracle(const Chunk& c, const attn::Inputs& in) {
   std::vector<double> out;
@@ -78,6 +85,18 @@ std::vector<double> oracle(const Chunk& c, const attn::Inputs& in) {
     out.insert(out.end(), row.begin(), row.end());
   }
   return out;
+}
+
+// The tensor-core kernel rounds the softmax weights p to T before multiplying V (as flash
+// attention does), which moves an output by at most u_T sum_i p_i |v_i| / (l + sink): u_T times
+// the oracle's output for |v|. Zero elsewhere.
+std::vector<double> weight_rounding(const Chunk& c, const attn::Inputs& in, DType t) {
+  if (!on_tensor_cores(c, t)) return {};
+  attn::Inputs magnitudes = in;
+  for (float& v : magnitudes.v) v = std::fabs(v);
+  std::vector<double> bound = oracle(c, magnitudes);
+  for (double& b : bound) b *= attn::unit_roundoff(t);
+  return bound;
 }
 
 attn::Inputs random_inputs(const Chunk& c, DType t, std::uint64_t seed) {
@@ -118,15 +137,20 @@ mt::BufferMap raw_buffers(const Chunk& c, const attn::Inputs& in, DType t) {
   return b;
 }
 
-void check(mt::Context& ctx, const Chunk& c, DType t, std::uint64_t seed) {
-  SCOPED_TRACE(c.text() + " " + std::string(mt::name_of(t)));
+// Runs `kernel` (attention_prefill by name, or one of its tensor-core kernels) on a random
+// chunk and compares it with the oracle.
+void check(mt::Context& ctx, const Chunk& c, DType t, std::uint64_t seed,
+           const std::string& kernel = "attention_prefill") {
+  SCOPED_TRACE(kernel + " " + c.text() + " " + std::string(mt::name_of(t)));
   attn::Inputs in = random_inputs(c, t, seed);
   const std::vector<double> expected = oracle(c, in);
+  const std::vector<double> rounding = weight_rounding(c, in, t);
   const double max_v = attn::max_abs(in.v);
   poison_unattended_rows(c, in.k, in.v);
-  const mt::DispatchResult r = mt::kernels::run(ctx, "attention_prefill", t, raw_buffers(c, in, t));
+  const mt::DispatchResult r = mt::kernels::run(ctx, kernel, t, raw_buffers(c, in, t));
   ASSERT_EQ(r.outputs.size(), 1u);
-  attn::expect_attention_close(mt::test::unpack(r.outputs.at("out"), t), expected, t, max_v, "out");
+  attn::expect_attention_close(mt::test::unpack(r.outputs.at("out"), t), expected, t, max_v, "out",
+                               rounding);
 }
 
 TEST(AttentionPrefill, ChunksAtTheStartAfterEarlierChunksAndScattered) {
@@ -192,6 +216,124 @@ TEST(AttentionPrefill, GqaRatiosAndHeadDims) {
         check(ctx, c, t, ++seed);
       }
     }
+  });
+}
+
+// --- the tensor-core kernels ----------------------------------------------------------------
+
+constexpr DType kMmaDTypes[] = {DType::F16, DType::BF16};
+
+std::string mma_kernel(std::uint32_t head_dim) {
+  return "attention_prefill_mma_d" + std::to_string(head_dim);
+}
+
+std::vector<std::uint32_t> iota_positions(std::uint32_t first, std::uint32_t count) {
+  std::vector<std::uint32_t> p(count);
+  for (std::uint32_t i = 0; i < count; ++i) p[i] = first + i;
+  return p;
+}
+
+// Chunks of several 64-token blocks (the last one partial) over several 64-position tiles: at
+// the start of the sequence, after an earlier chunk, and scattered out of order.
+TEST(AttentionPrefillTensorCores, ChunksAcrossBlocksAndTiles) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    std::uint64_t seed = 500;
+    for (DType t : kMmaDTypes) {
+      for (std::uint32_t head_dim : {64u, 128u}) {
+        std::vector<std::uint32_t> scattered;
+        for (std::uint32_t i = 0; i < 70; ++i) scattered.push_back((i * 37 + 11) % 181);
+        for (const std::vector<std::uint32_t>& positions :
+             {iota_positions(0, 130), iota_positions(45, 100), scattered}) {
+          Chunk c;
+          c.q_heads = 4;
+          c.kv_heads = 2;
+          c.head_dim = head_dim;
+          c.max_seq = 192;
+          c.scale = 1.0f / std::sqrt(float(head_dim));
+          c.positions = positions;
+          check(ctx, c, t, ++seed, mma_kernel(head_dim));
+        }
+      }
+    }
+  });
+}
+
+// Windows that end inside a tile and on its edge, soft-capping, sinks, all together, and GQA
+// ratios, over a chunk of two blocks.
+TEST(AttentionPrefillTensorCores, OptionsAndGqa) {
+  struct Option {
+    std::uint32_t window;
+    float softcap;
+    bool sinks;
+    std::uint32_t ratio;
+  };
+  const Option options[] = {{70, 0, false, 2}, {64, 0, false, 2},   {0, 1.5f, false, 2},
+                            {0, 0, true, 2},   {33, 2.0f, true, 1}, {0, 0, false, 4}};
+  mt::test::for_each_backend([&](mt::Context& ctx) {
+    std::uint64_t seed = 600;
+    for (DType t : kMmaDTypes) {
+      for (const Option& o : options) {
+        Chunk c;
+        c.kv_heads = 1;
+        c.q_heads = o.ratio;
+        c.head_dim = 64;
+        c.max_seq = 160;
+        c.positions = iota_positions(20, 120);
+        c.window = o.window;
+        c.softcap = o.softcap;
+        c.sinks = o.sinks;
+        c.scale = o.softcap > 0 ? 1.0f : 0.125f;  // so that soft-capping changes the logits
+        check(ctx, c, t, ++seed, mma_kernel(64));
+      }
+    }
+  });
+}
+
+// attention_prefill by name takes the tensor-core kernel for f16 / bf16 at head_dim 64 and 128:
+// the same bytes as the kernel run directly.
+TEST(AttentionPrefillTensorCores, RunByNameTakesThem) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    for (std::uint32_t head_dim : {64u, 128u}) {
+      Chunk c;
+      c.head_dim = head_dim;
+      c.max_seq = 80;
+      c.positions = iota_positions(3, 70);
+      const DType t = DType::BF16;
+      const attn::Inputs in = random_inputs(c, t, 700 + head_dim);
+      const std::vector<std::uint8_t> by_name =
+          mt::kernels::run(ctx, "attention_prefill", t, raw_buffers(c, in, t)).outputs.at("out");
+      const std::vector<std::uint8_t> direct =
+          mt::kernels::run(ctx, mma_kernel(head_dim), t, raw_buffers(c, in, t)).outputs.at("out");
+      EXPECT_EQ(by_name, direct) << "head_dim " << head_dim;
+    }
+  });
+}
+
+TEST(AttentionPrefillTensorCores, ErrorsNameKernelAndParameter) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    Chunk c;
+    c.head_dim = 128;
+    c.positions = {3, 4};
+    const attn::Inputs in = random_inputs(c, DType::F16, 9);
+    mt::test::expect_mentions(mt::test::error_of([&] {
+                                mt::kernels::run(ctx, mma_kernel(64), DType::F16,
+                                                 raw_buffers(c, in, DType::F16));
+                              }),
+                              {"attention_prefill_mma_d64", "head_dim == 64"});
+    mt::test::expect_mentions(mt::test::error_of([&] {
+                                mt::kernels::run(ctx, mma_kernel(128), DType::F32,
+                                                 raw_buffers(c, in, DType::F32));
+                              }),
+                              {"attention_prefill_mma_d128", "f32"});
+    c.positions = {3, 24};  // 24 is past the cache
+    mt::test::expect_mentions(mt::test::error_of([&] {
+                                mt::kernels::run(ctx, mma_kernel(128), DType::F16,
+                                                 raw_buffers(c, in, DType::F16));
+                              }),
+                              {"attention_prefill_mma_d128", "positions", "out of bounds"});
+    // The context still runs a good request.
+    c.positions = {3, 4};
+    check(ctx, c, DType::F16, 10, mma_kernel(128));
   });
 }
 

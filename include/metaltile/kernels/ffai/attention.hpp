@@ -20,7 +20,10 @@
 //                                       output, running maximum and sum per query head
 //  attention_decode_combine             merges the partials of every format by log-sum-exp
 //  attention_prefill[_<format>]         T query tokens of one sequence at positions[t], each
-//                                       attending to the cache up to its own position (causal)
+//                                       attending to the cache up to its own position (causal);
+//                                       run by name takes the tensor-core form where it applies
+//  attention_prefill_mma_d64, _d128     the same on the tensor cores (flash attention): raw
+//                                       f16 / bf16 cache, head_dim 64 or 128
 #define MT_FFAI_ATTENTION_KERNELS(X)   \
   X(attention_decode)                  \
   X(attention_decode_int4)             \
@@ -37,7 +40,9 @@
   X(attention_prefill_int4)            \
   X(attention_prefill_int8)            \
   X(attention_prefill_fp8_e4m3)        \
-  X(attention_prefill_fp8_e5m2)
+  X(attention_prefill_fp8_e5m2)        \
+  X(attention_prefill_mma_d64)         \
+  X(attention_prefill_mma_d128)
 
 namespace mt::kernels::ffai::attention {
 
