@@ -2,10 +2,12 @@
 # A short GPU lease for the engine's decode step, most important part first, each under its own
 # time limit so that what finished comes back when the lease runs out:
 #   1. build (scripts/gpu-check.sh's build);
-#   2. the decoder's tests on CUDA (fused GEMVs, decoder, tile generate);
+#   2. the decoder's tests on CUDA (fused GEMVs, decoder, tile generate, prefill attention and the
+#      tile layer it uses);
 #   3. the decode benchmark: tile rows fused and unfused (bf16 and 4-bit) for MODELS, then
 #      transformers eager only when TRANSFORMERS=1;
-#   4. the fused kernels against the plain GEMVs (tile bench, no references);
+#   4. the fused kernels against the plain GEMVs and the tensor-core prefill attention (tile
+#      bench, no references);
 #   5. the decode step's kernel profile (Nsight Compute) of the first model;
 #   6. the batched prefill's kernel profile (PREFILL_MODEL, 512 tokens).
 #
@@ -30,7 +32,7 @@ rm -rf "$out/build"
 stamp "build"
 
 MT_BACKEND=cuda timeout "${TEST_SECONDS:-120}" ctest --test-dir "$build" -j 16 \
-  -R "${TESTS:-decode_gemv|engine\\.|cuda_backend_test}" --output-on-failure >"$out/ctest.txt" 2>&1
+  -R "${TESTS:-decode_gemv|engine\\.|cuda_backend_test|attention_prefill|backends\\.tile_test}" --output-on-failure >"$out/ctest.txt" 2>&1
 grep -E "tests passed|tests failed|\*\*\*|Failed|Timeout" "$out/ctest.txt" | tail -n 20
 stamp "tests"
 
@@ -45,7 +47,8 @@ rm -rf "$out/engine"
 stamp "decode benchmark"
 
 timeout "${BENCH_SECONDS:-60}" "$tile" bench rms_norm_gemv rms_norm_gemv_swiglu residual_gemv rms_norm_gemv_rope \
-  rms_norm_qgemv rms_norm_qgemv_swiglu residual_qgemv rms_norm_qgemv_rope gemv_m1 qgemv_affine_m1 2>/dev/null |
+  rms_norm_qgemv rms_norm_qgemv_swiglu residual_qgemv rms_norm_qgemv_rope gemv_m1 qgemv_affine_m1 \
+  attention_prefill_mma_d128 attention_prefill_mma_d64 2>/dev/null |
   grep -v '^tile bench: \[' >"$out/kernels.txt"
 cat "$out/kernels.txt"
 stamp "kernel bench"

@@ -165,4 +165,6 @@ REFERENCES = {
     "attention_prefill_int8": _prefill_affine(8),
     "attention_prefill_fp8_e4m3": _prefill_fp8("e4m3"),
     "attention_prefill_fp8_e5m2": _prefill_fp8("e5m2"),
+    "attention_prefill_mma_d64": attention_prefill,
+    "attention_prefill_mma_d128": attention_prefill,
 }
