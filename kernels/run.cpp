@@ -147,7 +147,8 @@ const DeviceBuffer& KernelRunner::scratch(const ScratchBuffer& s) {
   if (!buffer.valid() || buffer.size() < bytes) {
     // A smaller buffer may still be referenced by a captured graph: keep it alive.
     if (buffer.valid()) retired_.push_back(buffer);
-    buffer = ctx_.allocate(std::max<std::size_t>(bytes, 1));
+    const std::size_t size = std::max<std::size_t>(bytes, 1);
+    buffer = s.zeroed ? ctx_.upload(std::vector<std::uint8_t>(size, 0)) : ctx_.allocate(size);
   }
   return buffer;
 }

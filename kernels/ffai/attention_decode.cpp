@@ -232,11 +232,13 @@ void merge_round(const Request& r, const Layout& w, const MergeArrays& a, const 
 
 }  // namespace
 
-void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial, Queries queries) {
+void build_decode(KernelBuilder& k, DType t, CacheFormat f, DecodeOutput output, Queries queries) {
+  const bool partial = output != DecodeOutput::Out;
+  const bool merged = output == DecodeOutput::MergedPartials;
   MT_ASSERT(!(partial && queries == Queries::Prefill)) << "prefill attention has no split kernel";
   const bool prefill = queries == Queries::Prefill;
   const Request r = declare_request(k, t, f, queries);
-  std::optional<Tensor> out, part_o, part_m, part_l;
+  std::optional<Tensor> out, part_o, part_m, part_l, arrivals;
   std::optional<Val> n_splits;
   if (partial) {
     n_splits = k.scalar_u32("n_splits");
@@ -246,9 +248,14 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial, Querie
     part_l = k.output("part_l", F32);
     require_partials(k, r.sequences * r.n_q_heads * *n_splits, r.head_dim, *part_o, *part_m,
                      *part_l);
-  } else {
+  }
+  if (!partial || merged) {
     out = k.output("out", t);
     require_query_shaped(k, r, *out);
+  }
+  if (merged) {
+    arrivals = k.output("arrivals", DType::U32);
+    k.require_len(*arrivals, r.sequences * r.n_kv_heads, "len(lengths)*n_kv_heads");
   }
   // The layout needs exactly kThreads threads a group; grid axes 0, 1, 2 are split, KV head
   // and sequence (prefill: query token), and groups past the work do nothing.
@@ -354,6 +361,31 @@ void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial, Querie
         barrier();
       }
     });
+    if (merged) {
+      // Every split of (b, kv_head) counts itself in once its partials are written (splits
+      // without positions too); the last to arrive merges them all, one warp a query head,
+      // and sets the count back to 0 for the next launch.
+      device_fence();  // this thread's partials, before the count
+      barrier();       // every thread's
+      const ArrayRef last = k.threadgroup_array("last_split", DType::U32, 1);
+      const Val counter = b * r.n_kv_heads + kv_head;
+      if_(thread_id(0) == 0u, [&] {
+        const Val before = atomic_add(*arrivals, counter, u32(1));
+        last[0] = select(before + 1u == splits, u32(1), u32(0));
+      });
+      barrier();
+      if_(last[0] == 1u, [&] {
+        device_fence();  // the other splits' partials, after their counts
+        const MergeTeam warp{lane_id(), u32(32), warp_max, warp_sum};
+        const Val q_head_base = kv_head * r.group;
+        for (Val head : range(warp_id(), r.group, u32(kWarps))) {
+          merge_splits(Partials{*part_o, *part_m, *part_l}, warp,
+                       b * r.n_q_heads + q_head_base + head, q_head_base + head, chunk.used, splits,
+                       r.head_dim, SinkTerm{r.sinks, r.has_sinks}, *out);
+        }
+        if_(thread_id(0) == 0u, [&] { (*arrivals)[counter] = u32(0); });
+      });
+    }
   });
 }
 

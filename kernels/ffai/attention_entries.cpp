@@ -25,8 +25,27 @@ constexpr std::size_t kMinSplitPositions = 64;
 
 std::string decode_name(CacheFormat f) { return "attention_decode" + format_suffix(f); }
 
-// Launches for a request: one pass when splits == 1, else partial + combine.
-LaunchPlan decode_plan(const LaunchShape& s, CacheFormat f, std::uint32_t forced_splits) {
+using KernelBody = void (*)(KernelBuilder&, DType);
+
+template <CacheFormat F, DecodeOutput O, Queries Q>
+void decode_body_of(KernelBuilder& k, DType t) {
+  build_decode(k, t, F, O, Q);
+}
+
+// The body of the decode-family kernel of format f that writes O for queries Q.
+template <DecodeOutput O, Queries Q = Queries::Decode>
+KernelBody decode_body(CacheFormat f) {
+  static constexpr KernelBody bodies[] = {
+      decode_body_of<CacheFormat::Raw, O, Q>, decode_body_of<CacheFormat::Int4, O, Q>,
+      decode_body_of<CacheFormat::Int8, O, Q>, decode_body_of<CacheFormat::Fp8E4M3, O, Q>,
+      decode_body_of<CacheFormat::Fp8E5M2, O, Q>};
+  return bodies[static_cast<std::size_t>(f)];
+}
+
+// Launches for a request: one pass when splits == 1, else the split kernel that merges in its
+// last group, or partial + combine (`merge`: the device's choice, or forced).
+LaunchPlan decode_plan(const LaunchShape& s, CacheFormat f, std::uint32_t forced_splits,
+                       std::optional<SplitMerge> merge) {
   const std::size_t sequences = s.elements("lengths");
   const std::size_t kv_heads = s.u32("n_kv_heads"), q_heads = s.u32("n_q_heads");
   const std::size_t head_dim = s.u32("head_dim"), max_seq = s.u32("max_seq");
@@ -41,6 +60,17 @@ LaunchPlan decode_plan(const LaunchShape& s, CacheFormat f, std::uint32_t forced
   const std::size_t rows = sequences * q_heads * splits;
   LaunchPlan plan;
   plan.scratch = {{"part_o", F32, rows * head_dim}, {"part_m", F32, rows}, {"part_l", F32, rows}};
+  const SplitMerge how = merge.value_or(
+      s.limits().merge_splits_in_kernel ? SplitMerge::LastSplit : SplitMerge::CombineKernel);
+  if (how == SplitMerge::LastSplit) {
+    plan.scratch.push_back({"arrivals", DType::U32, sequences * kv_heads, true});
+    plan.steps = {LaunchStep{decode_name(f) + "_splits",
+                             {splits, kv_heads, sequences},
+                             tpg,
+                             {},
+                             {{"n_splits", splits}}}};
+    return plan;
+  }
   plan.steps = {
       LaunchStep{decode_name(f) + "_partial",
                  {splits, kv_heads, sequences},
@@ -218,6 +248,19 @@ std::vector<BenchCase> partial_cases(BenchScale scale, CacheFormat f) {
   return cases;
 }
 
+// The merged kernels at the split counts of partial_cases' raw shapes (their partials, out and
+// the arrival counters; bytes as the entry's).
+std::vector<BenchCase> splits_cases(BenchScale scale, CacheFormat f) {
+  std::vector<BenchCase> cases = partial_cases(scale, f);
+  for (BenchCase& c : cases) {
+    const std::size_t kv_heads = std::get<std::uint32_t>(c.scalars.at("n_kv_heads"));
+    c.elements["out"] = c.elements.at("q");
+    c.elements["arrivals"] = c.elements.at("lengths") * kv_heads;
+    c.fills["arrivals"] = BenchFill::value(0);  // the kernel expects and leaves zeros
+  }
+  return cases;
+}
+
 std::vector<BenchCase> combine_cases(BenchScale scale) {
   if (scale == BenchScale::Smoke) {
     return {bench_case(scale, CacheFormat::Raw, {2, 64, 2}, Part::Combine)};
@@ -235,36 +278,24 @@ const char* kSplitGeometry =
     "partial kernel on grid (n, n_kv_heads, B) and the combine on grid (n_q_heads, B)";
 
 KernelInfo decode_info(CacheFormat f) {
-  static const std::vector<void (*)(KernelBuilder&, DType)> bodies = {
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Raw, false); },
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Int4, false); },
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Int8, false); },
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Fp8E4M3, false); },
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Fp8E5M2, false); }};
   std::vector<ParamDoc> buffers = input_docs(f);
   buffers.push_back(kOut);
   return KernelInfo{
       .default_mode = KernelMode::Grid3D,
       .dtypes = activation_dtypes(),
-      .body = bodies[static_cast<std::size_t>(f)],
+      .body = decode_body<DecodeOutput::Out>(f),
       .doc = {.summary = "decode attention of one query token per sequence over " +
                          format_words(f) + " (GQA, lengths, window, softcap, sinks)",
               .formula = kFormula,
               .buffers = buffers,
               .scalars = scalar_docs(f),
               .geometry = kSplitGeometry},
-      .geometry = [f](const LaunchShape& s) { return decode_plan(s, f, 0); },
+      .geometry = [f](const LaunchShape& s) { return decode_plan(s, f, 0, std::nullopt); },
       .bench = [f](BenchScale scale) { return entry_cases(scale, f); },
   };
 }
 
 KernelInfo partial_info(CacheFormat f) {
-  static const std::vector<void (*)(KernelBuilder&, DType)> bodies = {
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Raw, true); },
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Int4, true); },
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Int8, true); },
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Fp8E4M3, true); },
-      [](KernelBuilder& k, DType t) { build_decode(k, t, CacheFormat::Fp8E5M2, true); }};
   std::vector<ParamDoc> buffers = input_docs(f);
   buffers.insert(buffers.end(), {kPartO, kPartM, kPartL});
   std::vector<ParamDoc> scalars = scalar_docs(f);
@@ -272,7 +303,7 @@ KernelInfo partial_info(CacheFormat f) {
   return KernelInfo{
       .default_mode = KernelMode::Grid3D,
       .dtypes = activation_dtypes(),
-      .body = bodies[static_cast<std::size_t>(f)],
+      .body = decode_body<DecodeOutput::Partials>(f),
       .doc = {.summary = "one split of " + decode_name(f) +
                          ": each (sequence, KV head, split) writes its query heads' "
                          "unnormalised output, running maximum and sum",
@@ -291,6 +322,44 @@ KernelInfo partial_info(CacheFormat f) {
             return LaunchPlan{{}, {LaunchStep{"", grid, {kThreads, 1, 1}, {}, {}}}};
           },
       .bench = [f](BenchScale scale) { return partial_cases(scale, f); },
+  };
+}
+
+KernelInfo splits_info(CacheFormat f) {
+  std::vector<ParamDoc> buffers = input_docs(f);
+  buffers.insert(buffers.end(),
+                 {kPartO,
+                  kPartM,
+                  kPartL,
+                  kOut,
+                  {"arrivals",
+                   "[B, n_kv_heads] u32: splits arrived so far, 0 before the launch and after it "
+                   "(the last split resets it)"}});
+  std::vector<ParamDoc> scalars = scalar_docs(f);
+  scalars.push_back(kNSplits);
+  return KernelInfo{
+      .default_mode = KernelMode::Grid3D,
+      .dtypes = activation_dtypes(),
+      .body = decode_body<DecodeOutput::MergedPartials>(f),
+      .doc = {.summary = "every split of " + decode_name(f) +
+                         " in one launch: each (sequence, KV head, split) writes its partials "
+                         "as " +
+                         decode_name(f) +
+                         "_partial does, and the last of a (sequence, KV "
+                         "head) to finish merges them into out as attention_decode_combine does",
+              .formula = kFormula,
+              .buffers = buffers,
+              .scalars = scalars,
+              .geometry = "one threadgroup of 128 threads per (split, KV head, sequence): grid "
+                          "(n_splits, n_kv_heads, B); the last group of a (sequence, KV head) "
+                          "merges with one warp per query head"},
+      .geometry =
+          [](const LaunchShape& s) {
+            const std::array<std::size_t, 3> grid{s.u32("n_splits"), s.u32("n_kv_heads"),
+                                                  s.elements("lengths")};
+            return LaunchPlan{{}, {LaunchStep{"", grid, {kThreads, 1, 1}, {}, {}}}};
+          },
+      .bench = [f](BenchScale scale) { return splits_cases(scale, f); },
   };
 }
 
@@ -373,26 +442,10 @@ LaunchPlan prefill_mma_plan(const LaunchShape& s, std::string kernel) {
 }
 
 KernelInfo prefill_info(CacheFormat f) {
-  static const std::vector<void (*)(KernelBuilder&, DType)> bodies = {
-      [](KernelBuilder& k, DType t) {
-        build_decode(k, t, CacheFormat::Raw, false, Queries::Prefill);
-      },
-      [](KernelBuilder& k, DType t) {
-        build_decode(k, t, CacheFormat::Int4, false, Queries::Prefill);
-      },
-      [](KernelBuilder& k, DType t) {
-        build_decode(k, t, CacheFormat::Int8, false, Queries::Prefill);
-      },
-      [](KernelBuilder& k, DType t) {
-        build_decode(k, t, CacheFormat::Fp8E4M3, false, Queries::Prefill);
-      },
-      [](KernelBuilder& k, DType t) {
-        build_decode(k, t, CacheFormat::Fp8E5M2, false, Queries::Prefill);
-      }};
   return KernelInfo{
       .default_mode = KernelMode::Grid3D,
       .dtypes = activation_dtypes(),
-      .body = bodies[static_cast<std::size_t>(f)],
+      .body = decode_body<DecodeOutput::Out, Queries::Prefill>(f),
       .doc = {.summary = "causal attention of a chunk of T query tokens of one sequence over " +
                          format_words(f) +
                          " holding the chunk and what precedes it (GQA, window, softcap, sinks)",
@@ -462,13 +515,16 @@ std::uint32_t choose_split_count(std::size_t sequences_x_kv_heads, std::size_t p
   return static_cast<std::uint32_t>(std::min(slots / sequences_x_kv_heads, most));
 }
 
-KernelInfo with_split_count(std::string_view name, std::uint32_t n_splits) {
+KernelInfo with_split_count(std::string_view name, std::uint32_t n_splits,
+                            std::optional<SplitMerge> merge) {
   for (CacheFormat f : {CacheFormat::Raw, CacheFormat::Int4, CacheFormat::Int8,
                         CacheFormat::Fp8E4M3, CacheFormat::Fp8E5M2}) {
     if (decode_name(f) != name) continue;
     if (n_splits == 0) throw param_error(name, "n_splits", "a split count must be at least 1");
     KernelInfo info = kernel_info(name);
-    info.geometry = [f, n_splits](const LaunchShape& s) { return decode_plan(s, f, n_splits); };
+    info.geometry = [f, n_splits, merge](const LaunchShape& s) {
+      return decode_plan(s, f, n_splits, merge);
+    };
     return info;
   }
   throw Error("with_split_count: '" + std::string(name) +
@@ -485,6 +541,11 @@ KernelInfo attention_decode_int4_partial::info() { return partial_info(CacheForm
 KernelInfo attention_decode_int8_partial::info() { return partial_info(CacheFormat::Int8); }
 KernelInfo attention_decode_fp8_e4m3_partial::info() { return partial_info(CacheFormat::Fp8E4M3); }
 KernelInfo attention_decode_fp8_e5m2_partial::info() { return partial_info(CacheFormat::Fp8E5M2); }
+KernelInfo attention_decode_splits::info() { return splits_info(CacheFormat::Raw); }
+KernelInfo attention_decode_int4_splits::info() { return splits_info(CacheFormat::Int4); }
+KernelInfo attention_decode_int8_splits::info() { return splits_info(CacheFormat::Int8); }
+KernelInfo attention_decode_fp8_e4m3_splits::info() { return splits_info(CacheFormat::Fp8E4M3); }
+KernelInfo attention_decode_fp8_e5m2_splits::info() { return splits_info(CacheFormat::Fp8E5M2); }
 
 KernelInfo attention_prefill::info() { return prefill_info(CacheFormat::Raw); }
 KernelInfo attention_prefill_int4::info() { return prefill_info(CacheFormat::Int4); }

@@ -112,11 +112,37 @@ SplitChunk split_chunk(const Span& s, const Val& n_splits);
 // units (scores are scaled by log2(e) before exp2).
 Val normalise(const Val& o, const Val& m, const Val& l, const Val& has_sinks, const Val& sink);
 
-// The kernels' bodies, one per (format, queries, output): `partial` writes part_o / part_m /
-// part_l of one split, else `out` (prefill: always `out`, one pass).
-void build_decode(KernelBuilder& k, DType t, CacheFormat f, bool partial,
+// What a decode kernel writes: `out` in one pass; the part_o / part_m / part_l of its split
+// (the combine kernel merges them); or its split's partials, after which the last group of a
+// (sequence, KV head) to finish merges all of them into `out` (counting in `arrivals`).
+enum class DecodeOutput : std::uint8_t { Out, Partials, MergedPartials };
+
+// The kernels' bodies, one per (format, queries, output); prefill writes `out` in one pass.
+void build_decode(KernelBuilder& k, DType t, CacheFormat f, DecodeOutput output,
                   Queries queries = Queries::Decode);
 void build_combine(KernelBuilder& k, DType t);
+
+// The split partial results, [B, n_q_heads, n_splits(, head_dim)] f32 (require_partials).
+struct Partials {
+  Tensor o, m, l;
+};
+// Threads that merge one query row together: the member's index, the team's size and the
+// reductions over the team (the whole group, or one warp).
+struct MergeTeam {
+  Val member, size;
+  Val (*max)(const Val&);
+  Val (*sum)(const Val&);
+};
+// The sinks and whether they join the denominator.
+struct SinkTerm {
+  Tensor sinks;
+  Val has_sinks;
+};
+// Merges the partials of query row q_row (query head q_head), its splits [0, used) of n_splits,
+// by log-sum-exp into out's row q_row, normalised with the sink: the combine kernel's work.
+void merge_splits(const Partials& p, const MergeTeam& team, const Val& q_row, const Val& q_head,
+                  const Val& used, const Val& n_splits, const Val& head_dim,
+                  const SinkTerm& sink_term, const Tensor& out);
 
 // Prefill on the tensor cores (attention_prefill_mma.cpp): raw f16 / bf16 caches of one
 // head_dim (64 or 128), one threadgroup of kThreads per kPrefillBlockTokens query tokens and

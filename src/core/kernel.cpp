@@ -344,7 +344,8 @@ Instr atomic_array(Kernel& k, CombineOp combine, ArrayId a, ValueId index, Value
 }
 
 Instr barrier(OpKind op) {
-  MT_ASSERT(op == OpKind::Barrier || op == OpKind::WarpBarrier) << op_name(op);
+  MT_ASSERT(op == OpKind::Barrier || op == OpKind::WarpBarrier || op == OpKind::DeviceFence)
+      << op_name(op);
   return statement(op, {});
 }
 

@@ -244,6 +244,7 @@ Scalar scalar_eval(OpKind op, DType result, DType operand, std::span<const Scala
     case OpKind::AtomicArray:
     case OpKind::Barrier:
     case OpKind::WarpBarrier:
+    case OpKind::DeviceFence:
     case OpKind::WaitPriorKernel:
     case OpKind::ReleaseNextKernel:
     case OpKind::WarpReduce:

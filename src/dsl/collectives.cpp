@@ -113,6 +113,9 @@ void barrier() { KernelBuilder::current().append_statement(make::barrier(OpKind:
 void warp_barrier() {
   KernelBuilder::current().append_statement(make::barrier(OpKind::WarpBarrier));
 }
+void device_fence() {
+  KernelBuilder::current().append_statement(make::barrier(OpKind::DeviceFence));
+}
 
 Val warp_sum(const Val& v) { return warp_reduce(CombineOp::Add, v); }
 Val warp_product(const Val& v) { return warp_reduce(CombineOp::Mul, v); }

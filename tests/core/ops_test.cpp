@@ -201,7 +201,8 @@ TEST(Ops, PurityAndResults) {
                                         "tensor_map_shape",
                                         "prefetch_l2",
                                         "wait_prior_kernel",
-                                        "release_next_kernel"};
+                                        "release_next_kernel",
+                                        "device_fence"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(is_pure(e.op), !impure.contains(std::string(e.name))) << e.name;
   }
@@ -234,7 +235,8 @@ TEST(Ops, PurityAndResults) {
                                            "tensor_map_shape",
                                            "prefetch_l2",
                                            "wait_prior_kernel",
-                                           "release_next_kernel"};
+                                           "release_next_kernel",
+                                           "device_fence"};
   for (const OpEntry& e : all_ops()) {
     EXPECT_EQ(has_result(e.op), !no_result.contains(std::string(e.name))) << e.name;
   }

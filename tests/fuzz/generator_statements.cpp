@@ -318,6 +318,9 @@ void Generator::global_atomic() {
   } else {
     v = value(t, 2);
   }
+  // The fence before a global atomic, as a group publishing its writes does (it draws nothing
+  // from the generator's stream: every seed keeps its program).
+  emit_statement(make::barrier(OpKind::DeviceFence));
   emit_value(make::atomic_global(k_, op, out, i, v), Uniformity::Thread, exact());
 }
 

@@ -44,6 +44,13 @@ struct DeviceLimits {
   // interpreter runs them anywhere but reports false, so the rules' choice there is the
   // portable one.
   bool warpgroup_mma = false;
+  // Whether a split kernel may merge its splits in the last of its groups to finish (counters
+  // in device memory that each group's arrival advances and the last one resets): the device
+  // runs every group of a launch to its end even past a failed checked access, so the counters
+  // always come back to zero (CUDA, unless MT_SPLIT_MERGE=0). The interpreter stops a launch at
+  // its first failure, which would leave them counted, and reports false; by name every kernel
+  // runs either way.
+  bool merge_splits_in_kernel = false;
 };
 
 // Checks k's arrays against `limits` before anything is allocated: all threadgroup arrays

@@ -159,6 +159,10 @@ struct Block {
 // Synchronisation (every thread of the threadgroup / warp must reach it):
 //  Barrier      threadgroup barrier: threadgroup-memory writes before it are visible after it
 //  WarpBarrier  the same within one warp
+//  DeviceFence  orders the calling thread's memory accesses before it against those after it
+//               for every thread of the device (not a barrier: no thread waits for another).
+//               With an atomic it publishes a group's writes to the group that sees the
+//               atomic's result, which fences again before reading them
 // Overlap with the neighbouring kernels of a stream (programmatic dependent launch; at the
 // top of the body, reached by every thread, before any access of a tensor but PrefetchL2):
 //  WaitPriorKernel    waits until the kernel before this one in the stream has finished and
@@ -304,7 +308,7 @@ Instr atomic_global(Kernel& k, CombineOp combine, ParamId p, ValueId index, Valu
 Instr array_load(Kernel& k, ArrayId a, ValueId index);
 Instr array_store(const Kernel& k, ArrayId a, ValueId index, ValueId value);
 Instr atomic_array(Kernel& k, CombineOp combine, ArrayId a, ValueId index, ValueId value);
-Instr barrier(OpKind op);         // Barrier or WarpBarrier
+Instr barrier(OpKind op);         // Barrier, WarpBarrier or DeviceFence
 Instr kernel_overlap(OpKind op);  // WaitPriorKernel or ReleaseNextKernel
 Instr prefetch_l2(const Kernel& k, ParamId p, ValueId first, ValueId count);
 Instr warp_reduce(Kernel& k, CombineOp combine, ValueId value);

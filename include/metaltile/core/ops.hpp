@@ -119,6 +119,7 @@ namespace mt {
   X(WarpBarrier, "warp_barrier", Sync, Own, Ordered, Impure, None, 0)                         \
   X(WaitPriorKernel, "wait_prior_kernel", Sync, Own, Ordered, Impure, None, 0)                \
   X(ReleaseNextKernel, "release_next_kernel", Sync, Own, Ordered, Impure, None, 0)            \
+  X(DeviceFence, "device_fence", Sync, Own, Ordered, Impure, None, 0)                         \
   X(WarpReduce, "warp_reduce", Collective, Own, Ordered, Impure, Same, 0)                     \
   X(WarpShuffle, "warp_shuffle", Collective, Own, Ordered, Impure, Same, 0)                   \
   X(WarpPrefixSum, "warp_prefix_sum", Collective, Own, Ordered, Impure, Same, 0)              \

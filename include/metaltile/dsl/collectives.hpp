@@ -19,6 +19,11 @@ Val warp_id();
 
 void barrier();       // threadgroup barrier (and threadgroup-memory fence)
 void warp_barrier();  // warp barrier
+// Orders this thread's device-memory accesses before the call against those after it, as every
+// thread of the device sees them (no thread waits). A group publishes its writes to a later
+// group with: its writes, device_fence(), barrier(), one thread's atomic; the group that sees
+// the atomic's final count fences again before it reads them.
+void device_fence();
 
 // Warp collectives over the 32 lanes of the calling thread's warp (absent threads of a
 // partial last warp take no part).

@@ -52,6 +52,10 @@ struct ScratchBuffer {
   std::string name;
   DType dtype = DType::F32;
   std::size_t elements = 0;
+  // Zero before the plan's first launch, and the plan's kernels leave it zero when they end
+  // (counters that the last group to arrive resets), so a runner zeroes it once when it
+  // allocates it, and again only when a launch fails part-way.
+  bool zeroed = false;
 };
 
 // One launch of a registered kernel.

@@ -425,8 +425,12 @@ class GroupRunner {
       case OpShape::Control:
         return in.op == OpKind::For ? for_loop(in, active, depth) : if_then_else(in, active, depth);
       case OpShape::Sync:
-        // The interpreter runs a stream's kernels one after another: nothing overlaps.
-        if (in.op == OpKind::WaitPriorKernel || in.op == OpKind::ReleaseNextKernel) return;
+        // The interpreter runs a stream's kernels one after another: nothing overlaps. A group
+        // runs on one host thread and atomics take a lock, which orders its accesses already.
+        if (in.op == OpKind::WaitPriorKernel || in.op == OpKind::ReleaseNextKernel ||
+            in.op == OpKind::DeviceFence) {
+          return;
+        }
         return cooperate(in, active);
       case OpShape::Collective: return cooperate(in, active);
       case OpShape::Matrix: return matrix(in, active);

@@ -103,6 +103,11 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
   const char* opt_out = std::getenv("MT_WGMMA");
   limits_.warpgroup_mma = info_.compute_major == 9 && info_.compute_minor == 0 &&
                           !(opt_out != nullptr && std::string_view(opt_out) == "0");
+  // Split decode attention merges in its last group instead of a second launch (a combine
+  // kernel); MT_SPLIT_MERGE=0 keeps the two launches.
+  const char* merge_opt_out = std::getenv("MT_SPLIT_MERGE");
+  limits_.merge_splits_in_kernel =
+      !(merge_opt_out != nullptr && std::string_view(merge_opt_out) == "0");
 }
 
 CudaBackend::~CudaBackend() = default;

@@ -683,6 +683,7 @@ class Emitter {
     switch (in.op) {
       case OpKind::Barrier: line() << d_.barrier << ";\n"; return;
       case OpKind::WarpBarrier: line() << d_.warp_barrier << ";\n"; return;
+      case OpKind::DeviceFence: line() << "__threadfence();\n"; return;
       case OpKind::WaitPriorKernel: line() << "mt_wait_prior_kernel();\n"; return;
       case OpKind::ReleaseNextKernel: line() << "mt_release_next_kernel();\n"; return;
       default: MT_ASSERT(false) << op_name(in.op) << " is not a synchronisation op";

@@ -257,7 +257,8 @@ class Keeper {
   std::uint32_t next_ = 0;
 };
 
-// Thread identity on every axis, barriers and a threadgroup array sized by a specialised scalar.
+// Thread identity on every axis, barriers, a device fence and a threadgroup array sized by a
+// specialised scalar.
 Kernel thread_identity() {
   Kernel k = trace("thread_identity", KernelMode::Reduction, [](KernelBuilder& b) {
     const Val n = b.scalar_u32("n");
@@ -275,6 +276,7 @@ Kernel thread_identity() {
     barrier();
     keep(row[warp_id()]);
     warp_barrier();
+    device_fence();
   });
   return passes::specialise_scalars(std::move(k), {{"n", Scalar::of_int(96)}});
 }

@@ -52,10 +52,14 @@ void expect_errors(const std::string& kernel, const mt::BufferMap& good,
                    const std::vector<BadCase>& cases,
                    const std::function<void(const mt::BufferMap&, mt::Context&)>& run_good) {
   mt::test::for_each_backend([&](mt::Context& ctx) {
-    for (std::uint32_t splits : {1u, 2u}) {
-      const mt::KernelInfo entry = attention::with_split_count(kernel, splits);
+    for (const auto& [label, entry] : std::vector<std::pair<std::string, mt::KernelInfo>>{
+             {"1 split", attention::with_split_count(kernel, 1)},
+             {"2 splits merged by the last",
+              attention::with_split_count(kernel, 2, attention::SplitMerge::LastSplit)},
+             {"2 splits and the combine",
+              attention::with_split_count(kernel, 2, attention::SplitMerge::CombineKernel)}}) {
       for (const BadCase& c : cases) {
-        SCOPED_TRACE(c.what + ", splits " + std::to_string(splits));
+        SCOPED_TRACE(c.what + ", " + label);
         mt::BufferMap bad = good;
         c.change(bad);
         const std::string message =

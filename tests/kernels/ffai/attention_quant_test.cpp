@@ -129,12 +129,17 @@ void check(mt::Context& ctx, const Problem& p, const Format& f, std::uint32_t gr
       mt::test::unpack(mt::kernels::run(ctx, "attention_decode", t, r.raw).outputs.at("out"), t);
   const std::vector<double> exact = attn::oracle(p, r.dequantised);
   // 0: the split count run chooses (one pass on the interpreter for these shapes).
-  for (std::uint32_t splits : {0u, 3u}) {
-    SCOPED_TRACE("splits " + std::to_string(splits));
-    const mt::DispatchResult r_fused =
-        splits == 0 ? mt::kernels::run(ctx, name, t, r.fused)
-                    : mt::kernels::run(ctx, attention::with_split_count(name, splits), t, r.fused);
-    const std::vector<float> fused = mt::test::unpack(r_fused.outputs.at("out"), t);
+  std::vector<std::pair<std::string, mt::KernelInfo>> entries = {{"auto", mt::kernel_info(name)}};
+  for (attention::SplitMerge merge :
+       {attention::SplitMerge::LastSplit, attention::SplitMerge::CombineKernel}) {
+    entries.emplace_back(merge == attention::SplitMerge::LastSplit ? "3 splits merged by the last"
+                                                                   : "3 splits and the combine",
+                         attention::with_split_count(name, 3, merge));
+  }
+  for (const auto& [label, entry] : entries) {
+    SCOPED_TRACE(label);
+    const std::vector<float> fused =
+        mt::test::unpack(mt::kernels::run(ctx, entry, t, r.fused).outputs.at("out"), t);
     attn::expect_attention_close(fused, attn::widen(reference), t, max_v,
                                  "out against bulk_dequant + attention_decode");
     attn::expect_attention_close(fused, exact, t, max_v, "out against the oracle");

@@ -1,8 +1,9 @@
 // attention_decode on every backend and dtype against the f64 oracle: each option alone and
 // together (window, softcap, sinks), GQA ratios, lengths of 1, odd and max_seq, every head_dim,
-// one-pass and split paths, positions outside a sequence's span never read (they hold NaN),
-// specialised scalars, the device-resident runner, over-dispatch, and the partial kernel's
-// splits past a sequence's positions writing nothing.
+// one-pass and split paths (merged by the last split's group and by the combine kernel),
+// positions outside a sequence's span never read (they hold NaN), specialised scalars, the
+// device-resident runner launched again and again and replayed from a graph, over-dispatch,
+// and the partial kernel's splits past a sequence's positions writing nothing.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -45,22 +46,34 @@ void poison_unattended_rows(const Problem& p, Inputs& in) {
   }
 }
 
+// The entries that run `name` with n_splits fixed (0: chosen by run): for n > 1 both merges,
+// in the last split's group and by the combine kernel.
+std::vector<std::pair<std::string, mt::KernelInfo>> split_entries(const std::string& name,
+                                                                  std::uint32_t n_splits) {
+  if (n_splits == 0) return {{"auto", mt::kernel_info(name)}};
+  if (n_splits == 1) return {{"1 split", attention::with_split_count(name, 1)}};
+  const std::string n = std::to_string(n_splits) + " splits";
+  return {{n + " merged by the last",
+           attention::with_split_count(name, n_splits, attention::SplitMerge::LastSplit)},
+          {n + " and the combine",
+           attention::with_split_count(name, n_splits, attention::SplitMerge::CombineKernel)}};
+}
+
 // Runs attention_decode for p with n_splits fixed (0: chosen by run) and checks the oracle.
 void check(mt::Context& ctx, const Problem& p, DType t, std::uint32_t n_splits,
            std::uint64_t seed) {
-  SCOPED_TRACE(p.text() + " " + std::string(mt::name_of(t)) + " splits " +
-               (n_splits == 0 ? std::string("auto") : std::to_string(n_splits)));
   Inputs in = attn::random_inputs(p, t, seed);
   const std::vector<double> expected = attn::oracle(p, in);
   const double max_v = attn::max_abs(in.v);
   poison_unattended_rows(p, in);
   const mt::BufferMap b = attn::raw_buffers(p, in, t);
-  const mt::DispatchResult r =
-      n_splits == 0
-          ? mt::kernels::run(ctx, "attention_decode", t, b)
-          : mt::kernels::run(ctx, attention::with_split_count("attention_decode", n_splits), t, b);
-  ASSERT_EQ(r.outputs.size(), 1u);
-  attn::expect_attention_close(mt::test::unpack(r.outputs.at("out"), t), expected, t, max_v, "out");
+  for (const auto& [label, entry] : split_entries("attention_decode", n_splits)) {
+    SCOPED_TRACE(p.text() + " " + std::string(mt::name_of(t)) + " " + label);
+    const mt::DispatchResult r = mt::kernels::run(ctx, entry, t, b);
+    ASSERT_EQ(r.outputs.size(), 1u);
+    attn::expect_attention_close(mt::test::unpack(r.outputs.at("out"), t), expected, t, max_v,
+                                 "out");
+  }
 }
 
 Problem base_problem() {
@@ -227,9 +240,11 @@ TEST(AttentionDecodeGeometry, OneFullWaveOfSplitsAndNeverFewerThan64PositionsASp
 
   // The entry's rule: one launch for one split, else partial + combine with scratch.
   const mt::KernelInfo& info = mt::kernel_info("attention_decode_int4");
-  auto shape = [](std::size_t sequences, std::uint32_t window, std::uint32_t multiprocessors) {
+  auto shape = [](std::size_t sequences, std::uint32_t window, std::uint32_t multiprocessors,
+                  bool merge_in_kernel) {
     mt::DeviceLimits limits;
     limits.multiprocessors = multiprocessors;
+    limits.merge_splits_in_kernel = merge_in_kernel;
     const std::size_t rows = sequences * 8 * 4096;
     std::map<std::string, std::size_t> elements = {{"q", sequences * 32 * 128},
                                                    {"k_w", rows * 16},
@@ -255,7 +270,7 @@ TEST(AttentionDecodeGeometry, OneFullWaveOfSplitsAndNeverFewerThan64PositionsASp
     scalars["softcap"] = mt::Scalar::of_float(0);
     return mt::LaunchShape("attention_decode_int4", DType::F16, limits, elements, scalars);
   };
-  const mt::LaunchPlan split = info.geometry(shape(1, 0, 132));
+  const mt::LaunchPlan split = info.geometry(shape(1, 0, 132, false));
   ASSERT_EQ(split.steps.size(), 2u);
   EXPECT_EQ(split.steps[0].kernel, "attention_decode_int4_partial");
   EXPECT_EQ(split.steps[0].grid, (std::array<std::size_t, 3>{33, 8, 1}));
@@ -263,9 +278,20 @@ TEST(AttentionDecodeGeometry, OneFullWaveOfSplitsAndNeverFewerThan64PositionsASp
   EXPECT_EQ(split.steps[1].grid, (std::array<std::size_t, 3>{32, 1, 1}));
   ASSERT_EQ(split.scratch.size(), 3u);
   EXPECT_EQ(split.scratch[0].elements, std::size_t{32} * 33 * 128);  // part_o
+  // Where the device merges in the kernel: one launch of the _splits kernel, with the arrival
+  // counters (one per sequence and KV head, zeroed) beside the partials.
+  const mt::LaunchPlan merged = info.geometry(shape(1, 0, 132, true));
+  ASSERT_EQ(merged.steps.size(), 1u);
+  EXPECT_EQ(merged.steps[0].kernel, "attention_decode_int4_splits");
+  EXPECT_EQ(merged.steps[0].grid, (std::array<std::size_t, 3>{33, 8, 1}));
+  ASSERT_EQ(merged.scratch.size(), 4u);
+  EXPECT_EQ(merged.scratch[3].name, "arrivals");
+  EXPECT_EQ(merged.scratch[3].elements, 8u);
+  EXPECT_TRUE(merged.scratch[3].zeroed);
   // A window of 100 positions bounds the split count: at most 2 splits of >= 64.
-  EXPECT_EQ(info.geometry(shape(1, 100, 132)).steps[0].grid[0], 2u);
-  const mt::LaunchPlan one = info.geometry(shape(20, 0, 132));
+  EXPECT_EQ(info.geometry(shape(1, 100, 132, false)).steps[0].grid[0], 2u);
+  EXPECT_EQ(info.geometry(shape(1, 100, 132, true)).steps[0].grid[0], 2u);
+  const mt::LaunchPlan one = info.geometry(shape(20, 0, 132, true));
   ASSERT_EQ(one.steps.size(), 1u);
   EXPECT_EQ(one.steps[0].kernel, "");
   EXPECT_EQ(one.steps[0].grid, (std::array<std::size_t, 3>{1, 8, 20}));
@@ -292,15 +318,14 @@ TEST(AttentionDecode, NanInAttendedInputsReachesTheOutput) {
     in.v[((2 * p.kv_heads + 1) * p.max_seq + 3) * p.head_dim + 5] = kNaN;
     const mt::BufferMap b = attn::raw_buffers(p, in, DType::F16);
     for (std::uint32_t splits : {1u, 2u}) {
-      const std::vector<float> out = mt::test::unpack(
-          mt::kernels::run(ctx, attention::with_split_count("attention_decode", splits), DType::F16,
-                           b)
-              .outputs.at("out"),
-          DType::F16);
-      for (std::uint32_t h = 0; h < p.q_heads; ++h) {
-        const std::size_t at = (2 * p.q_heads + h) * p.head_dim + 5;
-        EXPECT_EQ(std::isnan(out[at]), h >= 4) << "head " << h << " splits " << splits;
-        EXPECT_FALSE(std::isnan(out[at - 1])) << "head " << h << " splits " << splits;
+      for (const auto& [label, entry] : split_entries("attention_decode", splits)) {
+        const std::vector<float> out = mt::test::unpack(
+            mt::kernels::run(ctx, entry, DType::F16, b).outputs.at("out"), DType::F16);
+        for (std::uint32_t h = 0; h < p.q_heads; ++h) {
+          const std::size_t at = (2 * p.q_heads + h) * p.head_dim + 5;
+          EXPECT_EQ(std::isnan(out[at]), h >= 4) << "head " << h << ", " << label;
+          EXPECT_FALSE(std::isnan(out[at - 1])) << "head " << h << ", " << label;
+        }
       }
     }
   });
@@ -313,15 +338,18 @@ TEST(AttentionDecode, SpecialisedScalarsGiveTheSameBits) {
     p.sinks = true;
     const Inputs in = attn::random_inputs(p, DType::BF16, 800);
     mt::BufferMap b = attn::raw_buffers(p, in, DType::BF16);
-    const mt::KernelInfo split = attention::with_split_count("attention_decode", 2);
-    const mt::DispatchResult plain = mt::kernels::run(ctx, split, DType::BF16, b);
     mt::ConstMap consts = {{"head_dim", p.head_dim},
                            {"n_q_heads", p.q_heads},
                            {"n_kv_heads", p.kv_heads},
                            {"max_seq", p.max_seq}};
-    for (const auto& [name, value] : consts) b.erase(name);
-    const mt::DispatchResult specialised = mt::kernels::run(ctx, split, DType::BF16, b, consts);
-    EXPECT_EQ(specialised.outputs.at("out"), plain.outputs.at("out"));
+    mt::BufferMap without = b;
+    for (const auto& [name, value] : consts) without.erase(name);
+    for (const auto& [label, split] : split_entries("attention_decode", 2)) {
+      const mt::DispatchResult plain = mt::kernels::run(ctx, split, DType::BF16, b);
+      const mt::DispatchResult specialised =
+          mt::kernels::run(ctx, split, DType::BF16, without, consts);
+      EXPECT_EQ(specialised.outputs.at("out"), plain.outputs.at("out")) << label;
+    }
   });
 }
 
@@ -330,8 +358,6 @@ TEST(AttentionDecode, DeviceResidentRunnerMatchesTheByteMapRun) {
     const Problem p = base_problem();
     const Inputs in = attn::random_inputs(p, DType::F16, 900);
     const mt::BufferMap b = attn::raw_buffers(p, in, DType::F16);
-    const mt::KernelInfo split = attention::with_split_count("attention_decode", 3);
-    const mt::DispatchResult bytes = mt::kernels::run(ctx, split, DType::F16, b);
     mt::DeviceBindings bindings;
     std::vector<mt::DeviceBuffer> keep;
     for (const char* name : {"q", "k", "v", "lengths", "sinks", "out"}) {
@@ -347,11 +373,27 @@ TEST(AttentionDecode, DeviceResidentRunnerMatchesTheByteMapRun) {
     bindings.emplace("softcap", p.softcap);
     bindings.emplace("has_sinks", std::uint32_t{0});
     const mt::Stream stream = ctx.create_stream();
-    mt::kernels::KernelRunner runner(ctx, split, DType::F16);
-    runner.launch(bindings, stream);
-    stream.synchronize();
-    EXPECT_TRUE(runner.uses_scratch());
-    EXPECT_EQ(keep.back().download(), bytes.outputs.at("out"));
+    // Again and again, and from a captured graph: the merged kernel's arrival counters come
+    // back to zero after every launch, so each one merges exactly once.
+    for (const auto& [label, split] : split_entries("attention_decode", 3)) {
+      SCOPED_TRACE(label);
+      const mt::DispatchResult bytes = mt::kernels::run(ctx, split, DType::F16, b);
+      mt::kernels::KernelRunner runner(ctx, split, DType::F16);
+      for (int launch = 0; launch < 3; ++launch) {
+        keep.back().upload(mt::test::poisoned(p.sequences() * p.q_heads * p.head_dim, DType::F16));
+        runner.launch(bindings, stream);
+        stream.synchronize();
+        EXPECT_EQ(keep.back().download(), bytes.outputs.at("out")) << "launch " << launch;
+      }
+      EXPECT_TRUE(runner.uses_scratch());
+      const mt::Graph graph = ctx.capture(stream, [&] { runner.launch(bindings, stream); });
+      for (int replay = 0; replay < 2; ++replay) {
+        keep.back().upload(mt::test::poisoned(p.sequences() * p.q_heads * p.head_dim, DType::F16));
+        graph.replay(stream);
+        stream.synchronize();
+        EXPECT_EQ(keep.back().download(), bytes.outputs.at("out")) << "replay " << replay;
+      }
+    }
   });
 }
 

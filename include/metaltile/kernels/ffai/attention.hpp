@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +19,9 @@
 //                                       makes every launch (one pass, or partial + combine)
 //  attention_decode[_<format>]_partial  one split of every (sequence, KV head): unnormalised
 //                                       output, running maximum and sum per query head
+//  attention_decode[_<format>]_splits   every split in one launch, the last group of each
+//                                       (sequence, KV head) merging them (what run by name
+//                                       takes on CUDA)
 //  attention_decode_combine             merges the partials of every format by log-sum-exp
 //  attention_prefill[_<format>]         T query tokens of one sequence at positions[t], each
 //                                       attending to the cache up to its own position (causal);
@@ -35,6 +39,11 @@
   X(attention_decode_int8_partial)     \
   X(attention_decode_fp8_e4m3_partial) \
   X(attention_decode_fp8_e5m2_partial) \
+  X(attention_decode_splits)           \
+  X(attention_decode_int4_splits)      \
+  X(attention_decode_int8_splits)      \
+  X(attention_decode_fp8_e4m3_splits)  \
+  X(attention_decode_fp8_e5m2_splits)  \
   X(attention_decode_combine)          \
   X(attention_prefill)                 \
   X(attention_prefill_int4)            \
@@ -52,11 +61,19 @@ inline std::vector<KernelInfo> kernel_infos() {
   return {MT_FFAI_ATTENTION_KERNELS(MT_LIBRARY_KERNEL_ENTRY)};
 }
 
+// How the split partials of a launch are merged: by the last group of each (sequence, KV head)
+// to finish (the _splits kernels: one launch), or by the combine kernel (two launches).
+enum class SplitMerge : std::uint8_t { LastSplit, CombineKernel };
+
 // The entry of `name` (attention_decode or one of its quantised forms) with the split count
-// fixed instead of chosen from the device: 1 runs the one-pass kernel, n > 1 the partial kernel
-// over n splits and the combine. Pass it to mt::kernels::run or a KernelRunner to test the
-// split path on any device or to compare split counts. An mt::Error for another name or n == 0.
-KernelInfo with_split_count(std::string_view name, std::uint32_t n_splits);
+// fixed instead of chosen from the device: 1 runs the one-pass kernel, n > 1 n splits merged
+// as `merge` says (default: as the device would, DeviceLimits::merge_splits_in_kernel). Pass it
+// to mt::kernels::run or a KernelRunner to test the split paths on any device or to compare
+// split counts. An mt::Error for another name or n == 0. On the interpreter, a launch of the
+// _splits kernels that fails a check stops with its counters counted: a KernelRunner that
+// keeps them must then be made anew (run by name makes them for each call).
+KernelInfo with_split_count(std::string_view name, std::uint32_t n_splits,
+                            std::optional<SplitMerge> merge = std::nullopt);
 
 // The split count run by name chooses for `sequences_x_kv_heads` (B * n_kv_heads) independent
 // (sequence, KV head) pairs attending to at most `positions` positions on a device of
