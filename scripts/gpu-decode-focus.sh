@@ -2,12 +2,12 @@
 # A short GPU lease for the engine's decode step, most important part first, each under its own
 # time limit so that what finished comes back when the lease runs out:
 #   1. build (scripts/gpu-check.sh's build);
-#   2. the decoder's tests on CUDA (fused GEMVs, decoder, tile generate, prefill attention and the
-#      tile layer it uses);
-#   3. the decode benchmark: tile rows fused and unfused (bf16 and 4-bit) for MODELS, then
-#      transformers eager only when TRANSFORMERS=1;
-#   4. the fused kernels against the plain GEMVs and the tensor-core prefill attention (tile
-#      bench, no references);
+#   2. the decoder's tests on CUDA (fused GEMVs, decoder, tile generate, decode and prefill
+#      attention, the tile layer);
+#   3. the decode benchmark: tile rows (bf16, 4-bit, in order, with the combine kernel, checked,
+#      unfused) for MODELS, then transformers eager only when TRANSFORMERS=1;
+#   4. the fused kernels against the plain GEMVs, the tensor-core prefill attention, decode
+#      attention merged in its last split and with the combine kernel (tile bench, no references);
 #   5. the decode step's kernel profile (Nsight Compute) of the first model;
 #   6. the batched prefill's kernel profile (PREFILL_MODEL, 512 tokens).
 #
@@ -32,14 +32,14 @@ rm -rf "$out/build"
 stamp "build"
 
 MT_BACKEND=cuda timeout "${TEST_SECONDS:-120}" ctest --test-dir "$build" -j 16 \
-  -R "${TESTS:-decode_gemv|engine\\.|cuda_backend_test|attention_prefill|backends\\.tile_test}" --output-on-failure >"$out/ctest.txt" 2>&1
+  -R "${TESTS:-decode_gemv|engine\\.|cuda_backend_test|attention|backends\\.tile_test}" --output-on-failure >"$out/ctest.txt" 2>&1
 grep -E "tests passed|tests failed|\*\*\*|Failed|Timeout" "$out/ctest.txt" | tail -n 20
 stamp "tests"
 
 extra=(--no-compile)
 [ "${TRANSFORMERS:-0}" = 1 ] || extra+=(--tile-only)
 timeout "${ENGINE_SECONDS:-150}" python3 "$root/bench/engine/decode_bench.py" --tile "$tile" \
-  --out "$out/engine" --models "$models" --variants "${VARIANTS:-bf16,in-order,checked,4bit,4bit-in-order,unfused}" \
+  --out "$out/engine" --models "$models" --variants "${VARIANTS:-bf16,4bit,in-order,combine,checked,4bit-in-order,unfused}" \
   --prefill-tokens 0 "${extra[@]}" >"$out/decode.log" 2>&1
 cp "$out/engine/decode.md" "$out/decode.md" 2>/dev/null && cat "$out/decode.md"
 cp "$out/engine/decode.json" "$out/decode.json" 2>/dev/null
@@ -48,8 +48,11 @@ stamp "decode benchmark"
 
 timeout "${BENCH_SECONDS:-60}" "$tile" bench rms_norm_gemv rms_norm_gemv_swiglu residual_gemv rms_norm_gemv_rope \
   rms_norm_qgemv rms_norm_qgemv_swiglu residual_qgemv rms_norm_qgemv_rope gemv_m1 qgemv_affine_m1 \
-  attention_prefill_mma_d128 attention_prefill_mma_d64 2>/dev/null |
+  attention_prefill_mma_d128 attention_prefill_mma_d64 attention_decode 2>/dev/null |
   grep -v '^tile bench: \[' >"$out/kernels.txt"
+# The same decode attention with its splits merged by a combine kernel (two launches).
+MT_SPLIT_MERGE=0 timeout 30 "$tile" bench attention_decode 2>/dev/null |
+  grep -v '^tile bench: \[' | sed 's/^attention_decode /attention_decode (MT_SPLIT_MERGE=0) /' >>"$out/kernels.txt"
 cat "$out/kernels.txt"
 stamp "kernel bench"
 

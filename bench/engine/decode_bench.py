@@ -72,10 +72,12 @@ def bytes_per_token(c, bits, context, kv_bits=None):
 
 
 def run_tile(tile, name, bits, tokens, out, kv=None, prompt=PROMPT, prefill="batched",
-             fuse=True, overlap=True, checked=False):
+             fuse=True, env=None, checked=False):
+    """env: variables that turn a runtime choice off (MT_KERNEL_OVERLAP=0, MT_SPLIT_MERGE=0)."""
+    env = env or {}
     tag = f"{name}-{bits or 16}" + (f"-kv{kv}" if kv else "") + (
         f"-prefill{prompt}-{prefill}" if prompt != PROMPT else "") + (
-        "" if fuse else "-unfused") + ("" if overlap else "-in-order") + (
+        "" if fuse else "-unfused") + "".join(f"-{k}{v}" for k, v in sorted(env.items())) + (
         "-checked" if checked else "")
     path = os.path.join(out, f"tile-{tag}.json")
     cmd = [tile, "generate", "--random", name, "--max-tokens", str(tokens),
@@ -89,8 +91,7 @@ def run_tile(tile, name, bits, tokens, out, kv=None, prompt=PROMPT, prefill="bat
         cmd += ["--no-fuse"]
     if checked:
         cmd += ["--checked"]
-    env = dict(os.environ, **({} if overlap else {"MT_KERNEL_OVERLAP": "0"}))
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, **env))
     with open(path) as f:
         return json.load(f)
 
@@ -161,38 +162,43 @@ def main():
                    help="tile rows per model: bf16 (the fused decode step), unfused (bf16 with "
                         "--no-fuse), in-order (bf16 with MT_KERNEL_OVERLAP=0: every kernel "
                         "starts after the one before it ends), checked (bf16 with the GPU's "
-                        "bounds checks, as runs before 2026-12-08 measured), 4bit, 4bit-unfused, "
-                        "4bit-in-order, kv-int8, kv-int4")
+                        "bounds checks, as runs before 2026-12-08 measured), combine (bf16 with "
+                        "MT_SPLIT_MERGE=0: split attention as a partial and a combine kernel), "
+                        "4bit, 4bit-unfused, 4bit-in-order, kv-int8, kv-int4")
     p.add_argument("--no-compile", action="store_true",
                    help="skip transformers with static cache + torch.compile")
     p.add_argument("--tile-only", action="store_true", help="skip transformers altogether")
     a = p.parse_args()
-    # (weight bits, KV format, fused step, overlapping launches, checked)
-    variants = {"bf16": (None, None, True, True, False),
-                "unfused": (None, None, False, True, False),
-                "in-order": (None, None, True, False, False),
-                "checked": (None, None, True, True, True),
-                "4bit": (4, None, True, True, False), "4bit-unfused": (4, None, False, True, False),
-                "4bit-in-order": (4, None, True, False, False),
-                "kv-int8": (None, "int8", True, True, False),
-                "kv-int4": (None, "int4", True, True, False)}
+    # (weight bits, KV format, fused step, environment, checked)
+    in_order = {"MT_KERNEL_OVERLAP": "0"}
+    combine = {"MT_SPLIT_MERGE": "0"}
+    variants = {"bf16": (None, None, True, {}, False),
+                "unfused": (None, None, False, {}, False),
+                "in-order": (None, None, True, in_order, False),
+                "checked": (None, None, True, {}, True),
+                "combine": (None, None, True, combine, False),
+                "4bit": (4, None, True, {}, False), "4bit-unfused": (4, None, False, {}, False),
+                "4bit-in-order": (4, None, True, in_order, False),
+                "kv-int8": (None, "int8", True, {}, False),
+                "kv-int4": (None, "int4", True, {}, False)}
+    env_labels = {"MT_KERNEL_OVERLAP": " (in order)", "MT_SPLIT_MERGE": " (combine kernel)"}
     os.makedirs(a.out, exist_ok=True)
     bandwidth = copy_bandwidth()
     rows, prefill_rows = [], []
     models = a.models.split(",")
     # Ours first, then transformers eager, then compiled (the slowest to set up), the report
-    # rewritten after each model, so a run cut short by a time limit keeps what it measured.
+    # rewritten after each row, so a run cut short by a time limit keeps what it measured.
     for name in models:
         c = hf_config(name)
         for variant in a.variants.split(","):
-            bits, kv, fuse, overlap, checked = variants[variant]
-            runner = "tile" + ("" if fuse else " (unfused)") + ("" if overlap else " (in order)") + (
-                " (checked)" if checked else "")
+            bits, kv, fuse, env, checked = variants[variant]
+            runner = "tile" + ("" if fuse else " (unfused)") + "".join(
+                env_labels[k] for k in sorted(env)) + (" (checked)" if checked else "")
             kv_bits = {"int8": 8, "int4": 4}.get(kv)
             floor_s = bytes_per_token(c, bits, PROMPT + a.tokens // 2, kv_bits) / bandwidth
             try:
-                r = run_tile(a.tile, name, bits, a.tokens, a.out, kv=kv, fuse=fuse,
-                             overlap=overlap, checked=checked)
+                r = run_tile(a.tile, name, bits, a.tokens, a.out, kv=kv, fuse=fuse, env=env,
+                             checked=checked)
             except subprocess.CalledProcessError as e:
                 rows.append({"model": name, "runner": runner, "weights": f"{bits}-bit" if bits else
                              "bf16", "kv": kv or "bf16", "error": str(e)[:200]})
@@ -204,6 +210,7 @@ def main():
                          "step_launches": r.get("step_launches"),
                          "floor_ms_per_token": 1000 * floor_s,
                          "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
+            write_report(a, bandwidth, rows, prefill_rows)  # a time limit keeps every row
         if a.prefill_tokens:
             for mode in ("batched", "tokens"):
                 try:
@@ -235,6 +242,7 @@ def main():
                          **{k: v for k, v in r.items() if k != "prefill_ms"},
                          "floor_ms_per_token": 1000 * floor_s,
                          "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
+            write_report(a, bandwidth, rows, prefill_rows)  # a time limit keeps every row
             write_report(a, bandwidth, rows, prefill_rows)
 
 
