@@ -295,6 +295,13 @@ KernelInfo decode_info(CacheFormat f) {
   };
 }
 
+// One launch of the kernel itself, a group per (split, KV head, sequence).
+LaunchPlan split_grid(const LaunchShape& s) {
+  const std::array<std::size_t, 3> grid{s.u32("n_splits"), s.u32("n_kv_heads"),
+                                        s.elements("lengths")};
+  return LaunchPlan{{}, {LaunchStep{"", grid, {kThreads, 1, 1}, {}, {}}}};
+}
+
 KernelInfo partial_info(CacheFormat f) {
   std::vector<ParamDoc> buffers = input_docs(f);
   buffers.insert(buffers.end(), {kPartO, kPartM, kPartL});
@@ -315,12 +322,7 @@ KernelInfo partial_info(CacheFormat f) {
               .scalars = scalars,
               .geometry = "one threadgroup of 128 threads per (split, KV head, sequence): grid "
                           "(n_splits, n_kv_heads, B)"},
-      .geometry =
-          [](const LaunchShape& s) {
-            const std::array<std::size_t, 3> grid{s.u32("n_splits"), s.u32("n_kv_heads"),
-                                                  s.elements("lengths")};
-            return LaunchPlan{{}, {LaunchStep{"", grid, {kThreads, 1, 1}, {}, {}}}};
-          },
+      .geometry = split_grid,
       .bench = [f](BenchScale scale) { return partial_cases(scale, f); },
   };
 }
@@ -353,12 +355,7 @@ KernelInfo splits_info(CacheFormat f) {
               .geometry = "one threadgroup of 128 threads per (split, KV head, sequence): grid "
                           "(n_splits, n_kv_heads, B); the last group of a (sequence, KV head) "
                           "merges with one warp per query head"},
-      .geometry =
-          [](const LaunchShape& s) {
-            const std::array<std::size_t, 3> grid{s.u32("n_splits"), s.u32("n_kv_heads"),
-                                                  s.elements("lengths")};
-            return LaunchPlan{{}, {LaunchStep{"", grid, {kThreads, 1, 1}, {}, {}}}};
-          },
+      .geometry = split_grid,
       .bench = [f](BenchScale scale) { return splits_cases(scale, f); },
   };
 }
