@@ -181,6 +181,24 @@ TEST(AttentionDecode, MoreSplitsThanTheCombineLoadsAtOnce) {
   });
 }
 
+TEST(AttentionDecode, SplitsOfManyGroupsMergeOnceEach) {
+  // 33 splits of 8 KV heads and 2 sequences: 528 groups, which the interpreter spreads over
+  // several host threads, so splits of one (sequence, KV head) arrive from different threads
+  // in any order; the one that sees the last count merges. Lengths that fill every split,
+  // most of them, two and one.
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    Problem p;
+    p.kv_heads = 8;
+    p.q_heads = 16;
+    p.head_dim = 16;
+    p.max_seq = 33 * 32;
+    p.lengths = {33 * 32, 700};
+    check(ctx, p, DType::F32, 33, 550);
+    p.lengths = {40, 1};
+    check(ctx, p, DType::F16, 33, 551);
+  });
+}
+
 TEST(AttentionDecode, ManySequences) {
   // B up to 256 on a GPU; fewer on the interpreter, which runs each threadgroup in turn.
   mt::test::for_each_backend([](mt::Context& ctx) {
