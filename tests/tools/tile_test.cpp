@@ -62,6 +62,27 @@ TEST(TileCli, InspectCudaPrintsTheGeneratedSourceCheckedOrNot) {
   EXPECT_TRUE(contains(unchecked.output, "#define MT_CHECKED 0")) << unchecked.output;
 }
 
+TEST(TileCli, InspectSpecialisesScalarsIntoTheCode) {
+  const CommandResult plain = tile("inspect qgemv_affine_m1 --dtype bf16 --cuda --unchecked");
+  ASSERT_EQ(plain.status, 0) << plain.output;
+  EXPECT_TRUE(contains(plain.output, "unsigned int bits")) << plain.output;
+  // bits and group_size baked in: the scalars leave the signature, and with them the copies of
+  // the body for the other widths, so the source is much shorter.
+  const CommandResult baked = tile(
+      "inspect qgemv_affine_m1 --dtype bf16 --cuda --unchecked --specialise bits=4 "
+      "--specialise group_size=64");
+  ASSERT_EQ(baked.status, 0) << baked.output;
+  EXPECT_FALSE(contains(baked.output, "unsigned int bits")) << baked.output;
+  EXPECT_FALSE(contains(baked.output, "unsigned int group_size")) << baked.output;
+  EXPECT_LT(baked.output.size() * 2, plain.output.size());
+  const CommandResult bad = tile("inspect qgemv_affine_m1 --specialise bits=four");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "--specialise bits=four: not a number")) << bad.output;
+  const CommandResult unknown = tile("inspect qgemv_affine_m1 --specialise width=4");
+  EXPECT_EQ(unknown.status, 2) << unknown.output;
+  EXPECT_TRUE(contains(unknown.output, "has no parameter of that name")) << unknown.output;
+}
+
 TEST(TileCli, InspectTakesItsOptionsBeforeOrAfterTheName) {
   const CommandResult after = tile("inspect bulk_dequant_kv_int4 --dtype bf16 --cuda");
   ASSERT_EQ(after.status, 0) << after.output;

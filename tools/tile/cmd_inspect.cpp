@@ -1,14 +1,18 @@
-// tile inspect NAME [--dtype D] [--raw | --cuda [--unchecked]]: prints a kernel's IR after
-// passes, as traced (--raw), or the CUDA C++ generated from it (--cuda).
+// tile inspect NAME [--dtype D] [--raw | --cuda [--unchecked]] [--specialise NAME=VALUE ...]:
+// prints a kernel's IR after passes, as traced (--raw), or the CUDA C++ generated from it
+// (--cuda), with the scalars named by --specialise baked in.
 #include <iomanip>
 #include <iostream>
 
 #include "commands.hpp"
+#include "kernel_args.hpp"
 #include "metaltile/backends/cuda.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/print.hpp"
 #include "metaltile/kernels/registry.hpp"
 #include "metaltile/passes/pipeline.hpp"
+#include "metaltile/passes/specialise_scalars.hpp"
+#include "runtime/bindings.hpp"
 
 namespace mt::tile {
 namespace {
@@ -50,6 +54,8 @@ int run_inspect(const ParsedArgs& args) {
     return 0;
   }
   Kernel k = build_kernel(info->name, *dtype);
+  const ConstMap consts = parse_specialise(k, args.values("--specialise"));
+  if (!consts.empty()) k = passes::specialise_scalars(std::move(k), check_consts(k, consts));
   if (raw) {
     std::cout << print(k);
   } else if (cuda) {
@@ -74,7 +80,11 @@ const Verb& inspect_verb() {
         {"--doc", "", "the documentation and geometry rule only"},
         {"--raw", "", "the IR as traced, before the passes"},
         {"--cuda", "", "the CUDA C++ generated from the optimised IR"},
-        {"--unchecked", "", "with --cuda: without the bounds checks of checked mode"}}},
+        {"--unchecked", "", "with --cuda: without the bounds checks of checked mode"},
+        {"--specialise", "NAME=VALUE",
+         "a scalar baked into the code, as a runner's consts do (k=4096 bits=4: the CUDA a "
+         "decoder's GEMV compiles to)",
+         Repeat::Many}}},
       run_inspect};
   return verb;
 }

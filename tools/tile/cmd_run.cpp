@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "kernel_args.hpp"
 #include "metaltile/core/error.hpp"
 #include "metaltile/core/scalar.hpp"
 #include "metaltile/core/scalar_eval.hpp"
@@ -19,14 +20,6 @@
 
 namespace mt::tile {
 namespace {
-
-std::pair<std::string, std::string> split_assignment(const std::string& text, const char* option) {
-  const std::size_t eq = text.find('=');
-  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
-    throw UsageError(std::string(option) + " wants NAME=VALUE, got '" + text + "'");
-  }
-  return {text.substr(0, eq), text.substr(eq + 1)};
-}
 
 std::vector<std::uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -70,27 +63,6 @@ std::vector<std::uint8_t> scalar_bytes(const Param& p, const std::string& text) 
   }
   write_element(bytes.data(), p.dtype, normalise(v, p.dtype));
   return bytes;
-}
-
-ConstValue const_value(const Param& p, const std::string& text) {
-  try {
-    if (p.dtype == DType::F32) return std::stof(text);
-    if (p.dtype == DType::I32) return static_cast<std::int32_t>(std::stol(text));
-    return static_cast<std::uint32_t>(std::stoul(text));
-  } catch (const std::exception&) {
-    throw UsageError("--specialise " + p.name + "=" + text + ": not a number");
-  }
-}
-
-const Param& param_named(const Kernel& k, const std::string& name, const char* option) {
-  const ParamId id = k.find_param(name);
-  if (!id.valid()) {
-    std::string names;
-    for (const Param& p : k.params) names += (names.empty() ? "" : ", ") + p.name;
-    throw UsageError(std::string(option) + " " + name + ": kernel '" + k.name +
-                     "' has no parameter of that name (" + names + ")");
-  }
-  return k.param(id);
 }
 
 void summarise(std::ostream& out, const std::string& name, DType t,
@@ -139,11 +111,7 @@ int run_run(const ParsedArgs& args) {
     if (p.is_tensor()) throw UsageError("--scalar " + name + ": a tensor; use --buffer");
     buffers[name] = scalar_bytes(p, value);
   }
-  ConstMap consts;
-  for (const std::string& s : args.values("--specialise")) {
-    const auto [name, value] = split_assignment(s, "--specialise");
-    consts[name] = const_value(param_named(k, name, "--specialise"), value);
-  }
+  const ConstMap consts = parse_specialise(k, args.values("--specialise"));
 
   const Context ctx = Context::create();
   const DispatchResult r = kernels::run(ctx, info.name, *dtype, buffers, consts);
