@@ -73,8 +73,8 @@ inline Val code_as_float(const Val& code) {
 
 // Code i of a unit as a float times 2^e, and e. For 2, 4 and 8 bits the code stays where it
 // is in its word, or in the word shifted right by 16 (e < 16, so it fits the mantissa):
-// bitcast((word & mask << e) | kMagicBits) - kMagic = q * 2^e exactly, one and-or and one
-// subtraction. Other widths are shifted down (e = 0).
+// bitcast((word & mask << e) | kMagicBits) - kMagic = q * 2^e exactly, one and (after an or
+// shared by the half-word's codes) and one subtraction. Other widths are shifted down (e = 0).
 inline std::pair<Val, std::uint32_t> code_times_power(const std::vector<Val>& words,
                                                       std::uint32_t i, std::uint32_t bits) {
   if (bits != 2 && bits != 4 && bits != 8) return {code_as_float(extract_code(words, i, bits)), 0};
@@ -82,7 +82,12 @@ inline std::pair<Val, std::uint32_t> code_times_power(const std::vector<Val>& wo
   const bool high = c.shift >= 16;
   const std::uint32_t e = high ? c.shift - 16 : c.shift;
   const Val source = high ? words[c.word] >> 16u : words[c.word];
-  return {((source & (max_code(bits) << e)) | kMagicBits).bitcast(DType::F32) - kMagic, e};
+  // (source | magic) & (mask << e | magic) is (source & mask << e) | magic (the mask stays below
+  // bit 16, the magic's bits above 23); the or is the same for every code of the half-word, so
+  // each code costs one and with one immediate (a LOP3 takes one) instead of an and and an or.
+  return {((source | kMagicBits) & ((max_code(bits) << e) | kMagicBits)).bitcast(DType::F32) -
+              kMagic,
+          e};
 }
 
 // The 32 weights of a unit as MLX dequantises them: T(T(q) * scale) + bias, the product and
