@@ -48,7 +48,8 @@ stamp "decode benchmark"
 
 timeout "${BENCH_SECONDS:-60}" "$tile" bench rms_norm_gemv rms_norm_gemv_swiglu residual_gemv rms_norm_gemv_rope \
   rms_norm_qgemv rms_norm_qgemv_swiglu residual_qgemv rms_norm_qgemv_rope gemv_m1 qgemv_affine_m1 \
-  attention_prefill_mma_d128 attention_prefill_mma_d64 attention_decode 2>/dev/null |
+  attention_prefill_mma_d128 attention_prefill_mma_d64 attention_prefill_int8_mma_d128 \
+  attention_decode 2>/dev/null |
   grep -v '^tile bench: \[' >"$out/kernels.txt"
 # The same decode attention with its splits merged by a combine kernel (two launches).
 MT_SPLIT_MERGE=0 timeout 30 "$tile" bench attention_decode 2>/dev/null |

@@ -168,3 +168,7 @@ REFERENCES = {
     "attention_prefill_mma_d64": attention_prefill,
     "attention_prefill_mma_d128": attention_prefill,
 }
+# The tensor-core forms of the quantised prefill kernels share their references.
+for _fmt in ("int4", "int8", "fp8_e4m3", "fp8_e5m2"):
+    for _d in (64, 128):
+        REFERENCES[f"attention_prefill_{_fmt}_mma_d{_d}"] = REFERENCES[f"attention_prefill_{_fmt}"]

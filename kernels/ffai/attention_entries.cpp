@@ -423,13 +423,15 @@ std::vector<BenchCase> prefill_cases(BenchScale scale, CacheFormat f) {
   return {prefill_case(scale, f, 512), prefill_case(scale, f, 2048)};
 }
 
+std::string prefill_mma_name(CacheFormat f, std::uint32_t head_dim) {
+  return "attention_prefill" + format_suffix(f) + "_mma_d" + std::to_string(head_dim);
+}
+
 // The tensor-core kernel that run by name takes for a request, or "" (the one-token kernel):
-// a raw f16 / bf16 cache whose head_dim has a kernel.
+// f16 / bf16 with a head_dim that has a kernel.
 std::string prefill_mma_kernel(CacheFormat f, DType t, std::uint32_t head_dim) {
-  if (f != CacheFormat::Raw || (t != DType::F16 && t != DType::BF16)) return "";
-  if (head_dim == 64) return std::string(attention_prefill_mma_d64::name);
-  if (head_dim == 128) return std::string(attention_prefill_mma_d128::name);
-  return "";
+  if ((t != DType::F16 && t != DType::BF16) || (head_dim != 64 && head_dim != 128)) return "";
+  return prefill_mma_name(f, head_dim);
 }
 
 LaunchPlan prefill_mma_plan(const LaunchShape& s, std::string kernel) {
@@ -449,13 +451,10 @@ KernelInfo prefill_info(CacheFormat f) {
               .formula = kPrefillFormula,
               .buffers = prefill_buffer_docs(f),
               .scalars = scalar_docs(f),
-              .geometry =
-                  f == CacheFormat::Raw
-                      ? "f16 / bf16 with head_dim 64 or 128: attention_prefill_mma_d64 / _d128 "
-                        "(tensor cores); otherwise this kernel, one threadgroup of 128 threads "
-                        "per (KV head, query token): grid (1, n_kv_heads, T); one pass, no split"
-                      : "one threadgroup of 128 threads per (KV head, query token): grid (1, "
-                        "n_kv_heads, T); one pass, no split"},
+              .geometry = "f16 / bf16 with head_dim 64 or 128: " + prefill_mma_name(f, 64) +
+                          " / _d128 (tensor cores); otherwise this kernel, one threadgroup of 128 "
+                          "threads per (KV head, query token): grid (1, n_kv_heads, T); one pass, "
+                          "no split"},
       .geometry =
           [f](const LaunchShape& s) {
             const std::string mma = prefill_mma_kernel(f, s.dtype(), s.u32("head_dim"));
@@ -467,33 +466,41 @@ KernelInfo prefill_info(CacheFormat f) {
   };
 }
 
-template <std::uint32_t HeadDim>
+template <CacheFormat F, std::uint32_t HeadDim>
+void prefill_mma_body(KernelBuilder& k, DType t) {
+  build_prefill_mma(k, t, F, HeadDim);
+}
+
+template <CacheFormat F, std::uint32_t HeadDim>
 KernelInfo prefill_mma_info() {
   const std::string d = std::to_string(HeadDim);
   return KernelInfo{
       .default_mode = KernelMode::Grid3D,
       .dtypes = {DType::F16, DType::BF16},
-      .body = [](KernelBuilder& k, DType t) { build_prefill_mma(k, t, HeadDim); },
-      .doc = {.summary = "attention_prefill on the tensor cores (flash attention) over a raw "
-                         "cache, head_dim " +
-                         d,
+      .body = prefill_mma_body<F, HeadDim>,
+      .doc = {.summary = "attention_prefill" + format_suffix(F) +
+                         " on the tensor cores (flash attention) over " + format_words(F) +
+                         ", head_dim " + d,
               .formula = std::string(kPrefillFormula) +
                          "; P = softmax weights rounded to T before P V, as flash attention does",
-              .buffers = prefill_buffer_docs(CacheFormat::Raw),
-              .scalars = scalar_docs(CacheFormat::Raw),
+              .buffers = prefill_buffer_docs(F),
+              .scalars = scalar_docs(F),
               .geometry = "one threadgroup of 128 threads (4 warps of 16 tokens) per (block of " +
                           std::to_string(kPrefillBlockTokens) +
                           " query tokens, query head): grid (ceil(T / 64), n_q_heads, 1); K and V "
                           "in double-buffered tiles of " +
-                          std::to_string(kPrefillBlockKeys) + " positions; head_dim must be " + d},
+                          std::to_string(kPrefillBlockKeys) + " positions" +
+                          (F == CacheFormat::Raw ? "" : ", dequantised into them by the threads") +
+                          "; head_dim must be " + d},
       .geometry = [](const LaunchShape& s) { return prefill_mma_plan(s, ""); },
       .bench =
           [](BenchScale scale) {
             if (scale == BenchScale::Smoke) {
-              return std::vector<BenchCase>{prefill_case(scale, CacheFormat::Raw, 5, HeadDim)};
+              return std::vector<BenchCase>{prefill_case(scale, F, 5, HeadDim)};
             }
-            return std::vector<BenchCase>{prefill_case(scale, CacheFormat::Raw, 512, HeadDim),
-                                          prefill_case(scale, CacheFormat::Raw, 2048, HeadDim)};
+            std::vector<BenchCase> cases{prefill_case(scale, F, 512, HeadDim)};
+            if (F == CacheFormat::Raw) cases.push_back(prefill_case(scale, F, 2048, HeadDim));
+            return cases;
           },
   };
 }
@@ -549,8 +556,32 @@ KernelInfo attention_prefill_int4::info() { return prefill_info(CacheFormat::Int
 KernelInfo attention_prefill_int8::info() { return prefill_info(CacheFormat::Int8); }
 KernelInfo attention_prefill_fp8_e4m3::info() { return prefill_info(CacheFormat::Fp8E4M3); }
 KernelInfo attention_prefill_fp8_e5m2::info() { return prefill_info(CacheFormat::Fp8E5M2); }
-KernelInfo attention_prefill_mma_d64::info() { return prefill_mma_info<64>(); }
-KernelInfo attention_prefill_mma_d128::info() { return prefill_mma_info<128>(); }
+KernelInfo attention_prefill_mma_d64::info() { return prefill_mma_info<CacheFormat::Raw, 64>(); }
+KernelInfo attention_prefill_mma_d128::info() { return prefill_mma_info<CacheFormat::Raw, 128>(); }
+KernelInfo attention_prefill_int4_mma_d64::info() {
+  return prefill_mma_info<CacheFormat::Int4, 64>();
+}
+KernelInfo attention_prefill_int4_mma_d128::info() {
+  return prefill_mma_info<CacheFormat::Int4, 128>();
+}
+KernelInfo attention_prefill_int8_mma_d64::info() {
+  return prefill_mma_info<CacheFormat::Int8, 64>();
+}
+KernelInfo attention_prefill_int8_mma_d128::info() {
+  return prefill_mma_info<CacheFormat::Int8, 128>();
+}
+KernelInfo attention_prefill_fp8_e4m3_mma_d64::info() {
+  return prefill_mma_info<CacheFormat::Fp8E4M3, 64>();
+}
+KernelInfo attention_prefill_fp8_e4m3_mma_d128::info() {
+  return prefill_mma_info<CacheFormat::Fp8E4M3, 128>();
+}
+KernelInfo attention_prefill_fp8_e5m2_mma_d64::info() {
+  return prefill_mma_info<CacheFormat::Fp8E5M2, 64>();
+}
+KernelInfo attention_prefill_fp8_e5m2_mma_d128::info() {
+  return prefill_mma_info<CacheFormat::Fp8E5M2, 128>();
+}
 
 KernelInfo attention_decode_combine::info() {
   return KernelInfo{

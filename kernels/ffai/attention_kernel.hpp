@@ -144,12 +144,12 @@ void merge_splits(const Partials& p, const MergeTeam& team, const Val& q_row, co
                   const Val& used, const Val& n_splits, const Val& head_dim,
                   const SinkTerm& sink_term, const Tensor& out);
 
-// Prefill on the tensor cores (attention_prefill_mma.cpp): raw f16 / bf16 caches of one
-// head_dim (64 or 128), one threadgroup of kThreads per kPrefillBlockTokens query tokens and
+// Prefill on the tensor cores (attention_prefill_mma.cpp): f16 / bf16 caches of format f and
+// one head_dim (64 or 128), one threadgroup of kThreads per kPrefillBlockTokens query tokens and
 // query head, K and V in tiles of kPrefillBlockKeys positions.
 inline constexpr std::uint32_t kPrefillBlockTokens = 64;
 inline constexpr std::uint32_t kPrefillBlockKeys = 64;
-void build_prefill_mma(KernelBuilder& k, DType t, std::uint32_t head_dim);
+void build_prefill_mma(KernelBuilder& k, DType t, CacheFormat f, std::uint32_t head_dim);
 
 // --- reading one lane's channels of a cache row ---------------------------------------------
 

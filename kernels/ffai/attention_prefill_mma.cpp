@@ -1,12 +1,14 @@
-// Prefill attention on the tensor cores (flash attention) over a raw f16 / bf16 cache: one
+// Prefill attention on the tensor cores (flash attention) over an f16 / bf16 cache, raw or
+// quantised (int4, int8, fp8: dequantised into the tiles by the threads): one
 // threadgroup of 4 warps per (block of 64 query tokens, query head) shares each K and V tile
 // among its tokens, where the one-token kernel (attention_decode.cpp) makes every token read
 // its whole prefix again.
 //
 // The group copies its Q block [64, D] once, then walks the cache positions its tokens attend
 // to, [lo, end) for the block (the least window start, the greatest position + 1), in tiles of
-// 64 positions double-buffered by asynchronous copies: tile j + 1 is in flight while the warps
-// compute tile j. Each warp owns 16 tokens:
+// 64 positions double-buffered: a raw tile j + 1 is in flight (asynchronous copies) while the
+// warps compute tile j; a quantised one is dequantised into its stage after tile j's products.
+// Each warp owns 16 tokens:
 //   S = Q Kᵀ                       (tensor cores, f32)
 //   s = S scale log2(e)            (soft-capped when softcap > 0), -inf outside each token's
 //                                  own [lo_t, e_t): its causal limit and window
@@ -16,9 +18,10 @@
 // cache past `end` read as zeros (the views stop there), so a V row no token may read never
 // meets a weight of 0 as NaN times 0.
 //
-// Contract: the prefill request of attention_kernel.hpp on a raw cache, head_dim equal to the
-// kernel's D (64 or 128), 128 threads a 1-D group, n_q_heads within grid axis 1.
+// Contract: the prefill request of attention_kernel.hpp for the cache format, head_dim equal to
+// the kernel's D (64 or 128), 128 threads a 1-D group, n_q_heads within grid axis 1.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attention_kernel.hpp"
@@ -33,8 +36,8 @@ constexpr std::uint32_t kNoPosition = 0xffffffffu;
 
 }  // namespace
 
-void build_prefill_mma(KernelBuilder& k, DType t, std::uint32_t head_dim) {
-  const Request r = declare_request(k, t, CacheFormat::Raw, Queries::Prefill);
+void build_prefill_mma(KernelBuilder& k, DType t, CacheFormat f, std::uint32_t head_dim) {
+  const Request r = declare_request(k, t, f, Queries::Prefill);
   const Tensor out = k.output("out", t);
   require_query_shaped(k, r, out);
   k.require(r.head_dim == head_dim, "head_dim == " + std::to_string(head_dim));
@@ -71,19 +74,46 @@ void build_prefill_mma(KernelBuilder& k, DType t, std::uint32_t head_dim) {
     const Val row_width = r.n_q_heads * head_dim;
     const MatrixView queries{r.q, tokens, row_width, row_width};
     const MatrixView outputs{out, tokens, row_width, row_width};
-    const MatrixView keys{r.k.tensors[0], slot_base + end, u32(head_dim), u32(head_dim)};
-    const MatrixView values{r.v.tensors[0], slot_base + end, u32(head_dim), u32(head_dim)};
     const SharedTiles q_tile("q_tile", t, kPrefillBlockTokens, head_dim, 1);
     const SharedTiles k_tiles("k_tiles", t, kPrefillBlockKeys, head_dim, 2);
     const SharedTiles v_tiles("v_tiles", t, kPrefillBlockKeys, head_dim, 2);
-    const auto load_tile = [&](const Val& tile) {
+    const bool raw = f == CacheFormat::Raw;
+    // A raw cache's tile: asynchronous copies (Q's group holds tile 0's).
+    const auto copy_tile = [&](const Val& tile) {
+      const MatrixView keys{r.k.tensors[0], slot_base + end, u32(head_dim), u32(head_dim)};
+      const MatrixView values{r.v.tensors[0], slot_base + end, u32(head_dim), u32(head_dim)};
       const Val row = slot_base + lo + tile * kPrefillBlockKeys;
       copy_tile_async(k_tiles, tile % 2u, keys, row, u32(0), kThreads, true);
       copy_tile_async(v_tiles, tile % 2u, values, row, u32(0), kThreads, true);
       copy_async_commit();
     };
+    // A quantised cache's tile: each thread dequantises 16-channel blocks of rows in registers
+    // (the decode kernels' CacheReader: the values a dequantised cache holds) and stores them
+    // as T; positions from `end` on are zeros.
+    const auto dequantise_tile = [&](const Val& tile) {
+      const std::uint32_t blocks = head_dim / kChannelsPerLane;  // 16-channel blocks a row
+      for (const auto& [tiles, cache] : {std::pair{&k_tiles, &r.k}, std::pair{&v_tiles, &r.v}}) {
+        for (std::uint32_t i = 0; i < kPrefillBlockKeys * blocks / kThreads; ++i) {
+          const Val c = thread_id(0) + i * kThreads;
+          const Val row = c / blocks, block = c % blocks;
+          const Val position = lo + tile * kPrefillBlockKeys + row;
+          const CacheReader reader(f, *cache, u32(head_dim), r.group_size, block);
+          const std::vector<Val> channels =
+              reader.decode(reader.load(slot_base + min(position, end - 1u)));
+          for (std::uint32_t j = 0; j < kChannelsPerLane; ++j) {
+            tiles->array()[tiles->at(tile % 2u, row, block * kChannelsPerLane + j)] =
+                select(position < end, channels[j], f32(0.0f)).to(t);
+          }
+        }
+      }
+    };
     copy_tile_async(q_tile, u32(0), queries, first_token, q_head * head_dim, kThreads, true);
-    load_tile(u32(0));  // with Q in its group
+    if (raw) {
+      copy_tile(u32(0));  // with Q in its group
+    } else {
+      copy_async_commit();
+      if_(key_tiles > 0u, [&] { dequantise_tile(u32(0)); });
+    }
 
     AccumulatorTile o("o", t, kWarpTokens, head_dim);
     AccumulatorTile s("s", t, kWarpTokens, kPrefillBlockKeys);
@@ -98,7 +128,7 @@ void build_prefill_mma(KernelBuilder& k, DType t, std::uint32_t head_dim) {
     for (Val tile : range(key_tiles)) {
       copy_async_wait(0);  // tile has landed for this thread's copies...
       barrier();           // ...and everyone's; no warp reads the other stage any more
-      if_(tile + 1u < key_tiles, [&] { load_tile(tile + 1u); });
+      if (raw) if_(tile + 1u < key_tiles, [&] { copy_tile(tile + 1u); });
 
       s.fragments().fill(f32(0.0f));
       s.mma(q_tile, u32(0), warp_row, k_tiles, tile % 2u, u32(0));  // S = Q Kᵀ
@@ -129,6 +159,8 @@ void build_prefill_mma(KernelBuilder& k, DType t, std::uint32_t head_dim) {
       }
       o.apply_by_row([&](const Val& v, std::uint32_t i, const Val&) { return v * alpha[i]; });
       o.mma(s, v_tiles, tile % 2u, u32(0));
+      // The next quantised tile, into the stage every warp finished before this trip's barrier.
+      if (!raw) if_(tile + 1u < key_tiles, [&] { dequantise_tile(tile + 1u); });
     }
     copy_async_wait(0);  // no tile: Q's group is still open
 

@@ -85,9 +85,9 @@ inline std::pair<Val, std::uint32_t> code_times_power(const std::vector<Val>& wo
   // (source | magic) & (mask << e | magic) is (source & mask << e) | magic (the mask stays below
   // bit 16, the magic's bits above 23); the or is the same for every code of the half-word, so
   // each code costs one and with one immediate (a LOP3 takes one) instead of an and and an or.
-  return {((source | kMagicBits) & ((max_code(bits) << e) | kMagicBits)).bitcast(DType::F32) -
-              kMagic,
-          e};
+  return {
+      ((source | kMagicBits) & ((max_code(bits) << e) | kMagicBits)).bitcast(DType::F32) - kMagic,
+      e};
 }
 
 // The 32 weights of a unit as MLX dequantises them: T(T(q) * scale) + bias, the product and

@@ -6,7 +6,8 @@
 // option (window, softcap, sinks), GQA ratios and head dims; rows no token may read hold NaN. A
 // position past the cache and the shared cache's length are mt::Errors naming kernel and buffer.
 // The tensor-core kernels (f16 / bf16, head_dim 64 and 128, which run by name takes) over chunks
-// of several blocks and tiles, within the bound of their rounding of the softmax weights.
+// of several blocks and tiles, within the bound of their rounding of the softmax weights; over
+// quantised caches equal byte for byte to the raw one on the dequantised cache.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -415,6 +416,51 @@ TEST(AttentionPrefill, QuantisedCachesMatchTheDequantisedCache) {
                                t);
           attn::expect_attention_close(got, attn::widen(reference), t, max_v,
                                        "against attention_prefill on the dequantised cache");
+        }
+      }
+    }
+  });
+}
+
+// The tensor-core kernels over quantised caches (run by name for f16 / bf16 at head_dim 64 and
+// 128) against the oracle over the cache the KV-cache oracle dequantises, and byte for byte
+// against the raw tensor-core kernel on that dequantised cache: the tiles hold the same values.
+TEST(AttentionPrefillTensorCores, QuantisedCachesMatchTheRawKernelOnTheDequantisedCache) {
+  mt::test::for_each_backend([](mt::Context& ctx) {
+    std::uint64_t seed = 800;
+    for (const Format& f : kFormats) {
+      for (DType t : kMmaDTypes) {
+        for (std::uint32_t head_dim : {64u, 128u}) {
+          if (head_dim == 128 && t == DType::F16) continue;  // one dtype at the larger size
+          Chunk c;
+          c.kv_heads = 1;
+          c.q_heads = 2;
+          c.head_dim = head_dim;
+          c.max_seq = 144;
+          c.scale = 1.0f / std::sqrt(float(head_dim));
+          c.positions = iota_positions(30, 100);
+          c.window = head_dim == 64 ? 70 : 0;
+          c.sinks = head_dim == 64;
+          const std::uint32_t group = 32;
+          SCOPED_TRACE(c.text() + " " + std::string(mt::name_of(t)) + " " + f.suffix);
+          attn::Inputs in = random_inputs(c, t, ++seed);
+          mt::BufferMap fused = raw_buffers(c, in, t);
+          fused.erase("k");
+          fused.erase("v");
+          fused["group_size"] = mt::test::le_bytes(group);
+          in.k = put_quantised(fused, "k", c, f, group, t, in.k);
+          in.v = put_quantised(fused, "v", c, f, group, t, in.v);
+          const std::vector<double> exact = oracle(c, in);
+          const std::vector<std::uint8_t> got =
+              mt::kernels::run(ctx, std::string("attention_prefill_") + f.suffix, t, fused)
+                  .outputs.at("out");
+          attn::expect_attention_close(mt::test::unpack(got, t), exact, t, attn::max_abs(in.v),
+                                       "against the f64 oracle", weight_rounding(c, in, t));
+          const std::vector<std::uint8_t> reference =
+              mt::kernels::run(ctx, mma_kernel(head_dim), t, raw_buffers(c, in, t))
+                  .outputs.at("out");
+          EXPECT_EQ(got, reference)
+              << "against " << mma_kernel(head_dim) << " on the dequantised cache";
         }
       }
     }

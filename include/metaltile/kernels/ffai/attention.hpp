@@ -26,32 +26,41 @@
 //  attention_prefill[_<format>]         T query tokens of one sequence at positions[t], each
 //                                       attending to the cache up to its own position (causal);
 //                                       run by name takes the tensor-core form where it applies
-//  attention_prefill_mma_d64, _d128     the same on the tensor cores (flash attention): raw
-//                                       f16 / bf16 cache, head_dim 64 or 128
-#define MT_FFAI_ATTENTION_KERNELS(X)   \
-  X(attention_decode)                  \
-  X(attention_decode_int4)             \
-  X(attention_decode_int8)             \
-  X(attention_decode_fp8_e4m3)         \
-  X(attention_decode_fp8_e5m2)         \
-  X(attention_decode_partial)          \
-  X(attention_decode_int4_partial)     \
-  X(attention_decode_int8_partial)     \
-  X(attention_decode_fp8_e4m3_partial) \
-  X(attention_decode_fp8_e5m2_partial) \
-  X(attention_decode_splits)           \
-  X(attention_decode_int4_splits)      \
-  X(attention_decode_int8_splits)      \
-  X(attention_decode_fp8_e4m3_splits)  \
-  X(attention_decode_fp8_e5m2_splits)  \
-  X(attention_decode_combine)          \
-  X(attention_prefill)                 \
-  X(attention_prefill_int4)            \
-  X(attention_prefill_int8)            \
-  X(attention_prefill_fp8_e4m3)        \
-  X(attention_prefill_fp8_e5m2)        \
-  X(attention_prefill_mma_d64)         \
-  X(attention_prefill_mma_d128)
+//  attention_prefill[_<format>]_mma_d64, _d128
+//                                       the same on the tensor cores (flash attention): f16 /
+//                                       bf16, head_dim 64 or 128
+#define MT_FFAI_ATTENTION_KERNELS(X)     \
+  X(attention_decode)                    \
+  X(attention_decode_int4)               \
+  X(attention_decode_int8)               \
+  X(attention_decode_fp8_e4m3)           \
+  X(attention_decode_fp8_e5m2)           \
+  X(attention_decode_partial)            \
+  X(attention_decode_int4_partial)       \
+  X(attention_decode_int8_partial)       \
+  X(attention_decode_fp8_e4m3_partial)   \
+  X(attention_decode_fp8_e5m2_partial)   \
+  X(attention_decode_splits)             \
+  X(attention_decode_int4_splits)        \
+  X(attention_decode_int8_splits)        \
+  X(attention_decode_fp8_e4m3_splits)    \
+  X(attention_decode_fp8_e5m2_splits)    \
+  X(attention_decode_combine)            \
+  X(attention_prefill)                   \
+  X(attention_prefill_int4)              \
+  X(attention_prefill_int8)              \
+  X(attention_prefill_fp8_e4m3)          \
+  X(attention_prefill_fp8_e5m2)          \
+  X(attention_prefill_mma_d64)           \
+  X(attention_prefill_mma_d128)          \
+  X(attention_prefill_int4_mma_d64)      \
+  X(attention_prefill_int4_mma_d128)     \
+  X(attention_prefill_int8_mma_d64)      \
+  X(attention_prefill_int8_mma_d128)     \
+  X(attention_prefill_fp8_e4m3_mma_d64)  \
+  X(attention_prefill_fp8_e4m3_mma_d128) \
+  X(attention_prefill_fp8_e5m2_mma_d64)  \
+  X(attention_prefill_fp8_e5m2_mma_d128)
 
 namespace mt::kernels::ffai::attention {
 
