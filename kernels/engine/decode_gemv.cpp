@@ -43,18 +43,26 @@ mlx::GemvFinish plus_residual(const Tensor& residual) {
   };
 }
 
-// The SwiGLU forms: warp j owns output j, from gate row j and up row n + j (accumulators 0, 1).
-GemvPlace place_swiglu_warp(const Val& n) {
-  const Val j = program_id(0) * kGemvWarps + warp_id();
-  const Val gate_row = min(j, n - 1u);
-  return {lane_id(), u32(1), j, {gate_row, gate_row + n}, {u32(0)}, j < n};
+// The SwiGLU forms: a warp owns `outputs` consecutive outputs from j = (group * kGemvWarps +
+// warp) * outputs, each from gate row j + i and up row n + j + i (accumulators i and
+// outputs + i).
+GemvPlace place_swiglu_warp(const Val& n, std::uint32_t outputs) {
+  const Val j = (program_id(0) * kGemvWarps + warp_id()) * outputs;
+  std::vector<Val> rows;
+  for (std::uint32_t i = 0; i < outputs; ++i) rows.push_back(min(j + i, n - 1u));
+  for (std::uint32_t i = 0; i < outputs; ++i) rows.push_back(rows[i] + n);
+  return {lane_id(), u32(1), j, rows, {u32(0)}, j < n};
 }
 
-// out[j] = silu(r * gate) * (r * up), stored by lane 0.
+// out[j + i] = silu(r * gate_i) * (r * up_i), stored by lane 0 for the outputs below n.
 void store_swiglu(const Tensor& out, const GemvPlace& p, const std::vector<Var>& acc,
                   const Val& r) {
-  const Val gate = warp_sum(acc[0]) * r, up = warp_sum(acc[1]) * r;
-  if_(p.lane == 0u, [&] { out[p.first_row] = (silu(gate) * up).to(out.dtype()); });
+  const std::size_t outputs = acc.size() / 2;
+  for (std::size_t i = 0; i < outputs; ++i) {
+    const Val gate = warp_sum(acc[i]) * r, up = warp_sum(acc[outputs + i]) * r;
+    const Val at = i == 0 ? p.first_row : p.first_row + std::uint32_t(i);
+    if_(p.lane == 0u && at < out.len(), [&] { out[at] = (silu(gate) * up).to(out.dtype()); });
+  }
 }
 
 void build_rms_norm_gemv(KernelBuilder& b, DType T) {
@@ -89,7 +97,7 @@ void build_rms_norm_gemv_swiglu(KernelBuilder& b, DType T) {
 
   const Val gate = mlx::group_first_row(1);
   overlap_dense_rows(w, {gate, gate + n}, kGemvWarps, k);
-  const GemvPlace p = place_swiglu_warp(n);
+  const GemvPlace p = place_swiglu_warp(n, 1);
   std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
   Var squares(f32(0.0f), "squares");
   if_(p.active, [&] {
@@ -121,6 +129,10 @@ void build_residual_gemv(KernelBuilder& b, DType T) {
 
 // Four weight rows a warp, as qgemv_affine_m1: each unit of x (or h and g) serves all four.
 constexpr GemvTiling kQuantTiling{1, 4};
+// Outputs a warp of rms_norm_qgemv_swiglu owns: 4 weight rows share each unit of the normed h
+// (its loads, conversion, norm weight and sums cost as much as the codes' own work when only a
+// gate and an up row share them).
+constexpr std::uint32_t kQuantSwigluOutputs = 2;
 
 void build_rms_norm_qgemv(KernelBuilder& b, DType T) {
   const NormInput in = declare_norm_input(b, T);
@@ -143,14 +155,13 @@ void build_rms_norm_qgemv_swiglu(KernelBuilder& b, DType T) {
   const NormInput in = declare_norm_input(b, T);
   const q::QgemvParams p = q::declare_qgemv_weight(b, T, in.h, {.weight_rows = 2, .x_name = "h"});
   require_norm_input(b, in, p.k);
-  const Val gate = mlx::group_first_row(1);
-  overlap_quantised_rows(p, {gate, gate + p.n}, kGemvWarps);
-  const GemvPlace place = place_swiglu_warp(p.n);
-  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
+  const Val gate = mlx::group_first_row(kQuantSwigluOutputs);
+  overlap_quantised_rows(p, {gate, gate + p.n}, kGemvWarps * kQuantSwigluOutputs);
+  const GemvPlace place = place_swiglu_warp(p.n, kQuantSwigluOutputs);
+  std::vector<Var> acc = mlx::gemv_accumulators({1, 2 * kQuantSwigluOutputs});
   Var squares(f32(0.0f), "squares");
   if_(place.active, [&] {
-    q::accumulate_qgemv_m1(p, place, kNormTiling.rows_per_warp, read_normed_units(in), acc,
-                           &squares);
+    q::accumulate_qgemv_m1(p, place, 2 * kQuantSwigluOutputs, read_normed_units(in), acc, &squares);
     store_swiglu(p.out, place, acc, inverse_rms(squares, p.k, in.eps));
   });
 }
@@ -370,9 +381,13 @@ KernelInfo rms_norm_qgemv_swiglu::info() {
                           {"biases", "[2N, K / group_size] T"},
                           {"out", "[N] T"}},
               .scalars = quantised_norm_scalars("u32: N, the MLP's intermediate size (> 0)"),
-              .geometry = "Reduction mode, 128 threads a group; warp j owns gate row j and up "
-                          "row n + j (ceil(n / 4) groups), lanes take whole 32-code units"},
-      .geometry = [](const LaunchShape& s) { return mlx::gemv_launch(s.u32("n"), 1, ""); },
+              .geometry = "Reduction mode, 128 threads a group; warp j owns outputs 2j and "
+                          "2j + 1: gate rows 2j, 2j + 1 and up rows n + 2j, n + 2j + 1 (ceil(n / "
+                          "8) groups), lanes take whole 32-code units"},
+      .geometry =
+          [](const LaunchShape& s) {
+            return mlx::gemv_launch(s.u32("n"), kQuantSwigluOutputs, "");
+          },
       .bench = [](BenchScale s) { return quantised_cases(norm_cases(s, true), s, 2); },
   };
 }
