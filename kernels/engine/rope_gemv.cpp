@@ -8,8 +8,9 @@
 //                        stored to q[head, :], k and v to k_cache / v_cache[kv_head, position, :]
 //   rms_norm_qgemv_rope  the same over an MLX affine weight
 //
-// Warp p owns rotate-half pair p of the projection: rows head * D + i and head * D + i + D/2,
-// i = p % (D/2), so the pair meets in one warp and is rotated where the two sums are reduced:
+// Warp p owns rotate-half pair p of the projection (the quantised form two pairs): rows
+// head * D + i and head * D + i + D/2, i = p % (D/2), so the pair meets in one warp and is
+// rotated where the two sums are reduced:
 // the projection never goes through memory and qkv_rope_append needs no launch. The decode
 // step has one token: its position is positions[0] in device memory (a graph replays it). A
 // position >= max_seq writes no cache slot and instead loads positions past its end, which
@@ -72,58 +73,86 @@ void require_one_row(KernelBuilder& b, const NormInput& in, const Val& k) {
   require_norm_input(b, in, k);
 }
 
-// Warp p's pair: its head, its index i < D/2 and the GEMV placement of rows head * D + i and
-// head * D + i + D/2 (warps past the last pair re-read it and store nothing).
-struct RopePair {
-  Val head, i;
+// Rotate-half pairs a warp owns: the dense form one, the quantised form two, so that four
+// weight rows share each unit of the normed h (its loads, conversion and norm cost as much as
+// a 4-bit code's own work when only a pair's two rows share them).
+constexpr std::uint32_t kDensePairs = 1;
+constexpr std::uint32_t kQuantPairs = 2;
+
+// A warp's `count` consecutive pairs from p = (group * kGemvWarps + warp) * count: each pair's
+// head and index i < D/2, whether it exists, and the GEMV placement of the rows head * D + i
+// (accumulator j for pair j) and head * D + i + D/2 (accumulator count + j). Pairs past the last
+// re-read it and store nothing.
+struct RopePairs {
+  std::vector<Val> head, i, exists;
   GemvPlace place;
 };
 
-RopePair place_pair_warp(const RopeOutputs& o) {
+RopePairs place_pairs_warp(const RopeOutputs& o, std::uint32_t count) {
   const Val half = o.head_dim / 2u, pairs = o.rows() / 2u;
-  const Val p = program_id(0) * kGemvWarps + warp_id();
-  const Val pair = min(p, pairs - 1u);
-  const Val head = pair / half, i = pair % half;
-  const Val row = head * o.head_dim + i;
-  return {head, i, {lane_id(), u32(1), p, {row, row + half}, {u32(0)}, p < pairs}};
+  const Val first = (program_id(0) * kGemvWarps + warp_id()) * count;
+  RopePairs r{{}, {}, {}, {lane_id(), u32(1), first, {}, {u32(0)}, first < pairs}};
+  std::vector<Val> b_rows;
+  for (std::uint32_t j = 0; j < count; ++j) {
+    const Val p = j == 0 ? first : first + j;
+    const Val pair = min(p, pairs - 1u);
+    r.head.push_back(pair / half);
+    r.i.push_back(pair % half);
+    r.exists.push_back(p < pairs);
+    r.place.load_rows.push_back(r.head[j] * o.head_dim + r.i[j]);
+    b_rows.push_back(r.place.load_rows[j] + half);
+  }
+  r.place.load_rows.insert(r.place.load_rows.end(), b_rows.begin(), b_rows.end());
+  return r;
 }
 
 // The first row of each of the group's two row ranges (the a and the b rows of its pairs).
-std::vector<Val> group_rows(const RopeOutputs& o) {
+std::vector<Val> group_rows(const RopeOutputs& o, std::uint32_t count) {
   const Val half = o.head_dim / 2u;
-  const Val pair = min(mlx::group_first_row(1), o.rows() / 2u - 1u);
+  const Val pair = min(mlx::group_first_row(count), o.rows() / 2u - 1u);
   const Val row = pair / half * o.head_dim + pair % half;
   return {row, row + half};
 }
 
-// Reduces the pair's two sums over the warp, applies the norm's r and rounds to T (the
-// projection as rms_norm_gemv would store it), then adds the bias, rotates q and k and stores,
-// from lane 0.
-void store_roped(const RopeOutputs& o, const RopePair& p, const std::vector<Var>& acc, const Val& r,
-                 DType T) {
+// One pair: a and b (the two rows' sums) reduced over the warp and rounded to T, plus bias,
+// rotated (q and k) and stored where `store` (lane 0 of a warp whose pair exists).
+void store_roped_pair(const RopeOutputs& o, const Val& head, const Val& i, const Val& store,
+                      const Var& sum_a, const Var& sum_b, const Val& r, DType T) {
   const Val half = o.head_dim / 2u;
-  Var a = (warp_sum(acc[0]) * r).to(T).to(F32);
-  Var b = (warp_sum(acc[1]) * r).to(T).to(F32);
-  const Val row = p.head * o.head_dim + p.i;
+  Var a = (warp_sum(sum_a) * r).to(T).to(F32);
+  Var b = (warp_sum(sum_b) * r).to(T).to(F32);
+  const Val row = head * o.head_dim + i;
   if_(o.has_bias == 1u, [&] {
     a = Val(a) + o.bias[row].to(F32);
     b = Val(b) + o.bias[row + half].to(F32);
   });
-  const Val is_q = p.head < o.n_q_heads, is_v = p.head >= o.n_q_heads + o.n_kv_heads;
+  const Val is_q = head < o.n_q_heads, is_v = head >= o.n_q_heads + o.n_kv_heads;
   const Val pos = o.positions[u32(0)];
-  if_(!is_v, [&] { rotate_pair(a, b, pos, o.inv_freq[p.i], o.attn_factor); });
-  if_(p.place.lane == 0u, [&] {
+  if_(!is_v, [&] { rotate_pair(a, b, pos, o.inv_freq[i], o.attn_factor); });
+  if_(store, [&] {
     if_(is_q, [&] {
       o.q[row] = Val(a).to(T);
       o.q[row + half] = Val(b).to(T);
     }).else_([&] {
-      const Val kv_head = select(is_v, p.head - o.n_q_heads - o.n_kv_heads, p.head - o.n_q_heads);
+      const Val kv_head = select(is_v, head - o.n_q_heads - o.n_kv_heads, head - o.n_q_heads);
       if_(pos < o.max_seq, [&] {
-        const Val at = (kv_head * o.max_seq + pos) * o.head_dim + p.i;
+        const Val at = (kv_head * o.max_seq + pos) * o.head_dim + i;
         store_cache_pair(o.k_cache, o.v_cache, is_v, at, half, a, b);
       }).else_([&] { o.positions.load(max(pos, o.positions.len())); });
     });
   });
+}
+
+// Reduces each pair's two sums over the warp, applies the norm's r and rounds to T (the
+// projection as rms_norm_gemv would store it), then adds the bias, rotates q and k and stores,
+// from lane 0, for the pairs that exist.
+void store_roped(const RopeOutputs& o, const RopePairs& p, const std::vector<Var>& acc,
+                 const Val& r, DType T) {
+  const std::size_t count = p.head.size();
+  for (std::size_t j = 0; j < count; ++j) {
+    store_roped_pair(o, p.head[j], p.i[j], p.exists[j] && p.place.lane == 0u, acc[j],
+                     acc[count + j], r, T);
+  }
 }
 
 void build_rms_norm_gemv_rope(KernelBuilder& b, DType T) {
@@ -134,13 +163,13 @@ void build_rms_norm_gemv_rope(KernelBuilder& b, DType T) {
   require_one_row(b, in, k);
   b.require_len(w, o.rows() * k, "(n_q_heads + 2 n_kv_heads) * head_dim * k");
 
-  overlap_dense_rows(w, group_rows(o), kGemvWarps, k);
-  const RopePair p = place_pair_warp(o);
-  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
+  overlap_dense_rows(w, group_rows(o, kDensePairs), kGemvWarps * kDensePairs, k);
+  const RopePairs p = place_pairs_warp(o, kDensePairs);
+  std::vector<Var> acc = mlx::gemv_accumulators({1, 2 * kDensePairs});
   Var squares(f32(0.0f), "squares");
   if_(p.place.active, [&] {
-    mlx::accumulate_dense_gemv(w, k, p.place, kNormTiling, kNormUnroll, read_normed(in, squares),
-                               acc);
+    mlx::accumulate_dense_gemv(w, k, p.place, {1, 2 * kDensePairs}, kNormUnroll,
+                               read_normed(in, squares), acc);
     store_roped(o, p, acc, inverse_rms(squares, k, in.eps), T);
   });
 }
@@ -170,13 +199,12 @@ void build_rms_norm_qgemv_rope(KernelBuilder& b, DType T) {
   const q::QgemvParams w = declare_rope_weight(b, T, in, o);
   require_one_row(b, in, w.k);
 
-  overlap_quantised_rows(w, group_rows(o), kGemvWarps);
-  const RopePair p = place_pair_warp(o);
-  std::vector<Var> acc = mlx::gemv_accumulators(kNormTiling);
+  overlap_quantised_rows(w, group_rows(o, kQuantPairs), kGemvWarps * kQuantPairs);
+  const RopePairs p = place_pairs_warp(o, kQuantPairs);
+  std::vector<Var> acc = mlx::gemv_accumulators({1, 2 * kQuantPairs});
   Var squares(f32(0.0f), "squares");
   if_(p.place.active, [&] {
-    q::accumulate_qgemv_m1(w, p.place, kNormTiling.rows_per_warp, read_normed_units(in), acc,
-                           &squares);
+    q::accumulate_qgemv_m1(w, p.place, 2 * kQuantPairs, read_normed_units(in), acc, &squares);
     store_roped(o, p, acc, inverse_rms(squares, w.k, in.eps), T);
   });
 }
@@ -253,14 +281,22 @@ std::vector<ParamDoc> joined(std::vector<ParamDoc> a, const std::vector<ParamDoc
   return a;
 }
 
-const std::string kRopeGeometry =
-    "Reduction mode, 128 threads a group; warp p owns rotate-half pair p: rows head * D + i "
-    "and head * D + i + D / 2 (ceil((Hq + 2 Hkv) D / 8) groups), lanes split K";
+// The geometry of a form whose warps own `pairs` consecutive pairs each.
+std::string rope_geometry(std::uint32_t pairs) {
+  const std::string owns = pairs == 1 ? "warp p owns rotate-half pair p"
+                                      : "warp w owns rotate-half pairs " + std::to_string(pairs) +
+                                            " w .. " + std::to_string(pairs) + " w + " +
+                                            std::to_string(pairs - 1);
+  return "Reduction mode, 128 threads a group; " + owns +
+         ", pair p being rows head * D + i and head * D + i + D / 2 (ceil((Hq + 2 Hkv) D / " +
+         std::to_string(8 * pairs) + ") groups), lanes split K";
+}
 
-LaunchPlan rope_launch(const LaunchShape& s) {
+// ceil(pairs / (kGemvWarps * pairs a warp)) groups.
+LaunchPlan rope_launch(const LaunchShape& s, std::uint32_t pairs_per_warp) {
   const std::size_t pairs = std::size_t(s.u32("n_q_heads") + 2 * std::size_t(s.u32("n_kv_heads"))) *
                             s.u32("head_dim") / 2;
-  return mlx::gemv_launch(pairs, 1, "");
+  return mlx::gemv_launch(pairs, pairs_per_warp, "");
 }
 
 }  // namespace
@@ -280,8 +316,8 @@ KernelInfo rms_norm_gemv_rope::info() {
                   joined({kH, kNorm, {"w", "[(Hq + 2 Hkv) D, K] T: q, k, v rows"}}, kRopeBuffers),
               .scalars = joined({kEps, kOffset},
                                 joined(kRopeScalars, {{"k", "u32: K, the row length of w and h"}})),
-              .geometry = kRopeGeometry},
-      .geometry = rope_launch,
+              .geometry = rope_geometry(kDensePairs)},
+      .geometry = [](const LaunchShape& s) { return rope_launch(s, kDensePairs); },
       .bench = [](BenchScale s) { return std::vector<BenchCase>{rope_case(s)}; },
   };
 }
@@ -300,8 +336,8 @@ KernelInfo rms_norm_qgemv_rope::info() {
                                 joined(kRopeScalars, {{"k", "u32: K (a multiple of group_size)"},
                                                       mlx::affine::kGroupSizeDoc,
                                                       mlx::affine::kBitsDoc})),
-              .geometry = kRopeGeometry + ", whole 32-code units"},
-      .geometry = rope_launch,
+              .geometry = rope_geometry(kQuantPairs) + ", whole 32-code units"},
+      .geometry = [](const LaunchShape& s) { return rope_launch(s, kQuantPairs); },
       .bench = [](BenchScale s) { return std::vector<BenchCase>{quantised_rope_case(s)}; },
   };
 }

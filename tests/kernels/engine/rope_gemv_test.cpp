@@ -269,7 +269,10 @@ TEST(RmsNormQgemvRope, MatchesTheOracle) {
   const std::vector<QuantCase> quant = {{{4, 2, 16, 8, 3, 64, true}, 4, 32},
                                         {{2, 1, 32, 6, 5, 2112, false}, 4, 64},
                                         {{2, 2, 16, 4, 1, 384, false, 0.8f}, 8, 128},
-                                        {{4, 2, 8, 4, 2, 96, true}, 3, 32}};
+                                        {{4, 2, 8, 4, 2, 96, true}, 3, 32},
+                                        // 9 pairs of 3 a head: a warp's two pairs straddle
+                                        // heads, and the last warp has one pair
+                                        {{1, 1, 6, 4, 2, 64, true}, 4, 32}};
   mt::test::for_each_backend([&](mt::Context& ctx) {
     std::uint64_t seed = 700;
     for (DType t : kDTypes) {
