@@ -384,6 +384,19 @@ std::vector<float> put_quantised(mt::BufferMap& b, const std::string& x, const C
   return mt::test::unpack(dequantised, t);
 }
 
+// The request over a quantised cache (K and V of `in` quantised with the KV-cache oracle), and
+// in.k / in.v replaced by the cache it dequantises.
+mt::BufferMap quantised_buffers(const Chunk& c, const Format& f, std::uint32_t group, DType t,
+                                attn::Inputs& in) {
+  mt::BufferMap fused = raw_buffers(c, in, t);
+  fused.erase("k");
+  fused.erase("v");
+  fused["group_size"] = mt::test::le_bytes(group);
+  in.k = put_quantised(fused, "k", c, f, group, t, in.k);
+  in.v = put_quantised(fused, "v", c, f, group, t, in.v);
+  return fused;
+}
+
 TEST(AttentionPrefill, QuantisedCachesMatchTheDequantisedCache) {
   mt::test::for_each_backend([](mt::Context& ctx) {
     std::uint64_t seed = 400;
@@ -397,12 +410,7 @@ TEST(AttentionPrefill, QuantisedCachesMatchTheDequantisedCache) {
           SCOPED_TRACE(c.text() + " " + std::string(mt::name_of(t)) + " " + f.suffix + " group " +
                        std::to_string(group));
           attn::Inputs in = random_inputs(c, t, ++seed);
-          mt::BufferMap fused = raw_buffers(c, in, t);
-          fused.erase("k");
-          fused.erase("v");
-          fused["group_size"] = mt::test::le_bytes(group);
-          in.k = put_quantised(fused, "k", c, f, group, t, in.k);
-          in.v = put_quantised(fused, "v", c, f, group, t, in.v);
+          const mt::BufferMap fused = quantised_buffers(c, f, group, t, in);
           const std::vector<double> exact = oracle(c, in);
           const double max_v = attn::max_abs(in.v);
           const std::vector<float> got = mt::test::unpack(
@@ -444,12 +452,7 @@ TEST(AttentionPrefillTensorCores, QuantisedCachesMatchTheRawKernelOnTheDequantis
           const std::uint32_t group = 32;
           SCOPED_TRACE(c.text() + " " + std::string(mt::name_of(t)) + " " + f.suffix);
           attn::Inputs in = random_inputs(c, t, ++seed);
-          mt::BufferMap fused = raw_buffers(c, in, t);
-          fused.erase("k");
-          fused.erase("v");
-          fused["group_size"] = mt::test::le_bytes(group);
-          in.k = put_quantised(fused, "k", c, f, group, t, in.k);
-          in.v = put_quantised(fused, "v", c, f, group, t, in.v);
+          const mt::BufferMap fused = quantised_buffers(c, f, group, t, in);
           const std::vector<double> exact = oracle(c, in);
           const std::vector<std::uint8_t> got =
               mt::kernels::run(ctx, std::string("attention_prefill_") + f.suffix, t, fused)
