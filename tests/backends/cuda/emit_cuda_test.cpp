@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <regex>
@@ -257,6 +258,25 @@ TEST(EmitCuda, KernelOverlapGoesThroughThePrelude) {
   EXPECT_CONTAINS(prelude, "griddepcontrol.wait;");
   EXPECT_CONTAINS(prelude, "griddepcontrol.launch_dependents;");
   EXPECT_CONTAINS(prelude, "cp.async.bulk.prefetch.L2.global");
+}
+
+// A device fence between a store and a later load stays where it is, as the hardware fence.
+TEST(EmitCuda, DeviceFenceIsAThreadFenceInPlace) {
+  Kernel k = copy_kernel(DType::F32);
+  // After the load, before the store: ordering statements keep their place.
+  const auto store = std::find_if(k.body.instrs.begin(), k.body.instrs.end(),
+                                  [](const Instr& in) { return in.op == OpKind::Store; });
+  ASSERT_NE(store, k.body.instrs.end());
+  k.body.instrs.insert(store, make::barrier(OpKind::DeviceFence));
+  verify(k);
+  for (bool checked : {false, true}) {
+    const std::string code = emit_cuda(k, EmitOptions{.checked = checked}).code;
+    const std::size_t load = code.find("mt_load(");
+    const std::size_t fence = code.find("__threadfence();");
+    const std::size_t stored = code.find("mt_store(");
+    ASSERT_NE(fence, std::string::npos) << code;
+    EXPECT_TRUE(load < fence && fence < stored) << code;
+  }
 }
 
 TEST(EmitCuda, ProgramIdPerMode) {
