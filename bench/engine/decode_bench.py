@@ -186,44 +186,28 @@ def main():
     bandwidth = copy_bandwidth()
     rows, prefill_rows = [], []
     models = a.models.split(",")
-    # Ours first, then transformers eager, then compiled (the slowest to set up), the report
-    # rewritten after each row, so a run cut short by a time limit keeps what it measured.
+    # Ours first, variant by variant over the models (the first variants are the ones the goals
+    # name), then the prefill rows, then transformers eager, then compiled (the slowest to set
+    # up); the report is rewritten after each row, so a run cut short by a time limit keeps
+    # what it measured.
+    for variant in a.variants.split(","):
+        for name in models:
+            rows.append(tile_row(a, name, variant, variants[variant], env_labels, bandwidth))
+            write_report(a, bandwidth, rows, prefill_rows)
     for name in models:
-        c = hf_config(name)
-        for variant in a.variants.split(","):
-            bits, kv, fuse, env, checked = variants[variant]
-            runner = "tile" + ("" if fuse else " (unfused)") + "".join(
-                env_labels[k] for k in sorted(env)) + (" (checked)" if checked else "")
-            kv_bits = {"int8": 8, "int4": 4}.get(kv)
-            floor_s = bytes_per_token(c, bits, PROMPT + a.tokens // 2, kv_bits) / bandwidth
+        if not a.prefill_tokens:
+            break
+        for mode in ("batched", "tokens"):
             try:
-                r = run_tile(a.tile, name, bits, a.tokens, a.out, kv=kv, fuse=fuse, env=env,
-                             checked=checked)
+                r = run_tile(a.tile, name, None, 1, a.out, prompt=a.prefill_tokens, prefill=mode)
+                prefill_rows.append({"model": name, "runner": f"tile ({mode})",
+                                     "prefill_ms": r["prefill_ms"],
+                                     "enqueue_ms": r.get("prefill_enqueue_ms"),
+                                     "chunk": r.get("prefill_chunk")})
             except subprocess.CalledProcessError as e:
-                rows.append({"model": name, "runner": runner, "weights": f"{bits}-bit" if bits else
-                             "bf16", "kv": kv or "bf16", "error": str(e)[:200]})
-                continue
-            rows.append({"model": name, "runner": runner, "weights": f"{bits}-bit" if bits else "bf16",
-                         "kv": kv or "bf16",
-                         "tokens_per_s": r["tokens_per_s"], "ms_per_token": r["ms_per_token"],
-                         "time_to_first_token_ms": r["time_to_first_token_ms"],
-                         "step_launches": r.get("step_launches"),
-                         "floor_ms_per_token": 1000 * floor_s,
-                         "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
-            write_report(a, bandwidth, rows, prefill_rows)  # a time limit keeps every row
-        if a.prefill_tokens:
-            for mode in ("batched", "tokens"):
-                try:
-                    r = run_tile(a.tile, name, None, 1, a.out, prompt=a.prefill_tokens,
-                                 prefill=mode)
-                    prefill_rows.append({"model": name, "runner": f"tile ({mode})",
-                                         "prefill_ms": r["prefill_ms"],
-                                         "enqueue_ms": r.get("prefill_enqueue_ms"),
-                                         "chunk": r.get("prefill_chunk")})
-                except subprocess.CalledProcessError as e:
-                    prefill_rows.append({"model": name, "runner": f"tile ({mode})",
-                                         "error": str(e)[:200]})
-        write_report(a, bandwidth, rows, prefill_rows)
+                prefill_rows.append({"model": name, "runner": f"tile ({mode})",
+                                     "error": str(e)[:200]})
+            write_report(a, bandwidth, rows, prefill_rows)
     for compiled in () if a.tile_only else (False,) if a.no_compile else (False, True):
         for name in models:
             c = hf_config(name)
@@ -243,7 +227,29 @@ def main():
                          "floor_ms_per_token": 1000 * floor_s,
                          "share_of_floor": 1000 * floor_s / r["ms_per_token"]})
             write_report(a, bandwidth, rows, prefill_rows)  # a time limit keeps every row
-            write_report(a, bandwidth, rows, prefill_rows)
+
+
+def tile_row(a, name, variant, spec, env_labels, bandwidth):
+    """One decode row of tile generate: model `name` as `variant` says (its spec: weight bits,
+    KV format, fused step, environment, checked)."""
+    bits, kv, fuse, env, checked = spec
+    c = hf_config(name)
+    runner = "tile" + ("" if fuse else " (unfused)") + "".join(
+        env_labels[k] for k in sorted(env)) + (" (checked)" if checked else "")
+    row = {"model": name, "runner": runner, "weights": f"{bits}-bit" if bits else "bf16",
+           "kv": kv or "bf16"}
+    kv_bits = {"int8": 8, "int4": 4}.get(kv)
+    floor_s = bytes_per_token(c, bits, PROMPT + a.tokens // 2, kv_bits) / bandwidth
+    try:
+        r = run_tile(a.tile, name, bits, a.tokens, a.out, kv=kv, fuse=fuse, env=env,
+                     checked=checked)
+    except subprocess.CalledProcessError as e:
+        return {**row, "error": str(e)[:200]}
+    return {**row, "tokens_per_s": r["tokens_per_s"], "ms_per_token": r["ms_per_token"],
+            "time_to_first_token_ms": r["time_to_first_token_ms"],
+            "step_launches": r.get("step_launches"),
+            "floor_ms_per_token": 1000 * floor_s,
+            "share_of_floor": 1000 * floor_s / r["ms_per_token"]}
 
 
 def write_report(a, bandwidth, rows, prefill_rows):
