@@ -115,9 +115,10 @@ std::vector<Val> group_rows(const RopeOutputs& o, std::uint32_t count) {
 }
 
 // One pair: a and b (the two rows' sums) reduced over the warp and rounded to T, plus bias,
-// rotated (q and k) and stored where `store` (lane 0 of a warp whose pair exists).
-void store_roped_pair(const RopeOutputs& o, const Val& head, const Val& i, const Val& store,
-                      const Var& sum_a, const Var& sum_b, const Val& r, DType T) {
+// rotated (q and k) by the token's position `pos` and stored where `store` (lane 0 of a warp
+// whose pair exists).
+void store_roped_pair(const RopeOutputs& o, const Val& head, const Val& i, const Val& pos,
+                      const Val& store, const Var& sum_a, const Var& sum_b, const Val& r, DType T) {
   const Val half = o.head_dim / 2u;
   Var a = (warp_sum(sum_a) * r).to(T).to(F32);
   Var b = (warp_sum(sum_b) * r).to(T).to(F32);
@@ -127,7 +128,6 @@ void store_roped_pair(const RopeOutputs& o, const Val& head, const Val& i, const
     b = Val(b) + o.bias[row + half].to(F32);
   });
   const Val is_q = head < o.n_q_heads, is_v = head >= o.n_q_heads + o.n_kv_heads;
-  const Val pos = o.positions[u32(0)];
   if_(!is_v, [&] { rotate_pair(a, b, pos, o.inv_freq[i], o.attn_factor); });
   if_(store, [&] {
     if_(is_q, [&] {
@@ -149,8 +149,9 @@ void store_roped_pair(const RopeOutputs& o, const Val& head, const Val& i, const
 void store_roped(const RopeOutputs& o, const RopePairs& p, const std::vector<Var>& acc,
                  const Val& r, DType T) {
   const std::size_t count = p.head.size();
+  const Val pos = o.positions[u32(0)];  // the one token's, loaded once for all the pairs
   for (std::size_t j = 0; j < count; ++j) {
-    store_roped_pair(o, p.head[j], p.i[j], p.exists[j] && p.place.lane == 0u, acc[j],
+    store_roped_pair(o, p.head[j], p.i[j], pos, p.exists[j] && p.place.lane == 0u, acc[j],
                      acc[count + j], r, T);
   }
 }
